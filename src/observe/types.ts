@@ -1,0 +1,71 @@
+// What protocols hand to the observers. Protocols describe what happened; src/observe renders it
+// (Hubble-shaped flow JSON, Prometheus metrics) off the request path.
+import type { Decision, Direction, Peer, Verdict } from '../policy/types.js';
+
+export interface HttpFlowFields {
+  /** Response status; absent on request records. */
+  readonly code?: number;
+  readonly method: string;
+  /** `<scheme>://<host><path>` as Hubble prints it. */
+  readonly url: string;
+  /** `HTTP/1.1` or `HTTP/2`. */
+  readonly protocol: string;
+  /** Lower-cased names; values of redacted headers are replaced by the recorder. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+}
+
+export interface KafkaFlowFields {
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  readonly correlationId: number;
+  /** One record per topic, as Cilium does; '' for topic-less requests. */
+  readonly topic: string;
+  /** Present on responses and denials. */
+  readonly errorCode?: number;
+}
+
+export interface FlowEvent {
+  /** Wall-clock time the event happened. */
+  readonly time: Date;
+  readonly verdict: Verdict;
+  /** Ingress when the listener fronts `to`; egress for forward-proxy listeners. */
+  readonly direction: Direction;
+  readonly source: Peer;
+  readonly destination: Peer;
+  readonly sourcePort: number;
+  readonly destinationPort: number;
+  /** L3_L4 for connection decisions, L7 for requests and responses. */
+  readonly type: 'L3_L4' | 'L7';
+  readonly l7?: {
+    readonly type: 'REQUEST' | 'RESPONSE';
+    readonly latencyNs?: bigint;
+    readonly http?: HttpFlowFields;
+    readonly kafka?: KafkaFlowFields;
+  };
+  readonly isReply: boolean;
+  /** The decision behind the verdict (policy names for `*_allowed_by` / `*_denied_by`). */
+  readonly decision?: Decision;
+  /** Extra human detail, e.g. why an upstream failed. */
+  readonly info?: string;
+  /** Listener name, for operators running several. */
+  readonly listener: string;
+}
+
+export interface FlowRecorder {
+  record(event: FlowEvent): void;
+}
+
+/** Counter-style hooks, named after Cilium/Hubble's metrics. */
+export interface Metrics {
+  /** cilium_policy_l7_total{rule=received|forwarded|denied|parse_errors, proxy_type}. */
+  policyL7(rule: 'received' | 'forwarded' | 'denied' | 'parse_errors', proxyType: 'http' | 'kafka' | 'tls'): void;
+  /** hubble_http_requests_total{method, protocol, status}. */
+  httpRequest(method: string, protocol: string, status: number): void;
+  /** hubble_drop_total{reason, protocol}: L3/L4 drops. */
+  drop(reason: string, protocol: string): void;
+  /** hubble_kafka_requests_total{api_key, error_code, verdict}. */
+  kafkaRequest(apiKey: string, errorCode: number, verdict: Verdict): void;
+  /** portcullis_connections{listener}: open downstream connections. */
+  connectionOpened(listener: string): void;
+  connectionClosed(listener: string): void;
+}

@@ -1,0 +1,22 @@
+// What a protocol listener is given by the runtime: the current policy snapshot (swapped on reload),
+// the observers, and its own configuration. Protocols never build or cache snapshots themselves.
+import type { ListenerConfig } from '../config/types.js';
+import type { FlowRecorder, Metrics } from '../observe/types.js';
+import type { PolicySnapshot } from '../policy/types.js';
+import type { Logger } from 'pino';
+
+export interface ListenerContext {
+  readonly config: ListenerConfig;
+  /** The snapshot to use for the next decision; read it per connection and per request. */
+  snapshot(): PolicySnapshot;
+  readonly flows: FlowRecorder;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+/** A running listener. `close` stops accepting and ends open connections gracefully. */
+export interface RunningListener {
+  readonly name: string;
+  readonly address: { readonly host: string; readonly port: number };
+  close(): Promise<void>;
+}
