@@ -42,6 +42,10 @@ export interface FlowEvent {
     readonly http?: HttpFlowFields;
     readonly kafka?: KafkaFlowFields;
   };
+  /**
+   * True for response records. Keep `source`/`destination` (and their ports) as the connection's, client →
+   * server, on every record: the renderer swaps them for replies, as Hubble does.
+   */
   readonly isReply: boolean;
   /** The decision behind the verdict (policy names for `*_allowed_by` / `*_denied_by`). */
   readonly decision?: Decision;
@@ -68,4 +72,8 @@ export interface Metrics {
   /** portcullis_connections{listener}: open downstream connections. */
   connectionOpened(listener: string): void;
   connectionClosed(listener: string): void;
+  /** portcullis_kafka_unsupported_requests_total{api_key, api_version}: requests refused as unparseable. */
+  kafkaUnsupported?(apiKey: number, apiVersion: number): void;
+  /** portcullis_certificate_expiry_seconds{secret}: call when a stored certificate is loaded. */
+  certificateExpiry?(secret: string, notAfter: Date): void;
 }

@@ -1,0 +1,188 @@
+// The flow recorder: `record()` only queues the event; rendering and writing happen once per event-loop turn
+// (setImmediate), after the protocol has written its response, through pino's asynchronous SonicBoom
+// destination. Memory is bounded: past `maxPending` queued events or `maxBufferBytes` unwritten bytes, flows
+// are dropped and counted (`onLost`), never allowed to grow the heap or block a request.
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import type { FlowEvent, FlowRecorder } from './types.js';
+import { renderFlow } from './hubble-flow.js';
+import type { RenderOptions } from './hubble-flow.js';
+
+export { renderFlow, formatFlowTime, redactUrl, REDACTED } from './hubble-flow.js';
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+export interface FlowRecorderOptions {
+  /** `stdout`, `off`, or a file path (appended to; parent folders are created). */
+  readonly target: 'stdout' | 'off' | string;
+  readonly redactHeaders: readonly string[];
+  /** Hubble `node_name`; defaults to the host name. */
+  readonly nodeName?: string;
+  /** Operational log for destination errors (ENOSPC, ...). */
+  readonly log?: Logger;
+  /** Called with the number of flows dropped because the writer fell behind (wire to `metrics.flowsLost`). */
+  readonly onLost?: (count: number) => void;
+  /** Events queued within one event-loop turn before further ones are dropped. Default 100 000. */
+  readonly maxPending?: number;
+  /** Rendered bytes waiting for the destination before further flows are dropped. Default 64 MiB. */
+  readonly maxBufferBytes?: number;
+  /** Longest time a rendered flow may sit in the write buffer, ms. Default 200. */
+  readonly flushIntervalMs?: number;
+}
+
+export interface RunningFlowRecorder extends FlowRecorder {
+  /** Renders everything queued and waits until it has been handed to the OS. */
+  flush(): Promise<void>;
+  /** Flushes, then stops recording and closes the file (stdout stays open). */
+  close(): Promise<void>;
+  /** Reopens the file target after log rotation; no-op for stdout/off. */
+  reopen(): void;
+}
+
+/** Writes are batched up to this size before a syscall, unless the flush interval passes first. */
+const MIN_WRITE_BYTES = 4096;
+
+export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecorder {
+  if (opts.target === 'off') return disabledRecorder();
+  const render: RenderOptions = {
+    redactHeaders: new Set(opts.redactHeaders.map((h) => h.toLowerCase())),
+    nodeName: opts.nodeName ?? hostname(),
+  };
+  const maxPending = opts.maxPending ?? 100_000;
+  const toFile = opts.target !== 'stdout';
+  if (toFile) ensureWritable(opts.target);
+  const dest: SonicBoom = pino.destination({
+    dest: toFile ? opts.target : 1,
+    sync: false,
+    minLength: MIN_WRITE_BYTES,
+    maxLength: opts.maxBufferBytes ?? 64 * 1024 * 1024,
+    mkdir: toFile,
+  });
+  const flushIntervalMs = opts.flushIntervalMs ?? 200;
+
+  let pending: FlowEvent[] = [];
+  let scheduled = false;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  let broken = false; // EPIPE: the reader went away; pino turns the destination into a no-op
+  // Batches smaller than MIN_WRITE_BYTES wait in SonicBoom's buffer; this timer bounds how long. It is armed
+  // only while bytes are unwritten, so an idle proxy makes no syscalls.
+  let unwritten = 0;
+  let flushTimer: NodeJS.Timeout | undefined;
+  const armFlush = (): void => {
+    flushTimer ??= setTimeout(timedFlush, flushIntervalMs).unref();
+  };
+  const timedFlush = (): void => {
+    flushTimer = undefined;
+    if (unwritten > 0 && !broken && !closed) dest.flush(); // no-op while a write is in flight; 'write' re-arms
+  };
+  const reportedErrors = new Set<string>();
+
+  const lost = (count: number): void => {
+    if (count > 0) opts.onLost?.(count);
+  };
+  dest.on('drop', (data: string | Buffer) => {
+    unwritten -= Buffer.byteLength(data);
+    lost(countLines(data));
+  });
+  dest.on('write', (bytes: number) => {
+    unwritten -= bytes;
+    reportedErrors.clear();
+    if (unwritten > 0) armFlush();
+  });
+  dest.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') broken = true;
+    const code = err.code ?? err.message;
+    if (reportedErrors.has(code)) return;
+    reportedErrors.add(code);
+    opts.log?.warn({ err, target: opts.target }, 'flow records could not be written');
+  });
+
+  function drain(): void {
+    scheduled = false;
+    const batch = pending;
+    pending = [];
+    if (broken) {
+      lost(batch.length);
+      return;
+    }
+    let out = '';
+    for (const event of batch) {
+      try {
+        out += JSON.stringify(renderFlow(event, render)) + '\n';
+      } catch (err) {
+        // A malformed event must cost one record, not the batch or the process.
+        lost(1);
+        opts.log?.error({ err, listener: event.listener }, 'flow record could not be rendered');
+      }
+    }
+    if (out === '') return;
+    unwritten += Buffer.byteLength(out);
+    dest.write(out);
+    armFlush();
+  }
+
+  function flushDestination(): Promise<void> {
+    drain();
+    if (broken || closed) return Promise.resolve();
+    // SonicBoom fsyncs after a callback flush; pipes and terminals refuse fsync (EINVAL), which is harmless here.
+    return new Promise((resolve) => dest.flush(() => resolve()));
+  }
+
+  return {
+    record(event) {
+      if (closing) return;
+      if (pending.length >= maxPending) {
+        lost(1);
+        return;
+      }
+      pending.push(event);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(drain);
+      }
+    },
+    flush: flushDestination,
+    close() {
+      closing ??= (async () => {
+        await flushDestination();
+        closed = true;
+        clearTimeout(flushTimer);
+        if (broken) return;
+        await new Promise<void>((resolve) => {
+          dest.once('close', resolve);
+          dest.once('error', () => resolve());
+          dest.end();
+        });
+      })();
+      return closing;
+    },
+    reopen() {
+      if (toFile && !closed && !broken) dest.reopen();
+    },
+  };
+}
+
+function disabledRecorder(): RunningFlowRecorder {
+  return { record() {}, flush: async () => {}, close: async () => {}, reopen() {} };
+}
+
+/** Fail at startup with the OS's reason (EACCES, EISDIR, ...) rather than on the first flow. */
+function ensureWritable(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    closeSync(openSync(path, 'a'));
+  } catch (err) {
+    throw new Error(`flows: cannot write flow records to ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function countLines(data: string | Buffer): number {
+  const text = typeof data === 'string' ? data : data.toString('utf8');
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}

@@ -1,0 +1,152 @@
+// Prometheus metrics named after Cilium/Hubble's, on a registry of our own (never prom-client's global one, so
+// several proxies or tests in one process do not collide). Label values that come from traffic (methods,
+// protocols, status codes, Kafka keys) are folded into small fixed sets: a client must not be able to create
+// series at will.
+import prom from 'prom-client';
+import type { Metrics } from './types.js';
+import type { Verdict } from '../policy/types.js';
+import { isKafkaApiKeyName, kafkaApiKeyName } from './kafka-api-names.js';
+
+export interface PortcullisMetrics extends Metrics {
+  readonly registry: prom.Registry;
+  /** portcullis_policy_reload_total{result}. */
+  reload(result: 'success' | 'failure'): void;
+  /** portcullis_policy_revision, cilium_policy (policy documents), cilium_endpoint (registered endpoints). */
+  snapshotInfo(revision: number, policies: number, endpoints: number): void;
+  /** portcullis_certificate_expiry_seconds{secret}: seconds until notAfter, computed at scrape time. */
+  certificateExpiry(secret: string, notAfter: Date): void;
+  /** portcullis_kafka_unsupported_requests_total{api_key, api_version}: requests refused as unparseable. */
+  kafkaUnsupported(apiKey: number, apiVersion: number): void;
+  /** hubble_lost_events_total{source="flow_recorder"}: flows dropped because the writer fell behind. */
+  flowsLost(count: number): void;
+}
+
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+const HTTP_PROTOCOLS = new Set(['HTTP/1.0', 'HTTP/1.1', 'HTTP/2']);
+const OTHER = 'OTHER';
+
+export function createMetrics(): PortcullisMetrics {
+  const registry = new prom.Registry();
+  prom.collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const policyL7 = counter(new prom.Counter({
+    name: 'cilium_policy_l7_total',
+    help: 'Number of total proxy requests handled, by outcome (received, forwarded, denied, parse_errors)',
+    labelNames: ['rule', 'proxy_type'] as const,
+    registers,
+  }));
+  const httpRequests = counter(new prom.Counter({
+    name: 'hubble_http_requests_total',
+    help: 'Count of HTTP requests answered, by method, protocol and response status',
+    labelNames: ['method', 'protocol', 'status'] as const,
+    registers,
+  }));
+  const drops = counter(new prom.Counter({
+    name: 'hubble_drop_total',
+    help: 'Number of connections dropped by L3/L4 policy, by drop reason and protocol',
+    labelNames: ['reason', 'protocol'] as const,
+    registers,
+  }));
+  const kafkaRequests = counter(new prom.Counter({
+    name: 'hubble_kafka_requests_total',
+    help: 'Count of Kafka requests, by API key, error code and verdict',
+    labelNames: ['api_key', 'error_code', 'verdict'] as const,
+    registers,
+  }));
+  const kafkaUnsupported = counter(new prom.Counter({
+    name: 'portcullis_kafka_unsupported_requests_total',
+    help: 'Kafka requests refused because their API key or version cannot be parsed (connection closed)',
+    labelNames: ['api_key', 'api_version'] as const,
+    registers,
+  }));
+  const lostEvents = counter(new prom.Counter({
+    name: 'hubble_lost_events_total',
+    help: 'Number of flow records lost because the destination could not keep up',
+    labelNames: ['source'] as const,
+    registers,
+  }));
+  const reloads = counter(new prom.Counter({
+    name: 'portcullis_policy_reload_total',
+    help: 'Policy and endpoint reloads, by result (a failure keeps the last good snapshot)',
+    labelNames: ['result'] as const,
+    registers,
+  }));
+  const connections = new prom.Gauge({
+    name: 'portcullis_connections',
+    help: 'Open downstream connections, by listener',
+    labelNames: ['listener'] as const,
+    registers,
+  });
+  const policies = new prom.Gauge({ name: 'cilium_policy', help: 'Number of policy documents loaded', registers });
+  const endpoints = new prom.Gauge({ name: 'cilium_endpoint', help: 'Number of registered endpoints', registers });
+  const revision = new prom.Gauge({ name: 'portcullis_policy_revision', help: 'Revision of the policy snapshot in use', registers });
+
+  const notAfter = new Map<string, number>();
+  new prom.Gauge({
+    name: 'portcullis_certificate_expiry_seconds',
+    help: 'Seconds until the certificate of a stored TLS secret expires (negative once expired)',
+    labelNames: ['secret'] as const,
+    registers,
+    collect() {
+      const now = Date.now();
+      for (const [secret, expiry] of notAfter) this.set({ secret }, Math.floor((expiry - now) / 1000));
+    },
+  });
+
+  return {
+    registry,
+    policyL7: (rule, proxyType) => policyL7(rule, proxyType).inc(),
+    httpRequest: (method, protocol, status) =>
+      httpRequests(
+        HTTP_METHODS.has(method) ? method : OTHER,
+        HTTP_PROTOCOLS.has(protocol) ? protocol : OTHER,
+        boundedInt(status, 100, 599) ?? OTHER,
+      ).inc(),
+    drop: (reason, protocol) => drops(reason, protocol).inc(),
+    kafkaRequest: (apiKey: string, errorCode: number, verdict: Verdict) =>
+      kafkaRequests(kafkaApiKeyLabel(apiKey), boundedInt(errorCode, -1, 199) ?? OTHER, verdict).inc(),
+    kafkaUnsupported: (apiKey, apiVersion) =>
+      kafkaUnsupported(boundedInt(apiKey, 0, 99) ?? OTHER, boundedInt(apiVersion, 0, 99) ?? OTHER).inc(),
+    connectionOpened: (listener) => connections.inc({ listener }),
+    connectionClosed: (listener) => connections.dec({ listener }),
+    flowsLost: (count) => lostEvents('flow_recorder').inc(count),
+    reload: (result) => reloads(result).inc(),
+    snapshotInfo(rev, policyCount, endpointCount) {
+      revision.set(rev);
+      policies.set(policyCount);
+      endpoints.set(endpointCount);
+    },
+    certificateExpiry(secret, date) {
+      notAfter.set(secret, date.getTime());
+    },
+  };
+}
+
+/**
+ * prom-client hashes the label object on every `inc`; the hot path instead looks up a child once per distinct
+ * label tuple. The cache is as bounded as the label values are.
+ */
+function counter<L extends string>(metric: prom.Counter<L>): (...values: string[]) => prom.Counter.Internal {
+  const children = new Map<string, prom.Counter.Internal>();
+  return (...values) => {
+    const key = values.join('\0');
+    let child = children.get(key);
+    if (!child) {
+      child = metric.labels(...values);
+      children.set(key, child);
+    }
+    return child;
+  };
+}
+
+function boundedInt(n: number, min: number, max: number): string | undefined {
+  return Number.isInteger(n) && n >= min && n <= max ? String(n) : undefined;
+}
+
+/** The names of `kafkaApiKeyName` (case-insensitive) or small decimals; anything else is one bucket. */
+function kafkaApiKeyLabel(apiKey: string): string {
+  if (isKafkaApiKeyName(apiKey)) return apiKey.toLowerCase();
+  if (/^\d{1,2}$/.test(apiKey)) return kafkaApiKeyName(Number(apiKey));
+  return OTHER;
+}
