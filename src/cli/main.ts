@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// portcullis: the command line. Each command lives in its own file; this one only wires them up.
+import { Command } from 'commander';
+import { registerCheck } from './check.js';
+import { registerDemo } from './demo.js';
+import { registerRun } from './run.js';
+import { registerTrace } from './trace.js';
+
+const program = new Command()
+  .name('portcullis')
+  .description('L7 policy-enforcing proxy for CiliumNetworkPolicy: HTTP/1.1, HTTP/2, gRPC, Kafka and TLS')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addHelpText('after', '\nExit codes: 0 success (trace: allowed), 1 invalid config/policy or failure, 2 trace: denied.');
+
+registerRun(program);
+registerCheck(program);
+registerTrace(program);
+registerDemo(program);
+
+await program.parseAsync(process.argv);

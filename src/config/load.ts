@@ -1,0 +1,243 @@
+// Loads and validates `portcullis.yaml` (the contract in DESIGN.md "Runtime configuration").
+// Every problem is reported with file, line, column and field; unknown fields are errors, not ignored.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { SourceError } from '../policy/types.js';
+import type { EndpointConfig, HttpLimits, ListenerConfig, PortcullisConfig } from './types.js';
+import { parseYamlSource, type YamlNode } from './yaml-source.js';
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxHeaderBytes: 16 * 1024,
+  maxHeaderCount: 100,
+  headersTimeoutMs: 60_000,
+  idleTimeoutMs: 5_000,
+  upstreamConnectTimeoutMs: 5_000,
+  upstreamTimeoutMs: 60_000,
+  escapedSlashes: 'reject',
+  xForwardedFor: 'append',
+  maxConcurrentStreams: 100,
+  maxResetsPerSecond: 100,
+};
+
+const DEFAULT_ADMIN = { host: '127.0.0.1', port: 9901 };
+
+export const DEFAULT_REDACTED_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
+
+const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'admin', 'flows', 'redactHeaders', 'http', 'endpoints', 'listeners'];
+const ENDPOINT_FIELDS = ['name', 'namespace', 'labels', 'addresses', 'identities'];
+const LISTENER_FIELDS = ['name', 'listen', 'protocol', 'to', 'upstream', 'port', 'upstreamProtocol', 'http'];
+const PROTOCOLS = ['http', 'kafka', 'tls', 'forward'] as const;
+const UPSTREAM_PROTOCOLS = ['http1', 'h2c', 'h2'] as const;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Collects errors while reading typed values out of located YAML nodes. */
+class Reader {
+  readonly errors: SourceError[] = [];
+
+  fail(node: YamlNode, message: string): undefined {
+    this.errors.push(node.error(message));
+    return undefined;
+  }
+
+  onlyFields(node: YamlNode, allowed: readonly string[]): void {
+    for (const f of node.fields()) {
+      if (!allowed.includes(f.name)) this.errors.push(f.key.error(`unknown field "${f.name}" (expected one of: ${allowed.join(', ')})`));
+    }
+  }
+
+  string(node: YamlNode, fallback?: string): string | undefined {
+    if (!node.present || node.kind === 'null') return fallback;
+    if (typeof node.value === 'string' && node.value !== '') return node.value;
+    return this.fail(node, 'must be a non-empty string');
+  }
+
+  boolean(node: YamlNode, fallback: boolean): boolean {
+    if (!node.present) return fallback;
+    if (typeof node.value === 'boolean') return node.value;
+    this.fail(node, 'must be true or false');
+    return fallback;
+  }
+
+  oneOf<T extends string>(node: YamlNode, values: readonly T[], fallback: T): T {
+    if (!node.present) return fallback;
+    if (typeof node.value === 'string' && (values as readonly string[]).includes(node.value)) return node.value as T;
+    this.fail(node, `must be one of: ${values.join(', ')}`);
+    return fallback;
+  }
+
+  integer(node: YamlNode, min: number, max: number, fallback?: number): number | undefined {
+    if (!node.present) return fallback;
+    const v = typeof node.value === 'string' && /^\d+$/.test(node.value) ? Number(node.value) : node.value;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
+    return this.fail(node, `must be an integer from ${min} to ${max}`);
+  }
+
+  stringList(node: YamlNode): string[] {
+    if (!node.present || node.kind === 'null') return [];
+    if (node.kind === 'scalar' && typeof node.value === 'string') return [node.value];
+    if (node.kind !== 'seq') return this.fail(node, 'must be a list of strings') ?? [];
+    const out: string[] = [];
+    for (const item of node.items()) {
+      const s = this.string(item);
+      if (s !== undefined) out.push(s);
+    }
+    return out;
+  }
+
+  /** `host:port`, `[v6]:port`, or a bare port (host defaults). */
+  hostPort(node: YamlNode, defaultHost: string): { host: string; port: number } | undefined {
+    const raw = typeof node.value === 'number' ? String(node.value) : node.string;
+    if (raw === undefined) return this.fail(node, 'must be "host:port"');
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(raw) ?? (/^(\d{1,5})$/.test(raw) ? [raw, undefined, defaultHost, raw] : null);
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || port > 65535) return this.fail(node, `"${raw}" is not "host:port"`);
+    return { host: m[1] ?? (m[2] || defaultHost), port };
+  }
+}
+
+function readHttpLimits(r: Reader, node: YamlNode, base: HttpLimits): HttpLimits {
+  if (!node.present) return base;
+  r.onlyFields(node, Object.keys(DEFAULT_HTTP_LIMITS));
+  const int = (key: keyof HttpLimits, min: number, max: number) => r.integer(node.get(key), min, max, base[key] as number) ?? (base[key] as number);
+  return {
+    maxHeaderBytes: int('maxHeaderBytes', 1024, 1024 * 1024),
+    maxHeaderCount: int('maxHeaderCount', 8, 10_000),
+    headersTimeoutMs: int('headersTimeoutMs', 100, 3_600_000),
+    idleTimeoutMs: int('idleTimeoutMs', 100, 3_600_000),
+    upstreamConnectTimeoutMs: int('upstreamConnectTimeoutMs', 10, 600_000),
+    upstreamTimeoutMs: int('upstreamTimeoutMs', 10, 3_600_000),
+    escapedSlashes: r.oneOf(node.get('escapedSlashes'), ['reject', 'keep'], base.escapedSlashes),
+    xForwardedFor: r.oneOf(node.get('xForwardedFor'), ['append', 'strip', 'pass'], base.xForwardedFor),
+    maxConcurrentStreams: int('maxConcurrentStreams', 1, 10_000),
+    maxResetsPerSecond: int('maxResetsPerSecond', 1, 100_000),
+  };
+}
+
+function readEndpoint(r: Reader, node: YamlNode): EndpointConfig | undefined {
+  if (node.kind !== 'map') return r.fail(node, 'an endpoint must be a map with name, labels and addresses');
+  r.onlyFields(node, ENDPOINT_FIELDS);
+  const name = r.string(node.get('name'));
+  if (name === undefined && !node.has('name')) r.fail(node, 'name is required');
+  const namespace = r.string(node.get('namespace'), 'default') ?? 'default';
+  if (!DNS_LABEL.test(namespace)) r.fail(node.get('namespace'), 'must be a DNS label (lower-case letters, digits, "-")');
+  const labels: Record<string, string> = {};
+  const labelsNode = node.get('labels');
+  if (labelsNode.present && labelsNode.kind !== 'map') r.fail(labelsNode, 'must be a map of label keys to values');
+  for (const f of labelsNode.fields()) {
+    const v = f.value.value;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') labels[f.name] = String(v);
+    else r.fail(f.value, 'label values must be strings');
+  }
+  if (name === undefined) return undefined;
+  return {
+    name,
+    namespace,
+    labels,
+    addresses: r.stringList(node.get('addresses')),
+    identities: r.stringList(node.get('identities')),
+    file: node.file,
+    line: node.line,
+  };
+}
+
+function readListener(r: Reader, node: YamlNode, limits: HttpLimits, endpoints: readonly EndpointConfig[]): ListenerConfig | undefined {
+  if (node.kind !== 'map') return r.fail(node, 'a listener must be a map');
+  r.onlyFields(node, LISTENER_FIELDS);
+  const name = r.string(node.get('name'));
+  if (!node.has('name')) r.fail(node, 'name is required');
+  const listenNode = node.get('listen');
+  const listen = listenNode.present ? r.hostPort(listenNode, '127.0.0.1') : r.fail(node, 'listen is required');
+  const protocol = node.has('protocol') ? r.oneOf(node.get('protocol'), PROTOCOLS, 'http') : r.fail(node, `protocol is required (${PROTOCOLS.join(', ')})`);
+  const toNode = node.get('to');
+  const to = r.string(toNode);
+  if (to !== undefined && !endpoints.some((e) => e.name === to || `${e.namespace}/${e.name}` === to)) {
+    r.fail(toNode, `no endpoint named "${to}" in endpoints`);
+  }
+  const upstreamNode = node.get('upstream');
+  const upstream = upstreamNode.present ? r.hostPort(upstreamNode, '127.0.0.1') : undefined;
+  if (protocol !== undefined && protocol !== 'forward') {
+    if (to === undefined && !toNode.present) r.fail(node, `"to" (the destination endpoint) is required for a ${protocol} listener`);
+    if (!upstreamNode.present) r.fail(node, `"upstream" is required for a ${protocol} listener`);
+  }
+  if (protocol === 'forward' && (toNode.present || upstreamNode.present)) {
+    r.fail(toNode.present ? toNode : upstreamNode, 'a forward listener chooses its destination per request: remove "to" and "upstream"');
+  }
+  const port = r.integer(node.get('port'), 1, 65535) ?? upstream?.port ?? 0;
+  if (name === undefined || listen === undefined || protocol === undefined) return undefined;
+  return {
+    name,
+    listen,
+    protocol,
+    ...(to !== undefined ? { to } : {}),
+    ...(upstream !== undefined ? { upstream } : {}),
+    port,
+    upstreamProtocol: r.oneOf(node.get('upstreamProtocol'), UPSTREAM_PROTOCOLS, 'http1'),
+    http: readHttpLimits(r, node.get('http'), limits),
+    file: node.file,
+    line: node.line,
+  };
+}
+
+/** Parses config text; `file` is used for error locations and to resolve relative paths. */
+export function parseConfigText(text: string, file: string): { config?: PortcullisConfig; errors: SourceError[] } {
+  const absolute = resolve(file);
+  const base = dirname(absolute);
+  const { documents, errors } = parseYamlSource(text, file);
+  if (errors.length > 0) return { errors };
+  const root = documents[0];
+  if (documents.length !== 1 || root === undefined || root.kind !== 'map') {
+    return { errors: [{ file, line: 1, column: 1, path: '', message: 'the config must be exactly one YAML map' }] };
+  }
+  const r = new Reader();
+  r.onlyFields(root, TOP_FIELDS);
+
+  const policies = r.stringList(root.get('policies'));
+  const adminNode = root.get('admin');
+  const admin = !adminNode.present ? DEFAULT_ADMIN : adminNode.string === 'off' ? undefined : r.hostPort(adminNode, '127.0.0.1');
+  const limits = readHttpLimits(r, root.get('http'), DEFAULT_HTTP_LIMITS);
+
+  const endpoints: EndpointConfig[] = [];
+  const endpointsNode = root.get('endpoints');
+  if (endpointsNode.present && endpointsNode.kind !== 'seq') r.fail(endpointsNode, 'must be a list of endpoints');
+  for (const item of endpointsNode.items()) {
+    const e = readEndpoint(r, item);
+    if (e === undefined) continue;
+    if (endpoints.some((o) => o.name === e.name && o.namespace === e.namespace)) r.fail(item.get('name'), `duplicate endpoint ${e.namespace}/${e.name}`);
+    else endpoints.push(e);
+  }
+
+  const listeners: ListenerConfig[] = [];
+  const listenersNode = root.get('listeners');
+  if (listenersNode.present && listenersNode.kind !== 'seq') r.fail(listenersNode, 'must be a list of listeners');
+  for (const item of listenersNode.items()) {
+    const l = readListener(r, item, limits, endpoints);
+    if (l === undefined) continue;
+    if (listeners.some((o) => o.name === l.name)) r.fail(item.get('name'), `duplicate listener name "${l.name}"`);
+    else listeners.push(l);
+  }
+
+  const flows = r.string(root.get('flows'), 'stdout') ?? 'stdout';
+  const config: PortcullisConfig = {
+    file: absolute,
+    policies: policies.map((p) => resolve(base, p)),
+    certs: resolve(base, r.string(root.get('certs'), './certs') ?? './certs'),
+    enforcement: r.oneOf(root.get('enforcement'), ['default', 'always', 'never'], 'default'),
+    audit: r.boolean(root.get('audit'), false),
+    ...(admin !== undefined ? { admin } : {}),
+    flows: flows === 'stdout' || flows === 'off' ? flows : resolve(base, flows),
+    redactHeaders: root.has('redactHeaders') ? r.stringList(root.get('redactHeaders')).map((h) => h.toLowerCase()) : DEFAULT_REDACTED_HEADERS,
+    endpoints,
+    listeners,
+  };
+  return r.errors.length > 0 ? { errors: r.errors } : { config, errors: [] };
+}
+
+export function loadConfig(file: string): { config?: PortcullisConfig; errors: SourceError[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { errors: [{ file, line: 1, column: 1, path: '', message: `cannot read config: ${(e as Error).message}` }] };
+  }
+  return parseConfigText(text, file);
+}

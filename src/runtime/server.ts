@@ -1,0 +1,79 @@
+// Starts a whole Portcullis: observers, the policy state, every listener and the admin endpoint.
+// Used by `portcullis run` and by the demos and tests, which run it in-process.
+import type { Logger } from 'pino';
+import type { ListenerConfig } from '../config/types.js';
+import { startAdmin } from '../observe/admin.js';
+import { createFlowRecorder } from '../observe/flows.js';
+import { createLogger } from '../observe/logger.js';
+import { createMetrics } from '../observe/metrics.js';
+import { formatSourceError } from '../policy/types.js';
+import type { ListenerContext, RunningListener } from '../protocols/context.js';
+import { startHttpListener } from '../protocols/http/listener.js';
+import { compile } from './compile.js';
+import { PolicyState } from './policy-state.js';
+
+type ListenerStarter = (ctx: ListenerContext) => Promise<RunningListener>;
+
+const STARTERS: Partial<Record<ListenerConfig['protocol'], ListenerStarter>> = {
+  http: startHttpListener,
+};
+
+export interface Portcullis {
+  readonly state: PolicyState;
+  readonly listeners: readonly RunningListener[];
+  readonly admin?: { readonly address: { readonly host: string; readonly port: number } };
+  readonly log: Logger;
+  /** Flushes flow records written so far (tests read them). */
+  flushFlows(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StartupError extends Error {}
+
+export interface StartOptions {
+  /** Watch config and policy files for changes (default true). */
+  readonly watch?: boolean;
+  readonly log?: Logger;
+}
+
+export async function startPortcullis(configFile: string, options: StartOptions = {}): Promise<Portcullis> {
+  const log = options.log ?? createLogger();
+  const { compiled, errors } = compile(configFile, { revision: 1 });
+  if (compiled === undefined) throw new StartupError(errors.map(formatSourceError).join('\n'));
+  const { config } = compiled;
+  for (const l of config.listeners) {
+    if (STARTERS[l.protocol] === undefined) throw new StartupError(`${l.file}:${l.line}: listener "${l.name}": protocol "${l.protocol}" is not available in this build`);
+  }
+
+  const metrics = createMetrics();
+  const flows = createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders });
+  const state = new PolicyState(configFile, compiled, log, metrics);
+  const listeners: RunningListener[] = [];
+  let ready = false;
+  let admin: Awaited<ReturnType<typeof startAdmin>> | undefined;
+
+  const close = async () => {
+    ready = false;
+    state.unwatch();
+    await Promise.allSettled(listeners.map((l) => l.close()));
+    await admin?.close();
+    await flows.close();
+  };
+
+  try {
+    if (config.admin !== undefined) {
+      admin = await startAdmin({ listen: config.admin, metrics, ready: () => ready, snapshot: () => state.snapshot, log });
+    }
+    for (const l of config.listeners) {
+      const ctx: ListenerContext = { config: l, snapshot: () => state.snapshot, flows, metrics, log: log.child({ listener: l.name }) };
+      listeners.push(await STARTERS[l.protocol]!(ctx));
+      log.info({ listener: l.name, protocol: l.protocol, listen: `${l.listen.host}:${l.listen.port}` }, 'listening');
+    }
+  } catch (e) {
+    await close();
+    throw new StartupError(`cannot start: ${(e as Error).message}`);
+  }
+  if (options.watch !== false) state.watch();
+  ready = true;
+  return { state, listeners, ...(admin ? { admin } : {}), log, flushFlows: () => flows.flush(), close };
+}
