@@ -105,7 +105,7 @@ function renderL7(event: FlowEvent, redact: ReadonlySet<string>): { json: object
       : `${l7.http.protocol} ${l7.http.method} ${url}`;
   } else if (l7.kafka) {
     const apiKey = kafkaApiKeyName(l7.kafka.apiKey);
-    json.kafka = renderKafka(l7.kafka, apiKey);
+    json.kafka = renderKafka(l7.kafka, apiKey, response);
     const request = `${apiKey} correlation id ${l7.kafka.correlationId} topic '${l7.kafka.topic}'`;
     summary = response
       ? `Kafka response ${request} return code ${l7.kafka.errorCode ?? 0}`
@@ -132,9 +132,10 @@ function renderHttp(http: HttpFlowFields, url: string, redact: ReadonlySet<strin
   return out;
 }
 
-function renderKafka(kafka: KafkaFlowFields, apiKey: string): object {
+/** Hubble leaves `error_code` out of request records (even denied ones); the extension keeps it. */
+function renderKafka(kafka: KafkaFlowFields, apiKey: string, response: boolean): object {
   const out: Record<string, unknown> = {};
-  if (kafka.errorCode) out.error_code = kafka.errorCode;
+  if (response && kafka.errorCode) out.error_code = kafka.errorCode;
   if (kafka.apiVersion) out.api_version = kafka.apiVersion;
   out.api_key = apiKey;
   if (kafka.correlationId) out.correlation_id = kafka.correlationId;
@@ -223,6 +224,8 @@ function renderExtension(event: FlowEvent): object {
     putIfSet(out, 'missing_headers', nonEmpty(http.missingHeaders));
     putIfSet(out, 'rejected_headers', nonEmpty(http.rejectedHeaders));
   }
+  const kafka = event.l7?.kafka;
+  if (kafka?.errorCode && event.l7?.type === 'REQUEST') out.kafka_error_code = kafka.errorCode;
   putIfSet(out, 'info', event.info);
   return out;
 }
