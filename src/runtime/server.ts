@@ -66,8 +66,9 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     }
     for (const l of config.listeners) {
       const ctx: ListenerContext = { config: l, snapshot: () => state.snapshot, flows, metrics, log: log.child({ listener: l.name }) };
-      listeners.push(await STARTERS[l.protocol]!(ctx));
-      log.info({ listener: l.name, protocol: l.protocol, listen: `${l.listen.host}:${l.listen.port}` }, 'listening');
+      const running = await STARTERS[l.protocol]!(ctx);
+      listeners.push(running);
+      log.info({ listener: l.name, protocol: l.protocol, address: `${running.address.host}:${running.address.port}` }, 'listening');
     }
   } catch (e) {
     await close();

@@ -1,0 +1,100 @@
+// A whole Portcullis in-process on a temp folder (config + policies) in front of the real deathstar, for
+// end-to-end tests of the runtime, the CLI and the demos.
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createLogger } from '../../src/observe/logger.js';
+import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';
+import { packageFile } from '../../src/demo/package-root.js';
+import { startPortcullis, type Portcullis } from '../../src/runtime/server.js';
+
+export const TIEFIGHTER = '127.0.0.2';
+export const XWING = '127.0.0.3';
+export const DEATHSTAR = '127.0.0.10';
+
+export interface StarWarsFixture {
+  readonly dir: string;
+  readonly policies: string;
+  readonly configFile: string;
+  readonly flowsFile: string;
+  readonly proxy: Portcullis;
+  readonly deathstar: Deathstar;
+  readonly url: string;
+  /** Copies a policy from policies/starwars/ into the watched folder. */
+  usePolicy(file: string): void;
+  flows(): Promise<Array<{ flow: Record<string, any> }>>;
+  close(): Promise<void>;
+}
+
+export function starWarsConfig(o: { upstreamPort: number; policies: string; flows: string; audit?: boolean; admin?: boolean }): string {
+  return `policies: ${JSON.stringify(o.policies)}
+admin: ${o.admin ? '"127.0.0.1:0"' : 'off'}
+flows: ${JSON.stringify(o.flows)}
+audit: ${o.audit ?? false}
+endpoints:
+  - {name: deathstar, namespace: default, labels: {org: empire, class: deathstar}, addresses: [${DEATHSTAR}]}
+  - {name: tiefighter, namespace: default, labels: {org: empire, class: tiefighter}, addresses: [${TIEFIGHTER}]}
+  - {name: xwing, namespace: default, labels: {org: alliance, class: xwing}, addresses: [${XWING}]}
+listeners:
+  - {name: deathstar-http, listen: "127.0.0.1:0", protocol: http, to: deathstar, upstream: "${DEATHSTAR}:${o.upstreamPort}", port: 80}
+`;
+}
+
+export async function startStarWars(o: { policy?: string; audit?: boolean; admin?: boolean; watch?: boolean } = {}): Promise<StarWarsFixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
+  const policies = join(dir, 'policies');
+  mkdirSync(policies);
+  const usePolicy = (file: string) => copyFileSync(packageFile('policies', 'starwars', file), join(policies, file));
+  if (o.policy) usePolicy(o.policy);
+  const deathstar = await startDeathstar(DEATHSTAR);
+  const flowsFile = join(dir, 'flows.jsonl');
+  const configFile = join(dir, 'portcullis.yaml');
+  writeFileSync(configFile, starWarsConfig({ upstreamPort: deathstar.port, policies, flows: flowsFile, audit: o.audit ?? false, admin: o.admin ?? false }));
+  const proxy = await startPortcullis(configFile, { watch: o.watch ?? false, log: createLogger({ level: 'silent' }) });
+  const at = proxy.listeners[0]!.address;
+  return {
+    dir,
+    policies,
+    configFile,
+    flowsFile,
+    proxy,
+    deathstar,
+    url: `http://${at.host}:${at.port}`,
+    usePolicy,
+    async flows() {
+      await proxy.flushFlows();
+      return readFileSync(flowsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    },
+    async close() {
+      await proxy.close();
+      await deathstar.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const execFileP = promisify(execFile);
+
+/** Runs curl; returns its exit code, stdout and stderr (never throws on a non-zero exit). */
+export async function curl(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileP('curl', ['-sS', '--max-time', '5', ...args], { encoding: 'utf8' });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+/** Runs the built CLI (`dist/src/cli/main.js`). */
+export async function cli(args: readonly string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileP(process.execPath, [packageFile('dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', ...(cwd ? { cwd } : {}) });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}

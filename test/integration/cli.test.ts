@@ -1,0 +1,155 @@
+// The built CLI as users run it: check, trace, demo and run (with SIGHUP), with exit codes.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { packageFile, packageRoot } from '../../src/demo/package-root.js';
+import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';
+import { cli, curl, starWarsConfig, TIEFIGHTER } from '../helpers/runtime-fixture.js';
+
+describe('portcullis check', () => {
+  test('the repo config and its policies are valid', async () => {
+    const r = await cli(['check'], packageRoot);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^OK: 1 policies \(1 rules\) in 1 files, 3 endpoints, 1 listeners\n$/);
+  });
+
+  test('a broken policy: exit 1 with file:line:column, field path and what is wrong', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-check-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, readFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_l7_policy.yaml'), 'utf8').replace('path: "/v1/request-landing"', 'path: "/v1/(request-landing"'));
+    try {
+      const r = await cli(['check', file], dir);
+      assert.equal(r.code, 1);
+      const line = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes('(request-landing')) + 1;
+      assert.match(r.stderr, new RegExp(`${file.replace(/[.\\/]/g, '\\$&')}:${line}:\\d+: spec\\.ingress\\[0\\]\\.toPorts\\[0\\]\\.rules\\.http\\[0\\]\\.path: invalid RE2 regex: missing closing \\)`));
+      assert.match(r.stderr, /1 error\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('unsupported Kubernetes-only fields are rejected, not ignored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-check-'));
+    const file = join(dir, 'svc.yaml');
+    writeFileSync(file, `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: to-svc}
+spec:
+  endpointSelector: {matchLabels: {app: a}}
+  egress:
+  - toServices:
+    - k8sService: {serviceName: b, namespace: default}
+`);
+    try {
+      const r = await cli(['check', file], dir);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /svc\.yaml:7:\d+: spec\.egress\[0\]\.toServices: .*not supported by Portcullis/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a broken config: exit 1 naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-check-'));
+    writeFileSync(join(dir, 'portcullis.yaml'), 'enforcement: sometimes\nlisteners:\n  - {name: a, listen: "127.0.0.1:1", protocol: http, to: nobody, upstream: "127.0.0.1:2"}\n');
+    try {
+      const r = await cli(['check'], dir);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /portcullis\.yaml:1:14: enforcement: must be one of: default, always, never/);
+      assert.match(r.stderr, /portcullis\.yaml:3:\d+: listeners\[0\]\.to: no endpoint named "nobody"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('portcullis trace', () => {
+  test('tiefighter POST /v1/request-landing: FORWARDED, exit 0, names the allowing rule', async () => {
+    const r = await cli(['trace', '--from', 'tiefighter', '--to', 'deathstar', '--http', 'POST /v1/request-landing'], packageRoot);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /L3\/L4: FORWARDED/);
+    assert.match(r.stdout, /L7 http POST \/v1\/request-landing: FORWARDED/);
+    assert.match(r.stdout, /allowed by CiliumNetworkPolicy default\/rule1 spec\.ingress\[0\]/);
+    assert.match(r.stdout, /verdict: FORWARDED\n$/);
+  });
+
+  test('tiefighter PUT /v1/exhaust-port: DROPPED at L7, exit 2, says which rules did not match', async () => {
+    const r = await cli(['trace', '--from', 'tiefighter', '--to', 'deathstar', '--http', 'PUT /v1/exhaust-port'], packageRoot);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stdout, /L7 http PUT \/v1\/exhaust-port: DROPPED/);
+    assert.match(r.stdout, /request-landing/);
+    assert.match(r.stdout, /verdict: DROPPED/);
+  });
+
+  test('a label set as source: org=alliance is dropped at L3/L4', async () => {
+    const r = await cli(['trace', '--from', 'org=alliance,class=xwing', '--to', 'deathstar', '--port', '80', '--json'], packageRoot);
+    assert.equal(r.code, 2, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.verdict, 'DROPPED');
+    assert.equal(out.connection.allowed, false);
+    assert.match(out.connection.reason, /ingress/);
+  });
+
+  test('bad arguments: exit 1 with a clear message', async () => {
+    const r = await cli(['trace', '--from', 'nobody', '--to', 'deathstar', '--http', 'GET /'], packageRoot);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--from "nobody": not an endpoint/);
+  });
+});
+
+describe('portcullis demo starwars', () => {
+  test('runs the guide and exits 0', async () => {
+    const r = await cli(['demo', 'starwars'], packageRoot);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /Star Wars demo: all 8 steps behaved as the guide says/);
+    assert.match(r.stdout, /PUT \/v1\/exhaust-port\n\s+-> 403 Access denied\s+OK/);
+  });
+});
+
+describe('portcullis run', () => {
+  let deathstar: Deathstar;
+  let dir: string;
+  before(async () => {
+    deathstar = await startDeathstar('127.0.0.10');
+    dir = mkdtempSync(join(tmpdir(), 'portcullis-run-'));
+    mkdirSync(join(dir, 'policies'));
+  });
+  after(async () => {
+    await deathstar.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('serves, writes flows to stdout, reloads on SIGHUP, stops on SIGTERM', async () => {
+    copyFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_policy.yaml'), join(dir, 'policies', 'p.yaml'));
+    const config = starWarsConfig({ upstreamPort: deathstar.port, policies: join(dir, 'policies'), flows: 'stdout' });
+    writeFileSync(join(dir, 'portcullis.yaml'), config);
+    const child = spawn(process.execPath, [packageFile('dist', 'src', 'cli', 'main.js'), 'run', '--no-watch', '-c', join(dir, 'portcullis.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    try {
+      for (let i = 0; i < 100 && !stderr.includes('"listening"'); i++) await sleep(50);
+      const address = /"address":"([\d.]+:\d+)"/.exec(stderr)?.[1];
+      assert.ok(address, stderr);
+      const url = `http://${address}`;
+      assert.equal((await curl(['--interface', TIEFIGHTER, '-XPUT', `${url}/v1/exhaust-port`])).stdout.split('\n')[0], 'Panic: deathstar exploded');
+      copyFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_l7_policy.yaml'), join(dir, 'policies', 'p.yaml'));
+      child.kill('SIGHUP');
+      for (let i = 0; i < 100 && !stderr.includes('reloaded'); i++) await sleep(50);
+      assert.equal((await curl(['--interface', TIEFIGHTER, '-XPUT', `${url}/v1/exhaust-port`])).stdout, 'Access denied\r\n');
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 0, stderr);
+      const flows = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      assert.ok(flows.some((f) => f.flow.verdict === 'DROPPED' && f.flow.l7?.http?.method === 'PUT'), stdout);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
