@@ -17,6 +17,8 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   xForwardedFor: 'append',
   maxConcurrentStreams: 100,
   maxResetsPerSecond: 100,
+  streamIdleTimeoutMs: 300_000,
+  initialWindowSize: 1024 * 1024,
 };
 
 const DEFAULT_ADMIN = { host: '127.0.0.1', port: 9901 };
@@ -110,6 +112,8 @@ function readHttpLimits(r: Reader, node: YamlNode, base: HttpLimits): HttpLimits
     xForwardedFor: r.oneOf(node.get('xForwardedFor'), ['append', 'strip', 'pass'], base.xForwardedFor),
     maxConcurrentStreams: int('maxConcurrentStreams', 1, 10_000),
     maxResetsPerSecond: int('maxResetsPerSecond', 1, 100_000),
+    streamIdleTimeoutMs: int('streamIdleTimeoutMs', 100, 3_600_000),
+    initialWindowSize: int('initialWindowSize', 65_535, 2 ** 31 - 1),
   };
 }
 

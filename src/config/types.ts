@@ -33,9 +33,9 @@ export interface HttpLimits {
   /** HTTP/2: close a session whose client resets more than this many streams per second (rapid reset). */
   readonly maxResetsPerSecond: number;
   /** HTTP/2: ms a stream may see no frame in either direction before both hops are reset (default 300000, Envoy's). */
-  readonly streamIdleTimeoutMs?: number;
+  readonly streamIdleTimeoutMs: number;
   /** HTTP/2: flow-control window per stream, bytes, advertised to clients and upstreams (default 1 MiB). */
-  readonly initialWindowSize?: number;
+  readonly initialWindowSize: number;
 }
 
 export interface ListenerConfig {
