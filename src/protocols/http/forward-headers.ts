@@ -1,0 +1,136 @@
+// Header rewriting between the two hops: hop-by-hop fields are dropped (RFC 9110 §7.6.1), the proxy's
+// own X-Forwarded-For / Forwarded / X-Forwarded-Proto are added, and policy header actions are applied.
+// Identity never comes from these headers: it comes from the socket, so a client-supplied
+// X-Forwarded-For is at most passed along (mode `pass`), never believed.
+import type { HttpLimits } from '../../config/types.js';
+import type { HeaderAction } from '../../policy/types.js';
+
+export type Headers = ReadonlyArray<readonly [string, string]>;
+
+/** Request fields that describe the client connection, not the request; the proxy re-frames the message. */
+const REQUEST_HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  // Request trailers are not forwarded (the upstream client cannot send them), so neither is their announcement.
+  'trailer',
+  // The proxy answers `Expect: 100-continue` itself once policy allowed the request.
+  'expect',
+  // Always set by the proxy from the listener, never taken from the client.
+  'x-forwarded-proto',
+]);
+
+const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade']);
+
+export type ForwardedForMode = HttpLimits['xForwardedFor'];
+
+/**
+ * The header list (flat `[name, value, ...]`) sent upstream for one request, from the request's
+ * lower-cased header pairs after policy header actions. `connectionOptions` are the extra names the
+ * client's Connection header nominated; `authority`, when set (absolute-form target), replaces Host.
+ */
+export function upstreamRequestHeaders(
+  headers: Headers,
+  connectionOptions: readonly string[] | undefined,
+  authority: string | undefined,
+  forwardedFor: ForwardedForMode,
+  peerAddress: string,
+): string[] {
+  const out: string[] = [];
+  let xff: string | undefined;
+  let forwarded: string | undefined;
+  for (const [name, value] of headers) {
+    if (REQUEST_HOP_BY_HOP.has(name) || connectionOptions?.includes(name)) continue;
+    if (name === 'host' && authority !== undefined) continue;
+    if (forwardedFor !== 'pass' && (name === 'x-forwarded-for' || name === 'forwarded')) {
+      // In append mode every earlier hop is kept, in arrival order, in one combined field.
+      if (forwardedFor === 'append') {
+        if (name === 'forwarded') forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
+        else xff = xff === undefined ? value : `${xff}, ${value}`;
+      }
+      continue;
+    }
+    out.push(name, value);
+  }
+  if (authority !== undefined) out.push('host', authority);
+  if (forwardedFor === 'append') {
+    out.push('x-forwarded-for', xff === undefined ? peerAddress : `${xff}, ${peerAddress}`);
+    const element = `for=${forwardedNode(peerAddress)};proto=http`;
+    out.push('forwarded', forwarded === undefined ? element : `${forwarded}, ${element}`);
+  }
+  out.push('x-forwarded-proto', 'http');
+  return out;
+}
+
+/** RFC 7239 §6: IPv6 nodes are bracketed and quoted. */
+function forwardedNode(address: string): string {
+  return address.includes(':') ? `"[${address}]"` : address;
+}
+
+/**
+ * `headerMatches` mismatch actions as Cilium's proxy applies them before forwarding: ADD appends another
+ * value, DELETE removes every value, REPLACE removes every value and sets the policy's.
+ */
+export function applyHeaderActions(headers: Headers, actions: readonly HeaderAction[]): Headers {
+  let out = headers;
+  for (const action of actions) {
+    const name = action.name.toLowerCase();
+    if (action.op !== 'add') out = out.filter(([n]) => n !== name);
+    if (action.op !== 'delete') out = [...out, [name, action.value]];
+  }
+  return out;
+}
+
+/**
+ * The upstream response's header list (flat, original case) for the client. `keepUpgrade` keeps
+ * Connection/Upgrade on a 101 so the client sees the protocol switch; Node adds its own Connection,
+ * Keep-Alive and Transfer-Encoding for the downstream hop.
+ */
+export function downstreamResponseHeaders(raw: ReadonlyArray<Buffer | string>, keepUpgrade: boolean): string[] {
+  const out: string[] = [];
+  let connectionOptions: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = latin1(raw[i]!);
+    const value = latin1(raw[i + 1]!);
+    const lower = name.toLowerCase();
+    if (RESPONSE_HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') {
+        for (const token of value.split(',')) {
+          const option = token.trim().toLowerCase();
+          if (option !== '' && option !== 'close' && option !== 'keep-alive' && option !== 'upgrade') (connectionOptions ??= []).push(option);
+        }
+      }
+      if (!(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
+    }
+    out.push(name, value);
+  }
+  if (connectionOptions === undefined) return out;
+  const nominated = connectionOptions;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    if (!nominated.includes(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+  }
+  return kept;
+}
+
+/** Trailer pairs in the `[[name, value], ...]` form `OutgoingMessage#addTrailers` takes. */
+export function trailerPairs(raw: ReadonlyArray<Buffer | string>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([latin1(raw[i]!), latin1(raw[i + 1]!)]);
+  return out;
+}
+
+function latin1(value: Buffer | string): string {
+  return typeof value === 'string' ? value : value.toString('latin1');
+}
+
+/** Lower-cased `[name, value]` pairs from a flat raw header list, duplicates and order kept. */
+export function lowerCasePairs(raw: readonly string[]): Array<readonly [string, string]> {
+  const out: Array<readonly [string, string]> = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
+  return out;
+}

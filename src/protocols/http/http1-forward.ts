@@ -1,0 +1,94 @@
+// Relays one allowed HTTP/1.x request's upstream response onto the Node ServerResponse.
+//
+// It is an undici dispatch handler in undici's raw (v7 "legacy") form on purpose: response headers
+// arrive as raw byte pairs (original case, duplicates, no parsing into an object) and backpressure is
+// a boolean, which keeps the per-request cost to this one object.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { ConnectionTracker } from './connections.js';
+import { downstreamResponseHeaders, lowerCasePairs, trailerPairs } from './forward-headers.js';
+import { formatResponseHead, sendLocalReply } from './local-reply.js';
+import type { HttpExchange } from './request-policy.js';
+import { upstreamFailure } from './upstream.js';
+
+type Abort = (err?: Error) => void;
+
+export class ForwardedResponse implements Dispatcher.DispatchHandler {
+  private abortUpstream: Abort | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly exchange: HttpExchange,
+    private readonly tracker: ConnectionTracker,
+  ) {
+    res.once('close', this.onClientClose);
+  }
+
+  onConnect(abort: Abort): void {
+    if (this.res.destroyed) abort(new Error('client went away'));
+    else this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    const res = this.res;
+    if (statusCode < 200) {
+      // RFC 9110 §15.2: a proxy forwards 1xx responses, except to HTTP/1.0 clients.
+      if (this.req.httpVersionMinor >= 1) writeInformational(res, statusCode, statusText, downstreamResponseHeaders(rawHeaders, false));
+      return true;
+    }
+    const headers = downstreamResponseHeaders(rawHeaders, false);
+    if (this.tracker.closing) headers.push('connection', 'close');
+    if (statusText === '') res.writeHead(statusCode, headers);
+    else res.writeHead(statusCode, statusText, headers);
+    this.resumeUpstream = resume;
+    this.exchange.responded(statusCode, lowerCasePairs(headers));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.onClientDrain);
+    return false;
+  }
+
+  onComplete(trailers: Array<Buffer | string> | null): void {
+    this.finished = true;
+    if (trailers !== null && trailers.length > 0) this.res.addTrailers(trailerPairs(trailers));
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    this.finished = true;
+    const res = this.res;
+    // The client left first (its close aborted the upstream exchange): nobody to answer.
+    if (res.destroyed) return;
+    // Mid-body failure: the status is already sent, so the client must see a truncated message.
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const { reply, info } = upstreamFailure(err);
+    this.exchange.failed(reply.status, info, sendLocalReply(res, reply, this.tracker.closing));
+  }
+
+  private readonly onClientDrain = (): void => {
+    this.resumeUpstream?.();
+  };
+
+  private readonly onClientClose = (): void => {
+    if (!this.finished) this.abortUpstream?.(new Error('client closed the connection'));
+  };
+}
+
+/** Writes a 1xx response ahead of the final one, byte for byte (Node's writeEarlyHints drops 103s without Link). */
+function writeInformational(res: ServerResponse, statusCode: number, statusText: string, headers: readonly string[]): void {
+  // _writeRaw is what writeContinue/writeEarlyHints use: it queues behind earlier pipelined responses.
+  (res as unknown as RawWritable)._writeRaw(formatResponseHead(statusCode, statusText, headers), 'latin1');
+}
+
+interface RawWritable {
+  _writeRaw(data: string, encoding: BufferEncoding): boolean;
+}

@@ -1,0 +1,50 @@
+// Turns a parsed HTTP/1.x request head into policy facts, or into the reason it is refused (hygiene runs
+// before policy: a request that could be read two ways is never decided, let alone forwarded).
+import type { IncomingMessage } from 'node:http';
+import type { HttpLimits } from '../../config/types.js';
+import type { HttpRequestFacts } from '../../policy/types.js';
+import { FramingError, inspectRequestHead, type RequestHead } from './framing.js';
+import { lowerCasePairs } from './forward-headers.js';
+import { normalizeAbsoluteTarget, normalizePath, PathError } from './path.js';
+import type { HttpProtocol } from './request-policy.js';
+
+export interface PreparedRequest {
+  readonly head: RequestHead;
+  readonly facts: HttpRequestFacts;
+  /** The authority of an absolute-form target; it replaces Host upstream. */
+  readonly authority: string | undefined;
+  readonly protocol: HttpProtocol;
+}
+
+export interface Refusal {
+  readonly status: number;
+  readonly reason: string;
+}
+
+export function prepareRequest(req: IncomingMessage, limits: HttpLimits): PreparedRequest | Refusal {
+  const head = inspectRequestHead(req.rawHeaders, req.httpVersionMinor, limits.maxHeaderCount);
+  if (head instanceof FramingError) return head;
+  const target = req.url ?? '';
+  let path: string;
+  let authority: string | undefined;
+  if (target.charCodeAt(0) === 0x2f) {
+    const normalized = normalizePath(target, limits.escapedSlashes);
+    if (normalized instanceof PathError) return { status: 400, reason: normalized.reason };
+    path = normalized;
+  } else {
+    const absolute = normalizeAbsoluteTarget(target, limits.escapedSlashes);
+    if (absolute instanceof PathError) return { status: 400, reason: absolute.reason };
+    ({ path, authority } = absolute);
+  }
+  const facts: HttpRequestFacts = {
+    method: req.method ?? '',
+    path,
+    host: authority ?? head.host ?? '',
+    headers: lowerCasePairs(req.rawHeaders),
+  };
+  return { head, facts, authority, protocol: req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1' };
+}
+
+export function isRefusal(value: PreparedRequest | Refusal): value is Refusal {
+  return 'reason' in value;
+}

@@ -1,0 +1,98 @@
+// The node:http server behind an HTTP listener: every HTTP/1.x request on an admitted connection is
+// re-checked at L3/L4 (reloads apply to keep-alive connections), cleaned up, decided, then forwarded or
+// answered locally.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Pool } from 'undici';
+import type { ListenerContext } from '../context.js';
+import { connectionPolicyOf } from './connection-policy.js';
+import type { ConnectionTracker } from './connections.js';
+import { upstreamRequestHeaders } from './forward-headers.js';
+import { ForwardedResponse } from './http1-forward.js';
+import { isRefusal, prepareRequest } from './http1-request.js';
+import { handleConnect, handleUpgrade } from './http1-upgrade.js';
+import { ACCESS_DENIED_REPLY, closeAfterWrite, refusedRequest, sendLocalReply, writeRawReply } from './local-reply.js';
+import { HttpExchange, recordRejectedRequest } from './request-policy.js';
+
+/** Node's requestTimeout covers receiving a whole request; long uploads are legitimate, slow headers are not. */
+const REQUEST_TIMEOUT_MS = 300_000;
+
+export function createHttp1Server(ctx: ListenerContext, pool: Pool, tracker: ConnectionTracker): Server {
+  const limits = ctx.config.http;
+  const server = createServer({
+    maxHeaderSize: limits.maxHeaderBytes,
+    insecureHTTPParser: false,
+    // Checked by inspectRequestHead, so a missing Host gets the same reply, metric and flow as other refusals.
+    requireHostHeader: false,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: Math.max(REQUEST_TIMEOUT_MS, limits.headersTimeoutMs),
+    keepAliveTimeout: limits.idleTimeoutMs,
+    // Node checks header/request timeouts on this period; the default (30 s) would make headersTimeout coarse.
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+  });
+  // Node drops headers past maxHeadersCount silently; one extra lets inspectRequestHead see the excess and answer 431.
+  server.maxHeadersCount = limits.maxHeaderCount + 1;
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const conn = connectionPolicyOf(req.socket);
+    const connection = conn?.current();
+    if (conn === undefined || connection === undefined) {
+      req.socket.destroy();
+      return;
+    }
+    const prepared = prepareRequest(req, limits);
+    if (isRefusal(prepared)) {
+      recordRejectedRequest(ctx, conn, req.method ?? '', req.url ?? '', req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1', prepared.status, prepared.reason);
+      // After a framing error the rest of the byte stream cannot be trusted: close.
+      sendLocalReply(res, refusedRequest(prepared.status, prepared.reason), true);
+      return;
+    }
+    const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, 'http');
+    if (!exchange.allowed) {
+      exchange.responded(ACCESS_DENIED_REPLY.status, sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing));
+      return;
+    }
+    const { head, facts, authority } = prepared;
+    if (head.expectContinue && req.httpVersionMinor >= 1) res.writeContinue();
+    pool.dispatch(
+      {
+        path: facts.path,
+        method: facts.method,
+        headers: upstreamRequestHeaders(exchange.headers, head.connectionOptions, authority, limits.xForwardedFor, conn.sourceAddress),
+        body: head.hasBody ? req : null,
+      },
+      new ForwardedResponse(req, res, exchange, tracker),
+    );
+  };
+
+  server.on('request', onRequest);
+  // With a listener Node leaves `Expect: 100-continue` to us: the 100 is sent only once policy allowed it.
+  server.on('checkContinue', onRequest);
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, bodyHead: Buffer) => handleUpgrade(ctx, pool, tracker, req, socket, bodyHead));
+  server.on('connect', (req: IncomingMessage, socket: Socket) => handleConnect(ctx, req, socket));
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => onClientError(ctx, err, socket));
+  return server;
+}
+
+/** Parser errors (malformed or ambiguous requests, header limits, header timeout). */
+function onClientError(ctx: ListenerContext, err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  ctx.metrics.policyL7('parse_errors', 'http');
+  ctx.log.debug({ listener: ctx.config.name, code: err.code, err: err.message }, 'malformed HTTP/1.x request');
+  // A request that parsed before the error may still be answering (Node tracks it as `_httpMessage`):
+  // let that response finish instead of interleaving a second one.
+  const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (pending && !pending.writableFinished) {
+    pending.once('finish', () => closeAfterWrite(socket));
+    pending.once('close', () => {
+      if (!pending.writableFinished) socket.destroy();
+    });
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const reason = status === 431 ? 'request headers too large' : status === 408 ? 'request timeout' : 'malformed request';
+  writeRawReply(socket, refusedRequest(status, reason));
+}

@@ -1,0 +1,167 @@
+// Requests after which Node hands the raw socket over: `Upgrade` and `CONNECT`.
+//
+// Only WebSocket upgrades become tunnels. Any other protocol switch (h2c above all) would open a channel
+// whose later requests policy never sees, so other Upgrade requests are forwarded as plain requests
+// without their upgrade headers (RFC 9110 §7.8 lets a server ignore Upgrade). CONNECT belongs to the
+// forward proxy, not to a reverse-proxy listener.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher, Pool } from 'undici';
+import type { ListenerContext } from '../context.js';
+import { connectionPolicyOf } from './connection-policy.js';
+import type { ConnectionTracker } from './connections.js';
+import { downstreamResponseHeaders, lowerCasePairs, upstreamRequestHeaders } from './forward-headers.js';
+import { isRefusal, prepareRequest } from './http1-request.js';
+import {
+  ACCESS_DENIED_REPLY,
+  CONNECT_NOT_ALLOWED,
+  closeAfterWrite,
+  formatResponseHead,
+  refusedRequest,
+  writeRawReply,
+} from './local-reply.js';
+import { HttpExchange, recordRejectedRequest } from './request-policy.js';
+import { upstreamFailure } from './upstream.js';
+
+/** Node does not frame a body on upgrade requests; one that announces a body is ambiguous. */
+const UPGRADE_WITH_BODY = { status: 400, reason: 'upgrade request with a body' } as const;
+
+export function handleUpgrade(
+  ctx: ListenerContext,
+  pool: Pool,
+  tracker: ConnectionTracker,
+  req: IncomingMessage,
+  socket: Socket,
+  bodyHead: Buffer,
+): void {
+  // Node removed its own socket listeners when it handed the socket over.
+  socket.on('error', () => socket.destroy());
+  tracker.markUnmanaged(socket);
+  const conn = connectionPolicyOf(socket);
+  const connection = conn?.current();
+  if (conn === undefined || connection === undefined) {
+    socket.destroy();
+    return;
+  }
+  const prepared = prepareRequest(req, ctx.config.http);
+  if (isRefusal(prepared) || prepared.head.hasBody) {
+    const { status, reason } = isRefusal(prepared) ? prepared : UPGRADE_WITH_BODY;
+    recordRejectedRequest(ctx, conn, req.method ?? '', req.url ?? '', 'HTTP/1.1', status, reason);
+    writeRawReply(socket, refusedRequest(status, reason));
+    return;
+  }
+  const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, 'http');
+  if (!exchange.allowed) {
+    exchange.responded(ACCESS_DENIED_REPLY.status, writeRawReply(socket, ACCESS_DENIED_REPLY));
+    return;
+  }
+  const { head, facts, authority } = prepared;
+  const websocket = head.upgrade !== undefined && head.upgrade.trim().toLowerCase() === 'websocket';
+  pool.dispatch(
+    {
+      path: facts.path,
+      method: facts.method,
+      headers: upstreamRequestHeaders(exchange.headers, head.connectionOptions, authority, ctx.config.http.xForwardedFor, conn.sourceAddress),
+      body: null,
+      ...(websocket ? { upgrade: head.upgrade } : {}),
+    },
+    new DetachedExchange(socket, bodyHead, exchange),
+  );
+}
+
+export function handleConnect(ctx: ListenerContext, req: IncomingMessage, socket: Socket): void {
+  socket.on('error', () => socket.destroy());
+  const conn = connectionPolicyOf(socket);
+  if (conn === undefined || conn.current() === undefined) {
+    socket.destroy();
+    return;
+  }
+  recordRejectedRequest(ctx, conn, 'CONNECT', req.url ?? '', 'HTTP/1.1', CONNECT_NOT_ALLOWED.status, 'CONNECT on a reverse-proxy listener');
+  writeRawReply(socket, CONNECT_NOT_ALLOWED);
+}
+
+type Abort = (err?: Error) => void;
+
+/** Relays the upstream answer to an upgrade request onto the raw client socket: a tunnel, or one response then close. */
+class DetachedExchange implements Dispatcher.DispatchHandler {
+  private abortUpstream: Abort | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  private headSent = false;
+  private finished = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly bodyHead: Buffer,
+    private readonly exchange: HttpExchange,
+  ) {
+    socket.once('close', () => {
+      if (!this.finished) this.abortUpstream?.(new Error('client closed the connection'));
+    });
+  }
+
+  onConnect(abort: Abort): void {
+    if (this.socket.destroyed) abort(new Error('client went away'));
+    else this.abortUpstream = abort;
+  }
+
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
+    this.finished = true;
+    const headers = downstreamResponseHeaders(rawHeaders ?? [], true);
+    this.socket.write(formatResponseHead(statusCode, 'Switching Protocols', headers));
+    this.exchange.responded(statusCode, lowerCasePairs(headers));
+    if (this.bodyHead.length > 0) upstream.write(this.bodyHead);
+    splice(this.socket, upstream);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    const headers = downstreamResponseHeaders(rawHeaders, false);
+    if (statusCode < 200) {
+      this.socket.write(formatResponseHead(statusCode, statusText, headers));
+      return true;
+    }
+    // No tunnel: one response, delimited by closing the connection when it has no length.
+    headers.push('connection', 'close');
+    this.socket.write(formatResponseHead(statusCode, statusText, headers));
+    this.headSent = true;
+    this.resumeUpstream = resume;
+    this.exchange.responded(statusCode, lowerCasePairs(headers));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.socket.write(chunk)) return true;
+    this.socket.once('drain', () => this.resumeUpstream?.());
+    return false;
+  }
+
+  onComplete(): void {
+    this.finished = true;
+    closeAfterWrite(this.socket);
+  }
+
+  onError(err: Error): void {
+    this.finished = true;
+    if (this.socket.destroyed) return;
+    if (this.headSent) {
+      this.socket.destroy();
+      return;
+    }
+    const { reply, info } = upstreamFailure(err);
+    this.exchange.failed(reply.status, info, writeRawReply(this.socket, reply));
+  }
+}
+
+/** Joins two byte streams both ways; when either side is gone the other is torn down too. */
+function splice(client: Socket, upstream: Duplex): void {
+  const teardown = (): void => {
+    client.destroy();
+    upstream.destroy();
+  };
+  upstream.on('error', teardown);
+  client.on('error', teardown);
+  upstream.once('close', teardown);
+  client.once('close', teardown);
+  client.pipe(upstream);
+  upstream.pipe(client);
+}

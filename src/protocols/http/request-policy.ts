@@ -1,0 +1,142 @@
+// The protocol-neutral steps of one HTTP request, shared by HTTP/1.1 and HTTP/2 (gRPC included):
+// facts → decision → flow records → metrics, and which deny answer the client gets.
+// Protocol code extracts the facts and writes the bytes; everything observable about the decision is here.
+import type { ListenerContext } from '../context.js';
+import type { ConnectionPolicy } from './connection-policy.js';
+import type { ConnectionDecision, HttpDecision, HttpRequestFacts, Peer, Verdict } from '../../policy/types.js';
+import type { FlowEvent } from '../../observe/types.js';
+import { applyHeaderActions, type Headers } from './forward-headers.js';
+
+/** Hubble's protocol strings. */
+export type HttpProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
+
+/** How a denied request is answered: HTTP 403, or a gRPC trailers-only PERMISSION_DENIED (status 7). */
+export function denyStyle(facts: HttpRequestFacts): 'http' | 'grpc' {
+  for (const [name, value] of facts.headers) {
+    if (name === 'content-type') return /^application\/grpc(?:[+;]|$)/i.test(value) ? 'grpc' : 'http';
+  }
+  return 'http';
+}
+
+/** One request on an admitted connection: its decision, and the records of what became of it. */
+export class HttpExchange {
+  /** When the request head was complete (latency of the response record is measured from here). */
+  readonly started = process.hrtime.bigint();
+  readonly decision: HttpDecision;
+  /** The request headers to forward (lower-case names): the facts' headers after policy header actions. */
+  readonly headers: Headers;
+  private readonly source: Peer;
+  private readonly destination: Peer;
+  private readonly url: string;
+
+  /**
+   * Decides `facts` under the connection's current decision, records the REQUEST flow (FORWARDED,
+   * DROPPED or AUDIT) and counts it. The caller forwards when `allowed`, else answers per `denyStyle`.
+   */
+  constructor(
+    private readonly ctx: ListenerContext,
+    private readonly conn: ConnectionPolicy,
+    connection: ConnectionDecision,
+    readonly facts: HttpRequestFacts,
+    readonly protocol: HttpProtocol,
+    scheme: 'http' | 'https',
+  ) {
+    this.source = conn.source;
+    this.destination = conn.destination;
+    this.url = `${scheme}://${facts.host}${facts.path}`;
+    const { metrics } = ctx;
+    metrics.policyL7('received', 'http');
+    this.decision = connection.decideHttp(facts);
+    metrics.policyL7(this.decision.allowed ? 'forwarded' : 'denied', 'http');
+    const actions = this.decision.headerActions;
+    this.headers = this.decision.allowed && actions.length > 0 ? applyHeaderActions(facts.headers, actions) : facts.headers;
+    ctx.flows.record(this.requestEvent(this.decision.verdict));
+  }
+
+  get allowed(): boolean {
+    return this.decision.allowed;
+  }
+
+  /** Records the response the client got (from upstream or a local 403): RESPONSE flow + request metric. */
+  responded(code: number, headers: Headers): void {
+    this.recordResponse('FORWARDED', code, headers, undefined);
+  }
+
+  /** Records a response the proxy made because the upstream failed (503/504), or a reset after headers. */
+  failed(code: number, info: string, headers: Headers = []): void {
+    this.recordResponse('ERROR', code, headers, info);
+  }
+
+  private recordResponse(verdict: Verdict, code: number, headers: Headers, info: string | undefined): void {
+    const { ctx } = this;
+    ctx.metrics.httpRequest(this.facts.method, this.protocol, code);
+    ctx.flows.record({
+      time: new Date(),
+      verdict,
+      direction: 'ingress',
+      source: this.destination,
+      destination: this.source,
+      sourcePort: ctx.config.port,
+      destinationPort: this.conn.sourcePort,
+      type: 'L7',
+      l7: {
+        type: 'RESPONSE',
+        latencyNs: process.hrtime.bigint() - this.started,
+        http: { code, method: this.facts.method, url: this.url, protocol: this.protocol, headers },
+      },
+      isReply: true,
+      decision: this.decision,
+      ...(info === undefined ? {} : { info }),
+      listener: ctx.config.name,
+    });
+  }
+
+  private requestEvent(verdict: Verdict): FlowEvent {
+    return {
+      time: new Date(),
+      verdict,
+      direction: 'ingress',
+      source: this.source,
+      destination: this.destination,
+      sourcePort: this.conn.sourcePort,
+      destinationPort: this.ctx.config.port,
+      type: 'L7',
+      // Cilium logs the headers after `headerMatches` actions were applied.
+      l7: { type: 'REQUEST', http: { method: this.facts.method, url: this.url, protocol: this.protocol, headers: this.headers } },
+      isReply: false,
+      decision: this.decision,
+      listener: this.ctx.config.name,
+    };
+  }
+}
+
+/**
+ * A request refused before policy (bad path, ambiguous framing, header limits): counted as a parse error
+ * and recorded as an ERROR request flow whose `info` says why, so operators can see the 400/431.
+ */
+export function recordRejectedRequest(
+  ctx: ListenerContext,
+  conn: ConnectionPolicy,
+  method: string,
+  target: string,
+  protocol: HttpProtocol,
+  status: number,
+  reason: string,
+): void {
+  ctx.metrics.policyL7('parse_errors', 'http');
+  ctx.metrics.httpRequest(method, protocol, status);
+  ctx.flows.record({
+    time: new Date(),
+    verdict: 'ERROR',
+    direction: 'ingress',
+    source: conn.source,
+    destination: conn.destination,
+    sourcePort: conn.sourcePort,
+    destinationPort: ctx.config.port,
+    type: 'L7',
+    l7: { type: 'REQUEST', http: { method, url: target, protocol, headers: [] } },
+    isReply: false,
+    info: `${status}: ${reason}`,
+    listener: ctx.config.name,
+  });
+}

@@ -1,0 +1,26 @@
+// The pooled keep-alive HTTP/1.1 client towards a listener's upstream, and what its failures mean for
+// the client. undici's Pool#dispatch is used directly: it streams both bodies with backpressure, hands
+// response headers over as raw bytes (original case, duplicates kept), and was the fastest option measured
+// (see the report of bench runs: node:http's client costs ~25 % more per request).
+import { Pool } from 'undici';
+import type { ListenerConfig } from '../../config/types.js';
+import { UPSTREAM_CONNECT_ERROR, UPSTREAM_TIMEOUT, type LocalReply } from './local-reply.js';
+
+export function createUpstreamPool(config: ListenerConfig): Pool {
+  const upstream = config.upstream;
+  if (upstream === undefined) throw new Error(`listener ${config.name}: an http listener needs an upstream`);
+  const host = upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host;
+  return new Pool(`http://${host}:${upstream.port}`, {
+    connectTimeout: config.http.upstreamConnectTimeoutMs,
+    headersTimeout: config.http.upstreamTimeoutMs,
+    // Streaming responses may pause for long; idle bodies are bounded by undici's default (300 s).
+    pipelining: 1,
+  });
+}
+
+/** The local reply for a request whose upstream exchange failed before response headers, and why. */
+export function upstreamFailure(err: Error): { readonly reply: LocalReply; readonly info: string } {
+  const code = (err as { code?: unknown }).code;
+  const info = `upstream ${typeof code === 'string' ? code + ': ' : ''}${err.message}`;
+  return { reply: code === 'UND_ERR_HEADERS_TIMEOUT' ? UPSTREAM_TIMEOUT : UPSTREAM_CONNECT_ERROR, info };
+}
