@@ -5,7 +5,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Decision, HttpDecision, Identity, RuleRef } from '../policy/types.js';
 import type { FlowEvent, HttpFlowFields, KafkaFlowFields } from './types.js';
-import { kafkaApiKeyName } from './kafka-api-names.js';
+import { kafkaApiName } from '../policy/kafka-rules.js';
 
 export const REDACTED = 'HUBBLE_REDACTED';
 
@@ -104,7 +104,7 @@ function renderL7(event: FlowEvent, redact: ReadonlySet<string>): { json: object
       ? `${l7.http.protocol} ${l7.http.code ?? 0} ${(l7.latencyNs ?? 0n) / 1_000_000n}ms (${l7.http.method} ${url})`
       : `${l7.http.protocol} ${l7.http.method} ${url}`;
   } else if (l7.kafka) {
-    const apiKey = kafkaApiKeyName(l7.kafka.apiKey);
+    const apiKey = kafkaApiName(l7.kafka.apiKey);
     json.kafka = renderKafka(l7.kafka, apiKey, response);
     const request = `${apiKey} correlation id ${l7.kafka.correlationId} topic '${l7.kafka.topic}'`;
     summary = response

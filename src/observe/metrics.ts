@@ -5,7 +5,7 @@
 import prom from 'prom-client';
 import type { Metrics } from './types.js';
 import type { Verdict } from '../policy/types.js';
-import { isKafkaApiKeyName, kafkaApiKeyName } from './kafka-api-names.js';
+import { kafkaApiKeyByName, kafkaApiName } from '../policy/kafka-rules.js';
 
 export interface PortcullisMetrics extends Metrics {
   readonly registry: prom.Registry;
@@ -144,9 +144,10 @@ function boundedInt(n: number, min: number, max: number): string | undefined {
   return Number.isInteger(n) && n >= min && n <= max ? String(n) : undefined;
 }
 
-/** The names of `kafkaApiKeyName` (case-insensitive) or small decimals; anything else is one bucket. */
+/** A known API key, given by name (any case) or number, as `kafkaApiName` prints it; anything else is one bucket. */
 function kafkaApiKeyLabel(apiKey: string): string {
-  if (isKafkaApiKeyName(apiKey)) return apiKey.toLowerCase();
-  if (/^\d{1,2}$/.test(apiKey)) return kafkaApiKeyName(Number(apiKey));
-  return OTHER;
+  const key = /^\d{1,5}$/.test(apiKey) ? Number(apiKey) : kafkaApiKeyByName(apiKey);
+  if (key === undefined) return OTHER;
+  const name = kafkaApiName(key);
+  return name === String(key) ? OTHER : name;
 }

@@ -308,14 +308,16 @@ test('Kafka denial: produce by name, no error_code on the request record, one re
   });
 });
 
-test('Kafka response carries error_code; unnamed API keys print as decimals', () => {
-  const event = httpRequestEvent({
+test('Kafka response carries error_code; API keys Cilium never named use the Kafka name, else the number', () => {
+  const response = (apiKey: number) => httpRequestEvent({
     isReply: true,
-    l7: { type: 'RESPONSE', kafka: { apiKey: 60, apiVersion: 0, correlationId: 9, topic: '', errorCode: 29 } },
+    l7: { type: 'RESPONSE', kafka: { apiKey, apiVersion: 0, correlationId: 9, topic: '', errorCode: 29 } },
   });
-  const flow = (renderFlow(event, opts) as { flow: Record<string, unknown> }).flow;
-  assert.deepEqual(flow.l7, { type: 'RESPONSE', kafka: { error_code: 29, api_key: '60', correlation_id: 9 } });
-  assert.equal(flow.Summary, "Kafka response 60 correlation id 9 topic '' return code 29");
+  const flow = (renderFlow(response(60), opts) as { flow: Record<string, unknown> }).flow;
+  assert.deepEqual(flow.l7, { type: 'RESPONSE', kafka: { error_code: 29, api_key: 'describecluster', correlation_id: 9 } });
+  assert.equal(flow.Summary, "Kafka response describecluster correlation id 9 topic '' return code 29");
+  const unknown = (renderFlow(response(9999), opts) as { flow: { l7: { kafka: { api_key: string } } } }).flow;
+  assert.equal(unknown.l7.kafka.api_key, '9999');
 });
 
 test('egress flows, IPv6 addresses and destination names', () => {

@@ -37,6 +37,8 @@ test('traffic-derived label values fold into OTHER', async () => {
   m.httpRequest('get', 'HTTP/1.1', 200); // methods are case-sensitive
   m.kafkaRequest('Produce', 0, 'FORWARDED');
   m.kafkaRequest('3', 0, 'FORWARDED');
+  m.kafkaRequest('ListOffsets', 0, 'FORWARDED');
+  m.kafkaRequest('9999', 0, 'FORWARDED');
   m.kafkaRequest('10000', 0, 'FORWARDED');
   m.kafkaRequest('a'.repeat(500), 70000, 'FORWARDED');
   m.kafkaUnsupported(10000, 3);
@@ -47,7 +49,8 @@ test('traffic-derived label values fold into OTHER', async () => {
   assert.equal(text.split('\n').filter((l) => l.startsWith('hubble_http_requests_total{')).length, 2);
   assert.equal(series(text, 'hubble_kafka_requests_total{api_key="produce",error_code="0",verdict="FORWARDED"}'), 1);
   assert.equal(series(text, 'hubble_kafka_requests_total{api_key="metadata",error_code="0",verdict="FORWARDED"}'), 1);
-  assert.equal(series(text, 'hubble_kafka_requests_total{api_key="OTHER",error_code="0",verdict="FORWARDED"}'), 1);
+  assert.equal(series(text, 'hubble_kafka_requests_total{api_key="offsets",error_code="0",verdict="FORWARDED"}'), 1);
+  assert.equal(series(text, 'hubble_kafka_requests_total{api_key="OTHER",error_code="0",verdict="FORWARDED"}'), 2);
   assert.equal(series(text, 'hubble_kafka_requests_total{api_key="OTHER",error_code="OTHER",verdict="FORWARDED"}'), 1);
   assert.equal(series(text, 'portcullis_kafka_unsupported_requests_total{api_key="OTHER",api_version="3"}'), 1);
   assert.equal(series(text, 'portcullis_kafka_unsupported_requests_total{api_key="67",api_version="2"}'), 1);

@@ -1,0 +1,178 @@
+// The flow recorder writing through its asynchronous destination to real files and real pipes.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createFlowRecorder } from '../../src/observe/flows.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { httpRequestEvent } from '../helpers/observe-flow-fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'portcullis-flows-'));
+const REDACT = ['authorization', 'cookie'];
+
+function readLines(file: string): Array<{ flow: Record<string, unknown>; node_name: string; time: string }> {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+test('every recorded flow reaches the file, in order, as one JSON object per line', async () => {
+  const file = join(dir, 'nested', 'flows.json');
+  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, nodeName: 'node-a' });
+  for (let i = 0; i < 500; i++) {
+    rec.record(httpRequestEvent({ sourcePort: 10000 + i, verdict: i % 2 ? 'DROPPED' : 'FORWARDED' }));
+    if (i % 97 === 0) await nextTurn(); // several batches
+  }
+  await rec.flush();
+  const lines = readLines(file);
+  assert.equal(lines.length, 500);
+  lines.forEach((line, i) => {
+    assert.equal(line.node_name, 'node-a');
+    assert.equal((line.flow.l4 as { TCP: { source_port: number } }).TCP.source_port, 10000 + i);
+    assert.equal(line.flow.verdict, i % 2 ? 'DROPPED' : 'FORWARDED');
+  });
+  await rec.close();
+});
+
+test('small batches are written without an explicit flush', async () => {
+  const file = join(dir, 'timed.json');
+  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, flushIntervalMs: 50 });
+  rec.record(httpRequestEvent());
+  rec.record(httpRequestEvent());
+  const deadline = Date.now() + 3000;
+  while (readLines(file).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(readLines(file).length, 2);
+  // A batch queued while another is being written must not be stranded below the write threshold.
+  rec.record(httpRequestEvent());
+  await nextTurn();
+  rec.record(httpRequestEvent());
+  while (readLines(file).length < 4 && Date.now() < deadline + 3000) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(readLines(file).length, 4);
+  await rec.close();
+});
+
+test('record() only queues: nothing is rendered until the event loop turns', async () => {
+  const file = join(dir, 'deferred.json');
+  let lost = 0;
+  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, maxPending: 10, onLost: (n) => (lost += n) });
+  for (let i = 0; i < 15; i++) rec.record(httpRequestEvent());
+  assert.equal(lost, 5, 'events past maxPending in one turn are dropped and counted');
+  await rec.flush();
+  assert.equal(readLines(file).length, 10);
+  await rec.close();
+});
+
+test('a writer that falls behind drops whole batches and counts them, then recovers', async () => {
+  const file = join(dir, 'bounded.json');
+  let lost = 0;
+  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, maxBufferBytes: 8192, onLost: (n) => (lost += n) });
+  for (let i = 0; i < 200; i++) rec.record(httpRequestEvent());
+  await rec.flush();
+  assert.equal(lost, 200);
+  rec.record(httpRequestEvent());
+  await rec.flush();
+  assert.equal(readLines(file).length, 1);
+  await rec.close();
+});
+
+test('a malformed event costs one record, is logged, and does not stop the batch', async () => {
+  const file = join(dir, 'malformed.json');
+  const logged: string[] = [];
+  const log = createLogger({
+    destination: new Writable({ write: (c: Buffer, _e, done) => { logged.push(c.toString()); done(); } }),
+  });
+  let lost = 0;
+  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, log, onLost: (n) => (lost += n) });
+  rec.record(httpRequestEvent({ sourcePort: 1 }));
+  rec.record(httpRequestEvent({ time: new Date(Number.NaN) }));
+  rec.record(httpRequestEvent({ sourcePort: 3 }));
+  await rec.flush();
+  const ports = readLines(file).map((l) => (l.flow.l4 as { TCP: { source_port: number } }).TCP.source_port);
+  assert.deepEqual(ports, [1, 3]);
+  assert.equal(lost, 1);
+  assert.match(logged.join(''), /flow record could not be rendered/);
+  await rec.close();
+});
+
+test('close drains, closes the file, ignores later records and is idempotent', async () => {
+  const file = join(dir, 'closed.json');
+  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT });
+  rec.record(httpRequestEvent());
+  await Promise.all([rec.close(), rec.close()]);
+  rec.record(httpRequestEvent());
+  await rec.flush();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(readLines(file).length, 1);
+});
+
+test('an unusable path fails at creation with the reason', () => {
+  const blocker = join(dir, 'a-file');
+  writeFileSync(blocker, '');
+  assert.throws(
+    () => createFlowRecorder({ target: join(blocker, 'flows.json'), redactHeaders: REDACT }),
+    /flows: cannot write flow records to .*a-file\/flows\.json: E[A-Z]+/,
+  );
+});
+
+const flowsModule = fileURLToPath(new URL('../../src/observe/flows.js', import.meta.url));
+const fixturesModule = fileURLToPath(new URL('../helpers/observe-flow-fixtures.js', import.meta.url));
+
+/** Runs a child that records flows to its stdout; returns its exit code, stderr and what it printed. */
+function runChild(script: string, onStdout: (chunk: Buffer, stop: () => void) => void) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c));
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c;
+    onStdout(c, () => child.stdout.destroy());
+  });
+  const timer = setTimeout(() => child.kill(), 10_000);
+  return new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr, stdout });
+    });
+  });
+}
+
+const childPrelude = `
+  const { createFlowRecorder } = await import(${JSON.stringify(flowsModule)});
+  const { httpRequestEvent } = await import(${JSON.stringify(fixturesModule)});
+  const rec = createFlowRecorder({ target: 'stdout', redactHeaders: ['authorization'], flushIntervalMs: 20 });
+`;
+
+test('stdout target: flows arrive on the process stdout', async () => {
+  const { code, stdout, stderr } = await runChild(
+    `${childPrelude}
+     for (let i = 0; i < 3; i++) rec.record(httpRequestEvent({ sourcePort: 100 + i }));
+     await rec.close();`,
+    () => {},
+  );
+  assert.equal(code, 0, stderr);
+  const ports = stdout.trim().split('\n').map((l) => JSON.parse(l).flow.l4.TCP.source_port);
+  assert.deepEqual(ports, [100, 101, 102]);
+});
+
+test('a reader that goes away (EPIPE) does not crash the recorder or the process', async () => {
+  const { code, stderr } = await runChild(
+    `${childPrelude}
+     const end = Date.now() + 600;
+     while (Date.now() < end) {
+       for (let i = 0; i < 200; i++) rec.record(httpRequestEvent());
+       await new Promise((r) => setTimeout(r, 5));
+     }
+     await rec.flush();
+     await rec.close();
+     process.stderr.write('child finished\\n');`,
+    (_chunk, stop) => stop(),
+  );
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /child finished/);
+  assert.doesNotMatch(stderr, /Error|EPIPE/);
+});
