@@ -1,0 +1,101 @@
+// One HTTP/2 request stream: facts (`:method`, normalised `:path`, `:authority`, every header), the policy
+// decision under the current snapshot, and then a local answer (403, or gRPC PERMISSION_DENIED) or a relay
+// to the upstream in the listener's `upstreamProtocol`.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { Pool } from 'undici';
+import type { ListenerContext } from '../context.js';
+import type { HttpRequestFacts } from '../../policy/types.js';
+import type { ConnectionPolicy } from './connection-policy.js';
+import { upstreamRequestHeaders, type Headers } from './forward-headers.js';
+import { GrpcStatus, isGrpcContentType } from './grpc.js';
+import { relayToHttp1Upstream } from './h2-http1.js';
+import { relayToH2Upstream } from './h2-relay.js';
+import { headerObject, sendGrpcStatus, sendH2LocalReply } from './h2-reply.js';
+import type { H2UpstreamPool } from './h2-upstream.js';
+import { ACCESS_DENIED_REPLY, CONNECT_NOT_ALLOWED, refusedRequest, type LocalReply } from './local-reply.js';
+import { normalizePath, PathError } from './path.js';
+import { HttpExchange, recordRejectedRequest } from './request-policy.js';
+
+export type H2Upstream =
+  | { readonly protocol: 'h2' | 'h2c'; readonly pool: H2UpstreamPool }
+  | { readonly protocol: 'http1'; readonly pool: Pool };
+
+export interface H2StreamScope {
+  readonly ctx: ListenerContext;
+  readonly conn: ConnectionPolicy;
+  /** Scheme of the downstream connection (`https` for h2 over TLS), for flow URLs. */
+  readonly scheme: 'http' | 'https';
+  readonly upstream: H2Upstream;
+}
+
+export function handleH2Stream(scope: H2StreamScope, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: readonly string[]): void {
+  const { ctx, conn } = scope;
+  const connection = conn.current();
+  if (connection === undefined) return; // a reload denied the connection: it has been reset
+
+  const method = headers[':method'] ?? '';
+  const grpc = isGrpcContentType(headers['content-type']);
+  const target = headers[':path'];
+  const authority = headers[':authority'] ?? headers.host;
+  const refuse = (reply: LocalReply, reason: string) => {
+    recordRejectedRequest(ctx, conn, method, target ?? '', 'HTTP/2', reply.status, reason);
+    sendH2LocalReply(stream, reply, grpc);
+  };
+  if (method === 'CONNECT') return refuse(CONNECT_NOT_ALLOWED, 'CONNECT is not supported');
+  if (target === undefined || target.charCodeAt(0) !== 0x2f) return refuse(refusedRequest(400, 'bad :path'), ':path must be origin-form');
+  if (authority === undefined || authority === '') return refuse(refusedRequest(400, 'missing :authority'), 'no :authority or host');
+  const path = normalizePath(target, ctx.config.http.escapedSlashes);
+  if (path instanceof PathError) return refuse(refusedRequest(400, path.reason), path.reason);
+
+  const facts: HttpRequestFacts = { method, path, host: authority, headers: regularHeaders(raw) };
+  const exchange = new HttpExchange(ctx, conn, connection, facts, 'HTTP/2', scope.scheme);
+  if (!exchange.allowed) {
+    const sent = sendH2LocalReply(stream, ACCESS_DENIED_REPLY, grpc);
+    if (sent) exchange.responded(sent.code, sent.headers);
+    return;
+  }
+
+  const limits = ctx.config.http;
+  // `:authority` carries the host on HTTP/2; a `host` field next to it is dropped rather than forwarded in disagreement.
+  const forwarded = upstreamRequestHeaders(withoutHost(exchange.headers), undefined, undefined, limits.xForwardedFor, conn.sourceAddress);
+  const { upstream } = scope;
+  if (upstream.protocol === 'http1') {
+    if (grpc) {
+      const sent = sendGrpcStatus(stream, GrpcStatus.INTERNAL, `gRPC needs HTTP/2 to the upstream, but listener ${ctx.config.name} uses upstreamProtocol http1`);
+      if (sent) exchange.failed(sent.code, 'gRPC call on an http1 upstream', sent.headers);
+      return;
+    }
+    forwarded.push('host', authority);
+    relayToHttp1Upstream(stream, upstream.pool, method, path, forwarded, exchange);
+    return;
+  }
+  const out: OutgoingHttpHeaders = headerObject(forwarded, {
+    ':method': method,
+    ':path': path,
+    ':authority': authority,
+    ':scheme': upstream.protocol === 'h2' ? 'https' : 'http',
+  });
+  // `te: trailers` is the one TE value HTTP/2 allows; gRPC requires it to detect proxies that drop trailers.
+  if (acceptsTrailers(headers.te)) out.te = 'trailers';
+  relayToH2Upstream(stream, upstream.pool, out, exchange, { grpc, responseTimeoutMs: grpc ? 0 : limits.upstreamTimeoutMs });
+}
+
+/** Regular (non-pseudo) header pairs in arrival order, duplicates kept; HTTP/2 names are already lower-case. */
+function regularHeaders(raw: readonly string[]): Array<readonly [string, string]> {
+  const out: Array<readonly [string, string]> = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) !== 0x3a) out.push([name, raw[i + 1]!]);
+  }
+  return out;
+}
+
+function withoutHost(headers: Headers): Headers {
+  return headers.some(([name]) => name === 'host') ? headers.filter(([name]) => name !== 'host') : headers;
+}
+
+function acceptsTrailers(te: string | string[] | undefined): boolean {
+  if (te === undefined) return false;
+  const values = Array.isArray(te) ? te : [te];
+  return values.some((v) => v.split(',').some((t) => t.trim().toLowerCase() === 'trailers'));
+}
