@@ -6,7 +6,8 @@ import type {
 import type { SideResult } from './side.js';
 import { describeRef } from './side.js';
 import type { HttpRule } from './http-rules.js';
-import { kafkaApiName, matchKafka } from './kafka-rules.js';
+import { matchKafka } from './kafka-rules.js';
+import { kafkaApiName } from './kafka-api-keys.js';
 
 const NONE: readonly never[] = Object.freeze([]);
 const MAX_REASON_VALUE = 200;

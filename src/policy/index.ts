@@ -5,5 +5,5 @@ export type { PolicyDocument } from './load.js';
 export { buildSnapshot, MAX_CACHED_CONNECTIONS } from './snapshot.js';
 export type { SnapshotInput } from './snapshot.js';
 export { buildEndpointRegistry, defaultLocalAddresses } from './endpoints.js';
-export { kafkaApiName, kafkaApiKeyByName } from './kafka-rules.js';
+export { kafkaApiName, kafkaApiKeyByName } from './kafka-api-keys.js';
 export { describeIdentity } from './identity.js';

@@ -5,7 +5,7 @@ import type { RuleRef } from './types.js';
 import type { DnsRule, L7Rules } from './model.js';
 import type { HeaderMatchAction, HeaderRequirement, HttpRule, MismatchAction } from './http-rules.js';
 import type { KafkaRule } from './kafka-rules.js';
-import { KAFKA_ROLES, kafkaApiKeyByName } from './kafka-rules.js';
+import { KAFKA_ROLES, kafkaApiKeyByName } from './kafka-api-keys.js';
 import { compileFullMatch } from './regex.js';
 import type { StringMatcher } from './regex.js';
 import { compileMatchName, compileMatchPattern, matchNameProblem, matchPatternProblem } from './names.js';
