@@ -5,7 +5,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Decision, HttpDecision, Identity, RuleRef } from '../policy/types.js';
 import type { FlowEvent, HttpFlowFields, KafkaFlowFields } from './types.js';
-import { kafkaApiName } from '../policy/kafka-rules.js';
+import { kafkaApiName } from '../policy/index.js';
 
 export const REDACTED = 'HUBBLE_REDACTED';
 
@@ -55,8 +55,10 @@ export function renderFlow(event: FlowEvent, opts: RenderOptions): object {
   flow.is_reply = reply;
   putIfSet(flow, 'Summary', l7?.summary ?? event.info);
   if (event.decision) {
-    putIfSet(flow, 'egress_allowed_by', renderPolicies(event.decision.allowedBy, 'egress'));
-    putIfSet(flow, 'ingress_allowed_by', renderPolicies(event.decision.allowedBy, 'ingress'));
+    // A denied request's decision still names the rules that admitted its connection; they did not allow it.
+    const allowed = event.verdict === 'FORWARDED' || event.verdict === 'ERROR' ? event.decision.allowedBy : [];
+    putIfSet(flow, 'egress_allowed_by', renderPolicies(allowed, 'egress'));
+    putIfSet(flow, 'ingress_allowed_by', renderPolicies(allowed, 'ingress'));
     putIfSet(flow, 'egress_denied_by', renderPolicies(event.decision.deniedBy, 'egress'));
     putIfSet(flow, 'ingress_denied_by', renderPolicies(event.decision.deniedBy, 'ingress'));
   }
@@ -209,15 +211,16 @@ function renderPolicies(refs: readonly RuleRef[], direction: RuleRef['direction'
 }
 
 /**
- * Portcullis extension: where the verdict came from, which Hubble cannot say. `rules` are the rules that
- * decided (`file:line path`): the deny rules for DROPPED/AUDIT, the allowing rules otherwise.
+ * Portcullis extension: where the verdict came from, which Hubble cannot say. `rules` locate (`file:line path`)
+ * the deny rules when one decided, else the rules the decision names: those that allowed the flow or, for an
+ * L7 denial, those whose L7 rules it failed to match.
  */
 function renderExtension(event: FlowEvent): object {
   const out: Record<string, unknown> = { listener: event.listener };
   const decision = event.decision;
   if (decision) {
     putIfSet(out, 'reason', decision.reason);
-    const deciding = event.verdict === 'DROPPED' || event.verdict === 'AUDIT' ? decision.deniedBy : decision.allowedBy;
+    const deciding = decision.deniedBy.length > 0 ? decision.deniedBy : decision.allowedBy;
     putIfSet(out, 'rules', nonEmpty(deciding.map((r) => `${r.file}:${r.line} ${r.path}`)));
     // HttpDecision's headerMatches results; other decisions do not carry them.
     const http = decision as Partial<Pick<HttpDecision, 'missingHeaders' | 'rejectedHeaders'>>;

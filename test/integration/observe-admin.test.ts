@@ -2,53 +2,20 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
-import { Writable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { startAdmin } from '../../src/observe/admin.js';
 import type { RunningAdmin } from '../../src/observe/admin.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { createMetrics } from '../../src/observe/metrics.js';
-import type { Endpoint, EndpointRegistry, PolicySnapshot } from '../../src/policy/types.js';
-import { deathstar, tiefighter } from '../helpers/observe-flow-fixtures.js';
+import type { PolicySnapshot } from '../../src/policy/types.js';
+import { captureLog } from '../helpers/observe-log-capture.js';
+import { STARWARS_POLICY, starwarsSnapshot } from '../helpers/observe-starwars-snapshot.js';
 
-function endpoint(name: string, labels: Record<string, string>, address: string, peer: typeof deathstar): Endpoint {
-  return { name, namespace: 'default', labels, addresses: [address], certIdentities: [], identity: peer.identity };
-}
-const endpoints = [
-  endpoint('deathstar', { org: 'empire', class: 'deathstar' }, '127.0.0.10', deathstar),
-  endpoint('tiefighter', { org: 'empire', class: 'tiefighter' }, '127.0.0.2', tiefighter),
-];
-const registry: EndpointRegistry = {
-  list: () => endpoints,
-  byName: (n) => endpoints.find((e) => e.name === n),
-  resolveAddress: () => deathstar.identity,
-  resolveCertificate: () => undefined,
-  reserved: () => deathstar.identity,
-};
-const policy = {
-  kind: 'CiliumNetworkPolicy' as const,
-  name: 'rule1',
-  namespace: 'default',
-  file: 'policies/sw.yaml',
-  line: 1,
-  rules: 1,
-  spec: { endpointSelector: { matchLabels: { org: 'empire', class: 'deathstar' } } },
-};
 let current: PolicySnapshot | undefined;
-function snapshot(revision: number): PolicySnapshot {
-  return {
-    revision,
-    audit: false,
-    enforcement: 'default',
-    endpoints: registry,
-    policies: [policy],
-    decideConnection: () => { throw new Error('not used by the admin listener'); },
-  };
-}
 
 let ready = false;
-const logged: string[] = [];
-const log = createLogger({ destination: new Writable({ write: (c: Buffer, _e, done) => { logged.push(c.toString()); done(); } }) });
+const logged = captureLog();
+const log = createLogger({ destination: logged.stream });
 const metrics = createMetrics();
 let admin: RunningAdmin;
 let base: string;
@@ -100,22 +67,31 @@ test('/policies and /endpoints: 503 before a snapshot, then the current revision
   assert.equal(none.status, 503);
   assert.deepEqual(JSON.parse(none.body), { error: 'no policy snapshot loaded' });
 
-  current = snapshot(4);
+  current = starwarsSnapshot(4);
   const policies = await get('/policies');
   assert.equal(policies.status, 200);
   assert.equal(policies.headers['content-type'], 'application/json; charset=utf-8');
-  assert.deepEqual(JSON.parse(policies.body), { revision: 4, policies: [policy] });
+  const body = JSON.parse(policies.body) as { revision: number; policies: Array<Record<string, unknown>> };
+  assert.equal(body.revision, 4);
+  assert.equal(body.policies.length, 1);
+  assert.deepEqual(
+    { ...body.policies[0], spec: undefined },
+    { kind: 'CiliumNetworkPolicy', name: 'rule1', namespace: 'default', file: STARWARS_POLICY, line: 1, rules: 1, spec: undefined },
+  );
+  assert.match(JSON.stringify(body.policies[0]?.spec), /"path":"\/v1\/request-landing"/);
 
-  current = snapshot(5);
+  current = starwarsSnapshot(5);
   const eps = await get('/endpoints');
   assert.equal(eps.status, 200);
-  assert.deepEqual(JSON.parse(eps.body), {
-    revision: 5,
-    endpoints: [
-      { name: 'deathstar', namespace: 'default', labels: { org: 'empire', class: 'deathstar' }, addresses: ['127.0.0.10'], identity: 257 },
-      { name: 'tiefighter', namespace: 'default', labels: { org: 'empire', class: 'tiefighter' }, addresses: ['127.0.0.2'], identity: 256 },
-    ],
-  });
+  const listed = JSON.parse(eps.body) as { revision: number; endpoints: Array<Record<string, unknown>> };
+  assert.equal(listed.revision, 5);
+  const ids = current.endpoints.list().map((e) => e.identity.id);
+  assert.deepEqual(listed.endpoints, [
+    { name: 'deathstar', namespace: 'default', labels: { org: 'empire', class: 'deathstar' }, addresses: ['127.0.0.10'], identity: ids[0] },
+    { name: 'tiefighter', namespace: 'default', labels: { org: 'empire', class: 'tiefighter' }, addresses: ['127.0.0.2'], identity: ids[1] },
+    { name: 'xwing', namespace: 'default', labels: { org: 'alliance', class: 'xwing' }, addresses: ['127.0.0.3'], identity: ids[2] },
+  ]);
+  assert.ok(ids.every((id) => id !== undefined && id >= 256), 'endpoint identities are user identities');
 });
 
 test('/metrics serves the registry in Prometheus text format', async () => {
@@ -150,11 +126,16 @@ test('unknown paths are 404', async () => {
 });
 
 test('a snapshot that cannot be serialised is a 500, and the listener keeps serving', async () => {
-  current = { ...snapshot(6), policies: [{ ...policy, spec: { big: 1n } }] };
+  const real = starwarsSnapshot(6);
+  current = {
+    revision: 6, audit: false, enforcement: 'default', endpoints: real.endpoints,
+    policies: [{ ...real.policies[0]!, spec: { big: 1n } }],
+    decideConnection: (r) => real.decideConnection(r),
+  };
   const res = await get('/policies');
   assert.equal(res.status, 500);
-  assert.match(logged.join(''), /admin request failed/);
-  current = snapshot(7);
+  assert.match(logged.text(), /admin request failed/);
+  current = starwarsSnapshot(7);
   assert.equal((await get('/policies')).status, 200);
 });
 
@@ -172,7 +153,7 @@ test('malformed HTTP gets 400 and a closed connection', async () => {
 
 test('a port in use is a clear startup error', async () => {
   await assert.rejects(
-    startAdmin({ listen: { host: '127.0.0.1', port: admin.address.port }, metrics, ready: () => true, snapshot: () => snapshot(1), log }),
+    startAdmin({ listen: { host: '127.0.0.1', port: admin.address.port }, metrics, ready: () => true, snapshot: () => starwarsSnapshot(1), log }),
     new RegExp(`admin: cannot listen on 127\\.0\\.0\\.1:${admin.address.port}: .*EADDRINUSE`),
   );
 });

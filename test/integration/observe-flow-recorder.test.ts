@@ -4,12 +4,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createFlowRecorder } from '../../src/observe/flows.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { httpRequestEvent } from '../helpers/observe-flow-fixtures.js';
+import { captureLog } from '../helpers/observe-log-capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-flows-'));
 const REDACT = ['authorization', 'cookie'];
@@ -82,10 +82,8 @@ test('a writer that falls behind drops whole batches and counts them, then recov
 
 test('a malformed event costs one record, is logged, and does not stop the batch', async () => {
   const file = join(dir, 'malformed.json');
-  const logged: string[] = [];
-  const log = createLogger({
-    destination: new Writable({ write: (c: Buffer, _e, done) => { logged.push(c.toString()); done(); } }),
-  });
+  const logged = captureLog();
+  const log = createLogger({ destination: logged.stream });
   let lost = 0;
   const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, log, onLost: (n) => (lost += n) });
   rec.record(httpRequestEvent({ sourcePort: 1 }));
@@ -95,7 +93,7 @@ test('a malformed event costs one record, is logged, and does not stop the batch
   const ports = readLines(file).map((l) => (l.flow.l4 as { TCP: { source_port: number } }).TCP.source_port);
   assert.deepEqual(ports, [1, 3]);
   assert.equal(lost, 1);
-  assert.match(logged.join(''), /flow record could not be rendered/);
+  assert.match(logged.text(), /flow record could not be rendered/);
   await rec.close();
 });
 

@@ -1,23 +1,11 @@
 // The operational logger: JSON lines with a readable level, secrets redacted, bad levels refused.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { createLogger } from '../../src/observe/logger.js';
-
-function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  const lines = () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { stream, lines };
-}
+import { captureLog } from '../helpers/observe-log-capture.js';
 
 test('writes JSON with name, ISO time and level label; honours the level', () => {
-  const out = capture();
+  const out = captureLog();
   const log = createLogger({ level: 'warn', destination: out.stream });
   log.info('hidden');
   log.warn({ listener: 'deathstar-http' }, 'upstream refused');
@@ -32,7 +20,7 @@ test('writes JSON with name, ISO time and level label; honours the level', () =>
 });
 
 test('redacts credentials in logged headers and private keys', () => {
-  const out = capture();
+  const out = captureLog();
   const log = createLogger({ destination: out.stream });
   log.info({ headers: { authorization: 'Bearer x', accept: '*/*' }, req: { headers: { cookie: 'c=1' } }, privateKey: 'PEM' }, 'm');
   const [line] = out.lines() as [{ headers: Record<string, string>; req: { headers: Record<string, string> }; privateKey: string }];
@@ -44,5 +32,5 @@ test('redacts credentials in logged headers and private keys', () => {
 
 test('an unknown level is a clear error', () => {
   assert.throws(() => createLogger({ level: 'verbose' }), /unknown log level "verbose"/);
-  assert.doesNotThrow(() => createLogger({ level: 'silent', destination: capture().stream }));
+  assert.doesNotThrow(() => createLogger({ level: 'silent', destination: captureLog().stream }));
 });
