@@ -45,7 +45,7 @@ export class ConnectionPolicy {
     const snapshot = ctx.snapshot();
     const decided = decide(ctx, snapshot, sourceAddress);
     const state = new ConnectionPolicy(ctx, socket, sourceAddress, snapshot, decided);
-    if (!state.verdictAllows()) return undefined;
+    if (!state.verdictAllows(resetOnFirstBytes)) return undefined;
     policies.set(socket, state);
     return state;
   }
@@ -70,19 +70,19 @@ export class ConnectionPolicy {
       this.snapshot = snapshot;
       this.decision = decided.decision;
       this.peers = decided;
-      if (!this.verdictAllows()) return undefined;
+      if (!this.verdictAllows(resetNow)) return undefined;
     }
     return this.decision;
   }
 
-  private verdictAllows(): boolean {
+  private verdictAllows(reset: (socket: Socket) => void): boolean {
     const decision = this.decision;
     if (decision.verdict === 'AUDIT') this.recordConnection('AUDIT');
     if (decision.allowed) return true;
     this.recordConnection('DROPPED');
     this.ctx.metrics.drop('POLICY_DENIED', 'TCP');
     this.ctx.log.debug({ listener: this.ctx.config.name, source: this.sourceAddress, reason: decision.reason }, 'connection denied');
-    if (!this.socket.destroyed) this.socket.resetAndDestroy();
+    reset(this.socket);
     return false;
   }
 
@@ -137,6 +137,26 @@ function unknownDestination(name: string | undefined): ConnectionDecision {
     decideHttp: denied,
     decideKafka: denied,
   };
+}
+
+function resetNow(socket: Socket): void {
+  if (!socket.destroyed) socket.resetAndDestroy();
+}
+
+/** A denied client that has not sent anything yet gets this long to do so before the reset. */
+const DENIED_WAIT_MS = 1000;
+
+/**
+ * Resets a denied new connection once its first bytes arrive (nothing is ever written to it). Resetting
+ * inside the accept races the client's own handshake, which then reports "could not connect" instead of
+ * the "connection reset by peer" a policy drop should look like.
+ */
+function resetOnFirstBytes(socket: Socket): void {
+  const timer = setTimeout(resetNow, DENIED_WAIT_MS, socket);
+  socket.once('data', () => {
+    clearTimeout(timer);
+    resetNow(socket);
+  });
 }
 
 /** `::ffff:127.0.0.2` (dual-stack listeners) → `127.0.0.2`, so endpoint CIDRs match. */
