@@ -1,0 +1,23 @@
+// The Kafka error codes this broker answers with (Kafka's org.apache.kafka.common.protocol.Errors).
+export const NONE = 0;
+export const OFFSET_OUT_OF_RANGE = 1;
+export const CORRUPT_MESSAGE = 2;
+export const UNKNOWN_TOPIC_OR_PARTITION = 3;
+export const OFFSET_METADATA_TOO_LARGE = 12;
+export const COORDINATOR_NOT_AVAILABLE = 15;
+export const INVALID_TOPIC_EXCEPTION = 17;
+export const INVALID_REQUIRED_ACKS = 21;
+export const ILLEGAL_GENERATION = 22;
+export const INCONSISTENT_GROUP_PROTOCOL = 23;
+export const INVALID_GROUP_ID = 24;
+export const UNKNOWN_MEMBER_ID = 25;
+export const INVALID_SESSION_TIMEOUT = 26;
+export const REBALANCE_IN_PROGRESS = 27;
+export const UNSUPPORTED_VERSION = 35;
+export const INVALID_REQUEST = 42;
+export const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
+export const INVALID_PRODUCER_EPOCH = 47;
+export const INVALID_TXN_STATE = 48;
+export const FETCH_SESSION_ID_NOT_FOUND = 70;
+export const INVALID_RECORD = 87;
+export const UNKNOWN_TOPIC_ID = 100;
