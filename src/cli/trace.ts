@@ -112,10 +112,11 @@ function kafkaFacts(o: TraceOptions): KafkaRequestFacts | undefined {
   return { apiKey, apiVersion: m[2] ? Number(m[2]) : 0, clientId: o.clientId ?? null, topics: m[3] ? m[3].split(',') : [] };
 }
 
+/** The verdict, the engine's reason, and the deciding rules the reason does not already name. */
 function printDecision(label: string, d: Decision): void {
   process.stdout.write(`${label}: ${d.verdict}\n  ${d.reason}\n`);
-  for (const r of d.allowedBy) process.stdout.write(`  allowed by ${describeRule(r)}\n`);
-  for (const r of d.deniedBy) process.stdout.write(`  denied by ${describeRule(r)}\n`);
+  const [verb, rules] = d.allowed ? ['allowed by', d.allowedBy] : ['denied by', d.deniedBy];
+  for (const r of rules) if (!d.reason.includes(`${r.file}:${r.line}`)) process.stdout.write(`  ${verb} ${describeRule(r)}\n`);
 }
 
 function trace(o: TraceOptions): number {

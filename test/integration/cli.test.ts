@@ -74,7 +74,7 @@ describe('portcullis trace', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /L3\/L4: FORWARDED/);
     assert.match(r.stdout, /L7 http POST \/v1\/request-landing: FORWARDED/);
-    assert.match(r.stdout, /allowed by CiliumNetworkPolicy default\/rule1 spec\.ingress\[0\]/);
+    assert.match(r.stdout, /allowed by http rule spec\.ingress\[0\]\.toPorts\[0\]\.rules\.http\[0\] of CiliumNetworkPolicy default\/rule1 \(.*sw_l3_l4_l7_policy\.yaml:21\)/);
     assert.match(r.stdout, /verdict: FORWARDED\n$/);
   });
 
