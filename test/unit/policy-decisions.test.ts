@@ -1,0 +1,203 @@
+// The decision procedure: deny precedence, default deny and enableDefaultDeny, enforcement modes,
+// both sides of a flow, audit mode, and the connection cache.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { STAR_WARS, cnp, connect, endpoint, http, snapshotOf } from '../helpers/policy-fixtures.js';
+import { MAX_CACHED_CONNECTIONS } from '../../src/policy/index.js';
+
+const endpoints = [
+  endpoint('server', { app: 'server' }, ['127.0.0.10']),
+  endpoint('client', { app: 'client' }, ['127.0.0.20']),
+  endpoint('other', { app: 'other' }, ['127.0.0.30']),
+];
+
+// The allow set of the Cilium deny documentation: L7 (HTTP on 80) + L4 80 + L4 81 + L3 client.
+const ALLOW_SET = cnp('allow', `
+endpointSelector: {matchLabels: {app: server}}
+ingress:
+- fromEndpoints: [{matchLabels: {app: client}}]
+  toPorts: [{ports: [{port: "80", protocol: TCP}], rules: {http: [{method: GET, path: /public}]}}]
+- fromEndpoints: [{matchLabels: {app: client}}]
+  toPorts: [{ports: [{port: "80", protocol: TCP}]}]
+- fromEndpoints: [{matchLabels: {app: client}}]
+  toPorts: [{ports: [{port: "81", protocol: TCP}]}]
+- fromEndpoints: [{matchLabels: {app: client}}]`);
+const DENY_L4_80 = cnp('deny-l4', `
+endpointSelector: {matchLabels: {app: server}}
+ingressDeny:
+- toPorts: [{ports: [{port: "80", protocol: TCP}]}]`);
+const DENY_L3 = cnp('deny-l3', `
+endpointSelector: {matchLabels: {app: server}}
+ingressDeny:
+- fromEndpoints: [{matchLabels: {app: client}}]`);
+
+test('deny precedence: the table from the Cilium deny documentation', () => {
+  const rows: Array<[string, string[], 'FORWARDED' | 'DROPPED', 'FORWARDED' | 'DROPPED']> = [
+    ['allow only', [ALLOW_SET], 'FORWARDED', 'FORWARDED'],
+    ['deny L4 80', [ALLOW_SET, DENY_L4_80], 'FORWARDED', 'DROPPED'],
+    ['deny L3 client', [ALLOW_SET, DENY_L3], 'DROPPED', 'DROPPED'],
+    ['deny L4 80 + L3 client', [ALLOW_SET, DENY_L4_80, DENY_L3], 'DROPPED', 'DROPPED'],
+    ['no allow, deny L4 80', [DENY_L4_80], 'DROPPED', 'DROPPED'],
+  ];
+  for (const [name, docs, at81, at80] of rows) {
+    const snap = snapshotOf(docs, endpoints);
+    assert.equal(connect(snap, 'client', 'server', 81).verdict, at81, `${name}: :81`);
+    assert.equal(connect(snap, 'client', 'server', 80).verdict, at80, `${name}: :80`);
+  }
+});
+
+test('a deny names its rule; an allow of every kind does not outweigh it', () => {
+  const snap = snapshotOf([ALLOW_SET, DENY_L4_80], endpoints);
+  const d = connect(snap, 'client', 'server', 80);
+  assert.equal(d.allowed, false);
+  assert.match(d.reason, /^denied by ingressDeny rule spec\.ingressDeny\[0\]\.toPorts\[0\] of CiliumNetworkPolicy default\/deny-l4/);
+  assert.equal(d.deniedBy.length, 1);
+  assert.equal(d.deniedBy[0]?.policy.name, 'deny-l4');
+});
+
+test('an L4 allow for the same peer and port cancels the L7 restriction (allow set above)', () => {
+  const snap = snapshotOf(ALLOW_SET, endpoints);
+  const d = connect(snap, 'client', 'server', 80);
+  assert.equal(d.l7, 'none');
+  assert.equal(d.decideHttp(http('DELETE', '/private')).verdict, 'FORWARDED');
+});
+
+test('default deny: ingress: [{}] denies everything, an endpoint with no ingress rules is open', () => {
+  const snap = snapshotOf(cnp('deny-all', `endpointSelector: {matchLabels: {app: server}}\ningress: [{}]`), endpoints);
+  assert.equal(connect(snap, 'client', 'server', 80).verdict, 'DROPPED');
+  assert.equal(connect(snap, '127.0.0.1', 'server', 80).verdict, 'DROPPED');
+  assert.equal(connect(snap, 'client', 'other', 80).verdict, 'FORWARDED');
+  assert.equal(connect(snap, 'server', 'other', 80).verdict, 'FORWARDED'); // egress of server untouched
+});
+
+test('enableDefaultDeny: default-allow policies do not enforce, and their L7 rules do not restrict', () => {
+  const visibility = cnp('visibility', `
+endpointSelector: {matchLabels: {app: server}}
+enableDefaultDeny: {ingress: false}
+ingress:
+- fromEndpoints: [{matchLabels: {app: client}}]
+  toPorts: [{ports: [{port: "80", protocol: TCP}], rules: {http: [{method: GET}]}}]`);
+  const snap = snapshotOf(visibility, endpoints);
+  const d = connect(snap, 'client', 'server', 80);
+  assert.equal(d.verdict, 'FORWARDED');
+  assert.equal(d.l7, 'none');
+  assert.equal(d.decideHttp(http('POST', '/x')).verdict, 'FORWARDED');
+  assert.equal(connect(snap, 'other', 'server', 80).verdict, 'FORWARDED');
+  assert.match(connect(snap, 'other', 'server', 80).reason, /not enforced: only default-allow policies select default\/server/);
+
+  // Once any selecting rule enables default deny, the default-allow rule's allows are ordinary allows.
+  const strict = cnp('strict', `endpointSelector: {matchLabels: {app: server}}\ningress: [{fromEndpoints: [{matchLabels: {app: other}}]}]`);
+  const both = snapshotOf([visibility, strict], endpoints);
+  const c = connect(both, 'client', 'server', 80);
+  assert.equal(c.l7, 'http');
+  assert.equal(c.decideHttp(http('GET', '/')).verdict, 'FORWARDED');
+  assert.equal(c.decideHttp(http('POST', '/')).verdict, 'DROPPED');
+  assert.equal(connect(both, 'other', 'server', 80).verdict, 'FORWARDED');
+  assert.equal(connect(both, '127.0.0.1', 'server', 80).verdict, 'DROPPED');
+});
+
+test('enableDefaultDeny: a deny rule still applies in a default-allow policy; ingress: true without rules denies all', () => {
+  const denyOnly = snapshotOf(cnp('deny-other', `
+endpointSelector: {matchLabels: {app: server}}
+enableDefaultDeny: {ingress: false}
+ingressDeny: [{fromEndpoints: [{matchLabels: {app: other}}]}]`), endpoints);
+  assert.equal(connect(denyOnly, 'other', 'server', 80).verdict, 'DROPPED');
+  assert.equal(connect(denyOnly, 'client', 'server', 80).verdict, 'FORWARDED');
+
+  const lockdown = snapshotOf(cnp('lockdown', `
+endpointSelector: {matchLabels: {app: server}}
+enableDefaultDeny: {ingress: true, egress: false}
+egress: [{toEndpoints: [{matchLabels: {app: client}}]}]`), endpoints);
+  assert.equal(connect(lockdown, 'client', 'server', 80).verdict, 'DROPPED');
+  assert.equal(connect(lockdown, 'server', 'other', 80).verdict, 'FORWARDED');
+});
+
+test('enforcement modes: always denies unselected endpoints; never ignores every rule, deny included', () => {
+  const docs = [ALLOW_SET, DENY_L3];
+  const always = snapshotOf(ALLOW_SET, endpoints, { enforcement: 'always' });
+  // The client has no egress policy, but under `always` its egress is enforced too.
+  assert.equal(connect(always, 'client', 'server', 81).verdict, 'DROPPED');
+  assert.match(connect(always, 'client', 'server', 81).reason, /^no egress rule of default\/client allows default\/server on port 81 \(enforcement: always, no policy selects it\)/);
+  const clientEgress = cnp('client-out', `endpointSelector: {matchLabels: {app: client}}\negress: [{toEntities: [all]}]`);
+  const always2 = snapshotOf([ALLOW_SET, clientEgress], endpoints, { enforcement: 'always' });
+  assert.equal(connect(always2, 'client', 'server', 81).verdict, 'FORWARDED');
+  assert.equal(connect(always2, 'client', 'other', 80).verdict, 'DROPPED'); // other has no ingress policy, still enforced
+  assert.match(connect(always2, 'client', 'other', 80).reason, /no ingress rule of default\/other .*enforcement: always/);
+  assert.equal(connect(always2, '127.0.0.1', 'client', 80).verdict, 'DROPPED');
+  assert.equal(connect(always, '203.0.113.1', '198.51.100.1', 443).verdict, 'FORWARDED'); // no registered endpoint on either side
+
+  const never = snapshotOf(docs, endpoints, { enforcement: 'never' });
+  assert.equal(connect(never, 'client', 'server', 80).verdict, 'FORWARDED');
+  assert.equal(connect(never, 'other', 'server', 9999).verdict, 'FORWARDED');
+  assert.equal(connect(never, 'client', 'server', 80).decideHttp(http('DELETE', '/')).verdict, 'FORWARDED');
+});
+
+test('both sides: the source egress and the destination ingress must both allow', () => {
+  const snap = snapshotOf([
+    cnp('client-egress', `
+endpointSelector: {matchLabels: {app: client}}
+egress:
+- toEndpoints: [{matchLabels: {app: server}}]
+  toPorts: [{ports: [{port: "80"}], rules: {http: [{path: "/api/.*"}]}}]`),
+    cnp('server-ingress', `
+endpointSelector: {matchLabels: {app: server}}
+ingress:
+- fromEndpoints: [{matchLabels: {app: client}}]
+  toPorts: [{ports: [{port: "80"}], rules: {http: [{method: GET}]}}]`),
+  ], endpoints);
+  const d = connect(snap, 'client', 'server', 80);
+  assert.equal(d.verdict, 'FORWARDED');
+  assert.match(d.reason, /^egress: allowed by egress rule .*client-egress.*; ingress: allowed by ingress rule .*server-ingress/);
+  assert.equal(d.allowedBy.length, 2);
+  assert.equal(d.decideHttp(http('GET', '/api/x')).verdict, 'FORWARDED');
+  assert.equal(d.decideHttp(http('GET', '/api/x')).allowedBy.length, 2);
+  assert.match(d.decideHttp(http('GET', '/other')).reason, /\[egress of default\/client\]$/);
+  assert.match(d.decideHttp(http('POST', '/api/x')).reason, /\[ingress of default\/server\]$/);
+  // Egress alone decides where the destination has no policy; ingress alone where the source has none.
+  assert.equal(connect(snap, 'client', 'other', 80).verdict, 'DROPPED');
+  assert.match(connect(snap, 'client', 'other', 80).reason, /^no egress rule of default\/client allows default\/other on port 80/);
+  assert.equal(connect(snap, 'other', 'server', 80).verdict, 'DROPPED');
+  assert.equal(connect(snap, 'client', '203.0.113.5', 80).verdict, 'DROPPED');
+});
+
+test('audit mode: would-be denials are forwarded with verdict AUDIT and the reason kept', () => {
+  const snap = snapshotOf([ALLOW_SET, DENY_L4_80], endpoints, { audit: true });
+  const denied = connect(snap, 'client', 'server', 80);
+  assert.equal(denied.verdict, 'AUDIT');
+  assert.equal(denied.allowed, true);
+  assert.match(denied.reason, /^audit: would be dropped: denied by ingressDeny rule/);
+  const req = denied.decideHttp(http('GET', '/'));
+  assert.equal(req.verdict, 'AUDIT');
+  assert.equal(req.allowed, true);
+  assert.match(req.reason, /connection would have been dropped/);
+  assert.equal(connect(snap, 'client', 'server', 81).verdict, 'FORWARDED');
+
+  const sw = snapshotOf(cnp('rule1', `
+endpointSelector: {matchLabels: {org: empire, class: deathstar}}
+ingress:
+- fromEndpoints: [{matchLabels: {org: empire}}]
+  toPorts: [{ports: [{port: "80", protocol: TCP}], rules: {http: [{method: POST, path: /v1/request-landing}]}}]`), STAR_WARS, { audit: true });
+  const xwing = connect(sw, 'xwing', 'deathstar', 80);
+  assert.equal(xwing.verdict, 'AUDIT');
+  assert.match(xwing.reason, /no ingress rule of default\/deathstar allows default\/xwing on port 80/);
+  const tie = connect(sw, 'tiefighter', 'deathstar', 80);
+  assert.equal(tie.verdict, 'FORWARDED');
+  const put = tie.decideHttp(http('PUT', '/v1/exhaust-port'));
+  assert.deepEqual([put.verdict, put.allowed], ['AUDIT', true]);
+  assert.match(put.reason, /^audit: would be dropped: L7: no http rule matched PUT \/v1\/exhaust-port/);
+  assert.equal(tie.decideHttp(http('POST', '/v1/request-landing')).verdict, 'FORWARDED');
+});
+
+test('connection decisions are cached per peer/port/SNI and world peers are keyed by address', () => {
+  const snap = snapshotOf(cnp('w', `endpointSelector: {matchLabels: {app: server}}\ningress: [{fromCIDR: [198.51.100.0/24]}]`), endpoints);
+  const a = connect(snap, 'client', 'server', 80);
+  assert.equal(connect(snap, 'client', 'server', 80), a);
+  assert.notEqual(connect(snap, 'client', 'server', 81), a);
+  assert.equal(connect(snap, '198.51.100.1', 'server', 80).verdict, 'FORWARDED');
+  assert.equal(connect(snap, '198.51.101.1', 'server', 80).verdict, 'DROPPED');
+  // The cache is bounded: past the limit it starts over instead of growing.
+  for (let i = 0; i <= MAX_CACHED_CONNECTIONS; i++) connect(snap, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 'server', 80);
+  const again = connect(snap, 'client', 'server', 80);
+  assert.notEqual(again, a);
+  assert.equal(again.verdict, a.verdict);
+});
