@@ -303,6 +303,14 @@ export interface DecodedResponse {
   readonly body: KafkaStruct;
 }
 
+/**
+ * Only the header of a request frame: enough to log or answer a request whose API or version the codec
+ * does not speak (unknown keys are read as header v1). Throws KafkaDecodeError when even that is short.
+ */
+export function decodeRequestHeader(frame: Buffer): KafkaRequestHeader {
+  return readRequestHeader(new KafkaReader(frame, checkFrame(frame)));
+}
+
 /** Decode a whole request frame (4-byte size prefix included). */
 export function decodeRequest(frame: Buffer): DecodedRequest {
   const r = new KafkaReader(frame, checkFrame(frame));

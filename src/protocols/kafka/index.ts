@@ -1,0 +1,43 @@
+// The Kafka wire codec's public surface, for the proxy, the demo broker and tests.
+export { KafkaDecodeError, KafkaEncodeError, KafkaFrameError } from './errors.js';
+export { KafkaFrameReader, DEFAULT_MAX_KAFKA_FRAME_SIZE, type KafkaFrameReaderOptions } from './frame-reader.js';
+export { requestHeaderVersion, responseHeaderVersion, type KafkaRequestHeader } from './header.js';
+export {
+  decodeRequest,
+  decodeRequestHeader,
+  decodeResponse,
+  encodeRequest,
+  encodeResponse,
+  UNKNOWN_TAGGED_FIELDS,
+  ZERO_UUID,
+  type DecodedRequest,
+  type DecodedResponse,
+  type KafkaStruct,
+  type KafkaValue,
+  type UnknownTaggedField,
+} from './codec.js';
+export { KAFKA_APIS, isSupportedVersion, isFlexibleVersion, type KafkaApiInfo } from './schema.js';
+export { extractPolicyFacts, type KafkaPolicyFacts } from './facts.js';
+export {
+  buildDenyResponse,
+  buildResponseBody,
+  TOPIC_AUTHORIZATION_FAILED,
+  GROUP_AUTHORIZATION_FAILED,
+  CLUSTER_AUTHORIZATION_FAILED,
+  type KafkaBrokerAddress,
+  type KafkaResponseOptions,
+} from './deny.js';
+export {
+  clampApiVersionsResponse,
+  buildApiVersionsFallbackResponse,
+  CODEC_API_VERSIONS,
+  UNSUPPORTED_VERSION,
+  type KafkaVersionRange,
+  type KafkaVersionTable,
+} from './api-versions.js';
+export {
+  rewriteBrokerAddresses,
+  responseCarriesBrokerAddresses,
+  type KafkaBrokerAddressMap,
+  type KafkaBrokerEndpoint,
+} from './broker-addresses.js';

@@ -1,0 +1,287 @@
+// A real Apache Kafka broker (KRaft, one node that is broker and controller) on 127.0.0.1 for interop tests,
+// plus the Java reference client, both from the jars scripts/kafka/install.sh assembles in .interop/kafka/.
+// Missing jars are an error, never a skip: CI installs them, and a silently skipped interop test proves nothing.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageFile } from '../../src/demo/package-root.js';
+
+const KAFKA_DIR = packageFile('.interop', 'kafka');
+const LIBS = join(KAFKA_DIR, 'libs');
+const CLIENT_JAR = join(KAFKA_DIR, 'interop-client.jar');
+const BROKER_LOG4J = packageFile('scripts', 'kafka', 'log4j-broker.properties');
+const CLIENT_LOG4J = packageFile('scripts', 'kafka', 'log4j-client.properties');
+
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 90_000;
+const STOP_TIMEOUT_MS = 15_000;
+const START_ATTEMPTS = 3;
+
+export interface RealKafka {
+  /** "127.0.0.1:<port>", the broker's advertised PLAINTEXT listener. */
+  readonly bootstrap: string;
+  readonly host: string;
+  readonly port: number;
+  /** The broker's temp dir (server.properties, data/, logs/server.log); removed by stop(). */
+  readonly dir: string;
+  /** Last lines of logs/server.log, for assertion messages when something goes wrong. */
+  logTail(lines?: number): string;
+  /** SIGTERM, then SIGKILL after 15 s; removes the temp dir. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** One JSON line printed by the Java InteropClient (see scripts/kafka/src/.../InteropClient.java). */
+export interface JavaClientOutcome {
+  readonly type: 'produced' | 'consumed' | 'topic' | 'created' | 'error' | 'summary';
+  readonly [field: string]: unknown;
+}
+
+export function assertKafkaInstalled(): void {
+  const broker = existsSync(LIBS) && readdirSync(LIBS).some((f) => /^kafka_2\.13-.*\.jar$/.test(f));
+  if (!broker || !existsSync(CLIENT_JAR)) {
+    throw new Error(`Apache Kafka is not installed in ${KAFKA_DIR}: run scripts/kafka/install.sh`);
+  }
+}
+
+/** Starts a fresh single-node broker in a temp dir and creates `topics` (1 partition each) before returning. */
+export async function startRealKafka(opts: { topics?: string[] } = {}): Promise<RealKafka> {
+  assertKafkaInstalled();
+  for (let attempt = 1; ; attempt++) {
+    const { broker, exitStatus } = await launchBroker();
+    try {
+      await waitUntilAnswering(broker, exitStatus);
+    } catch (err) {
+      const log = broker.logTail(40);
+      await broker.stop();
+      // The ports were free when chosen but the broker binds them later: another test may have taken one.
+      if (/Address already in use/.test(log) && attempt < START_ATTEMPTS) continue;
+      throw new Error(`Kafka broker did not start: ${(err as Error).message}\n--- broker log ---\n${log}`);
+    }
+    if (opts.topics && opts.topics.length > 0) {
+      try {
+        await createTopics(broker.bootstrap, opts.topics);
+      } catch (err) {
+        await broker.stop();
+        throw err;
+      }
+    }
+    return broker;
+  }
+}
+
+async function launchBroker(): Promise<{ broker: RealKafka; exitStatus: () => string | undefined }> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-kafka-'));
+  const logs = join(dir, 'logs');
+  const properties = join(dir, 'server.properties');
+  const jvm = [`-Dlog4j.configuration=file:${BROKER_LOG4J}`, `-Dkafka.logs.dir=${logs}`, '-cp', join(LIBS, '*')];
+  let port: number;
+  try {
+    mkdirSync(logs);
+    const [brokerPort, controllerPort] = await freePorts(2);
+    port = brokerPort!;
+    writeFileSync(properties, serverProperties({ dir, port, controllerPort: controllerPort! }));
+    // A short-lived JVM: C1 only and the serial GC start faster on a busy machine.
+    await run('java', ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', ...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', properties], 60_000);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+
+  const console = openSync(join(logs, 'console.log'), 'a');
+  const child = spawn('java', ['-Xms512m', '-Xmx512m', '-Djava.awt.headless=true', ...jvm, 'kafka.Kafka', properties], {
+    stdio: ['ignore', console, console],
+  });
+  closeSync(console);
+  let status: string | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      status = signal ? `killed by ${signal}` : `exited with status ${code}`;
+      resolve();
+    }),
+  );
+  // A test runner that dies must not leave a JVM behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  let stopped: Promise<void> | undefined;
+  const broker: RealKafka = {
+    bootstrap: `${HOST}:${port}`,
+    host: HOST,
+    port,
+    dir,
+    logTail: (lines = 30) => tail(join(logs, 'server.log'), lines) + tail(join(logs, 'console.log'), lines),
+    stop() {
+      stopped ??= (async () => {
+        process.removeListener('exit', killOnExit);
+        await terminate(child, exited);
+        rmSync(dir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+  return { broker, exitStatus: () => status };
+}
+
+function serverProperties(o: { dir: string; port: number; controllerPort: number }): string {
+  return `process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@${HOST}:${o.controllerPort}
+listeners=PLAINTEXT://${HOST}:${o.port},CONTROLLER://${HOST}:${o.controllerPort}
+advertised.listeners=PLAINTEXT://${HOST}:${o.port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=${join(o.dir, 'data')}
+num.partitions=1
+default.replication.factor=1
+auto.create.topics.enable=false
+group.initial.rebalance.delay.ms=0
+# Internal topics with one partition and one replica: a single node, and a much faster first group join.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+`;
+}
+
+/** A random cluster id as Kafka writes one (URL-safe base64 of 16 bytes, no padding, never starting with '-'). */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+/** Polls with an ApiVersions v0 request: the broker opens its client listener only once it is fully started. */
+async function waitUntilAnswering(broker: RealKafka, exitStatus: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (await answersApiVersions(broker.host, broker.port)) return;
+    const status = exitStatus();
+    if (status) throw new Error(`the broker process ${status}`);
+    if (Date.now() > deadline) throw new Error(`no ApiVersions answer within ${READY_TIMEOUT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function answersApiVersions(host: string, port: number): Promise<boolean> {
+  const clientId = Buffer.from('portcullis-ready-probe');
+  const request = Buffer.alloc(4 + 10 + clientId.length);
+  request.writeInt32BE(request.length - 4, 0);
+  request.writeInt16BE(18, 4); // ApiVersions
+  request.writeInt16BE(0, 6); // v0: no body, response header v0
+  request.writeInt32BE(0x7e57, 8); // correlation id
+  request.writeInt16BE(clientId.length, 12);
+  clientId.copy(request, 14);
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    let received = Buffer.alloc(0);
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(2_000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write(request));
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, chunk]);
+      // size(4) correlation id(4) error code(2): enough to know the broker answered for real.
+      if (received.length >= 10) done(received.readInt32BE(4) === 0x7e57 && received.readInt16BE(8) === 0);
+    });
+  });
+}
+
+async function createTopics(bootstrap: string, topics: string[]): Promise<void> {
+  const outcomes = await runJavaClient(['create-topics', '--bootstrap', bootstrap, ...topics.flatMap((t) => ['--topic', t])]);
+  const summary = outcomes.at(-1);
+  if (summary?.type !== 'summary' || summary['ok'] !== true) {
+    throw new Error(`creating topics ${topics.join(', ')} failed: ${JSON.stringify(outcomes)}`);
+  }
+}
+
+/**
+ * Runs the Java InteropClient with `args` (e.g. ['produce', '--bootstrap', b, '--topic', t, '--count', '10'])
+ * and returns its JSON lines, the last being the "summary". A client-side failure (denied, timed out) is an
+ * outcome, not a rejection; the promise rejects only for a bad command line, a non-JSON line on stdout, a missing
+ * summary or a run that outlives its --timeout-ms by a minute.
+ */
+export async function runJavaClient(args: string[]): Promise<JavaClientOutcome[]> {
+  assertKafkaInstalled();
+  const timeoutIndex = args.indexOf('--timeout-ms');
+  const clientTimeout = timeoutIndex >= 0 ? Number(args[timeoutIndex + 1]) : 30_000;
+  const jvm = [
+    // Short-lived: C1 only, serial GC and a small heap start noticeably faster on a busy 2-core machine.
+    '-XX:TieredStopAtLevel=1',
+    '-XX:+UseSerialGC',
+    '-Xmx256m',
+    `-Dlog4j.configuration=file:${CLIENT_LOG4J}`,
+    // Lets --local-address bind the client's sockets (see BindingSelectorProvider.java).
+    '-Djava.nio.channels.spi.SelectorProvider=portcullis.kafka.BindingSelectorProvider',
+    '--add-exports=java.base/sun.nio.ch=ALL-UNNAMED',
+    '-cp',
+    `${CLIENT_JAR}:${join(LIBS, '*')}`,
+    'portcullis.kafka.InteropClient',
+  ];
+  const { stdout, stderr, code } = await run('java', [...jvm, ...args], clientTimeout + 60_000, true);
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  const outcomes = lines.map((line) => {
+    try {
+      return JSON.parse(line) as JavaClientOutcome;
+    } catch {
+      throw new Error(`InteropClient printed a non-JSON line: ${line}\nstderr:\n${stderr}`);
+    }
+  });
+  if (code === 2 || outcomes.at(-1)?.type !== 'summary') {
+    throw new Error(`InteropClient ${args.join(' ')} exited ${code} without a summary: ${stdout}\nstderr:\n${stderr}`);
+  }
+  return outcomes;
+}
+
+function run(cmd: string, args: string[], timeoutMs: number, allowFailure = false): Promise<{ stdout: string; stderr: string; code: number }> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      if (err && (!allowFailure || err.killed || code === -1)) {
+        reject(new Error(`${cmd} ${args.slice(-6).join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
+      } else {
+        resolve({ stdout, stderr, code });
+      }
+    });
+  });
+}
+
+/** Ports the OS considers free right now (listen on 0, close). The broker binds them a moment later. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<Server>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, HOST, () => resolve(server));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+async function terminate(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS).unref());
+  if ((await Promise.race([exited, timer])) === 'timeout') {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
+  } catch {
+    return '';
+  }
+}

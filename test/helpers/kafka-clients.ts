@@ -1,0 +1,86 @@
+// Real Kafka clients driven against a broker address: kafkajs (in process) and kcat (a child process,
+// bounded in time). Shared by the fixture capture script and the live client tests.
+import { spawn } from 'node:child_process';
+import kafkajs from 'kafkajs';
+
+const { Kafka, logLevel } = kafkajs;
+
+export interface KcatResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Run kcat against `broker` with a client id, feeding `input`; killed after `timeoutMs`. */
+export function runKcat(broker: string, args: readonly string[], options: { input?: string; timeoutMs?: number; clientId?: string } = {}): Promise<KcatResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('kcat', ['-b', broker, '-X', `client.id=${options.clientId ?? 'empire-hq'}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+export function kafkajsClient(broker: string, clientId: string): InstanceType<typeof Kafka> {
+  // Retries off and short timeouts: a wrong answer should fail the test quickly, not be retried away.
+  return new Kafka({ clientId, brokers: [broker], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 3000, requestTimeout: 5000 });
+}
+
+/** Produce `values` to `topic` (ApiVersions, Metadata, Produce). */
+export async function kafkajsProduce(broker: string, topic: string, values: readonly string[], clientId = 'empire-hq'): Promise<void> {
+  const producer = kafkajsClient(broker, clientId).producer({ allowAutoTopicCreation: true });
+  await producer.connect();
+  try {
+    await producer.send({ topic, messages: values.map((value) => ({ value })) });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Join `groupId`, consume `count` messages of `topic` from the beginning, commit and leave. */
+export async function kafkajsConsume(broker: string, topic: string, groupId: string, count: number, clientId = 'empire-outpost'): Promise<string[]> {
+  const consumer = kafkajsClient(broker, clientId).consumer({ groupId, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const values: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      consumer.on(consumer.events.CRASH, (e) => reject(e.payload.error));
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            values.push(message.value?.toString() ?? '');
+            if (values.length === count) resolve();
+          },
+        })
+        .catch(reject);
+    });
+    return values;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** Admin: create `topic` (CreateTopics, sent to the controller) and list all topics (Metadata null). */
+export async function kafkajsAdmin(broker: string, topic: string, clientId = 'empire-admin'): Promise<string[]> {
+  const admin = kafkajsClient(broker, clientId).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic }] });
+    return await admin.listTopics();
+  } finally {
+    await admin.disconnect();
+  }
+}
