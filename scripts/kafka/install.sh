@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Assembles a real Apache Kafka broker (run in KRaft mode) and the Java interop client from Maven Central into
+# the git-ignored .interop/kafka/: libs/ (every runtime jar: broker, kafka-clients, slf4j + reload4j) and
+# interop-client.jar (src/, compiled against the same kafka-clients). Idempotent: skipped while pom.xml and the
+# Java sources are unchanged since the last successful install. Needs OpenJDK 17+ and Maven on PATH.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+dest="$(cd "$here/../.." && pwd)/.interop/kafka"
+stamp="$dest/.inputs.sha256"
+
+for tool in java mvn; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "kafka install: $tool not found (need OpenJDK 17+ and Maven)" >&2; exit 1; }
+done
+
+inputs="$(cd "$here" && find pom.xml src -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$inputs" && -f "$dest/interop-client.jar" ]]; then
+  echo "kafka install: up to date in .interop/kafka"
+  exit 0
+fi
+
+started=$SECONDS
+# Start clean: jars of a previous Kafka version left in libs/ would end up on the classpath.
+rm -rf "$dest"
+mkdir -p "$dest"
+mvn -q -B --no-transfer-progress -Dstyle.color=never -f "$here/pom.xml" -Dinterop.dir="$dest" package
+# Proves the classpath is complete: the broker's main class loads and reports its version.
+version="$(java -cp "$dest/libs/*" kafka.Kafka --version 2>/dev/null | head -n1)"
+[[ -n "$version" ]] || { echo "kafka install: kafka.Kafka --version printed nothing" >&2; exit 1; }
+echo "$inputs" >"$stamp"
+echo "kafka install: Apache Kafka $version and the interop client in .interop/kafka ($((SECONDS - started))s)"

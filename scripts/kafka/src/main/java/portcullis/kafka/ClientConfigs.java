@@ -1,0 +1,54 @@
+package portcullis.kafka;
+
+import java.util.Properties;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/** Client settings from the options. Every wait is bounded by --timeout-ms so a denial never hangs a test. */
+final class ClientConfigs {
+  private ClientConfigs() {}
+
+  private static Properties common(Options o) {
+    Properties p = new Properties();
+    p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, o.bootstrap());
+    p.put(CommonClientConfigs.CLIENT_ID_CONFIG, o.clientId());
+    p.put(CommonClientConfigs.REQUEST_TIMEOUT_MS_CONFIG, o.timeoutMs());
+    return p;
+  }
+
+  static Properties producer(Options o) {
+    Properties p = common(o);
+    p.put(ProducerConfig.ACKS_CONFIG, o.text("acks", "all"));
+    // Off by default: idempotence adds InitProducerId, which Cilium's `produce` role does not allow.
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, o.bool("idempotence", false));
+    p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, o.timeoutMs());
+    p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, o.timeoutMs());
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    return p;
+  }
+
+  /** group null: no consumer group (assign + seek), which sends no group APIs at all. */
+  static Properties consumer(Options o, String group) {
+    Properties p = common(o);
+    if (group != null) p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    // Commits are explicit (commitSync after each batch) so an OffsetCommit denial surfaces as an error line.
+    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, o.timeoutMs());
+    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    return p;
+  }
+
+  static Properties admin(Options o) {
+    Properties p = common(o);
+    p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, o.timeoutMs());
+    return p;
+  }
+}

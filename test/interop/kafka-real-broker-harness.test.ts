@@ -1,0 +1,148 @@
+// Proves the real-Kafka harness before the proxy sits in front of it: a real Apache Kafka broker with the demo
+// topics, and the three interop clients (the Java reference client, kafkajs, kcat) producing and consuming
+// directly against it, each reading what the others wrote. The steps share one broker and run in order.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import kafkajs from 'kafkajs';
+import { runJavaClient, startRealKafka, type JavaClientOutcome, type RealKafka } from '../helpers/kafka-broker-real.js';
+
+const { Kafka, logLevel, Partitioners } = kafkajs;
+
+const ANNOUNCE = 'empire-announce';
+const PLANS = 'deathstar-plans';
+const values = (prefix: string, n = 10) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+const ofType = (outcomes: JavaClientOutcome[], type: JavaClientOutcome['type']) => outcomes.filter((o) => o.type === type);
+const summaryOf = (outcomes: JavaClientOutcome[]) => outcomes.at(-1)!;
+
+function kcat(args: string[], input = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('kcat', args, { timeout: 60_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) =>
+      err ? reject(new Error(`kcat ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout),
+    );
+    child.stdin!.end(input);
+  });
+}
+
+async function kafkajsConsume(broker: string, topic: string, groupId: string, count: number): Promise<string[]> {
+  const consumer = new Kafka({ clientId: 'harness-kafkajs', brokers: [broker], logLevel: logLevel.ERROR }).consumer({ groupId, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const got: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`kafkajs consumed ${got.length}/${count} of ${topic} in 30 s`)), 30_000);
+      consumer.on(consumer.events.CRASH, (e) => reject(e.payload.error));
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            got.push(message.value!.toString());
+            if (got.length === count) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+    return got;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+describe('real Kafka broker harness', { timeout: 300_000 }, () => {
+  let kafka: RealKafka;
+
+  before(async () => {
+    kafka = await startRealKafka({ topics: [ANNOUNCE, PLANS] });
+  });
+  after(() => kafka?.stop());
+
+  test('the topics exist and nothing else is auto-created', async () => {
+    const listed = await runJavaClient(['topics', '--bootstrap', kafka.bootstrap]);
+    const names = ofType(listed, 'topic').map((t) => t['name']);
+    assert.ok(names.includes(ANNOUNCE) && names.includes(PLANS), JSON.stringify(listed));
+
+    // auto.create.topics.enable=false: the producer never gets metadata for an unknown topic.
+    const missing = await runJavaClient(['produce', '--bootstrap', kafka.bootstrap, '--topic', 'no-such-topic', '--timeout-ms', '3000']);
+    const [error] = ofType(missing, 'error');
+    assert.equal(error?.['exception'], 'TimeoutException', JSON.stringify(missing));
+    assert.equal(error?.['class'], 'org.apache.kafka.common.errors.TimeoutException');
+    assert.match(String(error?.['message']), /no-such-topic not present in metadata/);
+    assert.deepEqual(summaryOf(missing), { ...summaryOf(missing), ok: false, count: 0, failed: 1 });
+  });
+
+  test('Java client: produce 10, consume them back with a consumer group', async () => {
+    const produced = await runJavaClient(['produce', '--bootstrap', kafka.bootstrap, '--client-id', 'empire-hq', '--topic', ANNOUNCE, '--count', '10', '--prefix', 'java']);
+    assert.equal(summaryOf(produced)['ok'], true, JSON.stringify(produced));
+    assert.deepEqual(ofType(produced, 'produced').map((p) => p['offset']), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+
+    const consumed = await runJavaClient(['consume', '--bootstrap', kafka.bootstrap, '--client-id', 'empire-outpost', '--topic', ANNOUNCE, '--group', 'java-outposts', '--count', '10']);
+    assert.equal(summaryOf(consumed)['ok'], true, JSON.stringify(consumed));
+    assert.deepEqual(ofType(consumed, 'consumed').map((c) => c['value']), values('java'));
+    assert.deepEqual(ofType(consumed, 'consumed').map((c) => c['key']), values('java').map((_, i) => String(i)));
+
+    // The group committed its offsets: a second run of the same group has nothing left to read.
+    const again = await runJavaClient(['consume', '--bootstrap', kafka.bootstrap, '--topic', ANNOUNCE, '--group', 'java-outposts', '--count', '1', '--timeout-ms', '4000']);
+    assert.deepEqual(summaryOf(again), { ...summaryOf(again), ok: false, count: 0, timedOut: true });
+  });
+
+  test('kafkajs: produce 10, consume them back with a consumer group', async () => {
+    const producer = new Kafka({ clientId: 'empire-hq', brokers: [kafka.bootstrap], logLevel: logLevel.ERROR }).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    try {
+      const [meta] = await producer.send({ topic: PLANS, messages: values('kafkajs').map((value) => ({ value })) });
+      assert.equal(meta?.errorCode, 0);
+      assert.equal(meta?.baseOffset, '0');
+    } finally {
+      await producer.disconnect();
+    }
+    assert.deepEqual(await kafkajsConsume(kafka.bootstrap, PLANS, 'kafkajs-backups', 10), values('kafkajs'));
+  });
+
+  test('kcat: produce 10, a balanced consumer group reads them after the kafkajs ones', async () => {
+    await kcat(['-b', kafka.bootstrap, '-X', 'client.id=empire-hq', '-P', '-t', PLANS], values('kcat').join('\n') + '\n');
+    const out = await kcat([
+      '-b', kafka.bootstrap, '-X', 'client.id=empire-backup', '-X', 'auto.offset.reset=earliest',
+      '-G', 'kcat-backups', PLANS, '-e', '-q', '-f', '%o %s\\n',
+    ]);
+    const lines = out.trim().split('\n');
+    assert.deepEqual(lines, [...values('kafkajs'), ...values('kcat')].map((v, i) => `${i} ${v}`));
+  });
+
+  test('each client reads what another wrote', async () => {
+    // Java without a group (assign + seek, no group APIs) reads kafkajs' and kcat's records.
+    const java = await runJavaClient(['consume', '--bootstrap', kafka.bootstrap, '--topic', PLANS, '--count', '20']);
+    assert.equal(summaryOf(java)['ok'], true, JSON.stringify(summaryOf(java)));
+    assert.deepEqual(ofType(java, 'consumed').map((c) => c['value']), [...values('kafkajs'), ...values('kcat')]);
+    // kafkajs and kcat read the Java client's records.
+    assert.deepEqual(await kafkajsConsume(kafka.bootstrap, ANNOUNCE, 'kafkajs-outposts', 10), values('java'));
+    const out = await kcat(['-b', kafka.bootstrap, '-C', '-t', ANNOUNCE, '-o', 'beginning', '-e', '-q', '-f', '%k=%s\\n']);
+    assert.deepEqual(out.trim().split('\n'), values('java').map((v, i) => `${i}=${v}`));
+  });
+
+  test('--local-address gives the Java client its own source address', async () => {
+    // A TCP relay in front of the broker records where the client's bootstrap connection comes from.
+    const peers: string[] = [];
+    const relay = createServer((socket) => {
+      peers.push(socket.remoteAddress!);
+      const upstream = connect({ host: kafka.host, port: kafka.port });
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const bootstrap = `127.0.0.1:${(relay.address() as AddressInfo).port}`;
+      const listed = await runJavaClient(['topics', '--bootstrap', bootstrap, '--local-address', '127.0.0.7']);
+      assert.equal(summaryOf(listed)['ok'], true, JSON.stringify(listed));
+      assert.ok(peers.length > 0 && peers.every((p) => p === '127.0.0.7'), `relay saw ${peers.join(', ')}`);
+    } finally {
+      relay.close();
+    }
+  });
+});
