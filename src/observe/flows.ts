@@ -1,7 +1,7 @@
-// The flow recorder: `record()` only queues the event; rendering and writing happen once per event-loop turn
-// (setImmediate), after the protocol has written its response, through pino's asynchronous SonicBoom
-// destination. Memory is bounded: past `maxPending` queued events or `maxBufferBytes` unwritten bytes, flows
-// are dropped and counted (`onLost`), never allowed to grow the heap or block a request.
+// The flow recorder: `record()` only queues the event; rendering and writing happen in chunks on later
+// event-loop turns (setImmediate), after the protocol has written its response, through pino's asynchronous
+// SonicBoom destination. Memory is bounded: past `maxPending` queued events or `maxBufferBytes` unwritten
+// bytes, flows are dropped and counted (`onLost`), never allowed to grow the heap or block a request.
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -44,6 +44,9 @@ export interface RunningFlowRecorder extends FlowRecorder {
 
 /** Writes are batched up to this size before a syscall, unless the flush interval passes first. */
 const MIN_WRITE_BYTES = 4096;
+/** Flows rendered per event-loop turn (a few ms of work at most). */
+const DRAIN_CHUNK = 512;
+const COMPACT_AFTER = 8 * DRAIN_CHUNK;
 
 export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecorder {
   if (opts.target === 'off') return disabledRecorder();
@@ -64,7 +67,13 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
   const flushIntervalMs = opts.flushIntervalMs ?? 200;
 
   let pending: FlowEvent[] = [];
+  let head = 0; // pending[head..] are not rendered yet
   let scheduled = false;
+  const schedule = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(drainTurn);
+  };
   let closed = false;
   let closing: Promise<void> | undefined;
   let broken = false; // EPIPE: the reader went away; pino turns the destination into a no-op
@@ -101,16 +110,33 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     opts.log?.warn({ err, target: opts.target }, 'flow records could not be written');
   });
 
-  function drain(): void {
+  /** One chunk per turn, so a burst of flows never holds the event loop for long. */
+  function drainTurn(): void {
     scheduled = false;
-    const batch = pending;
-    pending = [];
+    drainChunk();
+    if (head < pending.length) schedule();
+  }
+
+  function drainChunk(): void {
+    const start = head;
+    const end = Math.min(pending.length, start + DRAIN_CHUNK);
+    head = end;
+    const events = pending;
+    if (head === pending.length) {
+      pending = [];
+      head = 0;
+    } else if (head >= COMPACT_AFTER) {
+      // Under sustained load the queue never empties; drop the rendered prefix so it can be collected.
+      pending = pending.slice(head);
+      head = 0;
+    }
     if (broken) {
-      lost(batch.length);
+      lost(end - start);
       return;
     }
     let out = '';
-    for (const event of batch) {
+    for (let i = start; i < end; i++) {
+      const event = events[i]!;
       try {
         out += JSON.stringify(renderFlow(event, render)) + '\n';
       } catch (err) {
@@ -126,7 +152,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
   }
 
   function flushDestination(): Promise<void> {
-    drain();
+    while (head < pending.length) drainChunk();
     if (broken || closed) return Promise.resolve();
     // SonicBoom fsyncs after a callback flush; pipes and terminals refuse fsync (EINVAL), which is harmless here.
     return new Promise((resolve) => dest.flush(() => resolve()));
@@ -135,15 +161,12 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
   return {
     record(event) {
       if (closing) return;
-      if (pending.length >= maxPending) {
+      if (pending.length - head >= maxPending) {
         lost(1);
         return;
       }
       pending.push(event);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(drain);
-      }
+      schedule();
     },
     flush: flushDestination,
     close() {

@@ -5,7 +5,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Decision, HttpDecision, Identity, RuleRef } from '../policy/types.js';
 import type { FlowEvent, HttpFlowFields, KafkaFlowFields } from './types.js';
-import { kafkaApiName } from '../policy/index.js';
+// The policy engine's naming (Cilium's names, then Kafka's lower-cased): flows and decision reasons agree.
+import { kafkaApiName } from '../policy/kafka-api-keys.js';
 
 export const REDACTED = 'HUBBLE_REDACTED';
 

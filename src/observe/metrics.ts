@@ -5,7 +5,7 @@
 import prom from 'prom-client';
 import type { Metrics } from './types.js';
 import type { Verdict } from '../policy/types.js';
-import { kafkaApiKeyByName, kafkaApiName } from '../policy/index.js';
+import { kafkaApiKeyByName, kafkaApiName } from '../policy/kafka-api-keys.js';
 
 export interface PortcullisMetrics extends Metrics {
   readonly registry: prom.Registry;

@@ -39,6 +39,22 @@ test('every recorded flow reaches the file, in order, as one JSON object per lin
   await rec.close();
 });
 
+test('a burst is rendered over several turns and keeps its order while more flows arrive', async () => {
+  const file = join(dir, 'burst.json');
+  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT });
+  let port = 1;
+  for (; port <= 6000; port++) rec.record(httpRequestEvent({ sourcePort: port }));
+  for (let turn = 0; turn < 20; turn++) {
+    await nextTurn();
+    for (let i = 0; i < 100; i++, port++) rec.record(httpRequestEvent({ sourcePort: port }));
+  }
+  await rec.flush();
+  const ports = readLines(file).map((l) => (l.flow.l4 as { TCP: { source_port: number } }).TCP.source_port);
+  assert.equal(ports.length, 8000);
+  assert.ok(ports.every((p, i) => p === i + 1), 'flows are written exactly once, in recording order');
+  await rec.close();
+});
+
 test('small batches are written without an explicit flush', async () => {
   const file = join(dir, 'timed.json');
   const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, flushIntervalMs: 50 });
