@@ -50,7 +50,8 @@ export function runCommand(command: string, args: readonly string[], options: { 
 /** `tls.connect` to 127.0.0.1:`port` from a chosen loopback source address (its typings lack `localAddress`). */
 export function tlsConnectFrom(localAddress: string, port: number, options: tls.ConnectionOptions): tls.TLSSocket {
   const tcp = net.connect({ port, host: '127.0.0.1', localAddress });
-  const socket = tls.connect({ ...options, socket: tcp });
+  // `host` is what the server certificate is checked against when no servername is given.
+  const socket = tls.connect({ host: '127.0.0.1', ...options, socket: tcp });
   tcp.on('error', (err) => socket.destroy(err));
   return socket;
 }

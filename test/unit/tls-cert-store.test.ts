@@ -210,6 +210,22 @@ describe('cert store: validation on load', () => {
     assert.notEqual(certs.terminatingContext(ref('api')), certs.originatingContext(ref('api')));
   });
 
+  it('terminatingOptions: server options for the same material, stable until the secret changes', async () => {
+    await issue('opts', ['opts.example.com']);
+    const certs = new CertStore(store.root, { watch: false });
+    const options = certs.terminatingOptions(ref('opts'));
+    assert.equal(certs.terminatingOptions(ref('opts')), options);
+    assert.ok(Object.isFrozen(options));
+    assert.match(String(options.cert), /^-----BEGIN CERTIFICATE-----/);
+    assert.match(String(options.key), /^-----BEGIN PRIVATE KEY-----/);
+    assert.equal(options.ca, undefined);
+    assert.match(String(certs.terminatingOptions(ref('opts'), ref('ca-only')).ca), /^-----BEGIN CERTIFICATE-----/);
+    throwsSecretError(() => certs.terminatingOptions(ref('ca-only')), /missing certs/);
+    await issue('opts', ['opts2.example.com']);
+    certs.reload();
+    assert.notEqual(certs.terminatingOptions(ref('opts')), options);
+  });
+
   it('a failed load is retried on use after retryMs, not on every use', async () => {
     const certs = new CertStore(store.root, { watch: false, retryMs: 50 });
     throwsSecretError(() => certs.originatingContext(ref('late')), /not found/);

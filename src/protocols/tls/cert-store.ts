@@ -101,6 +101,7 @@ export class CertStore {
   readonly root: string;
   private readonly entries = new Map<string, Entry>();
   private readonly contexts = new Map<string, tls.SecureContext>();
+  private readonly serverOptions = new Map<string, Readonly<tls.SecureContextOptions>>();
   private serverNameRefs: ResolvedRef[] = [];
   private readonly serverNameCache = new Map<string, ResolvedRef | null>();
   private readonly watchers = new Map<string, { readonly watcher: FSWatcher; readonly ino: number }>();
@@ -120,6 +121,18 @@ export class CertStore {
    */
   terminatingContext(ref: TlsSecretRef, clientCA?: TlsSecretRef): tls.SecureContext {
     return this.terminating(this.resolve(ref), clientCA && this.resolve(clientCA));
+  }
+
+  /**
+   * The same material as options for `tls.createServer`/`server.setSecureContext`: a `tls.Server` takes its default
+   * certificate (used when the client sends no SNI) only in this form. Cached per secret version; compare by
+   * identity to know when to call `setSecureContext` again. Throws TlsSecretError.
+   */
+  terminatingOptions(ref: TlsSecretRef, clientCA?: TlsSecretRef): Readonly<tls.SecureContextOptions> {
+    const server = this.resolve(ref);
+    const ca = clientCA && this.resolve(clientCA);
+    this.terminating(server, ca);
+    return this.serverOptions.get(terminatingKey(server, ca))!;
   }
 
   /** Context for connecting upstream: trusts only the secret's CA (as Cilium does). Cached. Throws TlsSecretError. */
@@ -275,7 +288,7 @@ export class CertStore {
   }
 
   private terminating(server: ResolvedRef, ca: ResolvedRef | undefined): tls.SecureContext {
-    const cacheKey = `t\0${server.key}\0${ca?.key ?? ''}`;
+    const cacheKey = terminatingKey(server, ca);
     const cached = this.contexts.get(cacheKey);
     if (cached) return cached;
     const material = this.material(server);
@@ -287,11 +300,19 @@ export class CertStore {
       caPem = this.material(ca).caPem;
       if (!caPem) throw new TlsSecretError(ca.label, `Client certificate verification needs CA certs: no ${ca.items.trustedCA} in secret ${ca.label}`);
     }
-    return this.buildContext(cacheKey, server.label, { cert: material.certPem, key: material.keyPem, ...(caPem !== undefined && { ca: caPem }) });
+    const options: tls.SecureContextOptions = {
+      cert: material.certPem,
+      key: material.keyPem,
+      ...(caPem !== undefined && { ca: caPem }),
+    };
+    const context = this.buildContext(cacheKey, server.label, options);
+    this.serverOptions.set(cacheKey, Object.freeze(options));
+    return context;
   }
 
   private invalidate(): void {
     this.contexts.clear();
+    this.serverOptions.clear();
     this.serverNameCache.clear();
   }
 
@@ -383,6 +404,10 @@ export class CertStore {
     this.refreshTimer = setTimeout(() => this.reload(), this.options.debounceMs);
     this.refreshTimer.unref();
   }
+}
+
+function terminatingKey(server: ResolvedRef, clientCA: ResolvedRef | undefined): string {
+  return `t\0${server.key}\0${clientCA?.key ?? ''}`;
 }
 
 function asSecretError(err: unknown, label: string): TlsSecretError {
