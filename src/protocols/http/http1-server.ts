@@ -82,17 +82,24 @@ function onClientError(ctx: ListenerContext, err: Error & { code?: string }, soc
   }
   ctx.metrics.policyL7('parse_errors', 'http');
   ctx.log.debug({ listener: ctx.config.name, code: err.code, err: err.message }, 'malformed HTTP/1.x request');
-  // A request that parsed before the error may still be answering (Node tracks it as `_httpMessage`):
-  // let that response finish instead of interleaving a second one.
-  const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (pending && !pending.writableFinished) {
-    pending.once('finish', () => closeAfterWrite(socket));
-    pending.once('close', () => {
-      if (!pending.writableFinished) socket.destroy();
-    });
-    return;
-  }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const reason = status === 431 ? 'request headers too large' : status === 408 ? 'request timeout' : 'malformed request';
+  // Node keeps the response it is writing on this socket as `_httpMessage` (what its own default
+  // clientError handler consults); a second response must never be interleaved with it.
+  const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (pending) {
+    if (!pending.req.complete) {
+      // The error is in the body of the request being answered: that exchange cannot complete.
+      if (!pending.headersSent) sendLocalReply(pending, refusedRequest(status, reason), true);
+      // Aborts the upstream exchange streaming this body (and the connection with it).
+      pending.req.destroy();
+    } else if (pending.writableFinished) {
+      closeAfterWrite(socket);
+    } else {
+      // The error is in a later pipelined request: finish the current response, then close.
+      pending.once('finish', () => closeAfterWrite(socket));
+    }
+    return;
+  }
   writeRawReply(socket, refusedRequest(status, reason));
 }
