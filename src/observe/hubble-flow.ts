@@ -26,23 +26,20 @@ export interface RenderOptions {
 }
 
 /**
- * One flow in Hubble's JSON shape. `event.source`/`destination` describe the connection (client → server) for
- * every record; for replies (`isReply`) they are swapped here, as Cilium swaps them for response records.
+ * One flow in Hubble's JSON shape. Source and destination are printed as given: for replies the protocol
+ * passes them swapped (server → client), as Cilium logs response records.
  */
 export function renderFlow(event: FlowEvent, opts: RenderOptions): object {
   const time = formatFlowTime(event.time);
-  const reply = event.isReply;
-  const src = reply ? event.destination : event.source;
-  const dst = reply ? event.source : event.destination;
-  const srcPort = reply ? event.destinationPort : event.sourcePort;
-  const dstPort = reply ? event.sourcePort : event.destinationPort;
+  const src = event.source;
+  const dst = event.destination;
   const drop = event.type === 'L3_L4' && event.verdict === 'DROPPED' ? dropReason(event.decision) : undefined;
   const l7 = event.type === 'L7' ? renderL7(event, opts.redactHeaders) : undefined;
 
   const flow: Record<string, unknown> = { time, verdict: event.verdict };
   if (drop) flow.drop_reason = drop.code;
   putIfSet(flow, 'IP', renderIp(src.address, dst.address));
-  putIfSet(flow, 'l4', renderTcp(srcPort, dstPort));
+  putIfSet(flow, 'l4', renderTcp(event.sourcePort, event.destinationPort));
   putIfSet(flow, 'source', renderEndpoint(src.identity));
   putIfSet(flow, 'destination', renderEndpoint(dst.identity));
   flow.Type = event.type;
@@ -53,11 +50,12 @@ export function renderFlow(event: FlowEvent, opts: RenderOptions): object {
   flow.event_type = eventType(event, drop);
   flow.traffic_direction = event.direction === 'ingress' ? 'INGRESS' : 'EGRESS';
   if (drop) flow.drop_reason_desc = drop.name;
-  flow.is_reply = reply;
+  flow.is_reply = event.isReply;
   putIfSet(flow, 'Summary', l7?.summary ?? event.info);
   if (event.decision) {
     // A denied request's decision still names the rules that admitted its connection; they did not allow it.
-    const allowed = event.verdict === 'FORWARDED' || event.verdict === 'ERROR' ? event.decision.allowedBy : [];
+    // (Decided by the decision, not the record: the 403 response to a denial is itself FORWARDED.)
+    const allowed = event.decision.verdict === 'FORWARDED' ? event.decision.allowedBy : [];
     putIfSet(flow, 'egress_allowed_by', renderPolicies(allowed, 'egress'));
     putIfSet(flow, 'ingress_allowed_by', renderPolicies(allowed, 'ingress'));
     putIfSet(flow, 'egress_denied_by', renderPolicies(event.decision.deniedBy, 'egress'));

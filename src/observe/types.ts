@@ -43,8 +43,8 @@ export interface FlowEvent {
     readonly kafka?: KafkaFlowFields;
   };
   /**
-   * True for response records. Keep `source`/`destination` (and their ports) as the connection's, client →
-   * server, on every record: the renderer swaps them for replies, as Hubble does.
+   * True for response records. As in Cilium's response records, their `source`/`destination` (and ports) are
+   * swapped relative to the request: source is the server side. The renderer prints them as given.
    */
   readonly isReply: boolean;
   /** The decision behind the verdict (policy names for `*_allowed_by` / `*_denied_by`). */

@@ -22,16 +22,23 @@ const RULE1 = {
 
 type Flow = Record<string, unknown> & { portcullis: Record<string, unknown> };
 
-function httpFlow(source: typeof tiefighter, method: string, path: string): Flow {
+function decideHttp(source: typeof tiefighter, method: string, path: string) {
   const connection = snapshot.decideConnection({ source, destination: deathstar, port: 80 });
   assert.equal(connection.verdict, 'FORWARDED');
-  const decision = connection.decideHttp({ method, path, host: 'deathstar', headers: [] });
-  const event: FlowEvent = {
+  return connection.decideHttp({ method, path, host: 'deathstar', headers: [] });
+}
+
+function render(event: FlowEvent): Flow {
+  return (renderFlow(event, { redactHeaders: new Set(), nodeName: 'n' }) as { flow: Flow }).flow;
+}
+
+function httpFlow(source: typeof tiefighter, method: string, path: string): Flow {
+  const decision = decideHttp(source, method, path);
+  return render({
     time: new Date(), verdict: decision.verdict, direction: 'ingress', source, destination: deathstar,
     sourcePort: 40000, destinationPort: 80, type: 'L7', isReply: false, decision, listener: 'deathstar-http',
     l7: { type: 'REQUEST', http: { method, url: `http://deathstar${path}`, protocol: 'HTTP/1.1', headers: [] } },
-  };
-  return (renderFlow(event, { redactHeaders: new Set(), nodeName: 'n' }) as { flow: Flow }).flow;
+  });
 }
 
 test('allowed request names the policy and the matching http rule', () => {
@@ -51,6 +58,24 @@ test('L7 denial names the port rule whose http rules did not match, and no allow
   assert.match(String(flow.portcullis.reason), /no http rule matched PUT \/v1\/exhaust-port/);
 });
 
+test('the 403 response to a denial is FORWARDED but names no allowing policy', () => {
+  const decision = decideHttp(tiefighter, 'PUT', '/v1/exhaust-port');
+  const flow = render({
+    time: new Date(), verdict: 'FORWARDED', direction: 'ingress', source: deathstar, destination: tiefighter,
+    sourcePort: 80, destinationPort: 40000, type: 'L7', isReply: true, decision, listener: 'deathstar-http',
+    l7: {
+      type: 'RESPONSE',
+      latencyNs: 250_000n,
+      http: { code: 403, method: 'PUT', url: 'http://deathstar/v1/exhaust-port', protocol: 'HTTP/1.1', headers: [] },
+    },
+  });
+  assert.equal(flow.is_reply, true);
+  assert.deepEqual(flow.IP, { source: '127.0.0.10', destination: '127.0.0.2', ipVersion: 'IPv4' });
+  assert.equal(flow.Summary, 'HTTP/1.1 403 0ms (PUT http://deathstar/v1/exhaust-port)');
+  assert.equal('ingress_allowed_by' in flow, false);
+  assert.match(String(flow.portcullis.reason), /no http rule matched/);
+});
+
 test('L3/L4 default-deny drop of an alliance ship', () => {
   const decision = snapshot.decideConnection({ source: xwing, destination: deathstar, port: 80 });
   assert.equal(decision.verdict, 'DROPPED');
@@ -58,7 +83,7 @@ test('L3/L4 default-deny drop of an alliance ship', () => {
     time: new Date(), verdict: decision.verdict, direction: 'ingress', source: xwing, destination: deathstar,
     sourcePort: 40001, destinationPort: 80, type: 'L3_L4', isReply: false, decision, listener: 'deathstar-http',
   };
-  const flow = (renderFlow(event, { redactHeaders: new Set(), nodeName: 'n' }) as { flow: Flow }).flow;
+  const flow = render(event);
   assert.equal(flow.drop_reason_desc, 'POLICY_DENIED');
   assert.deepEqual(flow.event_type, { type: 1, sub_type: 133 });
   assert.deepEqual((flow.source as { labels: string[] }).labels.includes('k8s:class=xwing'), true);

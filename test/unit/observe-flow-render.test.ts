@@ -69,9 +69,13 @@ test('allowed HTTP request', () => {
   });
 });
 
-test('HTTP response: endpoints swapped, code, latency, Summary in ms, set-cookie redacted', () => {
+test('HTTP response: server as source, code, latency, Summary in ms, set-cookie redacted', () => {
   const event = httpRequestEvent({
     time: new Date('2026-05-04T13:23:40.502Z'),
+    source: deathstar,
+    destination: tiefighter,
+    sourcePort: 80,
+    destinationPort: 42690,
     l7: {
       type: 'RESPONSE',
       latencyNs: 1_734_567n,
