@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { createLogger } from '../observe/logger.js';
+import { runCloudCityDemo } from '../demo/cloudcity/run.js';
 import { runStarWarsDemo } from '../demo/starwars/run.js';
 
 interface DemoOptions {
@@ -13,6 +14,7 @@ interface DemoOptions {
 
 const DEMOS: Record<string, (o: DemoOptions) => Promise<boolean>> = {
   starwars: runStarWarsDemo,
+  cloudcity: runCloudCityDemo,
 };
 
 export function registerDemo(program: Command): void {

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // portcullis: the command line. Each command lives in its own file; this one only wires them up.
 import { Command } from 'commander';
+import { registerBackend } from './backend.js';
+import { registerCerts } from './certs.js';
 import { registerCheck } from './check.js';
 import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
@@ -17,5 +19,7 @@ registerRun(program);
 registerCheck(program);
 registerTrace(program);
 registerDemo(program);
+registerCerts(program);
+registerBackend(program);
 
 await program.parseAsync(process.argv);
