@@ -43,6 +43,8 @@ export interface AllowEntry {
   readonly l7: L7Rules | undefined;
   /** `rules` location, for merge-conflict errors. */
   readonly l7Ref: RuleRef | undefined;
+  /** Columns of `ref` and `l7Ref` (RuleRef carries lines only), for located merge-conflict errors. */
+  readonly columns: { readonly ref: number; readonly l7: number };
   /** When set, the entry only counts for TLS connections whose SNI matches one of these. */
   readonly serverNames: readonly NameMatcher[] | undefined;
   readonly terminatingTLS: TlsSecretRef | undefined;

@@ -69,22 +69,26 @@ function parseDirection(
     const peer = parsePeer(item, direction, ctx.namespace, ctx.p);
     const toPorts = listOf(item.get('toPorts'), ctx.p);
     const ref = (n: YamlNode) => refAt(ctx, direction, n);
+    // Ports are parsed even when the peer is bad, so every problem of the rule is reported.
+    const portRules = toPorts.map((pr) => ({ node: pr, parsed: parsePortRule(pr, direction, deny, ctx.namespace, ref, ctx.p) }));
     if (!peer) continue;
     if (toPorts.length === 0) {
       // Without toPorts a rule needs a peer: `ingress: [{}]` allows nothing (but still enables default deny).
       if (!peer.explicit) continue;
       if (deny) denies.push({ ref: ref(item), peer: peer.matcher, ports: ALL_PORTS });
       else allow.push({
-        ref: ref(item), peer: peer.matcher, ports: ALL_PORTS, l7: undefined, l7Ref: undefined,
+        ref: ref(item), peer: peer.matcher, ports: ALL_PORTS, l7: undefined, l7Ref: undefined, columns: { ref: item.column, l7: item.column },
         serverNames: undefined, terminatingTLS: undefined, originatingTLS: undefined,
       });
       continue;
     }
-    for (const pr of toPorts) {
-      const parsed = parsePortRule(pr, direction, deny, ctx.namespace, ref, ctx.p);
+    for (const { node: pr, parsed } of portRules) {
       if (!parsed) continue;
       if (deny) denies.push({ ref: ref(pr), peer: peer.matcher, ports: parsed.ports });
-      else allow.push({ ref: ref(pr), peer: peer.matcher, l7Ref: parsed.l7 ? ref(parsed.l7Node) : undefined, ...parsed });
+      else {
+        const { l7Node, ...rest } = parsed;
+        allow.push({ ref: ref(pr), peer: peer.matcher, l7Ref: rest.l7 ? ref(l7Node) : undefined, columns: { ref: pr.column, l7: l7Node.column }, ...rest });
+      }
     }
   }
   return { allow, deny: denies };
@@ -127,7 +131,8 @@ function parseRule(node: YamlNode, ctx: Context): PolicyRule | undefined {
   const labels = parseRuleLabels(node.get('labels'), p);
   const ruleCtx: Context = { ...ctx, policy: { ...ctx.policy, labels: [...ctx.policy.labels, ...labels] } };
   const directions = ['ingress', 'ingressDeny', 'egress', 'egressDeny'] as const;
-  if (directions.every((d) => listOf(node.get(d), new Problems()).length === 0))
+  const empty = (n: YamlNode) => n.kind === 'missing' || n.kind === 'null' || (n.kind === 'seq' && n.items().length === 0);
+  if (directions.every((d) => empty(node.get(d))))
     p.at(node, 'rule must have at least one of Ingress, IngressDeny, Egress, EgressDeny');
   const [ingress, ingressDeny, egress, egressDeny] = directions.map((d) => parseDirection(node, d, ruleCtx)) as [
     ReturnType<typeof parseDirection>, ReturnType<typeof parseDirection>, ReturnType<typeof parseDirection>, ReturnType<typeof parseDirection>,

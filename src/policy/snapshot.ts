@@ -39,8 +39,9 @@ function duplicatePolicies(documents: readonly PolicyDocument[]): SourceError[] 
 }
 
 function entryError(e: AllowEntry, message: string, useL7Ref = false): SourceError {
-  const ref = useL7Ref && e.l7Ref ? e.l7Ref : e.ref;
-  return { file: ref.file, line: ref.line, column: 1, path: ref.path, message };
+  const l7 = useL7Ref && e.l7Ref !== undefined;
+  const ref = l7 ? e.l7Ref! : e.ref;
+  return { file: ref.file, line: ref.line, column: l7 ? e.columns.l7 : e.columns.ref, path: ref.path, message };
 }
 
 /**
