@@ -213,7 +213,7 @@ function invalidSni(message: string): ClientHelloError {
 }
 
 /** Parse a complete ClientHello body (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2). */
-export function parseClientHelloBody(body: Buffer): ClientHelloResult {
+function parseClientHelloBody(body: Buffer): ClientHelloResult {
   const parsed = parseBody(body);
   return parsed instanceof ClientHelloError ? { state: 'error', error: parsed } : { state: 'complete', hello: parsed };
 }
