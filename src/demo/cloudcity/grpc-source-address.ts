@@ -9,12 +9,18 @@ const { experimental } = grpc;
 const SCHEME = 'portcullis-from';
 
 class SourceAddressResolver implements grpc.experimental.Resolver {
+  // A fixed address resolves once; answering every re-resolution request (grpc-js asks after each failed
+  // connection) would spin on process.nextTick and starve the event loop.
+  private answered = false;
+
   constructor(
     private readonly target: grpc.experimental.GrpcUri,
     private readonly listener: grpc.experimental.ResolverListener,
   ) {}
 
   updateResolution(): void {
+    if (this.answered) return;
+    this.answered = true;
     process.nextTick(() => {
       const hostPort = experimental.splitHostPort(this.target.path);
       const localAddress = this.target.authority;
@@ -28,7 +34,9 @@ class SourceAddressResolver implements grpc.experimental.Resolver {
     });
   }
 
-  destroy(): void {}
+  destroy(): void {
+    this.answered = false;
+  }
 
   static getDefaultAuthority(target: grpc.experimental.GrpcUri): string {
     return target.path;
