@@ -252,6 +252,22 @@ describe('Kafka demo broker: wire protocol', () => {
     assert.ok(fetchCorr! < metaCorr!, 'the Metadata response came after the Fetch it followed');
   });
 
+  test('close() ends long polls and waiting joins at once and closes every connection', async () => {
+    const other = await startDemoBroker({ topics: { t: 1 } });
+    const poller = await KafkaWireClient.connect(other.port);
+    const joiner = await KafkaWireClient.connect(other.port);
+    const poll = poller.request(FETCH, 11, fetchBody({ name: 't' }, 0n, { maxWaitMs: 30_000 }));
+    const join = joiner.request(11, 5, { groupId: 'g', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 30_000, memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }] });
+    const answered = Promise.all([assert.rejects(poll, /connection closed/), assert.rejects(join, /connection closed/)]);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await Promise.all([other.close(), other.close()]);
+    await Promise.all([poller.closed, joiner.closed]);
+    assert.ok(Date.now() - started < 2000);
+    await answered;
+    await assert.rejects(KafkaWireClient.connect(other.port), /ECONNREFUSED/);
+  });
+
   test('ListOffsets: earliest, latest, by timestamp (exact in uncompressed batches) and max timestamp', async () => {
     const c = await client();
     const t = 1_700_000_000_000;

@@ -23,27 +23,22 @@ import { API_VERSIONS, BROKER_API_VERSIONS } from './supported-versions.js';
 /** Frames read ahead while one is being served; past this the socket is paused (backpressure). */
 const MAX_QUEUED_FRAMES = 64;
 
-export interface ConnectionOptions {
-  readonly maxFrameSize: number;
-  /** Aborts when the broker stops. */
-  readonly stopping: AbortSignal;
-}
 
 export class BrokerConnection {
   private readonly reader: KafkaFrameReader;
   private readonly queue: Buffer[] = [];
   private serving = false;
+  /** Aborts when the socket closes (also how a stopping broker ends long polls: it destroys every socket). */
   private readonly closed = new AbortController();
-  private readonly signal: AbortSignal;
+  private readonly signal = this.closed.signal;
   private readonly log: Logger;
 
   constructor(
     private readonly socket: Socket,
     private readonly broker: BrokerState,
-    options: ConnectionOptions,
+    maxFrameSize: number,
   ) {
-    this.reader = new KafkaFrameReader({ maxFrameSize: options.maxFrameSize });
-    this.signal = AbortSignal.any([this.closed.signal, options.stopping]);
+    this.reader = new KafkaFrameReader({ maxFrameSize });
     this.log = broker.log.child({ client: `${socket.remoteAddress}:${socket.remotePort}` });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -53,7 +48,7 @@ export class BrokerConnection {
 
   private onData(chunk: Buffer): void {
     try {
-      this.queue.push(...this.reader.push(chunk));
+      for (const frame of this.reader.push(chunk)) this.queue.push(frame);
     } catch (err) {
       return this.close(err);
     }

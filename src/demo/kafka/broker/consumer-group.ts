@@ -243,6 +243,7 @@ export class ConsumerGroup {
     if (this.members.size === 0) {
       this.stateValue = 'Empty';
       this.protocolType = this.protocolName = this.leaderId = null;
+      this.log.info({ group: this.id, generation: this.generation }, 'consumer group empty');
       this.onEmpty(this);
       return;
     }

@@ -68,12 +68,11 @@ export async function startDemoBroker(opts: DemoBrokerOptions = {}): Promise<Dem
     log,
   };
 
-  const stopping = new AbortController();
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    new BrokerConnection(socket, state, { maxFrameSize: MAX_REQUEST_BYTES, stopping: stopping.signal });
+    new BrokerConnection(socket, state, MAX_REQUEST_BYTES);
   });
   server.on('error', (err) => log.error({ err }, 'demo broker listener error'));
   log.info({ host: address.address, port: address.port, advertised: `${state.advertisedHost}:${state.advertisedPort}`, topics: topics.all().map((t) => t.name) }, 'Kafka demo broker listening');
@@ -85,7 +84,6 @@ export async function startDemoBroker(opts: DemoBrokerOptions = {}): Promise<Dem
     nodeId: NODE_ID,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
-        stopping.abort();
         groups.close();
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
