@@ -33,9 +33,25 @@ export interface RealKafka {
   stop(): Promise<void>;
 }
 
+/**
+ * A Kafka ACL for every principal (on PLAINTEXT all clients are User:ANONYMOUS, so the source address is what
+ * tells them apart: give the client its own with --local-address). The broker itself connects from 127.0.0.1:
+ * leave that host allowed on the cluster.
+ */
+export interface KafkaAcl {
+  readonly permission: 'allow' | 'deny';
+  /** A client's source address, or '*'. */
+  readonly host: string;
+  /** A Kafka AclOperation name: READ, WRITE, DESCRIBE, CREATE, ALL, ... */
+  readonly operation: string;
+  readonly resource: 'topic' | 'group' | 'cluster';
+  /** Topic or group name; 'kafka-cluster' for the cluster. */
+  readonly name: string;
+}
+
 /** One JSON line printed by the Java InteropClient (see scripts/kafka/src/.../InteropClient.java). */
 export interface JavaClientOutcome {
-  readonly type: 'produced' | 'consumed' | 'topic' | 'created' | 'error' | 'summary';
+  readonly type: 'produced' | 'consumed' | 'topic' | 'created' | 'acl' | 'error' | 'summary';
   readonly [field: string]: unknown;
 }
 
@@ -46,11 +62,15 @@ export function assertKafkaInstalled(): void {
   }
 }
 
-/** Starts a fresh single-node broker in a temp dir and creates `topics` (1 partition each) before returning. */
-export async function startRealKafka(opts: { topics?: string[] } = {}): Promise<RealKafka> {
+/**
+ * Starts a fresh single-node broker in a temp dir and creates `topics` (1 partition each) before returning.
+ * With `acls` the broker runs Kafka's StandardAuthorizer (resources without ACLs stay open to everyone) and
+ * returns once every ACL is enforced, so the real broker answers with its own authorization errors.
+ */
+export async function startRealKafka(opts: { topics?: string[]; acls?: KafkaAcl[] } = {}): Promise<RealKafka> {
   assertKafkaInstalled();
   for (let attempt = 1; ; attempt++) {
-    const { broker, exitStatus } = await launchBroker();
+    const { broker, exitStatus } = await launchBroker(opts.acls !== undefined);
     try {
       await waitUntilAnswering(broker, exitStatus);
     } catch (err) {
@@ -60,19 +80,20 @@ export async function startRealKafka(opts: { topics?: string[] } = {}): Promise<
       if (/Address already in use/.test(log) && attempt < START_ATTEMPTS) continue;
       throw new Error(`Kafka broker did not start: ${(err as Error).message}\n--- broker log ---\n${log}`);
     }
-    if (opts.topics && opts.topics.length > 0) {
-      try {
-        await createTopics(broker.bootstrap, opts.topics);
-      } catch (err) {
-        await broker.stop();
-        throw err;
-      }
+    try {
+      const topics = opts.topics ?? [];
+      if (topics.length > 0) await setUp(['create-topics', '--bootstrap', broker.bootstrap, ...topics.flatMap((t) => ['--topic', t])]);
+      const acls = (opts.acls ?? []).map((a) => [a.permission, a.host, a.operation, a.resource, a.name].join(','));
+      if (acls.length > 0) await setUp(['acls', '--bootstrap', broker.bootstrap, ...acls.flatMap((a) => ['--acl', a])]);
+    } catch (err) {
+      await broker.stop();
+      throw err;
     }
     return broker;
   }
 }
 
-async function launchBroker(): Promise<{ broker: RealKafka; exitStatus: () => string | undefined }> {
+async function launchBroker(authorizer: boolean): Promise<{ broker: RealKafka; exitStatus: () => string | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-kafka-'));
   const logs = join(dir, 'logs');
   const properties = join(dir, 'server.properties');
@@ -82,7 +103,7 @@ async function launchBroker(): Promise<{ broker: RealKafka; exitStatus: () => st
     mkdirSync(logs);
     const [brokerPort, controllerPort] = await freePorts(2);
     port = brokerPort!;
-    writeFileSync(properties, serverProperties({ dir, port, controllerPort: controllerPort! }));
+    writeFileSync(properties, serverProperties({ dir, port, controllerPort: controllerPort!, authorizer }));
     // A short-lived JVM: C1 only and the serial GC start faster on a busy machine.
     await run('java', ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', ...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', properties], 60_000);
   } catch (err) {
@@ -125,7 +146,7 @@ async function launchBroker(): Promise<{ broker: RealKafka; exitStatus: () => st
   return { broker, exitStatus: () => status };
 }
 
-function serverProperties(o: { dir: string; port: number; controllerPort: number }): string {
+function serverProperties(o: { dir: string; port: number; controllerPort: number; authorizer: boolean }): string {
   return `process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${HOST}:${o.controllerPort}
@@ -145,7 +166,7 @@ offsets.topic.num.partitions=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=1
-`;
+${o.authorizer ? 'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\nallow.everyone.if.no.acl.found=true\n' : ''}`;
 }
 
 /** A random cluster id as Kafka writes one (URL-safe base64 of 16 bytes, no padding, never starting with '-'). */
@@ -195,12 +216,9 @@ function answersApiVersions(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function createTopics(bootstrap: string, topics: string[]): Promise<void> {
-  const outcomes = await runJavaClient(['create-topics', '--bootstrap', bootstrap, ...topics.flatMap((t) => ['--topic', t])]);
-  const summary = outcomes.at(-1);
-  if (summary?.type !== 'summary' || summary['ok'] !== true) {
-    throw new Error(`creating topics ${topics.join(', ')} failed: ${JSON.stringify(outcomes)}`);
-  }
+async function setUp(args: string[]): Promise<void> {
+  const outcomes = await runJavaClient(args);
+  if (outcomes.at(-1)?.['ok'] !== true) throw new Error(`InteropClient ${args.join(' ')} failed: ${JSON.stringify(outcomes)}`);
 }
 
 /**

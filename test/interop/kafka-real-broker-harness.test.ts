@@ -1,12 +1,14 @@
 // Proves the real-Kafka harness before the proxy sits in front of it: a real Apache Kafka broker with the demo
 // topics, and the three interop clients (the Java reference client, kafkajs, kcat) producing and consuming
 // directly against it, each reading what the others wrote. The steps share one broker and run in order.
+// A second broker runs Kafka's own authorizer, so the Java client's error lines are checked against real denials:
+// the outcomes the proxy's denials will later be compared with.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import kafkajs from 'kafkajs';
-import { runJavaClient, startRealKafka, type JavaClientOutcome, type RealKafka } from '../helpers/kafka-broker-real.js';
+import { runJavaClient, startRealKafka, type JavaClientOutcome, type KafkaAcl, type RealKafka } from '../helpers/kafka-broker-real.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 
@@ -144,5 +146,55 @@ describe('real Kafka broker harness', { timeout: 300_000 }, () => {
     } finally {
       relay.close();
     }
+  });
+});
+
+describe('real Kafka broker with ACLs: the Java client reports Kafka\'s own authorization errors', { timeout: 300_000 }, () => {
+  const HQ = '127.0.0.8';
+  const OUTPOST = '127.0.0.9';
+  const acls: KafkaAcl[] = [
+    { permission: 'allow', host: '*', operation: 'ALL', resource: 'topic', name: PLANS },
+    { permission: 'deny', host: OUTPOST, operation: 'WRITE', resource: 'topic', name: PLANS },
+    { permission: 'allow', host: '*', operation: 'ALL', resource: 'group', name: 'outposts' },
+    { permission: 'deny', host: OUTPOST, operation: 'READ', resource: 'group', name: 'outposts' },
+  ];
+  let kafka: RealKafka;
+
+  before(async () => {
+    kafka = await startRealKafka({ topics: [PLANS], acls });
+  });
+  after(() => kafka?.stop());
+
+  test('a producer denied WRITE gets TopicAuthorizationException naming the topic; an allowed one delivers', async () => {
+    const allowed = await runJavaClient(['produce', '--bootstrap', kafka.bootstrap, '--local-address', HQ, '--topic', PLANS, '--count', '3', '--prefix', 'hq']);
+    assert.equal(summaryOf(allowed)['ok'], true, JSON.stringify(allowed));
+
+    const denied = await runJavaClient(['produce', '--bootstrap', kafka.bootstrap, '--local-address', OUTPOST, '--topic', PLANS, '--count', '3']);
+    assert.deepEqual(ofType(denied, 'produced'), []);
+    const [error, ...more] = ofType(denied, 'error');
+    assert.deepEqual(more, [], 'one distinct error for the three records');
+    assert.deepEqual(error, {
+      type: 'error',
+      op: 'produce',
+      exception: 'TopicAuthorizationException',
+      class: 'org.apache.kafka.common.errors.TopicAuthorizationException',
+      message: `Not authorized to access topics: [${PLANS}]`,
+      retriable: false,
+      unauthorizedTopics: [PLANS],
+      records: 3,
+    });
+    assert.deepEqual(summaryOf(denied), { ...summaryOf(denied), ok: false, count: 0, failed: 3 });
+  });
+
+  test('a consumer denied READ on its group gets GroupAuthorizationException naming the group', async () => {
+    const denied = await runJavaClient(['consume', '--bootstrap', kafka.bootstrap, '--local-address', OUTPOST, '--topic', PLANS, '--group', 'outposts', '--count', '3']);
+    const [error] = ofType(denied, 'error');
+    assert.equal(error?.['exception'], 'GroupAuthorizationException', JSON.stringify(denied));
+    assert.equal(error?.['class'], 'org.apache.kafka.common.errors.GroupAuthorizationException');
+    assert.equal(error?.['groupId'], 'outposts');
+    assert.deepEqual(summaryOf(denied), { ...summaryOf(denied), ok: false, count: 0, timedOut: false });
+
+    const allowed = await runJavaClient(['consume', '--bootstrap', kafka.bootstrap, '--local-address', HQ, '--topic', PLANS, '--group', 'outposts', '--count', '3']);
+    assert.deepEqual(ofType(allowed, 'consumed').map((c) => c['value']), values('hq', 3));
   });
 });

@@ -10,10 +10,11 @@ import java.util.Map;
  *   InteropClient consume       --bootstrap H:P --topic T [--group G] [--count N]
  *   InteropClient topics        --bootstrap H:P
  *   InteropClient create-topics --bootstrap H:P --topic T [--topic T2 ...] [--partitions N]
+ *   InteropClient acls          --bootstrap H:P --acl allow|deny,HOST,OPERATION,topic|group|cluster,NAME [--acl ...]
  *   common: [--client-id ID] [--timeout-ms MS] [--local-address 127.0.0.X]
  * </pre>
  *
- * Stdout carries only JSON lines: "produced"/"consumed"/"topic"/"created" per item, "error" per failure
+ * Stdout carries only JSON lines: "produced"/"consumed"/"topic"/"created"/"acl" per item, "error" per failure
  * (exception class and message, denied topics or group), and a final "summary" with "ok". Exit status 0 when
  * ok, 1 when the client reported a failure, 2 for a bad command line. Logging goes to stderr.
  * --local-address needs the JVM flags in {@link BindingSelectorProvider}.
@@ -23,7 +24,8 @@ public final class InteropClient {
       "produce", new ProduceCommand(),
       "consume", new ConsumeCommand(),
       "topics", new ListTopicsCommand(),
-      "create-topics", new CreateTopicsCommand());
+      "create-topics", new CreateTopicsCommand(),
+      "acls", new AclsCommand());
 
   private InteropClient() {}
 

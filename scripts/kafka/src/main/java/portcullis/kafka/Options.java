@@ -6,11 +6,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** `<command> --name value ...`. Only known names are accepted; --topic may repeat (create-topics). */
+/** `<command> --name value ...`. Only known names are accepted; --topic (create-topics) and --acl (acls) may repeat. */
 record Options(String command, Map<String, List<String>> values) {
   private static final Set<String> NAMES = Set.of(
       "bootstrap", "client-id", "local-address", "topic", "group", "count", "timeout-ms", "acks", "idempotence", "prefix",
-      "partitions");
+      "partitions", "acl");
 
   static Options parse(String[] args) {
     if (args.length == 0) throw new UsageException("missing command");
