@@ -14,7 +14,7 @@ for tool in java mvn; do
 done
 
 inputs="$(cd "$here" && find pom.xml src -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$inputs" && -f "$dest/interop-client.jar" ]]; then
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$inputs" && -f "$dest/interop-client.jar" ]] && compgen -G "$dest/libs/kafka_2.13-*.jar" >/dev/null; then
   echo "kafka install: up to date in .interop/kafka"
   exit 0
 fi
@@ -23,7 +23,8 @@ started=$SECONDS
 # Start clean: jars of a previous Kafka version left in libs/ would end up on the classpath.
 rm -rf "$dest"
 mkdir -p "$dest"
-mvn -q -B --no-transfer-progress -Dstyle.color=never -f "$here/pom.xml" -Dinterop.dir="$dest" package
+# -q prints only errors; Debian's Maven still emits bare ANSI resets, which the sed drops (pipefail keeps mvn's status).
+mvn -q -B --no-transfer-progress -Dstyle.color=never -f "$here/pom.xml" -Dinterop.dir="$dest" package 2>&1 | sed -e 's/\x1b\[[0-9;]*m//g'
 # Proves the classpath is complete: the broker's main class loads and reports its version.
 version="$(java -cp "$dest/libs/*" kafka.Kafka --version 2>/dev/null | head -n1)"
 [[ -n "$version" ]] || { echo "kafka install: kafka.Kafka --version printed nothing" >&2; exit 1; }

@@ -254,7 +254,8 @@ export async function runJavaClient(args: string[]): Promise<JavaClientOutcome[]
     }
   });
   if (code === 2 || outcomes.at(-1)?.type !== 'summary') {
-    throw new Error(`InteropClient ${args.join(' ')} exited ${code} without a summary: ${stdout}\nstderr:\n${stderr}`);
+    const why = code === 2 ? 'rejected its command line' : `exited ${code} without a summary`;
+    throw new Error(`InteropClient ${args.join(' ')} ${why}: ${stdout}\nstderr:\n${stderr}`);
   }
   return outcomes;
 }
