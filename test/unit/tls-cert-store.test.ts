@@ -226,6 +226,14 @@ describe('cert store: validation on load', () => {
     assert.notEqual(certs.terminatingOptions(ref('opts')), options);
   });
 
+  it('a not-yet-valid certificate is accepted once its time comes, without a file change', async () => {
+    const issued = await issue('early', ['early.example.com'], { validFrom: new Date(Date.now() + 4000), validTo: new Date(Date.now() + DAY) });
+    const certs = new CertStore(store.root, { watch: false, retryMs: 50 });
+    throwsSecretError(() => certs.terminatingContext(ref('early')), /is not valid before/);
+    await new Promise((r) => setTimeout(r, Date.parse(issued.validFrom) + 1000 - Date.now()));
+    assert.ok(certs.terminatingContext(ref('early')));
+  });
+
   it('a failed load is retried on use after retryMs, not on every use', async () => {
     const certs = new CertStore(store.root, { watch: false, retryMs: 50 });
     throwsSecretError(() => certs.originatingContext(ref('late')), /not found/);

@@ -80,8 +80,8 @@ interface Entry {
   readonly ref: ResolvedRef;
   good?: SecretMaterial;
   error?: string;
-  /** Fingerprint of the content that produced `error`, so an unchanged broken file is reported once. */
-  failedFingerprint?: string;
+  /** Content fingerprint and message of the last reported failure, so an unchanged problem is reported once. */
+  reportedFailure?: string;
   failedAt?: number;
 }
 
@@ -221,7 +221,7 @@ export class CertStore {
   }
 
   private resolve(ref: TlsSecretRef): ResolvedRef {
-    const label = `${ref.namespace}/${ref.name}`;
+    const label = secretLabel(ref);
     try {
       checkSecretName(ref);
       for (const item of [ref.certificate, ref.privateKey, ref.trustedCA]) if (item) checkItemName(item);
@@ -235,7 +235,7 @@ export class CertStore {
     };
     return {
       key: `${label}\0${items.certificate}\0${items.privateKey}\0${items.trustedCA}`,
-      label: secretLabel(ref),
+      label,
       dir: path.join(this.root, ref.namespace, ref.name),
       items,
       explicit: { certificate: !!ref.certificate, privateKey: !!ref.privateKey, trustedCA: !!ref.trustedCA },
@@ -265,23 +265,23 @@ export class CertStore {
     try {
       raw = readSecret(ref);
       if (raw.fingerprint === entry.good?.fingerprint) {
-        entry.error = entry.failedFingerprint = undefined;
+        entry.error = entry.reportedFailure = undefined;
         return false;
       }
-      if (raw.fingerprint === entry.failedFingerprint) return false;
+      // Validated again even when the content did not change: a not-yet-valid certificate becomes valid with time.
       const material = validateSecret(ref, raw);
       const first = entry.good === undefined;
       entry.good = material;
-      entry.error = entry.failedFingerprint = entry.failedAt = undefined;
+      entry.error = entry.reportedFailure = entry.failedAt = undefined;
       this.emit({ kind: first ? 'loaded' : 'reloaded', secret: ref.label });
       return true;
     } catch (err) {
       const message = asSecretError(err, ref.label).message;
-      const fingerprint = raw?.fingerprint ?? `error:${message}`;
+      const failure = `${raw?.fingerprint ?? ''}\0${message}`;
       entry.failedAt = Date.now();
-      if (fingerprint === entry.failedFingerprint) return false;
+      if (failure === entry.reportedFailure) return false;
       entry.error = message;
-      entry.failedFingerprint = fingerprint;
+      entry.reportedFailure = failure;
       this.emit({ kind: 'failed', secret: ref.label, error: message, keptLastGood: entry.good !== undefined });
       return false;
     }
