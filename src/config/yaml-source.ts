@@ -183,15 +183,15 @@ export function parseYamlSource(
       continue;
     }
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue;
+    const root = doc.contents as Node;
+    const start = root.range?.[0] ?? doc.range[0];
     try {
       doc.toJS({ maxAliasCount: options.maxAliasCount ?? 100 });
     } catch (e) {
-      errors.push(at(doc.range[0], `invalid YAML: ${(e as Error).message}`));
+      errors.push(at(start, `invalid YAML: ${(e as Error).message}`));
       continue;
     }
-    const src: SourceText = { file, lines, doc };
-    const root = doc.contents as Node;
-    documents.push(new YamlNode(src, '', root, root.range?.[0] ?? doc.range[0]));
+    documents.push(new YamlNode({ file, lines, doc }, '', root, start));
   }
   return { documents, errors };
 }

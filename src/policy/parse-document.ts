@@ -162,6 +162,10 @@ function parseRule(node: YamlNode, ctx: Context): PolicyRule | undefined {
 /** One YAML document; undefined (with problems reported) when it is not a valid policy. */
 export function parsePolicyDocument(root: YamlNode, p: Problems): PolicyDocument | undefined {
   const before = p.errors.length;
+  if (root.kind !== 'map') {
+    p.at(root, `expected a CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy document (a map), got ${root.kind === 'seq' ? 'a list' : 'a scalar'}`);
+    return undefined;
+  }
   if (!checkFields(root, ['apiVersion', 'kind', 'metadata', 'spec', 'specs', 'status'], p)) return undefined;
   const apiVersion = stringOf(root.get('apiVersion'), p, true);
   if (apiVersion !== undefined && apiVersion !== 'cilium.io/v2') p.at(root.get('apiVersion'), `unsupported apiVersion "${apiVersion}" (expected cilium.io/v2)`);
