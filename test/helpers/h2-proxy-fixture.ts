@@ -1,6 +1,7 @@
 // The HTTP/2 handler in-process behind a small listener that does what the `http` listener does before it
 // hands a connection over (L3/L4 admission, h2c preface sniffing), configured from real portcullis.yaml
 // text and real policy YAML compiled by the real policy engine, with recording observers.
+import http2 from 'node:http2';
 import net from 'node:net';
 import { pino } from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
@@ -122,4 +123,11 @@ function compile(policy: string, config: PortcullisConfig, revision: number): Po
   const built = buildSnapshot({ documents: parsed.documents, endpoints: config.endpoints, enforcement: config.enforcement, audit: config.audit, revision });
   if (built.snapshot === undefined) throw new Error(built.errors.map(formatSourceError).join('\n'));
   return built.snapshot;
+}
+
+/** A node:http2 client session to the proxy from `localAddress` (its identity). */
+export function connectFrom(proxy: H2Proxy, localAddress: string): http2.ClientHttp2Session {
+  const session = http2.connect(proxy.url, { createConnection: () => net.connect({ host: proxy.host, port: proxy.port, localAddress }) });
+  session.on('error', () => {});
+  return session;
 }

@@ -52,14 +52,20 @@ export function relayToH2Upstream(
     exchange.failed(code, info);
   };
 
+  // The wait for response headers starts once the request is fully sent: a slow upload is not a slow upstream.
   let timer: NodeJS.Timeout | undefined;
-  if (opts.responseTimeoutMs > 0) {
+  const startResponseTimer = () => {
+    if (responseStarted || us.closed) return;
     timer = setTimeout(() => {
       timer = undefined;
       us.close(NGHTTP2_CANCEL);
       const sent = sendH2LocalReply(ds, UPSTREAM_TIMEOUT, opts.grpc);
       if (sent) fail(sent.code, `upstream sent no response headers within ${opts.responseTimeoutMs} ms`);
     }, opts.responseTimeoutMs);
+  };
+  if (opts.responseTimeoutMs > 0) {
+    if (endStream) startResponseTimer();
+    else us.once('finish', startResponseTimer);
   }
 
   if (!endStream) ds.pipe(us);
