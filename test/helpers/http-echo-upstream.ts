@@ -15,6 +15,8 @@ export interface EchoUpstream {
   readonly port: number;
   /** Every request that reached the upstream, in order (upgrade requests included). */
   readonly seen: SeenRequest[];
+  /** Connections to the upstream that have been closed so far. */
+  closedConnections(): number;
   close(): Promise<void>;
 }
 
@@ -37,13 +39,17 @@ export function patternBytes(length: number, offset = 0): Buffer {
 export async function startEchoUpstream(host = '127.0.0.1'): Promise<EchoUpstream> {
   const seen: SeenRequest[] = [];
   const sockets = new Set<Socket>();
+  let closed = 0;
   const server: Server = createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders });
     route(req, res);
   });
   server.on('connection', (s: Socket) => {
     sockets.add(s);
-    s.once('close', () => sockets.delete(s));
+    s.once('close', () => {
+      sockets.delete(s);
+      closed++;
+    });
   });
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders });
@@ -53,6 +59,7 @@ export async function startEchoUpstream(host = '127.0.0.1'): Promise<EchoUpstrea
   return {
     port: (server.address() as AddressInfo).port,
     seen,
+    closedConnections: () => closed,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
