@@ -59,7 +59,7 @@ export function checkFields(
   }
   for (const f of node.fields()) {
     if (known.includes(f.name)) continue;
-    const why = unsupported[f.name];
+    const why = Object.hasOwn(unsupported, f.name) ? unsupported[f.name] : undefined;
     if (why !== undefined) p.at(f.key, `${f.name} is not supported by Portcullis (${why})`);
     else p.at(f.key, `unknown field "${f.name}"${suggestion(f.name, known)}`);
   }

@@ -16,7 +16,7 @@ const UNSUPPORTED_SOURCES: Readonly<Record<string, string>> = {
 /** Validates a selector key; returns its source and key, or undefined after reporting. */
 function parseKey(raw: string, at: YamlNode, p: Problems): { source: string; key: string } | undefined {
   const { source, key } = splitSource(raw, SOURCE_ANY);
-  const unsupported = UNSUPPORTED_SOURCES[source];
+  const unsupported = Object.hasOwn(UNSUPPORTED_SOURCES, source) ? UNSUPPORTED_SOURCES[source] : undefined;
   if (unsupported) {
     p.at(at, unsupported);
     return undefined;

@@ -193,3 +193,16 @@ test('endpoint configuration errors are located at the endpoint', () => {
     return true;
   });
 });
+
+test('validation itself is linear: pathological names and field names answer immediately', () => {
+  const long = `${'a'.repeat(250)}!`;
+  const start = Date.now();
+  expectOne(cnp('s', `endpointSelector: {}\negress: [{toFQDNs: [{matchName: "${long}"}]}]`), `"${long}"`, 'spec.egress[0].toFQDNs[0].matchName', /^invalid matchName/);
+  expectOne(cnp('s', `endpointSelector: {}\negress: [{toFQDNs: [{matchPattern: "${long}"}]}]`), `"${long}"`, 'spec.egress[0].toFQDNs[0].matchPattern', /^invalid matchPattern/);
+  expectOne(cnp('s', `endpointSelector: {}\negress: [{toPorts: [{ports: [{port: "443"}], serverNames: ["${'a*'.repeat(120)}!"]}]}]`), '"a*a*', 'spec.egress[0].toPorts[0].serverNames[0]', /^invalid server name/);
+  assert.ok(Date.now() - start < 5000);
+  // Inherited object properties are not field names or label sources.
+  expectOne(cnp('s', `endpointSelector: {}\ningress: [{constructor: x}]`), 'constructor', 'spec.ingress[0].constructor', /^unknown field "constructor"/);
+  expectOne(cnp('s', `endpointSelector: {matchLabels: {"constructor:x": y}}\ningress: [{}]`), '"constructor:x"', 'spec.endpointSelector.matchLabels["constructor:x"]', /^unknown label source "constructor"/);
+  expectOne(cnp('s', `endpointSelector: {}\ningress: [{fromEntities: [constructor]}]`), 'constructor]', 'spec.ingress[0].fromEntities[0]', 'unsupported entity: constructor');
+});
