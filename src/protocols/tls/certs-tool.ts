@@ -50,6 +50,7 @@ export interface IssueOptions {
 export interface IssuedCertificate {
   readonly secret: string;
   readonly dir: string;
+  /** One line, e.g. `CN=api.example.com, O=Portcullis`. */
   readonly subject: string;
   readonly subjectAltName?: string;
   readonly serialNumber: string;
@@ -251,7 +252,7 @@ function describe(secret: SecretName, dir: string, x509: X509Certificate): Issue
   return {
     secret: secretLabel(secret),
     dir,
-    subject: x509.subject,
+    subject: x509.subject.replaceAll('\n', ', '),
     ...(x509.subjectAltName !== undefined && { subjectAltName: x509.subjectAltName }),
     serialNumber: x509.serialNumber,
     fingerprint256: x509.fingerprint256,
