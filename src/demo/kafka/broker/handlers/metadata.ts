@@ -1,5 +1,5 @@
 import { ZERO_UUID, type KafkaStruct } from '../../../../protocols/kafka/index.js';
-import type { BrokerState, RequestContext } from '../context.js';
+import { CloseConnection, type BrokerState, type RequestContext } from '../context.js';
 import { INVALID_TOPIC_EXCEPTION, NONE, UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION } from '../error-codes.js';
 import type { MetadataRequest } from '../requests.js';
 import { TOPIC_NAME, type Topic } from '../topics.js';
@@ -39,11 +39,17 @@ function requestedTopic(broker: BrokerState, t: { topicId?: string; name: string
   return topic ? describeTopic(topic, broker.nodeId) : topicError(UNKNOWN_TOPIC_OR_PARTITION, t.name, ZERO_UUID);
 }
 
+/** Lookups by topic id came with v12; v10-11 carry the id field but must name every topic (as Kafka checks). */
+const TOPIC_ID_LOOKUP = 12;
+
 /** Metadata (3): this one broker leads every partition. */
 export function handleMetadata({ body, header, broker }: RequestContext): KafkaStruct {
   const req = body as unknown as MetadataRequest;
   // null asks for every topic; so does an empty list in v0, where the field was not yet nullable.
   const all = req.topics === null || (header.apiVersion === 0 && req.topics.length === 0);
+  if (header.apiVersion < TOPIC_ID_LOOKUP && req.topics?.some((t) => t.name === null || (t.topicId !== undefined && t.topicId !== ZERO_UUID))) {
+    throw new CloseConnection(`Metadata v${header.apiVersion} cannot look topics up by id`);
+  }
   const topics = all ? broker.topics.all().map((t) => describeTopic(t, broker.nodeId)) : req.topics!.map((t) => requestedTopic(broker, t));
   return {
     throttleTimeMs: 0,
