@@ -4,7 +4,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Server } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageFile } from '../../src/demo/package-root.js';
@@ -12,6 +12,7 @@ import { packageFile } from '../../src/demo/package-root.js';
 const KAFKA_DIR = packageFile('.interop', 'kafka');
 const LIBS = join(KAFKA_DIR, 'libs');
 const CLIENT_JAR = join(KAFKA_DIR, 'interop-client.jar');
+const classpath = `${CLIENT_JAR}:${join(LIBS, '*')}`;
 const BROKER_LOG4J = packageFile('scripts', 'kafka', 'log4j-broker.properties');
 const CLIENT_LOG4J = packageFile('scripts', 'kafka', 'log4j-client.properties');
 
@@ -27,7 +28,7 @@ export interface RealKafka {
   readonly port: number;
   /** The broker's temp dir (server.properties, data/, logs/server.log); removed by stop(). */
   readonly dir: string;
-  /** Last lines of logs/server.log, for assertion messages when something goes wrong. */
+  /** Last lines of logs/server.log and of the JVM console output, for messages when something goes wrong. */
   logTail(lines?: number): string;
   /** SIGTERM, then SIGKILL after 15 s; removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
@@ -97,7 +98,7 @@ async function launchBroker(authorizer: boolean): Promise<{ broker: RealKafka; e
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-kafka-'));
   const logs = join(dir, 'logs');
   const properties = join(dir, 'server.properties');
-  const jvm = [`-Dlog4j.configuration=file:${BROKER_LOG4J}`, `-Dkafka.logs.dir=${logs}`, '-cp', join(LIBS, '*')];
+  const jvm = [`-Dlog4j.configuration=file:${BROKER_LOG4J}`, `-Dkafka.logs.dir=${logs}`, '-cp', classpath];
   let port: number;
   try {
     mkdirSync(logs);
@@ -111,11 +112,15 @@ async function launchBroker(authorizer: boolean): Promise<{ broker: RealKafka; e
     throw err;
   }
 
-  const console = openSync(join(logs, 'console.log'), 'a');
-  const child = spawn('java', ['-Xms512m', '-Xmx512m', '-Djava.awt.headless=true', ...jvm, 'kafka.Kafka', properties], {
-    stdio: ['ignore', console, console],
+  const consoleLog = openSync(join(logs, 'console.log'), 'a');
+  // BrokerMain runs kafka.Kafka and exits when its stdin closes: the pipe ends with this process, however it ends.
+  const child = spawn('java', ['-Xms512m', '-Xmx512m', '-Djava.awt.headless=true', ...jvm, 'portcullis.kafka.BrokerMain', properties], {
+    stdio: ['pipe', consoleLog, consoleLog],
   });
-  closeSync(console);
+  closeSync(consoleLog);
+  // Neither the JVM nor its stdin pipe keeps a test process alive: a forgotten stop() ends with the test file.
+  child.unref();
+  (child.stdin as Socket).unref();
   let status: string | undefined;
   const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
@@ -123,9 +128,6 @@ async function launchBroker(authorizer: boolean): Promise<{ broker: RealKafka; e
       resolve();
     }),
   );
-  // A test runner that dies must not leave a JVM behind.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
 
   let stopped: Promise<void> | undefined;
   const broker: RealKafka = {
@@ -136,7 +138,6 @@ async function launchBroker(authorizer: boolean): Promise<{ broker: RealKafka; e
     logTail: (lines = 30) => tail(join(logs, 'server.log'), lines) + tail(join(logs, 'console.log'), lines),
     stop() {
       stopped ??= (async () => {
-        process.removeListener('exit', killOnExit);
         await terminate(child, exited);
         rmSync(dir, { recursive: true, force: true });
       })();
@@ -230,7 +231,8 @@ async function setUp(args: string[]): Promise<void> {
 export async function runJavaClient(args: string[]): Promise<JavaClientOutcome[]> {
   assertKafkaInstalled();
   const timeoutIndex = args.indexOf('--timeout-ms');
-  const clientTimeout = timeoutIndex >= 0 ? Number(args[timeoutIndex + 1]) : 30_000;
+  const given = timeoutIndex >= 0 ? Number(args[timeoutIndex + 1]) : NaN;
+  const clientTimeout = Number.isFinite(given) && given > 0 ? given : 30_000;
   const jvm = [
     // Short-lived: C1 only, serial GC and a small heap start noticeably faster on a busy 2-core machine.
     '-XX:TieredStopAtLevel=1',
@@ -241,7 +243,7 @@ export async function runJavaClient(args: string[]): Promise<JavaClientOutcome[]
     '-Djava.nio.channels.spi.SelectorProvider=portcullis.kafka.BindingSelectorProvider',
     '--add-exports=java.base/sun.nio.ch=ALL-UNNAMED',
     '-cp',
-    `${CLIENT_JAR}:${join(LIBS, '*')}`,
+    classpath,
     'portcullis.kafka.InteropClient',
   ];
   const { stdout, stderr, code } = await run('java', [...jvm, ...args], clientTimeout + 60_000, true);
@@ -290,8 +292,12 @@ async function freePorts(count: number): Promise<number[]> {
 async function terminate(child: ChildProcess, exited: Promise<void>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
-  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS).unref());
-  if ((await Promise.race([exited, timer])) === 'timeout') {
+  // A referenced timer: the child is unref'd, so this keeps the process alive until the broker is gone.
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), STOP_TIMEOUT_MS)));
+  const outcome = await Promise.race([exited, timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
     child.kill('SIGKILL');
     await exited;
   }
