@@ -65,7 +65,7 @@ export async function startH2Proxy(o: H2ProxyOptions): Promise<H2Proxy> {
   const flows = new RecordingFlows();
   const metrics = new RecordingMetrics();
   const listenerConfig = config.listeners[0]!;
-  const ctx = { config: listenerConfig, snapshot: () => snapshot, flows, metrics, log: pino({ level: 'silent' }) };
+  const ctx = { config: listenerConfig, snapshot: () => snapshot, flows, metrics, log: pino({ level: process.env.H2_TEST_LOG ?? 'silent' }) };
   const h2 = createH2Handler(ctx);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {

@@ -1,0 +1,161 @@
+// Every HTTP/2 limit provoked by a hand-rolled client that breaks the rules on purpose; each test then
+// shows the proxy is still up and serving another client.
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { after, before, describe, test } from 'node:test';
+import { startH2EchoUpstream, type H2EchoUpstream } from '../helpers/h2-echo-upstream.js';
+import { BACKEND, CLIENT, connectFrom, startH2Proxy, STRANGER, type H2Proxy } from '../helpers/h2-proxy-fixture.js';
+import { ErrorCode, Flag, FrameType, RawH2Client, errorCodeOf, headerBlock, requestFields, type Frame } from '../helpers/h2-raw-client.js';
+
+/** Another, well-behaved client gets a normal answer: the proxy survived. */
+async function servesOthers(proxy: H2Proxy): Promise<void> {
+  const session = connectFrom(proxy, STRANGER);
+  try {
+    const req = session.request({ ':method': 'GET', ':path': '/still-up' });
+    const status = await new Promise<number>((resolve, reject) => {
+      req.on('response', (h) => resolve(Number(h[':status'])));
+      req.on('error', reject);
+    });
+    req.resume();
+    assert.equal(status, 200);
+  } finally {
+    session.close();
+  }
+}
+
+const rstOn = (id: number) => (f: Frame) => f.type === FrameType.RST_STREAM && f.streamId === id;
+const headersOn = (id: number) => (f: Frame) => f.type === FrameType.HEADERS && f.streamId === id;
+
+describe('HTTP/2 limits', () => {
+  let upstream: H2EchoUpstream;
+  let proxy: H2Proxy;
+  let authority: string;
+  before(async () => {
+    upstream = await startH2EchoUpstream(BACKEND);
+    proxy = await startH2Proxy({
+      upstreamPort: upstream.port,
+      http: 'maxConcurrentStreams: 10, maxResetsPerSecond: 20, maxHeaderCount: 20, maxHeaderBytes: 4096',
+    });
+    authority = `${proxy.host}:${proxy.port}`;
+  });
+  after(async () => {
+    await proxy.close();
+    await upstream.close();
+  });
+
+  test('concurrent streams: the limit is advertised, and a client that exceeds it is disconnected', async () => {
+    const raw = await RawH2Client.connect(proxy.host, proxy.port, CLIENT);
+    try {
+      const settings = await raw.waitFor((f) => f.type === FrameType.SETTINGS && (f.flags & Flag.ACK) === 0);
+      const advertised = new Map<number, number>();
+      for (let i = 0; i + 6 <= settings.payload.length; i += 6) advertised.set(settings.payload.readUInt16BE(i), settings.payload.readUInt32BE(i + 2));
+      assert.equal(advertised.get(0x3), 10, 'SETTINGS_MAX_CONCURRENT_STREAMS');
+      const seenBefore = upstream.seen.length;
+      for (let i = 0; i < 10; i++) raw.headers(raw.newStreamId(), requestFields(authority, '/hang'));
+      while (upstream.seen.length < seenBefore + 10) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(raw.frames.filter((f) => f.type === FrameType.RST_STREAM || f.type === FrameType.GOAWAY).length, 0, 'ten streams are fine');
+      // The 11th breaks the limit the client acknowledged: nghttp2 treats it as a connection error.
+      raw.headers(raw.newStreamId(), requestFields(authority, '/hang'));
+      await raw.waitFor((f) => f.type === FrameType.GOAWAY);
+      await raw.waitClosed();
+      assert.equal(upstream.seen.length, seenBefore + 10, 'the 11th stream never reached the upstream');
+      await servesOthers(proxy);
+    } finally {
+      raw.close();
+    }
+  });
+
+  test('header count and header list size: the stream is reset, the connection stays usable', async () => {
+    const raw = await RawH2Client.connect(proxy.host, proxy.port, CLIENT);
+    try {
+      const many = raw.newStreamId();
+      raw.headers(many, requestFields(authority, '/many', 'GET', Array.from({ length: 40 }, (_, i) => [`x-h${i}`, 'v'] as const)));
+      assert.equal(errorCodeOf(await raw.waitFor(rstOn(many))), ErrorCode.ENHANCE_YOUR_CALM);
+      const big = raw.newStreamId();
+      raw.headers(big, requestFields(authority, '/big', 'GET', [['x-big', 'b'.repeat(8192)]]));
+      assert.equal(errorCodeOf(await raw.waitFor(rstOn(big))), ErrorCode.ENHANCE_YOUR_CALM);
+      assert.ok(!upstream.seen.includes('/many') && !upstream.seen.includes('/big'), 'neither reached the upstream');
+      const fine = raw.newStreamId();
+      raw.headers(fine, requestFields(authority, '/fine'));
+      await raw.waitFor(headersOn(fine));
+      assert.equal(raw.goaway(), undefined);
+      await servesOthers(proxy);
+    } finally {
+      raw.close();
+    }
+  });
+
+  test('rapid reset (CVE-2023-44487): a client resetting streams too fast gets GOAWAY(ENHANCE_YOUR_CALM)', async () => {
+    const raw = await RawH2Client.connect(proxy.host, proxy.port, CLIENT);
+    try {
+      for (let i = 0; i < 200 && !raw.closed; i++) {
+        const id = raw.newStreamId();
+        raw.headers(id, requestFields(authority, '/reset-me'));
+        raw.rst(id, ErrorCode.CANCEL);
+      }
+      const goaway = await raw.waitFor((f) => f.type === FrameType.GOAWAY).catch(() => undefined);
+      await raw.waitClosed();
+      assert.ok(goaway, 'GOAWAY before the close');
+      assert.equal(errorCodeOf(goaway), ErrorCode.ENHANCE_YOUR_CALM);
+      await servesOthers(proxy);
+    } finally {
+      raw.close();
+    }
+  });
+
+  test('CONTINUATION flood (CVE-2024-27983): the connection is closed and the proxy survives', async () => {
+    const raw = await RawH2Client.connect(proxy.host, proxy.port, CLIENT);
+    try {
+      const id = raw.newStreamId();
+      raw.write(FrameType.HEADERS, 0, id, headerBlock(requestFields(authority, '/flood')));
+      const junk = headerBlock([['x-junk', 'j'.repeat(1000)]]);
+      for (let i = 0; i < 10_000 && !raw.closed; i++) raw.write(FrameType.CONTINUATION, 0, id, junk);
+      await raw.waitClosed(10_000);
+      assert.ok(!upstream.seen.includes('/flood'), 'the flooded request never reached the upstream');
+      await servesOthers(proxy);
+    } finally {
+      raw.close();
+    }
+  });
+});
+
+describe('HTTP/2 idle timeouts', () => {
+  let upstream: H2EchoUpstream;
+  let proxy: H2Proxy;
+  before(async () => {
+    upstream = await startH2EchoUpstream(BACKEND);
+    proxy = await startH2Proxy({ upstreamPort: upstream.port, http: 'idleTimeoutMs: 300, streamIdleTimeoutMs: 300' });
+  });
+  after(async () => {
+    await proxy.close();
+    await upstream.close();
+  });
+
+  test('an idle session (no open stream) is closed with GOAWAY(NO_ERROR)', async () => {
+    const raw = await RawH2Client.connect(proxy.host, proxy.port, CLIENT);
+    try {
+      const goaway = await raw.waitFor((f) => f.type === FrameType.GOAWAY, 3000);
+      assert.equal(errorCodeOf(goaway), ErrorCode.NO_ERROR);
+      await raw.waitClosed(3000);
+      await servesOthers(proxy);
+    } finally {
+      raw.close();
+    }
+  });
+
+  test('an idle stream is reset with CANCEL on both hops', async () => {
+    const raw = await RawH2Client.connect(proxy.host, proxy.port, CLIENT);
+    try {
+      const id = raw.newStreamId();
+      // Headers without END_STREAM, then silence: a request body that never comes, an answer that never comes.
+      raw.headers(id, requestFields(`${proxy.host}:${proxy.port}`, '/hang', 'POST'), false);
+      assert.equal(errorCodeOf(await raw.waitFor(rstOn(id), 3000)), ErrorCode.CANCEL);
+      const deadline = Date.now() + 3000;
+      while (!upstream.resets.includes(http2.constants.NGHTTP2_CANCEL) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(upstream.resets.includes(http2.constants.NGHTTP2_CANCEL), 'the upstream stream was reset too');
+      await servesOthers(proxy);
+    } finally {
+      raw.close();
+    }
+  });
+});
