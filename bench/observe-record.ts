@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { createFlowRecorder, renderFlow } from '../src/observe/flows.js';
 import { httpRequestEvent } from '../test/helpers/observe-flow-fixtures.js';
 
-const BATCH = 1000;
-const ROUNDS = 200;
+const BATCH = 500; // below the recorder's per-turn chunk, so one turn renders a whole batch
+const ROUNDS = 400;
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
 const file = join(dir, 'flows.json');
 const event = httpRequestEvent();

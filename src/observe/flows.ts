@@ -1,7 +1,8 @@
 // The flow recorder: `record()` only queues the event; rendering and writing happen in chunks on later
 // event-loop turns (setImmediate), after the protocol has written its response, through pino's asynchronous
-// SonicBoom destination. Memory is bounded: past `maxPending` queued events or `maxBufferBytes` unwritten
-// bytes, flows are dropped and counted (`onLost`), never allowed to grow the heap or block a request.
+// SonicBoom destination. While the destination is behind (half of `maxBufferBytes` unwritten), flows wait in
+// the queue; past `maxPending` queued flows they are dropped and counted (`onLost`): a slow reader never grows
+// the heap without bound or blocks a request.
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -25,9 +26,9 @@ export interface FlowRecorderOptions {
   readonly log?: Logger;
   /** Called with the number of flows dropped because the writer fell behind (wire to `metrics.flowsLost`). */
   readonly onLost?: (count: number) => void;
-  /** Events queued within one event-loop turn before further ones are dropped. Default 100 000. */
+  /** Flows waiting to be rendered before further ones are dropped. Default 100 000. */
   readonly maxPending?: number;
-  /** Rendered bytes waiting for the destination before further flows are dropped. Default 64 MiB. */
+  /** Rendered bytes the destination may owe: rendering pauses at half; what would exceed it is dropped. 64 MiB. */
   readonly maxBufferBytes?: number;
   /** Longest time a rendered flow may sit in the write buffer, ms. Default 200. */
   readonly flushIntervalMs?: number;
@@ -47,6 +48,7 @@ const MIN_WRITE_BYTES = 4096;
 /** Flows rendered per event-loop turn (a few ms of work at most). */
 const DRAIN_CHUNK = 512;
 const COMPACT_AFTER = 8 * DRAIN_CHUNK;
+const WRITER_RETRY_MS = 1000;
 
 export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecorder {
   if (opts.target === 'off') return disabledRecorder();
@@ -55,13 +57,17 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     nodeName: opts.nodeName ?? hostname(),
   };
   const maxPending = opts.maxPending ?? 100_000;
+  const maxBufferBytes = opts.maxBufferBytes ?? 64 * 1024 * 1024;
+  // Writes start below half the bound, and a chunk (up to 3 bytes per char) stays within an eighth of it,
+  // so the bound is never exceeded except by a single flow larger than it.
+  const chunkChars = Math.min(64 * 1024, maxBufferBytes / 8);
   const toFile = opts.target !== 'stdout';
   if (toFile) ensureWritable(opts.target);
   const dest: SonicBoom = pino.destination({
     dest: toFile ? opts.target : 1,
     sync: false,
     minLength: MIN_WRITE_BYTES,
-    maxLength: opts.maxBufferBytes ?? 64 * 1024 * 1024,
+    maxLength: maxBufferBytes,
     mkdir: toFile,
   });
   const flushIntervalMs = opts.flushIntervalMs ?? 200;
@@ -112,31 +118,53 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
 
   /** One chunk per turn, so a burst of flows never holds the event loop for long. */
   function drainTurn(): void {
+    if (closed) return;
+    if (writerBehind()) {
+      // Flows wait in the queue (bounded by maxPending) rather than overflow the write buffer.
+      void writerCaughtUp().then(() => {
+        scheduled = false;
+        schedule();
+      });
+      return;
+    }
     scheduled = false;
     drainChunk();
     if (head < pending.length) schedule();
   }
 
+  function writerBehind(): boolean {
+    return !broken && unwritten > maxBufferBytes / 2;
+  }
+
+  let catchingUp: Promise<void> | undefined;
+  function writerCaughtUp(): Promise<void> {
+    catchingUp ??= new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(retry);
+        dest.off('drain', done);
+        catchingUp = undefined;
+        resolve();
+      };
+      // A destination in an error state (ENOSPC, ...) never drains: try again after a pause, never stall.
+      const retry = setTimeout(done, WRITER_RETRY_MS);
+      dest.on('drain', done);
+    });
+    return catchingUp;
+  }
+
+  /** Renders up to DRAIN_CHUNK flows, or fewer once the text reaches `chunkChars`, and writes them. */
   function drainChunk(): void {
-    const start = head;
-    const end = Math.min(pending.length, start + DRAIN_CHUNK);
-    head = end;
-    const events = pending;
-    if (head === pending.length) {
+    if (broken) {
+      lost(pending.length - head);
       pending = [];
       head = 0;
-    } else if (head >= COMPACT_AFTER) {
-      // Under sustained load the queue never empties; drop the rendered prefix so it can be collected.
-      pending = pending.slice(head);
-      head = 0;
-    }
-    if (broken) {
-      lost(end - start);
       return;
     }
+    const limit = Math.min(pending.length, head + DRAIN_CHUNK);
     let out = '';
-    for (let i = start; i < end; i++) {
-      const event = events[i]!;
+    let i = head;
+    while (i < limit && out.length < chunkChars) {
+      const event = pending[i++]!;
       try {
         out += JSON.stringify(renderFlow(event, render)) + '\n';
       } catch (err) {
@@ -145,17 +173,29 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
         opts.log?.error({ err, listener: event.listener }, 'flow record could not be rendered');
       }
     }
+    head = i;
+    if (head === pending.length) {
+      pending = [];
+      head = 0;
+    } else if (head >= COMPACT_AFTER) {
+      // Under sustained load the queue never empties; drop the rendered prefix so it can be collected.
+      pending = pending.slice(head);
+      head = 0;
+    }
     if (out === '') return;
     unwritten += Buffer.byteLength(out);
     dest.write(out);
     armFlush();
   }
 
-  function flushDestination(): Promise<void> {
-    while (head < pending.length) drainChunk();
-    if (broken || closed) return Promise.resolve();
+  async function flushDestination(): Promise<void> {
+    while (head < pending.length) {
+      if (writerBehind()) await writerCaughtUp();
+      drainChunk();
+    }
+    if (broken || closed) return;
     // SonicBoom fsyncs after a callback flush; pipes and terminals refuse fsync (EINVAL), which is harmless here.
-    return new Promise((resolve) => dest.flush(() => resolve()));
+    await new Promise<void>((resolve) => dest.flush(() => resolve()));
   }
 
   return {

@@ -72,7 +72,7 @@ test('small batches are written without an explicit flush', async () => {
   await rec.close();
 });
 
-test('record() only queues: nothing is rendered until the event loop turns', async () => {
+test('flows past maxPending are dropped and counted at record()', async () => {
   const file = join(dir, 'deferred.json');
   let lost = 0;
   const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, maxPending: 10, onLost: (n) => (lost += n) });
@@ -83,16 +83,31 @@ test('record() only queues: nothing is rendered until the event loop turns', asy
   await rec.close();
 });
 
-test('a writer that falls behind drops whole batches and counts them, then recovers', async () => {
+test('a flow larger than the write buffer bound is dropped and counted; the others are written', async () => {
   const file = join(dir, 'bounded.json');
   let lost = 0;
-  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, maxBufferBytes: 8192, onLost: (n) => (lost += n) });
-  for (let i = 0; i < 200; i++) rec.record(httpRequestEvent());
+  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, maxBufferBytes: 4096, onLost: (n) => (lost += n) });
+  const huge = httpRequestEvent({
+    l7: { type: 'REQUEST', http: { method: 'GET', url: 'http://h/', protocol: 'HTTP/1.1', headers: [['x-big', 'x'.repeat(10_000)]] } },
+  });
+  rec.record(httpRequestEvent({ sourcePort: 1 }));
+  rec.record(huge);
+  rec.record(httpRequestEvent({ sourcePort: 3 }));
   await rec.flush();
-  assert.equal(lost, 200);
-  rec.record(httpRequestEvent());
+  assert.equal(lost, 1);
+  const ports = readLines(file).map((l) => (l.flow.l4 as { TCP: { source_port: number } }).TCP.source_port);
+  assert.deepEqual(ports, [1, 3]);
+  await rec.close();
+});
+
+test('flush waits for a slow writer rather than dropping a large backlog', async () => {
+  const file = join(dir, 'backlog.json');
+  let lost = 0;
+  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, maxBufferBytes: 1024 * 1024, onLost: (n) => (lost += n) });
+  for (let i = 0; i < 20_000; i++) rec.record(httpRequestEvent());
   await rec.flush();
-  assert.equal(readLines(file).length, 1);
+  assert.equal(lost, 0);
+  assert.equal(readLines(file).length, 20_000);
   await rec.close();
 });
 
@@ -189,4 +204,43 @@ test('a reader that goes away (EPIPE) does not crash the recorder or the process
   assert.equal(code, 0, stderr);
   assert.match(stderr, /child finished/);
   assert.doesNotMatch(stderr, /Error|EPIPE/);
+});
+
+test('a reader that stalls: flows queue up to maxPending, the excess is counted, nothing else is lost', async () => {
+  const total = 40_000;
+  let resumed = false;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `${childPrelude.replace(
+    "flushIntervalMs: 20 }",
+    "flushIntervalMs: 20, maxPending: 2000, maxBufferBytes: 256 * 1024, onLost: (n) => { lost += n; } }",
+  ).replace('const rec', 'let lost = 0;\n  const rec')}
+     for (let turn = 0; turn < ${total / 1000}; turn++) {
+       for (let i = 0; i < 1000; i++) rec.record(httpRequestEvent());
+       await new Promise((r) => setTimeout(r, 10));
+     }
+     process.stderr.write('lost=' + lost + '\\n');
+     await rec.close();`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pause(); // the reader stalls: the pipe fills and the child's writes wait
+  let stderr = '';
+  let lines = 0;
+  let partial = '';
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c;
+    if (!resumed && stderr.includes('lost=')) {
+      resumed = true;
+      child.stdout.on('data', (d: Buffer) => {
+        const text = partial + d.toString();
+        const parts = text.split('\n');
+        partial = parts.pop() ?? '';
+        lines += parts.length;
+      });
+      child.stdout.resume();
+    }
+  });
+  const timer = setTimeout(() => child.kill(), 30_000);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  assert.equal(code, 0, stderr);
+  const lost = Number(/lost=(\d+)/.exec(stderr)?.[1]);
+  assert.ok(lost > 0, `a stalled reader must cost flows (lost=${lost})`);
+  assert.equal(lines + lost, total, `written ${lines} + lost ${lost}`);
 });
