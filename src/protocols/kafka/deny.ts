@@ -116,7 +116,8 @@ function fillField(f: FieldPlan, src: Source, fill: Fill): KafkaValue {
   if (f.type === 'records') return EMPTY_RECORDS;
   const identity = identityOf(f);
   const mirrored = identity === undefined ? undefined : sourceValue(src, identity, f);
-  if (mirrored !== undefined) return mirrored;
+  // A request may allow null where its response does not (Metadata v10-11 topics asked by id).
+  if (mirrored !== undefined && (mirrored !== null || f.nullable)) return mirrored;
   if (f.type === 'struct') return f.nullable ? null : fillStruct(f.struct!, NO_SOURCE, fill);
   if (f.definition.default === undefined) {
     if (f.type === 'int64') return -1n; // offsets, timestamps, producer ids: -1 is Kafka's "unknown"

@@ -65,7 +65,7 @@ export class KafkaFrameReader {
     if (this.framesRead === 0) {
       // A TLS record starts 0x16 (handshake) 0x03 (major version): as a size it reads as ~370 MB.
       if (head[0] === 0x16 && head[1] === 0x03) this.fail('TLS ClientHello received on a plaintext Kafka listener');
-      if (HTTP_METHOD.test(head.toString('latin1'))) this.fail('HTTP request received on a Kafka listener');
+      if (HTTP_METHOD.test(head.toString('latin1', 0, 4))) this.fail('HTTP request received on a Kafka listener');
     }
     const size = head.readInt32BE(0);
     if (size < 0) this.fail(`negative Kafka frame size ${size}`);
@@ -94,20 +94,23 @@ export class KafkaFrameReader {
   private copyOut(n: number, consume: boolean): Buffer {
     const out = Buffer.allocUnsafe(n);
     let copied = 0;
-    let i = 0;
+    let used = 0; // chunks used up entirely
     while (copied < n) {
-      const c = this.chunks[i]!;
+      const c = this.chunks[used]!;
       const len = Math.min(c.length, n - copied);
       c.copy(out, copied, 0, len);
       copied += len;
-      if (consume && len === c.length) {
-        this.chunks.shift();
-      } else {
-        if (consume) this.chunks[i] = c.subarray(len);
-        i++;
+      if (len < c.length) {
+        if (consume) this.chunks[used] = c.subarray(len);
+        break;
       }
+      used++;
     }
-    if (consume) this.buffered -= n;
+    if (consume) {
+      // One splice, not a shift per chunk: a frame trickling in byte by byte must not cost O(n²).
+      this.chunks.splice(0, used);
+      this.buffered -= n;
+    }
     return out;
   }
 }

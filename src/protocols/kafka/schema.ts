@@ -104,7 +104,8 @@ function planStruct(fields: readonly KafkaFieldDefinition[], version: number, fl
 interface ApiEntry {
   readonly request: KafkaMessageDefinition;
   readonly response: KafkaMessageDefinition;
-  readonly plans: Map<string, MessagePlan>;
+  /** Plans built so far, by version. */
+  readonly plans: { readonly request: MessagePlan[]; readonly response: MessagePlan[] };
 }
 
 const APIS = new Map<number, ApiEntry>();
@@ -113,7 +114,7 @@ for (const request of KAFKA_MESSAGE_DEFINITIONS) {
   const response = KAFKA_MESSAGE_DEFINITIONS.find((d) => d.type === 'response' && d.apiKey === request.apiKey);
   // The generator refuses definitions without a matching response; this guards hand edits.
   if (!response) throw new Error(`Kafka definitions: ${request.name} has no response`);
-  APIS.set(request.apiKey, { request, response, plans: new Map() });
+  APIS.set(request.apiKey, { request, response, plans: { request: [], response: [] } });
 }
 
 export interface KafkaApiInfo {
@@ -161,12 +162,11 @@ export function isFlexibleVersion(apiKey: number, version: number): boolean {
 export function messagePlan(apiKey: number, version: number, type: 'request' | 'response'): MessagePlan | undefined {
   const entry = APIS.get(apiKey);
   if (!entry || !inRange(entry[type].validVersions, version)) return undefined;
-  const cacheKey = `${type}${version}`;
-  let plan = entry.plans.get(cacheKey);
+  let plan = entry.plans[type][version];
   if (!plan) {
     const d = entry[type];
     plan = { ...planStruct(d.fields, version, inRange(d.flexibleVersions, version)), apiKey, version, definition: d };
-    entry.plans.set(cacheKey, plan);
+    entry.plans[type][version] = plan;
   }
   return plan;
 }
