@@ -3,7 +3,7 @@
 // resumes from its committed offsets.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
+import { EMPIRE_TOPICS, startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
 import { kcat } from '../helpers/kafka-demo-kcat.js';
 
 describe('Kafka demo broker with kcat', () => {
@@ -11,12 +11,12 @@ describe('Kafka demo broker with kcat', () => {
   let bootstrap: string;
 
   before(async () => {
-    broker = await startDemoBroker();
+    broker = await startDemoBroker({ topics: { ...EMPIRE_TOPICS, compressed: 1 } });
     bootstrap = `${broker.host}:${broker.port}`;
   });
   after(() => broker.close());
 
-  test('kcat -L lists the broker and both Empire topics', async () => {
+  test('kcat -L lists the broker and the Empire topics', async () => {
     const plain = await kcat(['-b', bootstrap, '-L']);
     assert.equal(plain.code, 0, plain.stderr);
     assert.match(plain.stdout, new RegExp(`broker ${broker.nodeId} at ${bootstrap} \\(controller\\)`));
@@ -24,6 +24,7 @@ describe('Kafka demo broker with kcat', () => {
     assert.match(plain.stdout, /topic "deathstar-plans" with 1 partitions/);
     const json = JSON.parse((await kcat(['-b', bootstrap, '-L', '-J'])).stdout) as { topics: Array<{ topic: string; partitions: Array<{ partition: number; leader: number }> }> };
     assert.deepEqual(json.topics.map((t) => [t.topic, t.partitions.map((p) => [p.partition, p.leader])]).sort(), [
+      ['compressed', [[0, broker.nodeId]]],
       ['deathstar-plans', [[0, broker.nodeId]]],
       ['empire-announce', [[0, broker.nodeId]]],
     ]);
@@ -41,6 +42,17 @@ describe('Kafka demo broker with kcat', () => {
     assert.match(consumed.stderr, /Reached end of topic empire-announce \[0\] at offset 3/);
     const fromOffset = await kcat(['-b', bootstrap, '-C', '-t', 'empire-announce', '-o', '2', '-e', '-f', '%o %s\n']);
     assert.equal(fromOffset.stdout, '2 Idempotence is on\n');
+  });
+
+  test('compressed batches (gzip, snappy, lz4, zstd) are stored as sent and read back', async () => {
+    const codecs = ['gzip', 'snappy', 'lz4', 'zstd'];
+    for (const z of codecs) {
+      const r = await kcat(['-b', bootstrap, '-P', '-t', 'compressed', '-z', z], { input: `${z} one\n${z} two\n` });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const read = await kcat(['-b', bootstrap, '-C', '-t', 'compressed', '-o', 'beginning', '-e', '-f', '%o %s\n']);
+    assert.equal(read.code, 0, read.stderr);
+    assert.deepEqual(read.stdout.trim().split('\n'), codecs.flatMap((z, i) => [`${2 * i} ${z} one`, `${2 * i + 1} ${z} two`]));
   });
 
   test('kcat -G consumes with a group and a second run resumes after the committed offsets', async () => {

@@ -14,7 +14,7 @@ import {
   UNKNOWN_MEMBER_ID,
 } from './error-codes.js';
 
-export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
+type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
 
 export interface GroupProtocol {
   readonly name: string;
@@ -85,7 +85,7 @@ class Member {
 }
 
 export class ConsumerGroup {
-  private stateValue: GroupState = 'Empty';
+  private state: GroupState = 'Empty';
   private generation = 0;
   private protocolType: string | null = null;
   private protocolName: string | null = null;
@@ -102,18 +102,6 @@ export class ConsumerGroup {
     /** Called when the group has no members left. */
     private readonly onEmpty: (group: ConsumerGroup) => void,
   ) {}
-
-  get state(): GroupState {
-    return this.stateValue;
-  }
-
-  get generationId(): number {
-    return this.generation;
-  }
-
-  get size(): number {
-    return this.members.size;
-  }
 
   join(req: JoinRequest): Promise<JoinResult> {
     const existing = req.memberId === '' ? undefined : this.members.get(req.memberId);
@@ -134,7 +122,7 @@ export class ConsumerGroup {
     // The same member joining again before the last join finished (a client retry): answer the old one.
     member.awaitingJoin?.(this.joinError(REBALANCE_IN_PROGRESS, member.id));
     const result = new Promise<JoinResult>((resolve) => (member.awaitingJoin = resolve));
-    if (this.stateValue === 'PreparingRebalance') this.maybeCompleteJoin();
+    if (this.state === 'PreparingRebalance') this.maybeCompleteJoin();
     else this.prepareRebalance(`member ${member.id} joined`);
     return result;
   }
@@ -146,16 +134,16 @@ export class ConsumerGroup {
     if ((protocolType !== null && protocolType !== this.protocolType) || (protocolName !== null && protocolName !== this.protocolName)) {
       return Promise.resolve(this.syncResult(INCONSISTENT_GROUP_PROTOCOL));
     }
-    if (this.stateValue === 'PreparingRebalance') return Promise.resolve(this.syncResult(REBALANCE_IN_PROGRESS));
+    if (this.state === 'PreparingRebalance') return Promise.resolve(this.syncResult(REBALANCE_IN_PROGRESS));
     member.touch(this.expire);
-    if (this.stateValue === 'Stable') return Promise.resolve(this.syncResult(NONE, member.assignment));
+    if (this.state === 'Stable') return Promise.resolve(this.syncResult(NONE, member.assignment));
 
     // CompletingRebalance: followers wait for the leader's assignment.
     member.awaitingSync?.(this.syncResult(REBALANCE_IN_PROGRESS));
     const result = new Promise<SyncResult>((resolve) => (member.awaitingSync = resolve));
     if (member.id === this.leaderId) {
       for (const m of this.members.values()) m.assignment = assignments.get(m.id) ?? EMPTY;
-      this.stateValue = 'Stable';
+      this.state = 'Stable';
       this.log.info({ group: this.id, generation: this.generation }, 'consumer group stable');
       for (const m of this.members.values()) this.answerSync(m, this.syncResult(NONE, m.assignment));
     }
@@ -167,7 +155,7 @@ export class ConsumerGroup {
     if (!member) return UNKNOWN_MEMBER_ID;
     if (generationId !== this.generation) return ILLEGAL_GENERATION;
     member.touch(this.expire);
-    return this.stateValue === 'PreparingRebalance' ? REBALANCE_IN_PROGRESS : NONE;
+    return this.state === 'PreparingRebalance' ? REBALANCE_IN_PROGRESS : NONE;
   }
 
   leave(memberId: string): number {
@@ -180,11 +168,11 @@ export class ConsumerGroup {
   /** OffsetCommit's membership check (Kafka's GroupCoordinator.handleCommitOffsets). */
   checkCommit(memberId: string, generationId: number): number {
     // Consumers outside group management commit with generation -1 to a group nobody is in.
-    if (generationId < 0 && this.stateValue === 'Empty') return NONE;
+    if (generationId < 0 && this.state === 'Empty') return NONE;
     const member = this.members.get(memberId);
     if (!member) return UNKNOWN_MEMBER_ID;
     if (generationId !== this.generation) return ILLEGAL_GENERATION;
-    if (this.stateValue === 'CompletingRebalance') return REBALANCE_IN_PROGRESS;
+    if (this.state === 'CompletingRebalance') return REBALANCE_IN_PROGRESS;
     member.touch(this.expire);
     return NONE;
   }
@@ -205,8 +193,8 @@ export class ConsumerGroup {
 
   private prepareRebalance(reason: string): void {
     for (const m of this.members.values()) this.answerSync(m, this.syncResult(REBALANCE_IN_PROGRESS));
-    const fromEmpty = this.stateValue === 'Empty';
-    this.stateValue = 'PreparingRebalance';
+    const fromEmpty = this.state === 'Empty';
+    this.state = 'PreparingRebalance';
     this.log.info({ group: this.id, generation: this.generation, reason }, 'consumer group rebalancing');
     const rebalanceTimeoutMs = Math.max(0, ...[...this.members.values()].map((m) => m.rebalanceTimeoutMs));
     clearTimeout(this.rebalanceTimer);
@@ -222,7 +210,7 @@ export class ConsumerGroup {
   }
 
   private maybeCompleteJoin(): void {
-    if (this.stateValue !== 'PreparingRebalance' || this.initialDelayTimer) return;
+    if (this.state !== 'PreparingRebalance' || this.initialDelayTimer) return;
     for (const m of this.members.values()) if (!m.awaitingJoin) return;
     this.completeJoin();
   }
@@ -241,7 +229,7 @@ export class ConsumerGroup {
     }
     this.generation++;
     if (this.members.size === 0) {
-      this.stateValue = 'Empty';
+      this.state = 'Empty';
       this.protocolType = this.protocolName = this.leaderId = null;
       this.log.info({ group: this.id, generation: this.generation }, 'consumer group empty');
       this.onEmpty(this);
@@ -249,7 +237,7 @@ export class ConsumerGroup {
     }
     this.protocolName = this.chooseProtocol();
     if (this.leaderId === null || !this.members.has(this.leaderId)) this.leaderId = this.members.keys().next().value!;
-    this.stateValue = 'CompletingRebalance';
+    this.state = 'CompletingRebalance';
     this.log.info({ group: this.id, generation: this.generation, protocol: this.protocolName, leader: this.leaderId, members: [...this.members.keys()] }, 'consumer group generation started');
     const everyone = [...this.members.values()].map((m) => ({
       memberId: m.id,
@@ -277,8 +265,8 @@ export class ConsumerGroup {
     this.answerJoin(member, this.joinError(UNKNOWN_MEMBER_ID, member.id));
     this.answerSync(member, this.syncResult(UNKNOWN_MEMBER_ID));
     this.log.info({ group: this.id, member: member.id, reason }, 'member removed from consumer group');
-    if (this.stateValue === 'PreparingRebalance') this.maybeCompleteJoin();
-    else if (this.stateValue !== 'Empty') this.prepareRebalance(`member ${member.id} ${reason}`);
+    if (this.state === 'PreparingRebalance') this.maybeCompleteJoin();
+    else if (this.state !== 'Empty') this.prepareRebalance(`member ${member.id} ${reason}`);
   }
 
   // ------------------------------------------------------------------------------------------ protocols

@@ -17,7 +17,7 @@ const PRODUCER_ID = 43;
 const PRODUCER_EPOCH = 51;
 const BASE_SEQUENCE = 53;
 const RECORDS_COUNT = 57;
-export const BATCH_HEADER_SIZE = 61;
+const BATCH_HEADER_SIZE = 61;
 /** baseOffset and batchLength precede the part batchLength counts. */
 const LOG_OVERHEAD = 12;
 
@@ -26,11 +26,7 @@ const TRANSACTIONAL_FLAG = 0x10;
 const CONTROL_FLAG = 0x20;
 
 export interface RecordBatchHeader {
-  /** Bytes of the whole batch. */
-  readonly size: number;
   readonly lastOffsetDelta: number;
-  readonly recordCount: number;
-  readonly compression: number;
   readonly transactional: boolean;
   readonly maxTimestamp: number;
   /** -1 for producers that are not idempotent. */
@@ -65,10 +61,7 @@ export function checkProducedBatch(records: Buffer | null): BatchCheck {
   return {
     ok: true,
     header: {
-      size,
       lastOffsetDelta,
-      recordCount,
-      compression: attributes & COMPRESSION_MASK,
       transactional: (attributes & TRANSACTIONAL_FLAG) !== 0,
       maxTimestamp: Number(records.readBigInt64BE(MAX_TIMESTAMP)),
       producerId: records.readBigInt64BE(PRODUCER_ID),
