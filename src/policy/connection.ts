@@ -32,7 +32,10 @@ function decision(o: Outcome, audit: boolean): Decision {
 }
 
 function httpDecision(d: Decision, actions: readonly HeaderAction[] = NONE, missing: readonly string[] = NONE, rejected: readonly string[] = NONE): HttpDecision {
-  return { ...d, headerActions: actions, missingHeaders: missing, rejectedHeaders: rejected };
+  return {
+    allowed: d.allowed, verdict: d.verdict, reason: d.reason, allowedBy: d.allowedBy, deniedBy: d.deniedBy,
+    headerActions: actions, missingHeaders: missing, rejectedHeaders: rejected,
+  };
 }
 
 function pickTls(sides: readonly SideResult[], field: 'terminatingTLS' | 'originatingTLS'): TlsSecretRef | undefined | { conflict: string } {
@@ -58,7 +61,8 @@ class Connection implements ConnectionDecision {
   /** The answer for every request when no side restricts L7, or when the connection itself is denied. */
   private readonly fixedHttp: HttpDecision | undefined;
   private readonly fixedKafka: Decision | undefined;
-  private readonly byHttpRule = new Map<HttpRule, HttpDecision>();
+  /** Allowed decisions per matching rule, built on first use (most connections never need one). */
+  private byHttpRule: Map<HttpRule, HttpDecision> | undefined;
 
   constructor(sides: readonly SideResult[], private readonly audit: boolean, noSides: string) {
     const denied = sides.find((s) => !s.allowed);
@@ -102,6 +106,19 @@ class Connection implements ConnectionDecision {
 
   decideHttp(req: HttpRequestFacts): HttpDecision {
     if (this.fixedHttp) return this.fixedHttp;
+    const only = this.l7Sides.length === 1 ? this.l7Sides[0]!.l7! : undefined;
+    if (only?.type === 'http' && !only.rules.hasActions) {
+      // The common case: one restricting side, no header actions; the decision depends only on the rule.
+      const r = only.rules.firstMatch(req);
+      if (!r) return this.denyHttp(this.l7Sides[0]!, this.noHttpMatch(this.l7Sides[0]!, req));
+      const cache = (this.byHttpRule ??= new Map());
+      let d = cache.get(r);
+      if (!d) {
+        d = httpDecision({ allowed: true, verdict: 'FORWARDED', reason: `allowed by http rule ${describeRef(r.ref)}`, allowedBy: [r.ref], deniedBy: NONE });
+        cache.set(r, d);
+      }
+      return d;
+    }
     let actions: HeaderAction[] | undefined;
     let missing: string[] | undefined;
     let rejected: string[] | undefined;
@@ -126,12 +143,6 @@ class Connection implements ConnectionDecision {
       (rejected ??= []).push(...m.rejected);
     }
     const reason = `allowed by http rule ${describeRef(matched!.ref)}${refs.length > 1 ? ' and the other side' : ''}`;
-    if (refs.length === 1 && !actions) {
-      // The common case: one restricting side, no header actions; the decision depends only on the rule.
-      let d = this.byHttpRule.get(matched!);
-      if (!d) this.byHttpRule.set(matched!, (d = httpDecision({ allowed: true, verdict: 'FORWARDED', reason, allowedBy: refs, deniedBy: NONE })));
-      return d;
-    }
     return httpDecision({ allowed: true, verdict: 'FORWARDED', reason, allowedBy: refs, deniedBy: NONE }, actions, missing, rejected);
   }
 

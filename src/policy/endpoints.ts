@@ -1,6 +1,7 @@
 // The endpoint registry: who a peer is. Endpoints come from portcullis.yaml; a source address resolves
 // to the endpoint with the longest matching address/prefix, else reserved:host for this machine's own
 // addresses, else reserved:world. Verified client-certificate names resolve through `identities`.
+import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { EndpointConfig } from '../config/types.js';
 import type { Endpoint, EndpointRegistry, Identity, SourceError } from './types.js';
@@ -54,7 +55,8 @@ class Registry implements EndpointRegistry {
   resolveAddress(address: string): Identity {
     const ip = parseIp(address);
     if (!ip) return this.reserved('world');
-    const exact = this.exact.get(formatIp(ip));
+    // A plain dotted quad is already canonical; only IPv6 forms need formatting.
+    const exact = this.exact.get(isIPv4(address) ? address : formatIp(ip));
     if (exact) return exact.identity;
     for (const { cidr, endpoint } of this.prefixes) if (cidrContains(cidr, ip)) return endpoint.identity;
     return this.local.some((c) => cidrContains(c, ip)) ? this.reserved('host') : this.reserved('world');

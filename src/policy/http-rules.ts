@@ -146,10 +146,12 @@ export class HttpRuleSet {
     return { rule: first, ...out };
   }
 
-  /** Up to `max` rule texts, for "no http rule matched" reasons. */
-  describe(max = 5): string {
-    const texts = this.rules.slice(0, max).map((r) => r.text);
+  private description: string | undefined;
+
+  /** The first few rule texts, for "no http rule matched" reasons. */
+  describe(): string {
+    const max = 5;
     const more = this.rules.length > max ? `, ... ${this.rules.length - max} more` : '';
-    return texts.join(', ') + more;
+    return (this.description ??= this.rules.slice(0, max).map((r) => r.text).join(', ') + more);
   }
 }

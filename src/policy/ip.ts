@@ -13,8 +13,20 @@ export interface Cidr extends IpAddress {
   readonly text: string;
 }
 
+/** A dotted quad already validated by isIPv4. */
 function parseV4(s: string): Uint8Array {
-  return Uint8Array.from(s.split('.'), Number);
+  const out = new Uint8Array(4);
+  let octet = 0;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      out[octet++] = n;
+      n = 0;
+    } else n = n * 10 + (c - 48);
+  }
+  out[octet] = n;
+  return out;
 }
 
 function parseV6(s: string): Uint8Array | undefined {
