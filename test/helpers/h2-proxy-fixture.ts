@@ -9,7 +9,7 @@ import type { ListenerConfig, PortcullisConfig } from '../../src/config/types.js
 import { parsePolicyText } from '../../src/policy/load.js';
 import { buildSnapshot } from '../../src/policy/snapshot.js';
 import { formatSourceError, type PolicySnapshot } from '../../src/policy/types.js';
-import { ConnectionPolicy } from '../../src/protocols/http/connection-policy.js';
+import { ConnectionPolicy } from '../../src/protocols/connection-policy.js';
 import { createH2Handler } from '../../src/protocols/http/h2.js';
 import { sniffProtocol } from '../../src/protocols/http/sniff.js';
 import { RecordingFlows, RecordingMetrics } from './http-observers.js';

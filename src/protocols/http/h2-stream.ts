@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from
 import type { Pool } from 'undici';
 import type { ListenerContext } from '../context.js';
 import type { HttpRequestFacts } from '../../policy/types.js';
-import type { ConnectionPolicy } from './connection-policy.js';
+import type { ConnectionPolicy } from '../connection-policy.js';
 import { upstreamRequestHeaders, type Headers } from './forward-headers.js';
 import { GrpcStatus, isGrpcContentType } from './grpc.js';
 import { relayToHttp1Upstream } from './h2-http1.js';

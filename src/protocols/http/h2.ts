@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ListenerContext } from '../context.js';
-import { ConnectionPolicy, connectionPolicyOf } from './connection-policy.js';
+import { ConnectionPolicy, connectionPolicyOf } from '../connection-policy.js';
 import { H2SessionGuard, type SessionGuardLimits } from './h2-session-guard.js';
 import { h2ServerOptions, initialWindowSize, streamIdleTimeoutMs } from './h2-settings.js';
 import { handleH2Stream, type H2StreamScope, type H2Upstream } from './h2-stream.js';

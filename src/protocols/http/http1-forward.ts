@@ -5,7 +5,7 @@
 // a boolean, which keeps the per-request cost to this one object.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { ConnectionTracker } from './connections.js';
+import type { ConnectionTracker } from '../connections.js';
 import { downstreamResponseHeaders, lowerCasePairs, trailerPairs } from './forward-headers.js';
 import { formatResponseHead, sendLocalReply } from './local-reply.js';
 import type { HttpExchange } from './request-policy.js';

@@ -5,8 +5,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { Pool } from 'undici';
 import type { ListenerContext } from '../context.js';
-import { connectionPolicyOf } from './connection-policy.js';
-import type { ConnectionTracker } from './connections.js';
+import { connectionPolicyOf } from '../connection-policy.js';
+import type { ConnectionTracker } from '../connections.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
 import { ForwardedResponse } from './http1-forward.js';
 import { isRefusal, prepareRequest } from './http1-request.js';

@@ -9,8 +9,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { ListenerContext } from '../context.js';
-import { connectionPolicyOf } from './connection-policy.js';
-import type { ConnectionTracker } from './connections.js';
+import { connectionPolicyOf } from '../connection-policy.js';
+import type { ConnectionTracker } from '../connections.js';
 import { downstreamResponseHeaders, lowerCasePairs, upstreamRequestHeaders } from './forward-headers.js';
 import { isRefusal, prepareRequest } from './http1-request.js';
 import {

@@ -3,8 +3,8 @@
 // by their first bytes to the HTTP/1.1 server or the HTTP/2 handler.
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenerContext, RunningListener } from '../context.js';
-import { ConnectionPolicy } from './connection-policy.js';
-import { ConnectionTracker } from './connections.js';
+import { ConnectionPolicy } from '../connection-policy.js';
+import { ConnectionTracker } from '../connections.js';
 import { createHttp1Server } from './http1-server.js';
 import { sniffProtocol } from './sniff.js';
 import { createUpstreamPool } from './upstream.js';

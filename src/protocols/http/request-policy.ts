@@ -2,7 +2,7 @@
 // facts → decision → flow records → metrics, and which deny answer the client gets.
 // Protocol code extracts the facts and writes the bytes; everything observable about the decision is here.
 import type { ListenerContext } from '../context.js';
-import type { ConnectionPolicy } from './connection-policy.js';
+import type { ConnectionPolicy } from '../connection-policy.js';
 import type { ConnectionDecision, HttpDecision, HttpRequestFacts, Peer, Verdict } from '../../policy/types.js';
 import type { FlowEvent } from '../../observe/types.js';
 import { applyHeaderActions, type Headers } from './forward-headers.js';

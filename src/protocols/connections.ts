@@ -1,7 +1,7 @@
-// Bookkeeping of a listener's open downstream connections, shared by HTTP/1.1 and HTTP/2: the connection
+// Bookkeeping of a listener's open downstream connections, shared by every protocol listener: the connection
 // gauge, and a graceful shutdown that lets in-flight exchanges finish before anything is destroyed.
 import type { Socket } from 'node:net';
-import type { ListenerContext } from '../context.js';
+import type { ListenerContext } from './context.js';
 
 export class ConnectionTracker {
   private readonly open = new Set<Socket>();

@@ -1,11 +1,11 @@
-// The L3/L4 verdict of one downstream connection, shared by HTTP/1.1 and HTTP/2.
+// The L3/L4 verdict of one downstream connection, shared by every protocol listener.
 //
 // A connection is decided when it is accepted and again whenever a request arrives under a newer snapshot,
 // so a reload applies to the next request of a keep-alive connection (cilium/proxy#59); when the new
 // snapshot no longer allows the connection it is reset, exactly as a new one would be.
 import type { Socket } from 'node:net';
-import type { ListenerContext } from '../context.js';
-import type { ConnectionDecision, Peer, PolicySnapshot } from '../../policy/types.js';
+import type { ListenerContext } from './context.js';
+import type { ConnectionDecision, Peer, PolicySnapshot } from '../policy/types.js';
 
 const policies = new WeakMap<Socket, ConnectionPolicy>();
 
