@@ -5,6 +5,7 @@
 // the heap without bound or blocks a request.
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
@@ -45,9 +46,10 @@ export interface RunningFlowRecorder extends FlowRecorder {
 
 /** Writes are batched up to this size before a syscall, unless the flush interval passes first. */
 const MIN_WRITE_BYTES = 4096;
-/** Flows rendered per event-loop turn (a few ms of work at most). */
-const DRAIN_CHUNK = 512;
-const COMPACT_AFTER = 8 * DRAIN_CHUNK;
+/** Longest rendering stretch per event-loop turn, ms: other I/O waits at most this long for flow logging. */
+const TURN_BUDGET_MS = 2;
+/** Rendered flows kept at the front of the queue before it is compacted. */
+const COMPACT_AFTER = 4096;
 const WRITER_RETRY_MS = 1000;
 
 export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecorder {
@@ -116,20 +118,22 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     opts.log?.warn({ err, target: opts.target }, 'flow records could not be written');
   });
 
-  /** One chunk per turn, so a burst of flows never holds the event loop for long. */
+  /** Renders for at most TURN_BUDGET_MS per event-loop turn, so a burst of flows never holds the loop long. */
   function drainTurn(): void {
     if (closed) return;
-    if (writerBehind()) {
+    const deadline = performance.now() + TURN_BUDGET_MS;
+    while (head < pending.length && !writerBehind() && performance.now() < deadline) drainChunk();
+    if (head === pending.length) {
+      scheduled = false;
+    } else if (writerBehind()) {
       // Flows wait in the queue (bounded by maxPending) rather than overflow the write buffer.
       void writerCaughtUp().then(() => {
         scheduled = false;
         schedule();
       });
-      return;
+    } else {
+      setImmediate(drainTurn);
     }
-    scheduled = false;
-    drainChunk();
-    if (head < pending.length) schedule();
   }
 
   function writerBehind(): boolean {
@@ -152,7 +156,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     return catchingUp;
   }
 
-  /** Renders up to DRAIN_CHUNK flows, or fewer once the text reaches `chunkChars`, and writes them. */
+  /** Renders queued flows until the text reaches `chunkChars`, and writes them. */
   function drainChunk(): void {
     if (broken) {
       lost(pending.length - head);
@@ -160,10 +164,9 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
       head = 0;
       return;
     }
-    const limit = Math.min(pending.length, head + DRAIN_CHUNK);
     let out = '';
     let i = head;
-    while (i < limit && out.length < chunkChars) {
+    while (i < pending.length && out.length < chunkChars) {
       const event = pending[i++]!;
       try {
         out += JSON.stringify(renderFlow(event, render)) + '\n';
