@@ -68,8 +68,6 @@ export interface PolicyRule {
   readonly deny: Readonly<Record<Direction, readonly DenyEntry[]>>;
   /** enableDefaultDeny, defaulted as Cilium does (true when the rule has rules in that direction). */
   readonly defaultDeny: Readonly<Record<Direction, boolean>>;
-  /** `log.value`, for flow records. */
-  readonly log: string | undefined;
 }
 
 export interface PolicyDocument {

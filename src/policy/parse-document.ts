@@ -5,7 +5,8 @@ import type { YamlNode } from '../config/yaml-source.js';
 import type { Direction, PolicyKind, RuleRef } from './types.js';
 import type { AllowEntry, DenyEntry, PolicyDocument, PolicyRule } from './model.js';
 import { ALL_PORTS } from './model.js';
-import { Problems, booleanOf, checkFields, listOf, stringOf } from './parse-fields.js';
+import { booleanOf, checkFields, listOf, stringOf } from './parse-fields.js';
+import type { Problems } from './parse-fields.js';
 import { parseSelector } from './parse-selector.js';
 import { subjectSelector } from './selector.js';
 import { parsePeer } from './parse-peers.js';
@@ -44,10 +45,13 @@ interface Context {
   /** The CNP's namespace; undefined for a CCNP. */
   readonly namespace: string | undefined;
   readonly policy: RuleRef['policy'];
+  /** The rule's `log.value`. */
+  readonly log?: string;
 }
 
 function refAt(ctx: Context, direction: Direction, node: YamlNode): RuleRef {
-  return { policy: ctx.policy, direction, file: node.file, line: node.line, path: node.path };
+  const ref = { policy: ctx.policy, direction, file: node.file, line: node.line, path: node.path };
+  return ctx.log === undefined ? ref : { ...ref, log: ctx.log };
 }
 
 function parseDirection(
@@ -129,7 +133,13 @@ function parseRule(node: YamlNode, ctx: Context): PolicyRule | undefined {
     explicitDefaultDeny = { ingress: booleanOf(dd.get('ingress'), p), egress: booleanOf(dd.get('egress'), p) };
   stringOf(node.get('description'), p);
   const labels = parseRuleLabels(node.get('labels'), p);
-  const ruleCtx: Context = { ...ctx, policy: { ...ctx.policy, labels: [...ctx.policy.labels, ...labels] } };
+  let log: string | undefined;
+  const logNode = node.get('log');
+  if (logNode.present && checkFields(logNode, ['value'], p)) {
+    log = stringOf(logNode.get('value'), p);
+    if (log !== undefined && (log.length > 32 || !/^[\x20-\x7e]*$/.test(log))) p.at(logNode.get('value'), 'log.value must be at most 32 printable characters');
+  }
+  const ruleCtx: Context = { ...ctx, policy: { ...ctx.policy, labels: [...ctx.policy.labels, ...labels] }, ...(log !== undefined ? { log } : {}) };
   const directions = ['ingress', 'ingressDeny', 'egress', 'egressDeny'] as const;
   const empty = (n: YamlNode) => n.kind === 'missing' || n.kind === 'null' || (n.kind === 'seq' && n.items().length === 0);
   if (directions.every((d) => empty(node.get(d))))
@@ -138,15 +148,9 @@ function parseRule(node: YamlNode, ctx: Context): PolicyRule | undefined {
     ReturnType<typeof parseDirection>, ReturnType<typeof parseDirection>, ReturnType<typeof parseDirection>, ReturnType<typeof parseDirection>,
   ];
 
-  let log: string | undefined;
-  const logNode = node.get('log');
-  if (logNode.present && checkFields(logNode, ['value'], p)) {
-    log = stringOf(logNode.get('value'), p);
-    if (log !== undefined && (log.length > 32 || !/^[\x20-\x7e]*$/.test(log))) p.at(logNode.get('value'), 'log.value must be at most 32 printable characters');
-  }
   if (p.errors.length !== before || !selector) return undefined;
 
-  const hasRules = (d: Direction) => listOf(node.get(d), new Problems()).length > 0 || listOf(node.get(`${d}Deny`), new Problems()).length > 0;
+  const hasRules = (d: Direction) => !empty(node.get(d)) || !empty(node.get(`${d}Deny`));
   return {
     policy: ruleCtx.policy,
     path: node.path,
@@ -155,7 +159,6 @@ function parseRule(node: YamlNode, ctx: Context): PolicyRule | undefined {
     allow: { ingress: ingress.allow, egress: egress.allow },
     deny: { ingress: ingressDeny.deny, egress: egressDeny.deny },
     defaultDeny: { ingress: explicitDefaultDeny.ingress ?? hasRules('ingress'), egress: explicitDefaultDeny.egress ?? hasRules('egress') },
-    log,
   };
 }
 

@@ -64,6 +64,8 @@ export interface RuleRef {
   readonly line: number;
   /** Field path inside the document, e.g. `spec.ingress[0].toPorts[0].rules.http[1]`. */
   readonly path: string;
+  /** The rule's `log.value` (Hubble `policy_log`), when it has one. */
+  readonly log?: string;
 }
 
 export interface Decision {

@@ -201,3 +201,30 @@ test('connection decisions are cached per peer/port/SNI and world peers are keye
   assert.notEqual(again, a);
   assert.equal(again.verdict, a.verdict);
 });
+
+test('rule references carry derived and rule labels and the rule\'s log value', () => {
+  const snap = snapshotOf(cnp('labelled', `
+endpointSelector: {matchLabels: {app: server}}
+labels: ["team=payments", {key: tier, value: gold, source: k8s}]
+log: {value: server-ingress}
+ingress: [{fromEndpoints: [{matchLabels: {app: client}}]}]`, 'prod'), [
+    endpoint('server', { app: 'server' }, ['127.0.0.10'], { namespace: 'prod' }),
+    endpoint('client', { app: 'client' }, ['127.0.0.20'], { namespace: 'prod' }),
+  ]);
+  const ref = connect(snap, 'prod/client', 'prod/server', 80).allowedBy[0]!;
+  assert.equal(ref.log, 'server-ingress');
+  assert.deepEqual(ref.policy, {
+    name: 'labelled',
+    namespace: 'prod',
+    kind: 'CiliumNetworkPolicy',
+    labels: [
+      'k8s:io.cilium.k8s.policy.derived-from=CiliumNetworkPolicy',
+      'k8s:io.cilium.k8s.policy.name=labelled',
+      'k8s:io.cilium.k8s.policy.namespace=prod',
+      'unspec:team=payments',
+      'k8s:tier=gold',
+    ],
+  });
+  assert.deepEqual([ref.direction, ref.file, ref.line, ref.path], ['ingress', 'policy-0.yaml', 10, 'spec.ingress[0]']);
+  assert.deepEqual(snap.policies.map((p) => [p.kind, p.name, p.namespace, p.rules, p.line]), [['CiliumNetworkPolicy', 'labelled', 'prod', 1, 1]]);
+});
