@@ -5,12 +5,8 @@ import type { OutgoingHttpHeaders } from 'node:http2';
 
 /** The gRPC status codes the proxy itself produces. */
 export const GrpcStatus = {
-  OK: 0,
-  CANCELLED: 1,
   UNKNOWN: 2,
-  DEADLINE_EXCEEDED: 4,
   PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
   INTERNAL: 13,
   UNAVAILABLE: 14,
 } as const;
