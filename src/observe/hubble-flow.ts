@@ -60,6 +60,7 @@ export function renderFlow(event: FlowEvent, opts: RenderOptions): object {
     putIfSet(flow, 'ingress_allowed_by', renderPolicies(allowed, 'ingress'));
     putIfSet(flow, 'egress_denied_by', renderPolicies(event.decision.deniedBy, 'egress'));
     putIfSet(flow, 'ingress_denied_by', renderPolicies(event.decision.deniedBy, 'ingress'));
+    putIfSet(flow, 'policy_log', policyLog([...allowed, ...event.decision.deniedBy]));
   }
   flow.portcullis = renderExtension(event);
   const envelope: Record<string, unknown> = { flow };
@@ -207,6 +208,13 @@ function renderPolicies(refs: readonly RuleRef[], direction: RuleRef['direction'
     out.push(policy);
   }
   return nonEmpty(out);
+}
+
+/** Hubble's `policy_log`: the `log.value` of each matching rule that has one, once each. */
+function policyLog(refs: readonly RuleRef[]): readonly string[] | undefined {
+  const values = new Set<string>();
+  for (const ref of refs) if (ref.log) values.add(ref.log);
+  return values.size > 0 ? [...values] : undefined;
 }
 
 /**

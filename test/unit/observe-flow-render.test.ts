@@ -234,6 +234,15 @@ test('L3/L4 drop by a deny rule: 181 POLICY_DENY and ingress_denied_by', () => {
   });
 });
 
+test('policy_log lists the log values of the matching rules, once each', () => {
+  const logged = { ...l7AllowRule, log: 'landing-requests' };
+  const event = httpRequestEvent({ decision: decision('FORWARDED', 'allowed', [logged, { ...logged, line: 30 }, l7AllowRule]) });
+  const flow = (renderFlow(event, opts) as { flow: Record<string, unknown> }).flow;
+  assert.deepEqual(flow.policy_log, ['landing-requests']);
+  const keys = Object.keys(flow);
+  assert.equal(keys.indexOf('policy_log'), keys.indexOf('ingress_allowed_by') + 1);
+});
+
 test('allowed L3/L4 connection is a policy-verdict event without drop fields', () => {
   const { l7: _omit, ...event } = httpRequestEvent({ type: 'L3_L4', decision: decision('FORWARDED', 'allowed', [l7AllowRule]) });
   const flow = (renderFlow(event, opts) as { flow: Record<string, unknown> }).flow;
