@@ -81,7 +81,7 @@ function readSingle(r: KafkaReader, f: FieldPlan, nullable: boolean): KafkaValue
   }
 }
 
-export function readField(r: KafkaReader, f: FieldPlan): KafkaValue {
+function readField(r: KafkaReader, f: FieldPlan): KafkaValue {
   if (!f.array) return readSingle(r, f, f.nullable);
   const n = r.length(f.compact);
   if (n < 0) return nullValue(f, f.nullable, r);
@@ -123,7 +123,7 @@ export function readTaggedSection(
   }
 }
 
-export function readStruct(r: KafkaReader, plan: StructPlan): KafkaStruct {
+function readStruct(r: KafkaReader, plan: StructPlan): KafkaStruct {
   const out: KafkaStruct = {};
   for (const f of plan.fields) out[f.key] = readField(r, f);
   if (plan.flexible) {
@@ -211,7 +211,7 @@ function writeSingle(w: KafkaWriter, f: FieldPlan, v: KafkaValue, nullable: bool
   }
 }
 
-export function writeField(w: KafkaWriter, f: FieldPlan, value: KafkaValue | undefined): void {
+function writeField(w: KafkaWriter, f: FieldPlan, value: KafkaValue | undefined): void {
   const v = value === undefined ? defaultValue(f) : value;
   if (!f.array) return writeSingle(w, f, v, f.nullable);
   if (v === null) {
@@ -223,7 +223,7 @@ export function writeField(w: KafkaWriter, f: FieldPlan, value: KafkaValue | und
   for (const e of v as readonly KafkaValue[]) writeSingle(w, f, e, false);
 }
 
-export function writeStruct(w: KafkaWriter, plan: StructPlan, value: KafkaStruct): void {
+function writeStruct(w: KafkaWriter, plan: StructPlan, value: KafkaStruct): void {
   for (const f of plan.fields) writeField(w, f, value[f.key]);
   if (!plan.flexible) return;
   const entries: UnknownTaggedField[] = [];

@@ -31,15 +31,15 @@ export const GROUP_AUTHORIZATION_FAILED = 30;
 export const CLUSTER_AUTHORIZATION_FAILED = 31;
 
 const PRODUCE = 0;
-const EMPTY_RECORDS = Buffer.alloc(0);
 const FETCH = 1;
+const EMPTY_RECORDS = Buffer.alloc(0);
 
 // Fields that identify an entry, so a response entry can be matched to the request entry it answers.
 const IDENTITY_ENTITIES = new Set(['topicName', 'groupId', 'transactionalId']);
 const PARTITION_FIELDS = new Set(['Index', 'Partition', 'PartitionIndex', 'PartitionId', 'PartitionIndexes', 'Partitions']);
 const IDENTITY_NAMES = new Set(['MemberId', 'GroupInstanceId', 'ResourceType', 'ResourceName', 'Key']);
 /** FindCoordinator v4+ asks with CoordinatorKeys[] and answers with Coordinators[Key]. */
-const IDENTITY_ALIASES: Readonly<Record<string, string>> = { CoordinatorKeys: 'Key' };
+const IDENTITY_ALIASES: ReadonlyMap<string, string> = new Map([['CoordinatorKeys', 'Key']]);
 /** Ids and epochs whose "unknown" value is -1 but whose definitions give no default. */
 const MINUS_ONE = new Set(['NodeId', 'Port', 'LeaderId', 'LeaderEpoch', 'ProducerEpoch', 'GenerationId', 'ControllerId']);
 
@@ -49,7 +49,7 @@ function identityOf(f: FieldPlan): string | undefined {
   if (f.type === 'uuid' && f.name === 'TopicId') return 'topicId';
   if (f.type === 'int32' && PARTITION_FIELDS.has(f.name)) return 'partition';
   if (IDENTITY_NAMES.has(f.name)) return f.name;
-  return IDENTITY_ALIASES[f.name];
+  return IDENTITY_ALIASES.get(f.name);
 }
 
 /** One request entry a response entry is built from: a struct element, or one value of a primitive array. */
@@ -165,7 +165,7 @@ export function buildResponseBody(request: DecodedRequest, errorCode: number, op
 
 /**
  * Fetch: errors belong to partitions (top-level error_code stays 0 unless there is no partition to
- * carry it), and aborted_transactions is null as Kafka sends it for failed partitions.
+ * carry it), and aborted_transactions is null (wire notes §4d).
  */
 function shapeFetch(body: KafkaStruct, errorCode: number): void {
   const topics = (body.responses ?? []) as readonly KafkaStruct[];

@@ -69,12 +69,12 @@ export interface MessagePlan extends StructPlan {
   readonly definition: KafkaMessageDefinition;
 }
 
-export function inRange(range: VersionRange | null | undefined, version: number): boolean {
+function inRange(range: VersionRange | null | undefined, version: number): boolean {
   return range != null && version >= range[0] && version <= range[1];
 }
 
 /** Property names: the definition name with a lower-case first letter (`TopicData` → `topicData`). */
-export function propertyName(name: string): string {
+function propertyName(name: string): string {
   return name.charAt(0).toLowerCase() + name.slice(1);
 }
 
@@ -143,10 +143,6 @@ export const KAFKA_APIS: ReadonlyMap<number, KafkaApiInfo> = new Map(
     },
   ]),
 );
-
-export function messageDefinition(apiKey: number, type: 'request' | 'response'): KafkaMessageDefinition | undefined {
-  return APIS.get(apiKey)?.[type];
-}
 
 export function isSupportedVersion(apiKey: number, version: number): boolean {
   const api = KAFKA_APIS.get(apiKey);
