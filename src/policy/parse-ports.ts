@@ -117,12 +117,13 @@ export function parsePortRule(
 
   const portsNode = node.get('ports');
   const portNodes = listOf(portsNode, p);
-  if (portNodes.length === 0 && portsNode.kind !== 'map' && portsNode.kind !== 'scalar') p.at(portsNode, 'toPorts entry must list at least one port in ports');
   if (portNodes.length > MAX_PORTS) p.at(portsNode, `too many ports, the max is ${MAX_PORTS}`);
   const ports = portNodes.map((n) => parsePort(n, p)).filter((x): x is ParsedPort => x !== undefined);
 
   const l7Node = node.get('rules');
   const l7 = deny ? undefined : parseL7Rules(l7Node, refAt, p);
+  if (portNodes.length === 0 && portsNode.kind !== 'map' && portsNode.kind !== 'scalar')
+    p.at(portsNode, l7?.type === 'dns' ? 'port 53 must be specified for DNS rules' : 'toPorts entry must list at least one port in ports');
   const serverNames = deny ? undefined : parseServerNames(node.get('serverNames'), p);
   const terminatingTLS = deny ? undefined : parseTls(node.get('terminatingTLS'), namespace, p);
   const originatingTLS = deny ? undefined : parseTls(node.get('originatingTLS'), namespace, p);

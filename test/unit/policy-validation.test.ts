@@ -116,6 +116,8 @@ test('L7 placement rules', () => {
   expectOne(rule('{port: "53"}', '{dns: [{matchName: a.com, matchPattern: "*"}]}', 'egress'), '{matchName', 'spec.egress[0].toPorts[0].rules.dns[0]', 'exactly one of matchName or matchPattern is required');
   expectOne(cnp('d', `endpointSelector: {}\ningressDeny: [{toPorts: [{ports: [{port: "80"}], rules: {http: [{}]}}]}]`), 'rules', 'spec.ingressDeny[0].toPorts[0].rules',
     'rules is not supported by Portcullis (deny rules are L3/L4 only)');
+  expectOne(cnp('d', `endpointSelector: {}\negress: [{toPorts: [{rules: {dns: [{matchPattern: "*"}]}}]}]`), '{rules', 'spec.egress[0].toPorts[0].ports', 'port 53 must be specified for DNS rules');
+  expectOne(cnp('d', `endpointSelector: {}\negress: [{toPorts: [{ports: []}]}]`), '[]', 'spec.egress[0].toPorts[0].ports', 'toPorts entry must list at least one port in ports');
   // DNS on egress with explicit ports and ANY protocol is fine.
   assert.deepEqual(errorsOf(rule('{port: "53", protocol: ANY}', '{dns: [{matchPattern: "*.cilium.io"}]}', 'egress')), []);
 });
