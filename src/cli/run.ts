@@ -17,7 +17,7 @@ export function registerRun(program: Command): void {
         process.exit(1);
       }
       const running = proxy;
-      process.on('SIGHUP', () => running.state.reload('SIGHUP'));
+      process.on('SIGHUP', () => running.reload('SIGHUP'));
       const stop = (signal: string) => {
         running.log.info({ signal }, 'shutting down');
         running.close().then(() => process.exit(0), () => process.exit(1));

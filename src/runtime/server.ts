@@ -25,6 +25,8 @@ export interface Portcullis {
   readonly log: Logger;
   /** Flushes flow records written so far (tests read them). */
   flushFlows(): Promise<void>;
+  /** SIGHUP: reload policies and endpoints, and reopen the flow file (log rotation). */
+  reload(reason: string): boolean;
   close(): Promise<void>;
 }
 
@@ -46,7 +48,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   }
 
   const metrics = createMetrics();
-  const flows = createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders });
+  const flows = createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, log, onLost: (n) => metrics.flowsLost(n) });
   const state = new PolicyState(configFile, compiled, log, metrics);
   const listeners: RunningListener[] = [];
   let ready = false;
@@ -76,5 +78,9 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   }
   if (options.watch !== false) state.watch();
   ready = true;
-  return { state, listeners, ...(admin ? { admin } : {}), log, flushFlows: () => flows.flush(), close };
+  const reload = (reason: string) => {
+    flows.reopen();
+    return state.reload(reason);
+  };
+  return { state, listeners, ...(admin ? { admin } : {}), log, flushFlows: () => flows.flush(), reload, close };
 }
