@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { ListenerContext, RunningListener } from '../context.js';
 import { ConnectionPolicy } from '../connection-policy.js';
 import { ConnectionTracker } from '../connections.js';
+import { createH2Handler } from './h2.js';
 import { createHttp1Server } from './http1-server.js';
 import { sniffProtocol } from './sniff.js';
 import { createUpstreamPool } from './upstream.js';
@@ -17,6 +18,7 @@ export async function startHttpListener(ctx: ListenerContext): Promise<RunningLi
   const pool = createUpstreamPool(config);
   const tracker = new ConnectionTracker(ctx);
   const server = createHttp1Server(ctx, pool, tracker);
+  const h2 = createH2Handler(ctx);
 
   // The HTTP server itself listens, so Node's connection tracking (header and keep-alive timeouts, idle
   // connections closed on shutdown) works; its own 'connection' handler runs only after admission and
@@ -32,12 +34,9 @@ export async function startHttpListener(ctx: ListenerContext): Promise<RunningLi
     tracker.markUnmanaged(socket);
     sniffProtocol(socket, config.http.headersTimeoutMs, (protocol) => {
       tracker.markManaged(socket);
-      if (protocol === 'h1') {
-        http1Connection.call(server, socket);
-        socket.resume();
-      }
-      // TODO(HTTP/2 engineer, src/protocols/http/h2.ts): hand h2 sockets to createH2Handler(ctx).accept(socket).
-      else socket.destroy();
+      if (protocol === 'h2') return h2.accept(socket);
+      http1Connection.call(server, socket);
+      socket.resume();
     });
   });
 
@@ -58,9 +57,10 @@ export async function startHttpListener(ctx: ListenerContext): Promise<RunningLi
     address: { host: bound.address, port: bound.port },
     close: () =>
       (closed ??= (async () => {
-        // Stops accepting and closes idle keep-alive connections; busy ones get `Connection: close`.
+        // Stops accepting and closes idle keep-alive connections; busy ones get `Connection: close`,
+        // HTTP/2 sessions a GOAWAY.
         server.close();
-        await tracker.shutdown(SHUTDOWN_GRACE_MS);
+        await Promise.all([tracker.shutdown(SHUTDOWN_GRACE_MS), h2.close()]);
         await pool.destroy();
       })()),
   };
