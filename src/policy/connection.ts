@@ -7,6 +7,7 @@ import type { SideResult } from './side.js';
 import { describeRef } from './side.js';
 import type { HttpRule } from './http-rules.js';
 import { matchKafka } from './kafka-rules.js';
+import type { KafkaRule } from './kafka-rules.js';
 import { kafkaApiName } from './kafka-api-keys.js';
 
 const NONE: readonly never[] = Object.freeze([]);
@@ -61,8 +62,8 @@ class Connection implements ConnectionDecision {
   /** The answer for every request when no side restricts L7, or when the connection itself is denied. */
   private readonly fixedHttp: HttpDecision | undefined;
   private readonly fixedKafka: Decision | undefined;
-  /** Allowed decisions per matching rule, built on first use (most connections never need one). */
-  private byHttpRule: Map<HttpRule, HttpDecision> | undefined;
+  /** Allowed decisions per matching rule (one restricting side), built on first use. */
+  private byRule: Map<HttpRule | KafkaRule, HttpDecision> | undefined;
 
   constructor(sides: readonly SideResult[], private readonly audit: boolean, noSides: string) {
     const denied = sides.find((s) => !s.allowed);
@@ -110,14 +111,7 @@ class Connection implements ConnectionDecision {
     if (only?.type === 'http' && !only.rules.hasActions) {
       // The common case: one restricting side, no header actions; the decision depends only on the rule.
       const r = only.rules.firstMatch(req);
-      if (!r) return this.denyHttp(this.l7Sides[0]!, this.noHttpMatch(this.l7Sides[0]!, req));
-      const cache = (this.byHttpRule ??= new Map());
-      let d = cache.get(r);
-      if (!d) {
-        d = httpDecision({ allowed: true, verdict: 'FORWARDED', reason: `allowed by http rule ${describeRef(r.ref)}`, allowedBy: [r.ref], deniedBy: NONE });
-        cache.set(r, d);
-      }
-      return d;
+      return r ? this.allowedByRule(r, 'http') : this.denyHttp(this.l7Sides[0]!, this.noHttpMatch(this.l7Sides[0]!, req));
     }
     let actions: HeaderAction[] | undefined;
     let missing: string[] | undefined;
@@ -149,6 +143,7 @@ class Connection implements ConnectionDecision {
   decideKafka(req: KafkaRequestFacts): Decision {
     if (this.fixedKafka) return this.fixedKafka;
     const refs: RuleRef[] = [];
+    let matched: KafkaRule | undefined;
     for (const side of this.l7Sides) {
       const l7 = side.l7!;
       if (l7.type !== 'kafka') return this.deny(side, `L7: ${side.direction} rules on this port are ${l7.type} rules; a Kafka request cannot match them`);
@@ -160,9 +155,22 @@ class Connection implements ConnectionDecision {
         const rules = l7.rules.slice(0, 5).map((r) => r.text).join(', ') + (l7.rules.length > 5 ? `, ... ${l7.rules.length - 5} more` : '');
         return this.deny(side, `L7: no kafka rule matched ${kafkaApiName(req.apiKey)} v${req.apiVersion}${client}${topics}${uncovered} (rules: ${rules})`);
       }
+      matched = m.rule;
       refs.push(m.rule.ref);
     }
-    return { allowed: true, verdict: 'FORWARDED', reason: `allowed by kafka rule ${describeRef(refs[0]!)}`, allowedBy: refs, deniedBy: NONE };
+    if (refs.length === 1) return this.allowedByRule(matched!, 'kafka');
+    return { allowed: true, verdict: 'FORWARDED', reason: `allowed by kafka rule ${describeRef(refs[0]!)} and the other side`, allowedBy: refs, deniedBy: NONE };
+  }
+
+  /** The shared decision for requests allowed by one rule on the only restricting side. */
+  private allowedByRule(rule: HttpRule | KafkaRule, type: 'http' | 'kafka'): HttpDecision {
+    const cache = (this.byRule ??= new Map());
+    let d = cache.get(rule);
+    if (!d) {
+      d = httpDecision({ allowed: true, verdict: 'FORWARDED', reason: `allowed by ${type} rule ${describeRef(rule.ref)}`, allowedBy: [rule.ref], deniedBy: NONE });
+      cache.set(rule, d);
+    }
+    return d;
   }
 
   private noHttpMatch(side: SideResult, req: HttpRequestFacts): string {
@@ -171,7 +179,7 @@ class Connection implements ConnectionDecision {
   }
 
   private deny(side: SideResult, reason: string): Decision {
-    return decision({ allowed: false, reason: `${reason} [${side.direction} of ${side.subject.namespace}/${side.subject.name}]`, allowedBy: side.allowedBy, deniedBy: NONE }, this.audit);
+    return decision({ allowed: false, reason: `${reason} [${side.direction} of ${side.subject.namespace}/${side.subject.name}]`, allowedBy: NONE, deniedBy: NONE }, this.audit);
   }
 
   private denyHttp(side: SideResult, reason: string): HttpDecision {

@@ -35,7 +35,7 @@ export interface HttpRule {
 }
 
 /** The value of header `name` (lower-case) as Envoy matches it: all values joined with `,`. */
-export function headerValue(facts: HttpRequestFacts, name: string): string | undefined {
+function headerValue(facts: HttpRequestFacts, name: string): string | undefined {
   switch (name) {
     case ':method':
       return facts.method;

@@ -20,7 +20,6 @@ export const RESERVED_IDENTITY_IDS: Readonly<Record<string, number>> = {
 /** Reserved label names a selector may use; `none` selects nothing and has no identity. */
 export const RESERVED_LABEL_NAMES: ReadonlySet<string> = new Set([...Object.keys(RESERVED_IDENTITY_IDS), 'none']);
 
-export const HOST_ID = 1;
 export const WORLD_ID = 2;
 export const FIRST_USER_ID = 256;
 
@@ -46,7 +45,7 @@ const allocated = new Map<string, number>();
 let nextId = FIRST_USER_ID;
 
 /** The number for a label set: equal sets share it, and it never changes within this process. */
-export function identityIdFor(labelStrings: readonly string[]): number {
+function identityIdFor(labelStrings: readonly string[]): number {
   const key = labelStrings.join('\n');
   let id = allocated.get(key);
   if (id === undefined) {

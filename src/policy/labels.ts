@@ -31,7 +31,7 @@ export function formatLabel(l: Label): string {
   return l.value === '' ? `${l.source}:${l.key}` : `${l.source}:${l.key}=${l.value}`;
 }
 
-export function compareLabels(a: Label, b: Label): number {
+function compareLabels(a: Label, b: Label): number {
   const x = formatLabel(a);
   const y = formatLabel(b);
   return x < y ? -1 : x > y ? 1 : 0;

@@ -97,7 +97,7 @@ export function booleanOf(node: YamlNode, p: Problems): boolean | undefined {
 }
 
 /** The last field name of a path, for messages like "name is required". */
-export function lastSegment(path: string): string {
+function lastSegment(path: string): string {
   const m = /(?:^|\.)([^.[\]]+)$|\["([^"]+)"\]$/.exec(path);
   return m?.[1] ?? m?.[2] ?? path;
 }

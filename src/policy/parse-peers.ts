@@ -22,7 +22,7 @@ const WORLD_IDS = new Set([WORLD_ID, RESERVED_IDENTITY_IDS['world-ipv4']!, RESER
 const isWorld = (peer: Peer): boolean => WORLD_IDS.has(peer.identity.id);
 const family = (peer: Peer): 4 | 6 | undefined => (peer.address === undefined ? undefined : parseIp(peer.address)?.family);
 
-export const ANY_PEER: PeerMatcher = { text: 'any peer', key: '*', matches: () => true };
+const ANY_PEER: PeerMatcher = { text: 'any peer', key: '*', matches: () => true };
 
 /** Cilium's entities (pkg/policy/api/entity.go), as predicates on a peer. */
 const ENTITIES: ReadonlyMap<string, (peer: Peer) => boolean> = new Map([

@@ -85,7 +85,7 @@ function requirementHolds(r: Requirement, labels: readonly Label[]): boolean {
   }
 }
 
-export function namespaceRequirement(namespace: string): Requirement {
+function namespaceRequirement(namespace: string): Requirement {
   return { source: SOURCE_K8S, key: NAMESPACE_LABEL, operator: 'In', values: [namespace] };
 }
 

@@ -167,3 +167,13 @@ test('Kafka rule validation errors', () => {
     assert.match(errors[0]!.message, message);
   }
 });
+
+test('allowed Kafka requests share one decision per rule; denials name the side', () => {
+  const c = broker(`- {role: produce, topic: a}\n- {role: produce, topic: b}`);
+  const first = c.decideKafka(kafka(0, ['a']));
+  assert.equal(first, c.decideKafka(kafka(0, ['a'])));
+  assert.match(first.reason, /^allowed by kafka rule spec\.ingress\[0\]\.toPorts\[0\]\.rules\.kafka\[0\] of CiliumNetworkPolicy default\/k/);
+  const denied = c.decideKafka(kafka(1, ['a']));
+  assert.match(denied.reason, /\[ingress of default\/kafka\]$/);
+  assert.deepEqual([denied.allowedBy, denied.deniedBy], [[], []]);
+});
