@@ -28,7 +28,8 @@ export function literalOf(pattern: string): string | undefined {
     const ch = body[i]!;
     if (ch === '\\') {
       const next = body[i + 1];
-      if (next === undefined || /[A-Za-z0-9]/.test(next)) return undefined; // \d, \pL, \Q, \1 ...: regex syntax
+      // RE2 escapes ASCII punctuation to itself; anything else (\d, \pL, \Q, \1, ...) is regex syntax.
+      if (next === undefined || !/[!-/:-@[-`{-~]/.test(next)) return undefined;
       out += next;
       i++;
     } else if (META.has(ch)) {

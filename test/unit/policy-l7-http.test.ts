@@ -203,6 +203,8 @@ test('literal patterns become string comparisons; regex syntax does not', () => 
   assert.equal(literalOf('/a.b'), undefined);
   assert.equal(literalOf('/a\\d'), undefined);
   assert.equal(literalOf('/a*'), undefined);
+  assert.equal(literalOf('/caf\\é'), undefined);
+  assert.ok('error' in compileFullMatch('/caf\\é'));
   const m = compileFullMatch('/a\\$');
   assert.ok(!('error' in m) && m.matches('/a$') && !m.matches('/a'));
   const err = compileFullMatch('/v1/(abc');
