@@ -122,6 +122,9 @@ function l7Of(entries: readonly AllowEntry[]): L7Restriction | { conflict: strin
   }
 }
 
+/** Distinct sets of applicable entries are few in practice; the bound only guards against pathologies. */
+const MAX_CACHED_L7 = 10_000;
+
 export interface SideRequest {
   readonly remote: Peer;
   readonly port: number;
@@ -169,6 +172,7 @@ export function decideSide(policy: SubjectPolicy, req: SideRequest, l7Cache: Map
     const computed = l7Of(survivors);
     if (computed && 'conflict' in computed) return result(policy, { allowed: false, error: true, reason: computed.conflict });
     l7 = computed;
+    if (l7Cache.size >= MAX_CACHED_L7) l7Cache.clear();
     l7Cache.set(key, l7);
   }
   for (const tls of [terminatingTLS, originatingTLS])
