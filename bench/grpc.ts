@@ -1,0 +1,87 @@
+// bench/grpc: unary gRPC calls (cloudcity.DoorManager/GetName, allowed by the guide's policy) with 50
+// concurrent streams on one connection, direct to the door manager vs through Portcullis, in one run.
+//   npm run build && node dist/bench/grpc.js      (BENCH_SECONDS=10 by default)
+// Uses ghz (scripts/install-go-tools.sh) when installed, else a bounded @grpc/grpc-js load loop. Target:
+// Portcullis >= 60% of direct. The machine is shared and noisy: compare the ratio of one run.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import grpc from '@grpc/grpc-js';
+import { loadCloudCity } from '../src/demo/cloudcity/proto.js';
+import { CLOUDCITY_PROTO_DIR, REPO_ROOT, printComparison, startCloudCityBench, type BenchFigures, type Target } from './lib/cloudcity.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONCURRENCY = 50;
+const GHZ = join(REPO_ROOT, '.interop', 'bin', 'ghz');
+const execFileP = promisify(execFile);
+
+async function ghz(t: Target, seconds: number): Promise<BenchFigures> {
+  const { stdout } = await execFileP(
+    GHZ,
+    ['--insecure', '--proto', join(CLOUDCITY_PROTO_DIR, 'cloudcity.proto'), '--call', 'cloudcity.DoorManager.GetName', '-d', '{"door_id":1}',
+      '-c', String(CONCURRENCY), '--connections', '1', '-z', `${seconds}s`, '--cpus', '1', '--format', 'json', `${t.host}:${t.port}`],
+    { maxBuffer: 1 << 26 },
+  );
+  const r = JSON.parse(stdout) as { rps: number; latencyDistribution: Array<{ percentage: number; latency: number }>; errorDistribution?: Record<string, number> };
+  const pct = (p: number) => (r.latencyDistribution.find((d) => d.percentage === p)?.latency ?? NaN) / 1e6;
+  // When the duration ends ghz closes its connection under the calls still in flight; those are not errors.
+  const errors = Object.entries(r.errorDistribution ?? {}).reduce((n, [message, count]) => (message.includes('use of closed network connection') ? n : n + count), 0);
+  return { rps: r.rps, p50ms: pct(50), p99ms: pct(99), errors };
+}
+
+/** 50 outstanding unary calls on one channel, for `seconds`. */
+async function grpcJsLoop(t: Target, seconds: number): Promise<BenchFigures> {
+  const { DoorManager } = loadCloudCity();
+  const client = new DoorManager(`${t.host}:${t.port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as grpc.Client & Record<string, Function>;
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = Date.now() + seconds * 1000;
+  const worker = async () => {
+    while (Date.now() < end) {
+      const start = process.hrtime.bigint();
+      await new Promise<void>((resolve) =>
+        client.GetName!.call(client, { door_id: 1 }, (err: Error | null) => {
+          if (err) errors++;
+          else latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
+          resolve();
+        }),
+      );
+    }
+  };
+  const started = Date.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const elapsed = (Date.now() - started) / 1000;
+  client.close();
+  latencies.sort((a, b) => a - b);
+  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+  return { rps: latencies.length / elapsed, p50ms: at(50), p99ms: at(99), errors };
+}
+
+async function main(): Promise<void> {
+  const useGhz = existsSync(GHZ);
+  const run = useGhz ? ghz : grpcJsLoop;
+  const bench = await startCloudCityBench();
+  try {
+    const results: Array<[Target, BenchFigures]> = [];
+    for (const t of bench.targets) {
+      await run(t, 2); // warm-up: JIT, upstream session
+      const r = await run(t, SECONDS);
+      process.stderr.write(`${t.name}: ${Math.round(r.rps)} calls/s\n`);
+      results.push([t, r]);
+    }
+    const ratio = printComparison(
+      `unary gRPC GetName, ${CONCURRENCY} concurrent streams on 1 connection, ${SECONDS} s, ${useGhz ? 'ghz' : '@grpc/grpc-js loop'}`,
+      results,
+    );
+    console.log(`\nportcullis / direct: ${(ratio * 100).toFixed(0)}% (target >= 60%)`);
+    if (results.some(([, r]) => r.errors > 0)) {
+      console.log('WARNING: some calls failed; the figures are not comparable');
+      process.exitCode = 1;
+    }
+  } finally {
+    await bench.stop();
+  }
+}
+
+await main();

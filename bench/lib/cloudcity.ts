@@ -1,0 +1,89 @@
+// The Cloud City setups bench/grpc and bench/h2 compare, each server in its own process: the door manager
+// (`portcullis backend cloudcity-door`), reached directly, and Portcullis (`portcullis run`) in front of it
+// with the guide's policy, cc-door-ingress-security.yaml.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, startChild, waitForPort, type Child } from './processes.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+/** The repository (from dist/bench/lib). */
+export const REPO_ROOT = join(here, '..', '..', '..');
+const root = REPO_ROOT;
+const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+export const CLOUDCITY_PROTO_DIR = join(root, 'src', 'demo', 'cloudcity');
+const POLICY = join(root, 'policies', 'cloudcity', 'cc-door-ingress-security.yaml');
+const DOOR = '127.0.0.31';
+
+export interface Target {
+  readonly name: 'direct' | 'portcullis';
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface CloudCityBench {
+  readonly targets: readonly Target[];
+  stop(): Promise<void>;
+}
+
+export async function startCloudCityBench(): Promise<CloudCityBench> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-cloudcity-'));
+  const children: Child[] = [];
+  try {
+    const doorPort = await freePort(DOOR);
+    children.push(startChild('cc-door-mgr', [cli, 'backend', 'cloudcity-door', '--listen', `${DOOR}:${doorPort}`]));
+    await waitForPort(DOOR, doorPort);
+    const proxyPort = await freePort();
+    const config = join(dir, 'portcullis.yaml');
+    writeFileSync(
+      config,
+      `policies: ${JSON.stringify(POLICY)}
+admin: off
+flows: ${JSON.stringify(join(dir, 'flows.jsonl'))}
+endpoints:
+  - {name: cc-door-mgr, labels: {app: cc-door-mgr, zgroup: grpcExample}, addresses: [${DOOR}]}
+  # ghz and h2load cannot choose their source address: the load generator's 127.0.0.1 is the public terminal.
+  - {name: terminal-87, labels: {app: public-terminal, zgroup: grpcExample}, addresses: [127.0.0.1/32]}
+listeners:
+  - {name: cc-door-grpc, listen: "127.0.0.1:${proxyPort}", protocol: http, to: cc-door-mgr, upstream: "${DOOR}:${doorPort}", port: 50051, upstreamProtocol: h2c}
+`,
+    );
+    children.push(startChild('portcullis', [cli, 'run', '--no-watch', '-c', config]));
+    await waitForPort('127.0.0.1', proxyPort);
+    return {
+      targets: [
+        { name: 'direct', host: DOOR, port: doorPort },
+        { name: 'portcullis', host: '127.0.0.1', port: proxyPort },
+      ],
+      async stop() {
+        for (const c of children.reverse()) await c.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    for (const c of children.reverse()) await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export interface BenchFigures {
+  readonly rps: number;
+  readonly p50ms: number;
+  readonly p99ms: number;
+  readonly errors: number;
+}
+
+/** Prints one table row per target and the through-proxy/direct ratio; returns that ratio. */
+export function printComparison(title: string, results: ReadonlyArray<readonly [Target, BenchFigures]>): number {
+  console.log(`\n${title}`);
+  console.log('setup          req/s    x direct   p50 ms   p99 ms   errors');
+  const direct = results.find(([t]) => t.name === 'direct')![1].rps;
+  for (const [t, r] of results) {
+    console.log(
+      `${t.name.padEnd(12)} ${String(Math.round(r.rps)).padStart(7)}   ${(r.rps / direct).toFixed(2).padStart(7)}   ${r.p50ms.toFixed(2).padStart(6)}   ${r.p99ms.toFixed(2).padStart(6)}   ${r.errors}`,
+    );
+  }
+  return results.find(([t]) => t.name === 'portcullis')![1].rps / direct;
+}
