@@ -3,9 +3,13 @@
 // A connection is decided when it is accepted and again whenever a request arrives under a newer snapshot,
 // so a reload applies to the next request of a keep-alive connection (cilium/proxy#59); when the new
 // snapshot no longer allows the connection it is reset, exactly as a new one would be.
+//
+// TLS adds facts to the decision: the ClientHello's SNI (serverNames), and a verified client certificate whose
+// names map to an endpoint (`identities`), which then is the source instead of the peer address. A forward-proxy
+// connection names its own destination (the target the client asked for) instead of the listener's `to`.
 import type { Socket } from 'node:net';
 import type { ListenerContext } from './context.js';
-import type { ConnectionDecision, Peer, PolicySnapshot } from '../policy/types.js';
+import type { ConnectionDecision, Direction, Peer, PolicySnapshot } from '../policy/types.js';
 
 const policies = new WeakMap<Socket, ConnectionPolicy>();
 
@@ -14,23 +18,63 @@ export function connectionPolicyOf(socket: Socket): ConnectionPolicy | undefined
   return policies.get(socket);
 }
 
-export class ConnectionPolicy {
-  /** Peer address with any IPv4-mapped prefix removed. */
+/** Who a flow record is between, and which way: an admitted connection, or one forward-proxy request. */
+export interface FlowParties {
+  readonly source: Peer;
+  readonly destination: Peer;
+  /** Peer address of the client with any IPv4-mapped prefix removed. */
   readonly sourceAddress: string;
   readonly sourcePort: number;
+  readonly destinationPort: number;
+  /** Ingress for listeners that front `to`; egress for forward-proxy listeners. */
+  readonly direction: Direction;
+}
+
+/** A forward-proxy destination: the address connected to, its port, and the names the client reached it by. */
+export interface ForwardTarget {
+  readonly address: string;
+  readonly port: number;
+  /** Lower-case, no trailing dot; empty when the client named an IP address. */
+  readonly names: readonly string[];
+}
+
+export interface AdmitOptions {
+  /** Server name from the connection's TLS ClientHello. */
+  readonly sni?: string;
+  /** Names of a verified client certificate (URI SANs, then CN). */
+  readonly certificateNames?: readonly string[];
+  /** Forward proxy: where this connection goes, instead of the listener's `to` and `upstream`. */
+  readonly target?: ForwardTarget;
+  /** The client already sent bytes (a ClientHello was read): a denial resets at once. */
+  readonly clientHasSent?: boolean;
+}
+
+export class ConnectionPolicy implements FlowParties {
+  readonly sourceAddress: string;
+  readonly sourcePort: number;
+  readonly destinationPort: number;
+  readonly direction: Direction;
+  /** The TCP socket: resets go here even once requests arrive on a TLS socket wrapping it. */
+  private readonly tcp: Socket;
+  #socket: Socket;
   private snapshot: PolicySnapshot;
   private decision: ConnectionDecision;
   private peers: { readonly source: Peer; readonly destination: Peer };
 
   private constructor(
     private readonly ctx: ListenerContext,
-    readonly socket: Socket,
+    socket: Socket,
     sourceAddress: string,
+    private readonly options: AdmitOptions,
     snapshot: PolicySnapshot,
     decided: Decided,
   ) {
+    this.tcp = socket;
+    this.#socket = socket;
     this.sourceAddress = sourceAddress;
     this.sourcePort = socket.remotePort ?? 0;
+    this.destinationPort = options.target?.port ?? ctx.config.port;
+    this.direction = listenerDirection(ctx);
     this.snapshot = snapshot;
     this.decision = decided.decision;
     this.peers = decided;
@@ -40,14 +84,30 @@ export class ConnectionPolicy {
    * Decides a new connection. Allowed (or AUDIT) → the admitted policy state; otherwise the denial is
    * recorded, the socket is reset before a byte is written, and undefined is returned.
    */
-  static admit(ctx: ListenerContext, socket: Socket): ConnectionPolicy | undefined {
+  static admit(ctx: ListenerContext, socket: Socket, options: AdmitOptions = {}): ConnectionPolicy | undefined {
     const sourceAddress = unmapAddress(socket.remoteAddress ?? '');
     const snapshot = ctx.snapshot();
-    const decided = decide(ctx, snapshot, sourceAddress);
-    const state = new ConnectionPolicy(ctx, socket, sourceAddress, snapshot, decided);
-    if (!state.verdictAllows(resetOnFirstBytes)) return undefined;
+    const decided = decideConnection(snapshot, ctx, sourceAddress, options);
+    const state = new ConnectionPolicy(ctx, socket, sourceAddress, options, snapshot, decided);
+    if (!state.verdictAllows(options.clientHasSent ? resetNow : resetOnFirstBytes)) return undefined;
     policies.set(socket, state);
     return state;
+  }
+
+  /** The socket requests arrive on: the TCP socket, or the TLS socket attached to it. */
+  get socket(): Socket {
+    return this.#socket;
+  }
+
+  /** Requests of this connection now arrive on `socket` (the TLS socket terminating it). */
+  attach(socket: Socket): void {
+    this.#socket = socket;
+    policies.set(socket, this);
+  }
+
+  /** The SNI this connection was decided with. */
+  get sni(): string | undefined {
+    return this.options.sni;
   }
 
   /** Source and destination of this connection under the snapshot of the last decision. */
@@ -66,7 +126,7 @@ export class ConnectionPolicy {
   current(): ConnectionDecision | undefined {
     const snapshot = this.ctx.snapshot();
     if (snapshot !== this.snapshot) {
-      const decided = decide(this.ctx, snapshot, this.sourceAddress);
+      const decided = decideConnection(snapshot, this.ctx, this.sourceAddress, this.options);
       this.snapshot = snapshot;
       this.decision = decided.decision;
       this.peers = decided;
@@ -82,7 +142,7 @@ export class ConnectionPolicy {
     this.recordConnection('DROPPED');
     this.ctx.metrics.drop('POLICY_DENIED', 'TCP');
     this.ctx.log.debug({ listener: this.ctx.config.name, source: this.sourceAddress, reason: decision.reason }, 'connection denied');
-    reset(this.socket);
+    reset(this.tcp);
     return false;
   }
 
@@ -90,11 +150,11 @@ export class ConnectionPolicy {
     this.ctx.flows.record({
       time: new Date(),
       verdict,
-      direction: 'ingress',
+      direction: this.direction,
       source: this.peers.source,
       destination: this.peers.destination,
       sourcePort: this.sourcePort,
-      destinationPort: this.ctx.config.port,
+      destinationPort: this.destinationPort,
       type: 'L3_L4',
       isReply: false,
       decision: this.decision,
@@ -103,15 +163,38 @@ export class ConnectionPolicy {
   }
 }
 
-interface Decided {
+export interface Decided {
   readonly decision: ConnectionDecision;
   readonly source: Peer;
   readonly destination: Peer;
 }
 
-function decide(ctx: ListenerContext, snapshot: PolicySnapshot, sourceAddress: string): Decided {
+export function listenerDirection(ctx: ListenerContext): Direction {
+  return ctx.config.protocol === 'forward' ? 'egress' : 'ingress';
+}
+
+/**
+ * The destination peer of a forward-proxy target: the registered endpoint an address belongs to, else `world`
+ * with the names it was reached by (so `toFQDNs` can match). Names are attached to world peers only: a name
+ * that resolves to an endpoint's address (DNS rebinding into the cluster) does not become an FQDN peer.
+ */
+export function forwardDestination(snapshot: PolicySnapshot, target: ForwardTarget): Peer {
+  const identity = snapshot.endpoints.resolveAddress(target.address);
+  // Registered endpoints have a namespace; reserved identities (world, host, ...) do not.
+  if (identity.namespace !== undefined) return { identity, address: target.address };
+  return { identity: snapshot.endpoints.reserved('world'), address: target.address, names: target.names };
+}
+
+/** Source and destination of a connection under `snapshot`, and its L3/L4 (+SNI) decision. */
+export function decideConnection(snapshot: PolicySnapshot, ctx: ListenerContext, sourceAddress: string, options: AdmitOptions = {}): Decided {
   const { config } = ctx;
-  const source: Peer = { identity: snapshot.endpoints.resolveAddress(sourceAddress), address: sourceAddress };
+  const byCertificate = options.certificateNames?.length ? snapshot.endpoints.resolveCertificate(options.certificateNames) : undefined;
+  const source: Peer = { identity: byCertificate ?? snapshot.endpoints.resolveAddress(sourceAddress), address: sourceAddress };
+  const sni = options.sni === undefined ? {} : { sni: options.sni };
+  if (options.target !== undefined) {
+    const destination = forwardDestination(snapshot, options.target);
+    return { decision: snapshot.decideConnection({ source, destination, port: options.target.port, ...sni }), source, destination };
+  }
   const endpoint = config.to === undefined ? undefined : snapshot.endpoints.byName(config.to);
   const upstreamHost = config.upstream?.host;
   if (endpoint === undefined) {
@@ -120,7 +203,7 @@ function decide(ctx: ListenerContext, snapshot: PolicySnapshot, sourceAddress: s
     return { decision: unknownDestination(config.to), source, destination };
   }
   const destination: Peer = { identity: endpoint.identity, address: upstreamHost };
-  return { decision: snapshot.decideConnection({ source, destination, port: config.port }), source, destination };
+  return { decision: snapshot.decideConnection({ source, destination, port: config.port, ...sni }), source, destination };
 }
 
 function unknownDestination(name: string | undefined): ConnectionDecision {

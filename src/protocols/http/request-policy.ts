@@ -2,7 +2,7 @@
 // facts → decision → flow records → metrics, and which deny answer the client gets.
 // Protocol code extracts the facts and writes the bytes; everything observable about the decision is here.
 import type { ListenerContext } from '../context.js';
-import type { ConnectionPolicy } from '../connection-policy.js';
+import type { FlowParties } from '../connection-policy.js';
 import type { ConnectionDecision, HttpDecision, HttpRequestFacts, Peer, Verdict } from '../../policy/types.js';
 import type { FlowEvent } from '../../observe/types.js';
 import { applyHeaderActions, type Headers } from './forward-headers.js';
@@ -35,7 +35,7 @@ export class HttpExchange {
    */
   constructor(
     private readonly ctx: ListenerContext,
-    private readonly conn: ConnectionPolicy,
+    private readonly conn: FlowParties,
     connection: ConnectionDecision,
     readonly facts: HttpRequestFacts,
     readonly protocol: HttpProtocol,
@@ -73,10 +73,10 @@ export class HttpExchange {
     ctx.flows.record({
       time: new Date(),
       verdict,
-      direction: 'ingress',
+      direction: this.conn.direction,
       source: this.destination,
       destination: this.source,
-      sourcePort: ctx.config.port,
+      sourcePort: this.conn.destinationPort,
       destinationPort: this.conn.sourcePort,
       type: 'L7',
       l7: {
@@ -95,11 +95,11 @@ export class HttpExchange {
     return {
       time: new Date(),
       verdict,
-      direction: 'ingress',
+      direction: this.conn.direction,
       source: this.source,
       destination: this.destination,
       sourcePort: this.conn.sourcePort,
-      destinationPort: this.ctx.config.port,
+      destinationPort: this.conn.destinationPort,
       type: 'L7',
       // Cilium logs the headers after `headerMatches` actions were applied.
       l7: { type: 'REQUEST', http: { method: this.facts.method, url: this.url, protocol: this.protocol, headers: this.headers } },
@@ -116,7 +116,7 @@ export class HttpExchange {
  */
 export function recordRejectedRequest(
   ctx: ListenerContext,
-  conn: ConnectionPolicy,
+  conn: FlowParties,
   method: string,
   target: string,
   protocol: HttpProtocol,
@@ -128,11 +128,11 @@ export function recordRejectedRequest(
   ctx.flows.record({
     time: new Date(),
     verdict: 'ERROR',
-    direction: 'ingress',
+    direction: conn.direction,
     source: conn.source,
     destination: conn.destination,
     sourcePort: conn.sourcePort,
-    destinationPort: ctx.config.port,
+    destinationPort: conn.destinationPort,
     type: 'L7',
     l7: { type: 'REQUEST', http: { method, url: target, protocol, headers: [] } },
     isReply: false,
