@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import grpc from '@grpc/grpc-js';
 import { loadCloudCity } from '../src/demo/cloudcity/proto.js';
-import { CLOUDCITY_PROTO_DIR, REPO_ROOT, printComparison, startCloudCityBench, type BenchFigures, type Target } from './lib/cloudcity.js';
+import { CLOUDCITY_PROTO_DIR, REPO_ROOT, printComparison, startCloudCityBench, verifyDoor, type BenchFigures, type Target } from './lib/cloudcity.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = 50;
@@ -65,9 +65,11 @@ async function main(): Promise<void> {
   try {
     const results: Array<[Target, BenchFigures]> = [];
     for (const t of bench.targets) {
+      await verifyDoor(t);
       await run(t, 2); // warm-up: JIT, upstream session
       const r = await run(t, SECONDS);
       process.stderr.write(`${t.name}: ${Math.round(r.rps)} calls/s\n`);
+      await verifyDoor(t); // still answering correctly after the load
       results.push([t, r]);
     }
     const ratio = printComparison(

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { printComparison, startCloudCityBench, type BenchFigures, type Target } from './lib/cloudcity.js';
+import { printComparison, startCloudCityBench, verifyDoor, type BenchFigures, type Target } from './lib/cloudcity.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const STREAMS = 50;
@@ -49,9 +49,11 @@ async function main(): Promise<void> {
   try {
     const results: Array<[Target, BenchFigures]> = [];
     for (const t of bench.targets) {
+      await verifyDoor(t);
       await h2load(t, 2, body); // warm-up
       const r = await h2load(t, SECONDS, body);
       process.stderr.write(`${t.name}: ${Math.round(r.rps)} req/s\n`);
+      await verifyDoor(t); // still answering correctly after the load
       results.push([t, r]);
     }
     const ratio = printComparison(`h2load, POST /cloudcity.DoorManager/GetName (gRPC framing), 1 connection x ${STREAMS} streams, ${SECONDS} s; p50/p99 approximated from mean/sd`, results);

@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import grpc from '@grpc/grpc-js';
+import { loadCloudCity } from '../../src/demo/cloudcity/proto.js';
 import { freePort, startChild, waitForPort, type Child } from './processes.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -86,4 +88,21 @@ export function printComparison(title: string, results: ReadonlyArray<readonly [
     );
   }
   return results.find(([t]) => t.name === 'portcullis')![1].rps / direct;
+}
+
+/**
+ * One real GetName call through `t`, checked for the door manager's answer. Load generators that only see
+ * HTTP statuses (h2load) would count a gRPC error, which is HTTP 200, as a success: this proves the path works.
+ */
+export async function verifyDoor(t: Target): Promise<void> {
+  const { DoorManager } = loadCloudCity();
+  const client = new DoorManager(`${t.host}:${t.port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as grpc.Client & Record<string, Function>;
+  try {
+    const reply = await new Promise<{ name?: string }>((resolve, reject) =>
+      client.GetName!.call(client, { door_id: 1 }, { deadline: Date.now() + 5000 }, (err: Error | null, r: { name?: string }) => (err ? reject(err) : resolve(r))),
+    );
+    if (reply.name !== 'Spaceport Door #1') throw new Error(`${t.name}: unexpected GetName reply ${JSON.stringify(reply)}`);
+  } finally {
+    client.close();
+  }
 }
