@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { createLogger } from '../observe/logger.js';
 import { runCloudCityDemo } from '../demo/cloudcity/run.js';
+import { runKafkaDemo } from '../demo/kafka/run.js';
 import { runStarWarsDemo } from '../demo/starwars/run.js';
 
 interface DemoOptions {
@@ -15,6 +16,7 @@ interface DemoOptions {
 const DEMOS: Record<string, (o: DemoOptions) => Promise<boolean>> = {
   starwars: runStarWarsDemo,
   cloudcity: runCloudCityDemo,
+  kafka: runKafkaDemo,
 };
 
 export function registerDemo(program: Command): void {

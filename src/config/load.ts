@@ -1,9 +1,13 @@
 // Loads and validates `portcullis.yaml` (the contract in DESIGN.md "Runtime configuration").
 // Every problem is reported with file, line, column and field; unknown fields are errors, not ignored.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import type { SourceError } from '../policy/types.js';
-import type { EndpointConfig, HttpLimits, ListenerConfig, PortcullisConfig } from './types.js';
+import type { SourceError, TlsSecretRef } from '../policy/types.js';
+import { parseSecretName } from '../protocols/tls/secret-path.js';
+import type {
+  EndpointConfig, ForwardListenerOptions, HttpLimits, KafkaListenerOptions, ListenerConfig, ListenerTlsOptions, PortcullisConfig,
+} from './types.js';
 import { parseYamlSource, type YamlNode } from './yaml-source.js';
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
@@ -21,13 +25,31 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   initialWindowSize: 1024 * 1024,
 };
 
+export const DEFAULT_KAFKA_OPTIONS: KafkaListenerOptions = {
+  maxFrameSize: 100 * 1024 * 1024,
+  upstreamConnectTimeoutMs: 5_000,
+  brokerPorts: new Map(),
+};
+const KAFKA_FIELDS = ['maxFrameSize', 'upstreamConnectTimeoutMs', 'advertisedHost', 'brokerPorts'];
+
+export const DEFAULT_TLS_OPTIONS: ListenerTlsOptions = {
+  clientCertificates: 'none',
+  handshakeTimeoutMs: 10_000,
+  maxClientHelloBytes: 16 * 1024,
+};
+const TLS_FIELDS = ['secret', 'clientCA', 'clientCertificates', 'handshakeTimeoutMs', 'maxClientHelloBytes'];
+
+export const DEFAULT_FORWARD_OPTIONS: ForwardListenerOptions = { hosts: new Map(), systemResolver: true, resolveTimeoutMs: 5_000 };
+const FORWARD_FIELDS = ['hosts', 'systemResolver', 'resolveTimeoutMs'];
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?(\.[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?)*$/;
+
 const DEFAULT_ADMIN = { host: '127.0.0.1', port: 9901 };
 
 export const DEFAULT_REDACTED_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
 
 const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'admin', 'flows', 'redactHeaders', 'http', 'endpoints', 'listeners'];
 const ENDPOINT_FIELDS = ['name', 'namespace', 'labels', 'addresses', 'identities'];
-const LISTENER_FIELDS = ['name', 'listen', 'protocol', 'to', 'upstream', 'port', 'upstreamProtocol', 'http'];
+const LISTENER_FIELDS = ['name', 'listen', 'protocol', 'to', 'upstream', 'port', 'upstreamProtocol', 'http', 'kafka', 'tls', 'forward'];
 const PROTOCOLS = ['http', 'kafka', 'tls', 'forward'] as const;
 const UPSTREAM_PROTOCOLS = ['http1', 'h2c', 'h2'] as const;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -117,6 +139,90 @@ function readHttpLimits(r: Reader, node: YamlNode, base: HttpLimits): HttpLimits
   };
 }
 
+function readKafkaOptions(r: Reader, node: YamlNode): KafkaListenerOptions {
+  if (!node.present) return DEFAULT_KAFKA_OPTIONS;
+  if (node.kind !== 'map') return r.fail(node, `must be a map with any of: ${KAFKA_FIELDS.join(', ')}`) ?? DEFAULT_KAFKA_OPTIONS;
+  r.onlyFields(node, KAFKA_FIELDS);
+  const base = DEFAULT_KAFKA_OPTIONS;
+  const brokerPorts = new Map<number, number>();
+  const portsNode = node.get('brokerPorts');
+  if (portsNode.present && portsNode.kind !== 'map') r.fail(portsNode, 'must be a map of broker node id to listen port, e.g. {1: 19092}');
+  for (const f of portsNode.fields()) {
+    const nodeId = /^\d{1,10}$/.test(f.name) ? Number(f.name) : NaN;
+    const port = r.integer(f.value, 1, 65535);
+    if (!(nodeId <= 2 ** 31 - 1)) r.fail(f.key, `"${f.name}" is not a broker node id (0 to 2147483647)`);
+    else if (port !== undefined) brokerPorts.set(nodeId, port);
+  }
+  const advertisedHost = r.string(node.get('advertisedHost'));
+  return {
+    maxFrameSize: r.integer(node.get('maxFrameSize'), 1024, 2 ** 31 - 1, base.maxFrameSize) ?? base.maxFrameSize,
+    upstreamConnectTimeoutMs: r.integer(node.get('upstreamConnectTimeoutMs'), 10, 600_000, base.upstreamConnectTimeoutMs) ?? base.upstreamConnectTimeoutMs,
+    ...(advertisedHost !== undefined ? { advertisedHost } : {}),
+    brokerPorts,
+  };
+}
+
+function readSecretRef(r: Reader, node: YamlNode): TlsSecretRef | undefined {
+  const text = r.string(node);
+  if (text === undefined) return undefined;
+  try {
+    return parseSecretName(text);
+  } catch (e) {
+    return r.fail(node, (e as Error).message);
+  }
+}
+
+/** `tls:` of a listener; `secret`/`clientCA` only where they mean something for the protocol. */
+function readTlsOptions(r: Reader, node: YamlNode, protocol: ListenerConfig['protocol']): ListenerTlsOptions {
+  if (!node.present) return DEFAULT_TLS_OPTIONS;
+  if (node.kind !== 'map') return r.fail(node, `must be a map with any of: ${TLS_FIELDS.join(', ')}`) ?? DEFAULT_TLS_OPTIONS;
+  r.onlyFields(node, TLS_FIELDS);
+  const base = DEFAULT_TLS_OPTIONS;
+  const secret = readSecretRef(r, node.get('secret'));
+  const clientCA = readSecretRef(r, node.get('clientCA'));
+  const modeNode = node.get('clientCertificates');
+  const clientCertificates = r.oneOf(modeNode, ['none', 'request', 'require'], clientCA !== undefined ? 'request' : 'none');
+  if (protocol === 'forward') {
+    for (const field of ['secret', 'clientCA', 'clientCertificates']) {
+      if (node.has(field)) r.fail(node.get(field), 'a forward listener presents the certificate of the terminatingTLS secret of the policy; only the timeouts and limits apply here');
+    }
+  } else if (clientCertificates !== 'none' && clientCA === undefined) {
+    r.fail(modeNode, 'client certificates need "clientCA" (the secret whose ca.crt verifies them)');
+  } else if (clientCA !== undefined && secret === undefined && !node.has('secret')) {
+    r.fail(node, 'verifying client certificates needs "secret" (the server certificate presented before policy can choose one)');
+  }
+  return {
+    ...(secret !== undefined ? { secret } : {}),
+    ...(clientCA !== undefined ? { clientCA } : {}),
+    clientCertificates,
+    handshakeTimeoutMs: r.integer(node.get('handshakeTimeoutMs'), 100, 600_000, base.handshakeTimeoutMs) ?? base.handshakeTimeoutMs,
+    maxClientHelloBytes: r.integer(node.get('maxClientHelloBytes'), 512, 64 * 1024, base.maxClientHelloBytes) ?? base.maxClientHelloBytes,
+  };
+}
+
+function readForwardOptions(r: Reader, node: YamlNode): ForwardListenerOptions {
+  if (!node.present) return DEFAULT_FORWARD_OPTIONS;
+  if (node.kind !== 'map') return r.fail(node, `must be a map with any of: ${FORWARD_FIELDS.join(', ')}`) ?? DEFAULT_FORWARD_OPTIONS;
+  r.onlyFields(node, FORWARD_FIELDS);
+  const base = DEFAULT_FORWARD_OPTIONS;
+  const hosts = new Map<string, string[]>();
+  const hostsNode = node.get('hosts');
+  if (hostsNode.present && hostsNode.kind !== 'map') r.fail(hostsNode, 'must be a map of host name to address(es), e.g. {api.example.com: [192.0.2.10]}');
+  for (const f of hostsNode.fields()) {
+    const name = f.name.toLowerCase().replace(/\.$/, '');
+    if (!HOST_NAME.test(name)) r.fail(f.key, `"${f.name}" is not a DNS name`);
+    const addresses = r.stringList(f.value);
+    if (addresses.length === 0) r.fail(f.value, 'must name at least one address');
+    for (const a of addresses) if (isIP(a) === 0) r.fail(f.value, `"${a}" is not an IP address`);
+    hosts.set(name, addresses);
+  }
+  return {
+    hosts,
+    systemResolver: r.boolean(node.get('systemResolver'), base.systemResolver),
+    resolveTimeoutMs: r.integer(node.get('resolveTimeoutMs'), 10, 600_000, base.resolveTimeoutMs) ?? base.resolveTimeoutMs,
+  };
+}
+
 function readEndpoint(r: Reader, node: YamlNode): EndpointConfig | undefined {
   if (node.kind !== 'map') return r.fail(node, 'an endpoint must be a map with name, labels and addresses');
   r.onlyFields(node, ENDPOINT_FIELDS);
@@ -167,6 +273,18 @@ function readListener(r: Reader, node: YamlNode, limits: HttpLimits, endpoints: 
     r.fail(toNode.present ? toNode : upstreamNode, 'a forward listener chooses its destination per request: remove "to" and "upstream"');
   }
   const port = r.integer(node.get('port'), 1, 65535) ?? upstream?.port ?? 0;
+  const kafkaNode = node.get('kafka');
+  if (kafkaNode.present && protocol !== undefined && protocol !== 'kafka') r.fail(kafkaNode, `"kafka" options only apply to kafka listeners, not ${protocol}`);
+  const tlsNode = node.get('tls');
+  if (tlsNode.present && protocol === 'kafka') r.fail(tlsNode, '"tls" options do not apply to kafka listeners');
+  if (protocol === 'http' && tlsNode.present && !tlsNode.has('secret')) r.fail(tlsNode, 'an http listener that terminates TLS needs "secret" (its server certificate)');
+  const forwardNode = node.get('forward');
+  if (forwardNode.present && protocol !== undefined && protocol !== 'forward') r.fail(forwardNode, `"forward" options only apply to forward listeners, not ${protocol}`);
+  const upstreamProtocolNode = node.get('upstreamProtocol');
+  if (upstreamProtocolNode.present && (protocol === 'tls' || protocol === 'forward')) {
+    r.fail(upstreamProtocolNode, `a ${protocol} listener talks to the upstream in the protocol the client negotiated (ALPN h2 or http/1.1); remove "upstreamProtocol"`);
+  }
+  const withTls = protocol === 'tls' || protocol === 'forward' || (protocol === 'http' && tlsNode.present);
   if (name === undefined || listen === undefined || protocol === undefined) return undefined;
   return {
     name,
@@ -177,6 +295,9 @@ function readListener(r: Reader, node: YamlNode, limits: HttpLimits, endpoints: 
     port,
     upstreamProtocol: r.oneOf(node.get('upstreamProtocol'), UPSTREAM_PROTOCOLS, 'http1'),
     http: readHttpLimits(r, node.get('http'), limits),
+    ...(protocol === 'kafka' ? { kafka: readKafkaOptions(r, kafkaNode) } : {}),
+    ...(withTls ? { tls: readTlsOptions(r, tlsNode, protocol) } : {}),
+    ...(protocol === 'forward' ? { forward: readForwardOptions(r, forwardNode) } : {}),
     file: node.file,
     line: node.line,
   };

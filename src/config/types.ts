@@ -1,4 +1,5 @@
 // The parsed form of `portcullis.yaml` (see README "Configuration"). Defaults are filled in by the loader.
+import type { TlsSecretRef } from '../policy/types.js';
 
 export interface EndpointConfig {
   readonly name: string;
@@ -38,6 +39,45 @@ export interface HttpLimits {
   readonly initialWindowSize: number;
 }
 
+/** Kafka listeners: framing limits and how brokers are fronted (see src/protocols/kafka/listener.ts). */
+export interface KafkaListenerOptions {
+  /** Largest request or response frame accepted, bytes without the size prefix (default 100 MiB, Kafka's socket.request.max.bytes). */
+  readonly maxFrameSize: number;
+  /** ms to connect to a broker. */
+  readonly upstreamConnectTimeoutMs: number;
+  /** Host clients are told to reach the proxy at; default the listen host, or the connection's local address when listening on a wildcard. */
+  readonly advertisedHost?: string;
+  /** Listen port of the per-broker listener, by broker node id; nodes not listed get a port the OS picks. */
+  readonly brokerPorts: ReadonlyMap<number, number>;
+}
+
+/** TLS on `http`, `tls` and `forward` listeners (see src/protocols/tls/listener.ts). */
+export interface ListenerTlsOptions {
+  /**
+   * Server certificate. `http` listeners terminate every connection with it (required there); `tls` listeners
+   * present it when they request client certificates (the identity is needed before policy can pick a secret).
+   */
+  readonly secret?: TlsSecretRef;
+  /** Secret whose `ca.crt` verifies client certificates; a verified certificate's names select the source endpoint. */
+  readonly clientCA?: TlsSecretRef;
+  /** `none` (default without clientCA), `request` (default with it: used when sent) or `require` (handshake fails without one). */
+  readonly clientCertificates: 'none' | 'request' | 'require';
+  /** ms for the ClientHello to arrive and for the handshake to complete (default 10000). */
+  readonly handshakeTimeoutMs: number;
+  /** Largest ClientHello accepted, bytes including record headers (default 16384). */
+  readonly maxClientHelloBytes: number;
+}
+
+/** `forward` listeners: how target names are resolved (see src/protocols/forward/resolve.ts). */
+export interface ForwardListenerOptions {
+  /** Static name -> addresses (names lower-case, no trailing dot), consulted before the system resolver. */
+  readonly hosts: ReadonlyMap<string, readonly string[]>;
+  /** Ask the system resolver for names not in `hosts` (default true; false for air-gapped setups and tests). */
+  readonly systemResolver: boolean;
+  /** ms a name lookup may take (default 5000). */
+  readonly resolveTimeoutMs: number;
+}
+
 export interface ListenerConfig {
   readonly name: string;
   readonly listen: { readonly host: string; readonly port: number };
@@ -50,6 +90,12 @@ export interface ListenerConfig {
   /** HTTP listeners: how to talk to the upstream. */
   readonly upstreamProtocol: 'http1' | 'h2c' | 'h2';
   readonly http: HttpLimits;
+  /** TLS options: required on `http` listeners that terminate TLS; defaults filled in for `tls` and `forward` listeners. */
+  readonly tls?: ListenerTlsOptions;
+  /** Forward listeners only (filled with defaults by the loader). */
+  readonly forward?: ForwardListenerOptions;
+  /** Kafka listeners only (filled with defaults by the loader). */
+  readonly kafka?: KafkaListenerOptions;
   readonly file: string;
   readonly line: number;
 }

@@ -9,6 +9,7 @@ import { createMetrics } from '../observe/metrics.js';
 import { formatSourceError } from '../policy/types.js';
 import type { ListenerContext, RunningListener } from '../protocols/context.js';
 import { startHttpListener } from '../protocols/http/listener.js';
+import { startKafkaListener } from '../protocols/kafka/listener.js';
 import { compile } from './compile.js';
 import { PolicyState } from './policy-state.js';
 
@@ -16,6 +17,7 @@ type ListenerStarter = (ctx: ListenerContext) => Promise<RunningListener>;
 
 const STARTERS: Partial<Record<ListenerConfig['protocol'], ListenerStarter>> = {
   http: startHttpListener,
+  kafka: startKafkaListener,
 };
 
 export interface Portcullis {

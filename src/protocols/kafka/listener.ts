@@ -1,0 +1,86 @@
+// A `kafka` listener: a policy-enforcing proxy in front of a Kafka cluster. The main socket fronts the
+// bootstrap broker (`upstream`); every other broker a response names gets a socket of its own on the same
+// host (see proxy-brokers.ts), with the same destination endpoint, policy port and policy. Connections
+// are decided at L3/L4 before a byte is read (a denied one is reset), then request by request
+// (proxy-connection.ts).
+import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
+import { DEFAULT_KAFKA_OPTIONS } from '../../config/load.js';
+import { ConnectionPolicy } from '../connection-policy.js';
+import { ConnectionTracker } from '../connections.js';
+import type { ListenerContext, RunningListener } from '../context.js';
+import { KafkaBrokerDirectory, type HostPort, type NodeListener } from './proxy-brokers.js';
+import { KafkaProxyConnection, type KafkaProxyScope } from './proxy-connection.js';
+
+/** How long shutdown waits for responses still owed before destroying what is left. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export async function startKafkaListener(ctx: ListenerContext): Promise<RunningListener> {
+  const { config } = ctx;
+  if (config.upstream === undefined) throw new Error(`kafka listener "${config.name}" has no upstream broker`);
+  const bootstrap = config.upstream;
+  const options = config.kafka ?? DEFAULT_KAFKA_OPTIONS;
+  const tracker = new ConnectionTracker(ctx);
+  const connections = new Set<KafkaProxyConnection>();
+  const host = config.listen.host;
+
+  const serve = async (port: number, upstream: () => HostPort): Promise<Server> => {
+    const server = createServer({ noDelay: true });
+    server.on('connection', (socket: Socket) => {
+      socket.on('error', (err) => ctx.log.debug({ listener: config.name, err }, 'Kafka client socket error'));
+      const policy = ConnectionPolicy.admit(ctx, socket);
+      if (policy === undefined) return;
+      tracker.add(socket);
+      const connection = new KafkaProxyConnection(scope, socket, policy, upstream(), options.advertisedHost ?? advertiseHost(socket, host));
+      connections.add(connection);
+      socket.once('close', () => connections.delete(connection));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => ctx.log.error({ listener: config.name, err }, 'listener error'));
+    return server;
+  };
+
+  const openNode = async (nodeId: number, upstream: HostPort): Promise<NodeListener> => {
+    const server = await serve(options.brokerPorts.get(nodeId) ?? 0, () => node.upstream);
+    const node: NodeListener = {
+      port: (server.address() as AddressInfo).port,
+      upstream,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+    ctx.log.info({ listener: config.name, nodeId, port: node.port, broker: `${upstream.host}:${upstream.port}` }, 'Kafka broker listener started');
+    return node;
+  };
+
+  let mainPort = 0;
+  const directory = new KafkaBrokerDirectory(bootstrap, () => mainPort, openNode);
+  const scope: KafkaProxyScope = { ctx, options, directory };
+  const main = await serve(config.listen.port, () => bootstrap);
+  const bound = main.address() as AddressInfo;
+  mainPort = bound.port;
+  ctx.log.info({ listener: config.name, address: bound.address, port: bound.port }, 'kafka listener started');
+
+  let closed: Promise<void> | undefined;
+  return {
+    name: config.name,
+    address: { host: bound.address, port: bound.port },
+    close: () =>
+      (closed ??= (async () => {
+        main.close();
+        await directory.close();
+        for (const c of connections) c.drain();
+        await tracker.shutdown(SHUTDOWN_GRACE_MS);
+      })()),
+  };
+}
+
+/** Where a client reached the proxy: the listen host, or the connection's own local address on a wildcard listener. */
+function advertiseHost(socket: Socket, listenHost: string): string {
+  const wildcard = listenHost === '0.0.0.0' || listenHost === '::' || isIP(listenHost) === 0;
+  const local = socket.localAddress ?? listenHost;
+  return wildcard ? (local.startsWith('::ffff:') && local.includes('.') ? local.slice(7) : local) : listenHost;
+}

@@ -1,0 +1,329 @@
+// One client connection through a Kafka listener, and its own connection to the broker it fronts.
+//
+// Requests: every frame is read whole, its policy facts extracted and decided under the current snapshot
+// (a reload applies to the next request). Allowed frames go to the broker byte for byte. Denied ones
+// never reach it: the client gets the proxy's answer — same API, version and correlation id, with an
+// authorization error — queued behind the broker responses still in flight, because clients match
+// responses to requests by order. Produce with acks=0 gets no answer either way, as from a broker.
+// Requests the proxy cannot read close the connection: nothing unread is ever forwarded.
+//
+// Responses: streamed back untouched (see proxy-response-relay.ts), except ApiVersions (clamped to what
+// the proxy parses) and responses naming brokers (rewritten to the proxy's own listeners).
+//
+// Backpressure: a full broker socket stops reading from the client; a full client socket stops reading
+// from the broker and from the client (whose denied requests would otherwise pile up answers).
+import { connect, type Socket } from 'node:net';
+import type { KafkaListenerOptions } from '../../config/types.js';
+import type { ConnectionPolicy } from '../connection-policy.js';
+import type { ListenerContext } from '../context.js';
+import type { Decision } from '../../policy/types.js';
+import { buildApiVersionsFallbackResponse, clampApiVersionsResponse } from './api-versions.js';
+import { responseCarriesBrokerAddresses, rewriteBrokerAddresses, type KafkaBrokerEndpoint } from './broker-addresses.js';
+import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, encodeResponse } from './codec.js';
+import { buildDenyResponse, buildResponseBody, TOPIC_AUTHORIZATION_FAILED } from './deny.js';
+import { KafkaDecodeError } from './errors.js';
+import { extractPolicyFacts, type KafkaPolicyFacts } from './facts.js';
+import { KafkaFrameReader } from './frame-reader.js';
+import type { KafkaRequestHeader } from './header.js';
+import type { HostPort, KafkaBrokerDirectory } from './proxy-brokers.js';
+import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal } from './proxy-policy.js';
+import { KafkaResponseRelay, type ResponseRewrite } from './proxy-response-relay.js';
+import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './proxy-versions.js';
+
+const METADATA = 3;
+const API_VERSIONS = 18;
+const API_VERSIONS_MAX = PROXY_API_VERSIONS.get(API_VERSIONS)?.maxVersion ?? 0;
+
+/** What every connection of one listener shares. */
+export interface KafkaProxyScope {
+  readonly ctx: ListenerContext;
+  readonly options: KafkaListenerOptions;
+  readonly directory: KafkaBrokerDirectory;
+}
+
+/** A request waiting for its response, in request order. */
+interface Pending {
+  readonly correlationId: number;
+  /** The proxy's own answer (a denial): written once every earlier response has been. */
+  readonly local?: Buffer;
+  /** The broker's response must be rewritten before the client sees it. */
+  readonly rewrite?: ResponseRewrite;
+}
+
+export class KafkaProxyConnection {
+  private readonly upstream: Socket;
+  private readonly requests: KafkaFrameReader;
+  private readonly responses: KafkaResponseRelay;
+  private readonly pending: Pending[] = [];
+  private upstreamFull = false;
+  private clientFull = false;
+  private holding = false;
+  private draining = false;
+
+  constructor(
+    private readonly scope: KafkaProxyScope,
+    private readonly client: Socket,
+    private readonly policy: ConnectionPolicy,
+    target: HostPort,
+    /** Host written into rewritten broker addresses: where this client reaches the proxy. */
+    private readonly advertiseHost: string,
+  ) {
+    const { options } = scope;
+    this.requests = new KafkaFrameReader({ maxFrameSize: options.maxFrameSize });
+    this.responses = new KafkaResponseRelay(options.maxFrameSize, {
+      begin: (correlationId) => this.responseBegins(correlationId),
+      emit: (bytes) => this.toClient(bytes),
+      end: () => this.responseEnded(),
+      hold: (holding) => {
+        this.holding = holding;
+        this.updateFlow();
+        this.drainIfIdle();
+      },
+      fail: (err) => this.fail(`cannot relay a broker response: ${(err as Error).message}`),
+    });
+
+    client.setNoDelay(true);
+    this.upstream = connect({ host: target.host, port: target.port, noDelay: true });
+    const upstream = this.upstream;
+    upstream.setTimeout(options.upstreamConnectTimeoutMs, () => upstream.destroy(new Error(`connect timeout after ${options.upstreamConnectTimeoutMs} ms`)));
+    upstream.once('connect', () => upstream.setTimeout(0));
+    upstream.on('error', (err) => this.fail(`broker ${target.host}:${target.port}: ${err.message}`));
+    upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
+    upstream.on('drain', () => {
+      this.upstreamFull = false;
+      this.updateFlow();
+    });
+    upstream.on('end', () => client.end());
+    upstream.on('close', () => {
+      if (!client.writableEnded) client.destroy();
+    });
+
+    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    client.on('drain', () => {
+      this.clientFull = false;
+      this.updateFlow();
+    });
+    client.on('end', () => upstream.end());
+    client.on('close', () => upstream.destroy());
+  }
+
+  /** Graceful close: read no more requests, deliver the responses still owed, then end both sides. */
+  drain(): void {
+    this.draining = true;
+    this.updateFlow();
+    this.drainIfIdle();
+  }
+
+  // ------------------------------------------------------------------------------------------ requests
+
+  private fromClient(chunk: Buffer): void {
+    let frames: Buffer[];
+    try {
+      frames = this.requests.push(chunk);
+    } catch (err) {
+      // Oversized or negative sizes, TLS or HTTP on a plaintext Kafka port: not Kafka, nothing to answer.
+      this.scope.ctx.metrics.policyL7('parse_errors', 'kafka');
+      this.fail((err as Error).message);
+      return;
+    }
+    for (const frame of frames) if (!this.request(frame)) return;
+  }
+
+  /** Handles one request frame; false when the connection is gone. */
+  private request(frame: Buffer): boolean {
+    const connection = this.policy.current();
+    if (connection === undefined) return false; // a reload denies this connection now: it has been reset
+    let facts: KafkaPolicyFacts;
+    try {
+      facts = extractPolicyFacts(frame);
+    } catch (err) {
+      if (!(err instanceof KafkaDecodeError)) throw err;
+      const header = headerOf(frame);
+      if (header === undefined) return this.refuse(undefined, `unreadable request header: ${err.message}`, false);
+      // KIP-511: a newer client's ApiVersions is answered in v0 with the versions spoken here.
+      if (header.apiKey === API_VERSIONS && header.apiVersion > API_VERSIONS_MAX) return this.decide(connection.decideKafka(headerFacts(header)), headerFacts(header), frame);
+      return this.refuse(header, err.message, !proxyAcceptsVersion(header.apiKey, header.apiVersion));
+    }
+    if (!proxyAcceptsVersion(facts.apiKey, facts.apiVersion)) {
+      return this.refuse(facts, `API ${facts.apiKey} version ${facts.apiVersion} is not offered by this proxy`, true);
+    }
+    return this.decide(connection.decideKafka(facts), facts, frame);
+  }
+
+  private decide(decision: Decision, facts: KafkaPolicyFacts, frame: Buffer): boolean {
+    const { ctx } = this.scope;
+    if (decision.allowed) {
+      recordKafkaDecision(ctx, this.policy, facts, decision, undefined);
+      this.forward(frame, facts);
+      return true;
+    }
+    const errorCode = denialErrorCode(facts);
+    recordKafkaDecision(ctx, this.policy, facts, decision, errorCode);
+    if (facts.apiKey === API_VERSIONS) {
+      // A client cannot go on without ApiVersions, and has no way to show an error for it: end here.
+      return this.fail(`ApiVersions denied by policy (${decision.reason})`, 'info');
+    }
+    if (!facts.expectsResponse) return true;
+    try {
+      if (facts.apiKey === METADATA && facts.apiVersion >= 1) this.forwardBrokersOnly(frame, facts);
+      else this.answer(facts.correlationId, buildDenyResponse(frame, errorCode, { brokers: this.scope.directory.known(this.advertiseHost) })!);
+    } catch (err) {
+      return this.fail(`cannot answer a denied ${facts.apiKey} v${facts.apiVersion} request: ${(err as Error).message}`);
+    }
+    return true;
+  }
+
+  private forward(frame: Buffer, facts: KafkaPolicyFacts): void {
+    const { apiKey, apiVersion, correlationId } = facts;
+    if (apiKey === API_VERSIONS && apiVersion > API_VERSIONS_MAX) {
+      this.answer(correlationId, buildApiVersionsFallbackResponse(correlationId, PROXY_API_VERSIONS));
+      return;
+    }
+    // acks=0: the broker will not answer, so nothing waits for it.
+    if (facts.expectsResponse) this.pending.push({ correlationId, rewrite: this.rewriteFor(apiKey, apiVersion) });
+    this.toUpstream(frame);
+  }
+
+  private rewriteFor(apiKey: number, apiVersion: number): ResponseRewrite | undefined {
+    if (apiKey === API_VERSIONS) return (frame) => clampApiVersionsResponse(frame, apiVersion, PROXY_API_VERSIONS);
+    if (responseCarriesBrokerAddresses(apiKey, apiVersion)) return (frame) => this.rewriteBrokers(frame, apiKey, apiVersion);
+    return undefined;
+  }
+
+  /**
+   * A denied Metadata request still needs an answer with the cluster's brokers (without them a client
+   * cannot even bootstrap): the broker is asked for brokers only, and the client gets that answer with
+   * every topic it asked for denied (error 29, no partitions) — what Kafka's own authorizer answers.
+   */
+  private forwardBrokersOnly(frame: Buffer, facts: KafkaPolicyFacts): void {
+    const request = decodeRequest(frame);
+    const deniedTopics = buildResponseBody(request, TOPIC_AUTHORIZATION_FAILED).topics;
+    const brokersOnly = encodeRequest(request.header, { ...request.body, topics: [], allowAutoTopicCreation: false });
+    const version = facts.apiVersion;
+    const withDeniedTopics = (response: Buffer) => {
+      const { correlationId, body } = decodeResponse(response, METADATA, version);
+      return encodeResponse(METADATA, version, correlationId, { ...body, topics: deniedTopics });
+    };
+    this.pending.push({
+      correlationId: facts.correlationId,
+      rewrite: (response) => {
+        const rewritten = this.rewriteBrokers(response, METADATA, version);
+        return rewritten instanceof Promise ? rewritten.then(withDeniedTopics) : withDeniedTopics(rewritten);
+      },
+    });
+    this.toUpstream(brokersOnly);
+  }
+
+  /** The proxy's own response: now if nothing is in flight, else behind what is. */
+  private answer(correlationId: number, response: Buffer): void {
+    if (this.pending.length === 0) this.toClient(response);
+    else this.pending.push({ correlationId, local: response });
+  }
+
+  /** Refuses a request the proxy cannot read or does not offer: counted, recorded, connection closed. */
+  private refuse(header: KafkaRequestHeader | undefined, reason: string, unsupported: boolean): false {
+    if (header) recordKafkaRefusal(this.scope.ctx, this.policy, header, reason, unsupported);
+    else this.scope.ctx.metrics.policyL7('parse_errors', 'kafka');
+    return this.fail(`refused Kafka request: ${reason}`);
+  }
+
+  // ----------------------------------------------------------------------------------------- responses
+
+  private fromUpstream(chunk: Buffer): void {
+    try {
+      this.responses.push(chunk);
+    } catch (err) {
+      this.fail(`broker response: ${(err as Error).message}`);
+      return;
+    }
+    this.drainIfIdle();
+  }
+
+  private responseBegins(correlationId: number): ResponseRewrite | undefined {
+    const head = this.pending[0];
+    if (head === undefined) throw new KafkaDecodeError(`broker sent a response (correlation id ${correlationId}) no request is waiting for`);
+    if (head.correlationId !== correlationId) throw new KafkaDecodeError(`broker answered correlation id ${correlationId}, expected ${head.correlationId}`);
+    return head.rewrite;
+  }
+
+  /** The head response is out; the proxy's answers queued right behind it follow. */
+  private responseEnded(): Buffer[] {
+    this.pending.shift();
+    const local: Buffer[] = [];
+    while (this.pending[0]?.local) local.push(this.pending.shift()!.local!);
+    return local;
+  }
+
+  private rewriteBrokers(frame: Buffer, apiKey: number, apiVersion: number): Buffer | Promise<Buffer> {
+    const { directory } = this.scope;
+    const host = this.advertiseHost;
+    const unknown: KafkaBrokerEndpoint[] = [];
+    const rewritten = rewriteBrokerAddresses(frame, apiKey, apiVersion, (broker) => {
+      const at = directory.proxyAddress(broker, host);
+      if (at === undefined) unknown.push(broker);
+      return at;
+    });
+    if (unknown.length === 0) return rewritten;
+    // New brokers: open their listeners first. A broker address must never reach the client unrewritten
+    // (it would bypass policy), so a listener that cannot open fails the connection.
+    return directory.open(unknown).then(() =>
+      rewriteBrokerAddresses(frame, apiKey, apiVersion, (broker) => {
+        const at = directory.proxyAddress(broker, host);
+        if (at === undefined) throw new Error(`no proxy listener for broker ${broker.nodeId}`);
+        return at;
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------------------------------ flow control
+
+  private toClient(bytes: Buffer): void {
+    if (!this.client.write(bytes)) {
+      this.clientFull = true;
+      this.updateFlow();
+    }
+  }
+
+  private toUpstream(frame: Buffer): void {
+    if (!this.upstream.write(frame)) {
+      this.upstreamFull = true;
+      this.updateFlow();
+    }
+  }
+
+  private updateFlow(): void {
+    if (this.upstreamFull || this.clientFull || this.draining) this.client.pause();
+    else this.client.resume();
+    if (this.clientFull || this.holding) this.upstream.pause();
+    else this.upstream.resume();
+  }
+
+  private drainIfIdle(): void {
+    if (this.draining && this.pending.length === 0 && !this.holding) {
+      this.client.end();
+      this.upstream.end();
+    }
+  }
+
+  private fail(reason: string, level: 'info' | 'warn' = 'warn'): false {
+    if (!this.client.destroyed) {
+      this.scope.ctx.log[level]({ listener: this.scope.ctx.config.name, source: this.policy.sourceAddress, reason }, 'closing Kafka connection');
+    }
+    this.client.destroy();
+    this.upstream.destroy();
+    return false;
+  }
+}
+
+function headerOf(frame: Buffer): KafkaRequestHeader | undefined {
+  try {
+    return decodeRequestHeader(frame);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Facts of a request whose body is not read (an ApiVersions of a newer version than the codec's). */
+function headerFacts(header: KafkaRequestHeader): KafkaPolicyFacts {
+  return { ...header, topics: [], topicIds: [], groupIds: [], transactionalIds: [], acks: undefined, expectsResponse: true };
+}

@@ -1,0 +1,76 @@
+// The observable side of one Kafka request on an admitted connection: which authorization error a denial
+// carries, and the flow records and counters of every decision or refusal. The proxy connection decides
+// and moves bytes; what operators see about it is here.
+import type { ConnectionPolicy } from '../connection-policy.js';
+import type { ListenerContext } from '../context.js';
+import type { FlowEvent, KafkaFlowFields } from '../../observe/types.js';
+import { kafkaApiName } from '../../policy/kafka-api-keys.js';
+import type { Decision, Verdict } from '../../policy/types.js';
+import { CLUSTER_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED } from './deny.js';
+import type { KafkaPolicyFacts } from './facts.js';
+import type { KafkaRequestHeader } from './header.js';
+
+/** Kafka's INVALID_REQUEST: what a refused (unparseable or unsupported) request is recorded with. */
+const INVALID_REQUEST = 42;
+
+/**
+ * The error a denied request is answered with. A request naming topics is a topic denial (29) even when it
+ * also names a group (OffsetCommit, OffsetFetch): the topic is what the rules are written about. Group-only
+ * requests (FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetFetch for all topics) get 30;
+ * everything else — InitProducerId, ListGroups, brokers-only Metadata, admin APIs — is cluster-level (31).
+ */
+export function denialErrorCode(facts: KafkaPolicyFacts): number {
+  if (facts.topics.length > 0) return TOPIC_AUTHORIZATION_FAILED;
+  if (facts.groupIds.length > 0) return GROUP_AUTHORIZATION_FAILED;
+  return CLUSTER_AUTHORIZATION_FAILED;
+}
+
+/** Counts the decision and records one REQUEST flow per topic (one with topic '' when there is none), as Cilium does. */
+export function recordKafkaDecision(ctx: ListenerContext, conn: ConnectionPolicy, facts: KafkaPolicyFacts, decision: Decision, errorCode: number | undefined): void {
+  const { metrics } = ctx;
+  metrics.policyL7('received', 'kafka');
+  metrics.policyL7(decision.allowed ? 'forwarded' : 'denied', 'kafka');
+  metrics.kafkaRequest(kafkaApiName(facts.apiKey), errorCode ?? 0, decision.verdict);
+  const topics = facts.topics.length > 0 ? facts.topics : [''];
+  for (const topic of topics) {
+    const kafka: KafkaFlowFields = {
+      apiKey: facts.apiKey,
+      apiVersion: facts.apiVersion,
+      correlationId: facts.correlationId,
+      topic,
+      ...(errorCode === undefined ? {} : { errorCode }),
+    };
+    ctx.flows.record(requestEvent(ctx, conn, decision.verdict, kafka, decision, undefined));
+  }
+}
+
+/**
+ * A request the proxy cannot or will not read (unknown API key, a version it does not offer, malformed
+ * body): counted as a parse error — and as unsupported when the header named an API or version the proxy
+ * does not speak — and recorded as an ERROR flow saying why.
+ */
+export function recordKafkaRefusal(ctx: ListenerContext, conn: ConnectionPolicy, header: KafkaRequestHeader, reason: string, unsupported: boolean): void {
+  ctx.metrics.policyL7('parse_errors', 'kafka');
+  if (unsupported) ctx.metrics.kafkaUnsupported?.(header.apiKey, header.apiVersion);
+  ctx.metrics.kafkaRequest(kafkaApiName(header.apiKey), INVALID_REQUEST, 'ERROR');
+  const kafka: KafkaFlowFields = { apiKey: header.apiKey, apiVersion: header.apiVersion, correlationId: header.correlationId, topic: '', errorCode: INVALID_REQUEST };
+  ctx.flows.record(requestEvent(ctx, conn, 'ERROR', kafka, undefined, reason));
+}
+
+function requestEvent(ctx: ListenerContext, conn: ConnectionPolicy, verdict: Verdict, kafka: KafkaFlowFields, decision: Decision | undefined, info: string | undefined): FlowEvent {
+  return {
+    time: new Date(),
+    verdict,
+    direction: 'ingress',
+    source: conn.source,
+    destination: conn.destination,
+    sourcePort: conn.sourcePort,
+    destinationPort: ctx.config.port,
+    type: 'L7',
+    l7: { type: 'REQUEST', kafka },
+    isReply: false,
+    ...(decision === undefined ? {} : { decision }),
+    ...(info === undefined ? {} : { info }),
+    listener: ctx.config.name,
+  };
+}

@@ -1,0 +1,142 @@
+// Broker → client bytes. Responses are streamed: the relay reads only each frame's size and correlation
+// id, and passes the bytes on as views of the chunks they arrived in (several small responses in one
+// chunk leave in one write; a large Fetch response leaves chunk by chunk, never assembled). Only the
+// responses the proxy must rewrite (ApiVersions, broker addresses) are collected whole, and a rewrite may
+// take time (opening a listener for a newly seen broker): the relay then holds everything after that
+// frame until it is done, so responses keep their order.
+import { KafkaFrameError } from './errors.js';
+
+/** Turns a whole response frame (size prefix included) into the frame the client gets. */
+export type ResponseRewrite = (frame: Buffer) => Buffer | Promise<Buffer>;
+
+export interface ResponseRelayHooks {
+  /**
+   * A response with this correlation id begins: returns its rewrite, if it has one. Throws
+   * KafkaFrameError when no request is waiting for that correlation id.
+   */
+  begin(correlationId: number): ResponseRewrite | undefined;
+  /** Bytes for the client, in order. */
+  emit(bytes: Buffer): void;
+  /** The response that began last has been emitted whole; returns what the client gets right after it (the proxy's own answers). */
+  end(): readonly Buffer[];
+  /** A rewrite is in progress (true) or finished (false): the broker side should stop or resume reading. */
+  hold(holding: boolean): void;
+  /** A rewrite failed: the connection cannot continue. */
+  fail(error: unknown): void;
+}
+
+/** Size prefix and correlation id: what the relay reads of every response. */
+const HEAD = 8;
+
+export class KafkaResponseRelay {
+  private readonly head = Buffer.alloc(HEAD);
+  private headLength = 0;
+  /** Where the head being assembled started in the current chunk, or -1 when it started in an earlier one. */
+  private headStart = -1;
+  /** Bytes of the current frame's body still to come; -1 between frames. */
+  private left = -1;
+  /** Chunks of a frame being collected for a rewrite. */
+  private collected: Buffer[] | undefined;
+  private rewrite: ResponseRewrite | undefined;
+  /** Bytes that arrived while a rewrite was pending. */
+  private held: Buffer[] | undefined;
+
+  constructor(
+    private readonly maxFrameSize: number,
+    private readonly hooks: ResponseRelayHooks,
+  ) {}
+
+  /** Feed bytes from the broker. Throws KafkaFrameError when they cannot be Kafka responses. */
+  push(chunk: Buffer): void {
+    if (this.held) {
+      this.held.push(chunk);
+      return;
+    }
+    let pos = 0;
+    /** Start of the run of pass-through bytes in this chunk not yet emitted, or -1. */
+    let passFrom = -1;
+    const flush = (to: number) => {
+      if (passFrom >= 0 && to > passFrom) this.hooks.emit(chunk.subarray(passFrom, to));
+      passFrom = -1;
+    };
+    while (pos < chunk.length) {
+      if (this.left < 0) {
+        if (this.headLength === 0) this.headStart = pos;
+        const n = Math.min(HEAD - this.headLength, chunk.length - pos);
+        chunk.copy(this.head, this.headLength, pos, pos + n);
+        this.headLength += n;
+        pos += n;
+        if (this.headLength < HEAD) break;
+        this.headLength = 0;
+        this.rewrite = this.begin();
+        if (this.rewrite) {
+          flush(this.headStart >= 0 ? this.headStart : 0);
+          this.collected = [Buffer.from(this.head)];
+        } else if (this.headStart >= 0) {
+          if (passFrom < 0) passFrom = this.headStart;
+        } else {
+          this.hooks.emit(Buffer.from(this.head));
+        }
+      }
+      const n = Math.min(this.left, chunk.length - pos);
+      if (this.collected && n > 0) this.collected.push(chunk.subarray(pos, pos + n));
+      else if (passFrom < 0 && n > 0) passFrom = pos;
+      pos += n;
+      this.left -= n;
+      if (this.left > 0) break;
+      this.left = -1;
+      if (this.collected) {
+        const frame = Buffer.concat(this.collected);
+        this.collected = undefined;
+        const rewritten = this.rewrite!(frame);
+        if (rewritten instanceof Promise) {
+          this.held = pos < chunk.length ? [chunk.subarray(pos)] : [];
+          this.hooks.hold(true);
+          rewritten.then((out) => this.resume(out), (err: unknown) => this.hooks.fail(err));
+          return;
+        }
+        this.finish(rewritten);
+      } else {
+        const after = this.hooks.end();
+        if (after.length > 0) {
+          flush(pos);
+          for (const b of after) this.hooks.emit(b);
+        }
+      }
+    }
+    flush(chunk.length);
+  }
+
+  private begin(): ResponseRewrite | undefined {
+    const size = this.head.readInt32BE(0);
+    if (size < 4 || size > this.maxFrameSize) throw new KafkaFrameError(`broker sent a response frame of ${size} bytes (allowed 4 to ${this.maxFrameSize})`);
+    this.left = size - 4;
+    return this.hooks.begin(this.head.readInt32BE(4));
+  }
+
+  private finish(frame: Buffer): void {
+    this.hooks.emit(frame);
+    for (const b of this.hooks.end()) this.hooks.emit(b);
+  }
+
+  private resume(frame: Buffer): void {
+    const rest = this.held ?? [];
+    this.held = undefined;
+    try {
+      this.finish(frame);
+      for (let i = 0; i < rest.length; i++) {
+        this.push(rest[i]!);
+        // push() may have met another rewrite: keep what is left behind it, in order.
+        const heldAgain = this.held as Buffer[] | undefined;
+        if (heldAgain) {
+          heldAgain.push(...rest.slice(i + 1));
+          return;
+        }
+      }
+    } catch (err) {
+      this.hooks.fail(err);
+      return;
+    }
+    this.hooks.hold(false);
+  }
+}

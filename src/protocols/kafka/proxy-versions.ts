@@ -1,0 +1,41 @@
+// The API versions the proxy lets clients use: what the codec parses (CODEC_API_VERSIONS), minus the
+// versions whose requests name topics only by id.
+//
+// Topic ids: policy names topics, and a request that carries only ids (Fetch v13+, Produce v13+,
+// OffsetCommit/OffsetFetch v10+, ...) gives the policy nothing to match a `topic` rule against. Of the
+// two ways out (kafka-wire-notes §3c) the proxy clamps: ApiVersions answers never offer those versions,
+// so clients use the name-based versions every broker still serves, and there is no id→name map that
+// could go stale between a Metadata response and the next Fetch. Versions that carry a name next to the
+// id (Metadata v10+, DeleteTopics v6+) stay: their topics are checked by name, and a request that leaves
+// the name null is matched with no topic names at all — so any `topic` rule denies it (fail closed).
+// Which versions are id-only is read from the schema, not listed by hand.
+import { CODEC_API_VERSIONS, type KafkaVersionRange, type KafkaVersionTable } from './api-versions.js';
+import { messagePlan, type StructPlan } from './schema.js';
+
+/** Some struct identifies a topic by a TopicId UUID without a topic-name field beside it. */
+function namesTopicsOnlyById(plan: StructPlan): boolean {
+  const fields = [...plan.fields, ...plan.tagged];
+  const byId = fields.some((f) => f.type === 'uuid' && f.name === 'TopicId' && !f.array);
+  const byName = fields.some((f) => f.type === 'string' && f.definition.entityType === 'topicName');
+  if (byId && !byName) return true;
+  return fields.some((f) => f.struct !== undefined && namesTopicsOnlyById(f.struct));
+}
+
+function withoutTopicIdVersions(apiKey: number, range: KafkaVersionRange): KafkaVersionRange | undefined {
+  let max = range.maxVersion;
+  while (max >= range.minVersion && namesTopicsOnlyById(messagePlan(apiKey, max, 'request')!)) max--;
+  return max < range.minVersion ? undefined : { minVersion: range.minVersion, maxVersion: max };
+}
+
+export const PROXY_API_VERSIONS: KafkaVersionTable = new Map(
+  [...CODEC_API_VERSIONS].flatMap(([apiKey, range]): [number, KafkaVersionRange][] => {
+    const kept = withoutTopicIdVersions(apiKey, range);
+    return kept ? [[apiKey, kept]] : [];
+  }),
+);
+
+/** May a client send this API version through the proxy? (Exactly what ApiVersions answers offer.) */
+export function proxyAcceptsVersion(apiKey: number, apiVersion: number): boolean {
+  const range = PROXY_API_VERSIONS.get(apiKey);
+  return range !== undefined && apiVersion >= range.minVersion && apiVersion <= range.maxVersion;
+}
