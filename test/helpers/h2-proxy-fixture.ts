@@ -3,6 +3,7 @@
 // text and real policy YAML compiled by the real policy engine, with recording observers.
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import { pino } from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
 import type { ListenerConfig, PortcullisConfig } from '../../src/config/types.js';
@@ -44,6 +45,8 @@ export interface H2ProxyOptions {
   readonly policy?: string;
   /** YAML flow-map body for the listener's `http:` limits, e.g. `maxConcurrentStreams: 10`. */
   readonly http?: string;
+  /** Terminate TLS (ALPN h2) and hand the TLSSocket to the handler, as the TLS listener will. */
+  readonly tls?: { readonly key: string; readonly cert: string };
 }
 
 export interface H2Proxy {
@@ -68,13 +71,20 @@ export async function startH2Proxy(o: H2ProxyOptions): Promise<H2Proxy> {
   const ctx = { config: listenerConfig, snapshot: () => snapshot, flows, metrics, log: pino({ level: process.env.H2_TEST_LOG ?? 'silent' }) };
   const h2 = createH2Handler(ctx);
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  const track = (socket: net.Socket) => {
     socket.on('error', () => socket.destroy());
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    if (ConnectionPolicy.admit(ctx, socket) === undefined) return;
-    sniffProtocol(socket, listenerConfig.http.headersTimeoutMs, (protocol) => (protocol === 'h2' ? h2.accept(socket) : socket.destroy()));
-  });
+    return ConnectionPolicy.admit(ctx, socket) !== undefined;
+  };
+  const server = o.tls
+    ? tls.createServer({ ...o.tls, ALPNProtocols: ['h2'] }, (socket) => {
+        if (track(socket)) h2.accept(socket);
+      })
+    : net.createServer((socket) => {
+        if (!track(socket)) return;
+        sniffProtocol(socket, listenerConfig.http.headersTimeoutMs, (protocol) => (protocol === 'h2' ? h2.accept(socket) : socket.destroy()));
+      });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
   return {
