@@ -84,6 +84,12 @@ function route(req: IncomingMessage, res: ServerResponse): void {
   } else if (path === '/early-hints') {
     res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style', 'x-hint': 'early' });
     setTimeout(() => res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '2' }).end('ok'), 20);
+  } else if (path === '/early-reply') {
+    // Answers without reading the request body (as an upload size limit would).
+    res.writeHead(413, { 'Content-Type': 'text/plain', 'Content-Length': '9' }).end('too large');
+  } else if (path === '/drop-upload') {
+    // Drops the connection as soon as upload bytes arrive, before answering.
+    req.once('data', () => req.socket.destroy());
   } else if (path === '/reset-mid-body') {
     // Announces 100 bytes, sends 10, then drops the connection.
     res.writeHead(200, { 'Content-Length': '100' });

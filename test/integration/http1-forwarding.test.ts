@@ -169,3 +169,17 @@ test('absolute-form targets are forwarded with their authority as Host', async (
   assert.equal(echo.rawHeaders[echo.rawHeaders.indexOf('host') + 1], 'deathstar.example:8080');
   assert.equal(echo.rawHeaders.filter((h) => h === 'host').length, 1);
 });
+
+test('an upstream that answers before reading the upload: the client gets the answer and keeps the connection', async () => {
+  const upload = 'x'.repeat(3_000_000);
+  const res = await rawExchange(
+    proxy.port,
+    [`POST /early-reply HTTP/1.1\r\nHost: d\r\nContent-Length: ${upload.length}\r\n\r\n${upload}`, 'POST /v1/request-landing HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n'],
+    { localAddress: TIEFIGHTER, waitMs: 5000 },
+  );
+  assert.equal(
+    withoutDates(res.text),
+    'HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: 9\r\nDate: <date>\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\ntoo large' +
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nDate: <date>\r\nConnection: close\r\n\r\nShip landed\n',
+  );
+});

@@ -42,6 +42,21 @@ test('upstream down: 503 with a plain-text body, an ERROR flow saying why, and t
   assert.deepEqual(proxy.metrics.of('httpRequest').map(String).sort(), ['GET,HTTP/1.1,503', 'POST,HTTP/1.1,503']);
 });
 
+test('upstream drops the connection mid-upload: 503, the rest of the upload is discarded, the connection kept', async () => {
+  proxy = await startProxy({ policy: STAR_WARS_L4 });
+  const upload = 'u'.repeat(2_000_000);
+  const res = await rawExchange(
+    proxy.port,
+    [`POST /drop-upload HTTP/1.1\r\nHost: d\r\nContent-Length: ${upload.length}\r\n\r\n${upload}`, 'POST /v1/request-landing HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n'],
+    { localAddress: TIEFIGHTER, waitMs: 5000 },
+  );
+  assert.match(res.text, /^HTTP\/1\.1 503 Service Unavailable\r\n[\s\S]*\r\n\r\nupstream connect error\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*Ship landed\n$/);
+  assert.equal(res.ending, 'closed');
+  const [failure] = proxy.flows.l7('RESPONSE');
+  assert.equal(failure?.verdict, 'ERROR');
+  assert.match(failure?.info ?? '', /upstream/);
+});
+
 test('upstream too slow: 504 after upstreamTimeoutMs, with an ERROR flow', async () => {
   proxy = await startProxy({ policy: STAR_WARS_L4, http: 'upstreamTimeoutMs: 300' });
   const started = Date.now();

@@ -56,6 +56,7 @@ export class ForwardedResponse implements Dispatcher.DispatchHandler {
 
   onComplete(trailers: Array<Buffer | string> | null): void {
     this.finished = true;
+    discardUnsentBody(this.req);
     if (trailers !== null && trailers.length > 0) this.res.addTrailers(trailerPairs(trailers));
     this.res.end();
   }
@@ -70,6 +71,7 @@ export class ForwardedResponse implements Dispatcher.DispatchHandler {
       res.destroy();
       return;
     }
+    discardUnsentBody(this.req);
     const { reply, info } = upstreamFailure(err);
     this.exchange.failed(reply.status, info, sendLocalReply(res, reply, this.tracker.closing));
   }
@@ -81,6 +83,16 @@ export class ForwardedResponse implements Dispatcher.DispatchHandler {
   private readonly onClientClose = (): void => {
     if (!this.finished) this.abortUpstream?.(new Error('client closed the connection'));
   };
+}
+
+/**
+ * When the exchange ends before the whole request body went upstream (an early answer, an upstream
+ * failure), undici stops reading the body and destroys it; the rest must still be read off the socket
+ * and dropped, or the connection stalls before the next request. `_dump` is what Node's own server does
+ * for bodies its handlers never read.
+ */
+function discardUnsentBody(req: IncomingMessage): void {
+  if (!req.complete) (req as unknown as { _dump(): void })._dump();
 }
 
 /** Writes a 1xx response ahead of the final one, byte for byte (Node's writeEarlyHints drops 103s without Link). */
