@@ -178,8 +178,9 @@ class Connection implements ConnectionDecision {
     return `L7: no http rule matched ${clip(req.method)} ${clip(req.path)} (rules: ${l7.rules.describe()})`;
   }
 
+  /** An L7 denial keeps the side's port rules in allowedBy: they are the rules whose L7 rules did not match. */
   private deny(side: SideResult, reason: string): Decision {
-    return decision({ allowed: false, reason: `${reason} [${side.direction} of ${side.subject.namespace}/${side.subject.name}]`, allowedBy: NONE, deniedBy: NONE }, this.audit);
+    return decision({ allowed: false, reason: `${reason} [${side.direction} of ${side.subject.namespace}/${side.subject.name}]`, allowedBy: side.allowedBy, deniedBy: NONE }, this.audit);
   }
 
   private denyHttp(side: SideResult, reason: string): HttpDecision {

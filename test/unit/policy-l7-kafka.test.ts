@@ -168,12 +168,14 @@ test('Kafka rule validation errors', () => {
   }
 });
 
-test('allowed Kafka requests share one decision per rule; denials name the side', () => {
+test('allowed Kafka requests share one decision per rule; denials name the side and the port rule', () => {
   const c = broker(`- {role: produce, topic: a}\n- {role: produce, topic: b}`);
   const first = c.decideKafka(kafka(0, ['a']));
   assert.equal(first, c.decideKafka(kafka(0, ['a'])));
   assert.match(first.reason, /^allowed by kafka rule spec\.ingress\[0\]\.toPorts\[0\]\.rules\.kafka\[0\] of CiliumNetworkPolicy default\/k/);
   const denied = c.decideKafka(kafka(1, ['a']));
   assert.match(denied.reason, /\[ingress of default\/kafka\]$/);
-  assert.deepEqual([denied.allowedBy, denied.deniedBy], [[], []]);
+  // The port rule whose Kafka rules did not match is named; no deny rule was involved.
+  assert.deepEqual(denied.allowedBy.map((r) => r.path), ['spec.ingress[0].toPorts[0]']);
+  assert.deepEqual(denied.deniedBy, []);
 });
