@@ -31,6 +31,11 @@ export function initialWindowSize(limits: HttpLimits): number {
   return limits.initialWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE;
 }
 
+/** Connection-level window: room for a few streams at full speed before one large body starves the others. */
+export function connectionWindowSize(limits: HttpLimits): number {
+  return Math.min(initialWindowSize(limits) * 4, 2 ** 31 - 1);
+}
+
 export function streamIdleTimeoutMs(limits: HttpLimits): number {
   return limits.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
 }

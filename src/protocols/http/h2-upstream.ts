@@ -22,6 +22,8 @@ export interface H2UpstreamOptions {
   readonly connectTimeoutMs: number;
   /** Per-stream flow-control window advertised to the upstream. */
   readonly initialWindowSize: number;
+  /** Connection-level window advertised to the upstream. */
+  readonly connectionWindowSize: number;
 }
 
 /** A stream opened upstream, and whether its session ever connected (else its errors are connect failures). */
@@ -113,8 +115,7 @@ export class H2UpstreamPool {
     session.once('connect', () => {
       clearTimeout(connectTimer);
       pooled.connected = true;
-      // Let the connection window grow with the streams' windows, or one large body starves the others.
-      session.setLocalWindowSize(options.initialWindowSize * 4);
+      session.setLocalWindowSize(options.connectionWindowSize);
     });
     // Node destroys the session's streams with the same error; this handler keeps the process alive.
     session.on('error', leave);

@@ -8,10 +8,10 @@ import { TLSSocket } from 'node:tls';
 import type { ListenerContext } from '../context.js';
 import { ConnectionPolicy, connectionPolicyOf } from '../connection-policy.js';
 import { H2SessionGuard, type SessionGuardLimits } from './h2-session-guard.js';
-import { h2ServerOptions, initialWindowSize, streamIdleTimeoutMs } from './h2-settings.js';
+import { connectionWindowSize, h2ServerOptions, initialWindowSize, streamIdleTimeoutMs } from './h2-settings.js';
 import { handleH2Stream, type H2StreamScope, type H2Upstream } from './h2-stream.js';
 import { H2UpstreamPool } from './h2-upstream.js';
-import { createUpstreamPool } from './upstream.js';
+import { connectionUpstreamOf, createUpstreamPool } from './upstream.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -36,6 +36,7 @@ export function createH2Handler(ctx: ListenerContext): H2Handler {
     streamIdleTimeoutMs: streamIdleTimeoutMs(config.http),
   };
   const server = http2.createServer(h2ServerOptions(config.http));
+  const connectionWindow = connectionWindowSize(config.http);
   const sessions = new Map<ServerHttp2Session, { readonly scope: H2StreamScope; readonly guard: H2SessionGuard }>();
   // `emit('connection')` creates the session synchronously; this carries the socket's policy state to it.
   let handoff: ConnectionPolicy | undefined;
@@ -44,8 +45,16 @@ export function createH2Handler(ctx: ListenerContext): H2Handler {
   server.on('session', (session: ServerHttp2Session) => {
     const conn = handoff;
     if (conn === undefined) return session.destroy();
-    const scope: H2StreamScope = { ctx, conn, scheme: conn.socket instanceof TLSSocket ? 'https' : 'http', upstream };
+    const scope: H2StreamScope = {
+      ctx,
+      conn,
+      scheme: conn.socket instanceof TLSSocket ? 'https' : 'http',
+      upstream: connectionUpstreamOf(conn.socket)?.h2 ?? upstream,
+    };
     sessions.set(session, { scope, guard: new H2SessionGuard(session, guardLimits, ctx.log) });
+    // SETTINGS only sizes the per-stream windows; the connection window (65,535 by default) would cap every
+    // upload on the session, so it grows with them.
+    session.setLocalWindowSize(connectionWindow);
     session.on('error', (err) => ctx.log.debug({ listener: config.name, err }, 'HTTP/2 session error'));
     session.once('close', () => sessions.delete(session));
   });
@@ -115,6 +124,7 @@ function createH2Upstream(ctx: ListenerContext): H2Upstream {
       ...(config.upstreamProtocol === 'h2' ? { tls: { servername: target.host } } : {}),
       connectTimeoutMs: config.http.upstreamConnectTimeoutMs,
       initialWindowSize: initialWindowSize(config.http),
+      connectionWindowSize: connectionWindowSize(config.http),
     }),
   };
 }
