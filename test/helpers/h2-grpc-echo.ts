@@ -116,7 +116,6 @@ export async function startEchoServer(host: string): Promise<EchoServer> {
 }
 
 // grpc-js types generic clients' methods loosely; tests call them with the argument shapes grpc-js documents.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type EchoClient = Client & Record<keyof typeof ECHO_SERVICE, (...args: any[]) => any>;
 
 /** A client of the echo service at `host:port`, connecting from `localAddress`. */
