@@ -15,6 +15,7 @@ import type { H2UpstreamPool } from './h2-upstream.js';
 import { ACCESS_DENIED_REPLY, CONNECT_NOT_ALLOWED, refusedRequest, type LocalReply } from './local-reply.js';
 import { normalizePath, PathError } from './path.js';
 import { HttpExchange, recordRejectedRequest } from './request-policy.js';
+import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
 
 export type H2Upstream =
   | { readonly protocol: 'h2' | 'h2c'; readonly pool: H2UpstreamPool }
@@ -46,6 +47,8 @@ export function handleH2Stream(scope: H2StreamScope, stream: ServerHttp2Stream, 
   if (authority === undefined || authority === '') return refuse(refusedRequest(400, 'missing :authority'), 'no :authority or host');
   const path = normalizePath(target, ctx.config.http.escapedSlashes);
   if (path instanceof PathError) return refuse(refusedRequest(400, path.reason), path.reason);
+  const misdirected = scope.scheme === 'https' ? misdirectedRequest(conn.socket, authority) : undefined;
+  if (misdirected !== undefined) return refuse(MISDIRECTED_REPLY, misdirected);
 
   const facts: HttpRequestFacts = { method, path, host: authority, headers: regularHeaders(raw) };
   const exchange = new HttpExchange(ctx, conn, connection, facts, 'HTTP/2', scope.scheme);

@@ -3,6 +3,7 @@
 // answered locally.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Pool } from 'undici';
 import type { ListenerContext } from '../context.js';
 import { connectionPolicyOf } from '../connection-policy.js';
@@ -13,6 +14,8 @@ import { isRefusal, prepareRequest } from './http1-request.js';
 import { handleConnect, handleUpgrade } from './http1-upgrade.js';
 import { ACCESS_DENIED_REPLY, closeAfterWrite, refusedRequest, sendLocalReply, writeRawReply } from './local-reply.js';
 import { HttpExchange, recordRejectedRequest } from './request-policy.js';
+import { connectionUpstreamOf } from './upstream.js';
+import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
 
 /** Node's requestTimeout covers receiving a whole request; long uploads are legitimate, slow headers are not. */
 const REQUEST_TIMEOUT_MS = 300_000;
@@ -47,14 +50,21 @@ export function createHttp1Server(ctx: ListenerContext, pool: Pool, tracker: Con
       sendLocalReply(res, refusedRequest(prepared.status, prepared.reason), true);
       return;
     }
-    const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, 'http');
+    const encrypted = (req.socket as TLSSocket).encrypted === true;
+    const misdirected = encrypted ? misdirectedRequest(req.socket, prepared.facts.host) : undefined;
+    if (misdirected !== undefined) {
+      recordRejectedRequest(ctx, conn, prepared.facts.method, prepared.facts.path, prepared.protocol, MISDIRECTED_REPLY.status, misdirected);
+      sendLocalReply(res, MISDIRECTED_REPLY, tracker.closing);
+      return;
+    }
+    const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, encrypted ? 'https' : 'http');
     if (!exchange.allowed) {
       exchange.responded(ACCESS_DENIED_REPLY.status, sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing));
       return;
     }
     const { head, facts, authority } = prepared;
     if (head.expectContinue && req.httpVersionMinor >= 1) res.writeContinue();
-    pool.dispatch(
+    (connectionUpstreamOf(req.socket)?.http1 ?? pool).dispatch(
       {
         path: facts.path,
         method: facts.method,
@@ -68,7 +78,7 @@ export function createHttp1Server(ctx: ListenerContext, pool: Pool, tracker: Con
   server.on('request', onRequest);
   // With a listener Node leaves `Expect: 100-continue` to us: the 100 is sent only once policy allowed it.
   server.on('checkContinue', onRequest);
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, bodyHead: Buffer) => handleUpgrade(ctx, pool, tracker, req, socket, bodyHead));
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, bodyHead: Buffer) => handleUpgrade(ctx, connectionUpstreamOf(socket)?.http1 ?? pool, tracker, req, socket, bodyHead));
   server.on('connect', (req: IncomingMessage, socket: Socket) => handleConnect(ctx, req, socket));
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => onClientError(ctx, err, socket));
   return server;

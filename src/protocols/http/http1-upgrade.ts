@@ -6,6 +6,7 @@
 // forward proxy, not to a reverse-proxy listener.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { ListenerContext } from '../context.js';
@@ -23,6 +24,7 @@ import {
 } from './local-reply.js';
 import { HttpExchange, recordRejectedRequest } from './request-policy.js';
 import { upstreamFailure } from './upstream.js';
+import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
 
 /** Node does not frame a body on upgrade requests; one that announces a body is ambiguous. */
 const UPGRADE_WITH_BODY = { status: 400, reason: 'upgrade request with a body' } as const;
@@ -51,7 +53,14 @@ export function handleUpgrade(
     writeRawReply(socket, refusedRequest(status, reason));
     return;
   }
-  const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, 'http');
+  const encrypted = (socket as TLSSocket).encrypted === true;
+  const misdirected = encrypted ? misdirectedRequest(socket, prepared.facts.host) : undefined;
+  if (misdirected !== undefined) {
+    recordRejectedRequest(ctx, conn, prepared.facts.method, prepared.facts.path, prepared.protocol, MISDIRECTED_REPLY.status, misdirected);
+    writeRawReply(socket, MISDIRECTED_REPLY);
+    return;
+  }
+  const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, encrypted ? 'https' : 'http');
   if (!exchange.allowed) {
     exchange.responded(ACCESS_DENIED_REPLY.status, writeRawReply(socket, ACCESS_DENIED_REPLY));
     return;

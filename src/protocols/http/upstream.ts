@@ -2,8 +2,10 @@
 // the client. undici's Pool#dispatch is used directly: it streams both bodies with backpressure, hands
 // response headers over as raw bytes (original case, duplicates kept), and was the fastest option measured
 // (see the report of bench runs: node:http's client costs ~25 % more per request).
+import type { Socket } from 'node:net';
 import { Pool } from 'undici';
 import type { ListenerConfig } from '../../config/types.js';
+import type { H2Upstream } from './h2-stream.js';
 import { UPSTREAM_CONNECT_ERROR, UPSTREAM_TIMEOUT, type LocalReply } from './local-reply.js';
 
 export function createUpstreamPool(config: ListenerConfig): Pool {
@@ -23,4 +25,26 @@ export function upstreamFailure(err: Error): { readonly reply: LocalReply; reado
   const code = (err as { code?: unknown }).code;
   const info = `upstream ${typeof code === 'string' ? code + ': ' : ''}${err.message}`;
   return { reply: code === 'UND_ERR_HEADERS_TIMEOUT' ? UPSTREAM_TIMEOUT : UPSTREAM_CONNECT_ERROR, info };
+}
+
+/**
+ * Where one connection's requests go when that is not the listener's own upstream: a TLS listener's terminated
+ * connection (plaintext, or TLS originated with the policy's CA), a forward-proxy tunnel (its target).
+ */
+export interface ConnectionUpstream {
+  /** HTTP/1.x requests. */
+  readonly http1: Pool;
+  /** HTTP/2 streams (gRPC included). */
+  readonly h2: H2Upstream;
+}
+
+const connectionUpstreams = new WeakMap<Socket, ConnectionUpstream>();
+
+/** Routes the requests of `socket` (the socket they arrive on) to `upstream` instead of the listener's. */
+export function routeConnection(socket: Socket, upstream: ConnectionUpstream): void {
+  connectionUpstreams.set(socket, upstream);
+}
+
+export function connectionUpstreamOf(socket: Socket): ConnectionUpstream | undefined {
+  return connectionUpstreams.get(socket);
 }
