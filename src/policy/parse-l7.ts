@@ -84,6 +84,32 @@ function parseHttpRule(node: YamlNode, ref: RuleRef, p: Problems): HttpRule | un
   return { ref, method, path, host, headers, actions, text };
 }
 
+const GRPC_SERVICE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+const GRPC_METHOD = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Portcullis's gRPC convenience form, `grpc: [{service: pkg.Service, method: Method}]`: exactly the http rule
+ * Cilium users write for gRPC (`method: POST`, `path: /pkg.Service/Method`), so both forms merge and match alike.
+ * Without `method`, every method of the service is allowed.
+ */
+function parseGrpcRule(node: YamlNode, ref: RuleRef, p: Problems): HttpRule | undefined {
+  if (!checkFields(node, ['service', 'method'], p)) return undefined;
+  const service = stringOf(node.get('service'), p);
+  const method = stringOf(node.get('method'), p);
+  if (service === undefined || !GRPC_SERVICE.test(service)) {
+    p.at(node.get('service'), 'must be a fully qualified gRPC service name, e.g. cloudcity.DoorManager');
+    return undefined;
+  }
+  if (method !== undefined && !GRPC_METHOD.test(method)) {
+    p.at(node.get('method'), 'must be a gRPC method name, e.g. GetName');
+    return undefined;
+  }
+  const escaped = service.replaceAll('.', '\\.');
+  const post = compileFullMatch('POST') as StringMatcher;
+  const path = compileFullMatch(`/${escaped}/${method ?? '[^/]+'}`) as StringMatcher;
+  return { ref, method: post, path, host: undefined, headers: [], actions: [], text: `grpc ${service}/${method ?? '*'}` };
+}
+
 const KAFKA_CLIENT_ID = /^[a-zA-Z0-9._-]*$/;
 const KAFKA_TOPIC = /^[a-zA-Z0-9._-]+$/;
 
@@ -146,10 +172,12 @@ function parseDnsRule(node: YamlNode, ref: RuleRef, p: Problems): DnsRule | unde
 /** `rules`; undefined when it holds no L7 rule (a plain L4 allow), after reporting any problem. */
 export function parseL7Rules(node: YamlNode, refAt: RefAt, p: Problems): L7Rules | undefined {
   if (node.kind === 'missing' || node.kind === 'null') return undefined;
-  if (!checkFields(node, ['http', 'kafka', 'dns'], p, UNSUPPORTED_L7)) return undefined;
+  if (!checkFields(node, ['http', 'grpc', 'kafka', 'dns'], p, UNSUPPORTED_L7)) return undefined;
+  // `grpc` rules are http rules written another way, so the two may share a port rule.
+  const grpc = listOf(node.get('grpc'), p);
   const lists = (['http', 'kafka', 'dns'] as const)
     .map((type) => ({ type, items: listOf(node.get(type), p) }))
-    .filter((l) => l.items.length > 0);
+    .filter((l) => l.items.length > 0 || (l.type === 'http' && grpc.length > 0));
   if (lists.length > 1) {
     p.at(node, 'multiple L7 protocol rule types specified in single rule');
     return undefined;
@@ -159,8 +187,11 @@ export function parseL7Rules(node: YamlNode, refAt: RefAt, p: Problems): L7Rules
   const parsed = (parse: (n: YamlNode, ref: RuleRef, p: Problems) => unknown) =>
     only.items.map((n) => parse(n, refAt(n), p)).filter((r) => r !== undefined);
   switch (only.type) {
-    case 'http':
-      return { type: 'http', rules: parsed(parseHttpRule) as HttpRule[] };
+    case 'http': {
+      const http = parsed(parseHttpRule) as HttpRule[];
+      const fromGrpc = grpc.map((n) => parseGrpcRule(n, refAt(n), p)).filter((r) => r !== undefined);
+      return { type: 'http', rules: [...http, ...fromGrpc] };
+    }
     case 'kafka':
       return { type: 'kafka', rules: parsed(parseKafkaRule) as KafkaRule[] };
     case 'dns':

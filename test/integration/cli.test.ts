@@ -95,6 +95,39 @@ describe('portcullis trace', () => {
     assert.match(out.connection.reason, /ingress/);
   });
 
+  test('--grpc against the grpc rule form: GetName allowed, SetAccessCode denied', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-trace-'));
+    writeFileSync(join(dir, 'doors.yaml'), `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: doors}
+spec:
+  endpointSelector: {matchLabels: {app: cc-door-mgr}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: public-terminal}}]
+    toPorts:
+    - ports: [{port: "50051", protocol: TCP}]
+      rules:
+        grpc:
+        - {service: cloudcity.DoorManager, method: GetName}
+`);
+    writeFileSync(join(dir, 'portcullis.yaml'), `policies: doors.yaml
+endpoints:
+  - {name: cc-door-mgr, labels: {app: cc-door-mgr}, addresses: [127.0.0.31]}
+listeners:
+  - {name: doors, listen: "127.0.0.1:0", protocol: http, to: cc-door-mgr, upstream: "127.0.0.31:50051", upstreamProtocol: h2c}
+`);
+    try {
+      const allowed = await cli(['trace', '--from', 'app=public-terminal', '--to', 'cc-door-mgr', '--grpc', 'cloudcity.DoorManager/GetName'], dir);
+      assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
+      assert.match(allowed.stdout, /L7 http POST \/cloudcity\.DoorManager\/GetName: FORWARDED\n\s+allowed by http rule spec\.ingress\[0\]\.toPorts\[0\]\.rules\.grpc\[0\]/);
+      const denied = await cli(['trace', '--from', 'app=public-terminal', '--to', 'cc-door-mgr', '--grpc', 'cloudcity.DoorManager/SetAccessCode'], dir);
+      assert.equal(denied.code, 2, denied.stdout + denied.stderr);
+      assert.match(denied.stdout, /no http rule matched POST \/cloudcity\.DoorManager\/SetAccessCode \(rules: grpc cloudcity\.DoorManager\/GetName\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('bad arguments: exit 1 with a clear message', async () => {
     const r = await cli(['trace', '--from', 'nobody', '--to', 'deathstar', '--http', 'GET /'], packageRoot);
     assert.equal(r.code, 1);
