@@ -3,6 +3,7 @@
 import type { ListenerConfig } from '../config/types.js';
 import type { FlowRecorder, Metrics } from '../observe/types.js';
 import type { PolicySnapshot } from '../policy/types.js';
+import type { CertStore } from './tls/cert-store.js';
 import type { Logger } from 'pino';
 
 export interface ListenerContext {
@@ -12,6 +13,8 @@ export interface ListenerContext {
   readonly flows: FlowRecorder;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** The runtime's certificate store (`certs:`), for listeners that terminate or originate TLS. */
+  readonly certs?: CertStore;
 }
 
 /** A running listener. `close` stops accepting and ends open connections gracefully. */

@@ -9,6 +9,8 @@ import { createMetrics } from '../observe/metrics.js';
 import { formatSourceError } from '../policy/types.js';
 import type { ListenerContext, RunningListener } from '../protocols/context.js';
 import { startHttpListener } from '../protocols/http/listener.js';
+import { CertStore, type CertStoreEvent } from '../protocols/tls/cert-store.js';
+import { startTlsListener } from '../protocols/tls/listener.js';
 import { startKafkaListener } from '../protocols/kafka/listener.js';
 import { compile } from './compile.js';
 import { PolicyState } from './policy-state.js';
@@ -18,6 +20,7 @@ type ListenerStarter = (ctx: ListenerContext) => Promise<RunningListener>;
 const STARTERS: Partial<Record<ListenerConfig['protocol'], ListenerStarter>> = {
   http: startHttpListener,
   kafka: startKafkaListener,
+  tls: startTlsListener,
 };
 
 export interface Portcullis {
@@ -55,6 +58,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   const listeners: RunningListener[] = [];
   let ready = false;
   let admin: Awaited<ReturnType<typeof startAdmin>> | undefined;
+  const certs = openCertStore(config.certs, options.watch !== false, log, metrics);
 
   const close = async () => {
     ready = false;
@@ -62,6 +66,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     await Promise.allSettled(listeners.map((l) => l.close()));
     await admin?.close();
     await flows.close();
+    certs.close();
   };
 
   try {
@@ -69,7 +74,8 @@ export async function startPortcullis(configFile: string, options: StartOptions 
       admin = await startAdmin({ listen: config.admin, metrics, ready: () => ready, snapshot: () => state.snapshot, log });
     }
     for (const l of config.listeners) {
-      const ctx: ListenerContext = { config: l, snapshot: () => state.snapshot, flows, metrics, log: log.child({ listener: l.name }) };
+      checkListenerSecrets(certs, l);
+      const ctx: ListenerContext = { config: l, snapshot: () => state.snapshot, flows, metrics, log: log.child({ listener: l.name }), certs };
       const running = await STARTERS[l.protocol]!(ctx);
       listeners.push(running);
       log.info({ listener: l.name, protocol: l.protocol, address: `${running.address.host}:${running.address.port}` }, 'listening');
@@ -85,4 +91,34 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     return state.reload(reason);
   };
   return { state, listeners, ...(admin ? { admin } : {}), log, flushFlows: () => flows.flush(), reload, close };
+}
+
+/**
+ * The secret store of `certs:`. Secrets load on first use (a policy's terminatingTLS/originatingTLS, a listener's
+ * certificate) and reload when their files change; each load reports the certificate's expiry to /metrics.
+ */
+function openCertStore(root: string, watch: boolean, log: Logger, metrics: ReturnType<typeof createMetrics>): CertStore {
+  const store: CertStore = new CertStore(root, {
+    watch,
+    onEvent: (event: CertStoreEvent) => {
+      if (event.kind === 'failed') {
+        log.error({ secret: event.secret, keptLastGood: event.keptLastGood ?? false, err: event.error }, 'TLS secret unusable');
+        return;
+      }
+      const notAfter = store.status().find((s) => s.secret === event.secret)?.notAfter;
+      if (notAfter !== undefined) metrics.certificateExpiry(event.secret, notAfter);
+      log.info({ secret: event.secret, notAfter }, `TLS secret ${event.kind}`);
+    },
+  });
+  return store;
+}
+
+/** A listener's own certificate and client CA must be usable before it accepts anything. */
+function checkListenerSecrets(certs: CertStore, l: ListenerConfig): void {
+  try {
+    if (l.tls?.secret !== undefined) certs.check(l.tls.secret, 'terminating');
+    if (l.tls?.clientCA !== undefined) certs.check(l.tls.clientCA, 'originating');
+  } catch (e) {
+    throw new Error(`${l.file}:${l.line}: listener "${l.name}": ${(e as Error).message}`);
+  }
 }

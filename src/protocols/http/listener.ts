@@ -1,10 +1,12 @@
 // An `http` listener: one TCP socket serving HTTP/1.1 and HTTP/2 (h2c prior knowledge) in front of one
 // destination endpoint. Connections are decided at L3/L4 before a byte is read; allowed ones are routed
-// by their first bytes to the HTTP/1.1 server or the HTTP/2 handler.
+// by their first bytes to the HTTP/1.1 server or the HTTP/2 handler. With `tls:` (and for `tls` listeners)
+// a TLS front decides and terminates connections first and serves the decrypted ones (h1 or h2 by ALPN).
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenerContext, RunningListener } from '../context.js';
 import { ConnectionPolicy } from '../connection-policy.js';
 import { ConnectionTracker } from '../connections.js';
+import { createTlsFront } from '../tls/listener-front.js';
 import { createH2Handler } from './h2.js';
 import { createHttp1Server } from './http1-server.js';
 import { sniffProtocol } from './sniff.js';
@@ -13,8 +15,35 @@ import { createUpstreamPool } from './upstream.js';
 /** How long shutdown waits for in-flight exchanges before destroying what is left. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/** Serves HTTP on an admitted socket: HTTP/1.x, HTTP/2, or a cleartext socket whose first bytes tell. */
+export interface HttpServe {
+  (socket: Socket, protocol: 'h1' | 'h2' | 'sniff'): void;
+  /** The listener's connections: fronts add sockets when they accept them. */
+  readonly tracker: ConnectionTracker;
+}
+
+/** What a listener does with an accepted socket before HTTP is served on it (admission, TLS). */
+export interface HttpFront {
+  /** Takes ownership of a new socket; admitted ones are passed to `serve`. */
+  accept(socket: Socket, serve: HttpServe): void;
+  close(): Promise<void>;
+}
+
+/** Cleartext: admitted at L3/L4 before a byte is read, then sniffed. */
+function cleartextFront(ctx: ListenerContext): HttpFront {
+  return {
+    accept(socket, serve) {
+      if (ConnectionPolicy.admit(ctx, socket) === undefined) return;
+      serve.tracker.add(socket);
+      serve(socket, 'sniff');
+    },
+    close: async () => {},
+  };
+}
+
 export async function startHttpListener(ctx: ListenerContext): Promise<RunningListener> {
   const { config } = ctx;
+  const front = config.tls !== undefined || config.protocol === 'tls' ? createTlsFront(ctx) : cleartextFront(ctx);
   const pool = createUpstreamPool(config);
   const tracker = new ConnectionTracker(ctx);
   const server = createHttp1Server(ctx, pool, tracker);
@@ -26,18 +55,27 @@ export async function startHttpListener(ctx: ListenerContext): Promise<RunningLi
   const [http1Connection] = server.listeners('connection') as Array<(socket: Socket) => void>;
   if (http1Connection === undefined) throw new Error('node:http server has no connection handler');
   server.removeListener('connection', http1Connection);
+  const serveHttp1 = (socket: Socket): void => {
+    http1Connection.call(server, socket);
+    socket.resume();
+  };
+  const serve = Object.assign(
+    (socket: Socket, protocol: 'h1' | 'h2' | 'sniff'): void => {
+      if (protocol === 'h1') return serveHttp1(socket);
+      if (protocol === 'h2') return h2.accept(socket);
+      tracker.markUnmanaged(socket);
+      sniffProtocol(socket, config.http.headersTimeoutMs, (sniffed) => {
+        tracker.markManaged(socket);
+        if (sniffed === 'h2') h2.accept(socket);
+        else serveHttp1(socket);
+      });
+    },
+    { tracker },
+  );
   server.on('connection', (socket: Socket) => {
     // Errors before a protocol handler owns the socket (resets during sniffing) must not crash the process.
     socket.on('error', () => socket.destroy());
-    if (ConnectionPolicy.admit(ctx, socket) === undefined) return;
-    tracker.add(socket);
-    tracker.markUnmanaged(socket);
-    sniffProtocol(socket, config.http.headersTimeoutMs, (protocol) => {
-      tracker.markManaged(socket);
-      if (protocol === 'h2') return h2.accept(socket);
-      http1Connection.call(server, socket);
-      socket.resume();
-    });
+    front.accept(socket, serve);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -49,7 +87,7 @@ export async function startHttpListener(ctx: ListenerContext): Promise<RunningLi
   });
   server.on('error', (err) => ctx.log.error({ listener: config.name, err }, 'listener error'));
   const bound = server.address() as AddressInfo;
-  ctx.log.info({ listener: config.name, address: bound.address, port: bound.port }, 'http listener started');
+  ctx.log.info({ listener: config.name, address: bound.address, port: bound.port, tls: config.tls !== undefined }, `${config.protocol} listener started`);
 
   let closed: Promise<void> | undefined;
   return {
@@ -61,7 +99,7 @@ export async function startHttpListener(ctx: ListenerContext): Promise<RunningLi
         // HTTP/2 sessions a GOAWAY.
         server.close();
         await Promise.all([tracker.shutdown(SHUTDOWN_GRACE_MS), h2.close()]);
-        await pool.destroy();
+        await Promise.all([pool.destroy(), front.close()]);
       })()),
   };
 }
