@@ -1,7 +1,8 @@
 // One client connection through a Kafka listener, and its own connection to the broker it fronts.
 //
 // Requests: every frame is read whole, its policy facts extracted and decided under the current snapshot
-// (a reload applies to the next request). Allowed frames go to the broker byte for byte. Denied ones
+// (a reload applies to the next request). Allowed frames go to the broker byte for byte (except a Fetch
+// that would open an incremental fetch session, see proxy-fetch-sessions.ts). Denied ones
 // never reach it: the client gets the proxy's answer — same API, version and correlation id, with an
 // authorization error — queued behind the broker responses still in flight, because clients match
 // responses to requests by order. Produce with acks=0 gets no answer either way, as from a broker.
@@ -24,6 +25,7 @@ import { buildDenyResponse, buildResponseBody, TOPIC_AUTHORIZATION_FAILED } from
 import { KafkaDecodeError } from './errors.js';
 import { extractPolicyFacts, type KafkaPolicyFacts } from './facts.js';
 import { KafkaFrameReader } from './frame-reader.js';
+import { withoutFetchSession } from './proxy-fetch-sessions.js';
 import type { KafkaRequestHeader } from './header.js';
 import type { HostPort, KafkaBrokerDirectory } from './proxy-brokers.js';
 import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal } from './proxy-policy.js';
@@ -181,7 +183,7 @@ export class KafkaProxyConnection {
     }
     // acks=0: the broker will not answer, so nothing waits for it.
     if (facts.expectsResponse) this.pending.push({ correlationId, rewrite: this.rewriteFor(apiKey, apiVersion) });
-    this.toUpstream(frame);
+    this.toUpstream(withoutFetchSession(frame, apiKey, apiVersion));
   }
 
   private rewriteFor(apiKey: number, apiVersion: number): ResponseRewrite | undefined {

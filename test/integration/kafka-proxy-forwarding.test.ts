@@ -1,0 +1,116 @@
+// What allowed traffic looks like on the other side of the proxy: requests arrive at the broker byte for
+// byte (a recording broker shows it), except a Fetch asking to open an incremental fetch session, which
+// goes sessionless; large responses stream back intact; many pipelined requests keep their order.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
+import { decodeRequest, encodeRequest } from '../../src/protocols/kafka/index.js';
+import { buildRecordBatch } from '../helpers/kafka-demo-record-batch.js';
+import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
+import { KafkaFakeBroker } from '../helpers/kafka-fake-broker.js';
+import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, PLANS, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
+import { FETCH, fetchBody, METADATA, metadataBody, PRODUCE, produceBody, rows } from '../helpers/kafka-proxy-requests.js';
+
+describe('kafka proxy: what reaches the broker', { timeout: 30_000 }, () => {
+  let broker: KafkaFakeBroker;
+  let proxy: KafkaProxy;
+
+  before(async () => {
+    broker = await KafkaFakeBroker.start({ topics: [ANNOUNCE, PLANS] });
+    proxy = await startKafkaProxy({ upstream: { host: '127.0.0.1', port: Number(broker.address.split(':')[1]) }, policies: [EMPIRE_POLICY] });
+  });
+  after(async () => {
+    await proxy?.close();
+    await broker?.close();
+  });
+
+  const sendAs = async (localAddress: string, frames: readonly Buffer[]) => {
+    const c = await KafkaWireClient.connect(proxy.port, localAddress);
+    try {
+      for (const f of frames) await c.requestFrame(f);
+    } finally {
+      c.close();
+    }
+  };
+
+  test('allowed requests are forwarded unchanged', async () => {
+    const frames = [
+      encodeRequest({ apiKey: METADATA, apiVersion: 6, correlationId: 1, clientId: 'empire-hq' }, metadataBody([ANNOUNCE, PLANS])),
+      encodeRequest({ apiKey: PRODUCE, apiVersion: 7, correlationId: 2, clientId: 'empire-hq' }, produceBody([ANNOUNCE, PLANS])),
+      // Sessionless already (kafkajs, librdkafka): untouched.
+      encodeRequest({ apiKey: FETCH, apiVersion: 11, correlationId: 3, clientId: 'empire-outpost' }, fetchBody(ANNOUNCE, 0n)),
+    ];
+    const seen = broker.requests.length;
+    await sendAs(EMPIRE.hq, frames.slice(0, 2));
+    await sendAs(EMPIRE.outpost, frames.slice(2));
+    const forwarded = broker.requests.slice(seen).map((r) => r.frame);
+    assert.deepEqual(forwarded, frames);
+  });
+
+  test('a Fetch that would open an incremental fetch session is forwarded sessionless; nothing else about it changes', async () => {
+    const body = { ...fetchBody(ANNOUNCE, 0n), sessionId: 0, sessionEpoch: 0 };
+    const frame = encodeRequest({ apiKey: FETCH, apiVersion: 11, correlationId: 4, clientId: 'empire-outpost' }, body);
+    const seen = broker.requests.length;
+    await sendAs(EMPIRE.outpost, [frame]);
+    const [forwarded] = broker.requests.slice(seen).map((r) => r.frame);
+    const { header, body: sent } = decodeRequest(forwarded!);
+    assert.deepEqual(header, decodeRequest(frame).header);
+    assert.deepEqual(sent, { ...decodeRequest(frame).body, sessionEpoch: -1 });
+  });
+});
+
+describe('kafka proxy: large and pipelined traffic (demo broker)', { timeout: 60_000 }, () => {
+  let broker: DemoBroker;
+  let proxy: KafkaProxy;
+
+  before(async () => {
+    broker = await startDemoBroker();
+    proxy = await startKafkaProxy({ upstream: { host: broker.host, port: broker.port }, policies: [EMPIRE_POLICY] });
+  });
+  after(async () => {
+    await proxy?.close();
+    await broker?.close();
+  });
+
+  test('a multi-megabyte Fetch response streams through byte for byte', async () => {
+    const hq = await KafkaWireClient.connect(proxy.port, EMPIRE.hq);
+    const value = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 64; i++) {
+      const batch = buildRecordBatch(Array.from({ length: 1 }, () => ({ value })));
+      const r = await hq.request(PRODUCE, 7, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: PLANS, partitionData: [{ index: 0, records: batch }] }] });
+      assert.equal(rows(rows(r.responses)[0]!.partitionResponses)[0]!.errorCode, 0);
+    }
+    hq.close();
+    const body = { ...fetchBody(PLANS, 0n), maxBytes: 16 << 20, topics: [{ topic: PLANS, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 16 << 20 }] }] };
+    const viaProxy = await KafkaWireClient.connect(proxy.port, EMPIRE.backup);
+    const direct = await KafkaWireClient.connect(broker.port);
+    try {
+      const [a, b] = await Promise.all([viaProxy.request(FETCH, 11, body), direct.request(FETCH, 11, body)]);
+      const records = (r: typeof a) => rows(rows(r.responses)[0]!.partitions)[0]!.records as Buffer;
+      assert.ok(records(a).length > 4 * 1024 * 1024, `fetched ${records(a).length} bytes`);
+      assert.ok(records(a).equals(records(b)));
+    } finally {
+      viaProxy.close();
+      direct.close();
+    }
+  });
+
+  test('hundreds of pipelined requests, allowed and denied mixed, are answered in order', async () => {
+    const c = await KafkaWireClient.connect(proxy.port, EMPIRE.outpost);
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          i % 3 === 0 ? c.request(PRODUCE, 7, produceBody([ANNOUNCE])) : c.request(METADATA, 6, metadataBody([i % 3 === 1 ? ANNOUNCE : PLANS])),
+        ),
+      );
+      assert.equal(answers.length, 300);
+      assert.deepEqual(c.answered, Array.from({ length: 300 }, (_, i) => i + 1));
+      answers.forEach((r, i) => {
+        if (i % 3 === 0) assert.equal(rows(rows(r.responses)[0]!.partitionResponses)[0]!.errorCode, 29);
+        else assert.equal(rows(r.topics)[0]!.errorCode, i % 3 === 1 ? 0 : 29);
+      });
+    } finally {
+      c.close();
+    }
+  });
+});
