@@ -281,8 +281,11 @@ function readListener(r: Reader, node: YamlNode, limits: HttpLimits, endpoints: 
   const forwardNode = node.get('forward');
   if (forwardNode.present && protocol !== undefined && protocol !== 'forward') r.fail(forwardNode, `"forward" options only apply to forward listeners, not ${protocol}`);
   const upstreamProtocolNode = node.get('upstreamProtocol');
-  if (upstreamProtocolNode.present && (protocol === 'tls' || protocol === 'forward')) {
-    r.fail(upstreamProtocolNode, `a ${protocol} listener talks to the upstream in the protocol the client negotiated (ALPN h2 or http/1.1); remove "upstreamProtocol"`);
+  if (upstreamProtocolNode.present && protocol === 'forward') {
+    r.fail(upstreamProtocolNode, 'a forward listener talks to each destination in the protocol the client negotiated (ALPN h2 or http/1.1); remove "upstreamProtocol"');
+  }
+  if (protocol === 'tls' && upstreamProtocolNode.value === 'h2') {
+    r.fail(upstreamProtocolNode, 'on a tls listener TLS to the upstream comes from the policy\'s originatingTLS: use "h2c" for HTTP/2 (h2 over TLS when originatingTLS is set)');
   }
   const withTls = protocol === 'tls' || protocol === 'forward' || (protocol === 'http' && tlsNode.present);
   if (name === undefined || listen === undefined || protocol === undefined) return undefined;

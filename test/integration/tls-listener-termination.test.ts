@@ -1,7 +1,7 @@
 // A `tls` listener whose policy says `terminatingTLS`: the proxy completes the handshake with the stored
 // certificate, applies the HTTP rules to the decrypted requests (HTTP/1.1 and h2 by ALPN), answers 421 when Host or
 // :authority disagrees with the SNI, and re-originates TLS verified against the `originatingTLS` CA with the SNI as
-// the name to check (plaintext when only terminatingTLS is set). Upstream certificate failures (wrong CA, wrong name,
+// the name to check (plaintext when only terminatingTLS is set; HTTP/2 upstream with `upstreamProtocol: h2c`). Upstream certificate failures (wrong CA, wrong name,
 // expired) give 503 and an ERROR flow saying why, never a plaintext retry. Clients: curl and Node.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -84,7 +84,7 @@ before(async () => {
 - {name: plain, namespace: default, labels: {app: plain}, addresses: [127.0.0.72]}
 - {name: client, namespace: default, labels: {app: client}, addresses: [${CLIENT}]}`,
     listeners: [
-      tlsListener('good', 'api', upstreams['upstream-good']!.port),
+      tlsListener('good', 'api', upstreams['upstream-good']!.port, ', upstreamProtocol: h2c'),
       tlsListener('wrong-name', 'api', upstreams['upstream-wrong-name']!.port),
       tlsListener('wrong-ca', 'api', upstreams['upstream-wrong-ca']!.port),
       tlsListener('expired', 'api', upstreams['upstream-expired']!.port),
@@ -137,7 +137,7 @@ describe('tls listener: terminating and originating TLS', () => {
     assert.equal(request.l7.http.method, 'GET');
   });
 
-  it('h2 by ALPN: the decrypted stream is HTTP/2 and goes upstream as h2 over verified TLS', async () => {
+  it('h2 by ALPN: the decrypted stream is HTTP/2 and goes upstream as h2 over verified TLS (upstreamProtocol h2c)', async () => {
     const result = await curl('good', '/public/h2', ['--http2']);
     assert.equal(result.code, 0, result.stderr);
     const { body, status, version } = split(result.stdout);

@@ -72,6 +72,7 @@ export function createTlsFront(ctx: ListenerContext): HttpFront {
       const target: OriginTarget = {
         host: upstream.host,
         port: upstream.port,
+        http2: config.upstreamProtocol !== 'http1',
         ...(origination !== undefined ? { tls: { secret: origination, servername: conn.sni ?? upstream.host } } : {}),
       };
       let acquired;

@@ -4,8 +4,8 @@
 // fallback from one to the other: a verification failure is an upstream connect error (503 + ERROR flow).
 //
 // Upstreams are shared by the connections that go to the same place the same way, and closed when the last one
-// has been gone for a while. The upstream protocol follows the client's: HTTP/1.1 for HTTP/1.1 clients, HTTP/2 (h2
-// by ALPN over TLS, prior-knowledge h2c in plaintext) for h2 clients, so gRPC keeps its trailers end to end.
+// has been gone for a while. HTTP/1.1 requests always go as HTTP/1.1; HTTP/2 streams go as HTTP/2 (h2 by ALPN over
+// TLS, prior-knowledge h2c in plaintext) when the target speaks it, else they are relayed as HTTP/1.1.
 import type tls from 'node:tls';
 import { Pool } from 'undici';
 import type { HttpLimits } from '../../config/types.js';
@@ -19,6 +19,8 @@ export interface OriginTarget {
   /** Address (or host name) connected to. */
   readonly host: string;
   readonly port: number;
+  /** Whether HTTP/2 streams go upstream as HTTP/2 (else as HTTP/1.1 requests). */
+  readonly http2: boolean;
   /** TLS to the upstream (`originatingTLS`); absent: plaintext. */
   readonly tls?: {
     readonly secret: TlsSecretRef;
@@ -59,7 +61,7 @@ export class UpstreamRoutes {
     if (this.closed) throw new Error('upstream routes are closed');
     const context = target.tls === undefined ? undefined : this.originatingContext(target.tls.secret);
     const servername = target.tls?.servername;
-    const key = `${target.host}|${target.port}|${context === undefined ? 'plain' : `${this.contextId(context)}|${servername ?? ''}`}`;
+    const key = `${target.host}|${target.port}|${target.http2}|${context === undefined ? 'plain' : `${this.contextId(context)}|${servername ?? ''}`}`;
     let route = this.routes.get(key);
     if (route === undefined) {
       route = { upstream: this.createUpstream(target, context, servername), users: 0, idleTimer: undefined };
@@ -113,6 +115,7 @@ export class UpstreamRoutes {
       pipelining: 1,
       ...(verify ? { connect: verify } : {}),
     });
+    if (!target.http2) return { http1, h2: { protocol: 'http1', pool: http1 } };
     const h2Options: H2UpstreamOptions = {
       host: target.host,
       port: target.port,
@@ -126,5 +129,5 @@ export class UpstreamRoutes {
 }
 
 async function closeUpstream(upstream: ConnectionUpstream): Promise<void> {
-  await Promise.allSettled([upstream.http1.close(), upstream.h2.pool.close()]);
+  await Promise.allSettled([upstream.http1.close(), upstream.h2.protocol === 'http1' ? undefined : upstream.h2.pool.close()]);
 }
