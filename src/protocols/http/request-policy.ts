@@ -1,6 +1,6 @@
 // The protocol-neutral steps of one HTTP request, shared by HTTP/1.1 and HTTP/2 (gRPC included):
-// facts → decision → flow records → metrics, and which deny answer the client gets.
-// Protocol code extracts the facts and writes the bytes; everything observable about the decision is here.
+// facts → decision → flow records → metrics. Protocol code extracts the facts and writes the bytes
+// (a 403, or a gRPC PERMISSION_DENIED); everything observable about the decision is here.
 import type { ListenerContext } from '../context.js';
 import type { FlowParties } from '../connection-policy.js';
 import type { ConnectionDecision, HttpDecision, HttpRequestFacts, Peer, Verdict } from '../../policy/types.js';
@@ -9,14 +9,6 @@ import { applyHeaderActions, type Headers } from './forward-headers.js';
 
 /** Hubble's protocol strings. */
 export type HttpProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
-
-/** How a denied request is answered: HTTP 403, or a gRPC trailers-only PERMISSION_DENIED (status 7). */
-export function denyStyle(facts: HttpRequestFacts): 'http' | 'grpc' {
-  for (const [name, value] of facts.headers) {
-    if (name === 'content-type') return /^application\/grpc(?:[+;]|$)/i.test(value) ? 'grpc' : 'http';
-  }
-  return 'http';
-}
 
 /** One request on an admitted connection: its decision, and the records of what became of it. */
 export class HttpExchange {
@@ -31,7 +23,7 @@ export class HttpExchange {
 
   /**
    * Decides `facts` under the connection's current decision, records the REQUEST flow (FORWARDED,
-   * DROPPED or AUDIT) and counts it. The caller forwards when `allowed`, else answers per `denyStyle`.
+   * DROPPED or AUDIT) and counts it. The caller forwards when `allowed`, else answers with its denial.
    */
   constructor(
     private readonly ctx: ListenerContext,
@@ -62,7 +54,7 @@ export class HttpExchange {
     this.recordResponse('FORWARDED', code, headers, undefined);
   }
 
-  /** Records a response the proxy made because the upstream failed (503/504), or a reset after headers. */
+  /** Records a response the proxy made because the exchange failed (upstream down or slow), with why in `info`. */
   failed(code: number, info: string, headers: Headers = []): void {
     this.recordResponse('ERROR', code, headers, info);
   }
@@ -86,7 +78,7 @@ export class HttpExchange {
       },
       isReply: true,
       decision: this.decision,
-      ...(info === undefined ? {} : { info }),
+      info,
       listener: ctx.config.name,
     });
   }
