@@ -23,6 +23,8 @@ export interface KafkaClientOptions {
   readonly clientId: string;
   /** Bound on every call (connect, send, receiving all messages); default 10 s. */
   readonly timeoutMs?: number;
+  /** Retries of retriable errors (a broker still electing a group coordinator); default 2. */
+  readonly retries?: number;
 }
 
 /** A kafkajs client whose every broker connection leaves from `localAddress`. */
@@ -34,7 +36,7 @@ export function kafkaFrom(o: KafkaClientOptions): KafkaClient {
     connectionTimeout: 3000,
     requestTimeout: o.timeoutMs ?? 10_000,
     // Few quick retries: the demo shows what a denial looks like, not how long a client insists.
-    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+    retry: { retries: o.retries ?? 2, initialRetryTime: 100, maxRetryTime: 1000 },
     socketFactory: ({ host, port, onConnect }) => connect({ host, port, localAddress: o.localAddress }, onConnect),
   });
 }
@@ -52,7 +54,7 @@ export async function produce(o: KafkaClientOptions, topic: string, values: read
 
 /** Joins `groupId`, reads `topic` from the beginning until `count` messages arrived, then leaves. */
 export async function consume(o: KafkaClientOptions, topic: string, groupId: string, count: number): Promise<KafkaOutcome> {
-  const consumer = kafkaFrom(o).consumer({ groupId, maxWaitTimeInMs: 200, sessionTimeout: 6000, heartbeatInterval: 500, retry: { retries: 1 } });
+  const consumer = kafkaFrom(o).consumer({ groupId, maxWaitTimeInMs: 200, sessionTimeout: 6000, heartbeatInterval: 500, retry: { retries: o.retries ?? 1 } });
   const values: string[] = [];
   const run = async (): Promise<KafkaOutcome> => {
     await consumer.connect();
