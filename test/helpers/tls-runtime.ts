@@ -28,6 +28,11 @@ export interface Runtime {
   port(name: string): number;
   /** Every flow record written so far. */
   flows(): Promise<FlowRecord[]>;
+  /**
+   * The flows matching `predicate`, once there are `count` of them (default 1): a client may see its answer, reset
+   * or failed handshake before the proxy has recorded it. Resolves with what there is after 2 s.
+   */
+  waitForFlows(predicate: (flow: FlowRecord['flow']) => boolean, count?: number): Promise<Array<FlowRecord['flow']>>;
   /** Replaces a policy file and reloads (throws if the reload was rejected). */
   setPolicy(file: string, yaml: string): void;
   close(): Promise<void>;
@@ -58,7 +63,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
-  return {
+  const runtime: Runtime = {
     dir,
     proxy,
     port(name) {
@@ -79,6 +84,14 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
         .filter(Boolean)
         .map((l) => JSON.parse(l) as FlowRecord);
     },
+    async waitForFlows(predicate, count = 1) {
+      const deadline = Date.now() + 2000;
+      for (;;) {
+        const matching = (await runtime.flows()).map((r) => r.flow).filter(predicate);
+        if (matching.length >= count || Date.now() >= deadline) return matching;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
     setPolicy(file, yaml) {
       writeFileSync(join(policies, file), yaml);
       if (!proxy.state.reload(`test writes ${file}`)) throw new Error(`policy ${file} was rejected`);
@@ -88,4 +101,5 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return runtime;
 }

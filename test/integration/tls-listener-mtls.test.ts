@@ -105,7 +105,7 @@ describe('client certificates select the source identity', () => {
     const result = await curl('https-request', XWING_ADDRESS, undefined);
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /reset|Recv failure|SSL_read|unexpected eof/i);
-    const dropped = (await runtime.flows()).map((r) => r.flow).filter((f) => f.Type === 'L3_L4' && f.verdict === 'DROPPED' && f.portcullis.listener === 'https-request');
+    const dropped = await runtime.waitForFlows((f) => f.Type === 'L3_L4' && f.verdict === 'DROPPED' && f.portcullis.listener === 'https-request');
     assert.equal(dropped.at(-1)?.source.pod_name, 'xwing');
   });
 
@@ -125,7 +125,7 @@ describe('client certificates select the source identity', () => {
   it('require: a client without a certificate fails the handshake and the failure is recorded', async () => {
     const result = await curl('https-require', TIEFIGHTER_ADDRESS, undefined);
     assert.notEqual(result.code, 0);
-    const errors = (await runtime.flows()).map((r) => r.flow).filter((f) => f.Type === 'L3_L4' && f.verdict === 'ERROR' && f.portcullis.listener === 'https-require');
+    const errors = await runtime.waitForFlows((f) => f.Type === 'L3_L4' && f.verdict === 'ERROR' && f.portcullis.listener === 'https-require');
     assert.match(errors.at(-1)?.Summary ?? '', /TLS termination with secret default\/web failed/);
     const withCert = await curl('https-require', XWING_ADDRESS, 'tie-client');
     assert.equal(status(withCert.stdout), 200, withCert.stderr);

@@ -168,7 +168,7 @@ describe('tls listener: terminating and originating TLS', () => {
       assert.equal(result.code, 0, result.stderr);
       assert.equal(split(result.stdout).status, 421, version);
     }
-    const refused = (await l7Flows('good')).filter((f) => f.verdict === 'ERROR' && /does not match the TLS server name/.test(f.portcullis.info ?? ''));
+    const refused = await runtime.waitForFlows((f) => f.Type === 'L7' && f.verdict === 'ERROR' && /does not match the TLS server name/.test(f.portcullis.info ?? ''), 2);
     assert.equal(refused.length, 2);
     // A Host with the same name and an explicit port is the same server.
     const port = runtime.port('good');
@@ -189,9 +189,8 @@ describe('tls listener: terminating and originating TLS', () => {
         assert.equal(split(result.stdout).status, 503, version);
       }
       assert.equal(upstreams[`upstream-${listener}`]!.seen.length, before, 'no request reached the unverified upstream');
-      const flows = await l7Flows(listener);
-      const errors = flows.filter((f) => f.l7.type === 'RESPONSE' && f.verdict === 'ERROR');
-      assert.equal(errors.length, 2, JSON.stringify(flows.map((f) => [f.verdict, f.l7.type, f.portcullis.info])));
+      const errors = await runtime.waitForFlows((f) => f.Type === 'L7' && f.portcullis.listener === listener && f.l7.type === 'RESPONSE' && f.verdict === 'ERROR', 2);
+      assert.equal(errors.length, 2);
       for (const e of errors) assert.match(e.portcullis.info, why);
     });
   }

@@ -29,7 +29,8 @@ export interface H2Handler {
 
 export function createH2Handler(ctx: ListenerContext): H2Handler {
   const { config } = ctx;
-  const upstream = createH2Upstream(ctx);
+  // Forward-proxy listeners have no upstream of their own: every connection is routed to its target.
+  const upstream = config.upstream === undefined ? undefined : createH2Upstream(ctx);
   const guardLimits: SessionGuardLimits = {
     maxResetsPerSecond: config.http.maxResetsPerSecond,
     sessionIdleTimeoutMs: config.http.idleTimeoutMs,
@@ -44,13 +45,9 @@ export function createH2Handler(ctx: ListenerContext): H2Handler {
 
   server.on('session', (session: ServerHttp2Session) => {
     const conn = handoff;
-    if (conn === undefined) return session.destroy();
-    const scope: H2StreamScope = {
-      ctx,
-      conn,
-      scheme: conn.socket instanceof TLSSocket ? 'https' : 'http',
-      upstream: connectionUpstreamOf(conn.socket)?.h2 ?? upstream,
-    };
+    const routed = conn === undefined ? undefined : (connectionUpstreamOf(conn.socket)?.h2 ?? upstream);
+    if (conn === undefined || routed === undefined) return session.destroy();
+    const scope: H2StreamScope = { ctx, conn, scheme: conn.socket instanceof TLSSocket ? 'https' : 'http', upstream: routed };
     sessions.set(session, { scope, guard: new H2SessionGuard(session, guardLimits, ctx.log) });
     // SETTINGS only sizes the per-stream windows; the connection window (65,535 by default) would cap every
     // upload on the session, so it grows with them.
@@ -105,7 +102,7 @@ export function createH2Handler(ctx: ListenerContext): H2Handler {
       await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)))]);
       clearTimeout(timer);
       for (const s of open) if (!s.destroyed) s.destroy();
-      await upstream.pool.close();
+      await upstream?.pool.close();
     },
   };
 }

@@ -20,7 +20,18 @@ import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authorit
 /** Node's requestTimeout covers receiving a whole request; long uploads are legitimate, slow headers are not. */
 const REQUEST_TIMEOUT_MS = 300_000;
 
-export function createHttp1Server(ctx: ListenerContext, pool: Pool, tracker: ConnectionTracker): Server {
+/**
+ * Forward-proxy listeners: requests on sockets that no connection policy admitted (the proxy's own clients, whose
+ * every request names its destination) and their CONNECT requests. Tunnelled connections are admitted and routed
+ * like any other connection.
+ */
+export interface ProxyRequestHandlers {
+  request(req: IncomingMessage, res: ServerResponse): void;
+  connect(req: IncomingMessage, socket: Socket, head: Buffer): void;
+}
+
+/** `pool` is the listener's upstream; undefined when every connection is routed (`routeConnection`). */
+export function createHttp1Server(ctx: ListenerContext, pool: Pool | undefined, tracker: ConnectionTracker, proxy?: ProxyRequestHandlers): Server {
   const limits = ctx.config.http;
   const server = createServer({
     maxHeaderSize: limits.maxHeaderBytes,
@@ -38,8 +49,10 @@ export function createHttp1Server(ctx: ListenerContext, pool: Pool, tracker: Con
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const conn = connectionPolicyOf(req.socket);
+    if (conn === undefined && proxy !== undefined) return proxy.request(req, res);
     const connection = conn?.current();
-    if (conn === undefined || connection === undefined) {
+    const upstream = connectionUpstreamOf(req.socket)?.http1 ?? pool;
+    if (conn === undefined || connection === undefined || upstream === undefined) {
       req.socket.destroy();
       return;
     }
@@ -64,7 +77,7 @@ export function createHttp1Server(ctx: ListenerContext, pool: Pool, tracker: Con
     }
     const { head, facts, authority } = prepared;
     if (head.expectContinue && req.httpVersionMinor >= 1) res.writeContinue();
-    (connectionUpstreamOf(req.socket)?.http1 ?? pool).dispatch(
+    upstream.dispatch(
       {
         path: facts.path,
         method: facts.method,
@@ -78,8 +91,15 @@ export function createHttp1Server(ctx: ListenerContext, pool: Pool, tracker: Con
   server.on('request', onRequest);
   // With a listener Node leaves `Expect: 100-continue` to us: the 100 is sent only once policy allowed it.
   server.on('checkContinue', onRequest);
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, bodyHead: Buffer) => handleUpgrade(ctx, connectionUpstreamOf(socket)?.http1 ?? pool, tracker, req, socket, bodyHead));
-  server.on('connect', (req: IncomingMessage, socket: Socket) => handleConnect(ctx, req, socket));
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, bodyHead: Buffer) => {
+    const upstream = connectionUpstreamOf(socket)?.http1 ?? pool;
+    if (upstream === undefined) return void socket.destroy();
+    handleUpgrade(ctx, upstream, tracker, req, socket, bodyHead);
+  });
+  server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (proxy !== undefined && connectionPolicyOf(socket) === undefined) proxy.connect(req, socket, head);
+    else handleConnect(ctx, req, socket);
+  });
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => onClientError(ctx, err, socket));
   return server;
 }

@@ -8,7 +8,7 @@ import { ConnectionPolicy } from '../connection-policy.js';
 import { ConnectionTracker } from '../connections.js';
 import { createTlsFront } from '../tls/listener-front.js';
 import { createH2Handler } from './h2.js';
-import { createHttp1Server } from './http1-server.js';
+import { createHttp1Server, type ProxyRequestHandlers } from './http1-server.js';
 import { sniffProtocol } from './sniff.js';
 import { createUpstreamPool } from './upstream.js';
 
@@ -41,12 +41,20 @@ function cleartextFront(ctx: ListenerContext): HttpFront {
   };
 }
 
-export async function startHttpListener(ctx: ListenerContext): Promise<RunningListener> {
+/** How a listener other than a plain `http` one (forward proxy) plugs into the HTTP machinery. */
+export interface HttpListenerParts {
+  readonly front: HttpFront;
+  /** Requests and CONNECTs on sockets the front served without admitting them. */
+  readonly proxy?: ProxyRequestHandlers;
+}
+
+export async function startHttpListener(ctx: ListenerContext, parts?: HttpListenerParts): Promise<RunningListener> {
   const { config } = ctx;
-  const front = config.tls !== undefined || config.protocol === 'tls' ? createTlsFront(ctx) : cleartextFront(ctx);
-  const pool = createUpstreamPool(config);
+  const front = parts?.front ?? (config.tls !== undefined || config.protocol === 'tls' ? createTlsFront(ctx) : cleartextFront(ctx));
+  // Forward listeners have no upstream of their own: each connection is routed to its target.
+  const pool = config.upstream === undefined ? undefined : createUpstreamPool(config);
   const tracker = new ConnectionTracker(ctx);
-  const server = createHttp1Server(ctx, pool, tracker);
+  const server = createHttp1Server(ctx, pool, tracker, parts?.proxy);
   const h2 = createH2Handler(ctx);
 
   // The HTTP server itself listens, so Node's connection tracking (header and keep-alive timeouts, idle
@@ -99,7 +107,7 @@ export async function startHttpListener(ctx: ListenerContext): Promise<RunningLi
         // HTTP/2 sessions a GOAWAY.
         server.close();
         await Promise.all([tracker.shutdown(SHUTDOWN_GRACE_MS), h2.close()]);
-        await Promise.all([pool.destroy(), front.close()]);
+        await Promise.all([pool?.destroy(), front.close()]);
       })()),
   };
 }

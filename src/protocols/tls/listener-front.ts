@@ -1,8 +1,8 @@
-// What happens to a TLS connection before HTTP is served on it, for `tls` listeners and `http` listeners with
-// `tls:`. The ClientHello is peeked (nothing is written to the client before the decision); the connection is then
-// decided with its SNI, and
+// What happens to a TLS connection before HTTP is served on it: on `tls` listeners, `http` listeners with `tls:`,
+// and inside forward-proxy CONNECT tunnels. The ClientHello is peeked (nothing is written to the client before the
+// decision); the connection is then decided with its SNI, and
 //   - denied (no rule, or serverNames that do not cover the SNI): reset, no bytes written;
-//   - allowed without `terminatingTLS` on a `tls` listener: the raw stream is spliced to the upstream;
+//   - allowed without `terminatingTLS` (tls listeners, tunnels): the raw stream is spliced to the upstream;
 //   - allowed with `terminatingTLS` (or on an `http` listener, with the listener's certificate): the handshake is
 //     completed here and the decrypted socket is served as HTTP/1.1 or HTTP/2 by ALPN, so L7 rules apply.
 // With client certificates (`tls.clientCA`) the identity is part of the decision, so the handshake comes first,
@@ -13,7 +13,7 @@ import { DEFAULT_TLS_OPTIONS } from '../../config/load.js';
 import type { ListenerTlsOptions } from '../../config/types.js';
 import type { ConnectionDecision, TlsSecretRef, Verdict } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
-import { ConnectionPolicy, decideConnection, type FlowParties } from '../connection-policy.js';
+import { ConnectionPolicy, decideConnection, listenerDirection, type FlowParties, type ForwardTarget } from '../connection-policy.js';
 import type { HttpFront, HttpServe } from '../http/listener.js';
 import { routeConnection } from '../http/upstream.js';
 import { ClientHelloError, peekClientHello, type PeekedClientHello } from './client-hello.js';
@@ -25,129 +25,172 @@ import { TlsTerminator } from './terminate.js';
 /** Offered to clients in this order: h2 first, so gRPC and browsers multiplex. */
 const ALPN = ['h2', 'http/1.1'] as const;
 
-export function createTlsFront(ctx: ListenerContext): HttpFront {
-  const { config } = ctx;
-  const options: ListenerTlsOptions = config.tls ?? DEFAULT_TLS_OPTIONS;
-  const certs = ctx.certs;
-  if (certs === undefined) throw new Error(`listener ${config.name}: TLS needs the certificate store (config "certs")`);
-  const upstream = config.upstream;
-  if (upstream === undefined) throw new Error(`listener ${config.name}: needs an upstream`);
-  const terminator = new TlsTerminator(certs, options.handshakeTimeoutMs);
-  const routes = new UpstreamRoutes(certs, config.http);
-  const clientCertificates = options.clientCertificates !== 'none';
-  // `http` listeners terminate everything with their own certificate; `tls` listeners only what policy terminates.
-  const listenerSecret = options.secret;
-  const terminatesAlways = config.protocol === 'http';
-  if (listenerSecret === undefined && (terminatesAlways || clientCertificates)) {
-    throw new Error(`listener ${config.name}: tls.secret (the listener's certificate) is required ${terminatesAlways ? 'to terminate TLS on an http listener' : 'to verify client certificates'}`);
+/** Where one TLS connection goes. */
+export interface TlsDestination {
+  /** Forward proxy: the target of the tunnel (the destination peer, instead of the listener's `to`). */
+  readonly target?: ForwardTarget;
+  /** Where spliced or terminated traffic is sent. */
+  readonly upstream: { readonly host: string; readonly port: number };
+  /** Name the upstream certificate must carry when the client sent no SNI (default: the upstream host). */
+  readonly servername?: string;
+}
+
+/** Decides, splices or terminates TLS connections for one listener. */
+export class TlsConnections {
+  private readonly options: ListenerTlsOptions;
+  private readonly terminator: TlsTerminator;
+  private readonly routes: UpstreamRoutes;
+
+  constructor(private readonly ctx: ListenerContext) {
+    const { config } = ctx;
+    this.options = config.tls ?? DEFAULT_TLS_OPTIONS;
+    if (ctx.certs === undefined) throw new Error(`listener ${config.name}: TLS needs the certificate store (config "certs")`);
+    const { secret } = this.options;
+    if (secret === undefined && (config.protocol === 'http' || this.options.clientCertificates !== 'none')) {
+      throw new Error(`listener ${config.name}: tls.secret (the listener's certificate) is required ${config.protocol === 'http' ? 'to terminate TLS on an http listener' : 'to verify client certificates'}`);
+    }
+    this.terminator = new TlsTerminator(ctx.certs, this.options.handshakeTimeoutMs);
+    this.routes = new UpstreamRoutes(ctx.certs, config.http);
   }
 
-  const fail = (parties: FlowParties, verdict: Verdict, info: string, socket: Socket, decision?: ConnectionDecision) => {
-    recordConnection(ctx, parties, verdict, info, decision);
-    if (verdict === 'DROPPED') ctx.metrics.drop(info.startsWith('TLS ClientHello') ? 'INVALID_TLS_CLIENT_HELLO' : 'POLICY_DENIED', 'TCP');
+  /**
+   * Takes over `raw` (tracked by the caller, its first bytes unread): peeks the ClientHello, decides, then splices,
+   * terminates and serves, or resets. Never throws; every outcome but success is recorded as a flow.
+   */
+  async handle(raw: Socket, serve: HttpServe, destination: TlsDestination): Promise<void> {
+    const { ctx, options } = this;
+    const target = destination.target === undefined ? {} : { target: destination.target };
+    let peeked: PeekedClientHello;
+    try {
+      peeked = await peekClientHello(raw, { timeoutMs: options.handshakeTimeoutMs, maxBytes: options.maxClientHelloBytes });
+    } catch (err) {
+      const e = err as ClientHelloError;
+      return this.fail(partiesOf(ctx, raw, destination), 'DROPPED', `TLS ClientHello ${e.code ?? 'error'}: ${e.message}`, raw);
+    }
+    const sni = peeked.hello.sni;
+    const admit = { ...target, ...(sni === undefined ? {} : { sni }), clientHasSent: true };
+
+    let conn: ConnectionPolicy | undefined;
+    let tlsSocket: TLSSocket | undefined;
+    if (options.clientCertificates !== 'none') {
+      // The identity is needed before policy can decide, so the listener's own certificate is presented.
+      tlsSocket = await this.terminate(raw, peeked, partiesOf(ctx, raw, destination, sni), options.secret!);
+      if (tlsSocket === undefined) return;
+      conn = ConnectionPolicy.admit(ctx, raw, { ...admit, certificateNames: verifiedPeerNames(tlsSocket) });
+    } else {
+      conn = ConnectionPolicy.admit(ctx, raw, admit);
+    }
+    const decision = conn?.current();
+    if (conn === undefined || decision === undefined) return;
+    // `http` listeners terminate everything (their own certificate unless policy names one); others what policy terminates.
+    const secret = decision.terminatingTLS ?? (ctx.config.protocol === 'http' ? options.secret : undefined);
+
+    if (tlsSocket === undefined && secret === undefined) {
+      if (decision.l7 !== 'none') {
+        return this.fail(conn, 'ERROR', `the ${decision.l7} rules on port ${conn.destinationPort} cannot be enforced on TLS that is not terminated (the rule needs terminatingTLS)`, raw, decision);
+      }
+      const { upstream } = destination;
+      // Spliced sockets stay unmanaged: shutdown ends them itself.
+      spliceToUpstream(raw, peeked.buffered, { ...upstream, connectTimeoutMs: ctx.config.http.upstreamConnectTimeoutMs }, {
+        onConnected: () => recordConnection(ctx, conn, 'FORWARDED', `TLS ${sni === undefined ? 'without SNI' : `SNI ${sni}`}: passthrough to ${upstream.host}:${upstream.port}`, decision),
+        onFailed: (reason) => recordConnection(ctx, conn, 'ERROR', `TLS passthrough failed: ${reason}`, decision),
+      });
+      return;
+    }
+    tlsSocket ??= await this.terminate(raw, peeked, conn, secret!);
+    if (tlsSocket === undefined) return;
+    serve.tracker.markManaged(raw);
+    this.serveTerminated(conn, decision, raw, tlsSocket, serve, destination);
+  }
+
+  close(): Promise<void> {
+    return this.routes.close();
+  }
+
+  private fail(parties: FlowParties, verdict: Verdict, info: string, socket: Socket, decision?: ConnectionDecision): void {
+    recordConnection(this.ctx, parties, verdict, info, decision);
+    if (verdict === 'DROPPED') this.ctx.metrics.drop('INVALID_TLS_CLIENT_HELLO', 'TCP');
     if (!socket.destroyed) socket.resetAndDestroy();
-  };
+  }
 
   /** Completes the handshake with `secret`; undefined (connection gone, flow recorded) when it failed. */
-  const terminate = async (raw: Socket, peeked: PeekedClientHello, parties: FlowParties, secret: TlsSecretRef): Promise<TLSSocket | undefined> => {
+  private async terminate(raw: Socket, peeked: PeekedClientHello, parties: FlowParties, secret: TlsSecretRef): Promise<TLSSocket | undefined> {
+    const { options } = this;
     try {
-      return await terminator.terminate(raw, peeked.buffered, {
+      return await this.terminator.terminate(raw, peeked.buffered, {
         secret,
         ...(options.clientCA !== undefined ? { clientCA: options.clientCA } : {}),
         clientCertificates: options.clientCertificates,
         alpn: ALPN,
       });
     } catch (err) {
-      fail(parties, 'ERROR', `TLS termination with secret ${secret.namespace}/${secret.name} failed: ${(err as Error).message}`, raw);
+      this.fail(parties, 'ERROR', `TLS termination with secret ${secret.namespace}/${secret.name} failed: ${(err as Error).message}`, raw);
       return undefined;
     }
-  };
+  }
 
   /** Routes a terminated connection upstream and serves HTTP on it. */
-  const serveTerminated = (conn: ConnectionPolicy, decision: ConnectionDecision, raw: Socket, tlsSocket: TLSSocket, serve: HttpServe) => {
+  private serveTerminated(conn: ConnectionPolicy, decision: ConnectionDecision, raw: Socket, tlsSocket: TLSSocket, serve: HttpServe, destination: TlsDestination): void {
+    const { config } = this.ctx;
     conn.attach(tlsSocket);
     const origination = decision.originatingTLS;
+    const h2 = tlsSocket.alpnProtocol === 'h2';
     // An http listener without originatingTLS keeps its own upstream (and upstreamProtocol).
-    if (config.protocol === 'tls' || origination !== undefined) {
+    if (config.protocol !== 'http' || origination !== undefined) {
+      const { upstream } = destination;
       const target: OriginTarget = {
         host: upstream.host,
         port: upstream.port,
-        http2: config.upstreamProtocol !== 'http1',
-        ...(origination !== undefined ? { tls: { secret: origination, servername: conn.sni ?? upstream.host } } : {}),
+        // A forward proxy does not know its destinations: HTTP/2 clients get HTTP/2 upstream, as they asked.
+        http2: config.protocol === 'forward' ? h2 : config.upstreamProtocol !== 'http1',
+        ...(origination !== undefined ? { tls: { secret: origination, servername: conn.sni ?? destination.servername ?? upstream.host } } : {}),
       };
       let acquired;
       try {
-        acquired = routes.acquire(target);
+        acquired = this.routes.acquire(target);
       } catch (err) {
-        return fail(conn, 'ERROR', `originating TLS with secret ${origination?.namespace}/${origination?.name} is not possible: ${(err as Error).message}`, raw, decision);
+        return this.fail(conn, 'ERROR', `originating TLS with secret ${origination?.namespace}/${origination?.name} is not possible: ${(err as Error).message}`, raw, decision);
       }
       routeConnection(tlsSocket, acquired.upstream);
       tlsSocket.once('close', acquired.release);
     }
     tlsSocket.on('error', () => tlsSocket.destroy());
-    serve(tlsSocket, tlsSocket.alpnProtocol === 'h2' ? 'h2' : 'h1');
-  };
+    serve(tlsSocket, h2 ? 'h2' : 'h1');
+  }
+}
 
-  const accept = async (raw: Socket, serve: HttpServe): Promise<void> => {
-    serve.tracker.add(raw);
-    serve.tracker.markUnmanaged(raw);
-    let peeked: PeekedClientHello;
-    try {
-      peeked = await peekClientHello(raw, { timeoutMs: options.handshakeTimeoutMs, maxBytes: options.maxClientHelloBytes });
-    } catch (err) {
-      const e = err as ClientHelloError;
-      const parties = partiesOf(ctx, raw);
-      return fail(parties, 'DROPPED', `TLS ClientHello ${e.code ?? 'error'}: ${e.message}`, raw);
-    }
-    const sni = peeked.hello.sni;
-    const sniOption = sni === undefined ? {} : { sni };
-
-    let conn: ConnectionPolicy | undefined;
-    let tlsSocket: TLSSocket | undefined;
-    if (clientCertificates) {
-      tlsSocket = await terminate(raw, peeked, partiesOf(ctx, raw, sni), listenerSecret!);
-      if (tlsSocket === undefined) return;
-      conn = ConnectionPolicy.admit(ctx, raw, { ...sniOption, certificateNames: verifiedPeerNames(tlsSocket), clientHasSent: true });
-      if (conn === undefined) return;
-    } else {
-      conn = ConnectionPolicy.admit(ctx, raw, { ...sniOption, clientHasSent: true });
-      if (conn === undefined) return;
-    }
-    const decision = conn.current();
-    if (decision === undefined) return;
-    const secret = decision.terminatingTLS ?? (terminatesAlways ? listenerSecret : undefined);
-
-    if (tlsSocket === undefined && secret === undefined) {
-      if (decision.l7 !== 'none') {
-        return fail(conn, 'ERROR', `the ${decision.l7} rules on port ${conn.destinationPort} cannot be enforced on TLS that is not terminated (the rule needs terminatingTLS)`, raw, decision);
-      }
-      // Spliced sockets stay unmanaged: shutdown ends them itself.
-      spliceToUpstream(raw, peeked.buffered, { ...upstream, connectTimeoutMs: config.http.upstreamConnectTimeoutMs }, {
-        onConnected: () => recordConnection(ctx, conn, 'FORWARDED', `TLS ${sni === undefined ? 'without SNI' : `SNI ${sni}`}: passthrough to ${upstream.host}:${upstream.port}`, decision),
-        onFailed: (reason) => recordConnection(ctx, conn, 'ERROR', `TLS passthrough failed: ${reason}`, decision),
-      });
-      return;
-    }
-    tlsSocket ??= await terminate(raw, peeked, conn, secret!);
-    if (tlsSocket === undefined) return;
-    serve.tracker.markManaged(raw);
-    serveTerminated(conn, decision, raw, tlsSocket, serve);
-  };
-
+/** The front of `tls` listeners and `http` listeners with `tls:`: every connection is TLS to the listener's upstream. */
+export function createTlsFront(ctx: ListenerContext): HttpFront {
+  const upstream = ctx.config.upstream;
+  if (upstream === undefined) throw new Error(`listener ${ctx.config.name}: needs an upstream`);
+  const connections = new TlsConnections(ctx);
   return {
-    accept: (raw, serve) => void accept(raw, serve),
-    close: () => routes.close(),
+    accept(raw, serve) {
+      serve.tracker.add(raw);
+      serve.tracker.markUnmanaged(raw);
+      void connections.handle(raw, serve, { upstream });
+    },
+    close: () => connections.close(),
   };
 }
 
 /** Source and destination of a connection that has no decision yet (malformed hello, failed handshake). */
-function partiesOf(ctx: ListenerContext, raw: Socket, sni?: string): FlowParties {
+function partiesOf(ctx: ListenerContext, raw: Socket, destination: TlsDestination, sni?: string): FlowParties {
   const sourceAddress = raw.remoteAddress?.replace(/^::ffff:(?=\d+\.)/, '') ?? '';
-  const { source, destination } = decideConnection(ctx.snapshot(), ctx, sourceAddress, sni === undefined ? {} : { sni });
-  return { source, destination, sourceAddress, sourcePort: raw.remotePort ?? 0, destinationPort: ctx.config.port, direction: 'ingress' };
+  const options = { ...(destination.target === undefined ? {} : { target: destination.target }), ...(sni === undefined ? {} : { sni }) };
+  const { source, destination: peer } = decideConnection(ctx.snapshot(), ctx, sourceAddress, options);
+  return {
+    source,
+    destination: peer,
+    sourceAddress,
+    sourcePort: raw.remotePort ?? 0,
+    destinationPort: destination.target?.port ?? ctx.config.port,
+    direction: listenerDirection(ctx),
+  };
 }
 
-function recordConnection(ctx: ListenerContext, parties: FlowParties, verdict: Verdict, info: string, decision?: ConnectionDecision): void {
+/** An L3_L4 flow record of a TLS connection (passthrough, or why it ended before HTTP). */
+export function recordConnection(ctx: ListenerContext, parties: FlowParties, verdict: Verdict, info: string, decision?: ConnectionDecision): void {
   ctx.flows.record({
     time: new Date(),
     verdict,
