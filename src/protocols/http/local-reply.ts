@@ -57,7 +57,9 @@ export function closeAfterWrite(socket: Socket, data?: string): void {
   }
   socket.on('data', discard);
   socket.resume();
-  socket.setTimeout(LINGER_MS, () => socket.destroy());
+  // A fixed deadline, not an idle timeout: a client that keeps sending must not keep the socket.
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  socket.once('close', () => clearTimeout(timer));
   socket.once('end', () => socket.destroy());
 }
 

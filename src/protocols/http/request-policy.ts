@@ -77,7 +77,7 @@ export class HttpExchange {
         http: { code, method: this.facts.method, url: this.url, protocol: this.protocol, headers },
       },
       isReply: true,
-      decision: this.decision,
+      // No decision: as in Hubble, the policy that let the request through is on the request record.
       info,
       listener: ctx.config.name,
     });
