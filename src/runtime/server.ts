@@ -11,6 +11,7 @@ import type { ListenerContext, RunningListener } from '../protocols/context.js';
 import { startHttpListener } from '../protocols/http/listener.js';
 import { CertStore, type CertStoreEvent } from '../protocols/tls/cert-store.js';
 import { startTlsListener } from '../protocols/tls/listener.js';
+import { startForwardListener } from '../protocols/forward/listener.js';
 import { startKafkaListener } from '../protocols/kafka/listener.js';
 import { compile } from './compile.js';
 import { PolicyState } from './policy-state.js';
@@ -21,6 +22,7 @@ const STARTERS: Partial<Record<ListenerConfig['protocol'], ListenerStarter>> = {
   http: startHttpListener,
   kafka: startKafkaListener,
   tls: startTlsListener,
+  forward: startForwardListener,
 };
 
 export interface Portcullis {

@@ -1,0 +1,95 @@
+// Absolute-form requests (`GET http://host/path HTTP/1.1`) from HTTP_PROXY clients. Each request names its own
+// destination, so each is decided on its own: the target is resolved, every address is checked against the source's
+// egress policy (and a registered destination's ingress), the HTTP rules apply to the normalised request, and an
+// allowed one is sent to the very address that was decided. Denials are 403 at either level: a proxy client has
+// no connection to reset that would mean anything per request.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent } from 'undici';
+import type { Peer } from '../../policy/types.js';
+import type { ListenerContext } from '../context.js';
+import type { FlowParties } from '../connection-policy.js';
+import type { ConnectionTracker } from '../connections.js';
+import { upstreamRequestHeaders } from '../http/forward-headers.js';
+import { ForwardedResponse } from '../http/http1-forward.js';
+import { isRefusal, prepareRequest } from '../http/http1-request.js';
+import { ACCESS_DENIED_REPLY, refusedRequest, sendLocalReply } from '../http/local-reply.js';
+import { HttpExchange, recordRejectedRequest } from '../http/request-policy.js';
+import { chooseTarget, splitAuthority } from './destination.js';
+import { ResolveError, type TargetResolver } from './resolve.js';
+
+export interface AbsoluteRequests {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  close(): Promise<void>;
+}
+
+export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetResolver, tracker: ConnectionTracker): AbsoluteRequests {
+  const limits = ctx.config.http;
+  // One dispatcher for every origin: undici keeps a keep-alive pool per origin (`http://<address>:<port>`).
+  const agent = new Agent({ connectTimeout: limits.upstreamConnectTimeoutMs, headersTimeout: limits.upstreamTimeoutMs, pipelining: 1 });
+
+  const refuse = (req: IncomingMessage, res: ServerResponse, status: number, reason: string) => {
+    const protocol = req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
+    recordRejectedRequest(ctx, unresolvedParties(ctx, req), req.method ?? '', req.url ?? '', protocol, status, reason);
+    sendLocalReply(res, refusedRequest(status, reason), status === 400);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!/^http:\/\//i.test(req.url ?? '')) {
+      const why = /^https:\/\//i.test(req.url ?? '') ? 'https targets go through CONNECT' : 'a forward proxy needs an absolute-form target (http://host/path)';
+      return refuse(req, res, 400, why);
+    }
+    const prepared = prepareRequest(req, limits);
+    if (isRefusal(prepared)) return refuse(req, res, prepared.status, prepared.reason);
+    const authority = prepared.authority!;
+    const hostPort = splitAuthority(authority, 80);
+    if (hostPort === undefined) return refuse(req, res, 400, `bad authority ${JSON.stringify(authority.slice(0, 100))}`);
+    let resolved;
+    try {
+      resolved = await resolver.resolve(hostPort.host);
+    } catch (err) {
+      const e = err as ResolveError;
+      return refuse(req, res, e instanceof ResolveError && e.badRequest ? 400 : 502, e.message);
+    }
+    if (res.destroyed) return;
+    const client = { address: unmapped(req.socket.remoteAddress), port: req.socket.remotePort ?? 0 };
+    const { target, parties, decision } = chooseTarget(ctx, client, resolved, hostPort.port);
+    // On a denied connection every request carries the connection's denial (verdict and reason).
+    const exchange = new HttpExchange(ctx, parties, decision, prepared.facts, prepared.protocol, 'http');
+    if (!exchange.allowed) {
+      exchange.responded(ACCESS_DENIED_REPLY.status, sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing));
+      return;
+    }
+    const { head, facts } = prepared;
+    if (head.expectContinue && req.httpVersionMinor >= 1) res.writeContinue();
+    const headers = upstreamRequestHeaders(exchange.headers, head.connectionOptions, authority, limits.xForwardedFor, client.address);
+    const host = target.address.includes(':') ? `[${target.address}]` : target.address;
+    agent.dispatch(
+      { origin: `http://${host}:${target.port}`, path: facts.path, method: facts.method, headers: withoutProxyCredentials(headers), body: head.hasBody ? req : null },
+      new ForwardedResponse(req, res, exchange, tracker),
+    );
+  };
+
+  return {
+    handle: (req, res) => void handle(req, res),
+    close: () => agent.close(),
+  };
+}
+
+/** Proxy-Authorization is for this hop. */
+function withoutProxyCredentials(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] !== 'proxy-authorization') out.push(headers[i]!, headers[i + 1]!);
+  return out;
+}
+
+function unmapped(address: string | undefined): string {
+  return (address ?? '').replace(/^::ffff:(?=\d+\.)/, '');
+}
+
+/** Parties of a request refused before it had a destination. */
+export function unresolvedParties(ctx: ListenerContext, req: IncomingMessage): FlowParties {
+  const snapshot = ctx.snapshot();
+  const sourceAddress = unmapped(req.socket.remoteAddress);
+  const source: Peer = { identity: snapshot.endpoints.resolveAddress(sourceAddress), address: sourceAddress };
+  return { source, destination: { identity: snapshot.endpoints.reserved('world') }, sourceAddress, sourcePort: req.socket.remotePort ?? 0, destinationPort: 0, direction: 'egress' };
+}

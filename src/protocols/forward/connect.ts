@@ -1,0 +1,99 @@
+// `CONNECT host:port` from HTTPS_PROXY clients. The target is resolved and decided before the tunnel opens: refused
+// → `403` and the connection closes. Allowed → `200`, then the tunnel's first bytes decide the rest:
+//   - a rule that needs nothing from the stream (no serverNames, no terminatingTLS, no L7) → spliced at once;
+//   - otherwise the ClientHello is read: SNI checked against serverNames, then spliced, or, when the rule has
+//     `terminatingTLS`, intercepted (TLS inspection): the proxy answers the handshake with the stored certificate for
+//     that name, enforces the HTTP rules on the decrypted requests, and re-originates TLS to the address it decided.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ConnectionDecision, Verdict } from '../../policy/types.js';
+import type { ListenerContext } from '../context.js';
+import type { FlowParties } from '../connection-policy.js';
+import type { HttpServe } from '../http/listener.js';
+import { ACCESS_DENIED_REPLY, refusedRequest, writeRawReply } from '../http/local-reply.js';
+import { recordRejectedRequest } from '../http/request-policy.js';
+import { spliceToUpstream } from '../tls/listener-passthrough.js';
+import { recordConnection, type TlsConnections } from '../tls/listener-front.js';
+import { unresolvedParties } from './absolute-request.js';
+import { chooseTarget, splitAuthority, type ChosenTarget } from './destination.js';
+import { ResolveError, type TargetResolver } from './resolve.js';
+
+const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+
+export async function handleConnect(
+  ctx: ListenerContext,
+  resolver: TargetResolver,
+  connections: TlsConnections,
+  serve: HttpServe,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): Promise<void> {
+  socket.on('error', () => socket.destroy());
+  // Node's HTTP server let go of the socket; shutdown must end the tunnel itself.
+  serve.tracker.markUnmanaged(socket);
+  const authority = req.url ?? '';
+  const refuse = (status: number, reason: string) => {
+    recordRejectedRequest(ctx, unresolvedParties(ctx, req), 'CONNECT', authority, 'HTTP/1.1', status, reason);
+    writeRawReply(socket, refusedRequest(status, reason));
+  };
+  const hostPort = splitAuthority(authority);
+  if (hostPort === undefined) return refuse(400, 'CONNECT needs host:port');
+  let resolved;
+  try {
+    resolved = await resolver.resolve(hostPort.host);
+  } catch (err) {
+    const e = err as ResolveError;
+    return refuse(e instanceof ResolveError && e.badRequest ? 400 : 502, e.message);
+  }
+  if (socket.destroyed) return;
+  const client = { address: (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, ''), port: socket.remotePort ?? 0 };
+  const withoutSni = chooseTarget(ctx, client, resolved, hostPort.port);
+  // Rules with serverNames allow nothing without an SNI; the name the client asked for is the SNI it will send.
+  const name = resolved.names[0];
+  const chosen = withoutSni.decision.allowed || name === undefined ? withoutSni : chooseTarget(ctx, client, resolved, hostPort.port, name);
+  if (!chosen.decision.allowed) {
+    recordConnect(ctx, chosen, authority, 'DROPPED');
+    ctx.metrics.drop('POLICY_DENIED', 'TCP');
+    writeRawReply(socket, ACCESS_DENIED_REPLY);
+    return;
+  }
+  recordConnect(ctx, chosen, authority, chosen.decision.verdict);
+  socket.write(ESTABLISHED);
+  if (head.length > 0) socket.unshift(head);
+  const { target } = chosen;
+  const upstream = { host: target.address, port: target.port };
+  if (needsNothingFromTheStream(withoutSni.decision)) {
+    spliceToUpstream(socket, Buffer.alloc(0), { ...upstream, connectTimeoutMs: ctx.config.http.upstreamConnectTimeoutMs }, {
+      onConnected: () => {},
+      onFailed: (reason) => recordConnection(ctx, withoutSni.parties, 'ERROR', `tunnel to ${authority} failed: ${reason}`, withoutSni.decision),
+    });
+    return;
+  }
+  await connections.handle(socket, serve, { target, upstream, ...(name === undefined ? {} : { servername: name }) });
+}
+
+function needsNothingFromTheStream(decision: ConnectionDecision): boolean {
+  return decision.allowed && decision.l7 === 'none' && decision.terminatingTLS === undefined;
+}
+
+/** The CONNECT request as an L7 record: which tunnel was asked for and what policy said. */
+function recordConnect(ctx: ListenerContext, chosen: ChosenTarget, authority: string, verdict: Verdict): void {
+  const parties: FlowParties = chosen.parties;
+  ctx.metrics.policyL7('received', 'http');
+  ctx.metrics.policyL7(chosen.decision.allowed ? 'forwarded' : 'denied', 'http');
+  ctx.flows.record({
+    time: new Date(),
+    verdict,
+    direction: parties.direction,
+    source: parties.source,
+    destination: parties.destination,
+    sourcePort: parties.sourcePort,
+    destinationPort: parties.destinationPort,
+    type: 'L7',
+    l7: { type: 'REQUEST', http: { method: 'CONNECT', url: authority, protocol: 'HTTP/1.1', headers: [] } },
+    isReply: false,
+    decision: chosen.decision,
+    listener: ctx.config.name,
+  });
+}
