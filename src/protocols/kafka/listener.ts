@@ -9,7 +9,7 @@ import { ConnectionPolicy } from '../connection-policy.js';
 import { ConnectionTracker } from '../connections.js';
 import type { ListenerContext, RunningListener } from '../context.js';
 import { KafkaBrokerDirectory, type HostPort, type NodeListener } from './proxy-brokers.js';
-import { KafkaProxyConnection, type KafkaProxyScope } from './proxy-connection.js';
+import { KafkaProxyConnection, SOCKET_BUFFER_BYTES, type KafkaProxyScope } from './proxy-connection.js';
 
 /** How long shutdown waits for responses still owed before destroying what is left. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -24,7 +24,7 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
   const host = config.listen.host;
 
   const serve = async (port: number, upstream: () => HostPort): Promise<Server> => {
-    const server = createServer({ noDelay: true });
+    const server = createServer({ noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES });
     server.on('connection', (socket: Socket) => {
       socket.on('error', (err) => ctx.log.debug({ listener: config.name, err }, 'Kafka client socket error'));
       const policy = ConnectionPolicy.admit(ctx, socket);

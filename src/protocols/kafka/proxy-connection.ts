@@ -13,7 +13,7 @@
 //
 // Backpressure: a full broker socket stops reading from the client; a full client socket stops reading
 // from the broker and from the client (whose denied requests would otherwise pile up answers).
-import { connect, type Socket } from 'node:net';
+import { connect, type NetConnectOpts, type Socket } from 'node:net';
 import type { KafkaListenerOptions } from '../../config/types.js';
 import type { ConnectionPolicy } from '../connection-policy.js';
 import type { ListenerContext } from '../context.js';
@@ -34,6 +34,12 @@ import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './proxy-versions.js';
 
 const METADATA = 3;
 const API_VERSIONS = 18;
+/**
+ * Bytes a socket buffers before its writer is told to wait. Node's 16 KiB default is smaller than one
+ * 16 KiB produce batch plus headers, so every request would pause the client; a few requests' worth keeps
+ * pipelined requests and long responses flowing while still bounding memory per connection.
+ */
+export const SOCKET_BUFFER_BYTES = 256 * 1024;
 const API_VERSIONS_MAX = PROXY_API_VERSIONS.get(API_VERSIONS)?.maxVersion ?? 0;
 
 /** What every connection of one listener shares. */
@@ -85,7 +91,8 @@ export class KafkaProxyConnection {
     });
 
     client.setNoDelay(true);
-    this.upstream = connect({ host: target.host, port: target.port, noDelay: true });
+    // highWaterMark is a stream option net.Socket passes on (missing from @types/node's NetConnectOpts).
+    this.upstream = connect({ host: target.host, port: target.port, noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES } as NetConnectOpts);
     const upstream = this.upstream;
     upstream.setTimeout(options.upstreamConnectTimeoutMs, () => upstream.destroy(new Error(`connect timeout after ${options.upstreamConnectTimeoutMs} ms`)));
     upstream.once('connect', () => upstream.setTimeout(0));
@@ -128,7 +135,13 @@ export class KafkaProxyConnection {
       this.fail((err as Error).message);
       return;
     }
-    for (const frame of frames) if (!this.request(frame)) return;
+    // The frames of one chunk leave in one write (writev) instead of one system call each.
+    this.upstream.cork();
+    try {
+      for (const frame of frames) if (!this.request(frame)) return;
+    } finally {
+      this.upstream.uncork();
+    }
   }
 
   /** Handles one request frame; false when the connection is gone. */
