@@ -3,6 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startProxy, STAR_WARS_L4, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
+import { connect } from 'node:net';
 import { rawExchange } from '../helpers/http-raw-client.js';
 
 let proxy: ProxyFixture;
@@ -79,6 +80,18 @@ test('a smuggled request after a valid one is never forwarded', async () => {
   assert.match(res.text, /^HTTP\/1\.1 200 OK\r\n/);
   assert.deepEqual(proxy.upstream.seen.slice(seen).map((r) => r.url), ['/first']);
   assert.notEqual(res.ending, 'open');
+});
+
+test('after a refusal the connection is closed on a deadline, even if the client keeps sending', async () => {
+  const socket = connect({ port: proxy.port, host: '127.0.0.1', localAddress: TIEFIGHTER });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write('GET / HTTP/1.1\r\nHost: d\r\nHost: e\r\n\r\n');
+  const started = Date.now();
+  const flood = setInterval(() => socket.writable && socket.write('garbage that never ends '), 20);
+  await closed;
+  clearInterval(flood);
+  assert.ok(Date.now() - started < 3000, `closed after ${Date.now() - started} ms`);
 });
 
 test('refusals are counted as parse errors', () => {
