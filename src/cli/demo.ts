@@ -6,6 +6,7 @@ import { createLogger } from '../observe/logger.js';
 import { runCloudCityDemo } from '../demo/cloudcity/run.js';
 import { runKafkaDemo } from '../demo/kafka/run.js';
 import { runStarWarsDemo } from '../demo/starwars/run.js';
+import { runTlsDemo } from '../demo/tls/run.js';
 
 interface DemoOptions {
   log: (line: string) => void;
@@ -17,6 +18,7 @@ const DEMOS: Record<string, (o: DemoOptions) => Promise<boolean>> = {
   starwars: runStarWarsDemo,
   cloudcity: runCloudCityDemo,
   kafka: runKafkaDemo,
+  tls: runTlsDemo,
 };
 
 export function registerDemo(program: Command): void {
