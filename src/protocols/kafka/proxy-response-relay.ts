@@ -52,6 +52,8 @@ export class KafkaResponseRelay {
       this.held.push(chunk);
       return;
     }
+    // A head still being assembled started in an earlier chunk.
+    this.headStart = -1;
     let pos = 0;
     /** Start of the run of pass-through bytes in this chunk not yet emitted, or -1. */
     let passFrom = -1;
@@ -66,7 +68,11 @@ export class KafkaResponseRelay {
         chunk.copy(this.head, this.headLength, pos, pos + n);
         this.headLength += n;
         pos += n;
-        if (this.headLength < HEAD) break;
+        if (this.headLength < HEAD) {
+          // The partial head is kept in this.head and leaves with its frame.
+          flush(this.headStart >= 0 ? this.headStart : 0);
+          return;
+        }
         this.headLength = 0;
         this.rewrite = this.begin();
         if (this.rewrite) {
