@@ -81,6 +81,10 @@ function route(req: IncomingMessage, res: ServerResponse): void {
     res.write('part two');
     res.addTrailers({ 'X-Checksum': 'c0ffee' });
     res.end();
+  } else if (path === '/announced-trailer') {
+    // Announces a trailer on a length-delimited response, which node:http itself refuses to produce.
+    const body = req.method === 'HEAD' ? '' : 'hello';
+    req.socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTrailer: X-Checksum\r\nContent-Length: 5\r\nConnection: close\r\n\r\n${body}`);
   } else if (path === '/early-hints') {
     res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style', 'x-hint': 'early' });
     setTimeout(() => res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '2' }).end('ok'), 20);

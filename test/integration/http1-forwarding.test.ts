@@ -183,3 +183,35 @@ test('an upstream that answers before reading the upload: the client gets the an
       'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nDate: <date>\r\nConnection: close\r\n\r\nShip landed\n',
   );
 });
+
+test('request trailers are dropped (the upstream hop cannot carry them); the body still arrives whole', async () => {
+  const res = await rawExchange(
+    proxy.port,
+    'POST /with-trailers HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\nConnection: close\r\n\r\n' +
+      '4\r\ndata\r\n0\r\nX-Sum: 42\r\n\r\n',
+    { localAddress: TIEFIGHTER },
+  );
+  const echo = JSON.parse(res.text.slice(res.text.indexOf('\r\n\r\n') + 4)) as Echo;
+  assert.equal(echo.body, 'data');
+  assert.ok(!echo.rawHeaders.includes('trailer'));
+});
+
+test('HTTP/1.0 clients: no Host needed, no 1xx, close-delimited bodies without trailers', async () => {
+  const res = await rawExchange(proxy.port, 'GET /trailers HTTP/1.0\r\n\r\n', { localAddress: TIEFIGHTER });
+  // No chunked encoding for HTTP/1.0, so no trailers and no Trailer announcement.
+  assert.equal(withoutDates(res.text), 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: <date>\r\nConnection: close\r\n\r\npart one, part two');
+  assert.equal(res.ending, 'closed');
+  const hints = await rawExchange(proxy.port, 'GET /early-hints HTTP/1.0\r\n\r\n', { localAddress: TIEFIGHTER });
+  assert.match(hints.text, /^HTTP\/1\.1 200 OK\r\n/);
+});
+
+test('a Trailer announcement on a response that cannot carry trailers (Content-Length, HEAD) is dropped', async () => {
+  for (const method of ['GET', 'HEAD']) {
+    const res = await rawExchange(proxy.port, `${method} /announced-trailer HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n`, { localAddress: TIEFIGHTER });
+    assert.equal(
+      withoutDates(res.text),
+      `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nDate: <date>\r\nConnection: close\r\n\r\n${method === 'GET' ? 'hello' : ''}`,
+      method,
+    );
+  }
+});

@@ -163,3 +163,39 @@ test('audit mode forwards what policy would drop, with verdict AUDIT at L7 and a
   );
   assert.deepEqual(proxy.metrics.of('drop'), []);
 });
+
+test('headerMatches mismatch actions rewrite the forwarded request, and the flow shows the result', async () => {
+  proxy = await startProxy({
+    policy: `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: header-actions}
+spec:
+  endpointSelector: {matchLabels: {org: empire, class: deathstar}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {org: empire}}]
+    toPorts:
+    - ports: [{port: "80", protocol: TCP}]
+      rules:
+        http:
+        - method: POST
+          path: /echo
+          headerMatches:
+          - {name: X-Fleet, value: imperial, mismatch: ADD}
+          - {name: X-Clearance, value: top, mismatch: REPLACE}
+          - {name: X-Debug, value: "off", mismatch: DELETE}
+`,
+  });
+  const res = await rawExchange(
+    proxy.port,
+    'POST /echo HTTP/1.1\r\nHost: d\r\nX-Clearance: low\r\nX-Clearance: lower\r\nX-Debug: on\r\nConnection: close\r\n\r\n',
+    { localAddress: TIEFIGHTER },
+  );
+  const echo = JSON.parse(res.text.slice(res.text.indexOf('\r\n\r\n') + 4)) as { rawHeaders: string[] };
+  const seen = echo.rawHeaders.filter((_, i) => /^x-(fleet|clearance|debug)$/.test(echo.rawHeaders[i - (i % 2)]!));
+  assert.deepEqual(seen, ['x-fleet', 'imperial', 'x-clearance', 'top']);
+  const [request] = proxy.flows.l7('REQUEST');
+  assert.deepEqual(
+    request?.l7?.http?.headers.filter(([name]) => name.startsWith('x-')),
+    [['x-fleet', 'imperial'], ['x-clearance', 'top']],
+  );
+});

@@ -39,7 +39,7 @@ export class ForwardedResponse implements Dispatcher.DispatchHandler {
       if (this.req.httpVersionMinor >= 1) writeInformational(res, statusCode, statusText, downstreamResponseHeaders(rawHeaders, false));
       return true;
     }
-    const headers = downstreamResponseHeaders(rawHeaders, false);
+    const headers = withoutUnsendableTrailer(downstreamResponseHeaders(rawHeaders, false), this.req, statusCode);
     if (this.tracker.closing) headers.push('connection', 'close');
     if (statusText === '') res.writeHead(statusCode, headers);
     else res.writeHead(statusCode, statusText, headers);
@@ -83,6 +83,24 @@ export class ForwardedResponse implements Dispatcher.DispatchHandler {
   private readonly onClientClose = (): void => {
     if (!this.finished) this.abortUpstream?.(new Error('client closed the connection'));
   };
+}
+
+/**
+ * Node throws on a `Trailer` header in a response it will not send chunked (HTTP/1.0 client, HEAD,
+ * 204/304, or a Content-Length); such a response cannot carry trailers, so the announcement goes.
+ */
+function withoutUnsendableTrailer(headers: string[], req: IncomingMessage, statusCode: number): string[] {
+  let trailer = -1;
+  let contentLength = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name.length === 7 && name.toLowerCase() === 'trailer') trailer = i;
+    else if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = true;
+  }
+  if (trailer === -1) return headers;
+  const chunked = req.httpVersionMinor >= 1 && req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304 && !contentLength;
+  if (!chunked) headers.splice(trailer, 2);
+  return headers;
 }
 
 /**

@@ -18,7 +18,8 @@ export function sendLocalReply(res: ServerResponse, reply: LocalReply, close: bo
   const headers = close
     ? ['content-type', 'text/plain', 'content-length', length, 'connection', 'close']
     : ['content-type', 'text/plain', 'content-length', length];
-  res.writeHead(reply.status, headers);
+  // The reason phrase is explicit: a failed earlier writeHead may have left another in statusMessage.
+  res.writeHead(reply.status, STATUS_CODES[reply.status] ?? '', headers);
   res.end(reply.body);
   return lowerCasePairs(headers);
 }
