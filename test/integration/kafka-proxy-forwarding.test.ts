@@ -59,7 +59,7 @@ describe('kafka proxy: what reaches the broker', { timeout: 30_000 }, () => {
   });
 });
 
-describe('kafka proxy: large and pipelined traffic (demo broker)', { timeout: 60_000 }, () => {
+describe('kafka proxy: large, pipelined and unread traffic (demo broker)', { timeout: 60_000 }, () => {
   let broker: DemoBroker;
   let proxy: KafkaProxy;
 
@@ -109,6 +109,32 @@ describe('kafka proxy: large and pipelined traffic (demo broker)', { timeout: 60
         if (i % 3 === 0) assert.equal(rows(rows(r.responses)[0]!.partitionResponses)[0]!.errorCode, 29);
         else assert.equal(rows(r.topics)[0]!.errorCode, i % 3 === 1 ? 0 : 29);
       });
+    } finally {
+      c.close();
+    }
+  });
+
+  test('a client that never reads its answers is throttled: the proxy stops reading its requests, then catches up in order', async () => {
+    // Denied Fetches of 2,000 partitions: ~30 KB requests, ~60 KB answers, 400 of them (~24 MB of answers).
+    const partitions = Array.from({ length: 2000 }, (_, partition) => ({ partition, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1024 }));
+    const body = { ...fetchBody(ANNOUNCE, 0n), topics: [{ topic: ANNOUNCE, partitions }] };
+    const c = await KafkaWireClient.connect(proxy.port, EMPIRE.hq); // hq may not fetch
+    try {
+      c.socket.pause();
+      const flowsBefore = proxy.flows.events.length;
+      const answers = Array.from({ length: 400 }, () => c.request(FETCH, 11, body));
+      await new Promise((r) => setTimeout(r, 500));
+      const decidedWhileBlocked = proxy.flows.events.length - flowsBefore;
+      assert.ok(decidedWhileBlocked < 400, `the proxy stopped reading: ${decidedWhileBlocked} of 400 decided`);
+      assert.ok(c.socket.writableLength > 0, 'the client cannot write everything');
+      const other = await KafkaWireClient.connect(proxy.port, EMPIRE.outpost);
+      assert.equal(rows((await other.request(METADATA, 6, metadataBody([ANNOUNCE]))).topics)[0]!.errorCode, 0, 'others are served meanwhile');
+      other.close();
+      c.socket.resume();
+      const all = await Promise.all(answers);
+      assert.equal(all.length, 400);
+      assert.ok(all.every((r) => rows(rows(r.responses)[0]!.partitions).length === 2000));
+      assert.deepEqual(c.answered.slice(-400), Array.from({ length: 400 }, (_, i) => c.answered.at(-400)! + i));
     } finally {
       c.close();
     }

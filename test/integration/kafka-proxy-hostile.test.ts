@@ -35,6 +35,33 @@ function frame(payload: Buffer): Buffer {
   return Buffer.concat([size, payload]);
 }
 
+describe('kafka proxy: broker unreachable', { timeout: 30_000 }, () => {
+  test('the client connection is closed with the reason logged; the listener keeps accepting', async () => {
+    const log = captureLog();
+    const dead = await new Promise<number>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: 9 }); // nothing listens on the discard port here
+      s.on('error', () => resolve(9));
+      s.on('connect', () => {
+        s.destroy();
+        resolve(-1);
+      });
+    });
+    assert.equal(dead, 9, 'port 9 must be closed for this test');
+    const proxy = await startKafkaProxy({ upstream: { host: '127.0.0.1', port: 9 }, log: pino({ level: 'info' }, log.stream) });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const c = await KafkaWireClient.connect(proxy.port, EMPIRE.hq);
+        await assert.rejects(c.request(METADATA, 6, metadataBody([ANNOUNCE])), /connection closed/);
+      }
+      const reasons = log.lines().filter((l) => l.msg === 'closing Kafka connection').map((l) => String(l.reason));
+      assert.equal(reasons.length, 2);
+      assert.match(reasons[0]!, /broker 127\.0\.0\.1:9: connect ECONNREFUSED/);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('kafka proxy: hostile and unreadable input', { timeout: 60_000 }, () => {
   let broker: DemoBroker;
   let proxy: KafkaProxy;
