@@ -101,14 +101,19 @@ describe('kafka proxy: one listener per broker node', { timeout: 60_000 }, () =>
     assert.equal(err.code, 'ECONNRESET');
   });
 
-  test('closing the proxy closes the node listener too', async () => {
+  test('closing the proxy closes the node listener too, with a client still connected to it', async () => {
     const other = await startKafkaProxy({ upstream: { host: '127.0.0.1', port: relay.port }, policies: [EMPIRE_POLICY] });
-    const c = await KafkaWireClient.connect(other.port, EMPIRE.outpost);
-    const md = await c.request(METADATA, 6, metadataBody([ANNOUNCE]));
+    const bootstrap = await KafkaWireClient.connect(other.port, EMPIRE.outpost);
+    const md = await bootstrap.request(METADATA, 6, metadataBody([ANNOUNCE]));
+    bootstrap.close();
     const port = rows(md.brokers)[0]!.port as number;
     assert.notEqual(port, other.port);
-    c.close();
+    const connected = await KafkaWireClient.connect(port, EMPIRE.outpost);
+    assert.equal(rows((await connected.request(METADATA, 6, metadataBody([ANNOUNCE]))).topics)[0]!.errorCode, 0);
+    const started = Date.now();
     await other.close();
+    await connected.closed;
+    assert.ok(Date.now() - started < 5000, 'an idle connection is ended at once, not after the grace period');
     const probe = connect({ host: '127.0.0.1', port });
     const [err] = (await once(probe, 'error')) as [NodeJS.ErrnoException];
     assert.equal(err.code, 'ECONNREFUSED');

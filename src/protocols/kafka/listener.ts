@@ -70,10 +70,12 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
     address: { host: bound.address, port: bound.port },
     close: () =>
       (closed ??= (async () => {
-        main.close();
-        await directory.close();
+        // Stop accepting everywhere first; the node listeners' close completes once their connections are gone.
+        const mainClosed = new Promise<void>((resolve) => main.close(() => resolve()));
+        const nodesClosed = directory.close();
         for (const c of connections) c.drain();
         await tracker.shutdown(SHUTDOWN_GRACE_MS);
+        await Promise.all([mainClosed, nodesClosed]);
       })()),
   };
 }
