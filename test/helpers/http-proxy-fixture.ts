@@ -31,6 +31,8 @@ export interface ProxyOptions {
   readonly audit?: boolean;
   /** Point the listener at this port instead of a fresh echo upstream (e.g. a closed port). */
   readonly upstreamPort?: number;
+  /** How the listener talks to its upstream (default http1). */
+  readonly upstreamProtocol?: 'http1' | 'h2c';
 }
 
 export interface ProxyFixture {
@@ -90,7 +92,7 @@ endpoints:
   - {name: tiefighter, namespace: default, labels: {org: empire, class: tiefighter}, addresses: [${TIEFIGHTER}]}
   - {name: xwing, namespace: default, labels: {org: alliance, class: xwing}, addresses: [${XWING}]}
 listeners:
-  - {name: deathstar-http, listen: "127.0.0.1:0", protocol: http, to: deathstar, upstream: "127.0.0.1:${upstreamPort}", port: 80}
+  - {name: deathstar-http, listen: "127.0.0.1:0", protocol: http, to: deathstar, upstream: "127.0.0.1:${upstreamPort}", port: 80, upstreamProtocol: ${options.upstreamProtocol ?? 'http1'}}
 `;
   const { config, errors } = parseConfigText(text, 'portcullis.yaml');
   if (config === undefined) throw new Error(errors.map(formatSourceError).join('\n'));

@@ -117,10 +117,20 @@ export function downstreamResponseHeaders(raw: ReadonlyArray<Buffer | string>, k
   return kept;
 }
 
+/** Trailers as undici hands them over: raw pairs from HTTP/1.1, a header object from HTTP/2. */
+export type UpstreamTrailers = ReadonlyArray<Buffer | string> | Readonly<Record<string, string | string[] | undefined>>;
+
 /** Trailer pairs in the `[[name, value], ...]` form `OutgoingMessage#addTrailers` takes. */
-export function trailerPairs(raw: ReadonlyArray<Buffer | string>): Array<[string, string]> {
+export function trailerPairs(trailers: UpstreamTrailers): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (let i = 0; i < raw.length; i += 2) out.push([latin1(raw[i]!), latin1(raw[i + 1]!)]);
+  if (Array.isArray(trailers)) {
+    const raw = trailers as ReadonlyArray<Buffer | string>;
+    for (let i = 0; i < raw.length; i += 2) out.push([latin1(raw[i]!), latin1(raw[i + 1]!)]);
+    return out;
+  }
+  for (const [name, value] of Object.entries(trailers)) {
+    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) out.push([name, v]);
+  }
   return out;
 }
 

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ConnectionTracker } from '../connections.js';
-import { downstreamResponseHeaders, lowerCasePairs, trailerPairs } from './forward-headers.js';
+import { downstreamResponseHeaders, lowerCasePairs, trailerPairs, type UpstreamTrailers } from './forward-headers.js';
 import { formatResponseHead, sendLocalReply } from './local-reply.js';
 import type { HttpExchange } from './request-policy.js';
 import { upstreamFailure } from './upstream.js';
@@ -54,10 +54,11 @@ export class ForwardedResponse implements Dispatcher.DispatchHandler {
     return false;
   }
 
-  onComplete(trailers: Array<Buffer | string> | null): void {
+  onComplete(trailers: UpstreamTrailers | null): void {
     this.finished = true;
     discardUnsentBody(this.req);
-    if (trailers !== null && trailers.length > 0) this.res.addTrailers(trailerPairs(trailers));
+    const pairs = trailers === null ? [] : trailerPairs(trailers);
+    if (pairs.length > 0) this.res.addTrailers(pairs);
     this.res.end();
   }
 

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ListenerContext } from '../context.js';
 import { connectionPolicyOf } from '../connection-policy.js';
 import type { ConnectionTracker } from '../connections.js';
@@ -31,7 +31,7 @@ export interface ProxyRequestHandlers {
 }
 
 /** `pool` is the listener's upstream; undefined when every connection is routed (`routeConnection`). */
-export function createHttp1Server(ctx: ListenerContext, pool: Pool | undefined, tracker: ConnectionTracker, proxy?: ProxyRequestHandlers): Server {
+export function createHttp1Server(ctx: ListenerContext, pool: Dispatcher | undefined, tracker: ConnectionTracker, proxy?: ProxyRequestHandlers): Server {
   const limits = ctx.config.http;
   const server = createServer({
     maxHeaderSize: limits.maxHeaderBytes,

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ListenerContext } from '../context.js';
 import { connectionPolicyOf } from '../connection-policy.js';
 import type { ConnectionTracker } from '../connections.js';
@@ -31,7 +31,7 @@ const UPGRADE_WITH_BODY = { status: 400, reason: 'upgrade request with a body' }
 
 export function handleUpgrade(
   ctx: ListenerContext,
-  pool: Pool,
+  pool: Dispatcher,
   tracker: ConnectionTracker,
   req: IncomingMessage,
   socket: Socket,

@@ -10,7 +10,7 @@ import { createTlsFront } from '../tls/listener-front.js';
 import { createH2Handler } from './h2.js';
 import { createHttp1Server, type ProxyRequestHandlers } from './http1-server.js';
 import { sniffProtocol } from './sniff.js';
-import { createUpstreamPool } from './upstream.js';
+import { createHttp1Upstream } from './upstream.js';
 
 /** How long shutdown waits for in-flight exchanges before destroying what is left. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -52,7 +52,7 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
   const { config } = ctx;
   const front = parts?.front ?? (config.tls !== undefined || config.protocol === 'tls' ? createTlsFront(ctx) : cleartextFront(ctx));
   // Forward listeners have no upstream of their own: each connection is routed to its target.
-  const pool = config.upstream === undefined ? undefined : createUpstreamPool(config);
+  const pool = config.upstream === undefined ? undefined : createHttp1Upstream(config);
   const tracker = new ConnectionTracker(ctx);
   const server = createHttp1Server(ctx, pool, tracker, parts?.proxy);
   const h2 = createH2Handler(ctx);

@@ -1,9 +1,9 @@
-// The pooled keep-alive HTTP/1.1 client towards a listener's upstream, and what its failures mean for
-// the client. undici's Pool#dispatch is used directly: it streams both bodies with backpressure, hands
-// response headers over as raw bytes (original case, duplicates kept), and was the fastest option measured
-// (see the report of bench runs: node:http's client costs ~25 % more per request).
+// The pooled keep-alive client towards a listener's upstream, and what its failures mean for the client.
+// undici's dispatch is used directly: it streams both bodies with backpressure, hands response headers
+// over as raw bytes (original case, duplicates kept), and is the fastest option (perf-baselines.md: a
+// node:http client proxy does ~20 % fewer requests/s than the same proxy on an undici Pool).
 import type { Socket } from 'node:net';
-import { Pool } from 'undici';
+import { H2CClient, Pool, type Dispatcher } from 'undici';
 import type { ListenerConfig } from '../../config/types.js';
 import type { H2Upstream } from './h2-stream.js';
 import { UPSTREAM_CONNECT_ERROR, UPSTREAM_TIMEOUT, type LocalReply } from './local-reply.js';
@@ -18,6 +18,20 @@ export function createUpstreamPool(config: ListenerConfig): Pool {
     // Streaming responses may pause for long; idle bodies are bounded by undici's default (300 s).
     pipelining: 1,
   });
+}
+
+/**
+ * The client HTTP/1.x requests are forwarded with, in the listener's `upstreamProtocol`: HTTP/1.1, h2c
+ * with prior knowledge, or h2 over TLS (ALPN, verified against the system CAs). The HTTP/2 side has its own.
+ */
+export function createHttp1Upstream(config: ListenerConfig): Dispatcher {
+  if (config.upstreamProtocol === 'http1') return createUpstreamPool(config);
+  const upstream = config.upstream;
+  if (upstream === undefined) throw new Error(`listener ${config.name}: an http listener needs an upstream`);
+  const host = upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host;
+  const timeouts = { connectTimeout: config.http.upstreamConnectTimeoutMs, headersTimeout: config.http.upstreamTimeoutMs };
+  if (config.upstreamProtocol === 'h2c') return new H2CClient(`http://${host}:${upstream.port}`, timeouts);
+  return new Pool(`https://${host}:${upstream.port}`, { ...timeouts, allowH2: true, connect: { servername: upstream.host } });
 }
 
 /** The local reply for a request whose upstream exchange failed before response headers, and why. */
