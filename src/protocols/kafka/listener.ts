@@ -27,12 +27,17 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
     const server = createServer({ noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES });
     server.on('connection', (socket: Socket) => {
       socket.on('error', (err) => ctx.log.debug({ listener: config.name, err }, 'Kafka client socket error'));
-      const policy = ConnectionPolicy.admit(ctx, socket);
-      if (policy === undefined) return;
-      tracker.add(socket);
-      const connection = new KafkaProxyConnection(scope, socket, policy, upstream(), options.advertisedHost ?? advertiseHost(socket, host));
-      connections.add(connection);
-      socket.once('close', () => connections.delete(connection));
+      try {
+        const policy = ConnectionPolicy.admit(ctx, socket);
+        if (policy === undefined) return;
+        tracker.add(socket);
+        const connection = new KafkaProxyConnection(scope, socket, policy, upstream(), options.advertisedHost ?? advertiseHost(socket, host));
+        connections.add(connection);
+        socket.once('close', () => connections.delete(connection));
+      } catch (err) {
+        ctx.log.error({ listener: config.name, err }, 'cannot serve a Kafka connection');
+        socket.destroy();
+      }
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

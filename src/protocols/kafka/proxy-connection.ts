@@ -139,6 +139,9 @@ export class KafkaProxyConnection {
     this.upstream.cork();
     try {
       for (const frame of frames) if (!this.request(frame)) return;
+    } catch (err) {
+      // A bug, not bad input (that is refused above): this connection ends, the process does not.
+      this.fail(`internal error: ${(err as Error).stack ?? String(err)}`, 'error');
     } finally {
       this.upstream.uncork();
     }
@@ -155,8 +158,11 @@ export class KafkaProxyConnection {
       if (!(err instanceof KafkaDecodeError)) throw err;
       const header = headerOf(frame);
       if (header === undefined) return this.refuse(undefined, `unreadable request header: ${err.message}`, false);
-      // KIP-511: a newer client's ApiVersions is answered in v0 with the versions spoken here.
-      if (header.apiKey === API_VERSIONS && header.apiVersion > API_VERSIONS_MAX) return this.decide(connection.decideKafka(headerFacts(header)), headerFacts(header), frame);
+      if (header.apiKey === API_VERSIONS && header.apiVersion > API_VERSIONS_MAX) {
+        // KIP-511: a newer client's ApiVersions is answered in v0 with the versions spoken here.
+        const newer = headerFacts(header);
+        return this.decide(connection.decideKafka(newer), newer, frame);
+      }
       return this.refuse(header, err.message, !proxyAcceptsVersion(header.apiKey, header.apiVersion));
     }
     if (!proxyAcceptsVersion(facts.apiKey, facts.apiVersion)) {
@@ -320,7 +326,7 @@ export class KafkaProxyConnection {
     }
   }
 
-  private fail(reason: string, level: 'info' | 'warn' = 'warn'): false {
+  private fail(reason: string, level: 'info' | 'warn' | 'error' = 'warn'): false {
     if (!this.client.destroyed) {
       this.scope.ctx.log[level]({ listener: this.scope.ctx.config.name, source: this.policy.sourceAddress, reason }, 'closing Kafka connection');
     }
