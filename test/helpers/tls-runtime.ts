@@ -15,6 +15,10 @@ export interface RuntimeOptions {
   readonly endpoints: string;
   /** YAML list items under `listeners:`. */
   readonly listeners: string;
+  /** Serve the admin endpoint (/metrics) on an OS-chosen loopback port. */
+  readonly admin?: boolean;
+  /** Watch policy and secret files (default false: tests reload explicitly). */
+  readonly watch?: boolean;
 }
 
 export interface FlowRecord {
@@ -54,11 +58,11 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   const configFile = join(dir, 'portcullis.yaml');
   writeFileSync(
     configFile,
-    `policies: ${JSON.stringify(policies)}\ncerts: ${JSON.stringify(o.certs)}\nadmin: off\nflows: ${JSON.stringify(flowsFile)}\nendpoints:\n${indent(o.endpoints)}\nlisteners:\n${indent(o.listeners)}\n`,
+    `policies: ${JSON.stringify(policies)}\ncerts: ${JSON.stringify(o.certs)}\nadmin: ${o.admin ? '"127.0.0.1:0"' : 'off'}\nflows: ${JSON.stringify(flowsFile)}\nendpoints:\n${indent(o.endpoints)}\nlisteners:\n${indent(o.listeners)}\n`,
   );
   let proxy: Portcullis;
   try {
-    proxy = await startPortcullis(configFile, { watch: false, log: createLogger({ level: 'silent' }) });
+    proxy = await startPortcullis(configFile, { watch: o.watch ?? false, log: createLogger({ level: 'silent' }) });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
