@@ -3,6 +3,7 @@
 // L7), names resolved through the listener's `hosts:` with every address checked (DNS rebinding onto an endpoint or a
 // denied CIDR is refused), CONNECT refused with 403 before the tunnel opens, spliced when allowed, SNI checked inside.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { issueCertificate } from '../../src/protocols/tls/certs-tool.js';
@@ -164,6 +165,22 @@ describe('forward proxy: absolute-form HTTP', () => {
     const origin = await runCommand('curl', ['-sS', '--max-time', '5', '--interface', MEDIABOT, '-w', '\n%{http_code}', `http://127.0.0.1:${port}/get`]);
     assert.equal(reply(origin.stdout).status, 400);
     assert.match(reply(origin.stdout).body, /absolute-form/);
+  });
+});
+
+describe('forward proxy: what it does not forward', () => {
+  it('an Upgrade (WebSocket) request in absolute form is answered 501: tunnels go through CONNECT', async () => {
+    const socket = net.connect({ port: runtime.port('egress'), host: '127.0.0.1', localAddress: MEDIABOT });
+    const answer = await new Promise<string>((resolve) => {
+      let data = '';
+      socket.on('connect', () =>
+        socket.write(`GET http://api.example.local:${plain.port}/get HTTP/1.1\r\nHost: api.example.local\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`),
+      );
+      socket.on('data', (c: Buffer) => (data += c.toString()));
+      socket.on('error', () => resolve(data));
+      socket.on('close', () => resolve(data));
+    });
+    assert.match(answer, /^HTTP\/1\.1 501 /);
   });
 });
 

@@ -93,7 +93,8 @@ export function createHttp1Server(ctx: ListenerContext, pool: Dispatcher | undef
   server.on('checkContinue', onRequest);
   server.on('upgrade', (req: IncomingMessage, socket: Socket, bodyHead: Buffer) => {
     const upstream = connectionUpstreamOf(socket)?.http1 ?? pool;
-    if (upstream === undefined) return void socket.destroy();
+    // A forward proxy's own clients: protocol switches are tunnelled with CONNECT, not forwarded.
+    if (upstream === undefined) return void writeRawReply(socket, refusedRequest(501, 'Upgrade is not forwarded by this proxy; tunnel with CONNECT'));
     handleUpgrade(ctx, upstream, tracker, req, socket, bodyHead);
   });
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
