@@ -243,6 +243,6 @@ function resetOnFirstBytes(socket: Socket): void {
 }
 
 /** `::ffff:127.0.0.2` (dual-stack listeners) → `127.0.0.2`, so endpoint CIDRs match. */
-function unmapAddress(address: string): string {
+export function unmapAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

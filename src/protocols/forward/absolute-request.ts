@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent } from 'undici';
 import type { Peer } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
-import type { FlowParties } from '../connection-policy.js';
+import { unmapAddress, type FlowParties } from '../connection-policy.js';
 import type { ConnectionTracker } from '../connections.js';
 import { upstreamRequestHeaders } from '../http/forward-headers.js';
 import { ForwardedResponse } from '../http/http1-forward.js';
@@ -51,7 +51,7 @@ export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetRes
       return refuse(req, res, e instanceof ResolveError && e.badRequest ? 400 : 502, e.message);
     }
     if (res.destroyed) return;
-    const client = { address: unmapped(req.socket.remoteAddress), port: req.socket.remotePort ?? 0 };
+    const client = { address: unmapAddress(req.socket.remoteAddress ?? ''), port: req.socket.remotePort ?? 0 };
     const { target, parties, decision } = chooseTarget(ctx, client, resolved, hostPort.port);
     // On a denied connection every request carries the connection's denial (verdict and reason).
     const exchange = new HttpExchange(ctx, parties, decision, prepared.facts, prepared.protocol, 'http');
@@ -82,14 +82,10 @@ function withoutProxyCredentials(headers: string[]): string[] {
   return out;
 }
 
-function unmapped(address: string | undefined): string {
-  return (address ?? '').replace(/^::ffff:(?=\d+\.)/, '');
-}
-
 /** Parties of a request refused before it had a destination. */
 export function unresolvedParties(ctx: ListenerContext, req: IncomingMessage): FlowParties {
   const snapshot = ctx.snapshot();
-  const sourceAddress = unmapped(req.socket.remoteAddress);
+  const sourceAddress = unmapAddress(req.socket.remoteAddress ?? '');
   const source: Peer = { identity: snapshot.endpoints.resolveAddress(sourceAddress), address: sourceAddress };
   return { source, destination: { identity: snapshot.endpoints.reserved('world') }, sourceAddress, sourcePort: req.socket.remotePort ?? 0, destinationPort: 0, direction: 'egress' };
 }

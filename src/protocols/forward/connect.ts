@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnectionDecision, Verdict } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
-import type { FlowParties } from '../connection-policy.js';
+import { unmapAddress, type FlowParties } from '../connection-policy.js';
 import type { HttpServe } from '../http/listener.js';
 import { ACCESS_DENIED_REPLY, refusedRequest, writeRawReply } from '../http/local-reply.js';
 import { recordRejectedRequest } from '../http/request-policy.js';
@@ -47,7 +47,7 @@ export async function handleConnect(
     return refuse(e instanceof ResolveError && e.badRequest ? 400 : 502, e.message);
   }
   if (socket.destroyed) return;
-  const client = { address: (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, ''), port: socket.remotePort ?? 0 };
+  const client = { address: unmapAddress(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
   const withoutSni = chooseTarget(ctx, client, resolved, hostPort.port);
   // Rules with serverNames allow nothing without an SNI; the name the client asked for is the SNI it will send.
   const name = resolved.names[0];

@@ -13,7 +13,7 @@ import { DEFAULT_TLS_OPTIONS } from '../../config/load.js';
 import type { ListenerTlsOptions } from '../../config/types.js';
 import type { ConnectionDecision, TlsSecretRef, Verdict } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
-import { ConnectionPolicy, decideConnection, listenerDirection, type FlowParties, type ForwardTarget } from '../connection-policy.js';
+import { ConnectionPolicy, decideConnection, listenerDirection, unmapAddress, type FlowParties, type ForwardTarget } from '../connection-policy.js';
 import type { HttpFront, HttpServe } from '../http/listener.js';
 import { routeConnection } from '../http/upstream.js';
 import { ClientHelloError, peekClientHello, type PeekedClientHello } from './client-hello.js';
@@ -176,7 +176,7 @@ export function createTlsFront(ctx: ListenerContext): HttpFront {
 
 /** Source and destination of a connection that has no decision yet (malformed hello, failed handshake). */
 function partiesOf(ctx: ListenerContext, raw: Socket, destination: TlsDestination, sni?: string): FlowParties {
-  const sourceAddress = raw.remoteAddress?.replace(/^::ffff:(?=\d+\.)/, '') ?? '';
+  const sourceAddress = unmapAddress(raw.remoteAddress ?? '');
   const options = { ...(destination.target === undefined ? {} : { target: destination.target }), ...(sni === undefined ? {} : { sni }) };
   const { source, destination: peer } = decideConnection(ctx.snapshot(), ctx, sourceAddress, options);
   return {
