@@ -4,6 +4,9 @@
 // responses the proxy must rewrite (ApiVersions, broker addresses) are collected whole, and a rewrite may
 // take time (opening a listener for a newly seen broker): the relay then holds everything after that
 // frame until it is done, so responses keep their order.
+//
+// A chunk's memory is only lent for the push() call (the connection reuses its read buffer): whatever
+// the relay keeps longer — a frame being collected, bytes held behind a rewrite — it copies.
 import { KafkaFrameError } from './errors.js';
 
 /** Turns a whole response frame (size prefix included) into the frame the client gets. */
@@ -15,7 +18,7 @@ export interface ResponseRelayHooks {
    * KafkaFrameError when no request is waiting for that correlation id.
    */
   begin(correlationId: number): ResponseRewrite | undefined;
-  /** Bytes for the client, in order. */
+  /** Bytes for the client, in order; a view of the pushed chunk must be written (or copied) before returning. */
   emit(bytes: Buffer): void;
   /** The response that began last has been emitted whole; returns what the client gets right after it (the proxy's own answers). */
   end(): readonly Buffer[];
@@ -49,7 +52,7 @@ export class KafkaResponseRelay {
   /** Feed bytes from the broker. Throws KafkaFrameError when they cannot be Kafka responses. */
   push(chunk: Buffer): void {
     if (this.held) {
-      this.held.push(chunk);
+      this.held.push(Buffer.from(chunk));
       return;
     }
     // A head still being assembled started in an earlier chunk.
@@ -85,7 +88,7 @@ export class KafkaResponseRelay {
         }
       }
       const n = Math.min(this.left, chunk.length - pos);
-      if (this.collected && n > 0) this.collected.push(chunk.subarray(pos, pos + n));
+      if (this.collected && n > 0) this.collected.push(Buffer.from(chunk.subarray(pos, pos + n)));
       else if (passFrom < 0 && n > 0) passFrom = pos;
       pos += n;
       this.left -= n;
@@ -96,7 +99,7 @@ export class KafkaResponseRelay {
         this.collected = undefined;
         const rewritten = this.rewrite!(frame);
         if (rewritten instanceof Promise) {
-          this.held = pos < chunk.length ? [chunk.subarray(pos)] : [];
+          this.held = pos < chunk.length ? [Buffer.from(chunk.subarray(pos))] : [];
           this.hooks.hold(true);
           rewritten.then((out) => this.resume(out), (err: unknown) => this.hooks.fail(err));
           return;
