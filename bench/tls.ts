@@ -1,7 +1,7 @@
 // bench/tls: new TLS handshakes per second and keep-alive HTTPS requests per second, direct to an HTTPS upstream
 // versus through a `tls` listener that terminates (policy terminatingTLS, L7 rule) and re-originates TLS verified
 // with originatingTLS, in one run, with ratios.
-//   npm run bench:tls              (BENCH_SECONDS=8 per measurement by default)
+//   npm run bench:tls              (BENCH_SECONDS=8 per measurement, BENCH_ROUNDS=1 by default; median of rounds)
 // The upstream and Portcullis each run in their own process; the load (autocannon for keep-alive, a bounded loop of
 // fresh verified TLS connections, one request each, for handshakes) runs in this one. Certificates are RSA-2048
 // from the certs tool. The machine is shared and noisy: compare the ratios of one run.
@@ -13,10 +13,11 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { createCa, issueCertificate } from '../src/protocols/tls/certs-tool.js';
 import autocannon from 'autocannon';
-import type { LoadResult } from './lib/autocannon-run.js';
+import { median, type LoadResult } from './lib/autocannon-run.js';
 import { freePort, startChild, waitForPort, type Child } from './lib/processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const KEEPALIVE_CONNECTIONS = 20;
 const HANDSHAKE_WORKERS = 16;
 const NAME = 'api.bench.local';
@@ -150,18 +151,33 @@ async function main(): Promise<void> {
       { name: 'direct HTTPS', host: UPSTREAM_HOST, port: upstreamPort, ca: publicCa },
       { name: 'portcullis terminate+originate', host: '127.0.0.1', port: proxyPort, ca: internalCa },
     ];
-    const rows: Array<{ name: string; handshakes: number; hsErrors: number; rps: number; p50: number; p99: number; bad: number }> = [];
-    for (const t of targets) {
-      await handshakes(t, 1); // warm-up: JIT, the proxy's upstream pool
-      const hs = await handshakes(t, SECONDS);
-      process.stderr.write(`${t.name}: ${Math.round(hs.perSecond)} new TLS connections/s\n`);
-      await keepAlive(t, 2);
-      const ka = await keepAlive(t, SECONDS);
-      process.stderr.write(`${t.name}: ${Math.round(ka.rps)} keep-alive req/s\n`);
-      rows.push({ name: t.name, handshakes: hs.perSecond, hsErrors: hs.errors, rps: ka.rps, p50: ka.p50, p99: ka.p99, bad: ka.errors + ka.non2xx });
+    // Rounds alternate the setups, so a burst of load from elsewhere on the machine hits both alike.
+    const measured = new Map<string, Array<{ handshakes: number; hsErrors: number; ka: LoadResult }>>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const t of targets) {
+        await handshakes(t, 1); // warm-up: JIT, the proxy's upstream pool
+        const hs = await handshakes(t, SECONDS);
+        process.stderr.write(`round ${round + 1} ${t.name}: ${Math.round(hs.perSecond)} new TLS connections/s\n`);
+        await keepAlive(t, 2);
+        const ka = await keepAlive(t, SECONDS);
+        process.stderr.write(`round ${round + 1} ${t.name}: ${Math.round(ka.rps)} keep-alive req/s\n`);
+        measured.set(t.name, [...(measured.get(t.name) ?? []), { handshakes: hs.perSecond, hsErrors: hs.errors, ka }]);
+      }
     }
+    const rows = targets.map((t) => {
+      const runs = measured.get(t.name)!;
+      return {
+        name: t.name,
+        handshakes: median(runs.map((r) => r.handshakes)),
+        hsErrors: runs.reduce((n, r) => n + r.hsErrors, 0),
+        rps: median(runs.map((r) => r.ka.rps)),
+        p50: median(runs.map((r) => r.ka.p50)),
+        p99: median(runs.map((r) => r.ka.p99)),
+        bad: runs.reduce((n, r) => n + r.ka.errors + r.ka.non2xx, 0),
+      };
+    });
     const [direct, proxied] = rows as [(typeof rows)[0], (typeof rows)[0]];
-    console.log(`\nTLS 1.3, RSA-2048, GET /anything; handshakes: ${HANDSHAKE_WORKERS} workers, keep-alive: ${KEEPALIVE_CONNECTIONS} connections; ${SECONDS} s each`);
+    console.log(`\nTLS 1.3, RSA-2048, GET /anything; handshakes: ${HANDSHAKE_WORKERS} workers, keep-alive: ${KEEPALIVE_CONNECTIONS} connections; ${SECONDS} s x ${ROUNDS} round(s), median`);
     console.log('setup                           new conn/s  keep-alive req/s   p50 ms  p99 ms  errors');
     for (const r of rows) {
       console.log(`${r.name.padEnd(31)} ${String(Math.round(r.handshakes)).padStart(10)}  ${String(Math.round(r.rps)).padStart(16)}   ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${r.hsErrors + r.bad}`);
