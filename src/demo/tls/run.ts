@@ -8,6 +8,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Pool, ProxyAgent, request } from 'undici';
 import { createLogger } from '../../observe/logger.js';
@@ -149,11 +150,6 @@ export async function runTlsDemo(opts: { log: (line: string) => void; logger?: L
     script.expect(`mediabot: GET https://api.twitter.local:${httpbin.port}/anything`, describe(o), 'error' in o && /\b403\b/.test(o.error), 'CONNECT refused with 403');
 
     script.section('4. Flow records: every request with its method and path, although mediabot used HTTPS');
-    await proxy.flushFlows();
-    const flows = readFileSync(flowsFile, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { flow: Record<string, any> }).flow);
-    const requests = flows.filter((f) => f.Type === 'L7' && f.l7?.type === 'REQUEST');
-    for (const f of requests) opts.log(`    ${f.verdict.padEnd(9)} ${f.traffic_direction} ${f.source?.pod_name ?? '?'} -> ${(f.destination_names ?? [f.IP?.destination]).join(',')}  ${f.Summary}`);
-    const recorded = (method: string, url: string, verdict: string) => requests.some((f) => f.l7.http.method === method && f.l7.http.url === url && f.verdict === verdict && f.traffic_direction === 'EGRESS');
     const expected: Array<[string, string, string]> = [
       ['GET', `${base}/anything/empire`, 'FORWARDED'],
       ['GET', `${base}/anything?visibility=l7`, 'FORWARDED'],
@@ -161,6 +157,19 @@ export async function runTlsDemo(opts: { log: (line: string) => void; logger?: L
       ['GET', `${base}/headers`, 'DROPPED'],
       ['CONNECT', `api.twitter.local:${httpbin.port}`, 'DROPPED'],
     ];
+    const recorded = (method: string, url: string, verdict: string) => requests.some((f) => f.l7.http.method === method && f.l7.http.url === url && f.verdict === verdict && f.traffic_direction === 'EGRESS');
+    // A request's flow is recorded when the proxy finishes answering it, which can be just after the client has
+    // read the answer: give the last ones a moment to arrive.
+    let flows: Array<Record<string, any>> = [];
+    let requests: Array<Record<string, any>> = [];
+    for (let attempt = 0; attempt < 40; attempt++) {
+      await proxy.flushFlows();
+      flows = readFileSync(flowsFile, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { flow: Record<string, any> }).flow);
+      requests = flows.filter((f) => f.Type === 'L7' && f.l7?.type === 'REQUEST');
+      if (expected.every(([m, u, v]) => recorded(m, u, v))) break;
+      await sleep(50);
+    }
+    for (const f of requests) opts.log(`    ${f.verdict.padEnd(9)} ${f.traffic_direction} ${f.source?.pod_name ?? '?'} -> ${(f.destination_names ?? [f.IP?.destination]).join(',')}  ${f.Summary}`);
     for (const [method, url, verdict] of expected) {
       script.expect(`flow record for ${method} ${url}`, recorded(method, url, verdict) ? `${verdict}, EGRESS` : 'missing', recorded(method, url, verdict), `${verdict}, EGRESS`);
     }
