@@ -169,7 +169,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     while (i < pending.length && out.length < chunkChars) {
       const event = pending[i++]!;
       try {
-        out += JSON.stringify(renderFlow(event, render)) + '\n';
+        out += `${renderFlow(event, render)}\n`;
       } catch (err) {
         // A malformed event must cost one record, not the batch or the process.
         lost(1);

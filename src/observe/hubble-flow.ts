@@ -1,7 +1,7 @@
 // Renders a FlowEvent as one `hubble observe -o json` line: a GetFlowsResponse envelope around a flow.Flow in
 // protojson form (proto field names, enums as strings, uint64 as strings, zero values left out, `is_reply`
 // always printed). Keys are emitted in flow.proto declaration order, as protojson does, so output diffs cleanly
-// against real Hubble records. Pure: no clocks, no I/O.
+// against real Hubble records. Pure (its caches only memoise): no clocks, no I/O.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Decision, HttpDecision, Identity, RuleRef } from '../policy/types.js';
 import type { FlowEvent, HttpFlowFields, KafkaFlowFields } from './types.js';
@@ -26,54 +26,53 @@ export interface RenderOptions {
 }
 
 /**
- * One flow in Hubble's JSON shape. Source and destination are printed as given: for replies the protocol
- * passes them swapped (server → client), as Cilium logs response records.
+ * One flow in Hubble's JSON shape, as one line of JSON text (no newline). Source and destination are printed
+ * as given: for replies the protocol passes them swapped (server → client), as Cilium logs response records.
+ *
+ * Built as text rather than an object for JSON.stringify: flow logging runs for every request, and the parts
+ * that repeat (endpoints, the policy behind a shared decision) are rendered once per identity or decision.
  */
-export function renderFlow(event: FlowEvent, opts: RenderOptions): object {
-  const time = formatFlowTime(event.time);
+export function renderFlow(event: FlowEvent, opts: RenderOptions): string {
+  const time = JSON.stringify(formatFlowTime(event.time));
+  const node = opts.nodeName === '' ? '' : `,"node_name":${JSON.stringify(opts.nodeName)}`;
   const src = event.source;
   const dst = event.destination;
   const drop = event.type === 'L3_L4' && event.verdict === 'DROPPED' ? dropReason(event.decision) : undefined;
   const l7 = event.type === 'L7' ? renderL7(event, opts.redactHeaders) : undefined;
 
-  const flow: Record<string, unknown> = { time, verdict: event.verdict };
-  if (drop) flow.drop_reason = drop.code;
-  putIfSet(flow, 'IP', renderIp(src.address, dst.address));
-  putIfSet(flow, 'l4', renderTcp(event.sourcePort, event.destinationPort));
-  putIfSet(flow, 'source', renderEndpoint(src.identity));
-  putIfSet(flow, 'destination', renderEndpoint(dst.identity));
-  flow.Type = event.type;
-  putIfSet(flow, 'node_name', opts.nodeName);
-  putIfSet(flow, 'source_names', nonEmpty(src.names));
-  putIfSet(flow, 'destination_names', nonEmpty(dst.names));
-  putIfSet(flow, 'l7', l7?.json);
-  flow.event_type = eventType(event, drop);
-  flow.traffic_direction = event.direction === 'ingress' ? 'INGRESS' : 'EGRESS';
-  if (drop) flow.drop_reason_desc = drop.name;
-  flow.is_reply = event.isReply;
-  putIfSet(flow, 'Summary', l7?.summary ?? event.info);
-  if (event.decision) {
-    // A denied request's decision still names the rules that admitted its connection; they did not allow it.
-    // (Decided by the decision, not the record: the 403 response to a denial is itself FORWARDED.)
-    const allowed = event.decision.verdict === 'FORWARDED' ? event.decision.allowedBy : [];
-    putIfSet(flow, 'egress_allowed_by', renderPolicies(allowed, 'egress'));
-    putIfSet(flow, 'ingress_allowed_by', renderPolicies(allowed, 'ingress'));
-    putIfSet(flow, 'egress_denied_by', renderPolicies(event.decision.deniedBy, 'egress'));
-    putIfSet(flow, 'ingress_denied_by', renderPolicies(event.decision.deniedBy, 'ingress'));
-    putIfSet(flow, 'policy_log', policyLog([...allowed, ...event.decision.deniedBy]));
-  }
-  flow.portcullis = renderExtension(event);
-  const envelope: Record<string, unknown> = { flow };
-  putIfSet(envelope, 'node_name', opts.nodeName);
-  envelope.time = time;
-  return envelope;
+  let flow = `{"time":${time},"verdict":"${event.verdict}"`;
+  if (drop) flow += `,"drop_reason":${drop.code}`;
+  flow += renderIp(src.address, dst.address);
+  flow += renderTcp(event.sourcePort, event.destinationPort);
+  flow += `,"source":${renderEndpoint(src.identity)},"destination":${renderEndpoint(dst.identity)},"Type":"${event.type}"${node}`;
+  if (src.names !== undefined && src.names.length > 0) flow += `,"source_names":${JSON.stringify(src.names)}`;
+  if (dst.names !== undefined && dst.names.length > 0) flow += `,"destination_names":${JSON.stringify(dst.names)}`;
+  if (l7) flow += `,"l7":${l7.json}`;
+  flow += `,"event_type":${eventType(event, drop)},"traffic_direction":"${event.direction === 'ingress' ? 'INGRESS' : 'EGRESS'}"`;
+  if (drop) flow += `,"drop_reason_desc":"${drop.name}"`;
+  flow += `,"is_reply":${event.isReply}`;
+  const summary = l7?.summary ?? event.info;
+  if (summary !== undefined && summary !== '') flow += `,"Summary":${JSON.stringify(summary)}`;
+  const decision = event.decision === undefined ? undefined : renderDecision(event.decision);
+  if (decision) flow += decision.hubble;
+  flow += `,"portcullis":{"listener":${JSON.stringify(event.listener)}${decision?.extension ?? ''}`;
+  const kafka = event.l7?.kafka;
+  if (kafka?.errorCode && event.l7?.type === 'REQUEST') flow += `,"kafka_error_code":${kafka.errorCode}`;
+  if (event.info !== undefined && event.info !== '') flow += `,"info":${JSON.stringify(event.info)}`;
+  return `{"flow":${flow}}}${node},"time":${time}}`;
 }
 
 /** RFC 3339 in UTC with nine fractional digits (a Date carries milliseconds; the rest are zeros). */
 export function formatFlowTime(time: Date): string {
-  const iso = time.toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ
-  return `${iso.slice(0, -1)}000000Z`;
+  const ms = time.getTime();
+  // Flows come in bursts within the same millisecond: one formatting serves them all.
+  if (ms !== lastTime.ms) {
+    const iso = time.toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ
+    lastTime = { ms, text: `${iso.slice(0, -1)}000000Z` };
+  }
+  return lastTime.text;
 }
+let lastTime = { ms: NaN, text: '' };
 
 /** Replaces the password of `scheme://user:password@host/...` as Hubble's filterURL does. */
 export function redactUrl(url: string): string {
@@ -92,70 +91,85 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, colon + 1)}${REDACTED}${url.slice(at)}`;
 }
 
-function renderL7(event: FlowEvent, redact: ReadonlySet<string>): { json: object; summary?: string } | undefined {
+function renderL7(event: FlowEvent, redact: ReadonlySet<string>): { json: string; summary?: string } | undefined {
   const l7 = event.l7;
   if (!l7) return undefined;
-  const json: Record<string, unknown> = { type: l7.type };
-  if (l7.latencyNs !== undefined && l7.latencyNs !== 0n) json.latency_ns = l7.latencyNs.toString();
+  let json = `{"type":"${l7.type}"`;
+  if (l7.latencyNs !== undefined && l7.latencyNs !== 0n) json += `,"latency_ns":"${l7.latencyNs}"`;
   const response = l7.type === 'RESPONSE';
   let summary: string | undefined;
   if (l7.http) {
     const url = redactUrl(l7.http.url);
-    json.http = renderHttp(l7.http, url, redact);
+    json += `,"http":${renderHttp(l7.http, url, redact)}`;
     summary = response
       ? `${l7.http.protocol} ${l7.http.code ?? 0} ${(l7.latencyNs ?? 0n) / 1_000_000n}ms (${l7.http.method} ${url})`
       : `${l7.http.protocol} ${l7.http.method} ${url}`;
   } else if (l7.kafka) {
     const apiKey = kafkaApiName(l7.kafka.apiKey);
-    json.kafka = renderKafka(l7.kafka, apiKey, response);
+    json += `,"kafka":${renderKafka(l7.kafka, apiKey, response)}`;
     const request = `${apiKey} correlation id ${l7.kafka.correlationId} topic '${l7.kafka.topic}'`;
     summary = response
       ? `Kafka response ${request} return code ${l7.kafka.errorCode ?? 0}`
       : `Kafka request ${request}`;
   }
-  return { json, summary };
+  return { json: `${json}}`, summary };
 }
 
-function renderHttp(http: HttpFlowFields, url: string, redact: ReadonlySet<string>): object {
-  const out: Record<string, unknown> = {};
-  if (http.code) out.code = http.code;
-  putIfSet(out, 'method', http.method);
-  putIfSet(out, 'url', url);
-  putIfSet(out, 'protocol', http.protocol);
+function renderHttp(http: HttpFlowFields, url: string, redact: ReadonlySet<string>): string {
+  const fields: string[] = [];
+  if (http.code) fields.push(`"code":${http.code}`);
+  if (http.method !== '') fields.push(`"method":${JSON.stringify(http.method)}`);
+  if (url !== '') fields.push(`"url":${JSON.stringify(url)}`);
+  if (http.protocol !== '') fields.push(`"protocol":${JSON.stringify(http.protocol)}`);
   if (http.headers.length > 0) {
-    const headers = http.headers.map(([key, value]) => ({
-      key,
-      value: redact.has(key.toLowerCase()) ? REDACTED : value,
-    }));
     // Hubble sorts by key; Array#sort is stable, so duplicates keep their arrival order.
-    headers.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    out.headers = headers;
+    const sorted = isSortedByKey(http.headers) ? http.headers : [...http.headers].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    let headers = '';
+    for (const [key, value] of sorted) {
+      const shown = redact.has(key.toLowerCase()) ? REDACTED : value;
+      headers += `${headers === '' ? '' : ','}{"key":${quote(key)},"value":${quote(shown)}}`;
+    }
+    fields.push(`"headers":[${headers}]`);
   }
-  return out;
+  return `{${fields.join(',')}}`;
+}
+
+function isSortedByKey(headers: HttpFlowFields['headers']): boolean {
+  for (let i = 1; i < headers.length; i++) if (headers[i - 1]![0] > headers[i]![0]) return false;
+  return true;
+}
+
+/** Characters JSON.stringify would escape: quote, backslash, controls, surrogates (lone ones are escaped). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** JSON string literal; most header text needs no escaping, and skipping JSON.stringify then is cheaper. */
+function quote(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 
 /** Hubble leaves `error_code` out of request records (even denied ones); the extension keeps it. */
-function renderKafka(kafka: KafkaFlowFields, apiKey: string, response: boolean): object {
-  const out: Record<string, unknown> = {};
-  if (response && kafka.errorCode) out.error_code = kafka.errorCode;
-  if (kafka.apiVersion) out.api_version = kafka.apiVersion;
-  out.api_key = apiKey;
-  if (kafka.correlationId) out.correlation_id = kafka.correlationId;
-  putIfSet(out, 'topic', kafka.topic);
-  return out;
+function renderKafka(kafka: KafkaFlowFields, apiKey: string, response: boolean): string {
+  const fields: string[] = [];
+  if (response && kafka.errorCode) fields.push(`"error_code":${kafka.errorCode}`);
+  if (kafka.apiVersion) fields.push(`"api_version":${kafka.apiVersion}`);
+  fields.push(`"api_key":${JSON.stringify(apiKey)}`);
+  if (kafka.correlationId) fields.push(`"correlation_id":${kafka.correlationId}`);
+  if (kafka.topic !== '') fields.push(`"topic":${JSON.stringify(kafka.topic)}`);
+  return `{${fields.join(',')}}`;
 }
 
-function renderIp(source: string | undefined, destination: string | undefined): object | undefined {
-  const src = source === undefined ? undefined : unmapIPv4(source);
-  const dst = destination === undefined ? undefined : unmapIPv4(destination);
-  if (!src && !dst) return undefined;
-  const out: Record<string, unknown> = {};
-  putIfSet(out, 'source', src);
-  putIfSet(out, 'destination', dst);
-  const sample = src || dst || '';
-  if (isIPv4(sample)) out.ipVersion = 'IPv4';
-  else if (isIPv6(sample)) out.ipVersion = 'IPv6';
-  return out;
+/** `,"IP":{...}`, or '' when neither address is known. */
+function renderIp(source: string | undefined, destination: string | undefined): string {
+  const src = source === undefined ? '' : unmapIPv4(source);
+  const dst = destination === undefined ? '' : unmapIPv4(destination);
+  if (src === '' && dst === '') return '';
+  const fields: string[] = [];
+  if (src !== '') fields.push(`"source":${JSON.stringify(src)}`);
+  if (dst !== '') fields.push(`"destination":${JSON.stringify(dst)}`);
+  const sample = src || dst;
+  if (isIPv4(sample)) fields.push('"ipVersion":"IPv4"');
+  else if (isIPv6(sample)) fields.push('"ipVersion":"IPv6"');
+  return `,"IP":{${fields.join(',')}}`;
 }
 
 /** Sockets on dual-stack listeners report `::ffff:a.b.c.d`; Hubble shows the IPv4 address. */
@@ -163,58 +177,91 @@ function unmapIPv4(address: string): string {
   return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
-function renderTcp(sourcePort: number, destinationPort: number): object | undefined {
-  if (!sourcePort && !destinationPort) return undefined;
-  const tcp: Record<string, number> = {};
-  if (sourcePort) tcp.source_port = sourcePort;
-  if (destinationPort) tcp.destination_port = destinationPort;
-  return { TCP: tcp };
+/** `,"l4":{...}`, or '' without ports. */
+function renderTcp(sourcePort: number, destinationPort: number): string {
+  if (!sourcePort && !destinationPort) return '';
+  const ports: string[] = [];
+  if (sourcePort) ports.push(`"source_port":${sourcePort}`);
+  if (destinationPort) ports.push(`"destination_port":${destinationPort}`);
+  return `,"l4":{"TCP":{${ports.join(',')}}}`;
 }
 
-function renderEndpoint(identity: Identity): object {
-  const out: Record<string, unknown> = {};
-  if (identity.id) out.identity = identity.id;
-  putIfSet(out, 'namespace', identity.namespace);
-  putIfSet(out, 'labels', nonEmpty(identity.labelStrings));
-  // Reserved identities (world, host, ...) have no namespace and no pod in Hubble's output.
-  if (identity.namespace !== undefined) putIfSet(out, 'pod_name', identity.name);
-  return out;
+const endpoints = new WeakMap<Identity, string>();
+
+function renderEndpoint(identity: Identity): string {
+  let json = endpoints.get(identity);
+  if (json === undefined) {
+    const fields: string[] = [];
+    if (identity.id) fields.push(`"identity":${identity.id}`);
+    if (identity.namespace !== undefined && identity.namespace !== '') fields.push(`"namespace":${JSON.stringify(identity.namespace)}`);
+    if (identity.labelStrings.length > 0) fields.push(`"labels":${JSON.stringify(identity.labelStrings)}`);
+    // Reserved identities (world, host, ...) have no namespace and no pod in Hubble's output.
+    if (identity.namespace !== undefined && identity.name !== '') fields.push(`"pod_name":${JSON.stringify(identity.name)}`);
+    json = `{${fields.join(',')}}`;
+    endpoints.set(identity, json);
+  }
+  return json;
 }
 
-function eventType(event: FlowEvent, drop: { code: number } | undefined): object {
-  if (event.type === 'L7') return { type: MESSAGE_TYPE_ACCESS_LOG };
-  if (drop) return { type: MESSAGE_TYPE_DROP, sub_type: drop.code };
-  return { type: MESSAGE_TYPE_POLICY_VERDICT };
+function eventType(event: FlowEvent, drop: { code: number } | undefined): string {
+  if (event.type === 'L7') return `{"type":${MESSAGE_TYPE_ACCESS_LOG}}`;
+  if (drop) return `{"type":${MESSAGE_TYPE_DROP},"sub_type":${drop.code}}`;
+  return `{"type":${MESSAGE_TYPE_POLICY_VERDICT}}`;
 }
 
 function dropReason(decision: Decision | undefined): { code: number; name: string } {
   return decision && decision.deniedBy.length > 0 ? DROP_POLICY_DENY : DROP_POLICY_DENIED;
 }
 
-/** Hubble `Policy` objects for the rules of one direction, one per policy document. */
-function renderPolicies(refs: readonly RuleRef[], direction: RuleRef['direction']): readonly object[] | undefined {
+/** A decision's fields: Hubble's (after `Summary`) and the extension's (after `listener`), each with leading commas. */
+interface DecisionJson {
+  readonly hubble: string;
+  readonly extension: string;
+}
+
+// Allowed decisions are shared by every request a rule allows: their text is rendered once.
+const decisions = new WeakMap<Decision, DecisionJson>();
+
+function renderDecision(decision: Decision): DecisionJson {
+  let json = decisions.get(decision);
+  if (json !== undefined) return json;
+  // A denied request's decision still names the rules that admitted its connection; they did not allow it.
+  // (Decided by the decision, not the record: the 403 response to a denial is itself FORWARDED.)
+  const allowed = decision.verdict === 'FORWARDED' ? decision.allowedBy : [];
+  const hubble =
+    renderPolicies('egress_allowed_by', allowed, 'egress') +
+    renderPolicies('ingress_allowed_by', allowed, 'ingress') +
+    renderPolicies('egress_denied_by', decision.deniedBy, 'egress') +
+    renderPolicies('ingress_denied_by', decision.deniedBy, 'ingress') +
+    policyLog([...allowed, ...decision.deniedBy]);
+  json = { hubble, extension: renderExtension(decision) };
+  decisions.set(decision, json);
+  return json;
+}
+
+/** Hubble `Policy` objects for the rules of one direction, one per policy document: `,"<field>":[...]` or ''. */
+function renderPolicies(field: string, refs: readonly RuleRef[], direction: RuleRef['direction']): string {
   const seen = new Set<string>();
-  const out: object[] = [];
+  const out: string[] = [];
   for (const ref of refs) {
     if (ref.direction !== direction) continue;
     const p = ref.policy;
     const key = `${p.kind}/${p.namespace ?? ''}/${p.name}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const policy: Record<string, unknown> = { name: p.name };
-    putIfSet(policy, 'namespace', p.namespace);
-    putIfSet(policy, 'labels', nonEmpty(p.labels));
-    policy.kind = p.kind;
-    out.push(policy);
+    let policy = `{"name":${JSON.stringify(p.name)}`;
+    if (p.namespace !== undefined && p.namespace !== '') policy += `,"namespace":${JSON.stringify(p.namespace)}`;
+    if (p.labels.length > 0) policy += `,"labels":${JSON.stringify(p.labels)}`;
+    out.push(`${policy},"kind":${JSON.stringify(p.kind)}}`);
   }
-  return nonEmpty(out);
+  return out.length > 0 ? `,"${field}":[${out.join(',')}]` : '';
 }
 
 /** Hubble's `policy_log`: the `log.value` of each matching rule that has one, once each. */
-function policyLog(refs: readonly RuleRef[]): readonly string[] | undefined {
+function policyLog(refs: readonly RuleRef[]): string {
   const values = new Set<string>();
   for (const ref of refs) if (ref.log) values.add(ref.log);
-  return values.size > 0 ? [...values] : undefined;
+  return values.size > 0 ? `,"policy_log":${JSON.stringify([...values])}` : '';
 }
 
 /**
@@ -222,30 +269,13 @@ function policyLog(refs: readonly RuleRef[]): readonly string[] | undefined {
  * the deny rules when one decided, else the rules the decision names: those that allowed the flow or, for an
  * L7 denial, those whose L7 rules it failed to match.
  */
-function renderExtension(event: FlowEvent): object {
-  const out: Record<string, unknown> = { listener: event.listener };
-  const decision = event.decision;
-  if (decision) {
-    putIfSet(out, 'reason', decision.reason);
-    const deciding = decision.deniedBy.length > 0 ? decision.deniedBy : decision.allowedBy;
-    putIfSet(out, 'rules', nonEmpty(deciding.map((r) => `${r.file}:${r.line} ${r.path}`)));
-    // HttpDecision's headerMatches results; other decisions do not carry them.
-    const http = decision as Partial<Pick<HttpDecision, 'missingHeaders' | 'rejectedHeaders'>>;
-    putIfSet(out, 'missing_headers', nonEmpty(http.missingHeaders));
-    putIfSet(out, 'rejected_headers', nonEmpty(http.rejectedHeaders));
-  }
-  const kafka = event.l7?.kafka;
-  if (kafka?.errorCode && event.l7?.type === 'REQUEST') out.kafka_error_code = kafka.errorCode;
-  putIfSet(out, 'info', event.info);
+function renderExtension(decision: Decision): string {
+  let out = decision.reason === '' ? '' : `,"reason":${JSON.stringify(decision.reason)}`;
+  const deciding = decision.deniedBy.length > 0 ? decision.deniedBy : decision.allowedBy;
+  if (deciding.length > 0) out += `,"rules":${JSON.stringify(deciding.map((r) => `${r.file}:${r.line} ${r.path}`))}`;
+  // HttpDecision's headerMatches results; other decisions do not carry them.
+  const http = decision as Partial<Pick<HttpDecision, 'missingHeaders' | 'rejectedHeaders'>>;
+  if (http.missingHeaders?.length) out += `,"missing_headers":${JSON.stringify(http.missingHeaders)}`;
+  if (http.rejectedHeaders?.length) out += `,"rejected_headers":${JSON.stringify(http.rejectedHeaders)}`;
   return out;
-}
-
-function nonEmpty<T>(list: readonly T[] | undefined): readonly T[] | undefined {
-  return list && list.length > 0 ? list : undefined;
-}
-
-/** protojson leaves out zero values: undefined, '' and empty lists never reach the output. */
-function putIfSet(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (value === undefined || value === '') return;
-  target[key] = value;
 }

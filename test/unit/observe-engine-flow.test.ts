@@ -29,7 +29,7 @@ function decideHttp(source: typeof tiefighter, method: string, path: string) {
 }
 
 function render(event: FlowEvent): Flow {
-  return (renderFlow(event, { redactHeaders: new Set(), nodeName: 'n' }) as { flow: Flow }).flow;
+  return (JSON.parse(renderFlow(event, { redactHeaders: new Set(), nodeName: 'n' })) as { flow: Flow }).flow;
 }
 
 function httpFlow(source: typeof tiefighter, method: string, path: string): Flow {

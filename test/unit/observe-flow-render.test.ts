@@ -21,8 +21,8 @@ const DEATHSTAR = {
 const RULE1 = { name: 'rule1', namespace: 'default', kind: 'CiliumNetworkPolicy' };
 
 /** Compares serialised text, so key order and omitted zero values are part of the assertion. */
-function assertJson(actual: object, expected: object): void {
-  assert.equal(JSON.stringify(actual), JSON.stringify(expected));
+function assertJson(actual: string, expected: object): void {
+  assert.equal(actual, JSON.stringify(expected));
 }
 
 test('allowed HTTP request', () => {
@@ -222,7 +222,7 @@ test('L3/L4 drop by a deny rule: 181 POLICY_DENY and ingress_denied_by', () => {
     source: world,
     decision: decision('DROPPED', 'denied by no-world', [], [denyWorldRule]),
   });
-  const flow = (renderFlow(event, opts) as { flow: Record<string, unknown> }).flow;
+  const flow = JSON.parse(renderFlow(event, opts)).flow;
   assert.equal(flow.drop_reason, 181);
   assert.equal(flow.drop_reason_desc, 'POLICY_DENY');
   assert.deepEqual(flow.event_type, { type: 1, sub_type: 181 });
@@ -237,7 +237,7 @@ test('L3/L4 drop by a deny rule: 181 POLICY_DENY and ingress_denied_by', () => {
 test('policy_log lists the log values of the matching rules, once each', () => {
   const logged = { ...l7AllowRule, log: 'landing-requests' };
   const event = httpRequestEvent({ decision: decision('FORWARDED', 'allowed', [logged, { ...logged, line: 30 }, l7AllowRule]) });
-  const flow = (renderFlow(event, opts) as { flow: Record<string, unknown> }).flow;
+  const flow = JSON.parse(renderFlow(event, opts)).flow;
   assert.deepEqual(flow.policy_log, ['landing-requests']);
   const keys = Object.keys(flow);
   assert.equal(keys.indexOf('policy_log'), keys.indexOf('ingress_allowed_by') + 1);
@@ -245,7 +245,7 @@ test('policy_log lists the log values of the matching rules, once each', () => {
 
 test('allowed L3/L4 connection is a policy-verdict event without drop fields', () => {
   const { l7: _omit, ...event } = httpRequestEvent({ type: 'L3_L4', decision: decision('FORWARDED', 'allowed', [l7AllowRule]) });
-  const flow = (renderFlow(event, opts) as { flow: Record<string, unknown> }).flow;
+  const flow = JSON.parse(renderFlow(event, opts)).flow;
   assert.deepEqual(flow.event_type, { type: 5 });
   assert.equal('drop_reason' in flow, false);
   assert.equal('drop_reason_desc' in flow, false);
@@ -326,10 +326,10 @@ test('Kafka response carries error_code; API keys Cilium never named use the Kaf
     isReply: true,
     l7: { type: 'RESPONSE', kafka: { apiKey, apiVersion: 0, correlationId: 9, topic: '', errorCode: 29 } },
   });
-  const flow = (renderFlow(response(60), opts) as { flow: Record<string, unknown> }).flow;
+  const flow = JSON.parse(renderFlow(response(60), opts)).flow;
   assert.deepEqual(flow.l7, { type: 'RESPONSE', kafka: { error_code: 29, api_key: 'describecluster', correlation_id: 9 } });
   assert.equal(flow.Summary, "Kafka response describecluster correlation id 9 topic '' return code 29");
-  const unknown = (renderFlow(response(9999), opts) as { flow: { l7: { kafka: { api_key: string } } } }).flow;
+  const unknown = JSON.parse(renderFlow(response(9999), opts)).flow;
   assert.equal(unknown.l7.kafka.api_key, '9999');
 });
 
@@ -339,7 +339,7 @@ test('egress flows, IPv6 addresses and destination names', () => {
     source: { ...tiefighter, address: '::1' },
     destination: { identity: { id: 2, name: 'world', labels: [], labelStrings: ['reserved:world'] }, address: '2001:db8::1', names: ['api.github.com'] },
   });
-  const flow = (renderFlow(event, opts) as { flow: Record<string, unknown> }).flow;
+  const flow = JSON.parse(renderFlow(event, opts)).flow;
   assert.deepEqual(flow.IP, { source: '::1', destination: '2001:db8::1', ipVersion: 'IPv6' });
   assert.deepEqual(flow.destination_names, ['api.github.com']);
   assert.equal(flow.traffic_direction, 'EGRESS');
@@ -365,4 +365,21 @@ test('renderFlow does not mutate the event', () => {
   renderFlow(event, opts);
   assert.equal(JSON.stringify(event, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)), before);
   assert.deepEqual(event.l7?.http?.headers.map(([k]) => k), ['user-agent', 'accept', 'x-request-id']);
+});
+
+test('text that needs JSON escaping is escaped exactly as JSON.stringify does', () => {
+  const awkward = ['say "hi"', 'back\\slash', 'tab\there', 'nul\u0000', 'del\u007f', 'é ünïcode', '😀', 'lone \ud800 surrogate', 'x'.repeat(300)];
+  const event = httpRequestEvent({
+    l7: {
+      type: 'REQUEST',
+      http: { method: 'GET', url: 'http://deathstar/"q"\\', protocol: 'HTTP/1.1', headers: awkward.map((v, i) => [`x-${String.fromCharCode(97 + i)}`, v] as const) },
+    },
+    listener: 'li"stener',
+    info: 'why\nnot',
+  });
+  const line = renderFlow(event, opts);
+  for (const text of [...awkward, 'http://deathstar/"q"\\', 'li"stener', 'why\nnot']) assert.ok(line.includes(JSON.stringify(text)), text);
+  const flow = JSON.parse(line).flow;
+  assert.deepEqual(flow.l7.http.headers.map((h: { value: string }) => h.value), awkward.map((v) => JSON.parse(JSON.stringify(v))));
+  assert.equal(flow.portcullis.listener, 'li"stener');
 });
