@@ -4,7 +4,8 @@
 // The broker is a real Apache Kafka 3.9 (scripts/kafka/install.sh) when installed, else the embedded demo
 // broker (BENCH_BROKER=real|demo chooses); the report says which. Portcullis runs twice: with flow records
 // off, and writing one Hubble flow record per request to a file, since on a small machine writing them costs
-// about as much CPU as proxying. Broker and proxies run in their own processes, the load generator
+// about as much CPU as proxying. haproxy in TCP mode (no parsing, no policy) runs beside them when installed:
+// what any proxy hop costs on this machine. Broker and proxies run in their own processes, the load generator
 // (bench/lib/kafka-load.ts) in this one. The machine is shared and noisy: compare the ratios of one run.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,11 +13,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertKafkaInstalled, startRealKafka } from '../test/helpers/kafka-broker-real.js';
 import { median } from './lib/autocannon-run.js';
+import { haproxyInstalled, startHaproxyTcp } from './lib/haproxy.js';
 import { consumeLoad, percentile, produceLatency, produceLoad, type ConsumeResult, type ProduceResult, type Target } from './lib/kafka-load.js';
 import { freePort, startChild, waitForPort, type Child } from './lib/processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** A consume run takes well under a second: more of them, for a steadier median. */
+const CONSUME_ROUNDS = 2 * ROUNDS + 1;
 const WARM_UP_SECONDS = 3;
 const RECORD_BYTES = 1024;
 /** A producer's default batch.size is 16 KB: 16 records of 1 KB per request. */
@@ -125,10 +129,12 @@ async function measure(setups: readonly Setup[]): Promise<void> {
   }
   for (const s of setups) s.latencyMs.push(...(await produceLatency({ target: s.target, localAddress: HQ, topic: TOPIC, count: LATENCY_SAMPLES, recordBytes: RECORD_BYTES })));
   const records = Math.min(CONSUME_RECORDS, written);
-  for (let round = 1; round <= ROUNDS; round++) {
+  const consumeOpts = (target: Target) => ({ target, localAddress: OUTPOST, topic: TOPIC, maxBytes: FETCH_MAX_BYTES, records });
+  for (const s of setups) await consumeLoad(consumeOpts(s.target)); // JIT, page cache
+  for (let round = 1; round <= CONSUME_ROUNDS; round++) {
     for (const s of setups) {
       const cpu = cpuSeconds(s.pid);
-      const r = await consumeLoad({ target: s.target, localAddress: OUTPOST, topic: TOPIC, maxBytes: FETCH_MAX_BYTES, records });
+      const r = await consumeLoad(consumeOpts(s.target));
       s.cpu.consume += cpuSeconds(s.pid) - cpu;
       s.consume.push(r);
       process.stderr.write(`round ${round} ${s.name}: consume ${mbps(r.bytes, r.seconds).toFixed(1)} MB/s\n`);
@@ -149,6 +155,13 @@ async function main(): Promise<void> {
       proxies.push(proxy);
       await waitForPort('127.0.0.1', port);
       setups.push(setup(name, { host: '127.0.0.1', port }, proxy.process.pid));
+    }
+    if (haproxyInstalled()) {
+      const listen = { host: '127.0.0.1', port: await freePort() };
+      const haproxy = startHaproxyTcp(dir, listen, broker.target);
+      proxies.push(haproxy);
+      await waitForPort(listen.host, listen.port);
+      setups.push(setup('haproxy tcp', listen, haproxy.process.pid));
     }
     await measure(setups);
     report(broker.kind, setups);
@@ -176,7 +189,8 @@ function report(kind: string, setups: readonly Setup[]): void {
     ].join(' ');
   console.log(`\nKafka, ${kind}`);
   console.log(`produce: ${RECORD_BYTES} B records, ${RECORDS_PER_REQUEST} per request (acks=all), ${CONNECTIONS} connections x ${IN_FLIGHT} in flight, ${SECONDS} s x ${ROUNDS} round(s), median`);
-  console.log(`latency: one ${RECORD_BYTES} B record per request, one in flight, ${LATENCY_SAMPLES} requests; consume: one Fetch (<= 1 MiB) in flight`);
+  console.log(`latency: one ${RECORD_BYTES} B record per request, one in flight, ${LATENCY_SAMPLES} requests`);
+  console.log(`consume: one Fetch (<= 1 MiB) in flight, ${CONSUME_ROUNDS} rounds after a warm-up, median`);
   console.log('setup         produce   produce  loaded p99  1-rec p50  1-rec p99   consume   consume  errors');
   console.log('                 MB/s  records/s         ms         ms         ms      MB/s  records/s');
   for (const s of setups) console.log(row(s));

@@ -10,7 +10,11 @@ export interface Child {
 }
 
 export function startChild(name: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
+  return asChild(name, spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } }));
+}
+
+/** A started process as a Child whose stop() sends SIGTERM and waits for it to exit. */
+export function asChild(name: string, child: ChildProcess): Child {
   return {
     name,
     process: child,

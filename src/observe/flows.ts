@@ -44,8 +44,11 @@ export interface RunningFlowRecorder extends FlowRecorder {
   reopen(): void;
 }
 
-/** Writes are batched up to this size before a syscall, unless the flush interval passes first. */
-const MIN_WRITE_BYTES = 4096;
+/** Writes are batched up to this size before a syscall, unless the flush interval passes first: each write is a
+ * round trip through the libuv thread pool, which under load costs more CPU than rendering the flows in it. */
+const MIN_WRITE_BYTES = 64 * 1024;
+/** Largest single write (SonicBoom's default of 16 KiB would be below MIN_WRITE_BYTES). */
+const MAX_WRITE_BYTES = 4 * MIN_WRITE_BYTES;
 /** Longest rendering stretch per event-loop turn, ms: other I/O waits at most this long for flow logging. */
 const TURN_BUDGET_MS = 2;
 /** Rendered flows kept at the front of the queue before it is compacted. */
@@ -69,6 +72,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     dest: toFile ? opts.target : 1,
     sync: false,
     minLength: MIN_WRITE_BYTES,
+    maxWrite: MAX_WRITE_BYTES,
     maxLength: maxBufferBytes,
     mkdir: toFile,
   });
