@@ -1,6 +1,6 @@
 // bench/grpc: unary gRPC calls (cloudcity.DoorManager/GetName, allowed by the guide's policy) with 50
 // concurrent streams on one connection, direct to the door manager vs through Portcullis, in one run.
-//   npm run build && node dist/bench/grpc.js      (BENCH_SECONDS=10 by default)
+//   npm run build && node dist/bench/grpc.js      (BENCH_SECONDS=10 BENCH_ROUNDS=3 by default, alternating, median)
 // Uses ghz (scripts/install-go-tools.sh) when installed, else a bounded @grpc/grpc-js load loop. Target:
 // Portcullis >= 60% of direct. The machine is shared and noisy: compare the ratio of one run.
 import { execFile } from 'node:child_process';
@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import grpc from '@grpc/grpc-js';
 import { loadCloudCity } from '../src/demo/cloudcity/proto.js';
-import { CLOUDCITY_PROTO_DIR, REPO_ROOT, printComparison, startCloudCityBench, verifyDoor, type BenchFigures, type Target } from './lib/cloudcity.js';
+import { CLOUDCITY_PROTO_DIR, REPO_ROOT, measureAlternating, printComparison, startCloudCityBench, type BenchFigures, type Target } from './lib/cloudcity.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = 50;
 const GHZ = join(REPO_ROOT, '.interop', 'bin', 'ghz');
 const execFileP = promisify(execFile);
@@ -63,17 +64,9 @@ async function main(): Promise<void> {
   const run = useGhz ? ghz : grpcJsLoop;
   const bench = await startCloudCityBench();
   try {
-    const results: Array<[Target, BenchFigures]> = [];
-    for (const t of bench.targets) {
-      await verifyDoor(t);
-      await run(t, 2); // warm-up: JIT, upstream session
-      const r = await run(t, SECONDS);
-      process.stderr.write(`${t.name}: ${Math.round(r.rps)} calls/s\n`);
-      await verifyDoor(t); // still answering correctly after the load
-      results.push([t, r]);
-    }
+    const results = await measureAlternating(bench.targets, run, SECONDS, ROUNDS);
     const ratio = printComparison(
-      `unary gRPC GetName, ${CONCURRENCY} concurrent streams on 1 connection, ${SECONDS} s, ${useGhz ? 'ghz' : '@grpc/grpc-js loop'}`,
+      `unary gRPC GetName, ${CONCURRENCY} concurrent streams on 1 connection, ${useGhz ? 'ghz' : '@grpc/grpc-js loop'}, median of ${ROUNDS} alternating ${SECONDS} s rounds`,
       results,
     );
     console.log(`\nportcullis / direct: ${(ratio * 100).toFixed(0)}% (target >= 60%)`);

@@ -1,16 +1,17 @@
 // bench/h2: HTTP/2 requests with h2load (nghttp2-client), direct to the Cloud City door manager vs through
 // Portcullis with the guide's policy, in one run. Each request is a real unary gRPC call made by h2load:
 // POST /cloudcity.DoorManager/GetName with content-type application/grpc and a length-prefixed message.
-//   npm run build && node dist/bench/h2.js        (BENCH_SECONDS=10 by default)
+//   npm run build && node dist/bench/h2.js        (BENCH_SECONDS=10 BENCH_ROUNDS=3 by default, alternating, median)
 // One connection, 50 concurrent streams. The machine is shared and noisy: compare the ratio of one run.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { printComparison, startCloudCityBench, verifyDoor, type BenchFigures, type Target } from './lib/cloudcity.js';
+import { measureAlternating, printComparison, startCloudCityBench, type BenchFigures, type Target } from './lib/cloudcity.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const STREAMS = 50;
 const execFileP = promisify(execFile);
 /** gRPC message framing: not compressed, length 2, then DoorRequest{door_id: 1} (field 1, varint 1). */
@@ -47,16 +48,8 @@ async function main(): Promise<void> {
   writeFileSync(body, GET_NAME_REQUEST);
   const bench = await startCloudCityBench();
   try {
-    const results: Array<[Target, BenchFigures]> = [];
-    for (const t of bench.targets) {
-      await verifyDoor(t);
-      await h2load(t, 2, body); // warm-up
-      const r = await h2load(t, SECONDS, body);
-      process.stderr.write(`${t.name}: ${Math.round(r.rps)} req/s\n`);
-      await verifyDoor(t); // still answering correctly after the load
-      results.push([t, r]);
-    }
-    const ratio = printComparison(`h2load, POST /cloudcity.DoorManager/GetName (gRPC framing), 1 connection x ${STREAMS} streams, ${SECONDS} s; p50/p99 approximated from mean/sd`, results);
+    const results = await measureAlternating(bench.targets, (t, seconds) => h2load(t, seconds, body), SECONDS, ROUNDS);
+    const ratio = printComparison(`h2load, POST /cloudcity.DoorManager/GetName (gRPC framing), 1 connection x ${STREAMS} streams, median of ${ROUNDS} alternating ${SECONDS} s rounds; p50/p99 approximated from mean/sd`, results);
     console.log(`\nportcullis / direct: ${(ratio * 100).toFixed(0)}%`);
     if (results.some(([, r]) => r.errors > 0)) {
       console.log('WARNING: some requests failed; the figures are not comparable');

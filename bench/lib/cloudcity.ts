@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import { loadCloudCity } from '../../src/demo/cloudcity/proto.js';
+import { median } from './autocannon-run.js';
 import { freePort, startChild, waitForPort, type Child } from './processes.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -75,6 +76,36 @@ export interface BenchFigures {
   readonly p50ms: number;
   readonly p99ms: number;
   readonly errors: number;
+}
+
+/**
+ * Checks and warms up every target, then runs `rounds` rounds of `seconds` each, alternating the targets so
+ * drift on a shared machine hits them alike; returns each target's median figures (errors summed).
+ */
+export async function measureAlternating(
+  targets: readonly Target[],
+  run: (t: Target, seconds: number) => Promise<BenchFigures>,
+  seconds: number,
+  rounds: number,
+): Promise<Array<[Target, BenchFigures]>> {
+  for (const t of targets) {
+    await verifyDoor(t);
+    await run(t, 2); // JIT, upstream session
+  }
+  const runs = targets.map((): BenchFigures[] => []);
+  for (let round = 1; round <= rounds; round++) {
+    for (const [i, t] of targets.entries()) {
+      const r = await run(t, seconds);
+      process.stderr.write(`round ${round} ${t.name}: ${Math.round(r.rps)} req/s\n`);
+      runs[i]!.push(r);
+    }
+  }
+  for (const t of targets) await verifyDoor(t); // still answering correctly after the load
+  return targets.map((t, i) => {
+    const rs = runs[i]!;
+    const figures = { rps: median(rs.map((r) => r.rps)), p50ms: median(rs.map((r) => r.p50ms)), p99ms: median(rs.map((r) => r.p99ms)), errors: rs.reduce((n, r) => n + r.errors, 0) };
+    return [t, figures];
+  });
 }
 
 /** Prints one table row per target and the through-proxy/direct ratio; returns that ratio. */

@@ -1,15 +1,17 @@
-// One allowed HTTP/2 stream relayed to an HTTP/2 upstream stream, both ways, untouched: bodies are piped
-// with backpressure (HTTP/2 flow control on each hop does the rest), response trailers (`grpc-status`,
-// `grpc-message`, `-bin` metadata) and trailers-only responses are reproduced, and a reset on either side
-// resets the other with the same error code (gRPC cancellation and deadlines travel as RST_STREAM).
+// One allowed HTTP/2 stream relayed to an HTTP/2 upstream stream, both ways, untouched: bodies flow with
+// backpressure (each hop's flow control: the upstream gets window credit back only for what the client
+// stream accepted), response trailers (`grpc-status`, `grpc-message`, `-bin` metadata) and trailers-only
+// responses are reproduced, and a reset on either side resets the other with the same error code (gRPC
+// cancellation and deadlines travel as RST_STREAM).
 import http2 from 'node:http2';
-import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { HttpExchange } from './request-policy.js';
-import type { H2UpstreamPool } from './h2-upstream.js';
+import type { H2ClientStream, H2ResponseHandler } from './h2-client/session.js';
+import type { H2UpstreamPool, UpstreamStream } from './h2-upstream.js';
 import { canRespond, headerObject, resetStream, sendH2LocalReply } from './h2-reply.js';
 import { UPSTREAM_CONNECT_ERROR, UPSTREAM_TIMEOUT, refusedRequest } from './local-reply.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 export interface RelayOptions {
   readonly grpc: boolean;
@@ -20,111 +22,162 @@ export interface RelayOptions {
 export function relayToH2Upstream(
   ds: ServerHttp2Stream,
   pool: H2UpstreamPool,
-  headers: OutgoingHttpHeaders,
+  headers: ReadonlyArray<readonly [string, string]>,
   exchange: HttpExchange,
   opts: RelayOptions,
 ): void {
-  const endStream = ds.endAfterHeaders;
-  let upstream;
+  const relay = new H2Relay(ds, exchange, opts);
   try {
-    upstream = pool.request(headers, endStream);
+    relay.start(pool.request(headers, ds.endAfterHeaders, relay));
   } catch (err) {
-    // Header values Node refuses to send (e.g. a repeated single-value field) or a pool being closed.
-    const status = (err as { code?: string }).code === 'ERR_HTTP2_HEADER_SINGLE_VALUE' ? 400 : 503;
-    const reply = status === 400 ? refusedRequest(400, 'malformed request header') : UPSTREAM_CONNECT_ERROR;
-    const sent = sendH2LocalReply(ds, reply, opts.grpc);
+    // Header values that cannot be sent, or a pool being closed.
+    const invalid = (err as { code?: string }).code === 'ERR_HTTP2_INVALID_HEADER';
+    const sent = sendH2LocalReply(ds, invalid ? refusedRequest(400, 'malformed request header') : UPSTREAM_CONNECT_ERROR, opts.grpc);
     if (sent) exchange.failed(sent.code, (err as Error).message, sent.headers);
-    return;
   }
-  const us: ClientHttp2Stream = upstream.stream;
-  let responseStarted = false;
-  let trailers: OutgoingHttpHeaders | undefined;
-  let upstreamError: Error | undefined;
-  let recorded = false;
-  const record = (code: number, pairs: ReadonlyArray<readonly [string, string]>) => {
-    if (recorded) return;
-    recorded = true;
-    exchange.responded(code, pairs);
-  };
-  const fail = (code: number, info: string) => {
-    if (recorded) return;
-    recorded = true;
-    exchange.failed(code, info);
-  };
+}
 
-  // The wait for response headers starts once the request is fully sent: a slow upload is not a slow upstream.
-  let timer: NodeJS.Timeout | undefined;
-  const startResponseTimer = () => {
-    if (responseStarted || us.closed) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      us.close(NGHTTP2_CANCEL);
-      const sent = sendH2LocalReply(ds, UPSTREAM_TIMEOUT, opts.grpc);
-      if (sent) fail(sent.code, `upstream sent no response headers within ${opts.responseTimeoutMs} ms`);
-    }, opts.responseTimeoutMs);
-  };
-  if (opts.responseTimeoutMs > 0) {
-    if (endStream) startResponseTimer();
-    else us.once('finish', startResponseTimer);
-  }
+/** The upstream stream's handler, and the downstream stream's listeners: one object per relayed request. */
+class H2Relay implements H2ResponseHandler {
+  private us!: H2ClientStream;
+  private upstream!: UpstreamStream;
+  private status = 0;
+  private pairs: Array<readonly [string, string]> = [];
+  private trailers: OutgoingHttpHeaders | undefined;
+  private recorded = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Response bytes the client stream has not accepted yet: their upstream credit waits for 'drain'. */
+  private owed = 0;
+  /** The proxy answered itself (response timeout): the upstream stream's end is no longer news. */
+  private answered = false;
 
-  if (!endStream) ds.pipe(us);
+  constructor(
+    private readonly ds: ServerHttp2Stream,
+    private readonly exchange: HttpExchange,
+    private readonly opts: RelayOptions,
+  ) {}
 
-  us.on('response', (resHeaders: IncomingHttpHeaders, flags: number, raw: string[]) => {
-    if (timer) clearTimeout(timer);
-    if (!canRespond(ds)) return;
-    responseStarted = true;
-    const status = Number(resHeaders[':status']);
-    const pairs: Array<readonly [string, string]> = [];
-    const out = headerObject(raw, { ':status': status }, pairs);
-    const ended = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-    ds.respond(out, { endStream: ended, waitForTrailers: !ended });
-    // gRPC's outcome is in the trailers: its response record waits for them (a trailers-only answer has it here).
-    if (ended || !opts.grpc) record(status, pairs);
-    if (ended) return;
-    us.on('trailers', (t: IncomingHttpHeaders, _flags: number, rawTrailers: string[]) => {
-      const trailerPairs: Array<readonly [string, string]> = [];
-      trailers = headerObject(rawTrailers, {}, trailerPairs);
-      record(status, [...pairs, ...trailerPairs]);
+  start(upstream: UpstreamStream): void {
+    this.upstream = upstream;
+    const { ds } = this;
+    const us = (this.us = upstream.stream);
+    if (!ds.endAfterHeaders) {
+      ds.on('data', (chunk: Buffer) => {
+        if (!us.write(chunk)) ds.pause();
+      });
+      ds.once('end', () => {
+        us.end();
+        this.startResponseTimer();
+      });
+    } else {
+      this.startResponseTimer();
+    }
+    ds.on('wantTrailers', () => {
+      if (!ds.destroyed && !ds.closed) ds.sendTrailers(this.trailers ?? {});
     });
-    us.on('end', () => record(status, pairs));
-    us.pipe(ds);
-  });
+    ds.once('close', () => {
+      this.clearTimer();
+      if (!us.closed) {
+        const code = ds.rstCode ?? NGHTTP2_CANCEL;
+        if (this.status === 0) this.fail(499, `client reset the stream (${code})`);
+        us.reset(code);
+      }
+    });
+  }
 
-  ds.on('wantTrailers', () => {
-    if (!ds.destroyed && !ds.closed) ds.sendTrailers(trailers ?? {});
-  });
+  // ---- upstream → client
 
-  us.on('error', (err: Error) => {
-    upstreamError = err;
-  });
-  us.once('close', () => {
-    if (timer) clearTimeout(timer);
+  onResponse(status: number, raw: string[], endStream: boolean): void {
+    this.clearTimer();
+    const { ds } = this;
+    if (!canRespond(ds)) return;
+    this.status = status;
+    const out = headerObject(raw, { ':status': status }, this.pairs);
+    ds.respond(out, { endStream, waitForTrailers: !endStream });
+    // gRPC's outcome is in the trailers: its response record waits for them (a trailers-only answer has it here).
+    if (endStream || !this.opts.grpc) this.record();
+    if (!endStream) ds.on('drain', () => this.creditUpstream());
+  }
+
+  onData(chunk: Buffer): void {
+    const { ds } = this;
     if (ds.destroyed || ds.closed) return;
-    const code = us.rstCode ?? NGHTTP2_NO_ERROR;
-    if (!responseStarted) {
-      if (code !== NGHTTP2_NO_ERROR && upstream.sessionConnected()) {
+    if (ds.write(chunk) && this.owed === 0) this.us.consumed(chunk.length);
+    else this.owed += chunk.length;
+  }
+
+  onTrailers(raw: string[]): void {
+    const trailerPairs: Array<readonly [string, string]> = [];
+    this.trailers = headerObject(raw, {}, trailerPairs);
+    this.pairs.push(...trailerPairs);
+  }
+
+  onEnd(): void {
+    this.record();
+    const { ds } = this;
+    if (!ds.destroyed && !ds.closed && ds.headersSent && !ds.writableEnded) ds.end();
+  }
+
+  onClose(code: number, err: Error | undefined): void {
+    this.clearTimer();
+    const { ds } = this;
+    if (this.answered || ds.destroyed || ds.closed) return;
+    if (this.status === 0) {
+      if (code !== NGHTTP2_NO_ERROR && err === undefined && this.upstream.sessionConnected()) {
         // The upstream refused or cancelled the stream: the client learns it the same way.
-        fail(502, `upstream reset the stream (${code})`);
+        this.fail(502, `upstream reset the stream (${code})`);
         resetStream(ds, code);
         return;
       }
-      const sent = sendH2LocalReply(ds, UPSTREAM_CONNECT_ERROR, opts.grpc);
-      if (sent) fail(sent.code, `upstream: ${upstreamError?.message ?? 'stream closed without a response'}`);
+      const sent = sendH2LocalReply(ds, UPSTREAM_CONNECT_ERROR, this.opts.grpc);
+      if (sent) this.fail(sent.code, `upstream: ${err?.message ?? 'stream closed without a response'}`);
       return;
     }
-    if (code !== NGHTTP2_NO_ERROR && !ds.writableEnded) {
-      fail(502, `upstream reset the stream (${code}) mid-response`);
-      resetStream(ds, code);
+    if ((code !== NGHTTP2_NO_ERROR || err !== undefined) && !ds.writableEnded) {
+      this.fail(502, `upstream reset the stream (${code})${err ? `: ${err.message}` : ''} mid-response`);
+      resetStream(ds, code === NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : code);
     }
-  });
+  }
 
-  ds.once('close', () => {
-    if (timer) clearTimeout(timer);
-    if (!us.destroyed && !us.closed) {
-      const code = ds.rstCode ?? NGHTTP2_CANCEL;
-      if (!responseStarted) fail(499, `client reset the stream (${code})`);
-      us.close(code);
-    }
-  });
+  onDrain(): void {
+    this.ds.resume();
+  }
+
+  // ----
+
+  private creditUpstream(): void {
+    if (this.owed === 0) return;
+    this.us.consumed(this.owed);
+    this.owed = 0;
+  }
+
+  /** The wait for response headers starts once the request is fully sent: a slow upload is not a slow upstream. */
+  private startResponseTimer(): void {
+    const ms = this.opts.responseTimeoutMs;
+    if (ms <= 0 || this.status !== 0 || this.us.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.answered = true;
+      const sent = sendH2LocalReply(this.ds, UPSTREAM_TIMEOUT, this.opts.grpc);
+      if (sent) this.fail(sent.code, `upstream sent no response headers within ${ms} ms`);
+      this.us.reset(NGHTTP2_CANCEL);
+    }, ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private record(): void {
+    if (this.recorded) return;
+    this.recorded = true;
+    this.exchange.responded(this.status, this.pairs);
+  }
+
+  private fail(code: number, info: string): void {
+    if (this.recorded) return;
+    this.recorded = true;
+    this.exchange.failed(code, info);
+  }
 }

@@ -1,7 +1,7 @@
 // One HTTP/2 request stream: facts (`:method`, normalised `:path`, `:authority`, every header), the policy
 // decision under the current snapshot, and then a local answer (403, or gRPC PERMISSION_DENIED) or a relay
 // to the upstream in the listener's `upstreamProtocol`.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Pool } from 'undici';
 import type { ListenerContext } from '../context.js';
 import type { HttpRequestFacts } from '../../policy/types.js';
@@ -10,7 +10,7 @@ import { upstreamRequestHeaders, type Headers } from './forward-headers.js';
 import { GrpcStatus, isGrpcContentType } from './grpc.js';
 import { relayToHttp1Upstream } from './h2-http1.js';
 import { relayToH2Upstream } from './h2-relay.js';
-import { headerObject, sendGrpcStatus, sendH2LocalReply } from './h2-reply.js';
+import { sendGrpcStatus, sendH2LocalReply } from './h2-reply.js';
 import type { H2UpstreamPool } from './h2-upstream.js';
 import { ACCESS_DENIED_REPLY, CONNECT_NOT_ALLOWED, refusedRequest, type LocalReply } from './local-reply.js';
 import { normalizePath, PathError } from './path.js';
@@ -72,14 +72,16 @@ export function handleH2Stream(scope: H2StreamScope, stream: ServerHttp2Stream, 
     relayToHttp1Upstream(stream, upstream.pool, method, path, forwarded, exchange);
     return;
   }
-  const out: OutgoingHttpHeaders = headerObject(forwarded, {
-    ':method': method,
-    ':path': path,
-    ':authority': authority,
-    ':scheme': upstream.protocol === 'h2' ? 'https' : 'http',
-  });
+  const out: Array<readonly [string, string]> = [
+    [':method', method],
+    [':scheme', upstream.protocol === 'h2' ? 'https' : 'http'],
+    [':authority', authority],
+    [':path', path],
+  ];
+  // Hop-by-hop and connection-specific fields are already gone (forward-headers.ts); names are lower-case.
+  for (let i = 0; i < forwarded.length; i += 2) out.push([forwarded[i]!, forwarded[i + 1]!]);
   // `te: trailers` is the one TE value HTTP/2 allows; gRPC requires it to detect proxies that drop trailers.
-  if (acceptsTrailers(headers.te)) out.te = 'trailers';
+  if (acceptsTrailers(headers.te)) out.push(['te', 'trailers']);
   relayToH2Upstream(stream, upstream.pool, out, exchange, { grpc, responseTimeoutMs: grpc ? 0 : limits.upstreamTimeoutMs });
 }
 

@@ -1,24 +1,22 @@
-// Pooled, multiplexed HTTP/2 sessions to one upstream (h2c, or h2 over TLS).
+// Pooled, multiplexed HTTP/2 sessions to one upstream (h2c, or h2 over TLS), on the lean client in h2-client/.
 //
 // A request goes on the least-busy open session that still has room under the upstream's advertised
 // SETTINGS_MAX_CONCURRENT_STREAMS; when every session is full another is opened (up to MAX_SESSIONS, after
-// which nghttp2 queues the stream until a slot frees). A session that receives GOAWAY, fails or closes
+// which the session queues the stream until a slot frees). A session that receives GOAWAY, fails or closes
 // leaves the pool at once, so the next request opens a fresh one: reconnection is lazy and per request.
-import http2 from 'node:http2';
-import type { ClientHttp2Session, ClientHttp2Stream, OutgoingHttpHeaders, SecureClientSessionOptions } from 'node:http2';
+import type tls from 'node:tls';
+import { H2ClientSession, type H2ClientStream, type H2ResponseHandler } from './h2-client/session.js';
 
 /** More sessions than this to one upstream only happens with thousands of concurrent streams. */
 const MAX_SESSIONS = 16;
-/** An upstream session with no streams is closed after this long. */
+/** An upstream session with no streams is closed after about this long. */
 const SESSION_IDLE_MS = 60_000;
-/** Until the upstream's SETTINGS arrive, assume the RFC's recommended minimum. */
-const ASSUMED_MAX_STREAMS = 100;
 
 export interface H2UpstreamOptions {
   readonly host: string;
   readonly port: number;
   /** `h2`: TLS with ALPN h2; these options (CA, servername, client certificate) are passed to `tls.connect`. */
-  readonly tls?: SecureClientSessionOptions;
+  readonly tls?: tls.ConnectionOptions;
   readonly connectTimeoutMs: number;
   /** Per-stream flow-control window advertised to the upstream. */
   readonly initialWindowSize: number;
@@ -28,112 +26,93 @@ export interface H2UpstreamOptions {
 
 /** A stream opened upstream, and whether its session ever connected (else its errors are connect failures). */
 export interface UpstreamStream {
-  readonly stream: ClientHttp2Stream;
+  readonly stream: H2ClientStream;
   sessionConnected(): boolean;
 }
 
 interface PooledSession {
-  readonly session: ClientHttp2Session;
-  active: number;
-  connected: boolean;
-  idleTimer: NodeJS.Timeout | undefined;
+  readonly session: H2ClientSession;
+  /** Date.now() of its last request, for the idle sweep. */
+  lastUsed: number;
 }
 
 export class H2UpstreamPool {
   private readonly sessions = new Set<PooledSession>();
-  private readonly origin: string;
   private closed = false;
+  private readonly idleSweep: NodeJS.Timeout;
 
   constructor(private readonly options: H2UpstreamOptions) {
-    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-    this.origin = `${options.tls ? 'https' : 'http'}://${host}:${options.port}`;
+    // One sweep for the pool rather than a timer armed and cleared per stream.
+    this.idleSweep = setInterval(() => this.closeIdle(), SESSION_IDLE_MS / 2);
+    this.idleSweep.unref();
   }
 
   /**
-   * Opens a stream upstream. Synchronous: the stream is queued on a (possibly still connecting) session;
-   * a connect failure arrives on the stream's 'error' event while `sessionConnected()` is false.
+   * Opens a stream upstream with `headers` (pseudo-headers first, lower-case names). Synchronous: the stream
+   * is queued on a (possibly still connecting) session; a connect failure arrives at the handler's onClose
+   * with an error while `sessionConnected()` is false. Throws for headers that cannot be sent.
    */
-  request(headers: OutgoingHttpHeaders, endStream: boolean): UpstreamStream {
+  request(headers: ReadonlyArray<readonly [string, string]>, endStream: boolean, handler: H2ResponseHandler): UpstreamStream {
     if (this.closed) throw new Error('upstream pool is closed');
     const pooled = this.pick();
-    pooled.active++;
-    if (pooled.idleTimer) {
-      clearTimeout(pooled.idleTimer);
-      pooled.idleTimer = undefined;
-    }
-    const stream = pooled.session.request(headers, { endStream });
-    stream.once('close', () => this.release(pooled));
-    return { stream, sessionConnected: () => pooled.connected };
+    pooled.lastUsed = Date.now();
+    const { session } = pooled;
+    return { stream: session.request(headers, endStream, handler), sessionConnected: () => session.connected };
   }
 
   /** Closes every session: in-flight streams finish, new requests throw. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.idleSweep);
+    const open = [...this.sessions].map(({ session }) => session);
+    this.sessions.clear();
     await Promise.all(
-      [...this.sessions].map(
-        (p) =>
+      open.map(
+        (session) =>
           new Promise<void>((resolve) => {
-            if (p.session.destroyed) return resolve();
-            p.session.close(resolve);
+            session.once('close', () => resolve());
+            session.close();
           }),
       ),
     );
-    this.sessions.clear();
   }
 
   private pick(): PooledSession {
     let best: PooledSession | undefined;
     for (const p of this.sessions) {
-      if (best === undefined || p.active < best.active) best = p;
+      if (best === undefined || p.session.activeStreams < best.session.activeStreams) best = p;
     }
-    if (best !== undefined && (best.active < this.limitOf(best) || this.sessions.size >= MAX_SESSIONS)) return best;
+    if (best !== undefined && (best.session.activeStreams < best.session.maxConcurrentStreams || this.sessions.size >= MAX_SESSIONS)) return best;
     return this.open();
-  }
-
-  private limitOf(p: PooledSession): number {
-    return p.connected ? (p.session.remoteSettings.maxConcurrentStreams ?? ASSUMED_MAX_STREAMS) : ASSUMED_MAX_STREAMS;
   }
 
   private open(): PooledSession {
     const { options } = this;
-    const session = http2.connect(this.origin, {
-      ...options.tls,
-      ...(options.tls ? { ALPNProtocols: ['h2'] } : {}),
-      settings: { initialWindowSize: options.initialWindowSize, enablePush: false },
-      // The downstream sessions already bound what clients may send; do not refuse the proxy's own streams.
-      maxSessionMemory: 64,
+    const session = H2ClientSession.connect({
+      host: options.host,
+      port: options.port,
+      ...(options.tls ? { tls: options.tls } : {}),
+      connectTimeoutMs: options.connectTimeoutMs,
+      initialWindowSize: options.initialWindowSize,
+      connectionWindowSize: options.connectionWindowSize,
     });
-    const pooled: PooledSession = { session, active: 0, connected: false, idleTimer: undefined };
+    const pooled: PooledSession = { session, lastUsed: Date.now() };
     this.sessions.add(pooled);
-    const leave = () => {
-      this.sessions.delete(pooled);
-      if (pooled.idleTimer) clearTimeout(pooled.idleTimer);
-    };
-    const connectTimer = setTimeout(() => {
-      session.destroy(Object.assign(new Error(`upstream connect timeout after ${options.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
-    }, options.connectTimeoutMs);
-    session.once('connect', () => {
-      clearTimeout(connectTimer);
-      pooled.connected = true;
-      session.setLocalWindowSize(options.connectionWindowSize);
-    });
-    // Node destroys the session's streams with the same error; this handler keeps the process alive.
+    const leave = () => this.sessions.delete(pooled);
+    // The session's streams learn of a failure through their handlers; this keeps the process alive.
     session.on('error', leave);
     session.once('goaway', leave);
-    session.once('close', () => {
-      clearTimeout(connectTimer);
-      leave();
-    });
+    session.once('close', leave);
     return pooled;
   }
 
-  private release(p: PooledSession): void {
-    p.active--;
-    if (p.active > 0 || !this.sessions.has(p)) return;
-    p.idleTimer = setTimeout(() => {
-      this.sessions.delete(p);
-      p.session.close();
-    }, SESSION_IDLE_MS);
-    p.idleTimer.unref();
+  private closeIdle(): void {
+    const before = Date.now() - SESSION_IDLE_MS;
+    for (const p of this.sessions) {
+      if (p.session.activeStreams === 0 && p.lastUsed < before) {
+        this.sessions.delete(p);
+        p.session.close();
+      }
+    }
   }
 }
