@@ -49,8 +49,9 @@ async function main(): Promise<void> {
   const bench = await startCloudCityBench();
   try {
     const results = await measureAlternating(bench.targets, (t, seconds) => h2load(t, seconds, body), SECONDS, ROUNDS);
-    const ratio = printComparison(`h2load, POST /cloudcity.DoorManager/GetName (gRPC framing), 1 connection x ${STREAMS} streams, median of ${ROUNDS} alternating ${SECONDS} s rounds; p50/p99 approximated from mean/sd`, results);
-    console.log(`\nportcullis / direct: ${(ratio * 100).toFixed(0)}%`);
+    const ratios = printComparison(`h2load, POST /cloudcity.DoorManager/GetName (gRPC framing), 1 connection x ${STREAMS} streams, median of ${ROUNDS} alternating ${SECONDS} s rounds; p50/p99 approximated from mean/sd`, results);
+    console.log('');
+    for (const [name, ratio] of ratios) console.log(`${name} / direct: ${(ratio * 100).toFixed(0)}%`);
     if (results.some(([, r]) => r.errors > 0)) {
       console.log('WARNING: some requests failed; the figures are not comparable');
       process.exitCode = 1;

@@ -73,6 +73,8 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     sync: false,
     minLength: MIN_WRITE_BYTES,
     maxWrite: MAX_WRITE_BYTES,
+    // Each chunk is encoded once here; in text mode SonicBoom re-measures its whole pending string per write.
+    contentMode: 'buffer',
     maxLength: maxBufferBytes,
     mkdir: toFile,
   });
@@ -190,8 +192,9 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
       head = 0;
     }
     if (out === '') return;
-    unwritten += Buffer.byteLength(out);
-    dest.write(out);
+    const bytes = Buffer.from(out, 'utf8');
+    unwritten += bytes.length;
+    dest.write(bytes as unknown as string); // SonicBoom's typings predate its buffer mode
     armFlush();
   }
 
