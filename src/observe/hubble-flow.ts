@@ -3,7 +3,7 @@
 // always printed). Keys are emitted in flow.proto declaration order, as protojson does, so output diffs cleanly
 // against real Hubble records. Pure (its caches only memoise): no clocks, no I/O.
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Decision, HttpDecision, Identity, RuleRef } from '../policy/types.js';
+import type { Decision, HttpDecision, Identity, Peer, RuleRef } from '../policy/types.js';
 import type { FlowEvent, HttpFlowFields, KafkaFlowFields } from './types.js';
 // The policy engine's naming (Cilium's names, then Kafka's lower-cased): flows and decision reasons agree.
 import { kafkaApiName } from '../policy/kafka-api-keys.js';
@@ -35,18 +35,12 @@ export interface RenderOptions {
 export function renderFlow(event: FlowEvent, opts: RenderOptions): string {
   const time = JSON.stringify(formatFlowTime(event.time));
   const node = opts.nodeName === '' ? '' : `,"node_name":${JSON.stringify(opts.nodeName)}`;
-  const src = event.source;
-  const dst = event.destination;
   const drop = event.type === 'L3_L4' && event.verdict === 'DROPPED' ? dropReason(event.decision) : undefined;
   const l7 = event.type === 'L7' ? renderL7(event, opts.redactHeaders) : undefined;
 
   let flow = `{"time":${time},"verdict":"${event.verdict}"`;
   if (drop) flow += `,"drop_reason":${drop.code}`;
-  flow += renderIp(src.address, dst.address);
-  flow += renderTcp(event.sourcePort, event.destinationPort);
-  flow += `,"source":${renderEndpoint(src.identity)},"destination":${renderEndpoint(dst.identity)},"Type":"${event.type}"${node}`;
-  if (src.names !== undefined && src.names.length > 0) flow += `,"source_names":${JSON.stringify(src.names)}`;
-  if (dst.names !== undefined && dst.names.length > 0) flow += `,"destination_names":${JSON.stringify(dst.names)}`;
+  flow += renderParties(event, node);
   if (l7) flow += `,"l7":${l7.json}`;
   flow += `,"event_type":${eventType(event, drop)},"traffic_direction":"${event.direction === 'ingress' ? 'INGRESS' : 'EGRESS'}"`;
   if (drop) flow += `,"drop_reason_desc":"${drop.name}"`;
@@ -60,6 +54,36 @@ export function renderFlow(event: FlowEvent, opts: RenderOptions): string {
   if (kafka?.errorCode && event.l7?.type === 'REQUEST') flow += `,"kafka_error_code":${kafka.errorCode}`;
   if (event.info !== undefined && event.info !== '') flow += `,"info":${JSON.stringify(event.info)}`;
   return `{"flow":${flow}}}${node},"time":${time}}`;
+}
+
+/** The fields fixed by a record's parties: rendered once per connection and direction, not per record. */
+interface PartiesJson {
+  readonly destination: Peer;
+  readonly sourcePort: number;
+  readonly destinationPort: number;
+  readonly type: FlowEvent['type'];
+  readonly node: string;
+  readonly text: string;
+}
+
+const partiesBySource = new WeakMap<Peer, PartiesJson>();
+
+/** `,"IP":...,"l4":...,"source":...,"destination":...,"Type":...,"node_name":...` and the DNS names. */
+function renderParties(event: FlowEvent, node: string): string {
+  const { source: src, destination: dst, sourcePort, destinationPort, type } = event;
+  const cached = partiesBySource.get(src);
+  if (
+    cached !== undefined && cached.destination === dst && cached.sourcePort === sourcePort &&
+    cached.destinationPort === destinationPort && cached.type === type && cached.node === node
+  ) {
+    return cached.text;
+  }
+  let text = renderIp(src.address, dst.address) + renderTcp(sourcePort, destinationPort);
+  text += `,"source":${renderEndpoint(src.identity)},"destination":${renderEndpoint(dst.identity)},"Type":"${type}"${node}`;
+  if (src.names !== undefined && src.names.length > 0) text += `,"source_names":${JSON.stringify(src.names)}`;
+  if (dst.names !== undefined && dst.names.length > 0) text += `,"destination_names":${JSON.stringify(dst.names)}`;
+  partiesBySource.set(src, { destination: dst, sourcePort, destinationPort, type, node, text });
+  return text;
 }
 
 /** RFC 3339 in UTC with nine fractional digits (a Date carries milliseconds; the rest are zeros). */

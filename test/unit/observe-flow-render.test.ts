@@ -383,3 +383,17 @@ test('text that needs JSON escaping is escaped exactly as JSON.stringify does', 
   assert.deepEqual(flow.l7.http.headers.map((h: { value: string }) => h.value), awkward.map((v) => JSON.parse(JSON.stringify(v))));
   assert.equal(flow.portcullis.listener, 'li"stener');
 });
+
+test('records sharing a source peer render their own destination, ports and names', () => {
+  const first = JSON.parse(renderFlow(httpRequestEvent(), opts)).flow;
+  const other = httpRequestEvent({ destination: { ...deathstar, address: '127.0.0.11', names: ['deathstar.example'] }, sourcePort: 1, destinationPort: 8080 });
+  const second = JSON.parse(renderFlow(other, opts)).flow;
+  const third = JSON.parse(renderFlow(httpRequestEvent({ type: 'L3_L4' }), opts)).flow;
+  assert.deepEqual(first.IP, { source: '127.0.0.2', destination: '127.0.0.10', ipVersion: 'IPv4' });
+  assert.deepEqual(second.IP, { source: '127.0.0.2', destination: '127.0.0.11', ipVersion: 'IPv4' });
+  assert.deepEqual(second.l4, { TCP: { source_port: 1, destination_port: 8080 } });
+  assert.deepEqual(second.destination_names, ['deathstar.example']);
+  assert.equal('destination_names' in first, false);
+  assert.equal(third.Type, 'L3_L4');
+  assert.deepEqual(JSON.parse(renderFlow(httpRequestEvent(), { ...opts, nodeName: 'other-node' })).flow.node_name, 'other-node');
+});
