@@ -1,5 +1,5 @@
-// The flow recorder: `record()` only queues the event; rendering and writing happen in chunks on later
-// event-loop turns (setImmediate), after the protocol has written its response, through pino's asynchronous
+// The flow recorder: `record()` only queues the event; rendering and writing happen in chunks a few
+// milliseconds later (BATCH_DELAY_MS), after the protocol has written its response, through pino's asynchronous
 // SonicBoom destination. While the destination is behind (half of `maxBufferBytes` unwritten), flows wait in
 // the queue; past `maxPending` queued flows they are dropped and counted (`onLost`): a slow reader never grows
 // the heap without bound or blocks a request.
@@ -49,6 +49,12 @@ export interface RunningFlowRecorder extends FlowRecorder {
 const MIN_WRITE_BYTES = 64 * 1024;
 /** Largest single write (SonicBoom's default of 16 KiB would be below MIN_WRITE_BYTES). */
 const MAX_WRITE_BYTES = 4 * MIN_WRITE_BYTES;
+/**
+ * How long the first flow waits for others before rendering starts, ms. Under load a request's flows would
+ * otherwise be rendered and handed to the writer a few at a time, every event-loop turn, and that per-turn work
+ * costs more than the rendering itself.
+ */
+const BATCH_DELAY_MS = 10;
 /** Longest rendering stretch per event-loop turn, ms: other I/O waits at most this long for flow logging. */
 const TURN_BUDGET_MS = 2;
 /** Rendered flows kept at the front of the queue before it is compacted. */
@@ -86,7 +92,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
   const schedule = (): void => {
     if (scheduled) return;
     scheduled = true;
-    setImmediate(drainTurn);
+    setTimeout(drainTurn, BATCH_DELAY_MS);
   };
   let closed = false;
   let closing: Promise<void> | undefined;
