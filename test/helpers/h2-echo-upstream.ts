@@ -36,7 +36,8 @@ export async function startH2EchoUpstream(host: string): Promise<H2EchoUpstream>
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
-      if (stream.destroyed) return;
+      // A request the proxy already reset (its client went away) may still end here: nothing to answer.
+      if (stream.destroyed || stream.closed) return;
       const echo: H2Echo = {
         method: String(headers[':method']),
         path,
