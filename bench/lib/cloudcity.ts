@@ -2,7 +2,7 @@
 // (`portcullis backend cloudcity-door`), reached directly, and Portcullis (`portcullis run`) in front of it
 // with the guide's policy, cc-door-ingress-security.yaml — once with flow records off and once writing them
 // to a file, since on a small machine writing two Hubble records per call costs about half as much CPU as
-// proxying the call.
+// proxying the call. haproxy (when installed) runs beside them with the same rule as ACLs: the native peer.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import { loadCloudCity } from '../../src/demo/cloudcity/proto.js';
 import { median } from './autocannon-run.js';
+import { haproxyInstalled, startHaproxyH2 } from './haproxy.js';
 import { freePort, startChild, waitForPort, type Child } from './processes.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -22,7 +23,7 @@ const POLICY = join(root, 'policies', 'cloudcity', 'cc-door-ingress-security.yam
 const DOOR = '127.0.0.31';
 
 export interface Target {
-  readonly name: 'direct' | 'portcullis' | '+ flow file';
+  readonly name: 'direct' | 'portcullis' | '+ flow file' | 'haproxy h2';
   readonly host: string;
   readonly port: number;
 }
@@ -59,6 +60,13 @@ listeners:
       children.push(startChild(name, [cli, 'run', '--no-watch', '-c', config]));
       await waitForPort('127.0.0.1', proxyPort);
       targets.push({ name, host: '127.0.0.1', port: proxyPort });
+    }
+    if (haproxyInstalled()) {
+      const port = await freePort();
+      const allowedPaths = ['GetName', 'GetLocation', 'RequestMaintenance'].map((m) => `/cloudcity.DoorManager/${m}`);
+      children.push(startHaproxyH2(dir, { host: '127.0.0.1', port }, { host: DOOR, port: doorPort }, { allowedSource: '127.0.0.1', allowedPaths }));
+      await waitForPort('127.0.0.1', port);
+      targets.push({ name: 'haproxy h2', host: '127.0.0.1', port });
     }
     return {
       targets,

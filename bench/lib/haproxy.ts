@@ -9,6 +9,37 @@ export function haproxyInstalled(): boolean {
   return spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
 }
 
+/**
+ * haproxy in HTTP mode speaking h2c on both sides, with the Cloud City rule as ACLs: only `allowedPaths` from
+ * `allowedSource` pass, anything else gets 403. The native L7 peer of bench/grpc and bench/h2.
+ */
+export function startHaproxyH2(
+  dir: string,
+  listen: { host: string; port: number },
+  upstream: { host: string; port: number },
+  rule: { allowedSource: string; allowedPaths: readonly string[] },
+): Child {
+  const config = join(dir, `haproxy-${listen.port}.cfg`);
+  writeFileSync(
+    config,
+    `global
+  maxconn 1000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+frontend doors
+  bind ${listen.host}:${listen.port} proto h2
+  http-request deny deny_status 403 unless { src ${rule.allowedSource} } { path ${rule.allowedPaths.join(' ')} }
+  default_backend door
+backend door
+  server upstream ${upstream.host}:${upstream.port} proto h2
+`,
+  );
+  return asChild('haproxy', spawn('haproxy', ['-db', '-f', config], { stdio: ['ignore', 'ignore', 'inherit'] }));
+}
+
 /** haproxy in TCP mode (no L7 parsing, splicing when the kernel allows) from `listen` to `upstream`. */
 export function startHaproxyTcp(dir: string, listen: { host: string; port: number }, upstream: { host: string; port: number }): Child {
   const config = join(dir, `haproxy-${listen.port}.cfg`);
