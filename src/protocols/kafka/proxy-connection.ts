@@ -30,6 +30,7 @@ import type { KafkaRequestHeader } from './header.js';
 import type { HostPort, KafkaBrokerDirectory } from './proxy-brokers.js';
 import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal } from './proxy-policy.js';
 import { KafkaResponseRelay, type ResponseRewrite } from './proxy-response-relay.js';
+import { AdaptiveReadBuffer } from './read-buffer.js';
 import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './proxy-versions.js';
 
 const METADATA = 3;
@@ -40,12 +41,6 @@ const API_VERSIONS = 18;
  * pipelined requests and long responses flowing while still bounding memory per connection.
  */
 export const SOCKET_BUFFER_BYTES = 256 * 1024;
-/**
- * Broker responses are read into one buffer of this size, reused while the client keeps up (a fresh one
- * only while earlier bytes still wait to be written): fewer, larger reads and no garbage per read on the
- * path Fetch responses take.
- */
-const READ_BUFFER_BYTES = 256 * 1024;
 const API_VERSIONS_MAX = PROXY_API_VERSIONS.get(API_VERSIONS)?.maxVersion ?? 0;
 
 /** What every connection of one listener shares. */
@@ -97,7 +92,7 @@ export class KafkaProxyConnection {
     });
 
     client.setNoDelay(true);
-    let readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const reads = new AdaptiveReadBuffer();
     this.upstream = connect({
       host: target.host,
       port: target.port,
@@ -105,9 +100,10 @@ export class KafkaProxyConnection {
       // A stream option net.Socket passes on (missing from @types/node's NetConnectOpts).
       highWaterMark: SOCKET_BUFFER_BYTES,
       onread: {
-        // Called before every read: the buffer is reusable once everything emitted from it has reached the kernel.
-        buffer: () => (client.writableLength === 0 ? readBuffer : (readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES))),
+        // Called after every read, for the next one: the buffer is reusable once everything emitted from it has reached the kernel.
+        buffer: () => reads.next(client.writableLength > 0),
         callback: (n: number, buffer: Uint8Array) => {
+          reads.filled(n);
           this.fromUpstream((buffer as Buffer).subarray(0, n));
           return true;
         },
