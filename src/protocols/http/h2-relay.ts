@@ -2,7 +2,9 @@
 // backpressure (each hop's flow control: the upstream gets window credit back only for what the client
 // stream accepted), response trailers (`grpc-status`, `grpc-message`, `-bin` metadata) and trailers-only
 // responses are reproduced, and a reset on either side resets the other with the same error code (gRPC
-// cancellation and deadlines travel as RST_STREAM).
+// cancellation and deadlines travel as RST_STREAM). A stream the upstream did not process (REFUSED_STREAM,
+// or above the last stream id of its GOAWAY, as when it restarts gracefully) is sent again once on another
+// stream (RFC 9113 §8.7), if its body so far is small enough to have been kept.
 import http2 from 'node:http2';
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { HttpExchange } from './request-policy.js';
@@ -11,7 +13,9 @@ import type { H2UpstreamPool, UpstreamStream } from './h2-upstream.js';
 import { canRespond, headerObject, resetStream, sendH2LocalReply } from './h2-reply.js';
 import { UPSTREAM_CONNECT_ERROR, UPSTREAM_TIMEOUT, refusedRequest } from './local-reply.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
+/** Request body bytes kept for a retry until the response starts; a stream with a larger body is not retried. */
+const MAX_REPLAY_BYTES = 64 * 1024;
 
 export interface RelayOptions {
   readonly grpc: boolean;
@@ -26,9 +30,9 @@ export function relayToH2Upstream(
   exchange: HttpExchange,
   opts: RelayOptions,
 ): void {
-  const relay = new H2Relay(ds, exchange, opts);
+  const relay = new H2Relay(ds, pool, headers, exchange, opts);
   try {
-    relay.start(pool.request(headers, ds.endAfterHeaders, relay));
+    relay.start();
   } catch (err) {
     // Header values that cannot be sent, or a pool being closed.
     const invalid = (err as { code?: string }).code === 'ERR_HTTP2_INVALID_HEADER';
@@ -50,23 +54,32 @@ class H2Relay implements H2ResponseHandler {
   private owed = 0;
   /** The proxy answered itself (response timeout): the upstream stream's end is no longer news. */
   private answered = false;
+  /** The request body sent so far, while a retry is still possible. */
+  private replay: Buffer[] | undefined = [];
+  private replayBytes = 0;
+  private requestEnded: boolean;
 
   constructor(
     private readonly ds: ServerHttp2Stream,
+    private readonly pool: H2UpstreamPool,
+    private readonly headers: ReadonlyArray<readonly [string, string]>,
     private readonly exchange: HttpExchange,
     private readonly opts: RelayOptions,
-  ) {}
+  ) {
+    this.requestEnded = ds.endAfterHeaders;
+  }
 
-  start(upstream: UpstreamStream): void {
-    this.upstream = upstream;
+  start(): void {
+    this.open();
     const { ds } = this;
-    const us = (this.us = upstream.stream);
     if (!ds.endAfterHeaders) {
       ds.on('data', (chunk: Buffer) => {
-        if (!us.write(chunk)) ds.pause();
+        this.keepForReplay(chunk);
+        if (!this.us.write(chunk)) ds.pause();
       });
       ds.once('end', () => {
-        us.end();
+        this.requestEnded = true;
+        this.us.end();
         this.startResponseTimer();
       });
     } else {
@@ -77,12 +90,17 @@ class H2Relay implements H2ResponseHandler {
     });
     ds.once('close', () => {
       this.clearTimer();
-      if (!us.closed) {
+      if (!this.us.closed) {
         const code = ds.rstCode ?? NGHTTP2_CANCEL;
         if (this.status === 0) this.fail(499, `client reset the stream (${code})`);
-        us.reset(code);
+        this.us.reset(code);
       }
     });
+  }
+
+  private open(): void {
+    this.upstream = this.pool.request(this.headers, this.ds.endAfterHeaders, this);
+    this.us = this.upstream.stream;
   }
 
   // ---- upstream → client
@@ -92,6 +110,7 @@ class H2Relay implements H2ResponseHandler {
     const { ds } = this;
     if (!canRespond(ds)) return;
     this.status = status;
+    this.replay = undefined;
     const out = headerObject(raw, { ':status': status }, this.pairs);
     ds.respond(out, { endStream, waitForTrailers: !endStream });
     // gRPC's outcome is in the trailers: its response record waits for them (a trailers-only answer has it here).
@@ -123,6 +142,7 @@ class H2Relay implements H2ResponseHandler {
     const { ds } = this;
     if (this.answered || ds.destroyed || ds.closed) return;
     if (this.status === 0) {
+      if (code === NGHTTP2_REFUSED_STREAM && this.retry()) return;
       if (code !== NGHTTP2_NO_ERROR && err === undefined && this.upstream.sessionConnected()) {
         // The upstream refused or cancelled the stream: the client learns it the same way.
         this.fail(502, `upstream reset the stream (${code})`);
@@ -144,6 +164,36 @@ class H2Relay implements H2ResponseHandler {
   }
 
   // ----
+
+  private keepForReplay(chunk: Buffer): void {
+    if (this.replay === undefined) return;
+    this.replayBytes += chunk.length;
+    if (this.replayBytes <= MAX_REPLAY_BYTES) this.replay.push(chunk);
+    else this.replay = undefined;
+  }
+
+  /** Sends the request again on a new upstream stream, once; false when it cannot be. */
+  private retry(): boolean {
+    const body = this.replay;
+    this.replay = undefined;
+    if (body === undefined) return false;
+    try {
+      this.open();
+    } catch {
+      return false;
+    }
+    let fits = true;
+    for (const chunk of body) fits = this.us.write(chunk) && fits;
+    if (this.requestEnded) {
+      this.us.end();
+      this.startResponseTimer();
+    } else if (fits) {
+      this.ds.resume(); // it may have been paused by the refused stream's backpressure
+    } else {
+      this.ds.pause();
+    }
+    return true;
+  }
 
   private creditUpstream(): void {
     if (this.owed === 0) return;

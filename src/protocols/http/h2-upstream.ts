@@ -80,6 +80,8 @@ export class H2UpstreamPool {
   private pick(): PooledSession {
     let best: PooledSession | undefined;
     for (const p of this.sessions) {
+      // A session that got GOAWAY is still here while its refused streams are told (and may be retried).
+      if (p.session.closed) continue;
       if (best === undefined || p.session.activeStreams < best.session.activeStreams) best = p;
     }
     if (best !== undefined && (best.session.activeStreams < best.session.maxConcurrentStreams || this.sessions.size >= MAX_SESSIONS)) return best;
