@@ -1,12 +1,17 @@
 // `portcullis backend <name>`: run one demo backend on its own, for trying `portcullis run` by hand with the
 // repo's portcullis.yaml (the deathstar at 127.0.0.10:8000) or your own config.
 import type { Command } from 'commander';
-import { startDeathstar } from '../demo/starwars/deathstar.js';
-import { startDoorServer } from '../demo/cloudcity/door-server.js';
 
-const BACKENDS: Record<string, { listen: string; start(host: string, port: number): Promise<{ host: string; port: number; close(): Promise<void> }> }> = {
-  deathstar: { listen: '127.0.0.10:8000', start: startDeathstar },
-  'cloudcity-door': { listen: '127.0.0.20:50051', start: startDoorServer },
+interface Running {
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Each backend's code is loaded only when it is started (the door manager brings grpc-js). */
+const BACKENDS: Record<string, { listen: string; start(host: string, port: number): Promise<Running> }> = {
+  deathstar: { listen: '127.0.0.10:8000', start: async (host, port) => (await import('../demo/starwars/deathstar.js')).startDeathstar(host, port) },
+  'cloudcity-door': { listen: '127.0.0.20:50051', start: async (host, port) => (await import('../demo/cloudcity/door-server.js')).startDoorServer(host, port) },
 };
 
 export function registerBackend(program: Command): void {

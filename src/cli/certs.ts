@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { CertToolError, createCa, issueCertificate, type IssuedCertificate } from '../protocols/tls/certs-tool.js';
+import type { IssuedCertificate } from '../protocols/tls/certs-tool.js';
 import { parseSecretName, SecretNameError } from '../protocols/tls/secret-path.js';
 
 interface StoreOptions {
@@ -29,9 +29,14 @@ function printIssued(c: IssuedCertificate): void {
   );
 }
 
-async function guarded(action: () => Promise<void>): Promise<void> {
+/** The certificate tool (and node-forge) loads only when a certs command runs. */
+const certsTool = () => import('../protocols/tls/certs-tool.js');
+
+async function guarded(action: (tool: Awaited<ReturnType<typeof certsTool>>) => Promise<void>): Promise<void> {
+  const tool = await certsTool();
+  const { CertToolError } = tool;
   try {
-    await action();
+    await action(tool);
   } catch (e) {
     if (!(e instanceof CertToolError || e instanceof SecretNameError)) throw e;
     process.stderr.write(`portcullis certs: ${e.message}\n`);
@@ -57,7 +62,7 @@ export function registerCerts(program: Command): void {
     .option('--store <dir>', 'secret store folder (default: certs: of the config, else ./certs)')
     .option('-c, --config <file>', 'config file')
     .action((o: StoreOptions & { secret: string; cn: string; days: number; force?: boolean }) =>
-      guarded(async () => printIssued(await createCa({ store: storeFolder(o), secret: parseSecretName(o.secret), commonName: o.cn, days: o.days, force: o.force ?? false }))),
+      guarded(async ({ createCa }) => printIssued(await createCa({ store: storeFolder(o), secret: parseSecretName(o.secret), commonName: o.cn, days: o.days, force: o.force ?? false }))),
     );
   certs
     .command('issue')
@@ -72,7 +77,7 @@ export function registerCerts(program: Command): void {
     .option('--store <dir>', 'secret store folder (default: certs: of the config, else ./certs)')
     .option('-c, --config <file>', 'config file')
     .action((names: string[], o: StoreOptions & { secret: string; ca: string; uri: string[]; cn?: string; client?: boolean; days: number }) =>
-      guarded(async () =>
+      guarded(async ({ issueCertificate }) =>
         printIssued(
           await issueCertificate({
             store: storeFolder(o),

@@ -3,10 +3,6 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { createLogger } from '../observe/logger.js';
-import { runCloudCityDemo } from '../demo/cloudcity/run.js';
-import { runKafkaDemo } from '../demo/kafka/run.js';
-import { runStarWarsDemo } from '../demo/starwars/run.js';
-import { runTlsDemo } from '../demo/tls/run.js';
 
 interface DemoOptions {
   log: (line: string) => void;
@@ -14,11 +10,14 @@ interface DemoOptions {
   flows?: string;
 }
 
-const DEMOS: Record<string, (o: DemoOptions) => Promise<boolean>> = {
-  starwars: runStarWarsDemo,
-  cloudcity: runCloudCityDemo,
-  kafka: runKafkaDemo,
-  tls: runTlsDemo,
+type Demo = (o: DemoOptions) => Promise<boolean>;
+
+/** Loaded when chosen: the demos bring grpc-js, kafkajs and their backends, which no other command needs. */
+const DEMOS: Record<string, () => Promise<Demo>> = {
+  starwars: async () => (await import('../demo/starwars/run.js')).runStarWarsDemo,
+  cloudcity: async () => (await import('../demo/cloudcity/run.js')).runCloudCityDemo,
+  kafka: async () => (await import('../demo/kafka/run.js')).runKafkaDemo,
+  tls: async () => (await import('../demo/tls/run.js')).runTlsDemo,
 };
 
 export function registerDemo(program: Command): void {
@@ -38,7 +37,8 @@ export function registerDemo(program: Command): void {
       const logger = createLogger({ level: 'warn' });
       let ok = true;
       for (const name of chosen) {
-        const passed = await DEMOS[name]!({ log: (line) => process.stdout.write(`${line}\n`), logger, flows: opts.flows });
+        const run = await DEMOS[name]!();
+        const passed = await run({ log: (line) => process.stdout.write(`${line}\n`), logger, flows: opts.flows });
         ok &&= passed;
       }
       process.exitCode = ok ? 0 : 1;

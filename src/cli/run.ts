@@ -1,6 +1,5 @@
 // `portcullis run`: the proxy. Runs until SIGINT/SIGTERM; SIGHUP reloads policies and endpoints.
 import type { Command } from 'commander';
-import { startPortcullis, StartupError } from '../runtime/server.js';
 
 export function registerRun(program: Command): void {
   program
@@ -9,6 +8,8 @@ export function registerRun(program: Command): void {
     .option('-c, --config <file>', 'config file', 'portcullis.yaml')
     .option('--no-watch', 'do not watch files (reload on SIGHUP only)')
     .action(async (opts: { config: string; watch: boolean }) => {
+      // The proxy's modules (undici, the protocol handlers) load here, not for every other command.
+      const { startPortcullis, StartupError } = await import('../runtime/server.js');
       let proxy;
       try {
         proxy = await startPortcullis(opts.config, { watch: opts.watch });
