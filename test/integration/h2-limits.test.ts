@@ -158,4 +158,31 @@ describe('HTTP/2 idle timeouts', () => {
       raw.close();
     }
   });
+
+  test('a stream that keeps moving outlives the idle timeout several times over', async () => {
+    const session = connectFrom(proxy, CLIENT);
+    try {
+      const req = session.request({ ':method': 'POST', ':path': '/trickle' });
+      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        let status = 0;
+        let body = '';
+        req.on('response', (h) => (status = Number(h[':status'])));
+        req.setEncoding('utf8');
+        req.on('data', (c: string) => (body += c));
+        req.on('end', () => resolve({ status, body }));
+        req.on('error', reject);
+      });
+      // 12 chunks 100 ms apart: 1.2 s of upload on a stream that may be quiet for 300 ms.
+      for (let i = 0; i < 12; i++) {
+        req.write(`${i},`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      req.end('end');
+      const { status, body } = await answer;
+      assert.equal(status, 200);
+      assert.equal((JSON.parse(body) as { body: string }).body, '0,1,2,3,4,5,6,7,8,9,10,11,end');
+    } finally {
+      session.close();
+    }
+  });
 });

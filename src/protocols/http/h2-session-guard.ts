@@ -17,11 +17,21 @@ export interface SessionGuardLimits {
   readonly streamIdleTimeoutMs: number;
 }
 
+/** The stream sweep runs this many times per stream idle timeout. */
+const SWEEPS_PER_TIMEOUT = 4;
+
 export class H2SessionGuard {
   private openStreams = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private windowStart = 0;
   private resetsInWindow = 0;
+  /**
+   * Streams opened since the last sweep. Most streams (unary calls) end within milliseconds, and Node's
+   * per-stream idle timer is re-armed on every frame: only a stream still open at the next sweep gets one,
+   * so a silent stream is reset between one and one and a quarter timeouts after it went quiet.
+   */
+  private readonly fresh = new Set<ServerHttp2Stream>();
+  private sweep: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly session: Http2Session,
@@ -29,19 +39,30 @@ export class H2SessionGuard {
     private readonly log: Logger,
   ) {
     this.armIdle();
-    session.once('close', () => this.disarmIdle());
+    session.once('close', () => {
+      this.disarmIdle();
+      clearInterval(this.sweep);
+    });
   }
 
   /** Call for every new stream of the session, before it is handled. */
   track(stream: ServerHttp2Stream): void {
     this.openStreams++;
     this.disarmIdle();
-    stream.setTimeout(this.limits.streamIdleTimeoutMs, () => resetStream(stream, NGHTTP2_CANCEL));
+    this.fresh.add(stream);
+    this.sweep ??= setInterval(() => this.armStreamTimers(), this.limits.streamIdleTimeoutMs / SWEEPS_PER_TIMEOUT).unref();
     stream.once('close', () => {
+      this.fresh.delete(stream);
       this.openStreams--;
       if (resetByClient(stream)) this.countReset();
       if (this.openStreams === 0) this.armIdle();
     });
+  }
+
+  private armStreamTimers(): void {
+    const ms = this.limits.streamIdleTimeoutMs;
+    for (const stream of this.fresh) stream.setTimeout(ms, () => resetStream(stream, NGHTTP2_CANCEL));
+    this.fresh.clear();
   }
 
   private countReset(): void {
