@@ -1,6 +1,6 @@
 // bench/kafka: Kafka produce and consume throughput (MB/s, records/s) and produce latency with 1 KB records,
 // direct to the broker vs through Portcullis with the Empire policy, in one run.
-//   npm run bench:kafka            (BENCH_SECONDS=5 per produce run, BENCH_ROUNDS=3 by default)
+//   npm run bench:kafka            (BENCH_SECONDS=5 per produce run, BENCH_ROUNDS=5 by default)
 // The broker is a real Apache Kafka 3.9 (scripts/kafka/install.sh) when installed, else the embedded demo
 // broker (BENCH_BROKER=real|demo chooses); the report says which. Portcullis runs twice: with flow records
 // off, and writing one Hubble flow record per request to a file, since on a small machine writing them costs
@@ -18,7 +18,8 @@ import { consumeLoad, percentile, produceLatency, produceLoad, type ConsumeResul
 import { freePort, startChild, waitForPort, type Child } from './lib/processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Five: a 5 s produce run now and then lands on the broker's log flush or segment roll and halves. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** A consume run takes well under a second: more of them, for a steadier median. */
 const CONSUME_ROUNDS = 2 * ROUNDS + 1;
 const WARM_UP_SECONDS = 3;
