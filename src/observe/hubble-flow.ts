@@ -132,8 +132,9 @@ function renderL7(event: FlowEvent, redact: ReadonlySet<string>): { json: string
     const apiKey = kafkaApiName(l7.kafka.apiKey);
     json += `,"kafka":${renderKafka(l7.kafka, apiKey, response)}`;
     const request = `${apiKey} correlation id ${l7.kafka.correlationId} topic '${l7.kafka.topic}'`;
+    // Broker responses stream through unread: their return code is shown only when the proxy knows it.
     summary = response
-      ? `Kafka response ${request} return code ${l7.kafka.errorCode ?? 0}`
+      ? `Kafka response ${request}${l7.kafka.errorCode === undefined ? '' : ` return code ${l7.kafka.errorCode}`}`
       : `Kafka request ${request}`;
   }
   return { json: `${json}}`, summary };

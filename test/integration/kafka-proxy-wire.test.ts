@@ -172,6 +172,21 @@ describe('kafka proxy: wire-level behaviour (demo broker)', { timeout: 60_000 },
       ['FORWARDED', PRODUCE, 7, PLANS, undefined, true, false],
       ['DROPPED', FETCH, 11, PLANS, 29, true, false],
     ]);
+    // The broker's answer to the forwarded Produce pairs each REQUEST record, from the broker's side and with
+    // the latency; the proxy's own answer to the denied Fetch is not a response record (as in Cilium).
+    const [request] = proxy.flows.l7('REQUEST');
+    const responses = proxy.flows.l7('RESPONSE');
+    assert.deepEqual(
+      responses.map((e) => [e.verdict, e.l7!.kafka!.apiKey, e.l7!.kafka!.topic, e.l7!.kafka!.correlationId, e.l7!.kafka!.errorCode, e.isReply]),
+      [
+        ['FORWARDED', PRODUCE, ANNOUNCE, request!.l7!.kafka!.correlationId, undefined, true],
+        ['FORWARDED', PRODUCE, PLANS, request!.l7!.kafka!.correlationId, undefined, true],
+      ],
+    );
+    for (const r of responses) {
+      assert.deepEqual([r.source, r.destination, r.sourcePort, r.destinationPort], [request!.destination, request!.source, request!.destinationPort, request!.sourcePort]);
+      assert.ok(r.l7!.latencyNs! > 0n);
+    }
     assert.deepEqual(proxy.metrics.of('policyL7'), [['received', 'kafka'], ['forwarded', 'kafka'], ['received', 'kafka'], ['denied', 'kafka']]);
     assert.deepEqual(proxy.metrics.of('kafkaRequest'), [['produce', 0, 'FORWARDED'], ['fetch', 29, 'DROPPED']]);
   });

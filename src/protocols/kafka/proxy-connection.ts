@@ -28,7 +28,7 @@ import { KafkaFrameReader } from './frame-reader.js';
 import { withoutFetchSession } from './proxy-fetch-sessions.js';
 import type { KafkaRequestHeader } from './header.js';
 import type { HostPort, KafkaBrokerDirectory } from './proxy-brokers.js';
-import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal } from './proxy-policy.js';
+import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal, recordKafkaResponse } from './proxy-policy.js';
 import { KafkaResponseRelay, type ResponseRewrite } from './proxy-response-relay.js';
 import { AdaptiveReadBuffer } from './read-buffer.js';
 import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './proxy-versions.js';
@@ -57,6 +57,9 @@ interface Pending {
   readonly local?: Buffer;
   /** The broker's response must be rewritten before the client sees it. */
   readonly rewrite?: ResponseRewrite;
+  /** A forwarded request, whose response is recorded as a flow; and when it was forwarded. */
+  readonly request?: KafkaPolicyFacts;
+  readonly forwardedAt?: bigint;
 }
 
 export class KafkaProxyConnection {
@@ -216,7 +219,9 @@ export class KafkaProxyConnection {
       return;
     }
     // acks=0: the broker will not answer, so nothing waits for it.
-    if (facts.expectsResponse) this.pending.push({ correlationId, rewrite: this.rewriteFor(apiKey, apiVersion) });
+    if (facts.expectsResponse) {
+      this.pending.push({ correlationId, rewrite: this.rewriteFor(apiKey, apiVersion), request: facts, forwardedAt: process.hrtime.bigint() });
+    }
     this.toUpstream(withoutFetchSession(frame, apiKey, apiVersion));
   }
 
@@ -284,7 +289,8 @@ export class KafkaProxyConnection {
 
   /** The head response is out; the proxy's answers queued right behind it follow. */
   private responseEnded(): Buffer[] {
-    this.pending.shift();
+    const answered = this.pending.shift();
+    if (answered?.request) recordKafkaResponse(this.scope.ctx, this.policy, answered.request, process.hrtime.bigint() - answered.forwardedAt!);
     const local: Buffer[] = [];
     while (this.pending[0]?.local) local.push(this.pending.shift()!.local!);
     return local;

@@ -45,6 +45,30 @@ export function recordKafkaDecision(ctx: ListenerContext, conn: ConnectionPolicy
 }
 
 /**
+ * The broker answered a forwarded request: one RESPONSE flow per topic (pairing the REQUEST flows), from the
+ * broker to the client, with the latency. Answers the proxy made itself are not logged as responses, as in
+ * Cilium. Broker responses stream through unread, so their error codes are not known and not recorded.
+ */
+export function recordKafkaResponse(ctx: ListenerContext, conn: ConnectionPolicy, facts: KafkaPolicyFacts, latencyNs: bigint): void {
+  const topics = facts.topics.length > 0 ? facts.topics : [''];
+  for (const topic of topics) {
+    ctx.flows.record({
+      time: new Date(),
+      verdict: 'FORWARDED',
+      direction: 'ingress',
+      source: conn.destination,
+      destination: conn.source,
+      sourcePort: ctx.config.port,
+      destinationPort: conn.sourcePort,
+      type: 'L7',
+      l7: { type: 'RESPONSE', latencyNs, kafka: { apiKey: facts.apiKey, apiVersion: facts.apiVersion, correlationId: facts.correlationId, topic } },
+      isReply: true,
+      listener: ctx.config.name,
+    });
+  }
+}
+
+/**
  * A request the proxy cannot or will not read (unknown API key, a version it does not offer, malformed
  * body): counted as a parse error — and as unsupported when the header named an API or version the proxy
  * does not speak — and recorded as an ERROR flow saying why.
