@@ -66,6 +66,12 @@ export function createMetrics(): PortcullisMetrics {
     labelNames: ['source'] as const,
     registers,
   });
+  const retries = counter({
+    name: 'portcullis_upstream_retries_total',
+    help: 'Requests sent to the upstream again because it refused them unprocessed (REFUSED_STREAM, or above its GOAWAY)',
+    labelNames: ['listener', 'reason'] as const,
+    registers,
+  });
   const reloads = counter({
     name: 'portcullis_policy_reload_total',
     help: 'Policy and endpoint reloads, by result (a failure keeps the last good snapshot)',
@@ -111,6 +117,7 @@ export function createMetrics(): PortcullisMetrics {
     connectionOpened: (listener) => connections.inc({ listener }),
     connectionClosed: (listener) => connections.dec({ listener }),
     flowsLost: (count) => lostEvents('flow_recorder').inc(count),
+    upstreamRetry: (listener, reason) => retries(listener, reason).inc(),
     reload: (result) => reloads(result).inc(),
     snapshotInfo(rev, policyCount, endpointCount) {
       revision.set(rev);

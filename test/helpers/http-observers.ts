@@ -41,6 +41,9 @@ export class RecordingMetrics implements Metrics {
   connectionClosed(listener: string): void {
     this.calls.push(['connectionClosed', listener]);
   }
+  upstreamRetry(listener: string, reason: string): void {
+    this.calls.push(['upstreamRetry', listener, reason]);
+  }
   /** Calls of one metric, without the name. */
   of(name: string): Array<ReadonlyArray<string | number>> {
     return this.calls.filter((c) => c[0] === name).map((c) => c.slice(1));

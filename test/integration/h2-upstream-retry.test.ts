@@ -102,6 +102,7 @@ describe('HTTP/2 upstream refusals are retried once', () => {
   afterEach(() => {
     upstream.refusals = [];
     upstream.attempts.length = 0;
+    proxy.metrics.clear();
   });
 
   test('RST_STREAM(REFUSED_STREAM): the request is sent again, body included, and answered', async () => {
@@ -111,6 +112,7 @@ describe('HTTP/2 upstream refusals are retried once', () => {
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, body);
     assert.deepEqual(upstream.attempts.map((a) => [a.path, a.bytes]), [['/refused', body.length], ['/refused', body.length]]);
+    assert.deepEqual(proxy.metrics.of('upstreamRetry'), [['backend-http', 'refused_stream']]);
   });
 
   test('GOAWAY below the stream: the request goes again on a new upstream connection', async () => {
@@ -123,6 +125,7 @@ describe('HTTP/2 upstream refusals are retried once', () => {
     assert.deepEqual(r.body, body);
     assert.equal(upstream.attempts.length, 2);
     assert.notEqual(upstream.attempts[1]!.session, upstream.attempts[0]!.session, 'the retry used another connection');
+    assert.deepEqual(proxy.metrics.of('upstreamRetry'), [['backend-http', 'goaway']]);
     // One request, one answer in the flow records: the retry is the proxy's business.
     const flows = proxy.flows.events.filter((e) => e.l7?.http?.url.endsWith('/goaway'));
     assert.deepEqual(flows.map((e) => [e.l7!.type, e.l7!.http!.code]), [['REQUEST', undefined], ['RESPONSE', 200]]);
@@ -150,6 +153,7 @@ describe('HTTP/2 upstream refusals are retried once', () => {
     assert.equal(r.status, undefined);
     assert.equal(r.rstCode, NGHTTP2_REFUSED_STREAM);
     assert.equal(upstream.attempts.length, 2);
+    assert.equal(proxy.metrics.of('upstreamRetry').length, 1, 'one retry, not two');
   });
 
   test('a body over 64 KiB is not kept for a retry: the refusal reaches the client', async () => {

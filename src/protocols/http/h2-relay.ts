@@ -142,7 +142,10 @@ class H2Relay implements H2ResponseHandler {
     const { ds } = this;
     if (this.answered || ds.destroyed || ds.closed) return;
     if (this.status === 0) {
-      if (code === NGHTTP2_REFUSED_STREAM && this.retry()) return;
+      if (code === NGHTTP2_REFUSED_STREAM && this.retry()) {
+        this.exchange.retried(err === undefined ? 'refused_stream' : 'goaway');
+        return;
+      }
       if (code !== NGHTTP2_NO_ERROR && err === undefined && this.upstream.sessionConnected()) {
         // The upstream refused or cancelled the stream: the client learns it the same way.
         this.fail(502, `upstream reset the stream (${code})`);

@@ -54,6 +54,11 @@ export class HttpExchange {
     this.recordResponse('FORWARDED', code, headers, undefined);
   }
 
+  /** Counts a request sent to the upstream again after it refused it unprocessed. */
+  retried(reason: 'refused_stream' | 'goaway'): void {
+    this.ctx.metrics.upstreamRetry?.(this.ctx.config.name, reason);
+  }
+
   /** Records a response the proxy made because the exchange failed (upstream down or slow), with why in `info`. */
   failed(code: number, info: string, headers: Headers = []): void {
     this.recordResponse('ERROR', code, headers, info);
