@@ -85,9 +85,6 @@ class H2Relay implements H2ResponseHandler {
     } else {
       this.startResponseTimer();
     }
-    ds.on('wantTrailers', () => {
-      if (!ds.destroyed && !ds.closed) ds.sendTrailers(this.trailers ?? {});
-    });
     ds.once('close', () => {
       this.clearTimer();
       if (!this.us.closed) {
@@ -112,17 +109,23 @@ class H2Relay implements H2ResponseHandler {
     this.status = status;
     this.replay = undefined;
     const out = headerObject(raw, { ':status': status }, this.pairs);
+    if (!endStream) {
+      ds.once('wantTrailers', () => {
+        if (!ds.destroyed && !ds.closed) ds.sendTrailers(this.trailers ?? {});
+      });
+    }
     ds.respond(out, { endStream, waitForTrailers: !endStream });
     // gRPC's outcome is in the trailers: its response record waits for them (a trailers-only answer has it here).
     if (endStream || !this.opts.grpc) this.record();
-    if (!endStream) ds.on('drain', () => this.creditUpstream());
   }
 
   onData(chunk: Buffer): void {
     const { ds } = this;
     if (ds.destroyed || ds.closed) return;
-    if (ds.write(chunk) && this.owed === 0) this.us.consumed(chunk.length);
-    else this.owed += chunk.length;
+    if (ds.write(chunk) && this.owed === 0) return this.us.consumed(chunk.length);
+    // The first byte owed waits for the one 'drain' that pays everything owed back (most streams never need it).
+    if (this.owed === 0) ds.once('drain', () => this.creditUpstream());
+    this.owed += chunk.length;
   }
 
   onTrailers(raw: string[]): void {
