@@ -4,6 +4,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asChild, type Child } from './processes.js';
 
+interface Address {
+  readonly host: string;
+  readonly port: number;
+}
+
 /** True when an `haproxy` binary is on the PATH (.ci/run installs it). */
 export function haproxyInstalled(): boolean {
   return spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
@@ -13,50 +18,37 @@ export function haproxyInstalled(): boolean {
  * haproxy in HTTP mode speaking h2c on both sides, with the Cloud City rule as ACLs: only `allowedPaths` from
  * `allowedSource` pass, anything else gets 403. The native L7 peer of bench/grpc and bench/h2.
  */
-export function startHaproxyH2(
-  dir: string,
-  listen: { host: string; port: number },
-  upstream: { host: string; port: number },
-  rule: { allowedSource: string; allowedPaths: readonly string[] },
-): Child {
-  const config = join(dir, `haproxy-${listen.port}.cfg`);
-  writeFileSync(
-    config,
-    `global
-  maxconn 1000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 120s
-  timeout server 120s
-frontend doors
+export function startHaproxyH2(dir: string, listen: Address, upstream: Address, rule: { allowedSource: string; allowedPaths: readonly string[] }): Child {
+  return startHaproxy(dir, listen, 'mode http', `frontend doors
   bind ${listen.host}:${listen.port} proto h2
   http-request deny deny_status 403 unless { src ${rule.allowedSource} } { path ${rule.allowedPaths.join(' ')} }
   default_backend door
 backend door
   server upstream ${upstream.host}:${upstream.port} proto h2
-`,
-  );
-  return asChild('haproxy', spawn('haproxy', ['-db', '-f', config], { stdio: ['ignore', 'ignore', 'inherit'] }));
+`);
 }
 
 /** haproxy in TCP mode (no L7 parsing, splicing when the kernel allows) from `listen` to `upstream`. */
-export function startHaproxyTcp(dir: string, listen: { host: string; port: number }, upstream: { host: string; port: number }): Child {
+export function startHaproxyTcp(dir: string, listen: Address, upstream: Address): Child {
+  return startHaproxy(dir, listen, 'mode tcp\n  option splice-auto', `listen relay
+  bind ${listen.host}:${listen.port}
+  server upstream ${upstream.host}:${upstream.port}
+`);
+}
+
+/** Writes a config (shared limits and timeouts, then `proxies`) and runs haproxy in the foreground. */
+function startHaproxy(dir: string, listen: Address, mode: string, proxies: string): Child {
   const config = join(dir, `haproxy-${listen.port}.cfg`);
   writeFileSync(
     config,
     `global
   maxconn 1000
 defaults
-  mode tcp
-  option splice-auto
+  ${mode}
   timeout connect 5s
   timeout client 120s
   timeout server 120s
-listen relay
-  bind ${listen.host}:${listen.port}
-  server upstream ${upstream.host}:${upstream.port}
-`,
+${proxies}`,
   );
   return asChild('haproxy', spawn('haproxy', ['-db', '-f', config], { stdio: ['ignore', 'ignore', 'inherit'] }));
 }
