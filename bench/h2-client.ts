@@ -1,7 +1,7 @@
 // bench/h2-client: client CPU per request of the lean HTTP/2 client vs node:http2's ClientHttp2Session.request,
 // against the same node:http2 server running in its own process. Each request is shaped like a unary gRPC
 // call: POST with a 10-byte body, a 10-byte response and trailers; 50 in flight on one connection.
-//   npm run build && node dist/bench/h2-client.js      (BENCH_REQUESTS=20000 per measurement, BENCH_ROUNDS=3)
+//   npm run bench:h2-client      (BENCH_REQUESTS=20000 per measurement, BENCH_ROUNDS=3)
 // CPU is process.cpuUsage() (user + system) of this process only; the machine is shared and noisy, so the
 // clients alternate and the median of the rounds is reported.
 import { spawn } from 'node:child_process';
