@@ -11,7 +11,8 @@ import { BACKEND, CLIENT, connectFrom, startH2Proxy, type H2Proxy } from '../hel
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
-type Refusal = 'goaway' | 'reset' | undefined;
+/** goaway/reset: once the request has ended; reset-early: on its first DATA, with more of the body still to come. */
+type Refusal = 'goaway' | 'reset' | 'reset-early' | undefined;
 
 /** A node:http2 upstream that refuses the next `refusals` streams as told, then echoes request bodies. */
 class RefusingUpstream {
@@ -30,6 +31,14 @@ class RefusingUpstream {
     this.server.on('stream', (stream, headers) => {
       stream.on('error', () => {});
       const session = stream.session as http2.ServerHttp2Session & { n: number };
+      if (this.refusals[0] === 'reset-early') {
+        stream.once('data', (c: Buffer) => {
+          this.refusals.shift();
+          this.attempts.push({ session: session.n, stream: stream.id!, path: String(headers[':path']), bytes: c.length });
+          stream.close(NGHTTP2_REFUSED_STREAM);
+        });
+        return;
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
@@ -144,6 +153,32 @@ describe('HTTP/2 upstream refusals are retried once', () => {
       assert.equal(upstream.attempts.length, 2);
     } finally {
       client.close();
+    }
+  });
+
+  test('refused while the body is still arriving: what was sent goes again, the rest follows on the new stream', async () => {
+    upstream.refusals = ['reset-early'];
+    const session = connectFrom(proxy, CLIENT);
+    try {
+      const req = session.request({ ':method': 'POST', ':path': '/early', 'content-type': 'application/octet-stream' });
+      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        let status = 0;
+        let body = '';
+        req.on('response', (h) => (status = Number(h[':status'])));
+        req.setEncoding('utf8');
+        req.on('data', (c: string) => (body += c));
+        req.on('end', () => resolve({ status, body }));
+        req.on('error', reject);
+      });
+      req.write('first half, ');
+      while (upstream.attempts.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 50)); // the refusal reaches the proxy, which opens the second stream
+      req.end('second half');
+      assert.deepEqual(await answer, { status: 200, body: 'first half, second half' });
+      assert.deepEqual(upstream.attempts.map((a) => [a.path, a.bytes]), [['/early', 12], ['/early', 23]]);
+      assert.deepEqual(proxy.metrics.of('upstreamRetry'), [['backend-http', 'refused_stream']]);
+    } finally {
+      session.close();
     }
   });
 
