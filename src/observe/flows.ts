@@ -209,9 +209,15 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
       if (writerBehind()) await writerCaughtUp();
       drainChunk();
     }
-    if (broken || closed) return;
-    // SonicBoom fsyncs after a callback flush; pipes and terminals refuse fsync (EINVAL), which is harmless here.
-    await new Promise<void>((resolve) => dest.flush(() => resolve()));
+    // SonicBoom calls back once its write loop stops, which leaves up to minLength bytes buffered when a write was
+    // in flight: flush again while that makes progress (a destination in an error state makes none).
+    // It fsyncs after a callback flush; pipes and terminals refuse fsync (EINVAL), which is harmless here.
+    let before = Number.POSITIVE_INFINITY;
+    do {
+      if (broken || closed) return;
+      before = unwritten;
+      await new Promise<void>((resolve) => dest.flush(() => resolve()));
+    } while (unwritten > 0 && unwritten < before);
   }
 
   return {

@@ -111,6 +111,20 @@ test('flush waits for a slow writer rather than dropping a large backlog', async
   await rec.close();
 });
 
+test('flush writes the tail that arrives while a write is in flight', async () => {
+  const file = join(dir, 'tail.json');
+  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT });
+  rec.record(httpRequestEvent());
+  await rec.flush(); // the file is open, so the next batch starts writing as soon as it passes 64 KiB
+  // A little over 64 KiB of flows: the first write starts mid-batch, and the last few flows are buffered behind it.
+  for (let i = 0; i < 50; i++) rec.record(httpRequestEvent({ sourcePort: 2000 + i }));
+  await rec.flush();
+  const ports = readLines(file).map((l) => (l.flow.l4 as { TCP: { source_port: number } }).TCP.source_port);
+  assert.equal(ports.length, 51);
+  assert.deepEqual(ports.slice(1), Array.from({ length: 50 }, (_, i) => 2000 + i));
+  await rec.close();
+});
+
 test('a malformed event costs one record, is logged, and does not stop the batch', async () => {
   const file = join(dir, 'malformed.json');
   const logged = captureLog();
