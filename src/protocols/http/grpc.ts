@@ -1,7 +1,7 @@
 // gRPC over HTTP/2 as the proxy sees it: how to recognise a call, and how to answer one itself.
 // The proxy never parses gRPC messages; policy sees `POST /<package>.<Service>/<Method>` like any request.
 // Wire format of status answers: grpc/grpc doc/PROTOCOL-HTTP2.md ("Responses", "Trailers-Only").
-import type { OutgoingHttpHeaders } from 'node:http2';
+import type { Headers } from './forward-headers.js';
 
 /** The gRPC status codes the proxy itself produces. */
 export const GrpcStatus = {
@@ -47,16 +47,15 @@ export function percentEncodeGrpcMessage(message: string): string {
 }
 
 /**
- * The single HEADERS frame (sent with END_STREAM) of a trailers-only response: HTTP 200, the gRPC content
- * type, and the status in what are, for the client, its trailers.
+ * The fields of the single HEADERS frame (`:status` 200, sent with END_STREAM) of a trailers-only response:
+ * the gRPC content type, and the status in what are, for the client, its trailers.
  */
-export function grpcTrailersOnly(status: GrpcStatusCode, message: string): OutgoingHttpHeaders {
-  return {
-    ':status': 200,
-    'content-type': 'application/grpc',
-    'grpc-status': String(status),
-    'grpc-message': percentEncodeGrpcMessage(message),
-  };
+export function grpcTrailersOnly(status: GrpcStatusCode, message: string): Headers {
+  return [
+    ['content-type', 'application/grpc'],
+    ['grpc-status', String(status)],
+    ['grpc-message', percentEncodeGrpcMessage(message)],
+  ];
 }
 
 /**

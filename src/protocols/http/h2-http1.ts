@@ -1,19 +1,18 @@
 // One allowed (non-gRPC) HTTP/2 stream relayed to an HTTP/1.1 upstream (`upstreamProtocol: http1`) through
 // the listener's undici pool: the request body streams up, the response streams down, both with
 // backpressure; connection-specific response fields are dropped because HTTP/2 forbids them.
-import http2 from 'node:http2';
 import { Readable } from 'node:stream';
-import type { ServerHttp2Stream } from 'node:http2';
 import type { Dispatcher, Pool } from 'undici';
 import type { HttpExchange } from './request-policy.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
-import { canRespond, headerObject, resetStream, sendH2LocalReply } from './h2-reply.js';
+import { ErrorCode } from './h2-wire/frames.js';
+import type { H2StreamHandler } from './h2-wire/connection.js';
+import type { H2ServerStream } from './h2-wire/server.js';
+import { canRespond, responseFields, sendH2LocalReply } from './h2-reply.js';
 import { upstreamFailure } from './upstream.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
-
 export function relayToHttp1Upstream(
-  ds: ServerHttp2Stream,
+  ds: H2ServerStream,
   pool: Pool,
   method: string,
   path: string,
@@ -23,29 +22,51 @@ export function relayToHttp1Upstream(
   let started = false;
   let finished = false;
   let controller: Dispatcher.DispatchController | undefined;
+  const body = ds.endAfterHeaders ? null : new RequestBody(ds);
+  let resumeResponse: (() => void) | undefined;
+  ds.handler = {
+    onData: (chunk) => body?.data(chunk),
+    onTrailers() {},
+    onEnd: () => body?.push(null),
+    onClose(code) {
+      body?.destroy();
+      if (finished) return;
+      if (!started) exchange.failed(499, `client reset the stream (${code === ErrorCode.NO_ERROR ? ErrorCode.CANCEL : code})`);
+      controller?.abort(new Error('client reset the stream'));
+    },
+    onDrain() {
+      resumeResponse?.();
+    },
+  } satisfies H2StreamHandler;
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart(c) {
       controller = c;
-      if (ds.destroyed || ds.closed) c.abort(new Error('client went away'));
+      if (ds.closed) c.abort(new Error('client went away'));
     },
     onResponseStart(c, statusCode) {
       if (statusCode < 200) return; // interim 1xx: HTTP/2 clients get the final response only
       if (!canRespond(ds)) return c.abort(new Error('client went away'));
       started = true;
-      const pairs: Array<readonly [string, string]> = [];
-      const out = headerObject(downstreamResponseHeaders(rawBuffers(c.rawHeaders), false), { ':status': statusCode }, pairs);
-      ds.respond(out);
-      exchange.responded(statusCode, pairs);
+      const fields = responseFields(downstreamResponseHeaders(rawBuffers(c.rawHeaders), false));
+      if (!ds.respond(statusCode, fields)) {
+        exchange.failed(502, 'upstream response header that HTTP/2 cannot carry');
+        ds.reset(ErrorCode.INTERNAL_ERROR);
+        return c.abort(new Error('response header HTTP/2 cannot carry'));
+      }
+      exchange.responded(statusCode, fields);
     },
     onResponseData(c, chunk) {
       if (!ds.write(chunk)) {
         c.pause();
-        ds.once('drain', () => c.resume());
+        resumeResponse = () => {
+          resumeResponse = undefined;
+          c.resume();
+        };
       }
     },
     onResponseEnd() {
       finished = true;
-      if (!ds.destroyed) ds.end();
+      ds.end();
     },
     onResponseError(_c, err) {
       finished = true;
@@ -53,28 +74,33 @@ export function relayToHttp1Upstream(
         const { reply, info } = upstreamFailure(err);
         const sent = sendH2LocalReply(ds, reply, false);
         if (sent) exchange.failed(sent.code, info, sent.headers);
-      } else if (!ds.destroyed && !ds.closed) {
+      } else if (!ds.closed) {
         exchange.failed(502, `upstream failed mid-response: ${err.message}`);
-        resetStream(ds, NGHTTP2_INTERNAL_ERROR);
+        ds.reset(ErrorCode.INTERNAL_ERROR);
       }
     },
   };
-  ds.once('close', () => {
-    if (!finished) {
-      if (!started) exchange.failed(499, `client reset the stream (${ds.rstCode ?? NGHTTP2_CANCEL})`);
-      controller?.abort(new Error('client reset the stream'));
-    }
-  });
-  pool.dispatch(
-    {
-      path,
-      method,
-      headers: headers as string[],
-      // Not the stream itself: undici would destroy it when the request body ends, before the response is written.
-      body: ds.endAfterHeaders ? null : Readable.from(ds.iterator({ destroyOnReturn: false }), { objectMode: false }),
-    },
-    handler,
-  );
+  pool.dispatch({ path, method, headers: headers as string[], body }, handler);
+}
+
+/** The request body as a stream for undici; the client gets window credit back as undici reads. */
+class RequestBody extends Readable {
+  private held = 0;
+
+  constructor(private readonly ds: H2ServerStream) {
+    super();
+  }
+
+  data(chunk: Buffer): void {
+    if (this.push(chunk)) this.ds.consumed(chunk.length);
+    else this.held += chunk.length;
+  }
+
+  override _read(): void {
+    if (this.held === 0) return;
+    this.ds.consumed(this.held);
+    this.held = 0;
+  }
 }
 
 function rawBuffers(raw: Dispatcher.DispatchController['rawHeaders']): Buffer[] {

@@ -5,15 +5,15 @@
 // cancellation and deadlines travel as RST_STREAM). A stream the upstream did not process (REFUSED_STREAM,
 // or above the last stream id of its GOAWAY, as when it restarts gracefully) is sent again once on another
 // stream (RFC 9113 §8.7), if its body so far is small enough to have been kept.
-import http2 from 'node:http2';
-import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { HttpExchange } from './request-policy.js';
-import type { H2ClientStream, H2ResponseHandler } from './h2-client/session.js';
+import type { Fields, H2StreamHandler } from './h2-wire/connection.js';
+import type { H2ClientStream, H2ResponseHandler } from './h2-wire/client.js';
+import { ErrorCode } from './h2-wire/frames.js';
+import type { H2ServerStream } from './h2-wire/server.js';
 import type { H2UpstreamPool, UpstreamStream } from './h2-upstream.js';
-import { canRespond, headerObject, resetStream, sendH2LocalReply } from './h2-reply.js';
+import { canRespond, responseFields, sendH2LocalReply } from './h2-reply.js';
 import { UPSTREAM_CONNECT_ERROR, UPSTREAM_TIMEOUT, refusedRequest } from './local-reply.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /** Request body bytes kept for a retry until the response starts; a stream with a larger body is not retried. */
 const MAX_REPLAY_BYTES = 64 * 1024;
 
@@ -23,13 +23,7 @@ export interface RelayOptions {
   readonly responseTimeoutMs: number;
 }
 
-export function relayToH2Upstream(
-  ds: ServerHttp2Stream,
-  pool: H2UpstreamPool,
-  headers: ReadonlyArray<readonly [string, string]>,
-  exchange: HttpExchange,
-  opts: RelayOptions,
-): void {
+export function relayToH2Upstream(ds: H2ServerStream, pool: H2UpstreamPool, headers: Fields, exchange: HttpExchange, opts: RelayOptions): void {
   const relay = new H2Relay(ds, pool, headers, exchange, opts);
   try {
     relay.start();
@@ -41,17 +35,40 @@ export function relayToH2Upstream(
   }
 }
 
-/** The upstream stream's handler, and the downstream stream's listeners: one object per relayed request. */
+/** The downstream stream's handler: the request body and the client's side of the stream. */
+class RequestSide implements H2StreamHandler {
+  constructor(private readonly relay: H2Relay) {}
+  onData(chunk: Buffer): void {
+    this.relay.requestData(chunk);
+  }
+  onTrailers(raw: string[]): void {
+    this.relay.requestTrailers(raw);
+  }
+  onEnd(): void {
+    this.relay.requestEnd();
+  }
+  onClose(code: number): void {
+    this.relay.downstreamClosed(code);
+  }
+  onDrain(): void {
+    this.relay.creditUpstream();
+  }
+}
+
+/** One relayed request: the upstream stream's handler, driving the downstream stream through RequestSide. */
 class H2Relay implements H2ResponseHandler {
   private us!: H2ClientStream;
   private upstream!: UpstreamStream;
   private status = 0;
   private pairs: Array<readonly [string, string]> = [];
-  private trailers: OutgoingHttpHeaders | undefined;
+  private trailers: Fields | undefined;
+  private requestTrailerFields: Fields | undefined;
   private recorded = false;
   private timer: NodeJS.Timeout | undefined;
-  /** Response bytes the client stream has not accepted yet: their upstream credit waits for 'drain'. */
+  /** Response bytes the client stream has not accepted yet: their upstream credit waits for its drain. */
   private owed = 0;
+  /** Request bytes the upstream stream has not accepted yet: the client's credit waits for the upstream's drain. */
+  private requestOwed = 0;
   /** The proxy answered itself (response timeout): the upstream stream's end is no longer news. */
   private answered = false;
   /** The request body sent so far, while a retry is still possible. */
@@ -60,9 +77,9 @@ class H2Relay implements H2ResponseHandler {
   private requestEnded: boolean;
 
   constructor(
-    private readonly ds: ServerHttp2Stream,
+    private readonly ds: H2ServerStream,
     private readonly pool: H2UpstreamPool,
-    private readonly headers: ReadonlyArray<readonly [string, string]>,
+    private readonly headers: Fields,
     private readonly exchange: HttpExchange,
     private readonly opts: RelayOptions,
   ) {
@@ -70,34 +87,40 @@ class H2Relay implements H2ResponseHandler {
   }
 
   start(): void {
-    this.open();
-    const { ds } = this;
-    if (!ds.endAfterHeaders) {
-      ds.on('data', (chunk: Buffer) => {
-        this.keepForReplay(chunk);
-        if (!this.us.write(chunk)) ds.pause();
-      });
-      ds.once('end', () => {
-        this.requestEnded = true;
-        this.us.end();
-        this.startResponseTimer();
-      });
-    } else {
-      this.startResponseTimer();
-    }
-    ds.once('close', () => {
-      this.clearTimer();
-      if (!this.us.closed) {
-        const code = ds.rstCode ?? NGHTTP2_CANCEL;
-        if (this.status === 0) this.fail(499, `client reset the stream (${code})`);
-        this.us.reset(code);
-      }
-    });
+    this.open(this.requestEnded);
+    this.ds.handler = new RequestSide(this);
+    if (this.requestEnded) this.startResponseTimer();
   }
 
-  private open(): void {
-    this.upstream = this.pool.request(this.headers, this.ds.endAfterHeaders, this);
+  private open(endStream: boolean): void {
+    this.upstream = this.pool.request(this.headers, endStream, this);
     this.us = this.upstream.stream;
+  }
+
+  // ---- client → upstream
+
+  requestData(chunk: Buffer): void {
+    this.keepForReplay(chunk);
+    if (this.us.write(chunk) && this.requestOwed === 0) return this.ds.consumed(chunk.length);
+    this.requestOwed += chunk.length;
+  }
+
+  requestTrailers(raw: string[]): void {
+    this.requestTrailerFields = responseFields(raw);
+  }
+
+  requestEnd(): void {
+    this.requestEnded = true;
+    this.us.end(undefined, this.requestTrailerFields);
+    this.startResponseTimer();
+  }
+
+  downstreamClosed(code: number): void {
+    this.clearTimer();
+    if (this.us.closed) return;
+    const reset = code === ErrorCode.NO_ERROR ? ErrorCode.CANCEL : code;
+    if (this.status === 0) this.fail(499, `client reset the stream (${reset})`);
+    this.us.reset(reset);
   }
 
   // ---- upstream → client
@@ -108,65 +131,70 @@ class H2Relay implements H2ResponseHandler {
     if (!canRespond(ds)) return;
     this.status = status;
     this.replay = undefined;
-    const out = headerObject(raw, { ':status': status }, this.pairs);
-    if (!endStream) {
-      ds.once('wantTrailers', () => {
-        if (!ds.destroyed && !ds.closed) ds.sendTrailers(this.trailers ?? {});
-      });
+    this.pairs = responseFields(raw);
+    if (!ds.respond(status, this.pairs, endStream)) {
+      this.fail(502, 'upstream response header that HTTP/2 cannot carry');
+      ds.reset(ErrorCode.INTERNAL_ERROR);
+      return;
     }
-    ds.respond(out, { endStream, waitForTrailers: !endStream });
     // gRPC's outcome is in the trailers: its response record waits for them (a trailers-only answer has it here).
     if (endStream || !this.opts.grpc) this.record();
   }
 
   onData(chunk: Buffer): void {
     const { ds } = this;
-    if (ds.destroyed || ds.closed) return;
+    if (ds.closed) return;
     if (ds.write(chunk) && this.owed === 0) return this.us.consumed(chunk.length);
-    // The first byte owed waits for the one 'drain' that pays everything owed back (most streams never need it).
-    if (this.owed === 0) ds.once('drain', () => this.creditUpstream());
+    // Credit for what the client has not accepted returns when its stream drains (most streams never need it).
     this.owed += chunk.length;
   }
 
   onTrailers(raw: string[]): void {
-    const trailerPairs: Array<readonly [string, string]> = [];
-    this.trailers = headerObject(raw, {}, trailerPairs);
-    this.pairs.push(...trailerPairs);
+    this.trailers = responseFields(raw);
+    this.pairs.push(...this.trailers);
   }
 
   onEnd(): void {
     this.record();
     const { ds } = this;
-    if (!ds.destroyed && !ds.closed && ds.headersSent && !ds.writableEnded) ds.end();
+    if (!ds.closed && ds.headersSent) ds.end(undefined, this.trailers);
   }
 
   onClose(code: number, err: Error | undefined): void {
     this.clearTimer();
     const { ds } = this;
-    if (this.answered || ds.destroyed || ds.closed) return;
+    if (this.answered || ds.closed) return;
     if (this.status === 0) {
-      if (code === NGHTTP2_REFUSED_STREAM && this.retry()) {
+      if (code === ErrorCode.REFUSED_STREAM && this.retry()) {
         this.exchange.retried(err === undefined ? 'refused_stream' : 'goaway');
         return;
       }
-      if (code !== NGHTTP2_NO_ERROR && err === undefined && this.upstream.sessionConnected()) {
+      if (code !== ErrorCode.NO_ERROR && err === undefined && this.upstream.sessionConnected()) {
         // The upstream refused or cancelled the stream: the client learns it the same way.
         this.fail(502, `upstream reset the stream (${code})`);
-        resetStream(ds, code);
+        ds.reset(code);
         return;
       }
       const sent = sendH2LocalReply(ds, UPSTREAM_CONNECT_ERROR, this.opts.grpc);
       if (sent) this.fail(sent.code, `upstream: ${err?.message ?? 'stream closed without a response'}`);
       return;
     }
-    if ((code !== NGHTTP2_NO_ERROR || err !== undefined) && !ds.writableEnded) {
+    if ((code !== ErrorCode.NO_ERROR || err !== undefined) && !ds.endQueued) {
       this.fail(502, `upstream reset the stream (${code})${err ? `: ${err.message}` : ''} mid-response`);
-      resetStream(ds, code === NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : code);
+      ds.reset(code === ErrorCode.NO_ERROR ? ErrorCode.CANCEL : code);
     }
   }
 
   onDrain(): void {
-    this.ds.resume();
+    if (this.requestOwed === 0) return;
+    this.ds.consumed(this.requestOwed);
+    this.requestOwed = 0;
+  }
+
+  creditUpstream(): void {
+    if (this.owed === 0) return;
+    this.us.consumed(this.owed);
+    this.owed = 0;
   }
 
   // ----
@@ -184,27 +212,19 @@ class H2Relay implements H2ResponseHandler {
     this.replay = undefined;
     if (body === undefined) return false;
     try {
-      this.open();
+      this.open(this.requestEnded && body.length === 0 && this.requestTrailerFields === undefined);
     } catch {
       return false;
     }
     let fits = true;
     for (const chunk of body) fits = this.us.write(chunk) && fits;
     if (this.requestEnded) {
-      this.us.end();
+      this.us.end(undefined, this.requestTrailerFields);
       this.startResponseTimer();
-    } else if (fits) {
-      this.ds.resume(); // it may have been paused by the refused stream's backpressure
-    } else {
-      this.ds.pause();
     }
+    // Credit held back by the refused stream's backpressure returns once this one has room.
+    if (fits) this.onDrain();
     return true;
-  }
-
-  private creditUpstream(): void {
-    if (this.owed === 0) return;
-    this.us.consumed(this.owed);
-    this.owed = 0;
   }
 
   /** The wait for response headers starts once the request is fully sent: a slow upload is not a slow upstream. */
@@ -216,7 +236,7 @@ class H2Relay implements H2ResponseHandler {
       this.answered = true;
       const sent = sendH2LocalReply(this.ds, UPSTREAM_TIMEOUT, this.opts.grpc);
       if (sent) this.fail(sent.code, `upstream sent no response headers within ${ms} ms`);
-      this.us.reset(NGHTTP2_CANCEL);
+      this.us.reset(ErrorCode.CANCEL);
     }, ms);
   }
 

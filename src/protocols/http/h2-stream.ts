@@ -1,7 +1,6 @@
 // One HTTP/2 request stream: facts (`:method`, normalised `:path`, `:authority`, every header), the policy
 // decision under the current snapshot, and then a local answer (403, or gRPC PERMISSION_DENIED) or a relay
 // to the upstream in the listener's `upstreamProtocol`.
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Pool } from 'undici';
 import type { ListenerContext } from '../context.js';
 import type { HttpRequestFacts } from '../../policy/types.js';
@@ -12,6 +11,7 @@ import { relayToHttp1Upstream } from './h2-http1.js';
 import { relayToH2Upstream } from './h2-relay.js';
 import { sendGrpcStatus, sendH2LocalReply } from './h2-reply.js';
 import type { H2UpstreamPool } from './h2-upstream.js';
+import type { H2ServerStream } from './h2-wire/server.js';
 import { ACCESS_DENIED_REPLY, CONNECT_NOT_ALLOWED, refusedRequest, type LocalReply } from './local-reply.js';
 import { normalizePath, PathError } from './path.js';
 import { HttpExchange, recordRejectedRequest } from './request-policy.js';
@@ -29,15 +29,15 @@ export interface H2StreamScope {
   readonly upstream: H2Upstream;
 }
 
-export function handleH2Stream(scope: H2StreamScope, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: readonly string[]): void {
+export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): void {
   const { ctx, conn } = scope;
   const connection = conn.current();
   if (connection === undefined) return; // a reload denied the connection: it has been reset
 
-  const method = headers[':method'] ?? '';
-  const grpc = isGrpcContentType(headers['content-type']);
-  const target = headers[':path'];
-  const authority = headers[':authority'] ?? headers.host;
+  const { method } = stream;
+  const grpc = isGrpcContentType(stream.field('content-type'));
+  const target = stream.path;
+  const authority = stream.authority ?? stream.field('host');
   const refuse = (reply: LocalReply, reason: string) => {
     recordRejectedRequest(ctx, conn, method, target ?? '', 'HTTP/2', reply.status, reason);
     sendH2LocalReply(stream, reply, grpc);
@@ -50,7 +50,7 @@ export function handleH2Stream(scope: H2StreamScope, stream: ServerHttp2Stream, 
   const misdirected = scope.scheme === 'https' ? misdirectedRequest(conn.socket, authority) : undefined;
   if (misdirected !== undefined) return refuse(MISDIRECTED_REPLY, misdirected);
 
-  const facts: HttpRequestFacts = { method, path, host: authority, headers: regularHeaders(raw) };
+  const facts: HttpRequestFacts = { method, path, host: authority, headers: stream.fields };
   const exchange = new HttpExchange(ctx, conn, connection, facts, 'HTTP/2', scope.scheme);
   if (!exchange.allowed) {
     const sent = sendH2LocalReply(stream, ACCESS_DENIED_REPLY, grpc);
@@ -81,26 +81,10 @@ export function handleH2Stream(scope: H2StreamScope, stream: ServerHttp2Stream, 
   // Hop-by-hop and connection-specific fields are already gone (forward-headers.ts); names are lower-case.
   for (let i = 0; i < forwarded.length; i += 2) out.push([forwarded[i]!, forwarded[i + 1]!]);
   // `te: trailers` is the one TE value HTTP/2 allows; gRPC requires it to detect proxies that drop trailers.
-  if (acceptsTrailers(headers.te)) out.push(['te', 'trailers']);
+  if (stream.field('te') === 'trailers') out.push(['te', 'trailers']);
   relayToH2Upstream(stream, upstream.pool, out, exchange, { grpc, responseTimeoutMs: grpc ? 0 : limits.upstreamTimeoutMs });
-}
-
-/** Regular (non-pseudo) header pairs in arrival order, duplicates kept; HTTP/2 names are already lower-case. */
-function regularHeaders(raw: readonly string[]): Array<readonly [string, string]> {
-  const out: Array<readonly [string, string]> = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.charCodeAt(0) !== 0x3a) out.push([name, raw[i + 1]!]);
-  }
-  return out;
 }
 
 function withoutHost(headers: Headers): Headers {
   return headers.some(([name]) => name === 'host') ? headers.filter(([name]) => name !== 'host') : headers;
-}
-
-function acceptsTrailers(te: string | string[] | undefined): boolean {
-  if (te === undefined) return false;
-  const values = Array.isArray(te) ? te : [te];
-  return values.some((v) => v.split(',').some((t) => t.trim().toLowerCase() === 'trailers'));
 }

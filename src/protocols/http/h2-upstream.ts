@@ -1,11 +1,11 @@
-// Pooled, multiplexed HTTP/2 sessions to one upstream (h2c, or h2 over TLS), on the lean client in h2-client/.
+// Pooled, multiplexed HTTP/2 sessions to one upstream (h2c, or h2 over TLS), on the lean client in h2-wire/.
 //
 // A request goes on the least-busy open session that still has room under the upstream's advertised
 // SETTINGS_MAX_CONCURRENT_STREAMS; when every session is full another is opened (up to MAX_SESSIONS, after
 // which the session queues the stream until a slot frees). A session that receives GOAWAY, fails or closes
 // leaves the pool at once, so the next request opens a fresh one: reconnection is lazy and per request.
 import type tls from 'node:tls';
-import { H2ClientSession, type H2ClientStream, type H2ResponseHandler } from './h2-client/session.js';
+import { H2ClientSession, type H2ClientStream, type H2ResponseHandler } from './h2-wire/client.js';
 
 /** More sessions than this to one upstream only happens with thousands of concurrent streams. */
 const MAX_SESSIONS = 16;

@@ -1,94 +1,85 @@
-// A lean HTTP/2 client session for the upstream hop: h2c over TCP, or h2 over TLS negotiated by ALPN.
-// Node's ClientHttp2Session spends more CPU per request on its stream objects, async-resource bindings and
-// events than on HTTP/2 itself. Here a request is one plain object driven by callbacks, frames are parsed
-// straight out of the socket's chunks, and every frame queued during an event-loop turn goes out in one socket write.
+// What both ends of an HTTP/2 connection do alike (RFC 9113): frames parsed straight out of the socket's chunks,
+// SETTINGS, PING, WINDOW_UPDATE, CONTINUATION, flow control both ways, and an output queue that sends every
+// frame queued during an event-loop turn in one socket write. The client (upstream hop) and the server
+// (downstream hop) add what differs: who opens streams and what their header blocks must hold.
+// Node's own HTTP/2 spends more CPU per stream on its stream objects, async-resource bindings and events than
+// on HTTP/2 itself; here a stream is one plain object driven by callbacks.
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import {
   DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, Flag, FRAME_HEADER_LENGTH, FrameType, MAX_ALLOWED_FRAME_SIZE,
-  MAX_WINDOW_SIZE, PREFACE, SETTINGS_ACK, Setting, frame, goawayFrame, pingAckFrame, rstStreamFrame, settingsFrame,
-  windowUpdateFrame, writeFrameHeader,
+  MAX_WINDOW_SIZE, SETTINGS_ACK, Setting, frame, goawayFrame, pingAckFrame, rstStreamFrame, windowUpdateFrame,
+  writeFrameHeader,
 } from './frames.js';
 import { HpackDecoder, encodeHeaderBlock, headerBlockLength, writeHeaderBlock } from './hpack.js';
 
-export interface H2ClientOptions {
-  host: string;
-  port: number;
-  /** Present: TLS with ALPN h2 (the session fails if the server picks anything else). */
-  tls?: tls.ConnectionOptions;
-  connectTimeoutMs: number;
-  /** Our SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window. */
-  initialWindowSize: number;
-  /** Our connection receive window. */
-  connectionWindowSize: number;
-  /** Default 64 KiB; a response header block over it resets that stream. */
-  maxHeaderListSize?: number;
-}
+export type Fields = ReadonlyArray<readonly [string, string]>;
 
-export interface H2ResponseHandler {
-  /** Final response headers (1xx skipped). raw: [name, value, ...] as received, pseudo-headers included. */
-  onResponse(status: number, raw: string[], endStream: boolean): void;
+export interface H2StreamHandler {
   /** A DATA payload, padding removed. Its receive-window credit returns only through stream.consumed(n). */
   onData(chunk: Buffer): void;
-  /** Trailing HEADERS (with END_STREAM). */
+  /** Trailing HEADERS (with END_STREAM): [name, value, ...]. */
   onTrailers(raw: string[]): void;
   /** END_STREAM received, after any data and trailers. */
   onEnd(): void;
   /**
-   * Exactly once, last. code: RST_STREAM code received or sent (0 for a clean close). err: the session failed
-   * (socket error, connect failure or timeout, connection error), or GOAWAY excluded the stream (code
-   * REFUSED_STREAM: the server did not process it, so it may be retried).
+   * Exactly once, last. code: RST_STREAM code received or sent (0 for a clean close). err: the connection
+   * failed (socket error, connect failure or timeout, connection error), or GOAWAY excluded the stream.
    */
   onClose(code: number, err: Error | undefined): void;
   /** The send queue drained after write() returned false. */
   onDrain(): void;
 }
 
-/** Until the server's SETTINGS arrive, assume the RFC's recommended minimum. */
-const ASSUMED_MAX_STREAMS = 100;
 /** write() returns false beyond this many queued bytes. */
-const HIGH_WATER_MARK = 64 * 1024;
+export const HIGH_WATER_MARK = 64 * 1024;
 /** Queued frames up to this size are concatenated into one buffer; beyond, they are written corked. */
 const COALESCE_LIMIT = 64 * 1024;
-const OUR_HEADER_TABLE_SIZE = 4096;
-const MAX_STREAM_ID = 2 ** 31 - 1;
+/**
+ * Bytes a peer that stops reading may leave in the socket's buffer before the connection is dropped: DATA stops
+ * at the socket's high-water mark, so only control frames (PING and SETTINGS acknowledgements, resets) pile up.
+ */
+const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
+export const OUR_HEADER_TABLE_SIZE = 4096;
 const EMPTY = Buffer.alloc(0);
 
-/** RFC 9113 §8.2: lower-case tokens; §8.2.2: no connection-specific fields. */
-const VALID_NAME = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-const INVALID_VALUE = /[\0\r\n\u0100-\uffff]/;
-const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
-const STATUS = /^[1-9]\d\d$/;
-
-function h2Error(code: string, message: string, errorCode?: number): Error & { code: string; errorCode?: number } {
+export function h2Error(code: string, message: string, errorCode?: number): Error & { code: string; errorCode?: number } {
   return Object.assign(new Error(message), errorCode === undefined ? { code } : { code, errorCode });
 }
 
-function invalidHeader(message: string): Error {
-  return h2Error('ERR_HTTP2_INVALID_HEADER', message);
-}
+/** RFC 9113 §8.2: lower-case tokens; §8.2.2: no connection-specific fields. */
+export const VALID_NAME = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+export const INVALID_VALUE = /[\0\r\n\u0100-\uffff]/;
+export const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
-function validateRequestHeaders(headers: ReadonlyArray<readonly [string, string]>): void {
+/** Checks fields we are about to send; throws ERR_HTTP2_INVALID_HEADER. */
+export function validateOutgoingFields(fields: Fields): void {
   let regular = false;
-  for (const [name, value] of headers) {
-    if (!VALID_NAME.test(name)) throw invalidHeader(`invalid header name ${JSON.stringify(name)}`);
+  for (const [name, value] of fields) {
+    if (!VALID_NAME.test(name)) throw h2Error('ERR_HTTP2_INVALID_HEADER', `invalid header name ${JSON.stringify(name)}`);
     if (name.charCodeAt(0) === 0x3a) {
-      if (regular) throw invalidHeader(`pseudo-header ${name} after a regular header`);
+      if (regular) throw h2Error('ERR_HTTP2_INVALID_HEADER', `pseudo-header ${name} after a regular header`);
     } else {
       regular = true;
-      if (CONNECTION_FIELDS.has(name) || (name === 'te' && value !== 'trailers')) throw invalidHeader(`connection-specific header ${name}`);
+      if (CONNECTION_FIELDS.has(name) || (name === 'te' && value !== 'trailers')) {
+        throw h2Error('ERR_HTTP2_INVALID_HEADER', `connection-specific header ${name}`);
+      }
     }
-    if (INVALID_VALUE.test(value)) throw invalidHeader(`invalid value for header ${name}`);
+    if (INVALID_VALUE.test(value)) throw h2Error('ERR_HTTP2_INVALID_HEADER', `invalid value for header ${name}`);
   }
 }
 
-export class H2ClientStream {
-  // State driven by the session; callers use the getters and methods.
+/** The connection methods a stream calls. */
+interface StreamOwner {
+  sendData(s: H2Stream): void;
+  resetStream(s: H2Stream, code: number): void;
+  consume(s: H2Stream, bytes: number): void;
+}
+
+export class H2Stream<H extends H2StreamHandler = H2StreamHandler> {
+  // State driven by the connection; callers use the getters and methods.
   sid = 0;
   isClosed = false;
-  /** Kept until the stream starts. */
-  headers: ReadonlyArray<readonly [string, string]> | undefined;
   sendQueue: Buffer[] = [];
   queued = 0;
   sendWindow = 0;
@@ -97,25 +88,31 @@ export class H2ClientStream {
   owed = 0;
   /** Delivered by onData, not yet consumed: returned to the connection window when the stream closes. */
   unconsumed = 0;
-  /** end() called, or the request has no body. */
-  endQueued: boolean;
+  /** end() called, or the message has no body. */
+  endQueued = false;
+  /** Sent as trailing HEADERS instead of an empty END_STREAM DATA frame. */
+  trailers: Fields | undefined;
   /** END_STREAM sent / received. */
   localEnded = false;
   remoteEnded = false;
-  responded = false;
+  /** The peer's request or final response headers arrived. */
+  headersReceived = false;
   needDrain = false;
+  /** The RST_STREAM code sent or received; undefined while open or after a clean close. */
+  rstCode: number | undefined;
+  resetByPeer = false;
+  /** DATA frames sent and received, for idle checks. */
+  activity = 0;
+  /** The incoming message's content-length, checked against its DATA (RFC 9113 §8.1.1); -1 when absent. */
+  expectedLength = -1;
+  receivedLength = 0;
 
-  constructor(
-    private readonly session: H2ClientSession,
-    headers: ReadonlyArray<readonly [string, string]>,
-    endStream: boolean,
-    readonly handler: H2ResponseHandler,
-  ) {
-    this.headers = headers;
-    this.endQueued = endStream;
-  }
+  /** Set by whoever owns the stream before any of its events can fire. */
+  handler!: H;
 
-  /** 0 while queued behind MAX_CONCURRENT_STREAMS or the server's SETTINGS. */
+  constructor(protected readonly owner: StreamOwner) {}
+
+  /** 0 while queued (client streams wait for a free slot). */
   get id(): number {
     return this.sid;
   }
@@ -130,73 +127,73 @@ export class H2ClientStream {
     if (chunk.length > 0) {
       this.sendQueue.push(chunk);
       this.queued += chunk.length;
-      if (this.sid !== 0) this.session.sendData(this);
+      if (this.sid !== 0) this.owner.sendData(this);
     }
     if (this.queued <= HIGH_WATER_MARK) return true;
     this.needDrain = true;
     return false;
   }
 
-  /** END_STREAM after the queued data (and `chunk`, which then shares the last DATA frame). */
-  end(chunk?: Buffer): void {
+  /** END_STREAM after the queued data (and `chunk`, which then shares the last DATA frame), or with `trailers`. */
+  end(chunk?: Buffer, trailers?: Fields): void {
     if (this.isClosed || this.endQueued) return;
     if (chunk !== undefined && chunk.length > 0) {
       this.sendQueue.push(chunk);
       this.queued += chunk.length;
     }
+    if (trailers !== undefined && trailers.length > 0) this.trailers = trailers;
     this.endQueued = true;
-    if (this.sid !== 0) this.session.sendData(this);
+    if (this.sid !== 0) this.owner.sendData(this);
   }
 
   /** RST_STREAM (if the stream started), then onClose(code, undefined). */
   reset(code: number): void {
-    this.session.resetStream(this, code);
+    this.owner.resetStream(this, code);
   }
 
   /** Returns receive-window credit for data the caller is done with. */
   consumed(bytes: number): void {
-    this.session.consume(this, bytes);
+    this.owner.consume(this, bytes);
   }
 }
 
-export class H2ClientSession extends EventEmitter {
-  static connect(opts: H2ClientOptions): H2ClientSession {
-    return new H2ClientSession(opts);
-  }
+export interface H2ConnectionOptions {
+  /** Our SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window. */
+  initialWindowSize: number;
+  /** Our connection receive window. */
+  connectionWindowSize: number;
+  /** Our SETTINGS_MAX_HEADER_LIST_SIZE; a larger header block resets its stream. */
+  maxHeaderListSize: number;
+}
 
-  private readonly socket: net.Socket;
-  private readonly decoder: HpackDecoder;
-  private readonly maxHeaderListSize: number;
-  private readonly streamWindow: number;
-  private readonly connectionWindow: number;
-  private readonly streams = new Map<number, H2ClientStream>();
-  /** Requests waiting for the server's SETTINGS or for a free stream slot, in order. */
-  private readonly waiting: H2ClientStream[] = [];
+export abstract class H2Connection<S extends H2Stream> extends EventEmitter implements StreamOwner {
+  protected readonly decoder: HpackDecoder;
+  protected readonly maxHeaderListSize: number;
+  protected readonly streamWindow: number;
+  protected readonly connectionWindow: number;
+  protected readonly streams = new Map<number, S>();
   /** Streams with DATA held back by a send window or a full socket. */
-  private readonly blocked = new Set<H2ClientStream>();
+  private readonly blocked = new Set<S>();
   private readonly out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
   private readonly flushNow = () => this.flush();
-  private socketReady = false;
+  protected socketReady = false;
   private socketFull = false;
   /** The start of a frame that has not fully arrived. */
   private partial: Buffer | undefined;
-  private gotSettings = false;
-  /** No new requests: close() called, GOAWAY received, or destroyed. */
-  private isClosed = false;
-  private goawayReceived = false;
-  private destroyed = false;
-  private finished = false;
-  private connectTimer: NodeJS.Timeout | undefined;
-  private nextId = 1;
-  private peerMaxStreams = Infinity;
-  private peerInitialWindow = DEFAULT_WINDOW_SIZE;
+  /** Octets of the client connection preface still to check (server side). */
+  protected prefaceLeft = 0;
+  protected gotSettings = false;
+  /** The peer acknowledged our SETTINGS. */
+  protected settingsAcked = false;
+  protected destroyed = false;
+  protected peerInitialWindow = DEFAULT_WINDOW_SIZE;
   private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   private sendWindow = DEFAULT_WINDOW_SIZE;
   private recvWindow: number;
   private recvOwed = 0;
-  /** The server changed SETTINGS_HEADER_TABLE_SIZE: our next header block starts with a table size update. */
+  /** The peer changed SETTINGS_HEADER_TABLE_SIZE: our next header block starts with a table size update. */
   private tableSizeUpdate = false;
   /** A header block continued in CONTINUATION frames: its stream (0 = none), HEADERS flags and fragments. */
   private headerStream = 0;
@@ -204,80 +201,41 @@ export class H2ClientSession extends EventEmitter {
   private headerFragments: Buffer[] = [];
   private headerBytes = 0;
 
-  private constructor(private readonly opts: H2ClientOptions) {
+  protected constructor(
+    protected readonly socket: net.Socket,
+    opts: H2ConnectionOptions,
+  ) {
     super();
-    this.maxHeaderListSize = opts.maxHeaderListSize ?? 64 * 1024;
+    this.maxHeaderListSize = opts.maxHeaderListSize;
     this.decoder = new HpackDecoder(OUR_HEADER_TABLE_SIZE, this.maxHeaderListSize);
     this.streamWindow = opts.initialWindowSize;
     // The connection window starts at 65535 and can only grow.
     this.connectionWindow = Math.max(DEFAULT_WINDOW_SIZE, opts.connectionWindowSize);
     this.recvWindow = this.connectionWindow;
-    this.socket = opts.tls
-      ? tls.connect({ ...opts.tls, host: opts.host, port: opts.port, ALPNProtocols: ['h2'] })
-      : net.connect({ host: opts.host, port: opts.port });
-    this.socket.setNoDelay(true);
-    this.socket.once(opts.tls ? 'secureConnect' : 'connect', () => this.onSocketConnect());
-    this.socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
-    this.socket.on('drain', () => {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on('drain', () => {
       this.socketFull = false;
       this.pump();
     });
-    this.socket.on('error', (err) => this.destroy(err));
-    this.socket.on('close', () => this.onSocketClose());
-    this.connectTimer = setTimeout(
-      () => this.destroy(h2Error('ETIMEDOUT', `upstream connect timeout after ${opts.connectTimeoutMs} ms`)),
-      opts.connectTimeoutMs,
-    );
-    this.queue(PREFACE);
-    this.queue(settingsFrame([
-      [Setting.ENABLE_PUSH, 0],
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => this.onSocketClose());
+  }
+
+  /** Our SETTINGS (plus `extra`), and the connection window beyond its initial 65,535. */
+  protected queuePreface(extra: ReadonlyArray<readonly [number, number]>): void {
+    const settings: Array<readonly [number, number]> = [
+      ...extra,
       [Setting.INITIAL_WINDOW_SIZE, this.streamWindow],
       [Setting.MAX_HEADER_LIST_SIZE, this.maxHeaderListSize],
-    ]));
+    ];
+    const buf = frame(FrameType.SETTINGS, 0, 0, 6 * settings.length);
+    settings.forEach(([id, value], i) => {
+      buf.writeUInt16BE(id, 9 + 6 * i);
+      buf.writeUInt32BE(value, 11 + 6 * i);
+    });
+    this.queue(buf);
     if (this.connectionWindow > DEFAULT_WINDOW_SIZE) this.queue(windowUpdateFrame(0, this.connectionWindow - DEFAULT_WINDOW_SIZE));
-  }
-
-  /** The server's first SETTINGS arrived. */
-  get connected(): boolean {
-    return this.gotSettings;
-  }
-
-  /** Open streams plus requests still queued. */
-  get activeStreams(): number {
-    return this.streams.size + this.waiting.length;
-  }
-
-  get maxConcurrentStreams(): number {
-    return this.gotSettings ? this.peerMaxStreams : ASSUMED_MAX_STREAMS;
-  }
-
-  get closed(): boolean {
-    return this.isClosed;
-  }
-
-  /**
-   * Starts a request: headers are pseudo-headers first, then regular ones, names in lower case (the array is
-   * read when the stream starts: do not change it). Throws if the session takes no new requests or a header
-   * is invalid.
-   */
-  request(headers: ReadonlyArray<readonly [string, string]>, endStream: boolean, handler: H2ResponseHandler): H2ClientStream {
-    if (this.isClosed) throw h2Error('ERR_HTTP2_GOAWAY_SESSION', 'the HTTP/2 session is closed to new streams');
-    validateRequestHeaders(headers);
-    if (this.nextId + 2 * this.waiting.length > MAX_STREAM_ID) {
-      this.close();
-      throw h2Error('ERR_HTTP2_OUT_OF_STREAMS', 'no stream ids left on this HTTP/2 session');
-    }
-    const stream = new H2ClientStream(this, headers, endStream, handler);
-    this.waiting.push(stream);
-    this.startWaiting();
-    return stream;
-  }
-
-  /** No new requests; open and queued streams finish, then GOAWAY(NO_ERROR) and the socket ends. */
-  close(): void {
-    if (this.destroyed) return;
-    this.isClosed = true;
-    this.finishIfIdle();
   }
 
   /** Immediate: open streams get onClose(CANCEL, undefined), or onClose(INTERNAL_ERROR, err) with an error. */
@@ -287,20 +245,44 @@ export class H2ClientSession extends EventEmitter {
     this.socket.destroy();
   }
 
+  // ---- Role hooks ----
+
+  /** A complete header block (HEADERS plus any CONTINUATION) on stream `id`. */
+  protected abstract onHeaderBlock(id: number, flags: number, block: Buffer): void;
+  /** A stream id the peer may not use yet (never opened). */
+  protected abstract isIdle(id: number): boolean;
+  /** DATA on a stream that is no longer open; its window is already credited back. */
+  protected abstract onClosedStreamData(id: number): void;
+  /** A stream left the map (after its handler's onClose). */
+  protected abstract onStreamClosed(s: S): void;
+  /** The peer reset an open stream, or made us reset it by breaking the protocol on it. */
+  protected onPeerFault(_s: S): void {}
+  /** The peer's SETTINGS were applied (`first`: the ones that open the connection). */
+  protected abstract onPeerSettings(first: boolean): void;
+  protected abstract onGoaway(lastStreamId: number, code: number, debug: Buffer): void;
+  /** The socket closed before destroy(): the connection ends here. */
+  protected abstract onSocketClose(): void;
+  /** The last stream the peer opened that we processed, for GOAWAY (0: we open the streams). */
+  protected lastPeerStreamId(): number {
+    return 0;
+  }
+  /** Tears down every stream (code CANCEL, or INTERNAL_ERROR with err). */
+  protected abstract teardown(err: Error | undefined): void;
+
   // ---- Sending ----
 
-  private queue(buf: Buffer): void {
+  protected queue(buf: Buffer): void {
     this.out.push(buf);
     this.outBytes += buf.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      // After this turn's I/O callbacks, not after this callback: Node hands each downstream stream over in a
-      // callback of its own, and a write per stream costs more than the frames in it.
+      // After this turn's I/O callbacks, not after this callback: streams are handed over in callbacks of their
+      // own, and a write per stream costs more than the frames in it.
       setImmediate(this.flushNow);
     }
   }
 
-  private flush(): void {
+  protected flush(): void {
     this.flushScheduled = false;
     if (!this.socketReady) return; // the socket's connect handler flushes
     const out = this.out;
@@ -315,32 +297,18 @@ export class H2ClientSession extends EventEmitter {
         for (const buf of out) ok = this.socket.write(buf);
         this.socket.uncork();
       }
-      if (!ok) this.socketFull = true;
+      if (!ok) {
+        this.socketFull = true;
+        if (this.socket.writableLength > MAX_UNREAD_BYTES) {
+          this.destroy(h2Error('ERR_HTTP2_SESSION_ERROR', 'the peer stopped reading while its frames kept coming'));
+        }
+      }
     }
     out.length = 0;
     this.outBytes = 0;
   }
 
-  private startWaiting(): void {
-    while (this.waiting.length > 0 && this.gotSettings && !this.goawayReceived && this.streams.size < this.peerMaxStreams) {
-      this.start(this.waiting.shift()!);
-    }
-  }
-
-  private start(s: H2ClientStream): void {
-    s.sid = this.nextId;
-    this.nextId += 2;
-    s.sendWindow = this.peerInitialWindow;
-    s.recvWindow = this.streamWindow;
-    this.streams.set(s.sid, s);
-    const endStream = s.endQueued && s.queued === 0;
-    this.queueHeaders(s.sid, s.headers!, endStream);
-    s.headers = undefined;
-    if (endStream) s.localEnded = true;
-    else if (s.queued > 0 || s.endQueued) this.sendData(s);
-  }
-
-  private queueHeaders(id: number, headers: ReadonlyArray<readonly [string, string]>, endStream: boolean): void {
+  protected queueHeaders(id: number, headers: Fields, endStream: boolean): void {
     const update = this.tableSizeUpdate;
     this.tableSizeUpdate = false;
     const length = headerBlockLength(headers, update);
@@ -359,8 +327,8 @@ export class H2ClientSession extends EventEmitter {
     }
   }
 
-  /** For H2ClientStream: moves its queued DATA into frames as far as the send windows allow. */
-  sendData(s: H2ClientStream): void {
+  /** For H2Stream: moves its queued DATA into frames as far as the send windows allow. */
+  sendData(s: S): void {
     if (this.destroyed) return;
     while (s.queued > 0) {
       const head = s.sendQueue[0]!;
@@ -376,8 +344,9 @@ export class H2ClientSession extends EventEmitter {
       s.queued -= n;
       s.sendWindow -= n;
       this.sendWindow -= n;
-      const last = s.queued === 0 && s.endQueued;
+      const last = s.queued === 0 && s.endQueued && s.trailers === undefined;
       this.queueFrame(FrameType.DATA, last ? Flag.END_STREAM : 0, s.sid, chunk);
+      s.activity++;
       if (last) s.localEnded = true;
     }
     if (s.queued > 0) {
@@ -385,20 +354,25 @@ export class H2ClientSession extends EventEmitter {
     } else {
       this.blocked.delete(s);
       if (s.endQueued && !s.localEnded) {
-        this.queueFrame(FrameType.DATA, Flag.END_STREAM, s.sid, EMPTY);
+        if (s.trailers === undefined) this.queueFrame(FrameType.DATA, Flag.END_STREAM, s.sid, EMPTY);
+        else this.queueHeaders(s.sid, s.trailers, true);
         s.localEnded = true;
       }
     }
-    if (s.localEnded && s.remoteEnded) {
-      this.closeStream(s, ErrorCode.NO_ERROR, undefined);
-    } else if (s.needDrain && s.queued <= HIGH_WATER_MARK) {
+    if (s.localEnded) this.localEnd(s);
+    else if (s.needDrain && s.queued <= HIGH_WATER_MARK) {
       s.needDrain = false;
       s.handler.onDrain();
     }
   }
 
+  /** Our END_STREAM is queued: the stream closes if the peer's side is done too. */
+  protected localEnd(s: S): void {
+    if (s.remoteEnded) this.closeStream(s, ErrorCode.NO_ERROR, undefined);
+  }
+
   /** A frame header, then the payload as its own buffer (not copied). */
-  private queueFrame(type: number, flags: number, id: number, payload: Buffer): void {
+  protected queueFrame(type: number, flags: number, id: number, payload: Buffer): void {
     const head = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
     writeFrameHeader(head, 0, payload.length, type, flags, id);
     this.queue(head);
@@ -413,15 +387,15 @@ export class H2ClientSession extends EventEmitter {
     }
   }
 
-  /** For H2ClientStream. */
-  resetStream(s: H2ClientStream, code: number): void {
+  /** For H2Stream. */
+  resetStream(s: S, code: number): void {
     if (s.isClosed) return;
     if (s.sid !== 0 && !this.destroyed) this.queue(rstStreamFrame(s.sid, code));
     this.closeStream(s, code, undefined);
   }
 
-  /** For H2ClientStream. */
-  consume(s: H2ClientStream, bytes: number): void {
+  /** For H2Stream. */
+  consume(s: S, bytes: number): void {
     const n = Math.min(bytes, s.unconsumed);
     if (n <= 0 || s.isClosed) return;
     s.unconsumed -= n;
@@ -429,7 +403,7 @@ export class H2ClientSession extends EventEmitter {
   }
 
   /** Returns receive-window credit; a WINDOW_UPDATE goes out once half a window is owed. */
-  private credit(s: H2ClientStream | undefined, n: number): void {
+  protected credit(s: S | undefined, n: number): void {
     if (this.destroyed || n <= 0) return;
     if (s !== undefined && !s.remoteEnded) {
       s.owed += n;
@@ -447,13 +421,11 @@ export class H2ClientSession extends EventEmitter {
     }
   }
 
-  private closeStream(s: H2ClientStream, code: number, err: Error | undefined): void {
+  protected closeStream(s: S, code: number, err: Error | undefined): void {
     if (s.isClosed) return;
     s.isClosed = true;
-    if (s.sid === 0) {
-      const i = this.waiting.indexOf(s);
-      if (i >= 0) this.waiting.splice(i, 1);
-    } else {
+    if (code !== ErrorCode.NO_ERROR || err !== undefined) s.rstCode = code;
+    if (s.sid !== 0) {
       this.streams.delete(s.sid);
       this.blocked.delete(s);
     }
@@ -463,62 +435,28 @@ export class H2ClientSession extends EventEmitter {
     s.sendQueue.length = 0;
     s.queued = 0;
     s.handler.onClose(code, err);
-    if (this.destroyed) return;
-    this.startWaiting();
-    this.finishIfIdle();
-  }
-
-  /** After close() or GOAWAY, once no stream is left: GOAWAY(NO_ERROR) and end the socket. */
-  private finishIfIdle(): void {
-    if (!this.isClosed || this.finished || this.destroyed || this.streams.size > 0 || this.waiting.length > 0) return;
-    this.finished = true;
-    if (!this.socketReady) return this.destroy();
-    this.queue(goawayFrame(0, ErrorCode.NO_ERROR));
-    this.flush();
-    this.socket.end(() => this.socket.destroy());
-  }
-
-  // ---- Receiving ----
-
-  private onSocketConnect(): void {
-    const alpn = (this.socket as tls.TLSSocket).alpnProtocol;
-    if (this.opts.tls && alpn !== 'h2') {
-      this.destroy(h2Error('EPROTO', `upstream did not negotiate h2 by ALPN (got ${alpn || 'none'})`));
-      return;
-    }
-    this.socketReady = true;
-    this.flush();
-  }
-
-  private onSocketClose(): void {
-    if (!this.destroyed) {
-      const open = this.streams.size + this.waiting.length > 0;
-      this.teardown(open ? h2Error('ECONNRESET', 'upstream closed the connection') : undefined);
-    }
-    this.emit('close');
-  }
-
-  private teardown(err: Error | undefined): void {
-    this.destroyed = true;
-    this.isClosed = true;
-    clearTimeout(this.connectTimer);
-    const code = err ? ErrorCode.INTERNAL_ERROR : ErrorCode.CANCEL;
-    for (const s of this.waiting.splice(0)) this.closeStream(s, code, err);
-    for (const s of this.streams.values()) this.closeStream(s, code, err);
-    if (err) process.nextTick(() => this.emit('error', err));
+    if (!this.destroyed) this.onStreamClosed(s);
   }
 
   /** A connection error (RFC 9113 §5.4.1): GOAWAY with the code, then every stream fails. */
-  private fail(code: number, message: string): void {
+  protected fail(code: number, message: string): void {
     if (this.destroyed) return;
-    this.queue(goawayFrame(0, code));
+    this.queue(goawayFrame(this.lastPeerStreamId(), code));
     this.flush();
     this.teardown(h2Error('ERR_HTTP2_SESSION_ERROR', `HTTP/2 connection error ${code}: ${message}`, code));
     this.socket.end(() => this.socket.destroy());
   }
 
+  // ---- Receiving ----
+
   private onSocketData(chunk: Buffer): void {
-    const buf = this.partial === undefined ? chunk : Buffer.concat([this.partial, chunk]);
+    let buf = this.partial === undefined ? chunk : Buffer.concat([this.partial, chunk]);
+    if (this.prefaceLeft > 0) {
+      const n = Math.min(this.prefaceLeft, buf.length);
+      if (!this.checkPreface(buf.subarray(0, n))) return this.fail(ErrorCode.PROTOCOL_ERROR, 'invalid connection preface');
+      this.prefaceLeft -= n;
+      buf = buf.subarray(n);
+    }
     let pos = 0;
     while (buf.length - pos >= FRAME_HEADER_LENGTH && !this.destroyed) {
       const length = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
@@ -531,10 +469,15 @@ export class H2ClientSession extends EventEmitter {
     this.partial = pos === buf.length ? undefined : buf.subarray(pos);
   }
 
+  /** Server side: the next octets of the client preface; true if they match. */
+  protected checkPreface(_octets: Buffer): boolean {
+    return true;
+  }
+
   private onFrame(type: number, flags: number, id: number, payload: Buffer): void {
     if (this.headerStream !== 0 && type !== FrameType.CONTINUATION) return this.fail(ErrorCode.PROTOCOL_ERROR, 'expected CONTINUATION');
     if (!this.gotSettings && (type !== FrameType.SETTINGS || flags & Flag.ACK)) {
-      return this.fail(ErrorCode.PROTOCOL_ERROR, 'the server preface must start with SETTINGS');
+      return this.fail(ErrorCode.PROTOCOL_ERROR, 'the connection preface must start with SETTINGS');
     }
     switch (type) {
       case FrameType.DATA:
@@ -544,6 +487,7 @@ export class H2ClientSession extends EventEmitter {
       case FrameType.PRIORITY:
         if (id === 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'PRIORITY on stream 0');
         if (payload.length !== 5) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'PRIORITY length');
+        if ((payload.readUInt32BE(0) & 0x7fffffff) === id) return this.streamError(id, ErrorCode.PROTOCOL_ERROR);
         return;
       case FrameType.RST_STREAM:
         return this.onRstStream(id, payload);
@@ -557,7 +501,9 @@ export class H2ClientSession extends EventEmitter {
         if ((flags & Flag.ACK) === 0) this.queue(pingAckFrame(payload));
         return;
       case FrameType.GOAWAY:
-        return this.onGoaway(id, payload);
+        if (id !== 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'GOAWAY on a stream');
+        if (payload.length < 8) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'GOAWAY length');
+        return this.onGoaway(payload.readUInt32BE(0) & 0x7fffffff, payload.readUInt32BE(4), payload.subarray(8));
       case FrameType.WINDOW_UPDATE:
         return this.onWindowUpdate(id, payload);
       case FrameType.CONTINUATION:
@@ -567,14 +513,22 @@ export class H2ClientSession extends EventEmitter {
     }
   }
 
-  /** A stream id we never opened: even (server-initiated, 0 included) or not yet used. */
-  private isIdle(id: number): boolean {
-    return (id & 1) === 0 || id >= this.nextId;
+  /** A stream error on `id` (RFC 9113 §5.4.2): RST_STREAM, and the stream (if open) closes with that code. */
+  protected streamError(id: number, code: number): void {
+    const s = this.streams.get(id);
+    if (s !== undefined) this.streamFault(s, code);
+    else this.queue(rstStreamFrame(id, code));
+  }
+
+  /** A stream error the peer caused on an open stream. */
+  protected streamFault(s: S, code: number): void {
+    this.resetStream(s, code);
+    this.onPeerFault(s);
   }
 
   private onData(flags: number, id: number, payload: Buffer): void {
     const s = this.streams.get(id);
-    if (s === undefined && this.isIdle(id)) return this.fail(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
+    if (s === undefined && (id === 0 || this.isIdle(id))) return this.fail(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
     const length = payload.length;
     if (length > this.recvWindow) return this.fail(ErrorCode.FLOW_CONTROL_ERROR, 'DATA beyond the connection window');
     this.recvWindow -= length;
@@ -585,31 +539,35 @@ export class H2ClientSession extends EventEmitter {
       start = 1;
       end = length - payload[0]!;
     }
-    if (s === undefined || s.remoteEnded || length > s.recvWindow || !s.responded) {
+    if (s === undefined || s.remoteEnded || length > s.recvWindow || !s.headersReceived) {
       // A stream already closed, or one reset now: the frame still counted against the connection window.
       this.credit(undefined, length);
-      if (s === undefined) return;
+      if (s === undefined) return this.onClosedStreamData(id);
       const code = s.remoteEnded ? ErrorCode.STREAM_CLOSED : length > s.recvWindow ? ErrorCode.FLOW_CONTROL_ERROR : ErrorCode.PROTOCOL_ERROR;
-      return this.resetStream(s, code);
+      return this.streamFault(s, code);
     }
     s.recvWindow -= length;
     // Padding never reaches the caller, so its credit returns at once.
     this.credit(s, length - (end - start));
     if (end > start) {
+      s.receivedLength += end - start;
+      if (s.expectedLength >= 0 && s.receivedLength > s.expectedLength) return this.streamFault(s, ErrorCode.PROTOCOL_ERROR);
+      s.activity++;
       s.unconsumed += end - start;
       s.handler.onData(payload.subarray(start, end));
     }
     if (flags & Flag.END_STREAM && !s.isClosed) this.remoteEnd(s);
   }
 
-  private remoteEnd(s: H2ClientStream): void {
+  protected remoteEnd(s: S): void {
+    if (s.expectedLength >= 0 && s.receivedLength !== s.expectedLength) return this.streamFault(s, ErrorCode.PROTOCOL_ERROR);
     s.remoteEnded = true;
     s.handler.onEnd();
     if (s.localEnded && !s.isClosed) this.closeStream(s, ErrorCode.NO_ERROR, undefined);
   }
 
   private onHeaders(flags: number, id: number, payload: Buffer): void {
-    if (!this.streams.has(id) && this.isIdle(id)) return this.fail(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${id}`);
+    if (id === 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
     let start = 0;
     let end = payload.length;
     if (flags & Flag.PADDED) {
@@ -617,12 +575,15 @@ export class H2ClientSession extends EventEmitter {
       start = 1;
       end -= payload[0]!;
     }
-    if (flags & Flag.PRIORITY) start += 5;
+    const priority = flags & Flag.PRIORITY ? start : -1;
+    if (priority >= 0) start += 5;
     if (start > end) return this.fail(ErrorCode.PROTOCOL_ERROR, 'HEADERS padding or priority exceeds the frame');
+    // §5.3.1: a stream cannot depend on itself (a stream error, once the block has been decoded).
+    const selfDependent = priority >= 0 && (payload.readUInt32BE(priority) & 0x7fffffff) === id;
     const fragment = payload.subarray(start, end);
-    if (flags & Flag.END_HEADERS) return this.onHeaderBlock(id, flags, fragment);
+    if (flags & Flag.END_HEADERS) return this.headerBlock(id, flags, fragment, selfDependent);
     this.headerStream = id;
-    this.headerFlags = flags;
+    this.headerFlags = selfDependent ? flags | SELF_DEPENDENT : flags;
     this.headerFragments = [fragment];
     this.headerBytes = fragment.length;
   }
@@ -635,48 +596,48 @@ export class H2ClientSession extends EventEmitter {
     this.headerFragments.push(payload);
     if ((flags & Flag.END_HEADERS) === 0) return;
     const block = Buffer.concat(this.headerFragments, this.headerBytes);
+    const headerFlags = this.headerFlags;
     this.headerStream = 0;
     this.headerFragments = [];
-    this.onHeaderBlock(id, this.headerFlags, block);
+    this.headerBlock(id, headerFlags & ~SELF_DEPENDENT, block, (headerFlags & SELF_DEPENDENT) !== 0);
   }
 
-  private onHeaderBlock(id: number, flags: number, block: Buffer): void {
-    let raw: string[] | null;
+  private headerBlock(id: number, flags: number, block: Buffer, selfDependent: boolean): void {
+    if (!selfDependent) return this.onHeaderBlock(id, flags, block);
     try {
-      raw = this.decoder.decode(block);
+      this.decoder.decode(block); // keeps the dynamic table in step
     } catch (err) {
       return this.fail(ErrorCode.COMPRESSION_ERROR, (err as Error).message);
     }
-    const s = this.streams.get(id);
-    if (s === undefined) return; // a closed stream: decoded only to keep the dynamic table in step
-    const endStream = (flags & Flag.END_STREAM) !== 0;
-    // Too large for our MAX_HEADER_LIST_SIZE, which the server ignored.
-    if (raw === null) return this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
-    if (s.remoteEnded) return this.resetStream(s, ErrorCode.STREAM_CLOSED);
-    if (s.responded) {
-      if (!endStream) return this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
-      s.handler.onTrailers(raw);
-    } else {
-      const status = raw[0] === ':status' && STATUS.test(raw[1]!) ? Number(raw[1]) : 0;
-      if (status === 0 || (status < 200 && endStream)) return this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
-      if (status < 200) return; // informational
-      s.responded = true;
-      s.handler.onResponse(status, raw, endStream);
+    this.streamError(id, ErrorCode.PROTOCOL_ERROR);
+  }
+
+  /** Decodes a header block; undefined after a COMPRESSION_ERROR (the connection is failing), null if too large. */
+  protected decode(block: Buffer): string[] | null | undefined {
+    try {
+      return this.decoder.decode(block);
+    } catch (err) {
+      this.fail(ErrorCode.COMPRESSION_ERROR, (err as Error).message);
+      return undefined;
     }
-    if (endStream && !s.isClosed) this.remoteEnd(s);
   }
 
   private onRstStream(id: number, payload: Buffer): void {
+    if (id === 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'RST_STREAM on stream 0');
     if (payload.length !== 4) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'RST_STREAM length');
     const s = this.streams.get(id);
     if (s === undefined && this.isIdle(id)) return this.fail(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${id}`);
-    if (s !== undefined) this.closeStream(s, payload.readUInt32BE(0), undefined);
+    if (s === undefined) return;
+    s.resetByPeer = true;
+    this.closeStream(s, payload.readUInt32BE(0), undefined);
+    this.onPeerFault(s);
   }
 
   private onSettings(flags: number, id: number, payload: Buffer): void {
     if (id !== 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
     if (flags & Flag.ACK) {
-      if (payload.length !== 0) this.fail(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
+      if (payload.length !== 0) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
+      this.settingsAcked = true;
       return;
     }
     if (payload.length % 6 !== 0) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS length');
@@ -710,29 +671,14 @@ export class H2ClientSession extends EventEmitter {
       }
     }
     this.queue(SETTINGS_ACK);
-    if (!this.gotSettings) {
-      this.gotSettings = true;
-      clearTimeout(this.connectTimer);
-      this.emit('connect');
-    }
-    this.startWaiting();
+    const first = !this.gotSettings;
+    this.gotSettings = true;
+    this.onPeerSettings(first);
     this.pump();
   }
 
-  private onGoaway(id: number, payload: Buffer): void {
-    if (id !== 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'GOAWAY on a stream');
-    if (payload.length < 8) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'GOAWAY length');
-    const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
-    const code = payload.readUInt32BE(4);
-    this.isClosed = true;
-    this.goawayReceived = true;
-    // Streams above lastStreamId were never processed: the caller may retry them elsewhere.
-    const refused = h2Error('ERR_HTTP2_GOAWAY_SESSION', `upstream sent GOAWAY (code ${code}) before processing the stream`, ErrorCode.REFUSED_STREAM);
-    for (const s of this.waiting.splice(0)) this.closeStream(s, ErrorCode.REFUSED_STREAM, refused);
-    for (const s of this.streams.values()) if (s.sid > lastStreamId) this.closeStream(s, ErrorCode.REFUSED_STREAM, refused);
-    this.emit('goaway', code, lastStreamId, payload.subarray(8));
-    this.finishIfIdle();
-  }
+  /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS (streams we may open). */
+  protected peerMaxStreams = Infinity;
 
   private onWindowUpdate(id: number, payload: Buffer): void {
     if (payload.length !== 4) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE length');
@@ -748,9 +694,12 @@ export class H2ClientSession extends EventEmitter {
       if (this.isIdle(id)) this.fail(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${id}`);
       return;
     }
-    if (increment === 0) return this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
-    if (s.sendWindow + increment > MAX_WINDOW_SIZE) return this.resetStream(s, ErrorCode.FLOW_CONTROL_ERROR);
+    if (increment === 0) return this.streamFault(s, ErrorCode.PROTOCOL_ERROR);
+    if (s.sendWindow + increment > MAX_WINDOW_SIZE) return this.streamFault(s, ErrorCode.FLOW_CONTROL_ERROR);
     s.sendWindow += increment;
-    if (s.queued > 0) this.sendData(s);
+    if (s.queued > 0 || (s.endQueued && !s.localEnded)) this.sendData(s);
   }
 }
+
+/** Not a wire flag: marks a continued header block whose HEADERS depended on its own stream. */
+const SELF_DEPENDENT = 0x100;
