@@ -10,6 +10,8 @@ export interface H2Echo {
   readonly authority: string;
   readonly rawHeaders: string[];
   readonly body: string;
+  /** Request trailers, if the client sent any. */
+  readonly trailers?: Record<string, string>;
 }
 
 export interface H2EchoUpstream {
@@ -34,7 +36,9 @@ export async function startH2EchoUpstream(host: string): Promise<H2EchoUpstream>
     });
     if (path === '/hang') return;
     const chunks: Buffer[] = [];
+    let trailers: Record<string, string> | undefined;
     stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('trailers', (t: http2.IncomingHttpHeaders) => (trailers = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, String(v)]))));
     stream.on('end', () => {
       // A request the proxy already reset (its client went away) may still end here: nothing to answer.
       if (stream.destroyed || stream.closed) return;
@@ -44,6 +48,7 @@ export async function startH2EchoUpstream(host: string): Promise<H2EchoUpstream>
         authority: String(headers[':authority']),
         rawHeaders: raw,
         body: Buffer.concat(chunks).toString(),
+        ...(trailers === undefined ? {} : { trailers }),
       };
       stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-upstream': 'h2c', 'set-cookie': ['a=1', 'b=2'] });
       stream.end(JSON.stringify(echo));

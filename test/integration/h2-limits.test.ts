@@ -54,7 +54,7 @@ describe('HTTP/2 limits', () => {
       for (let i = 0; i < 10; i++) raw.headers(raw.newStreamId(), requestFields(authority, '/hang'));
       while (upstream.seen.length < seenBefore + 10) await new Promise((r) => setTimeout(r, 10));
       assert.equal(raw.frames.filter((f) => f.type === FrameType.RST_STREAM || f.type === FrameType.GOAWAY).length, 0, 'ten streams are fine');
-      // The 11th breaks the limit the client acknowledged: nghttp2 treats it as a connection error.
+      // The 11th breaks the limit the client acknowledged: a connection error (before the acknowledgement it would be refused).
       raw.headers(raw.newStreamId(), requestFields(authority, '/hang'));
       await raw.waitFor((f) => f.type === FrameType.GOAWAY);
       await raw.waitClosed();
@@ -92,6 +92,29 @@ describe('HTTP/2 limits', () => {
         const id = raw.newStreamId();
         raw.headers(id, requestFields(authority, '/reset-me'));
         raw.rst(id, ErrorCode.CANCEL);
+      }
+      const goaway = await raw.waitFor((f) => f.type === FrameType.GOAWAY).catch(() => undefined);
+      await raw.waitClosed();
+      assert.ok(goaway, 'GOAWAY before the close');
+      assert.equal(errorCodeOf(goaway), ErrorCode.ENHANCE_YOUR_CALM);
+      await servesOthers(proxy);
+    } finally {
+      raw.close();
+    }
+  });
+
+  test('a client that makes the proxy reset its streams (WINDOW_UPDATE of 0 on each) is cut off like rapid reset', async () => {
+    const raw = await RawH2Client.connect(proxy.host, proxy.port, CLIENT);
+    try {
+      const zero = Buffer.alloc(4);
+      const first = raw.newStreamId();
+      raw.headers(first, requestFields(authority, '/provoke'), false);
+      raw.write(FrameType.WINDOW_UPDATE, 0, first, zero);
+      assert.equal(errorCodeOf(await raw.waitFor(rstOn(first))), ErrorCode.PROTOCOL_ERROR, 'the stream error itself');
+      for (let i = 0; i < 200 && !raw.closed; i++) {
+        const id = raw.newStreamId();
+        raw.headers(id, requestFields(authority, '/provoke'), false);
+        raw.write(FrameType.WINDOW_UPDATE, 0, id, zero);
       }
       const goaway = await raw.waitFor((f) => f.type === FrameType.GOAWAY).catch(() => undefined);
       await raw.waitClosed();

@@ -81,6 +81,23 @@ describe('HTTP/2 to an h2c upstream, under a path policy', () => {
     }
   });
 
+  test('request trailers reach the upstream after the body', async () => {
+    const session = connectFrom(proxy, CLIENT);
+    try {
+      const req = session.request({ ':method': 'POST', ':path': '/upload' }, { waitForTrailers: true });
+      req.on('wantTrailers', () => req.sendTrailers({ 'x-checksum': 'c0ffee' }));
+      req.end('with trailers');
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      await new Promise<void>((r) => req.on('end', () => r()));
+      const echo = JSON.parse(Buffer.concat(chunks).toString()) as H2Echo;
+      assert.equal(echo.body, 'with trailers');
+      assert.deepEqual(echo.trailers, { 'x-checksum': 'c0ffee' });
+    } finally {
+      session.close();
+    }
+  });
+
   test('a denied request gets 403 "Access denied\\r\\n" as text/plain, is not forwarded, and is recorded DROPPED', async () => {
     proxy.flows.clear();
     const seenBefore = upstream.seen.length;
