@@ -1,6 +1,6 @@
-// HPACK (RFC 7541) for the upstream client. The decoder is complete (the server may use its dynamic table
+// HPACK (RFC 7541) for both ends of the proxy. The decoder is complete (the peer may use its dynamic table
 // and Huffman coding as it likes); the encoder only emits literals without indexing, so it keeps no state
-// and its output is legal whatever table size the server allows.
+// and its output is legal whatever table size the peer allows.
 import { HpackError, huffmanDecode } from './huffman.js';
 
 export { HpackError };
@@ -39,7 +39,7 @@ export class HpackDecoder {
   private name = '';
   private value = '';
 
-  /** settingsTableSize: our SETTINGS_HEADER_TABLE_SIZE, the ceiling for the server's table size updates. */
+  /** settingsTableSize: our SETTINGS_HEADER_TABLE_SIZE, the ceiling for the peer's table size updates. */
   constructor(
     private readonly settingsTableSize = 4096,
     private readonly maxHeaderListSize = 64 * 1024,
@@ -180,7 +180,7 @@ export function headerBlockLength(fields: Fields, tableSizeUpdate = false): numb
 /**
  * Writes the fields as literals without indexing (the name indexed when the static table has it, raw
  * strings) at buf[offset]; returns the end offset. tableSizeUpdate first sets the dynamic table size to 0,
- * which the server may require after changing SETTINGS_HEADER_TABLE_SIZE (§4.2).
+ * which the peer may require after changing SETTINGS_HEADER_TABLE_SIZE (§4.2).
  */
 export function writeHeaderBlock(fields: Fields, buf: Buffer, offset: number, tableSizeUpdate = false): number {
   let pos = offset;

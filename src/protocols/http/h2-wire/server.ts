@@ -130,10 +130,6 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
     socket.resume(); // handed over paused, with any sniffed octets put back
   }
 
-  get closed(): boolean {
-    return this.destroyed || this.draining;
-  }
-
   /** GOAWAY(NO_ERROR): no new streams; open ones finish, then the connection ends. */
   close(): void {
     if (this.destroyed || this.goawaySent) return;
@@ -141,11 +137,6 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
     this.draining = true;
     this.queue(goawayFrame(this.lastStreamId, ErrorCode.NO_ERROR));
     this.finishIfIdle();
-  }
-
-  /** A connection error with `code` (GOAWAY), every stream torn down. */
-  abort(code: number, message: string): void {
-    this.fail(code, message);
   }
 
   /** For H2ServerStream. */
