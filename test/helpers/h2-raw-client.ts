@@ -83,6 +83,11 @@ export class RawH2Client {
     return client;
   }
 
+  /** The last stream id newStreamId gave (0 before the first). */
+  get lastStreamId(): number {
+    return Math.max(0, this.nextStream - 2);
+  }
+
   /** A new client stream id (odd, increasing). */
   newStreamId(): number {
     const id = this.nextStream;
