@@ -2,10 +2,11 @@
 // shows the proxy is still up and serving another client.
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startH2EchoUpstream, type H2EchoUpstream } from '../helpers/h2-echo-upstream.js';
 import { BACKEND, CLIENT, connectFrom, startH2Proxy, STRANGER, type H2Proxy } from '../helpers/h2-proxy-fixture.js';
-import { ErrorCode, Flag, FrameType, RawH2Client, errorCodeOf, headerBlock, requestFields, type Frame } from '../helpers/h2-raw-client.js';
+import { ErrorCode, Flag, FrameType, PREFACE, RawH2Client, errorCodeOf, frame, headerBlock, requestFields, type Frame } from '../helpers/h2-raw-client.js';
 
 /** Another, well-behaved client gets a normal answer: the proxy survived. */
 async function servesOthers(proxy: H2Proxy): Promise<void> {
@@ -124,6 +125,27 @@ describe('HTTP/2 limits', () => {
     } finally {
       raw.close();
     }
+  });
+
+  test('ping flood (CVE-2019-9512): a client that sends PINGs and never reads the answers is disconnected', async () => {
+    const socket = net.connect({ host: proxy.host, port: proxy.port, localAddress: CLIENT });
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    let closed = false;
+    socket.on('error', () => {});
+    socket.once('close', () => (closed = true));
+    socket.pause(); // never read: the acknowledgements pile up on the proxy's side
+    socket.write(Buffer.concat([PREFACE, frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(0))]));
+    const ping = frame(FrameType.PING, 0, 0, Buffer.alloc(8));
+    const batch = Buffer.concat(Array.from({ length: 4096 }, () => ping));
+    // At most 64 MiB of PINGs; the proxy gives up long before (its answers stop being read after a few MiB).
+    for (let sent = 0; sent < 64 * 1024 * 1024 && !closed; sent += batch.length) {
+      if (!socket.write(batch)) await new Promise<void>((resolve) => socket.once('drain', resolve).once('close', resolve));
+    }
+    const deadline = Date.now() + 5000;
+    while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    socket.destroy();
+    assert.ok(closed, 'the proxy closed the connection');
+    await servesOthers(proxy);
   });
 
   test('CONTINUATION flood (CVE-2024-27983): the connection is closed and the proxy survives', async () => {

@@ -36,10 +36,12 @@ export const HIGH_WATER_MARK = 64 * 1024;
 /** Queued frames up to this size are concatenated into one buffer; beyond, they are written corked. */
 const COALESCE_LIMIT = 64 * 1024;
 /**
- * Bytes a peer that stops reading may leave in the socket's buffer before the connection is dropped: DATA stops
- * at the socket's high-water mark, so only control frames (PING and SETTINGS acknowledgements, resets) pile up.
+ * Bytes written while the socket is already full before the connection is dropped. DATA waits for 'drain', so
+ * these are control frames (PING and SETTINGS acknowledgements, resets, headers): a peer that keeps sending
+ * frames that need an answer without reading the answers (ping flood, CVE-2019-9512) would grow the buffer
+ * without bound.
  */
-const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
+const MAX_BYTES_WHILE_FULL = 1024 * 1024;
 export const OUR_HEADER_TABLE_SIZE = 4096;
 const EMPTY = Buffer.alloc(0);
 
@@ -180,6 +182,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
   private readonly flushNow = () => this.flush();
   protected socketReady = false;
   private socketFull = false;
+  private writtenWhileFull = 0;
   /** The start of a frame that has not fully arrived. */
   private partial: Buffer | undefined;
   /** Octets of the client connection preface still to check (server side). */
@@ -216,6 +219,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('drain', () => {
       this.socketFull = false;
+      this.writtenWhileFull = 0;
       this.pump();
     });
     socket.on('error', (err) => this.destroy(err));
@@ -297,12 +301,10 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
         for (const buf of out) ok = this.socket.write(buf);
         this.socket.uncork();
       }
-      if (!ok) {
-        this.socketFull = true;
-        if (this.socket.writableLength > MAX_UNREAD_BYTES) {
-          this.destroy(h2Error('ERR_HTTP2_SESSION_ERROR', 'the peer stopped reading while its frames kept coming'));
-        }
+      if (this.socketFull && (this.writtenWhileFull += this.outBytes) > MAX_BYTES_WHILE_FULL) {
+        this.destroy(h2Error('ERR_HTTP2_SESSION_ERROR', 'the peer stopped reading while its frames kept coming'));
       }
+      if (!ok) this.socketFull = true;
     }
     out.length = 0;
     this.outBytes = 0;
