@@ -24,6 +24,15 @@ async function servesOthers(proxy: H2Proxy): Promise<void> {
   }
 }
 
+/** The session ends with GOAWAY(ENHANCE_YOUR_CALM), and another client is still served. */
+async function expectCalmGoaway(raw: RawH2Client, proxy: H2Proxy): Promise<void> {
+  const goaway = await raw.waitFor((f) => f.type === FrameType.GOAWAY).catch(() => undefined);
+  await raw.waitClosed();
+  assert.ok(goaway, 'GOAWAY before the close');
+  assert.equal(errorCodeOf(goaway), ErrorCode.ENHANCE_YOUR_CALM);
+  await servesOthers(proxy);
+}
+
 const rstOn = (id: number) => (f: Frame) => f.type === FrameType.RST_STREAM && f.streamId === id;
 const headersOn = (id: number) => (f: Frame) => f.type === FrameType.HEADERS && f.streamId === id;
 
@@ -94,11 +103,7 @@ describe('HTTP/2 limits', () => {
         raw.headers(id, requestFields(authority, '/reset-me'));
         raw.rst(id, ErrorCode.CANCEL);
       }
-      const goaway = await raw.waitFor((f) => f.type === FrameType.GOAWAY).catch(() => undefined);
-      await raw.waitClosed();
-      assert.ok(goaway, 'GOAWAY before the close');
-      assert.equal(errorCodeOf(goaway), ErrorCode.ENHANCE_YOUR_CALM);
-      await servesOthers(proxy);
+      await expectCalmGoaway(raw, proxy);
     } finally {
       raw.close();
     }
@@ -117,11 +122,7 @@ describe('HTTP/2 limits', () => {
         raw.headers(id, requestFields(authority, '/provoke'), false);
         raw.write(FrameType.WINDOW_UPDATE, 0, id, zero);
       }
-      const goaway = await raw.waitFor((f) => f.type === FrameType.GOAWAY).catch(() => undefined);
-      await raw.waitClosed();
-      assert.ok(goaway, 'GOAWAY before the close');
-      assert.equal(errorCodeOf(goaway), ErrorCode.ENHANCE_YOUR_CALM);
-      await servesOthers(proxy);
+      await expectCalmGoaway(raw, proxy);
     } finally {
       raw.close();
     }
