@@ -540,6 +540,31 @@ describe('against a hand-driven server', () => {
     }
   });
 
+  test('malformed responses (upper-case name, connection field, pseudo-header in trailers) reset only their stream', async () => {
+    const { raw, session } = await opened();
+    try {
+      const upper = send(session, requestHeaders('/upper'));
+      const conn = send(session, requestHeaders('/connection'));
+      const pseudo = send(session, requestHeaders('/pseudo-trailer'));
+      const ok = send(session, requestHeaders('/ok'));
+      await raw.until(() => raw.frames.filter((f) => f.type === FrameType.HEADERS).length === 4);
+      raw.headers(1, [[':status', '200'], ['X-Upper', '1']], Flag.END_STREAM);
+      raw.headers(3, [[':status', '200'], ['connection', 'close']], Flag.END_STREAM);
+      raw.headers(5, HEADERS_200);
+      raw.headers(5, [[':status', '200']], Flag.END_STREAM);
+      raw.headers(7, HEADERS_200, Flag.END_STREAM);
+      assert.equal((await upper.reply).code, ErrorCode.PROTOCOL_ERROR);
+      assert.equal((await conn.reply).code, ErrorCode.PROTOCOL_ERROR);
+      assert.equal((await pseudo.reply).code, ErrorCode.PROTOCOL_ERROR);
+      const fine = await ok.reply;
+      assert.deepEqual([fine.status, fine.code], [200, 0]);
+      assert.equal(session.closed, false);
+    } finally {
+      session.destroy();
+      await raw.close();
+    }
+  });
+
   test('HEADERS for a stream we reset still update the HPACK table', async () => {
     const { raw, session } = await opened();
     try {

@@ -4,7 +4,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { ErrorCode, Flag, PREFACE, Setting, goawayFrame } from './frames.js';
-import { H2Connection, H2Stream, h2Error, validateOutgoingFields, type Fields, type H2StreamHandler } from './connection.js';
+import {
+  CONNECTION_FIELDS, H2Connection, H2Stream, INVALID_VALUE, VALID_NAME, h2Error, validateOutgoingFields, type Fields,
+  type H2StreamHandler,
+} from './connection.js';
 
 export interface H2ClientOptions {
   host: string;
@@ -35,6 +38,16 @@ export interface H2ResponseHandler extends H2StreamHandler {
 const ASSUMED_MAX_STREAMS = 100;
 const MAX_STREAM_ID = 2 ** 31 - 1;
 const STATUS = /^[1-9]\d\d$/;
+
+/** Response fields as RFC 9113 §8.2–8.3 allow them: `:status` first and only there (never in trailers). */
+function wellFormed(raw: readonly string[], trailers: boolean): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 0x3a && (trailers || i > 0 || name !== ':status')) return false;
+    if (!VALID_NAME.test(name) || INVALID_VALUE.test(raw[i + 1]!) || CONNECTION_FIELDS.has(name)) return false;
+  }
+  return true;
+}
 
 export class H2ClientStream extends H2Stream<H2ResponseHandler> {
   /** Kept until the stream starts. */
@@ -210,6 +223,8 @@ export class H2ClientSession extends H2Connection<H2ClientStream> {
     // Too large for our MAX_HEADER_LIST_SIZE, which the server ignored.
     if (raw === null) return this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
     if (s.remoteEnded) return this.resetStream(s, ErrorCode.STREAM_CLOSED);
+    // §8.1.1: a malformed response (bad names or values, connection-specific fields, misplaced pseudo-headers).
+    if (!wellFormed(raw, s.headersReceived)) return this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
     if (s.headersReceived) {
       if (!endStream) return this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
       s.handler.onTrailers(raw);
