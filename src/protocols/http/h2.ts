@@ -8,6 +8,7 @@ import { ConnectionPolicy, connectionPolicyOf } from '../connection-policy.js';
 import { h2ServerOptions, connectionWindowSize, initialWindowSize } from './h2-settings.js';
 import { handleH2Stream, type H2StreamScope, type H2Upstream } from './h2-stream.js';
 import { H2UpstreamPool } from './h2-upstream.js';
+import { ErrorCode } from './h2-wire/frames.js';
 import { H2ServerSession } from './h2-wire/server.js';
 import { connectionUpstreamOf, createUpstreamPool } from './upstream.js';
 
@@ -49,7 +50,15 @@ export function createH2Handler(ctx: ListenerContext): H2Handler {
       const routed = connectionUpstreamOf(socket)?.h2 ?? upstream;
       if (routed === undefined) return void socket.destroy();
       const scope: H2StreamScope = { ctx, conn, scheme: socket instanceof TLSSocket ? 'https' : 'http', upstream: routed };
-      const session = new H2ServerSession(socket, options, (stream) => handleH2Stream(scope, stream));
+      const session = new H2ServerSession(socket, options, (stream) => {
+        try {
+          handleH2Stream(scope, stream);
+        } catch (err) {
+          // A defect must cost this stream, not the process and every other connection.
+          ctx.log.error({ listener: config.name, err }, 'HTTP/2 stream handling failed');
+          stream.reset(ErrorCode.INTERNAL_ERROR);
+        }
+      });
       sessions.set(session, scope);
       session.on('error', (err) => ctx.log.debug({ listener: config.name, err }, 'HTTP/2 session error'));
       session.on('rapidReset', (resets: number) =>
