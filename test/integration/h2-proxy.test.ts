@@ -184,6 +184,23 @@ describe('HTTP/2 to an HTTP/1.1 upstream', () => {
     assert.equal(res.headers.get('connection'), undefined);
     assert.equal(res.headers.get('transfer-encoding'), undefined);
   });
+
+  test('a 4 MiB body goes up and comes back intact, with flow control on the HTTP/2 side', async () => {
+    const body = Buffer.from('fedcba9876543210'.repeat(256 * 1024));
+    const session = connectFrom(proxy, CLIENT);
+    try {
+      const req = session.request({ ':method': 'PUT', ':path': '/big' });
+      req.end(body);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      await new Promise<void>((resolve, reject) => req.on('end', () => resolve()).on('error', reject));
+      const echo = JSON.parse(Buffer.concat(chunks).toString()) as Echo;
+      assert.equal(echo.body.length, body.length);
+      assert.equal(echo.body, body.toString());
+    } finally {
+      session.close();
+    }
+  });
 });
 
 describe('HTTP/2 upstream failures', () => {
