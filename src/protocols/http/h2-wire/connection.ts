@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import {
   DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, Flag, FRAME_HEADER_LENGTH, FrameType, MAX_ALLOWED_FRAME_SIZE,
-  MAX_WINDOW_SIZE, SETTINGS_ACK, Setting, frame, goawayFrame, pingAckFrame, rstStreamFrame, windowUpdateFrame,
+  MAX_WINDOW_SIZE, SETTINGS_ACK, Setting, frame, goawayFrame, pingAckFrame, rstStreamFrame, settingsFrame, windowUpdateFrame,
   writeFrameHeader,
 } from './frames.js';
 import { HpackDecoder, encodeHeaderBlock, headerBlockLength, writeHeaderBlock } from './hpack.js';
@@ -233,12 +233,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
       [Setting.INITIAL_WINDOW_SIZE, this.streamWindow],
       [Setting.MAX_HEADER_LIST_SIZE, this.maxHeaderListSize],
     ];
-    const buf = frame(FrameType.SETTINGS, 0, 0, 6 * settings.length);
-    settings.forEach(([id, value], i) => {
-      buf.writeUInt16BE(id, 9 + 6 * i);
-      buf.writeUInt32BE(value, 11 + 6 * i);
-    });
-    this.queue(buf);
+    this.queue(settingsFrame(settings));
     if (this.connectionWindow > DEFAULT_WINDOW_SIZE) this.queue(windowUpdateFrame(0, this.connectionWindow - DEFAULT_WINDOW_SIZE));
   }
 
