@@ -1,5 +1,5 @@
-// The downstream HTTP/2 server's own duties: graceful shutdown with GOAWAY (a hand-driven client), and response
-// flow control against a node:http2 client that grants only a small window.
+// The downstream HTTP/2 server's own duties: graceful shutdown with GOAWAY (a hand-driven client), response flow
+// control against a node:http2 client that grants only a small window, and a defect confined to its stream.
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -69,6 +69,34 @@ test('a client granting a 1 KiB stream window still gets a 1 MiB response intact
     assert.equal((JSON.parse(body.toString()) as H2Echo).body, payload);
   } finally {
     session.close();
+    await proxy.close();
+    await upstream.close();
+  }
+});
+
+test('a defect while handling one stream resets that stream with INTERNAL_ERROR; the connection goes on', async () => {
+  const upstream = await startH2EchoUpstream(BACKEND);
+  const proxy = await startH2Proxy({ upstreamPort: upstream.port });
+  const raw = await RawH2Client.connect(proxy.host, proxy.port, CLIENT);
+  const authority = `${proxy.host}:${proxy.port}`;
+  const record = proxy.flows.record;
+  try {
+    proxy.flows.record = () => {
+      throw new Error('injected defect');
+    };
+    const broken = raw.newStreamId();
+    raw.headers(broken, requestFields(authority, '/broken'));
+    const rst = await raw.waitFor((f) => f.type === FrameType.RST_STREAM && f.streamId === broken);
+    assert.equal(errorCodeOf(rst), ErrorCode.INTERNAL_ERROR);
+    proxy.flows.record = record;
+    const fine = raw.newStreamId();
+    raw.headers(fine, requestFields(authority, '/fine'));
+    await raw.waitFor((f) => f.type === FrameType.HEADERS && f.streamId === fine);
+    assert.equal(raw.goaway(), undefined);
+    assert.ok(!upstream.seen.includes('/broken'));
+  } finally {
+    proxy.flows.record = record;
+    raw.close();
     await proxy.close();
     await upstream.close();
   }
