@@ -103,7 +103,7 @@ export class H2Stream<H extends H2StreamHandler = H2StreamHandler> {
   /** The RST_STREAM code sent or received; undefined while open or after a clean close. */
   rstCode: number | undefined;
   resetByPeer = false;
-  /** DATA frames sent and received, for idle checks. */
+  /** DATA (and, on the server, HEADERS) frames sent and received, for idle checks. */
   activity = 0;
   /** The incoming message's content-length, checked against its DATA (RFC 9113 §8.1.1); -1 when absent. */
   expectedLength = -1;

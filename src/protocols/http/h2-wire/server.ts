@@ -22,7 +22,7 @@ export interface H2ServerOptions {
   maxResetsPerSecond: number;
   /** ms without an open stream before GOAWAY(NO_ERROR). */
   idleTimeoutMs: number;
-  /** ms without DATA either way before a stream is reset with CANCEL. */
+  /** ms without DATA or HEADERS either way before a stream is reset with CANCEL. */
   streamIdleTimeoutMs: number;
 }
 
@@ -144,6 +144,7 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
     const all: Array<readonly [string, string]> = [[':status', String(status)]];
     for (const f of fields) all.push(f);
     this.queueHeaders(s.sid, all, endStream);
+    s.activity++;
     if (endStream) {
       s.endQueued = true;
       s.localEnded = true;
@@ -264,6 +265,7 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
         return this.streamFault(s, ErrorCode.PROTOCOL_ERROR);
       }
     }
+    s.activity++;
     s.handler.onTrailers(raw);
     if (!s.isClosed) this.remoteEnd(s);
   }
