@@ -4,15 +4,19 @@
 // The broker is a real Apache Kafka 3.9 (scripts/kafka/install.sh) when installed, else the embedded demo
 // broker (BENCH_BROKER=real|demo chooses); the report says which. Portcullis runs twice: with flow records
 // off, and writing one Hubble flow record per request to a file, since on a small machine writing them costs
-// about as much CPU as proxying. haproxy in TCP mode (no parsing, no policy) runs beside them when installed:
-// what any proxy hop costs on this machine. Broker and proxies run in their own processes, the load generator
-// (bench/lib/kafka-load.ts) in this one. The machine is shared and noisy: compare the ratios of one run.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// about as much CPU as proxying. haproxy in TCP mode (no parsing, no policy, responses spliced in the kernel)
+// runs beside them when installed: what the cheapest proxy hop costs on this machine. Broker and proxies run
+// in their own processes, the load generator (bench/lib/kafka-load.ts) in this one. The report ends with the
+// CPU each of them used per GB and how busy the cores were: when the direct run already keeps every core
+// busy, a proxy's CPU is taken from the broker and the client, and the ratio falls with it. The machine is
+// shared and noisy: compare the ratios of one run.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertKafkaInstalled, startRealKafka } from '../test/helpers/kafka-broker-real.js';
 import { median } from './lib/autocannon-run.js';
+import { measureCpu, type CpuUse } from './lib/cpu.js';
 import { haproxyInstalled, startHaproxyTcp } from './lib/haproxy.js';
 import { consumeLoad, percentile, produceLatency, produceLoad, type ConsumeResult, type ProduceResult, type Target } from './lib/kafka-load.js';
 import { freePort, startChild, waitForPort, type Child } from './lib/processes.js';
@@ -22,7 +26,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** A consume run takes well under a second: more of them, for a steadier median. */
 const CONSUME_ROUNDS = 2 * ROUNDS + 1;
-const WARM_UP_SECONDS = 3;
+/** Per setup, before any measured round: the broker's JIT keeps speeding it up for the first 10-20 s of load. */
+const WARM_UP_SECONDS = 5;
 const RECORD_BYTES = 1024;
 /** A producer's default batch.size is 16 KB: 16 records of 1 KB per request. */
 const RECORDS_PER_REQUEST = 16;
@@ -42,6 +47,7 @@ const policy = join(here, '..', '..', 'policies', 'kafka', 'kafka-sw-security-po
 interface Broker {
   readonly kind: string;
   readonly target: Target;
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -63,10 +69,10 @@ async function startBroker(): Promise<Broker> {
     const port = await freePort();
     const child = startChild('demo broker', [join(here, 'peers', 'kafka-demo-broker.js'), '127.0.0.1', String(port)]);
     await waitForPort('127.0.0.1', port);
-    return { kind: 'embedded demo broker (in-memory, one node)', target: { host: '127.0.0.1', port }, stop: () => child.stop() };
+    return { kind: 'embedded demo broker (in-memory, one node)', target: { host: '127.0.0.1', port }, pid: child.process.pid, stop: () => child.stop() };
   }
   const kafka = await startRealKafka({ topics: [TOPIC] });
-  return { kind: 'Apache Kafka 3.9.2 (KRaft, one node)', target: { host: kafka.host, port: kafka.port }, stop: () => kafka.stop() };
+  return { kind: 'Apache Kafka 3.9.2 (KRaft, one node)', target: { host: kafka.host, port: kafka.port }, pid: kafka.pid, stop: () => kafka.stop() };
 }
 
 function portcullisConfig(dir: string, port: number, broker: Target, flows: boolean): string {
@@ -95,34 +101,23 @@ interface Setup {
   readonly produce: ProduceResult[];
   readonly latencyMs: number[];
   readonly consume: ConsumeResult[];
-  /** CPU seconds the proxy spent in the produce and consume runs. */
-  readonly cpu: { produce: number; consume: number };
-}
-
-/** User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere). */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th, in clock ticks (100 Hz).
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
+  /** CPU used by the proxy, the broker and this process in each produce and consume run. */
+  readonly cpu: { produce: CpuUse[]; consume: CpuUse[] };
 }
 
 const mbps = (bytes: number, seconds: number) => bytes / 1e6 / seconds;
 
 /** The setups alternate round by round, so drift on a shared machine hits them alike. */
-async function measure(setups: readonly Setup[]): Promise<void> {
+async function measure(setups: readonly Setup[], brokerPid: number | undefined): Promise<void> {
+  const watch = (s: Setup) => measureCpu({ proxy: s.pid, broker: brokerPid });
   const produceOpts = (target: Target) => ({ target, localAddress: HQ, topic: TOPIC, connections: CONNECTIONS, inFlight: IN_FLIGHT, recordsPerRequest: RECORDS_PER_REQUEST, recordBytes: RECORD_BYTES });
   let written = 0;
   for (const s of setups) written += (await produceLoad({ ...produceOpts(s.target), seconds: WARM_UP_SECONDS })).records; // JIT, log segments
   for (let round = 1; round <= ROUNDS; round++) {
     for (const s of setups) {
-      const cpu = cpuSeconds(s.pid);
+      const cpu = watch(s);
       const r = await produceLoad({ ...produceOpts(s.target), seconds: SECONDS });
-      s.cpu.produce += cpuSeconds(s.pid) - cpu;
+      s.cpu.produce.push(cpu());
       s.produce.push(r);
       written += r.records;
       process.stderr.write(`round ${round} ${s.name}: produce ${mbps(r.bytes, r.seconds).toFixed(1)} MB/s\n`);
@@ -131,12 +126,12 @@ async function measure(setups: readonly Setup[]): Promise<void> {
   for (const s of setups) s.latencyMs.push(...(await produceLatency({ target: s.target, localAddress: HQ, topic: TOPIC, count: LATENCY_SAMPLES, recordBytes: RECORD_BYTES })));
   const records = Math.min(CONSUME_RECORDS, written);
   const consumeOpts = (target: Target) => ({ target, localAddress: OUTPOST, topic: TOPIC, maxBytes: FETCH_MAX_BYTES, records });
-  for (const s of setups) await consumeLoad(consumeOpts(s.target)); // JIT, page cache
+  for (let i = 0; i < 2; i++) for (const s of setups) await consumeLoad(consumeOpts(s.target)); // JIT, page cache
   for (let round = 1; round <= CONSUME_ROUNDS; round++) {
     for (const s of setups) {
-      const cpu = cpuSeconds(s.pid);
+      const cpu = watch(s);
       const r = await consumeLoad(consumeOpts(s.target));
-      s.cpu.consume += cpuSeconds(s.pid) - cpu;
+      s.cpu.consume.push(cpu());
       s.consume.push(r);
       process.stderr.write(`round ${round} ${s.name}: consume ${mbps(r.bytes, r.seconds).toFixed(1)} MB/s\n`);
     }
@@ -148,7 +143,7 @@ async function main(): Promise<void> {
   const broker = await startBroker();
   const proxies: Child[] = [];
   try {
-    const setup = (name: string, target: Target, pid?: number): Setup => ({ name, target, ...(pid === undefined ? {} : { pid }), produce: [], latencyMs: [], consume: [], cpu: { produce: 0, consume: 0 } });
+    const setup = (name: string, target: Target, pid?: number): Setup => ({ name, target, ...(pid === undefined ? {} : { pid }), produce: [], latencyMs: [], consume: [], cpu: { produce: [], consume: [] } });
     const setups = [setup('direct', broker.target)];
     for (const [name, flows] of [['portcullis', false], ['+ flow file', true]] as const) {
       const port = await freePort();
@@ -164,7 +159,7 @@ async function main(): Promise<void> {
       await waitForPort(listen.host, listen.port);
       setups.push(setup('haproxy tcp', listen, haproxy.process.pid));
     }
-    await measure(setups);
+    await measure(setups, broker.pid);
     report(broker.kind, setups);
   } finally {
     for (const p of proxies) await p.stop();
@@ -204,14 +199,21 @@ function report(kind: string, setups: readonly Setup[]): void {
         `(target >= 85%); added single-record latency p50 ${added(50)} ms, p99 ${added(99)} ms`,
     );
   }
-  for (const s of proxied) {
-    const perGb = (cpu: number, results: ReadonlyArray<{ bytes: number }>) => (cpu / (results.reduce((n, r) => n + r.bytes, 0) / 1e9)).toFixed(1);
-    console.log(`${s.name} CPU: ${perGb(s.cpu.produce, s.produce)} s per GB produced, ${perGb(s.cpu.consume, s.consume)} s per GB consumed`);
-  }
+  console.log('\nCPU seconds per GB (proxy / broker / load generator) and how busy both cores were:');
+  for (const s of setups) console.log(`${s.name.padEnd(12)} produce ${cpuSummary(s.cpu.produce, s.produce)}   consume ${cpuSummary(s.cpu.consume, s.consume)}`);
   if (setups.some((s) => s.produce.some((r) => r.errors > 0))) {
     console.log('WARNING: some produce requests failed; the figures are not comparable');
     process.exitCode = 1;
   }
+}
+
+/** "proxy / broker / load generator" CPU seconds per GB moved, then the machine's busy share over the runs. */
+function cpuSummary(uses: readonly CpuUse[], results: ReadonlyArray<{ bytes: number; seconds: number }>): string {
+  const gb = results.reduce((n, r) => n + r.bytes, 0) / 1e9;
+  const perGb = (name: string) => (uses.reduce((n, u) => n + u.seconds[name]!, 0) / gb).toFixed(1).padStart(4);
+  const time = results.reduce((n, r) => n + r.seconds, 0);
+  const busy = uses.reduce((n, u, i) => n + u.busy * results[i]!.seconds, 0) / time;
+  return `${perGb('proxy')} / ${perGb('broker')} / ${perGb('self')}, ${(busy * 100).toFixed(0).padStart(3)}% busy`;
 }
 
 await main();

@@ -26,6 +26,8 @@ export interface RealKafka {
   readonly bootstrap: string;
   readonly host: string;
   readonly port: number;
+  /** The broker JVM's process id (for CPU accounting in benchmarks). */
+  readonly pid: number | undefined;
   /** The broker's temp dir (server.properties, data/, logs/server.log); removed by stop(). */
   readonly dir: string;
   /** Last lines of logs/server.log and of the JVM console output, for messages when something goes wrong. */
@@ -134,6 +136,7 @@ async function launchBroker(authorizer: boolean): Promise<{ broker: RealKafka; e
     bootstrap: `${HOST}:${port}`,
     host: HOST,
     port,
+    pid: child.pid,
     dir,
     logTail: (lines = 30) => tail(join(logs, 'server.log'), lines) + tail(join(logs, 'console.log'), lines),
     stop() {

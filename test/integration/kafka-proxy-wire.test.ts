@@ -179,8 +179,8 @@ describe('kafka proxy: wire-level behaviour (demo broker)', { timeout: 60_000 },
     assert.deepEqual(
       responses.map((e) => [e.verdict, e.l7!.kafka!.apiKey, e.l7!.kafka!.topic, e.l7!.kafka!.correlationId, e.l7!.kafka!.errorCode, e.isReply]),
       [
-        ['FORWARDED', PRODUCE, ANNOUNCE, request!.l7!.kafka!.correlationId, undefined, true],
-        ['FORWARDED', PRODUCE, PLANS, request!.l7!.kafka!.correlationId, undefined, true],
+        ['FORWARDED', PRODUCE, ANNOUNCE, request!.l7!.kafka!.correlationId, 0, true],
+        ['FORWARDED', PRODUCE, PLANS, request!.l7!.kafka!.correlationId, 0, true],
       ],
     );
     for (const r of responses) {
@@ -189,6 +189,26 @@ describe('kafka proxy: wire-level behaviour (demo broker)', { timeout: 60_000 },
     }
     assert.deepEqual(proxy.metrics.of('policyL7'), [['received', 'kafka'], ['forwarded', 'kafka'], ['received', 'kafka'], ['denied', 'kafka']]);
     assert.deepEqual(proxy.metrics.of('kafkaRequest'), [['produce', 0, 'FORWARDED'], ['fetch', 29, 'DROPPED']]);
+  });
+
+  test("the broker's own error codes reach the RESPONSE records (per topic) and the counters", async () => {
+    proxy.flows.clear();
+    proxy.metrics.clear();
+    const c = await connectAs(EMPIRE.hq);
+    // Allowed by policy, but the demo broker has no partition 7: it answers UNKNOWN_TOPIC_OR_PARTITION (3) for that topic only.
+    const body = produceBody([ANNOUNCE, PLANS]);
+    rows(rows(body.topicData)[1]!.partitionData)[0]!.index = 7;
+    const r = await c.request(PRODUCE, 7, body);
+    assert.deepEqual(rows(r.responses).map((t) => rows(t.partitionResponses)[0]!.errorCode), [0, 3]);
+    const responses = proxy.flows.l7('RESPONSE').map((e) => [e.l7!.kafka!.topic, e.l7!.kafka!.errorCode]);
+    assert.deepEqual(responses, [[ANNOUNCE, 0], [PLANS, 3]]);
+    assert.deepEqual(proxy.metrics.of('kafkaRequest'), [['produce', 3, 'FORWARDED']]);
+    // A Fetch the broker refuses: the partition error is counted and recorded too.
+    const outpost = await connectAs(EMPIRE.outpost);
+    const fetched = await outpost.request(FETCH, 11, fetchBody(ANNOUNCE, 1_000_000n));
+    assert.equal(rows(rows(fetched.responses)[0]!.partitions)[0]!.errorCode, 1, 'OFFSET_OUT_OF_RANGE from the broker');
+    assert.deepEqual(proxy.flows.l7('RESPONSE').at(-1)!.l7!.kafka!.errorCode, 1);
+    assert.deepEqual(proxy.metrics.of('kafkaRequest').at(-1), ['fetch', 1, 'FORWARDED']);
   });
 });
 

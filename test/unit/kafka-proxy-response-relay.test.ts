@@ -1,10 +1,11 @@
 // The response relay on its own: a byte stream of responses cut into chunks at every possible place comes out
 // byte for byte, in order, with rewrites (immediate or delayed) applied and the proxy's own answers slotted in
-// right after the response they wait behind; it never assembles a pass-through frame and refuses bad sizes.
+// right after the response they wait behind; the start of every response is shown to the inspector once; it
+// never assembles a pass-through frame and refuses bad sizes.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KafkaFrameError } from '../../src/protocols/kafka/index.js';
-import { KafkaResponseRelay, type ResponseRewrite } from '../../src/protocols/kafka/proxy-response-relay.js';
+import { INSPECT_BYTES, KafkaResponseRelay, type ResponseRelayHooks, type ResponseRewrite } from '../../src/protocols/kafka/proxy-response-relay.js';
 import { seededRandom } from '../helpers/kafka-random-message.js';
 
 function response(correlationId: number, body: string): Buffer {
@@ -27,6 +28,7 @@ interface Expectation {
 /** Runs the relay over `stream` split at `cuts`; resolves with what it emitted and how often it held the broker side. */
 async function relay(expected: readonly Expectation[], stream: Buffer, cuts: readonly number[], maxFrameSize = 1 << 20) {
   const out: Buffer[] = [];
+  const inspected: string[] = [];
   const pending = [...expected];
   let holds = 0;
   let released: () => void = () => undefined;
@@ -41,6 +43,10 @@ async function relay(expected: readonly Expectation[], stream: Buffer, cuts: rea
         return head!.rewrite === 'sync' ? rewritten : new Promise((resolve) => setTimeout(resolve, 1, rewritten));
       };
       return rewrite;
+    },
+    inspect(b) {
+      assert.equal(inspected.length, expected.length - pending.length, 'once per response, before its end');
+      inspected.push(b.toString('latin1'));
     },
     emit: (b) => out.push(Buffer.from(b)),
     end: () => {
@@ -63,8 +69,11 @@ async function relay(expected: readonly Expectation[], stream: Buffer, cuts: rea
   // Delayed rewrites finish on their own; wait until every expected response came out.
   while (pending.length > 0 && failure === undefined) await new Promise<void>((resolve) => (released = resolve));
   if (failure) throw failure;
+  assert.deepEqual(inspected, expected.map((e) => e.body), 'each response inspected from the bytes the broker sent');
   return { out: Buffer.concat(out), holds };
 }
+
+const quietHooks: ResponseRelayHooks = { begin: () => undefined, inspect: () => undefined, emit: () => undefined, end: () => [], hold: () => undefined, fail: () => undefined };
 
 function expectedOutput(expected: readonly Expectation[]): Buffer {
   return Buffer.concat(
@@ -107,15 +116,27 @@ describe('kafka proxy: response relay', () => {
   test('pass-through responses leave as views of the chunks they arrived in (no reassembly)', () => {
     const big = response(1, 'x'.repeat(100_000));
     const emitted: Buffer[] = [];
-    const r = new KafkaResponseRelay(1 << 20, { begin: () => undefined, emit: (b) => emitted.push(b), end: () => [], hold: () => undefined, fail: () => undefined });
+    const r = new KafkaResponseRelay(1 << 20, { ...quietHooks, emit: (b) => emitted.push(b) });
     const chunks = [big.subarray(0, 30_000), big.subarray(30_000, 70_000), big.subarray(70_000)];
     for (const c of chunks) r.push(c);
     assert.equal(emitted.length, 3);
     emitted.forEach((e, i) => assert.equal(e.buffer, chunks[i]!.buffer, 'same memory, not a copy'));
   });
 
+  test('a large response is inspected once, from its first INSPECT_BYTES, however it is cut', () => {
+    const body = Array.from({ length: 100_000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+    const big = response(1, body);
+    for (const size of [1000, INSPECT_BYTES, 30_000]) {
+      const inspected: Buffer[] = [];
+      const r = new KafkaResponseRelay(1 << 20, { ...quietHooks, inspect: (b) => inspected.push(Buffer.from(b)) });
+      for (let from = 0; from < big.length; from += size) r.push(big.subarray(from, from + size));
+      assert.equal(inspected.length, 1, `chunks of ${size}`);
+      assert.equal(inspected[0]!.toString('latin1'), body.slice(0, INSPECT_BYTES), `chunks of ${size}`);
+    }
+  });
+
   test('sizes below a correlation id or above the maximum are refused', () => {
-    const hooks = { begin: () => undefined, emit: () => undefined, end: () => [], hold: () => undefined, fail: () => undefined };
+    const hooks = quietHooks;
     const tooSmall = Buffer.from([0, 0, 0, 3, 0, 0, 0, 1]);
     assert.throws(() => new KafkaResponseRelay(1024, hooks).push(tooSmall), KafkaFrameError);
     const tooBig = response(1, 'y'.repeat(2000));

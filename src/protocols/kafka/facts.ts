@@ -1,12 +1,12 @@
-// What policy needs of a request, read without materialising it: the walk follows the request's schema
-// to the end of the frame (so framing is fully validated and trailing bytes are refused, like the
-// full decoder) but only allocates the strings policy looks at. Record batches are skipped, not copied.
+// What policy needs of a request, read without materialising it: the walk (schema-walk.ts) follows the
+// request's schema to the end of the frame (so framing is fully validated and trailing bytes are refused,
+// like the full decoder) but only allocates the strings policy looks at.
 import type { KafkaRequestFacts } from '../../policy/types.js';
-import { expectEnd, readTaggedSection, requirePlan, ZERO_UUID } from './codec.js';
-import { KafkaDecodeError } from './errors.js';
+import { expectEnd, requirePlan } from './codec.js';
 import { checkFrame, readRequestHeader } from './header.js';
 import { KafkaReader } from './reader.js';
-import type { FieldPlan, StructPlan } from './schema.js';
+import type { FieldPlan } from './schema.js';
+import { walkStruct, type SchemaVisitor } from './schema-walk.js';
 
 const PRODUCE = 0;
 const FIND_COORDINATOR = 10;
@@ -56,99 +56,45 @@ function roleOf(f: FieldPlan, apiKey: number): FactRole | null {
   return role;
 }
 
-class FactSink {
+class FactSink implements SchemaVisitor {
   readonly topics = new Set<string>();
   readonly topicIds = new Set<string>();
   readonly groupIds = new Set<string>();
   readonly transactionalIds = new Set<string>();
   acks: number | undefined;
   /** ResourceType precedes ResourceName in every config resource. */
-  resourceType = -1;
+  private resourceType = -1;
   /** FindCoordinator's KeyType follows Key in v1-3, so keys are classified at the end. */
-  readonly coordinatorKeys: string[] = [];
-  coordinatorKeyType = COORDINATOR_GROUP;
+  private readonly coordinatorKeys: string[] = [];
+  private coordinatorKeyType = COORDINATOR_GROUP;
 
   constructor(readonly apiKey: number) {}
 
-  string(role: FactRole, value: string): void {
-    if (role === 'topic') this.topics.add(value);
-    else if (role === 'group') this.groupIds.add(value);
-    else if (role === 'transactionalId') this.transactionalIds.add(value);
-    else if (role === 'resourceName' && this.resourceType === CONFIG_RESOURCE_TOPIC) this.topics.add(value);
-    else if (role === 'coordinatorKey') this.coordinatorKeys.push(value);
+  wants(f: FieldPlan): boolean {
+    return roleOf(f, this.apiKey) !== null;
   }
+
+  value(f: FieldPlan, v: number | string): void {
+    const role = roleOf(f, this.apiKey);
+    if (typeof v === 'number') {
+      if (role === 'acks') this.acks = v;
+      else if (role === 'resourceType') this.resourceType = v;
+      else if (role === 'coordinatorKeyType') this.coordinatorKeyType = v;
+    } else if (role === 'topic') this.topics.add(v);
+    else if (role === 'topicId') this.topicIds.add(v);
+    else if (role === 'group') this.groupIds.add(v);
+    else if (role === 'transactionalId') this.transactionalIds.add(v);
+    else if (role === 'resourceName' && this.resourceType === CONFIG_RESOURCE_TOPIC) this.topics.add(v);
+    else if (role === 'coordinatorKey') this.coordinatorKeys.push(v);
+  }
+
+  enter(): void {}
+  leave(): void {}
 
   finish(): void {
     const into = this.coordinatorKeyType === COORDINATOR_GROUP ? this.groupIds : this.coordinatorKeyType === COORDINATOR_TRANSACTION ? this.transactionalIds : undefined;
     for (const key of this.coordinatorKeys) into?.add(key);
   }
-}
-
-function nullCheck(f: FieldPlan, nullable: boolean, r: KafkaReader): void {
-  if (!nullable) throw new KafkaDecodeError(`${f.name}: null in a non-nullable field`, r.offset);
-}
-
-function scanSingle(r: KafkaReader, f: FieldPlan, nullable: boolean, sink: FactSink): void {
-  switch (f.type) {
-    case 'bool':
-      return r.skip(1);
-    case 'int8': {
-      const v = r.int8();
-      const role = roleOf(f, sink.apiKey);
-      if (role === 'resourceType') sink.resourceType = v;
-      else if (role === 'coordinatorKeyType') sink.coordinatorKeyType = v;
-      return;
-    }
-    case 'int16': {
-      const v = r.int16();
-      if (roleOf(f, sink.apiKey) === 'acks') sink.acks = v;
-      return;
-    }
-    case 'uint16':
-      return r.skip(2);
-    case 'int32':
-    case 'uint32':
-      return r.skip(4);
-    case 'int64':
-    case 'float64':
-      return r.skip(8);
-    case 'uuid': {
-      if (roleOf(f, sink.apiKey) !== 'topicId') return r.skip(16);
-      const id = r.uuid();
-      if (id !== ZERO_UUID) sink.topicIds.add(id);
-      return;
-    }
-    case 'string': {
-      const n = r.stringLength(f.compact);
-      if (n < 0) return nullCheck(f, nullable, r);
-      const role = roleOf(f, sink.apiKey);
-      if (role) sink.string(role, r.utf8(n));
-      else r.skip(n);
-      return;
-    }
-    case 'bytes':
-    case 'records': {
-      const n = r.length(f.compact);
-      if (n < 0) return nullCheck(f, nullable, r);
-      return r.skip(n);
-    }
-    case 'struct':
-      if (nullable && r.int8() < 0) return;
-      return scanStruct(r, f.struct!, sink);
-  }
-}
-
-function scanField(r: KafkaReader, f: FieldPlan, sink: FactSink): void {
-  if (!f.array) return scanSingle(r, f, f.nullable, sink);
-  const n = r.length(f.compact);
-  if (n < 0) return nullCheck(f, f.nullable, r);
-  if (n > r.remaining) throw new KafkaDecodeError(`${f.name}: ${n} elements declared, ${r.remaining} bytes left`, r.offset);
-  for (let i = 0; i < n; i++) scanSingle(r, f, false, sink);
-}
-
-function scanStruct(r: KafkaReader, plan: StructPlan, sink: FactSink): void {
-  for (const f of plan.fields) scanField(r, f, sink);
-  if (plan.flexible) readTaggedSection(r, plan, (sub, f) => scanField(sub, f, sink), () => undefined);
 }
 
 /**
@@ -161,7 +107,7 @@ export function extractPolicyFacts(frame: Buffer): KafkaPolicyFacts {
   const header = readRequestHeader(r);
   const plan = requirePlan(header.apiKey, header.apiVersion, 'request');
   const sink = new FactSink(header.apiKey);
-  scanStruct(r, plan, sink);
+  walkStruct(r, plan, sink);
   expectEnd(r, plan);
   sink.finish();
   return {

@@ -35,7 +35,7 @@ export function responseHeaderVersion(apiKey: number, apiVersion: number): 0 | 1
 }
 
 /** Skip a tagged-field section, checking every declared size against the bytes left. */
-function skipTaggedFields(r: KafkaReader): void {
+export function skipTaggedFields(r: KafkaReader): void {
   for (let n = r.uvarint(); n > 0; n--) {
     r.uvarint();
     r.skip(r.uvarint());

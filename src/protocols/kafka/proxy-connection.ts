@@ -17,7 +17,7 @@ import { connect, type NetConnectOpts, type Socket } from 'node:net';
 import type { KafkaListenerOptions } from '../../config/types.js';
 import type { ConnectionPolicy } from '../connection-policy.js';
 import type { ListenerContext } from '../context.js';
-import type { Decision } from '../../policy/types.js';
+import type { Decision, Verdict } from '../../policy/types.js';
 import { buildApiVersionsFallbackResponse, clampApiVersionsResponse } from './api-versions.js';
 import { responseCarriesBrokerAddresses, rewriteBrokerAddresses, type KafkaBrokerEndpoint } from './broker-addresses.js';
 import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, encodeResponse } from './codec.js';
@@ -30,6 +30,7 @@ import type { KafkaRequestHeader } from './header.js';
 import type { HostPort, KafkaBrokerDirectory } from './proxy-brokers.js';
 import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal, recordKafkaResponse } from './proxy-policy.js';
 import { KafkaResponseRelay, type ResponseRewrite } from './proxy-response-relay.js';
+import { NO_ERRORS, scanResponseErrors, type ResponseErrors } from './response-errors.js';
 import { AdaptiveReadBuffer } from './read-buffer.js';
 import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './proxy-versions.js';
 
@@ -57,9 +58,12 @@ interface Pending {
   readonly local?: Buffer;
   /** The broker's response must be rewritten before the client sees it. */
   readonly rewrite?: ResponseRewrite;
-  /** A forwarded request, whose response is recorded as a flow; and when it was forwarded. */
+  /** A forwarded request, whose response is recorded and counted; the verdict that let it through; when it was forwarded. */
   readonly request?: KafkaPolicyFacts;
+  readonly verdict?: Verdict;
   readonly forwardedAt?: bigint;
+  /** The error codes in the broker's response, once its start has been read. */
+  errors?: ResponseErrors;
 }
 
 export class KafkaProxyConnection {
@@ -84,6 +88,7 @@ export class KafkaProxyConnection {
     this.requests = new KafkaFrameReader({ maxFrameSize: options.maxFrameSize });
     this.responses = new KafkaResponseRelay(options.maxFrameSize, {
       begin: (correlationId) => this.responseBegins(correlationId),
+      inspect: (bytes) => this.responseInspected(bytes),
       emit: (bytes) => this.toClient(bytes),
       end: () => this.responseEnded(),
       hold: (holding) => {
@@ -192,12 +197,12 @@ export class KafkaProxyConnection {
   private decide(decision: Decision, facts: KafkaPolicyFacts, frame: Buffer): boolean {
     const { ctx } = this.scope;
     if (decision.allowed) {
-      recordKafkaDecision(ctx, this.policy, facts, decision, undefined);
-      this.forward(frame, facts);
+      const awaitsBroker = this.forward(frame, facts, decision.verdict);
+      recordKafkaDecision(ctx, this.policy, facts, decision, undefined, awaitsBroker);
       return true;
     }
     const errorCode = denialErrorCode(facts);
-    recordKafkaDecision(ctx, this.policy, facts, decision, errorCode);
+    recordKafkaDecision(ctx, this.policy, facts, decision, errorCode, false);
     if (facts.apiKey === API_VERSIONS) {
       // A client cannot go on without ApiVersions, and has no way to show an error for it: end here.
       return this.fail(`ApiVersions denied by policy (${decision.reason})`, 'info');
@@ -212,17 +217,19 @@ export class KafkaProxyConnection {
     return true;
   }
 
-  private forward(frame: Buffer, facts: KafkaPolicyFacts): void {
+  /** Sends an allowed request on (or answers it here); true when the broker's response is awaited. */
+  private forward(frame: Buffer, facts: KafkaPolicyFacts, verdict: Verdict): boolean {
     const { apiKey, apiVersion, correlationId } = facts;
     if (apiKey === API_VERSIONS && apiVersion > API_VERSIONS_MAX) {
       this.answer(correlationId, buildApiVersionsFallbackResponse(correlationId, PROXY_API_VERSIONS));
-      return;
+      return false;
     }
     // acks=0: the broker will not answer, so nothing waits for it.
     if (facts.expectsResponse) {
-      this.pending.push({ correlationId, rewrite: this.rewriteFor(apiKey, apiVersion), request: facts, forwardedAt: process.hrtime.bigint() });
+      this.pending.push({ correlationId, rewrite: this.rewriteFor(apiKey, apiVersion), request: facts, verdict, forwardedAt: process.hrtime.bigint() });
     }
     this.toUpstream(withoutFetchSession(frame, apiKey, apiVersion));
+    return facts.expectsResponse;
   }
 
   private rewriteFor(apiKey: number, apiVersion: number): ResponseRewrite | undefined {
@@ -287,10 +294,17 @@ export class KafkaProxyConnection {
     return head.rewrite;
   }
 
+  private responseInspected(bytes: Buffer): void {
+    const head = this.pending[0]!;
+    if (head.request) head.errors = scanResponseErrors(bytes, head.request.apiKey, head.request.apiVersion);
+  }
+
   /** The head response is out; the proxy's answers queued right behind it follow. */
   private responseEnded(): Buffer[] {
     const answered = this.pending.shift();
-    if (answered?.request) recordKafkaResponse(this.scope.ctx, this.policy, answered.request, process.hrtime.bigint() - answered.forwardedAt!);
+    if (answered?.request) {
+      recordKafkaResponse(this.scope.ctx, this.policy, answered.request, answered.verdict!, answered.errors ?? NO_ERRORS, process.hrtime.bigint() - answered.forwardedAt!);
+    }
     const local: Buffer[] = [];
     while (this.pending[0]?.local) local.push(this.pending.shift()!.local!);
     return local;

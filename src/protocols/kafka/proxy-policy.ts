@@ -9,6 +9,7 @@ import type { Decision, Verdict } from '../../policy/types.js';
 import { CLUSTER_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED } from './deny.js';
 import type { KafkaPolicyFacts } from './facts.js';
 import type { KafkaRequestHeader } from './header.js';
+import { topicErrorCode, type ResponseErrors } from './response-errors.js';
 
 /** Kafka's INVALID_REQUEST: what a refused (unparseable or unsupported) request is recorded with. */
 const INVALID_REQUEST = 42;
@@ -25,12 +26,16 @@ export function denialErrorCode(facts: KafkaPolicyFacts): number {
   return CLUSTER_AUTHORIZATION_FAILED;
 }
 
-/** Counts the decision and records one REQUEST flow per topic (one with topic '' when there is none), as Cilium does. */
-export function recordKafkaDecision(ctx: ListenerContext, conn: ConnectionPolicy, facts: KafkaPolicyFacts, decision: Decision, errorCode: number | undefined): void {
+/**
+ * Counts the decision and records one REQUEST flow per topic (one with topic '' when there is none), as
+ * Cilium does. A request the broker will answer (`awaitsBroker`) is counted in hubble_kafka_requests_total
+ * when it does, with the broker's error code (recordKafkaResponse); any other is counted here.
+ */
+export function recordKafkaDecision(ctx: ListenerContext, conn: ConnectionPolicy, facts: KafkaPolicyFacts, decision: Decision, errorCode: number | undefined, awaitsBroker: boolean): void {
   const { metrics } = ctx;
   metrics.policyL7('received', 'kafka');
   metrics.policyL7(decision.allowed ? 'forwarded' : 'denied', 'kafka');
-  metrics.kafkaRequest(kafkaApiName(facts.apiKey), errorCode ?? 0, decision.verdict);
+  if (!awaitsBroker) metrics.kafkaRequest(kafkaApiName(facts.apiKey), errorCode ?? 0, decision.verdict);
   const topics = facts.topics.length > 0 ? facts.topics : [''];
   for (const topic of topics) {
     const kafka: KafkaFlowFields = {
@@ -45,11 +50,12 @@ export function recordKafkaDecision(ctx: ListenerContext, conn: ConnectionPolicy
 }
 
 /**
- * The broker answered a forwarded request: one RESPONSE flow per topic (pairing the REQUEST flows), from the
- * broker to the client, with the latency. Answers the proxy made itself are not logged as responses, as in
- * Cilium. Broker responses stream through unread, so their error codes are not known and not recorded.
+ * The broker answered a forwarded request: counted with the response's first error code, and one RESPONSE
+ * flow per topic (pairing the REQUEST flows), from the broker to the client, with the latency and the
+ * error code for that topic. Answers the proxy made itself are not logged as responses, as in Cilium.
  */
-export function recordKafkaResponse(ctx: ListenerContext, conn: ConnectionPolicy, facts: KafkaPolicyFacts, latencyNs: bigint): void {
+export function recordKafkaResponse(ctx: ListenerContext, conn: ConnectionPolicy, facts: KafkaPolicyFacts, verdict: Verdict, errors: ResponseErrors, latencyNs: bigint): void {
+  ctx.metrics.kafkaRequest(kafkaApiName(facts.apiKey), errors.first, verdict);
   const topics = facts.topics.length > 0 ? facts.topics : [''];
   for (const topic of topics) {
     ctx.flows.record({
@@ -61,7 +67,7 @@ export function recordKafkaResponse(ctx: ListenerContext, conn: ConnectionPolicy
       sourcePort: ctx.config.port,
       destinationPort: conn.sourcePort,
       type: 'L7',
-      l7: { type: 'RESPONSE', latencyNs, kafka: { apiKey: facts.apiKey, apiVersion: facts.apiVersion, correlationId: facts.correlationId, topic } },
+      l7: { type: 'RESPONSE', latencyNs, kafka: { apiKey: facts.apiKey, apiVersion: facts.apiVersion, correlationId: facts.correlationId, topic, errorCode: topicErrorCode(errors, topic) } },
       isReply: true,
       listener: ctx.config.name,
     });

@@ -1,9 +1,10 @@
-// Broker → client bytes. Responses are streamed: the relay reads only each frame's size and correlation
-// id, and passes the bytes on as views of the chunks they arrived in (several small responses in one
-// chunk leave in one write; a large Fetch response leaves chunk by chunk, never assembled). Only the
-// responses the proxy must rewrite (ApiVersions, broker addresses) are collected whole, and a rewrite may
-// take time (opening a listener for a newly seen broker): the relay then holds everything after that
-// frame until it is done, so responses keep their order.
+// Broker → client bytes. Responses are streamed: the relay reads each frame's size and correlation id,
+// shows the first bytes of every response to an inspector (for the error codes in flow records), and
+// passes the bytes on as views of the chunks they arrived in (several small responses in one chunk leave
+// in one write; a large Fetch response leaves chunk by chunk, never assembled). Only the responses the
+// proxy must rewrite (ApiVersions, broker addresses) are collected whole, and a rewrite may take time
+// (opening a listener for a newly seen broker): the relay then holds everything after that frame until
+// it is done, so responses keep their order.
 //
 // A chunk's memory is only lent for the push() call (the connection reuses its read buffer): whatever
 // the relay keeps longer — a frame being collected, bytes held behind a rewrite — it copies.
@@ -18,6 +19,11 @@ export interface ResponseRelayHooks {
    * KafkaFrameError when no request is waiting for that correlation id.
    */
   begin(correlationId: number): ResponseRewrite | undefined;
+  /**
+   * The start of the response that began last, after its correlation id: INSPECT_BYTES of it, or all of
+   * it when shorter. Lent for the call; called once per response, before its end().
+   */
+  inspect(bytes: Buffer): void;
   /** Bytes for the client, in order; a view of the pushed chunk must be written (or copied) before returning. */
   emit(bytes: Buffer): void;
   /** The response that began last has been emitted whole; returns what the client gets right after it (the proxy's own answers). */
@@ -30,6 +36,12 @@ export interface ResponseRelayHooks {
 
 /** Size prefix and correlation id: what the relay reads of every response. */
 const HEAD = 8;
+/**
+ * How much of each response is inspected: all of any response but a large Fetch (whose codes before its
+ * first record batches are seen). Copied only when a response's start spans reads.
+ */
+export const INSPECT_BYTES = 16 * 1024;
+const NOTHING = Buffer.alloc(0);
 
 export class KafkaResponseRelay {
   private readonly head = Buffer.alloc(HEAD);
@@ -43,6 +55,9 @@ export class KafkaResponseRelay {
   private rewrite: ResponseRewrite | undefined;
   /** Bytes that arrived while a rewrite was pending. */
   private held: Buffer[] | undefined;
+  /** Bytes of the current response still to be inspected, and copies of those already seen when they span chunks. */
+  private inspectLeft = 0;
+  private inspecting: Buffer[] | undefined;
 
   constructor(
     private readonly maxFrameSize: number,
@@ -81,15 +96,22 @@ export class KafkaResponseRelay {
         if (this.rewrite) {
           flush(this.headStart >= 0 ? this.headStart : 0);
           this.collected = [Buffer.from(this.head)];
-        } else if (this.headStart >= 0) {
-          if (passFrom < 0) passFrom = this.headStart;
         } else {
-          this.hooks.emit(Buffer.from(this.head));
+          if (this.headStart >= 0) {
+            if (passFrom < 0) passFrom = this.headStart;
+          } else {
+            this.hooks.emit(Buffer.from(this.head));
+          }
+          this.inspectLeft = Math.min(this.left, INSPECT_BYTES);
+          if (this.inspectLeft === 0) this.hooks.inspect(NOTHING);
         }
       }
       const n = Math.min(this.left, chunk.length - pos);
       if (this.collected && n > 0) this.collected.push(Buffer.from(chunk.subarray(pos, pos + n)));
-      else if (passFrom < 0 && n > 0) passFrom = pos;
+      else if (n > 0) {
+        if (this.inspectLeft > 0) this.inspectPart(chunk.subarray(pos, pos + n));
+        if (passFrom < 0) passFrom = pos;
+      }
       pos += n;
       this.left -= n;
       if (this.left > 0) break;
@@ -97,6 +119,7 @@ export class KafkaResponseRelay {
       if (this.collected) {
         const frame = Buffer.concat(this.collected);
         this.collected = undefined;
+        this.hooks.inspect(frame.subarray(HEAD, HEAD + INSPECT_BYTES));
         const rewritten = this.rewrite!(frame);
         if (rewritten instanceof Promise) {
           this.held = pos < chunk.length ? [Buffer.from(chunk.subarray(pos))] : [];
@@ -114,6 +137,24 @@ export class KafkaResponseRelay {
       }
     }
     flush(chunk.length);
+  }
+
+  /** Passes the start of a streamed response to the inspector: as a view when it lies in one chunk. */
+  private inspectPart(part: Buffer): void {
+    const wanted = this.inspectLeft;
+    if (this.inspecting === undefined && part.length >= wanted) {
+      this.inspectLeft = 0;
+      this.hooks.inspect(part.subarray(0, wanted));
+      return;
+    }
+    const taken = part.subarray(0, wanted);
+    (this.inspecting ??= []).push(Buffer.from(taken));
+    this.inspectLeft -= taken.length;
+    if (this.inspectLeft === 0) {
+      const whole = Buffer.concat(this.inspecting);
+      this.inspecting = undefined;
+      this.hooks.inspect(whole);
+    }
   }
 
   private begin(): ResponseRewrite | undefined {

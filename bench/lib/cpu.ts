@@ -1,0 +1,48 @@
+// Where a benchmark's CPU went, from Linux /proc: seconds used by given processes and how busy the whole
+// machine was. On a small shared machine a proxy's throughput depends on whether the cores are already
+// full without it, which these figures show. Elsewhere than Linux they read as 0.
+import { readFileSync } from 'node:fs';
+
+/** User + system CPU seconds of a process so far (0 when unknown). */
+export function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th, in clock ticks (100 Hz).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Clock ticks of all cores so far: total and idle (idle + iowait). */
+function machineTicks(): { all: number; idle: number } {
+  try {
+    const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { all: ticks.reduce((a, b) => a + b, 0), idle: ticks[3]! + ticks[4]! };
+  } catch {
+    return { all: 0, idle: 0 };
+  }
+}
+
+export interface CpuUse {
+  /** CPU seconds of each watched process, by name. */
+  readonly seconds: Record<string, number>;
+  /** Share of all cores' time that was busy, 0..1. */
+  readonly busy: number;
+}
+
+/** Starts measuring `pids` (by name; this process is `self`); the returned function ends the measurement. */
+export function measureCpu(pids: Record<string, number | undefined>): () => CpuUse {
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
+  const self = process.cpuUsage();
+  const ticks = machineTicks();
+  return () => {
+    const seconds = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid) - before[name]!]));
+    const used = process.cpuUsage(self);
+    seconds.self = (used.user + used.system) / 1e6;
+    const now = machineTicks();
+    const all = now.all - ticks.all;
+    return { seconds, busy: all > 0 ? 1 - (now.idle - ticks.idle) / all : 0 };
+  };
+}

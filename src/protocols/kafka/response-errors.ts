@@ -1,0 +1,115 @@
+// The error codes a broker put in a response, for flow records and counters. Kafka reports errors per
+// topic or partition (Produce, Fetch, Metadata, ...) or once for the whole response (FindCoordinator,
+// JoinGroup, a Fetch session error): every int16 field named *ErrorCode counts, and one found inside a
+// struct that names a topic, at any depth, belongs to that topic, whichever order the fields come in.
+// The proxy reads only the start of each response (responses stream through); a walk that runs out of
+// bytes keeps what it found, so a large Fetch yields the codes before its first record batches.
+import { KafkaDecodeError } from './errors.js';
+import { responseHeaderVersion, skipTaggedFields } from './header.js';
+import { KafkaReader } from './reader.js';
+import { messagePlan, type FieldPlan } from './schema.js';
+import { walkStruct, type SchemaVisitor } from './schema-walk.js';
+
+export interface ResponseErrors {
+  /** The first non-zero error code anywhere in what was read, 0 when none. */
+  readonly first: number;
+  /** The first non-zero code at the top level, outside any topic: it applies to every topic. */
+  readonly top: number;
+  /** The first non-zero code found within each topic's entry. */
+  readonly byTopic: ReadonlyMap<string, number>;
+}
+
+export const NO_ERRORS: ResponseErrors = { first: 0, top: 0, byTopic: new Map() };
+
+/** The code a response carries for one of its topics ('' for a response without topics). */
+export function topicErrorCode(errors: ResponseErrors, topic: string): number {
+  return errors.byTopic.get(topic) ?? errors.top;
+}
+
+type Role = 'error' | 'topic' | null;
+const roles = new WeakMap<FieldPlan, Role>();
+
+function roleOf(f: FieldPlan): Role {
+  let role = roles.get(f);
+  if (role === undefined) {
+    role = f.type === 'int16' && f.name.endsWith('ErrorCode') ? 'error' : f.type === 'string' && f.definition.entityType === 'topicName' ? 'topic' : null;
+    roles.set(f, role);
+  }
+  return role;
+}
+
+class ErrorSink implements SchemaVisitor {
+  first = 0;
+  top = 0;
+  readonly byTopic = new Map<string, number>();
+  /** The struct being walked: the topic it names (if any yet) and the first error within it. */
+  private topic: string | undefined;
+  private error = 0;
+  /** The same for every enclosing struct. */
+  private readonly outer: Array<{ topic: string | undefined; error: number }> = [];
+
+  wants(f: FieldPlan): boolean {
+    return roleOf(f) !== null;
+  }
+
+  value(f: FieldPlan, v: number | string): void {
+    if (typeof v === 'string') this.topic = v;
+    else if (v !== 0) {
+      if (this.first === 0) this.first = v;
+      if (this.error === 0) this.error = v;
+    }
+  }
+
+  enter(): void {
+    this.outer.push({ topic: this.topic, error: this.error });
+    this.topic = undefined;
+    this.error = 0;
+  }
+
+  /** A struct that named a topic keeps its error for that topic; any other passes it to the enclosing one. */
+  leave(): void {
+    const inner = { topic: this.topic, error: this.error };
+    const outer = this.outer.pop()!;
+    this.topic = outer.topic;
+    this.error = outer.error;
+    if (inner.topic !== undefined) {
+      if (inner.error !== 0 && !this.byTopic.has(inner.topic)) this.byTopic.set(inner.topic, inner.error);
+    } else if (this.error === 0) {
+      this.error = inner.error;
+    }
+    if (this.outer.length === 0) this.top = this.error;
+  }
+
+  /**
+   * Closes the structs a truncated walk left open. An open entry that has not named its topic yet (and
+   * sits in no entry that has) may belong to a topic not read: its code is dropped rather than spread to
+   * every topic as a top-level one.
+   */
+  unwind(): void {
+    while (this.outer.length > 0) {
+      const root = this.outer.length === 1;
+      if (!root && this.topic === undefined && this.outer[this.outer.length - 1]!.topic === undefined) this.error = 0;
+      this.leave();
+    }
+  }
+}
+
+/**
+ * Error codes in a response, from its bytes after the correlation id (possibly only the first ones).
+ * Never throws: a response the proxy cannot read (an unknown version, malformed bytes) yields what was
+ * found before the problem; the broker's bytes are passed on regardless.
+ */
+export function scanResponseErrors(bytes: Buffer, apiKey: number, apiVersion: number): ResponseErrors {
+  const plan = messagePlan(apiKey, apiVersion, 'response');
+  if (plan === undefined) return NO_ERRORS;
+  const r = new KafkaReader(bytes);
+  const sink = new ErrorSink();
+  try {
+    if (responseHeaderVersion(apiKey, apiVersion) === 1) skipTaggedFields(r);
+    walkStruct(r, plan, sink);
+  } catch (err) {
+    if (!(err instanceof KafkaDecodeError)) throw err;
+    sink.unwind();
+  }
+  return sink.first === 0 ? NO_ERRORS : { first: sink.first, top: sink.top, byTopic: sink.byTopic };
+}
