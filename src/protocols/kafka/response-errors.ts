@@ -38,6 +38,16 @@ function roleOf(f: FieldPlan): Role {
   return role;
 }
 
+/** Thrown by a PrefixReader at the end of its bytes: a plain object, since an Error's stack costs more than the walk. */
+const END_OF_PREFIX = { endOfPrefix: true };
+
+/** Reads the start of a response: running out of bytes is the expected way for a large one to end. */
+class PrefixReader extends KafkaReader {
+  override need(n: number): void {
+    if (n > this.end - this.offset) throw END_OF_PREFIX;
+  }
+}
+
 class ErrorSink implements SchemaVisitor {
   first = 0;
   top = 0;
@@ -102,13 +112,13 @@ class ErrorSink implements SchemaVisitor {
 export function scanResponseErrors(bytes: Buffer, apiKey: number, apiVersion: number): ResponseErrors {
   const plan = messagePlan(apiKey, apiVersion, 'response');
   if (plan === undefined) return NO_ERRORS;
-  const r = new KafkaReader(bytes);
+  const r = new PrefixReader(bytes);
   const sink = new ErrorSink();
   try {
     if (responseHeaderVersion(apiKey, apiVersion) === 1) skipTaggedFields(r);
     walkStruct(r, plan, sink);
   } catch (err) {
-    if (!(err instanceof KafkaDecodeError)) throw err;
+    if (err !== END_OF_PREFIX && !(err instanceof KafkaDecodeError)) throw err;
     sink.unwind();
   }
   return sink.first === 0 ? NO_ERRORS : { first: sink.first, top: sink.top, byTopic: sink.byTopic };
