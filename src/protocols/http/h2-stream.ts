@@ -58,6 +58,9 @@ export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): vo
     return;
   }
 
+  // The proxy answers `expect: 100-continue` itself once policy allowed the request, as for HTTP/1.1 (the
+  // field is not forwarded): a client waiting for it would otherwise send its body only after its own timeout.
+  if (stream.field('expect')?.toLowerCase() === '100-continue') stream.sendContinue();
   const limits = ctx.config.http;
   // `:authority` carries the host on HTTP/2; a `host` field next to it is dropped rather than forwarded in disagreement.
   const forwarded = upstreamRequestHeaders(withoutHost(exchange.headers), undefined, undefined, limits.xForwardedFor, conn.sourceAddress);

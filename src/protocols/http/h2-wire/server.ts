@@ -48,6 +48,8 @@ class DiscardBody implements H2StreamHandler {
 
 export class H2ServerStream extends H2Stream {
   headersSent = false;
+  /** A 100 (Continue) went out. */
+  private continued = false;
   /** Request body still arriving once the response is complete is refused with RST_STREAM(NO_ERROR). */
   stopReading = false;
   /** Idle sweeps since `activity` last changed. */
@@ -71,6 +73,10 @@ export class H2ServerStream extends H2Stream {
     this.sid = id;
   }
 
+  private awaitsContinue(): boolean {
+    return !this.continued && this.field('expect')?.toLowerCase() === '100-continue';
+  }
+
   /** The value of the first regular field named `name`. */
   field(name: string): string | undefined {
     for (const [n, v] of this.fields) if (n === name) return v;
@@ -90,10 +96,23 @@ export class H2ServerStream extends H2Stream {
     return true;
   }
 
-  /** After a complete local answer the rest of the request body is not wanted (RFC 9113 §8.1). */
+  /** An interim `100 (Continue)`: the client that sent `expect: 100-continue` may send its body now. */
+  sendContinue(): void {
+    if (this.isClosed || this.headersSent || this.remoteEnded) return;
+    this.continued = true;
+    this.session.informational(this, 100);
+  }
+
+  /**
+   * After a complete local answer the rest of the request body is not wanted (RFC 9113 §8.1): the stream
+   * is reset with NO_ERROR once the answer is out. Not when the client is still waiting for a 100: it has
+   * sent no body and, told the final status, sends none (RFC 9110 §10.1.1); it ends its side itself, and
+   * some clients (curl 7.88) would take the reset for an empty reply.
+   */
   finishEarly(): void {
-    this.stopReading = true;
     this.handler = new DiscardBody(this);
+    if (this.awaitsContinue()) return;
+    this.stopReading = true;
     if (this.localEnded && !this.remoteEnded) this.reset(ErrorCode.NO_ERROR);
   }
 }
@@ -137,6 +156,11 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
     this.draining = true;
     this.queue(goawayFrame(this.lastStreamId, ErrorCode.NO_ERROR));
     this.finishIfIdle();
+  }
+
+  /** For H2ServerStream: a 1xx HEADERS frame, which neither ends the stream nor stands for the response. */
+  informational(s: H2ServerStream, status: number): void {
+    this.queueHeaders(s.sid, [[':status', String(status)]], false);
   }
 
   /** For H2ServerStream. */
