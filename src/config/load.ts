@@ -276,8 +276,9 @@ function readListener(r: Reader, node: YamlNode, limits: HttpLimits, endpoints: 
   const kafkaNode = node.get('kafka');
   if (kafkaNode.present && protocol !== undefined && protocol !== 'kafka') r.fail(kafkaNode, `"kafka" options only apply to kafka listeners, not ${protocol}`);
   const tlsNode = node.get('tls');
-  if (tlsNode.present && protocol === 'kafka') r.fail(tlsNode, '"tls" options do not apply to kafka listeners');
-  if (protocol === 'http' && tlsNode.present && !tlsNode.has('secret')) r.fail(tlsNode, 'an http listener that terminates TLS needs "secret" (its server certificate)');
+  if ((protocol === 'http' || protocol === 'kafka') && tlsNode.present && !tlsNode.has('secret')) {
+    r.fail(tlsNode, `a ${protocol} listener that terminates TLS needs "secret" (its server certificate)`);
+  }
   const forwardNode = node.get('forward');
   if (forwardNode.present && protocol !== undefined && protocol !== 'forward') r.fail(forwardNode, `"forward" options only apply to forward listeners, not ${protocol}`);
   const upstreamProtocolNode = node.get('upstreamProtocol');
@@ -287,7 +288,7 @@ function readListener(r: Reader, node: YamlNode, limits: HttpLimits, endpoints: 
   if (protocol === 'tls' && upstreamProtocolNode.value === 'h2') {
     r.fail(upstreamProtocolNode, 'on a tls listener TLS to the upstream comes from the policy\'s originatingTLS: use "h2c" for HTTP/2 (h2 over TLS when originatingTLS is set)');
   }
-  const withTls = protocol === 'tls' || protocol === 'forward' || (protocol === 'http' && tlsNode.present);
+  const withTls = protocol === 'tls' || protocol === 'forward' || ((protocol === 'http' || protocol === 'kafka') && tlsNode.present);
   if (name === undefined || listen === undefined || protocol === undefined) return undefined;
   return {
     name,

@@ -51,10 +51,11 @@ export interface KafkaListenerOptions {
   readonly brokerPorts: ReadonlyMap<number, number>;
 }
 
-/** TLS on `http`, `tls` and `forward` listeners (see src/protocols/tls/listener.ts). */
+/** TLS on `http`, `tls`, `forward` and `kafka` listeners (see src/protocols/tls/listener-front.ts). */
 export interface ListenerTlsOptions {
   /**
-   * Server certificate. `http` listeners terminate every connection with it (required there); `tls` listeners
+   * Server certificate. `http` and `kafka` listeners terminate every connection with it unless policy names a
+   * `terminatingTLS` secret (required there); `tls` listeners
    * present it when they request client certificates (the identity is needed before policy can pick a secret).
    */
   readonly secret?: TlsSecretRef;
@@ -90,7 +91,7 @@ export interface ListenerConfig {
   /** HTTP listeners: how to talk to the upstream. */
   readonly upstreamProtocol: 'http1' | 'h2c' | 'h2';
   readonly http: HttpLimits;
-  /** TLS options: required on `http` listeners that terminate TLS; defaults filled in for `tls` and `forward` listeners. */
+  /** TLS options: on `http` and `kafka` listeners that terminate TLS; defaults filled in for `tls` and `forward` listeners. */
   readonly tls?: ListenerTlsOptions;
   /** Forward listeners only (filled with defaults by the loader). */
   readonly forward?: ForwardListenerOptions;

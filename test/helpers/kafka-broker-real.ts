@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { packageFile } from '../../src/demo/package-root.js';
 
 const KAFKA_DIR = packageFile('.interop', 'kafka');
@@ -26,6 +27,8 @@ export interface RealKafka {
   readonly bootstrap: string;
   readonly host: string;
   readonly port: number;
+  /** With `tls`: the advertised SSL listener's port (on `host`). */
+  readonly tlsPort?: number;
   /** The broker JVM's process id (for CPU accounting in benchmarks). */
   readonly pid: number | undefined;
   /** The broker's temp dir (server.properties, data/, logs/server.log); removed by stop(). */
@@ -52,6 +55,26 @@ export interface KafkaAcl {
   readonly name: string;
 }
 
+/** PEM files for the broker's SSL listener. */
+export interface KafkaTls {
+  /** The server certificate, then its chain. */
+  readonly certFile: string;
+  /** Its private key: unencrypted PKCS#8 ("BEGIN PRIVATE KEY"), as `portcullis certs issue` writes it. */
+  readonly keyFile: string;
+  /** The CA that verifies client certificates (needed with `clientAuth`). */
+  readonly caFile?: string;
+  readonly clientAuth?: 'required' | 'requested';
+}
+
+/** PEM files for the Java client's --tls-ca / --tls-cert / --tls-key (see ClientConfigs.java). */
+export interface JavaClientTls {
+  /** The CA the broker's certificate must verify against (hostname verification stays on). */
+  readonly caFile: string;
+  /** A client certificate and its key, both or neither. */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+}
+
 /** One JSON line printed by the Java InteropClient (see scripts/kafka/src/.../InteropClient.java). */
 export interface JavaClientOutcome {
   readonly type: 'produced' | 'consumed' | 'topic' | 'created' | 'acl' | 'error' | 'summary';
@@ -69,11 +92,13 @@ export function assertKafkaInstalled(): void {
  * Starts a fresh single-node broker in a temp dir and creates `topics` (1 partition each) before returning.
  * With `acls` the broker runs Kafka's StandardAuthorizer (resources without ACLs stay open to everyone) and
  * returns once every ACL is enforced, so the real broker answers with its own authorization errors.
+ * With `tls` it also serves an SSL listener on `tlsPort`; topics and ACLs are still set up over PLAINTEXT.
  */
-export async function startRealKafka(opts: { topics?: string[]; acls?: KafkaAcl[] } = {}): Promise<RealKafka> {
+export async function startRealKafka(opts: { topics?: string[]; acls?: KafkaAcl[]; tls?: KafkaTls } = {}): Promise<RealKafka> {
   assertKafkaInstalled();
+  if (opts.tls?.clientAuth !== undefined && opts.tls.caFile === undefined) throw new Error('tls.clientAuth needs tls.caFile');
   for (let attempt = 1; ; attempt++) {
-    const { broker, exitStatus } = await launchBroker(opts.acls !== undefined);
+    const { broker, exitStatus } = await launchBroker(opts.acls !== undefined, opts.tls);
     try {
       await waitUntilAnswering(broker, exitStatus);
     } catch (err) {
@@ -96,17 +121,26 @@ export async function startRealKafka(opts: { topics?: string[]; acls?: KafkaAcl[
   }
 }
 
-async function launchBroker(authorizer: boolean): Promise<{ broker: RealKafka; exitStatus: () => string | undefined }> {
+async function launchBroker(authorizer: boolean, tls: KafkaTls | undefined): Promise<{ broker: RealKafka; exitStatus: () => string | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-kafka-'));
   const logs = join(dir, 'logs');
   const properties = join(dir, 'server.properties');
   const jvm = [`-Dlog4j.configuration=file:${BROKER_LOG4J}`, `-Dkafka.logs.dir=${logs}`, '-cp', classpath];
   let port: number;
+  let tlsPort: number | undefined;
   try {
     mkdirSync(logs);
-    const [brokerPort, controllerPort] = await freePorts(2);
+    const [brokerPort, controllerPort, sslPort] = await freePorts(tls ? 3 : 2);
     port = brokerPort!;
-    writeFileSync(properties, serverProperties({ dir, port, controllerPort: controllerPort!, authorizer }));
+    tlsPort = sslPort;
+    let ssl: SslListener | undefined;
+    if (tls) {
+      // Kafka's file-based PEM keystore is one file holding the key and the certificate chain.
+      const keystore = join(dir, 'ssl-keystore.pem');
+      writeFileSync(keystore, readFileSync(tls.keyFile, 'utf8') + readFileSync(tls.certFile, 'utf8'), { mode: 0o600 });
+      ssl = { port: tlsPort!, keystore, caFile: tls.caFile, clientAuth: tls.clientAuth };
+    }
+    writeFileSync(properties, serverProperties({ dir, port, controllerPort: controllerPort!, authorizer, ssl }));
     // A short-lived JVM: C1 only and the serial GC start faster on a busy machine.
     await run('java', ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', ...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', properties], 60_000);
   } catch (err) {
@@ -136,6 +170,7 @@ async function launchBroker(authorizer: boolean): Promise<{ broker: RealKafka; e
     bootstrap: `${HOST}:${port}`,
     host: HOST,
     port,
+    ...(tlsPort !== undefined && { tlsPort }),
     pid: child.pid,
     dir,
     logTail: (lines = 30) => tail(join(logs, 'server.log'), lines) + tail(join(logs, 'console.log'), lines),
@@ -150,15 +185,24 @@ async function launchBroker(authorizer: boolean): Promise<{ broker: RealKafka; e
   return { broker, exitStatus: () => status };
 }
 
-function serverProperties(o: { dir: string; port: number; controllerPort: number; authorizer: boolean }): string {
+interface SslListener {
+  readonly port: number;
+  /** The PEM file with key and certificate chain. */
+  readonly keystore: string;
+  readonly caFile: string | undefined;
+  readonly clientAuth: 'required' | 'requested' | undefined;
+}
+
+function serverProperties(o: { dir: string; port: number; controllerPort: number; authorizer: boolean; ssl?: SslListener }): string {
+  const sslListener = o.ssl === undefined ? '' : `,SSL://${HOST}:${o.ssl.port}`;
   return `process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${HOST}:${o.controllerPort}
-listeners=PLAINTEXT://${HOST}:${o.port},CONTROLLER://${HOST}:${o.controllerPort}
-advertised.listeners=PLAINTEXT://${HOST}:${o.port}
+listeners=PLAINTEXT://${HOST}:${o.port},CONTROLLER://${HOST}:${o.controllerPort}${sslListener}
+advertised.listeners=PLAINTEXT://${HOST}:${o.port}${sslListener}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${o.ssl === undefined ? '' : ',SSL:SSL'}
 log.dirs=${join(o.dir, 'data')}
 num.partitions=1
 default.replication.factor=1
@@ -170,7 +214,15 @@ offsets.topic.num.partitions=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=1
-${o.authorizer ? 'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\nallow.everyone.if.no.acl.found=true\n' : ''}`;
+${o.authorizer ? 'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\nallow.everyone.if.no.acl.found=true\n' : ''}${o.ssl === undefined ? '' : sslProperties(o.ssl)}`;
+}
+
+/** Settings of the listener named SSL only, so PLAINTEXT (inter-broker) and CONTROLLER stay as they are. */
+function sslProperties(ssl: SslListener): string {
+  const lines = [`listener.name.ssl.ssl.keystore.type=PEM`, `listener.name.ssl.ssl.keystore.location=${ssl.keystore}`];
+  if (ssl.caFile !== undefined) lines.push('listener.name.ssl.ssl.truststore.type=PEM', `listener.name.ssl.ssl.truststore.location=${ssl.caFile}`);
+  if (ssl.clientAuth !== undefined) lines.push(`listener.name.ssl.ssl.client.auth=${ssl.clientAuth}`);
+  return lines.map((l) => l + '\n').join('');
 }
 
 /** A random cluster id as Kafka writes one (URL-safe base64 of 16 bytes, no padding, never starting with '-'). */
@@ -181,16 +233,41 @@ function clusterId(): string {
   }
 }
 
-/** Polls with an ApiVersions v0 request: the broker opens its client listener only once it is fully started. */
+/**
+ * Polls with an ApiVersions v0 request: the broker opens its client listener only once it is fully started.
+ * Then, with an SSL listener, until a TLS handshake on it completes.
+ */
 async function waitUntilAnswering(broker: RealKafka, exitStatus: () => string | undefined): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (await answersApiVersions(broker.host, broker.port)) return;
-    const status = exitStatus();
-    if (status) throw new Error(`the broker process ${status}`);
-    if (Date.now() > deadline) throw new Error(`no ApiVersions answer within ${READY_TIMEOUT_MS} ms`);
-    await new Promise((r) => setTimeout(r, 250));
+  const probes: [string, () => Promise<boolean>][] = [['ApiVersions answer', () => answersApiVersions(broker.host, broker.port)]];
+  if (broker.tlsPort !== undefined) probes.push(['TLS handshake on the SSL listener', () => completesTlsHandshake(broker.host, broker.tlsPort!)]);
+  for (const [what, probe] of probes) {
+    for (;;) {
+      if (await probe()) break;
+      const status = exitStatus();
+      if (status) throw new Error(`the broker process ${status}`);
+      if (Date.now() > deadline) throw new Error(`no ${what} within ${READY_TIMEOUT_MS} ms`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
+}
+
+/**
+ * The kernel accepts TCP connections on a bound port before Kafka serves it; a handshake needs Kafka itself.
+ * Unverified: this only asks whether the listener is up (clients verify). Under TLS 1.3 the client side completes
+ * before the server checks a client certificate, so this also succeeds with client auth required.
+ */
+function completesTlsHandshake(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host, port, rejectUnauthorized: false });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(2_000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('secureConnect', () => done(true));
+  });
 }
 
 function answersApiVersions(host: string, port: number): Promise<boolean> {
@@ -229,10 +306,11 @@ async function setUp(args: string[]): Promise<void> {
  * Runs the Java InteropClient with `args` (e.g. ['produce', '--bootstrap', b, '--topic', t, '--count', '10'])
  * and returns its JSON lines, the last being the "summary". A client-side failure (denied, timed out) is an
  * outcome, not a rejection; the promise rejects only for a bad command line, a non-JSON line on stdout, a missing
- * summary or a run that outlives its --timeout-ms by a minute.
+ * summary or a run that outlives its --timeout-ms by a minute. With `tls` the client connects with SSL.
  */
-export async function runJavaClient(args: string[]): Promise<JavaClientOutcome[]> {
+export async function runJavaClient(args: string[], opts: { tls?: JavaClientTls } = {}): Promise<JavaClientOutcome[]> {
   assertKafkaInstalled();
+  if (opts.tls) args = [...args, ...javaTlsArgs(opts.tls)];
   const timeoutIndex = args.indexOf('--timeout-ms');
   const given = timeoutIndex >= 0 ? Number(args[timeoutIndex + 1]) : NaN;
   const clientTimeout = Number.isFinite(given) && given > 0 ? given : 30_000;
@@ -263,6 +341,14 @@ export async function runJavaClient(args: string[]): Promise<JavaClientOutcome[]
     throw new Error(`InteropClient ${args.join(' ')} ${why}: ${stdout}\nstderr:\n${stderr}`);
   }
   return outcomes;
+}
+
+/** InteropClient itself rejects a certificate without its key (or the reverse) as a bad command line. */
+function javaTlsArgs(tls: JavaClientTls): string[] {
+  const args = ['--tls-ca', tls.caFile];
+  if (tls.certFile !== undefined) args.push('--tls-cert', tls.certFile);
+  if (tls.keyFile !== undefined) args.push('--tls-key', tls.keyFile);
+  return args;
 }
 
 function run(cmd: string, args: string[], timeoutMs: number, allowFailure = false): Promise<{ stdout: string; stderr: string; code: number }> {

@@ -1,9 +1,13 @@
 // Real Kafka clients driven against a broker address: kafkajs (in process) and kcat (a child process,
 // bounded in time). Shared by the fixture capture script and the live client tests.
 import { spawn } from 'node:child_process';
+import tls from 'node:tls';
 import kafkajs from 'kafkajs';
 
 const { Kafka, logLevel } = kafkajs;
+type KafkaClient = InstanceType<typeof Kafka>;
+/** A broker address, or a client already configured (for TLS). */
+type Target = string | KafkaClient;
 
 export interface KcatResult {
   readonly code: number | null;
@@ -33,14 +37,29 @@ export function runKcat(broker: string, args: readonly string[], options: { inpu
   });
 }
 
-export function kafkajsClient(broker: string, clientId: string): InstanceType<typeof Kafka> {
+export function kafkajsClient(broker: string, clientId: string, ssl?: KafkajsTls): KafkaClient {
   // Retries off and short timeouts: a wrong answer should fail the test quickly, not be retried away.
-  return new Kafka({ clientId, brokers: [broker], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 3000, requestTimeout: 5000 });
+  const base = { clientId, brokers: [broker], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 3000, requestTimeout: 5000 };
+  if (ssl === undefined) return new Kafka(base);
+  const { localAddress, ...options } = ssl;
+  if (localAddress === undefined) return new Kafka({ ...base, ssl: options });
+  // kafkajs has no source-address option: its socket factory is where one goes (tls.connect passes it on to net).
+  return new Kafka({ ...base, ssl: options, socketFactory: ({ host, port, onConnect }) => tls.connect({ host, port, ...options, localAddress } as tls.ConnectionOptions, onConnect) });
 }
 
+/** TLS for a kafkajs client: PEM trust anchors, an optional client certificate, and the address to connect from. */
+export interface KafkajsTls {
+  readonly ca: string[];
+  readonly cert?: string;
+  readonly key?: string;
+  readonly localAddress?: string;
+}
+
+const clientOf = (target: Target, clientId: string): KafkaClient => (typeof target === 'string' ? kafkajsClient(target, clientId) : target);
+
 /** Produce `values` to `topic` (ApiVersions, Metadata, Produce). */
-export async function kafkajsProduce(broker: string, topic: string, values: readonly string[], clientId = 'empire-hq'): Promise<void> {
-  const producer = kafkajsClient(broker, clientId).producer({ allowAutoTopicCreation: true });
+export async function kafkajsProduce(broker: Target, topic: string, values: readonly string[], clientId = 'empire-hq'): Promise<void> {
+  const producer = clientOf(broker, clientId).producer({ allowAutoTopicCreation: true });
   await producer.connect();
   try {
     await producer.send({ topic, messages: values.map((value) => ({ value })) });
@@ -50,8 +69,8 @@ export async function kafkajsProduce(broker: string, topic: string, values: read
 }
 
 /** Join `groupId`, consume `count` messages of `topic` from the beginning, commit and leave. */
-export async function kafkajsConsume(broker: string, topic: string, groupId: string, count: number, clientId = 'empire-outpost'): Promise<string[]> {
-  const consumer = kafkajsClient(broker, clientId).consumer({ groupId, maxWaitTimeInMs: 100 });
+export async function kafkajsConsume(broker: Target, topic: string, groupId: string, count: number, clientId = 'empire-outpost'): Promise<string[]> {
+  const consumer = clientOf(broker, clientId).consumer({ groupId, maxWaitTimeInMs: 100 });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });

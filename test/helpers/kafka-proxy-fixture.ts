@@ -70,6 +70,30 @@ specs:
           - {apiKey: findcoordinator}
 `;
 
+/**
+ * The Empire's produce and consume rules for a broker reached over TLS (app=kafka-tls, port 9093): hq produces to
+ * both topics, outposts consume announcements, and the hop to the broker is TLS verified with `originatingCa`
+ * (a kube-system secret). The sources are who their client certificates say they are.
+ */
+export const empireTlsPolicy = (originatingCa: string): string => {
+  const rule = (from: string, rules: string) => `    - fromEndpoints: [{matchLabels: {app: ${from}}}]
+      toPorts:
+      - ports: [{port: "9093", protocol: TCP}]
+        originatingTLS: {secret: {namespace: kube-system, name: ${originatingCa}}}
+        rules:
+          kafka:
+${rules}`;
+  return `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: kafka-tls-broker}
+specs:
+  - endpointSelector: {matchLabels: {app: kafka-tls}}
+    ingress:
+${rule('empire-hq', `          - {role: produce, topic: ${PLANS}}\n          - {role: produce, topic: ${ANNOUNCE}}`)}
+${rule('empire-outpost', `          - {role: consume, topic: ${ANNOUNCE}}`)}
+`;
+};
+
 /** Also records the optional unsupported-request counter the Kafka listener reports. */
 export class KafkaRecordingMetrics extends RecordingMetrics {
   kafkaUnsupported(apiKey: number, apiVersion: number): void {

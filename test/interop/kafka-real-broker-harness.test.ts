@@ -3,12 +3,16 @@
 // directly against it, each reading what the others wrote. The steps share one broker and run in order.
 // A second broker runs Kafka's own authorizer, so the Java client's error lines are checked against real denials:
 // the outcomes the proxy's denials will later be compared with.
+// Two more serve TLS (certificates from our own cert tool): the Java client over SSL, with and without client auth.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, connect, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import kafkajs from 'kafkajs';
-import { runJavaClient, startRealKafka, type JavaClientOutcome, type KafkaAcl, type RealKafka } from '../helpers/kafka-broker-real.js';
+import { createCa, issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { runJavaClient, startRealKafka, type JavaClientOutcome, type JavaClientTls, type KafkaAcl, type RealKafka } from '../helpers/kafka-broker-real.js';
+import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 
@@ -199,5 +203,96 @@ describe('real Kafka broker with ACLs: the Java client reports Kafka\'s own auth
 
     const allowed = await runJavaClient(['consume', '--bootstrap', kafka.bootstrap, '--local-address', HQ, '--topic', PLANS, '--group', 'outposts', '--count', '3']);
     assert.deepEqual(ofType(allowed, 'consumed').map((c) => c['value']), values('hq', 3));
+  });
+});
+
+/** A CA, the broker's server certificate (IP SAN 127.0.0.1) and a client certificate, all in a temp store. */
+async function kafkaCerts(): Promise<{ store: TempStore; caFile: string; server: { certFile: string; keyFile: string }; client: { certFile: string; keyFile: string } }> {
+  const store = await tempStoreWithCa();
+  const files = (dir: string) => ({ certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') });
+  const server = await issueCertificate({ store: store.root, ca: store.ca, secret: { namespace: 'default', name: 'kafka-broker' }, names: ['127.0.0.1', 'localhost'] });
+  const client = await issueCertificate({ store: store.root, ca: store.ca, secret: { namespace: 'default', name: 'empire-hq' }, names: ['empire-hq'], client: true });
+  return { store, caFile: join(server.dir, 'ca.crt'), server: files(server.dir), client: files(client.dir) };
+}
+
+/** The Java client's view of a failed TLS handshake: Kafka wraps the JDK's SSLHandshakeException. */
+function assertHandshakeFailed(outcomes: JavaClientOutcome[], timeoutMs: number): void {
+  const [error] = ofType(outcomes, 'error');
+  assert.equal(error?.['exception'], 'SslAuthenticationException', JSON.stringify(outcomes));
+  assert.equal(error?.['class'], 'org.apache.kafka.common.errors.SslAuthenticationException');
+  assert.equal(error?.['cause'], 'javax.net.ssl.SSLHandshakeException');
+  assert.equal(summaryOf(outcomes)['ok'], false);
+  // A failed handshake is fatal, not retried until --timeout-ms.
+  assert.ok(Number(summaryOf(outcomes)['elapsedMs']) < timeoutMs, JSON.stringify(summaryOf(outcomes)));
+}
+
+describe('real Kafka broker with an SSL listener: the Java client over TLS', { timeout: 300_000 }, () => {
+  let certs: Awaited<ReturnType<typeof kafkaCerts>>;
+  let kafka: RealKafka;
+  let bootstrap: string;
+
+  before(async () => {
+    certs = await kafkaCerts();
+    kafka = await startRealKafka({ topics: [PLANS], tls: certs.server });
+    bootstrap = `${kafka.host}:${kafka.tlsPort}`;
+  });
+  after(async () => {
+    await kafka?.stop();
+    certs?.store.cleanup();
+  });
+
+  test('produce and consume with a consumer group over SSL, trusting the CA (hostname verification on)', async () => {
+    const tls: JavaClientTls = { caFile: certs.caFile };
+    const produced = await runJavaClient(['produce', '--bootstrap', bootstrap, '--topic', PLANS, '--count', '5', '--prefix', 'tls'], { tls });
+    assert.equal(summaryOf(produced)['ok'], true, JSON.stringify(produced));
+    assert.deepEqual(ofType(produced, 'produced').map((p) => p['offset']), [0, 1, 2, 3, 4]);
+
+    const consumed = await runJavaClient(['consume', '--bootstrap', bootstrap, '--topic', PLANS, '--group', 'tls-readers', '--count', '5'], { tls });
+    assert.equal(summaryOf(consumed)['ok'], true, JSON.stringify(consumed));
+    assert.deepEqual(ofType(consumed, 'consumed').map((c) => c['value']), values('tls', 5));
+  });
+
+  test('a client trusting another CA fails the handshake with an error line, well within --timeout-ms', async () => {
+    const other = { namespace: 'default', name: 'other-ca' };
+    await createCa({ store: certs.store.root, secret: other, commonName: 'Some other CA' });
+    const timeoutMs = 20_000;
+    const outcomes = await runJavaClient(['topics', '--bootstrap', bootstrap, '--timeout-ms', String(timeoutMs)], {
+      tls: { caFile: join(certs.store.root, other.namespace, other.name, 'ca.crt') },
+    });
+    assertHandshakeFailed(outcomes, timeoutMs);
+    assert.deepEqual(ofType(outcomes, 'topic'), []);
+  });
+});
+
+describe('real Kafka broker requiring client certificates', { timeout: 300_000 }, () => {
+  let certs: Awaited<ReturnType<typeof kafkaCerts>>;
+  let kafka: RealKafka;
+  let bootstrap: string;
+
+  before(async () => {
+    certs = await kafkaCerts();
+    kafka = await startRealKafka({ topics: [PLANS], tls: { ...certs.server, caFile: certs.caFile, clientAuth: 'required' } });
+    bootstrap = `${kafka.host}:${kafka.tlsPort}`;
+  });
+  after(async () => {
+    await kafka?.stop();
+    certs?.store.cleanup();
+  });
+
+  test('a client with a certificate from the CA produces and consumes', async () => {
+    const tls: JavaClientTls = { caFile: certs.caFile, ...certs.client };
+    const produced = await runJavaClient(['produce', '--bootstrap', bootstrap, '--topic', PLANS, '--count', '3', '--prefix', 'mtls'], { tls });
+    assert.equal(summaryOf(produced)['ok'], true, JSON.stringify(produced));
+    const consumed = await runJavaClient(['consume', '--bootstrap', bootstrap, '--topic', PLANS, '--count', '3'], { tls });
+    assert.deepEqual(ofType(consumed, 'consumed').map((c) => c['value']), values('mtls', 3));
+  });
+
+  test('a client without a certificate fails the handshake', async () => {
+    const timeoutMs = 20_000;
+    const outcomes = await runJavaClient(['produce', '--bootstrap', bootstrap, '--topic', PLANS, '--timeout-ms', String(timeoutMs)], {
+      tls: { caFile: certs.caFile },
+    });
+    assertHandshakeFailed(outcomes, timeoutMs);
+    assert.deepEqual(ofType(outcomes, 'produced'), []);
   });
 });

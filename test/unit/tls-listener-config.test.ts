@@ -33,6 +33,14 @@ describe('listener tls options', () => {
     });
   });
 
+  it('kafka listeners take tls options (every client connection is TLS) and keep their kafka options', () => {
+    const { listener, errors } = parse('  - {name: k, listen: "127.0.0.1:0", protocol: kafka, to: api, upstream: "127.0.0.1:9092", tls: {secret: kafka-tls, clientCA: clients-ca}}');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(listener?.tls?.secret, { namespace: 'default', name: 'kafka-tls' });
+    assert.equal(listener?.tls?.clientCertificates, 'request');
+    assert.equal(listener?.kafka?.maxFrameSize, 100 * 1024 * 1024);
+  });
+
   it('http listeners without tls stay cleartext (no tls options)', () => {
     const { listener } = parse('  - {name: h, listen: "127.0.0.1:0", protocol: http, to: api, upstream: "127.0.0.1:80"}');
     assert.equal(listener?.tls, undefined);
@@ -44,7 +52,7 @@ describe('listener tls options', () => {
     ['a tls listener verifying clients without its own certificate', 'protocol: tls, to: api, upstream: "127.0.0.1:443", tls: {clientCA: ca}', /needs "secret"/],
     ['a secret name that is not a Kubernetes name', 'protocol: http, to: api, upstream: "127.0.0.1:80", tls: {secret: "../etc"}', /not a valid Kubernetes/],
     ['an unknown tls field', 'protocol: tls, to: api, upstream: "127.0.0.1:443", tls: {ciphers: all}', /unknown field "ciphers"/],
-    ['tls on a kafka listener', 'protocol: kafka, to: api, upstream: "127.0.0.1:9092", tls: {}', /do not apply to kafka/],
+    ['a kafka listener with tls but no secret', 'protocol: kafka, to: api, upstream: "127.0.0.1:9092", tls: {}', /a kafka listener that terminates TLS needs "secret"/],
     ['a certificate on a forward listener', 'protocol: forward, tls: {secret: web}', /forward listener presents the certificate of the terminatingTLS/],
     ['upstreamProtocol h2 on a tls listener', 'protocol: tls, to: api, upstream: "127.0.0.1:443", upstreamProtocol: h2', /comes from the policy's originatingTLS/],
     ['upstreamProtocol on a forward listener', 'protocol: forward, upstreamProtocol: h2c', /protocol the client negotiated/],

@@ -70,7 +70,8 @@ export async function handleConnect(
     });
     return;
   }
-  await connections.handle(socket, serve, { target, upstream, ...(name === undefined ? {} : { servername: name }) });
+  const destination = { target, upstream, ...(name === undefined ? {} : { servername: name }) };
+  await connections.handle(socket, destination, connections.serveHttp(serve, destination));
 }
 
 function needsNothingFromTheStream(decision: ConnectionDecision): boolean {

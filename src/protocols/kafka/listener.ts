@@ -2,14 +2,19 @@
 // bootstrap broker (`upstream`); every other broker a response names gets a socket of its own on the same
 // host (see proxy-brokers.ts), with the same destination endpoint, policy port and policy. Connections
 // are decided at L3/L4 before a byte is read (a denied one is reset), then request by request
-// (proxy-connection.ts).
+// (proxy-connection.ts). With `tls:` every client connection is TLS, decided with its SNI and client certificate
+// and terminated before Kafka is read (../tls/listener-front.ts); the hop to the brokers is TLS when policy
+// says `originatingTLS` (proxy-upstream.ts).
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
 import { DEFAULT_KAFKA_OPTIONS } from '../../config/load.js';
 import { ConnectionPolicy } from '../connection-policy.js';
 import { ConnectionTracker } from '../connections.js';
 import type { ListenerContext, RunningListener } from '../context.js';
+import type { ConnectionDecision } from '../../policy/types.js';
+import { TlsConnections } from '../tls/listener-front.js';
 import { KafkaBrokerDirectory, type HostPort, type NodeListener } from './proxy-brokers.js';
 import { KafkaProxyConnection, SOCKET_BUFFER_BYTES, type KafkaProxyScope } from './proxy-connection.js';
+import type { BrokerRoute } from './proxy-upstream.js';
 
 /** How long shutdown waits for responses still owed before destroying what is left. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -20,24 +25,36 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
   const bootstrap = config.upstream;
   const options = config.kafka ?? DEFAULT_KAFKA_OPTIONS;
   const tracker = new ConnectionTracker(ctx);
+  // With `tls:`, clients speak TLS on the main and every per-broker listener.
+  const tls = config.tls === undefined ? undefined : new TlsConnections(ctx);
   const connections = new Set<KafkaProxyConnection>();
   const host = config.listen.host;
 
   const serve = async (port: number, upstream: () => HostPort): Promise<Server> => {
     const server = createServer({ noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES });
-    server.on('connection', (socket: Socket) => {
-      socket.on('error', (err) => ctx.log.debug({ listener: config.name, err }, 'Kafka client socket error'));
+    const proxy = (client: Socket, raw: Socket, policy: ConnectionPolicy, decision: ConnectionDecision | undefined) => {
+      tracker.markManaged(raw);
       try {
-        const policy = ConnectionPolicy.admit(ctx, socket);
-        if (policy === undefined) return;
-        tracker.add(socket);
-        const connection = new KafkaProxyConnection(scope, socket, policy, upstream(), options.advertisedHost ?? advertiseHost(socket, host));
+        const connection = new KafkaProxyConnection(scope, client, policy, brokerRoute(upstream(), decision), options.advertisedHost ?? advertiseHost(raw, host));
         connections.add(connection);
-        socket.once('close', () => connections.delete(connection));
+        client.once('close', () => connections.delete(connection));
       } catch (err) {
         ctx.log.error({ listener: config.name, err }, 'cannot serve a Kafka connection');
-        socket.destroy();
+        raw.destroy();
       }
+    };
+    server.on('connection', (socket: Socket) => {
+      socket.on('error', (err) => ctx.log.debug({ listener: config.name, err }, 'Kafka client socket error'));
+      if (tls !== undefined) {
+        tracker.add(socket);
+        tracker.markUnmanaged(socket); // until its handshake is done: shutdown ends it at once
+        void tls.handle(socket, { upstream: upstream() }, (t) => proxy(t.tlsSocket, t.raw, t.conn, t.decision));
+        return;
+      }
+      const policy = ConnectionPolicy.admit(ctx, socket);
+      if (policy === undefined) return;
+      tracker.add(socket);
+      proxy(socket, socket, policy, policy.current());
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -80,9 +97,15 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
         const nodesClosed = directory.close();
         for (const c of connections) c.drain();
         await tracker.shutdown(SHUTDOWN_GRACE_MS);
-        await Promise.all([mainClosed, nodesClosed]);
+        await Promise.all([mainClosed, nodesClosed, tls?.close()]);
       })()),
   };
+}
+
+/** The broker a connection goes to, over TLS when the decision says `originatingTLS` (verified against the broker's advertised name). */
+function brokerRoute(broker: HostPort, decision: ConnectionDecision | undefined): BrokerRoute {
+  const secret = decision?.originatingTLS;
+  return secret === undefined ? broker : { ...broker, tls: secret };
 }
 
 /** Where a client reached the proxy: the listen host, or the connection's own local address on a wildcard listener. */

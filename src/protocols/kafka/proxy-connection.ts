@@ -13,7 +13,7 @@
 //
 // Backpressure: a full broker socket stops reading from the client; a full client socket stops reading
 // from the broker and from the client (whose denied requests would otherwise pile up answers).
-import { connect, type NetConnectOpts, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { KafkaListenerOptions } from '../../config/types.js';
 import type { ConnectionPolicy } from '../connection-policy.js';
 import type { ListenerContext } from '../context.js';
@@ -27,11 +27,11 @@ import { extractPolicyFacts, type KafkaPolicyFacts } from './facts.js';
 import { KafkaFrameReader } from './frame-reader.js';
 import { withoutFetchSession } from './proxy-fetch-sessions.js';
 import type { KafkaRequestHeader } from './header.js';
-import type { HostPort, KafkaBrokerDirectory } from './proxy-brokers.js';
+import type { KafkaBrokerDirectory } from './proxy-brokers.js';
+import { connectBroker, type BrokerRoute } from './proxy-upstream.js';
 import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal, recordKafkaResponse } from './proxy-policy.js';
 import { KafkaResponseRelay, type ResponseRewrite } from './proxy-response-relay.js';
 import { NO_ERRORS, scanResponseErrors, type ResponseErrors } from './response-errors.js';
-import { AdaptiveReadBuffer } from './read-buffer.js';
 import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './proxy-versions.js';
 
 const METADATA = 3;
@@ -80,7 +80,7 @@ export class KafkaProxyConnection {
     private readonly scope: KafkaProxyScope,
     private readonly client: Socket,
     private readonly policy: ConnectionPolicy,
-    target: HostPort,
+    target: BrokerRoute,
     /** Host written into rewritten broker addresses: where this client reaches the proxy. */
     private readonly advertiseHost: string,
   ) {
@@ -100,26 +100,14 @@ export class KafkaProxyConnection {
     });
 
     client.setNoDelay(true);
-    const reads = new AdaptiveReadBuffer();
-    this.upstream = connect({
-      host: target.host,
-      port: target.port,
-      noDelay: true,
-      // A stream option net.Socket passes on (missing from @types/node's NetConnectOpts).
+    this.upstream = connectBroker(target, {
       highWaterMark: SOCKET_BUFFER_BYTES,
-      onread: {
-        // Called after every read, for the next one: the buffer is reusable once everything emitted from it has reached the kernel.
-        buffer: () => reads.next(client.writableLength > 0),
-        callback: (n: number, buffer: Uint8Array) => {
-          reads.filled(n);
-          this.fromUpstream((buffer as Buffer).subarray(0, n));
-          return true;
-        },
-      },
-    } as NetConnectOpts);
+      connectTimeoutMs: options.upstreamConnectTimeoutMs,
+      certs: scope.ctx.certs,
+      onData: (chunk) => this.fromUpstream(chunk),
+      clientBacklog: () => client.writableLength > 0,
+    });
     const upstream = this.upstream;
-    upstream.setTimeout(options.upstreamConnectTimeoutMs, () => upstream.destroy(new Error(`connect timeout after ${options.upstreamConnectTimeoutMs} ms`)));
-    upstream.once('connect', () => upstream.setTimeout(0));
     upstream.on('error', (err) => this.fail(`broker ${target.host}:${target.port}: ${err.message}`));
     upstream.on('drain', () => {
       this.upstreamFull = false;

@@ -1,10 +1,11 @@
-// What happens to a TLS connection before HTTP is served on it: on `tls` listeners, `http` listeners with `tls:`,
-// and inside forward-proxy CONNECT tunnels. The ClientHello is peeked (nothing is written to the client before the
-// decision); the connection is then decided with its SNI, and
+// What happens to a TLS connection before HTTP or Kafka is served on it: on `tls` listeners, `http` and `kafka`
+// listeners with `tls:`, and inside forward-proxy CONNECT tunnels. The ClientHello is peeked (nothing is written to
+// the client before the decision); the connection is then decided with its SNI, and
 //   - denied (no rule, or serverNames that do not cover the SNI): reset, no bytes written;
 //   - allowed without `terminatingTLS` (tls listeners, tunnels): the raw stream is spliced to the upstream;
-//   - allowed with `terminatingTLS` (or on an `http` listener, with the listener's certificate): the handshake is
-//     completed here and the decrypted socket is served as HTTP/1.1 or HTTP/2 by ALPN, so L7 rules apply.
+//   - allowed with `terminatingTLS` (or on an `http` or `kafka` listener, with the listener's certificate): the
+//     handshake is completed here and the decrypted socket is served — as HTTP/1.1 or HTTP/2 by ALPN, or as
+//     Kafka — so L7 rules apply.
 // With client certificates (`tls.clientCA`) the identity is part of the decision, so the handshake comes first,
 // with the listener's certificate, and the verified certificate's names select the source endpoint.
 import type { Socket } from 'node:net';
@@ -22,8 +23,16 @@ import { UpstreamRoutes, type OriginTarget } from './originate.js';
 import { verifiedPeerNames } from './peer-identity.js';
 import { TlsTerminator } from './terminate.js';
 
-/** Offered to clients in this order: h2 first, so gRPC and browsers multiplex. */
-const ALPN = ['h2', 'http/1.1'] as const;
+/** Offered to HTTP clients in this order: h2 first, so gRPC and browsers multiplex. Kafka has no ALPN name. */
+const HTTP_ALPN = ['h2', 'http/1.1'] as const;
+
+/** A connection policy admitted and whose TLS is terminated: `tlsSocket` wraps `raw`, and the listener serves it from here. */
+export interface TerminatedConnection {
+  readonly raw: Socket;
+  readonly tlsSocket: TLSSocket;
+  readonly conn: ConnectionPolicy;
+  readonly decision: ConnectionDecision;
+}
 
 /** Where one TLS connection goes. */
 export interface TlsDestination {
@@ -40,14 +49,17 @@ export class TlsConnections {
   private readonly options: ListenerTlsOptions;
   private readonly terminator: TlsTerminator;
   private readonly routes: UpstreamRoutes;
+  /** `http` and `kafka` listeners terminate every connection: with the policy's secret, else their own. */
+  private readonly terminatesAll: boolean;
 
   constructor(private readonly ctx: ListenerContext) {
     const { config } = ctx;
     this.options = config.tls ?? DEFAULT_TLS_OPTIONS;
+    this.terminatesAll = config.protocol === 'http' || config.protocol === 'kafka';
     if (ctx.certs === undefined) throw new Error(`listener ${config.name}: TLS needs the certificate store (config "certs")`);
     const { secret } = this.options;
-    if (secret === undefined && (config.protocol === 'http' || this.options.clientCertificates !== 'none')) {
-      throw new Error(`listener ${config.name}: tls.secret (the listener's certificate) is required ${config.protocol === 'http' ? 'to terminate TLS on an http listener' : 'to verify client certificates'}`);
+    if (secret === undefined && (this.terminatesAll || this.options.clientCertificates !== 'none')) {
+      throw new Error(`listener ${config.name}: tls.secret (the listener's certificate) is required ${this.terminatesAll ? `to terminate TLS on a ${config.protocol} listener` : 'to verify client certificates'}`);
     }
     this.terminator = new TlsTerminator(ctx.certs, this.options.handshakeTimeoutMs);
     this.routes = new UpstreamRoutes(ctx.certs, config.http);
@@ -55,9 +67,9 @@ export class TlsConnections {
 
   /**
    * Takes over `raw` (tracked by the caller, its first bytes unread): peeks the ClientHello, decides, then splices,
-   * terminates and serves, or resets. Never throws; every outcome but success is recorded as a flow.
+   * terminates and hands the connection to `serve`, or resets. Never throws; every outcome but success is recorded as a flow.
    */
-  async handle(raw: Socket, serve: HttpServe, destination: TlsDestination): Promise<void> {
+  async handle(raw: Socket, destination: TlsDestination, serve: (terminated: TerminatedConnection) => void): Promise<void> {
     const { ctx, options } = this;
     const target = destination.target === undefined ? {} : { target: destination.target };
     let peeked: PeekedClientHello;
@@ -82,8 +94,7 @@ export class TlsConnections {
     }
     const decision = conn?.current();
     if (conn === undefined || decision === undefined) return;
-    // `http` listeners terminate everything (their own certificate unless policy names one); others what policy terminates.
-    const secret = decision.terminatingTLS ?? (ctx.config.protocol === 'http' ? options.secret : undefined);
+    const secret = decision.terminatingTLS ?? (this.terminatesAll ? options.secret : undefined);
 
     if (tlsSocket === undefined && secret === undefined) {
       if (decision.l7 !== 'none') {
@@ -99,8 +110,39 @@ export class TlsConnections {
     }
     tlsSocket ??= await this.terminate(raw, peeked, conn, secret!);
     if (tlsSocket === undefined) return;
-    serve.tracker.markManaged(raw);
-    this.serveTerminated(conn, decision, raw, tlsSocket, serve, destination);
+    conn.attach(tlsSocket);
+    tlsSocket.on('error', () => tlsSocket.destroy());
+    serve({ raw, tlsSocket, conn, decision });
+  }
+
+  /** Serves a terminated connection as HTTP (by ALPN), routed upstream as the decision says. */
+  serveHttp(serve: HttpServe, destination: TlsDestination): (terminated: TerminatedConnection) => void {
+    return ({ raw, tlsSocket, conn, decision }) => {
+      serve.tracker.markManaged(raw);
+      const { config } = this.ctx;
+      const origination = decision.originatingTLS;
+      const h2 = tlsSocket.alpnProtocol === 'h2';
+      // An http listener without originatingTLS keeps its own upstream (and upstreamProtocol).
+      if (config.protocol !== 'http' || origination !== undefined) {
+        const { upstream } = destination;
+        const target: OriginTarget = {
+          host: upstream.host,
+          port: upstream.port,
+          // A forward proxy does not know its destinations: HTTP/2 clients get HTTP/2 upstream, as they asked.
+          http2: config.protocol === 'forward' ? h2 : config.upstreamProtocol !== 'http1',
+          ...(origination !== undefined ? { tls: { secret: origination, servername: conn.sni ?? destination.servername ?? upstream.host } } : {}),
+        };
+        let acquired;
+        try {
+          acquired = this.routes.acquire(target);
+        } catch (err) {
+          return this.fail(conn, 'ERROR', `originating TLS with secret ${origination?.namespace}/${origination?.name} is not possible: ${(err as Error).message}`, raw, decision);
+        }
+        routeConnection(tlsSocket, acquired.upstream);
+        tlsSocket.once('close', acquired.release);
+      }
+      serve(tlsSocket, h2 ? 'h2' : 'h1');
+    };
   }
 
   close(): Promise<void> {
@@ -121,41 +163,12 @@ export class TlsConnections {
         secret,
         ...(options.clientCA !== undefined ? { clientCA: options.clientCA } : {}),
         clientCertificates: options.clientCertificates,
-        alpn: ALPN,
+        alpn: this.ctx.config.protocol === 'kafka' ? [] : HTTP_ALPN,
       });
     } catch (err) {
       this.fail(parties, 'ERROR', `TLS termination with secret ${secret.namespace}/${secret.name} failed: ${(err as Error).message}`, raw);
       return undefined;
     }
-  }
-
-  /** Routes a terminated connection upstream and serves HTTP on it. */
-  private serveTerminated(conn: ConnectionPolicy, decision: ConnectionDecision, raw: Socket, tlsSocket: TLSSocket, serve: HttpServe, destination: TlsDestination): void {
-    const { config } = this.ctx;
-    conn.attach(tlsSocket);
-    const origination = decision.originatingTLS;
-    const h2 = tlsSocket.alpnProtocol === 'h2';
-    // An http listener without originatingTLS keeps its own upstream (and upstreamProtocol).
-    if (config.protocol !== 'http' || origination !== undefined) {
-      const { upstream } = destination;
-      const target: OriginTarget = {
-        host: upstream.host,
-        port: upstream.port,
-        // A forward proxy does not know its destinations: HTTP/2 clients get HTTP/2 upstream, as they asked.
-        http2: config.protocol === 'forward' ? h2 : config.upstreamProtocol !== 'http1',
-        ...(origination !== undefined ? { tls: { secret: origination, servername: conn.sni ?? destination.servername ?? upstream.host } } : {}),
-      };
-      let acquired;
-      try {
-        acquired = this.routes.acquire(target);
-      } catch (err) {
-        return this.fail(conn, 'ERROR', `originating TLS with secret ${origination?.namespace}/${origination?.name} is not possible: ${(err as Error).message}`, raw, decision);
-      }
-      routeConnection(tlsSocket, acquired.upstream);
-      tlsSocket.once('close', acquired.release);
-    }
-    tlsSocket.on('error', () => tlsSocket.destroy());
-    serve(tlsSocket, h2 ? 'h2' : 'h1');
   }
 }
 
@@ -168,7 +181,7 @@ export function createTlsFront(ctx: ListenerContext): HttpFront {
     accept(raw, serve) {
       serve.tracker.add(raw);
       serve.tracker.markUnmanaged(raw);
-      void connections.handle(raw, serve, { upstream });
+      void connections.handle(raw, { upstream }, connections.serveHttp(serve, { upstream }));
     },
     close: () => connections.close(),
   };

@@ -2,8 +2,8 @@
 // speaks enough of the protocol (through the Portcullis codec) for kafkajs, librdkafka/kcat and the
 // Java client to produce, consume and run consumer groups — the backend the Kafka policy demo sits in
 // front of. Single node, no replication, no transactions, no retention: records live until close().
-import { createServer, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import tls from 'node:tls';
 import pino, { type Logger } from 'pino';
 import type { BrokerState } from './context.js';
 import { BrokerConnection } from './connection.js';
@@ -28,6 +28,8 @@ export interface DemoBrokerOptions {
   readonly advertisedPort?: number;
   /** Wait after the first member joins an empty group so members starting together share a generation; default 300 ms. */
   readonly initialRebalanceDelayMs?: number;
+  /** Serve TLS with this certificate and key (and client certificates verified against `ca` when `requestCert`). */
+  readonly tls?: tls.TlsOptions;
   readonly log?: Logger;
 }
 
@@ -46,7 +48,7 @@ export async function startDemoBroker(opts: DemoBrokerOptions = {}): Promise<Dem
   const topics = new TopicRegistry(opts.topics ?? EMPIRE_TOPICS);
   const groups = new GroupCoordinator({ ...DEFAULT_GROUP_OPTIONS, initialRebalanceDelayMs: opts.initialRebalanceDelayMs ?? DEFAULT_GROUP_OPTIONS.initialRebalanceDelayMs }, log);
 
-  const server = createServer();
+  const server = opts.tls === undefined ? createServer() : tls.createServer(opts.tls);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
@@ -69,7 +71,7 @@ export async function startDemoBroker(opts: DemoBrokerOptions = {}): Promise<Dem
   };
 
   const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
+  server.on(opts.tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     new BrokerConnection(socket, state, MAX_REQUEST_BYTES);

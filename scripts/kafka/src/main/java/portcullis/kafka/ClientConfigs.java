@@ -1,10 +1,14 @@
 package portcullis.kafka;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Properties;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.SslConfigs;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -17,7 +21,40 @@ final class ClientConfigs {
     p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, o.bootstrap());
     p.put(CommonClientConfigs.CLIENT_ID_CONFIG, o.clientId());
     p.put(CommonClientConfigs.REQUEST_TIMEOUT_MS_CONFIG, o.timeoutMs());
+    tls(o, p);
     return p;
+  }
+
+  /**
+   * --tls-ca: SSL with that PEM CA as the only trust anchor; hostname verification keeps Kafka's default (https).
+   * --tls-cert with --tls-key: a client certificate. A PEM keystore file must hold key and chain together, so
+   * they go inline instead (ssl.keystore.key / ssl.keystore.certificate.chain, the key unencrypted PKCS#8).
+   */
+  private static void tls(Options o, Properties p) {
+    String ca = o.optional("tls-ca");
+    String cert = o.optional("tls-cert");
+    String key = o.optional("tls-key");
+    if ((cert == null) != (key == null)) throw new UsageException("--tls-cert and --tls-key go together");
+    if (ca == null) {
+      if (cert != null) throw new UsageException("--tls-cert needs --tls-ca");
+      return;
+    }
+    p.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "SSL");
+    p.put(SslConfigs.SSL_TRUSTSTORE_TYPE_CONFIG, "PEM");
+    p.put(SslConfigs.SSL_TRUSTSTORE_LOCATION_CONFIG, ca);
+    if (cert != null) {
+      p.put(SslConfigs.SSL_KEYSTORE_TYPE_CONFIG, "PEM");
+      p.put(SslConfigs.SSL_KEYSTORE_CERTIFICATE_CHAIN_CONFIG, read(cert));
+      p.put(SslConfigs.SSL_KEYSTORE_KEY_CONFIG, read(key));
+    }
+  }
+
+  private static String read(String file) {
+    try {
+      return Files.readString(Path.of(file));
+    } catch (IOException e) {
+      throw new UsageException("cannot read " + file + ": " + e.getMessage());
+    }
   }
 
   static Properties producer(Options o) {

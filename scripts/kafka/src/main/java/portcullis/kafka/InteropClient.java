@@ -12,12 +12,14 @@ import java.util.Map;
  *   InteropClient create-topics --bootstrap H:P --topic T [--topic T2 ...] [--partitions N]
  *   InteropClient acls          --bootstrap H:P --acl allow|deny,HOST,OPERATION,topic|group|cluster,NAME [--acl ...]
  *   common: [--client-id ID] [--timeout-ms MS] [--local-address 127.0.0.X]
+ *           [--tls-ca CA.pem [--tls-cert CERT.pem --tls-key KEY.pem]]
  * </pre>
  *
  * Stdout carries only JSON lines: "produced"/"consumed"/"topic"/"created"/"acl" per item, "error" per failure
  * (exception class and message, denied topics or group), and a final "summary" with "ok". Exit status 0 when
  * ok, 1 when the client reported a failure, 2 for a bad command line. Logging goes to stderr.
- * --local-address needs the JVM flags in {@link BindingSelectorProvider}.
+ * --local-address needs the JVM flags in {@link BindingSelectorProvider}. --tls-ca connects with SSL, verifying
+ * the broker's certificate (and its name) against that CA; --tls-cert/--tls-key add a client certificate.
  */
 public final class InteropClient {
   private static final Map<String, Command> COMMANDS = Map.of(
