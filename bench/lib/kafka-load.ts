@@ -77,7 +77,8 @@ export interface ProduceResult {
   readonly records: number;
   readonly bytes: number;
   readonly seconds: number;
-  readonly latenciesMs: number[];
+  /** 99th percentile of send-to-acknowledgement latency under this load. */
+  readonly p99Ms: number;
   readonly errors: number;
 }
 
@@ -116,7 +117,7 @@ export async function produceLoad(o: {
     for (const c of conns) c.close();
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { records: requests * o.recordsPerRequest, bytes: requests * o.recordsPerRequest * o.recordBytes, seconds, latenciesMs, errors };
+  return { records: requests * o.recordsPerRequest, bytes: requests * o.recordsPerRequest * o.recordBytes, seconds, p99Ms: percentile(latenciesMs, 99), errors };
 }
 
 /** One Produce of one record at a time, `count` times: latency without queueing. */

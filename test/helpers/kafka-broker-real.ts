@@ -303,6 +303,24 @@ async function setUp(args: string[]): Promise<void> {
 }
 
 /**
+ * `java` arguments that run the InteropClient with `args`. Short-lived runs (tests) start faster with C1 only, the
+ * serial GC and a small heap; a long-lived one (the benchmark's load generator) gets the JVM's default JIT and GC.
+ */
+export function javaClientArgs(kind: 'short-lived' | 'long-lived', args: readonly string[]): string[] {
+  return [
+    ...(kind === 'short-lived' ? ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xmx256m'] : ['-Xmx1g']),
+    `-Dlog4j.configuration=file:${CLIENT_LOG4J}`,
+    // Lets --local-address bind the client's sockets (see BindingSelectorProvider.java).
+    '-Djava.nio.channels.spi.SelectorProvider=portcullis.kafka.BindingSelectorProvider',
+    '--add-exports=java.base/sun.nio.ch=ALL-UNNAMED',
+    '-cp',
+    classpath,
+    'portcullis.kafka.InteropClient',
+    ...args,
+  ];
+}
+
+/**
  * Runs the Java InteropClient with `args` (e.g. ['produce', '--bootstrap', b, '--topic', t, '--count', '10'])
  * and returns its JSON lines, the last being the "summary". A client-side failure (denied, timed out) is an
  * outcome, not a rejection; the promise rejects only for a bad command line, a non-JSON line on stdout, a missing
@@ -314,20 +332,7 @@ export async function runJavaClient(args: string[], opts: { tls?: JavaClientTls 
   const timeoutIndex = args.indexOf('--timeout-ms');
   const given = timeoutIndex >= 0 ? Number(args[timeoutIndex + 1]) : NaN;
   const clientTimeout = Number.isFinite(given) && given > 0 ? given : 30_000;
-  const jvm = [
-    // Short-lived: C1 only, serial GC and a small heap start noticeably faster on a busy 2-core machine.
-    '-XX:TieredStopAtLevel=1',
-    '-XX:+UseSerialGC',
-    '-Xmx256m',
-    `-Dlog4j.configuration=file:${CLIENT_LOG4J}`,
-    // Lets --local-address bind the client's sockets (see BindingSelectorProvider.java).
-    '-Djava.nio.channels.spi.SelectorProvider=portcullis.kafka.BindingSelectorProvider',
-    '--add-exports=java.base/sun.nio.ch=ALL-UNNAMED',
-    '-cp',
-    classpath,
-    'portcullis.kafka.InteropClient',
-  ];
-  const { stdout, stderr, code } = await run('java', [...jvm, ...args], clientTimeout + 60_000, true);
+  const { stdout, stderr, code } = await run('java', javaClientArgs('short-lived', args), clientTimeout + 60_000, true);
   const lines = stdout.split('\n').filter((l) => l.trim() !== '');
   const outcomes = lines.map((line) => {
     try {

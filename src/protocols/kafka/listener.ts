@@ -34,27 +34,36 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
     const server = createServer({ noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES });
     const proxy = (client: Socket, raw: Socket, policy: ConnectionPolicy, decision: ConnectionDecision | undefined) => {
       tracker.markManaged(raw);
-      try {
-        const connection = new KafkaProxyConnection(scope, client, policy, brokerRoute(upstream(), decision), options.advertisedHost ?? advertiseHost(raw, host));
-        connections.add(connection);
-        client.once('close', () => connections.delete(connection));
-      } catch (err) {
-        ctx.log.error({ listener: config.name, err }, 'cannot serve a Kafka connection');
-        raw.destroy();
-      }
+      const connection = new KafkaProxyConnection(scope, client, policy, brokerRoute(upstream(), decision), options.advertisedHost ?? advertiseHost(raw, host));
+      connections.add(connection);
+      client.once('close', () => connections.delete(connection));
+    };
+    const failed = (raw: Socket, err: unknown) => {
+      ctx.log.error({ listener: config.name, err }, 'cannot serve a Kafka connection');
+      raw.destroy();
     };
     server.on('connection', (socket: Socket) => {
       socket.on('error', (err) => ctx.log.debug({ listener: config.name, err }, 'Kafka client socket error'));
-      if (tls !== undefined) {
+      try {
+        if (tls !== undefined) {
+          tracker.add(socket);
+          tracker.markUnmanaged(socket); // until its handshake is done: shutdown ends it at once
+          void tls.handle(socket, { upstream: upstream() }, (t) => {
+            try {
+              proxy(t.tlsSocket, t.raw, t.conn, t.decision);
+            } catch (err) {
+              failed(t.raw, err);
+            }
+          });
+          return;
+        }
+        const policy = ConnectionPolicy.admit(ctx, socket);
+        if (policy === undefined) return;
         tracker.add(socket);
-        tracker.markUnmanaged(socket); // until its handshake is done: shutdown ends it at once
-        void tls.handle(socket, { upstream: upstream() }, (t) => proxy(t.tlsSocket, t.raw, t.conn, t.decision));
-        return;
+        proxy(socket, socket, policy, policy.current());
+      } catch (err) {
+        failed(socket, err);
       }
-      const policy = ConnectionPolicy.admit(ctx, socket);
-      if (policy === undefined) return;
-      tracker.add(socket);
-      proxy(socket, socket, policy, policy.current());
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -11,6 +11,7 @@ import java.util.Map;
  *   InteropClient topics        --bootstrap H:P
  *   InteropClient create-topics --bootstrap H:P --topic T [--topic T2 ...] [--partitions N]
  *   InteropClient acls          --bootstrap H:P --acl allow|deny,HOST,OPERATION,topic|group|cluster,NAME [--acl ...]
+ *   InteropClient load          --bootstrap H:P --topic T   (commands on stdin: see LoadCommand, for bench/kafka)
  *   common: [--client-id ID] [--timeout-ms MS] [--local-address 127.0.0.X]
  *           [--tls-ca CA.pem [--tls-cert CERT.pem --tls-key KEY.pem]]
  * </pre>
@@ -27,7 +28,8 @@ public final class InteropClient {
       "consume", new ConsumeCommand(),
       "topics", new ListTopicsCommand(),
       "create-topics", new CreateTopicsCommand(),
-      "acls", new AclsCommand());
+      "acls", new AclsCommand(),
+      "load", new LoadCommand());
 
   private InteropClient() {}
 
