@@ -29,8 +29,9 @@ export const DEFAULT_KAFKA_OPTIONS: KafkaListenerOptions = {
   maxFrameSize: 100 * 1024 * 1024,
   upstreamConnectTimeoutMs: 5_000,
   brokerPorts: new Map(),
+  zeroCopy: true,
 };
-const KAFKA_FIELDS = ['maxFrameSize', 'upstreamConnectTimeoutMs', 'advertisedHost', 'brokerPorts'];
+const KAFKA_FIELDS = ['maxFrameSize', 'upstreamConnectTimeoutMs', 'advertisedHost', 'brokerPorts', 'zeroCopy'];
 
 export const DEFAULT_TLS_OPTIONS: ListenerTlsOptions = {
   clientCertificates: 'none',
@@ -159,6 +160,7 @@ function readKafkaOptions(r: Reader, node: YamlNode): KafkaListenerOptions {
     upstreamConnectTimeoutMs: r.integer(node.get('upstreamConnectTimeoutMs'), 10, 600_000, base.upstreamConnectTimeoutMs) ?? base.upstreamConnectTimeoutMs,
     ...(advertisedHost !== undefined ? { advertisedHost } : {}),
     brokerPorts,
+    zeroCopy: r.boolean(node.get('zeroCopy'), base.zeroCopy),
   };
 }
 

@@ -49,6 +49,8 @@ export interface KafkaListenerOptions {
   readonly advertisedHost?: string;
   /** Listen port of the per-broker listener, by broker node id; nodes not listed get a port the OS picks. */
   readonly brokerPorts: ReadonlyMap<number, number>;
+  /** Large responses go from the broker's socket to the client's with splice(2), where the native addon is built (default true). */
+  readonly zeroCopy: boolean;
 }
 
 /** TLS on `http`, `tls`, `forward` and `kafka` listeners (see src/protocols/tls/listener-front.ts). */

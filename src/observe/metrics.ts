@@ -19,6 +19,7 @@ export interface PortcullisMetrics extends Metrics {
   kafkaUnsupported(apiKey: number, apiVersion: number): void;
   /** hubble_lost_events_total{source="flow_recorder"}: flows dropped because the writer fell behind. */
   flowsLost(count: number): void;
+  kafkaSpliced(listener: string, bytes: number): void;
 }
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
@@ -64,6 +65,12 @@ export function createMetrics(): PortcullisMetrics {
     name: 'hubble_lost_events_total',
     help: 'Number of flow records lost because the destination could not keep up',
     labelNames: ['source'] as const,
+    registers,
+  });
+  const spliced = counter({
+    name: 'portcullis_kafka_spliced_bytes_total',
+    help: 'Kafka response bytes moved from the broker socket to the client socket in the kernel (splice), never copied through the proxy',
+    labelNames: ['listener'] as const,
     registers,
   });
   const retries = counter({
@@ -118,6 +125,7 @@ export function createMetrics(): PortcullisMetrics {
     connectionClosed: (listener) => connections.dec({ listener }),
     flowsLost: (count) => lostEvents('flow_recorder').inc(count),
     upstreamRetry: (listener, reason) => retries(listener, reason).inc(),
+    kafkaSpliced: (listener, bytes) => spliced(listener).inc(bytes),
     reload: (result) => reloads(result).inc(),
     snapshotInfo(rev, policyCount, endpointCount) {
       revision.set(rev);

@@ -74,6 +74,8 @@ export interface Metrics {
   connectionClosed(listener: string): void;
   /** portcullis_kafka_unsupported_requests_total{api_key, api_version}: requests refused as unparseable. */
   kafkaUnsupported?(apiKey: number, apiVersion: number): void;
+  /** portcullis_kafka_spliced_bytes_total{listener}: response bytes moved from broker to client in the kernel (zero copy). */
+  kafkaSpliced?(listener: string, bytes: number): void;
   /** portcullis_upstream_retries_total{listener, reason}: requests sent again after the upstream refused them unprocessed. */
   upstreamRetry?(listener: string, reason: 'refused_stream' | 'goaway'): void;
   /** portcullis_certificate_expiry_seconds{secret}: call when a stored certificate is loaded. */

@@ -94,10 +94,13 @@ ${rule('empire-outpost', `          - {role: consume, topic: ${ANNOUNCE}}`)}
 `;
 };
 
-/** Also records the optional unsupported-request counter the Kafka listener reports. */
+/** Also records the optional counters the Kafka listener reports: unsupported requests, spliced bytes. */
 export class KafkaRecordingMetrics extends RecordingMetrics {
   kafkaUnsupported(apiKey: number, apiVersion: number): void {
     this.calls.push(['kafkaUnsupported', apiKey, apiVersion]);
+  }
+  kafkaSpliced(listener: string, bytes: number): void {
+    this.calls.push(['kafkaSpliced', listener, bytes]);
   }
 }
 

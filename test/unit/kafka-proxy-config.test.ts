@@ -31,7 +31,7 @@ describe('kafka listener options', () => {
 
   test('every field', () => {
     const { config, errors: e } = parseConfigText(
-      listener('    kafka: {maxFrameSize: 1048576, upstreamConnectTimeoutMs: 2000, advertisedHost: kafka.local, brokerPorts: {1: 19092, "2": 19093}}'),
+      listener('    kafka: {maxFrameSize: 1048576, upstreamConnectTimeoutMs: 2000, advertisedHost: kafka.local, brokerPorts: {1: 19092, "2": 19093}, zeroCopy: false}'),
       'portcullis.yaml',
     );
     assert.deepEqual(e, []);
@@ -40,12 +40,13 @@ describe('kafka listener options', () => {
       upstreamConnectTimeoutMs: 2000,
       advertisedHost: 'kafka.local',
       brokerPorts: new Map([[1, 19092], [2, 19093]]),
+      zeroCopy: false,
     });
   });
 
   test('bad values are located errors', () => {
     assert.deepEqual(errors(listener('    kafka: {maxFrameSize: 10, brokerPorts: {one: 19092, 2: 70000}, retries: 3}')), [
-      'portcullis.yaml:9:68: listeners[0].kafka.retries: unknown field "retries" (expected one of: maxFrameSize, upstreamConnectTimeoutMs, advertisedHost, brokerPorts)',
+      'portcullis.yaml:9:68: listeners[0].kafka.retries: unknown field "retries" (expected one of: maxFrameSize, upstreamConnectTimeoutMs, advertisedHost, brokerPorts, zeroCopy)',
       'portcullis.yaml:9:45: listeners[0].kafka.brokerPorts.one: "one" is not a broker node id (0 to 2147483647)',
       'portcullis.yaml:9:60: listeners[0].kafka.brokerPorts["2"]: must be an integer from 1 to 65535',
       'portcullis.yaml:9:27: listeners[0].kafka.maxFrameSize: must be an integer from 1024 to 2147483647',

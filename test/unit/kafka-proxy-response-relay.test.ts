@@ -135,6 +135,31 @@ describe('kafka proxy: response relay', () => {
     }
   });
 
+  test('the rest of a streamed response may bypass the relay: only once inspected, never a rewritten or held one', () => {
+    const body = 'z'.repeat(INSPECT_BYTES + 50_000);
+    const big = response(1, body);
+    const emitted: Buffer[] = [];
+    const ends: number[] = [];
+    const local = response(2, 'denied behind it');
+    const r = new KafkaResponseRelay(1 << 20, { ...quietHooks, emit: (b) => emitted.push(Buffer.from(b)), end: () => (ends.push(1), [local]) });
+    r.push(big.subarray(0, 100));
+    assert.equal(r.streamingLeft(), 0, 'not before its start has been inspected');
+    r.push(big.subarray(100, INSPECT_BYTES + 1000));
+    const rest = big.length - (INSPECT_BYTES + 1000);
+    assert.equal(r.streamingLeft(), rest);
+    assert.throws(() => r.passed(rest + 1), /only \d+ may bypass/);
+    r.passed(rest - 10);
+    assert.deepEqual(ends, [], 'not over yet');
+    r.passed(10);
+    assert.deepEqual(ends, [1]);
+    assert.deepEqual(Buffer.concat(emitted), Buffer.concat([big.subarray(0, INSPECT_BYTES + 1000), local]), 'the relay emitted its part, then what waited behind');
+    assert.equal(r.streamingLeft(), 0);
+    // A response collected for a rewrite is never offered.
+    const collecting = new KafkaResponseRelay(1 << 20, { ...quietHooks, begin: () => (frame) => frame });
+    collecting.push(big.subarray(0, INSPECT_BYTES + 1000));
+    assert.equal(collecting.streamingLeft(), 0);
+  });
+
   test('sizes below a correlation id or above the maximum are refused', () => {
     const hooks = quietHooks;
     const tooSmall = Buffer.from([0, 0, 0, 3, 0, 0, 0, 1]);

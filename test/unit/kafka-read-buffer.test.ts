@@ -45,3 +45,10 @@ test('grows when a read fills it, shrinks after a run of small reads', () => {
   reads.filled(200);
   assert.equal(reads.next(false).length, SMALL_READ_BYTES, 'the 16th small read in a row gives the large buffer up');
 });
+
+test('grows only to the size it is given (splicing connections read just the start of large responses)', () => {
+  const reads = new AdaptiveReadBuffer(32 * 1024);
+  reads.next(false);
+  reads.filled(SMALL_READ_BYTES);
+  assert.equal(reads.next(false).length, 32 * 1024);
+});

@@ -9,7 +9,9 @@
 // Requests the proxy cannot read close the connection: nothing unread is ever forwarded.
 //
 // Responses: streamed back untouched (see proxy-response-relay.ts), except ApiVersions (clamped to what
-// the proxy parses) and responses naming brokers (rewritten to the proxy's own listeners).
+// the proxy parses) and responses naming brokers (rewritten to the proxy's own listeners). Once the start of a
+// large response has been read and inspected, the rest goes from socket to socket in the kernel where it can
+// (zero-copy.ts): reading from the broker stops until it has all been written to the client.
 //
 // Backpressure: a full broker socket stops reading from the client; a full client socket stops reading
 // from the broker and from the client (whose denied requests would otherwise pile up answers).
@@ -29,6 +31,8 @@ import { withoutFetchSession } from './proxy-fetch-sessions.js';
 import type { KafkaRequestHeader } from './header.js';
 import type { KafkaBrokerDirectory } from './proxy-brokers.js';
 import { connectBroker, type BrokerRoute } from './proxy-upstream.js';
+import { LARGE_READ_BYTES } from './read-buffer.js';
+import { canSplice, mayZeroCopy, spliceBetween, type SpliceJob } from './zero-copy.js';
 import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal, recordKafkaResponse } from './proxy-policy.js';
 import { KafkaResponseRelay, type ResponseRewrite } from './proxy-response-relay.js';
 import { NO_ERRORS, scanResponseErrors, type ResponseErrors } from './response-errors.js';
@@ -43,6 +47,14 @@ const API_VERSIONS = 18;
  */
 export const SOCKET_BUFFER_BYTES = 256 * 1024;
 const API_VERSIONS_MAX = PROXY_API_VERSIONS.get(API_VERSIONS)?.maxVersion ?? 0;
+/** Below this, the rest of a response is cheaper to copy than to splice. */
+const SPLICE_MIN_BYTES = 128 * 1024;
+/**
+ * Largest read from the broker when large responses are spliced: only their start needs reading here (the first
+ * INSPECT_BYTES), and every byte read beyond it is a byte copied that splice would have moved.
+ */
+const SPLICING_READ_BYTES = 32 * 1024;
+const FLUSHED = Buffer.alloc(0);
 
 /** What every connection of one listener shares. */
 export interface KafkaProxyScope {
@@ -75,6 +87,11 @@ export class KafkaProxyConnection {
   private clientFull = false;
   private holding = false;
   private draining = false;
+  /** Whether large responses may be spliced (plain TCP on both sides, the addon loaded, the listener allows it); known once the broker is connected. */
+  private zeroCopy: boolean | undefined;
+  /** The splice moving the rest of the current response, while one does: the broker socket is not read meanwhile. */
+  private splice: SpliceJob | undefined;
+  private splicing = false;
 
   constructor(
     private readonly scope: KafkaProxyScope,
@@ -102,6 +119,7 @@ export class KafkaProxyConnection {
     client.setNoDelay(true);
     this.upstream = connectBroker(target, {
       highWaterMark: SOCKET_BUFFER_BYTES,
+      readBytes: options.zeroCopy && target.tls === undefined && mayZeroCopy(client) ? SPLICING_READ_BYTES : LARGE_READ_BYTES,
       connectTimeoutMs: options.upstreamConnectTimeoutMs,
       certs: scope.ctx.certs,
       onData: (chunk) => this.fromUpstream(chunk),
@@ -116,6 +134,7 @@ export class KafkaProxyConnection {
     upstream.on('end', () => client.end());
     upstream.on('close', () => {
       if (!client.writableEnded) client.destroy();
+      this.splice?.cancel();
     });
 
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
@@ -124,7 +143,10 @@ export class KafkaProxyConnection {
       this.updateFlow();
     });
     client.on('end', () => upstream.end());
-    client.on('close', () => upstream.destroy());
+    client.on('close', () => {
+      upstream.destroy();
+      this.splice?.cancel();
+    });
   }
 
   /** Graceful close: read no more requests, deliver the responses still owed, then end both sides. */
@@ -272,7 +294,37 @@ export class KafkaProxyConnection {
       this.fail(`broker response: ${(err as Error).message}`);
       return;
     }
-    this.drainIfIdle();
+    const rest = this.responses.streamingLeft();
+    if (rest >= SPLICE_MIN_BYTES && (this.zeroCopy ??= this.scope.options.zeroCopy && canSplice(this.upstream, this.client))) this.spliceRest(rest);
+    else this.drainIfIdle();
+  }
+
+  /** The rest of the current response, `bytes` long, goes from the broker's socket to the client's in the kernel. */
+  private spliceRest(bytes: number): void {
+    this.splicing = true;
+    this.upstream.pause(); // a socket with `onread` stops reading at once: what follows is left to the kernel
+    const spliced = () => {
+      this.splice = undefined;
+      this.splicing = false;
+      this.scope.ctx.metrics.kafkaSpliced?.(this.scope.ctx.config.name, bytes);
+      this.responses.passed(bytes);
+      this.updateFlow();
+      this.drainIfIdle();
+    };
+    const failed = (err: Error) => this.fail(`zero-copy relay of a broker response: ${err.message}`);
+    const start = () => {
+      if (this.client.destroyed || this.upstream.destroyed) return; // closing: fail() has run or will
+      try {
+        this.splice = spliceBetween(this.upstream, this.client, bytes);
+      } catch (err) {
+        return failed(err as Error);
+      }
+      if (this.splice === undefined) spliced();
+      else this.splice.done.then(spliced, failed);
+    };
+    // What was emitted before must be in the kernel before the spliced bytes follow it.
+    if (this.client.writableLength === 0) start();
+    else this.client.write(FLUSHED, (err) => (err ? undefined : start()));
   }
 
   private responseBegins(correlationId: number): ResponseRewrite | undefined {
@@ -338,12 +390,12 @@ export class KafkaProxyConnection {
   private updateFlow(): void {
     if (this.upstreamFull || this.clientFull || this.draining) this.client.pause();
     else this.client.resume();
-    if (this.clientFull || this.holding) this.upstream.pause();
+    if (this.clientFull || this.holding || this.splicing) this.upstream.pause();
     else this.upstream.resume();
   }
 
   private drainIfIdle(): void {
-    if (this.draining && this.pending.length === 0 && !this.holding) {
+    if (this.draining && this.pending.length === 0 && !this.holding && !this.splicing) {
       this.client.end();
       this.upstream.end();
     }
@@ -355,6 +407,7 @@ export class KafkaProxyConnection {
     }
     this.client.destroy();
     this.upstream.destroy();
+    this.splice?.cancel();
     return false;
   }
 }

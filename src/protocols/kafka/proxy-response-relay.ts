@@ -6,6 +6,9 @@
 // (opening a listener for a newly seen broker): the relay then holds everything after that frame until
 // it is done, so responses keep their order.
 //
+// The rest of a large streamed response may bypass push() altogether (the connection splices it from socket to
+// socket, see zero-copy.ts) and is then accounted for with passed().
+//
 // A chunk's memory is only lent for the push() call (the connection reuses its read buffer): whatever
 // the relay keeps longer — a frame being collected, bytes held behind a rewrite — it copies.
 import { KafkaFrameError } from './errors.js';
@@ -137,6 +140,23 @@ export class KafkaResponseRelay {
       }
     }
     flush(chunk.length);
+  }
+
+  /**
+   * Bytes of the current response still to come while it is being streamed (not collected for a rewrite, not
+   * held, its start inspected), else 0. The caller may send those on itself and report them with passed().
+   */
+  streamingLeft(): number {
+    return this.left > 0 && this.collected === undefined && this.held === undefined && this.inspectLeft === 0 ? this.left : 0;
+  }
+
+  /** `bytes` (at most streamingLeft()) of the current response reached the client without going through push(). */
+  passed(bytes: number): void {
+    if (bytes > this.streamingLeft()) throw new Error(`passed ${bytes} bytes, but only ${this.streamingLeft()} may bypass the relay`);
+    this.left -= bytes;
+    if (this.left > 0) return;
+    this.left = -1;
+    for (const b of this.hooks.end()) this.hooks.emit(b);
   }
 
   /** Passes the start of a streamed response to the inspector: as a view when it lies in one chunk. */

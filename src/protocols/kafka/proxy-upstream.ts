@@ -18,6 +18,8 @@ export interface BrokerRoute extends HostPort {
 export interface BrokerSocketOptions {
   /** Bytes the socket buffers before its writer is told to wait. */
   readonly highWaterMark: number;
+  /** Largest read of a plaintext socket. */
+  readonly readBytes: number;
   readonly connectTimeoutMs: number;
   readonly certs: CertStore | undefined;
   /** Every chunk the broker sends, in order. */
@@ -40,7 +42,7 @@ export function connectBroker(route: BrokerRoute, o: BrokerSocketOptions): Socke
     socket.setNoDelay(true);
     socket.on('data', o.onData);
   } else {
-    const reads = new AdaptiveReadBuffer();
+    const reads = new AdaptiveReadBuffer(o.readBytes);
     socket = connect({
       host,
       port,

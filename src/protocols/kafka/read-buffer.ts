@@ -10,6 +10,9 @@ const SHRINK_AFTER = 16;
 
 export class AdaptiveReadBuffer {
   private buffer: Buffer | undefined;
+  /** `large`: the size it grows to (smaller where the rest of a large response is spliced rather than read). */
+  constructor(private readonly large = LARGE_READ_BYTES) {}
+
   private lastRead = 0;
   private smallReads = 0;
 
@@ -27,7 +30,7 @@ export class AdaptiveReadBuffer {
   }
 
   private sizeFor(current: number): number {
-    if (this.lastRead === current && current === SMALL_READ_BYTES) return LARGE_READ_BYTES;
+    if (this.lastRead === current && current === SMALL_READ_BYTES) return this.large;
     if (current === SMALL_READ_BYTES) return current;
     this.smallReads = this.lastRead > SMALL_READ_BYTES ? 0 : this.smallReads + 1;
     if (this.smallReads < SHRINK_AFTER) return current;
