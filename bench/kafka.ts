@@ -1,10 +1,11 @@
 // bench/kafka: Kafka produce and consume throughput (MB/s, records/s) and produce latency with 1 KB records,
 // direct to the broker vs through Portcullis with the Empire policy, in one run.
-//   npm run bench:kafka            (BENCH_SECONDS=5 per produce run, BENCH_ROUNDS=5, BENCH_CLIENTS=wire,java)
+//   npm run bench:kafka   (BENCH_SECONDS=5 per produce run, BENCH_ROUNDS=5, BENCH_CLIENTS=wire,java, BENCH_FETCH_BYTES=1048576)
 // The broker is a real Apache Kafka 3.9 (scripts/kafka/install.sh) when installed, else the embedded demo
-// broker (BENCH_BROKER=real|demo chooses); the report says which. Portcullis runs twice: with flow records
-// off, and writing one Hubble flow record per request to a file, since on a small machine writing them costs
-// about as much CPU as proxying. haproxy in TCP mode (no parsing, no policy, responses spliced in the kernel)
+// broker (BENCH_BROKER=real|demo chooses); the report says which. Portcullis runs three times: with flow records
+// off, writing one Hubble flow record per request to a file (on a small machine writing them costs about as much
+// CPU as proxying), and with flows off but without zero copy (kafka.zeroCopy: false), so the run shows what
+// splicing large responses saves. haproxy in TCP mode (no parsing, no policy, responses spliced in the kernel)
 // runs beside them when installed: what the cheapest proxy hop costs on this machine.
 // Two load generators, each measured on every setup: the raw wire generator (bench/lib/kafka-load.ts, in this
 // process), which does no work per record, so the proxy's share of the machine is as large as it can be; and
@@ -41,7 +42,8 @@ const LATENCY_SAMPLES = 2000;
 const CONSUME_RECORDS = 100_000;
 /** The Java consumer is slower to start a run (ListOffsets, then a fetch pipeline): about 300 MB. */
 const JAVA_CONSUME_RECORDS = 300_000;
-const FETCH_MAX_BYTES = 1024 * 1024; // max.partition.fetch.bytes
+/** The wire generator's Fetch size: the Java consumer's max.partition.fetch.bytes, for one partition (BENCH_FETCH_BYTES). */
+const FETCH_MAX_BYTES = Number(process.env.BENCH_FETCH_BYTES ?? 1024 * 1024);
 const TOPIC = 'empire-announce';
 const HQ = '127.0.0.81';
 const OUTPOST = '127.0.0.82';
@@ -80,7 +82,7 @@ async function startBroker(): Promise<Broker> {
   return { kind: 'Apache Kafka 3.9.2 (KRaft, one node)', target: { host: kafka.host, port: kafka.port }, pid: kafka.pid, stop: () => kafka.stop() };
 }
 
-function portcullisConfig(dir: string, port: number, broker: Target, flows: boolean): string {
+function portcullisConfig(dir: string, port: number, broker: Target, flows: boolean, zeroCopy: boolean): string {
   const file = join(dir, `portcullis-${port}.yaml`);
   writeFileSync(
     file,
@@ -92,7 +94,7 @@ endpoints:
   - {name: empire-hq, labels: {app: empire-hq}, addresses: [${HQ}]}
   - {name: empire-outpost, labels: {app: empire-outpost, outpostid: "8888"}, addresses: [${OUTPOST}]}
 listeners:
-  - {name: kafka-service, listen: "127.0.0.1:${port}", protocol: kafka, to: kafka-broker, upstream: "${broker.host}:${broker.port}", port: 9092}
+  - {name: kafka-service, listen: "127.0.0.1:${port}", protocol: kafka, to: kafka-broker, upstream: "${broker.host}:${broker.port}", port: 9092, kafka: {zeroCopy: ${zeroCopy}}}
 `,
   );
   return file;
@@ -186,9 +188,10 @@ async function main(): Promise<void> {
       return { name, target, ...(pid === undefined ? {} : { pid }), latencyMs: [], results: { wire: results(), java: results() }, keepsClients };
     };
     setups.push(setup('direct', broker.target));
-    for (const [name, flows] of [['portcullis', false], ['+ flow file', true]] as const) {
+    const variants = [['portcullis', false, true], ['+ flow file', true, true], ['no zero copy', false, false]] as const;
+    for (const [name, flows, zeroCopy] of variants) {
       const port = await freePort();
-      const proxy = startChild(name, [cli, 'run', '--no-watch', '-c', portcullisConfig(dir, port, broker.target, flows)]);
+      const proxy = startChild(name, [cli, 'run', '--no-watch', '-c', portcullisConfig(dir, port, broker.target, flows, zeroCopy)]);
       proxies.push(proxy);
       await waitForPort('127.0.0.1', port);
       setups.push(setup(name, { host: '127.0.0.1', port }, proxy.process.pid));
@@ -234,7 +237,7 @@ function chosenClients(): Client[] {
 }
 
 const CLIENT_TITLES: Record<Client, string> = {
-  wire: `raw wire generator: produce ${RECORDS_PER_REQUEST} x ${RECORD_BYTES} B records per request (acks=all), ${CONNECTIONS} connections x ${IN_FLIGHT} in flight; consume one Fetch (<= 1 MiB) in flight`,
+  wire: `raw wire generator: produce ${RECORDS_PER_REQUEST} x ${RECORD_BYTES} B records per request (acks=all), ${CONNECTIONS} connections x ${IN_FLIGHT} in flight; consume one Fetch (<= ${FETCH_MAX_BYTES >> 10} KiB) in flight`,
   java: `Java client 3.9 with its defaults: producer (idempotent, acks=all, 16 KB batches) sending ${RECORD_BYTES} B records as fast as it accepts them; consumer without a group, default fetch sizes, every record decoded (not through haproxy tcp, which leaves the broker's address in Metadata)`,
 };
 

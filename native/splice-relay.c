@@ -121,6 +121,11 @@ static progress pump(job *j, failure *f) {
   }
 }
 
+static void describe(const failure *f, char *message, size_t size) {
+  if (f->err != 0) snprintf(message, size, "%s: %s", f->why, strerror(f->err));
+  else snprintf(message, size, "%s", f->why);
+}
+
 static void poll_closed(uv_handle_t *handle) {
   job *j = handle->data;
   if (--j->open_polls == 0) free(j);
@@ -158,8 +163,7 @@ static void report(job *j, const failure *f) {
     napi_get_null(env, &error);
   } else {
     char message[200];
-    if (f->err != 0) snprintf(message, sizeof message, "%s: %s", f->why, strerror(f->err));
-    else snprintf(message, sizeof message, "%s", f->why);
+    describe(f, message, sizeof message);
     napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &error);
   }
   napi_create_double(env, (double)j->moved, &moved);
@@ -190,7 +194,7 @@ static void on_ready(uv_poll_t *poll, int status, int events) {
   job *j = poll->data;
   failure f = {NULL, 0};
   if (status < 0) {
-    f = (failure){"waiting for a socket failed", 0};
+    f = (failure){uv_strerror(status), 0};
     report(j, &f);
     return;
   }
@@ -245,8 +249,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
     give_pipe(s, j->pipe_r, j->pipe_w, p == FINISHED);
     free(j);
     if (p == FAILED) {
-      if (f.err != 0) snprintf(message, sizeof message, "%s: %s", f.why, strerror(f.err));
-      else snprintf(message, sizeof message, "%s", f.why);
+      describe(&f, message, sizeof message);
       return fail(env, message);
     }
     napi_value zero;
