@@ -15,6 +15,7 @@ import { TlsConnections } from '../tls/listener-front.js';
 import { KafkaBrokerDirectory, type HostPort, type NodeListener } from './proxy-brokers.js';
 import { KafkaProxyConnection, SOCKET_BUFFER_BYTES, type KafkaProxyScope } from './proxy-connection.js';
 import type { BrokerRoute } from './proxy-upstream.js';
+import { zeroCopySupport } from './zero-copy.js';
 
 /** How long shutdown waits for responses still owed before destroying what is left. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -94,6 +95,8 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
   const bound = main.address() as AddressInfo;
   mainPort = bound.port;
   ctx.log.info({ listener: config.name, address: bound.address, port: bound.port }, 'kafka listener started');
+  const zeroCopy = zeroCopySupport();
+  if (options.zeroCopy && !zeroCopy.available) ctx.log.info({ listener: config.name, reason: zeroCopy.reason }, 'Kafka responses are copied, not spliced');
 
   let closed: Promise<void> | undefined;
   return {

@@ -3,7 +3,8 @@
 // compiler is present. Usually the bytes are already in the kernel and move within the call; the rest follows as
 // the sockets become ready.
 // Node cannot splice; without the addon (or over TLS, where bytes must be decrypted and encrypted) the relay
-// copies them through the process instead, which on a small machine costs about twice the proxy's CPU per GB.
+// copies them through the process instead, which costs more CPU per byte (bench:kafka with 4 MiB Fetches: 1.0
+// against 0.6 CPU-seconds per GB).
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { packageFile } from '../../demo/package-root.js';
