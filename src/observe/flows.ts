@@ -221,6 +221,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
   }
 
   return {
+    enabled: true,
     record(event) {
       if (closing) return;
       if (pending.length - head >= maxPending) {
@@ -252,7 +253,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
 }
 
 function disabledRecorder(): RunningFlowRecorder {
-  return { record() {}, flush: async () => {}, close: async () => {}, reopen() {} };
+  return { enabled: false, record() {}, flush: async () => {}, close: async () => {}, reopen() {} };
 }
 
 /** Fail at startup with the OS's reason (EACCES, EISDIR, ...) rather than on the first flow. */

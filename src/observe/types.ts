@@ -56,6 +56,8 @@ export interface FlowEvent {
 }
 
 export interface FlowRecorder {
+  /** False when flow records are off: callers on a request's path skip building events nobody reads. */
+  readonly enabled: boolean;
   record(event: FlowEvent): void;
 }
 

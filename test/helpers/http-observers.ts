@@ -4,6 +4,7 @@ import type { FlowEvent, FlowRecorder, Metrics } from '../../src/observe/types.j
 
 export class RecordingFlows implements FlowRecorder {
   readonly events: FlowEvent[] = [];
+  readonly enabled = true;
   record(event: FlowEvent): void {
     this.events.push(event);
   }

@@ -72,6 +72,17 @@ test('Produce: transactional id, acks, de-duplicated topics; acks=0 expects no r
   assert.equal(extractPolicyFacts(frame(0, 2, { acks: -1, timeoutMs: 1, topicData: [] })).expectsResponse, true);
 });
 
+test('a Fetch opens a fetch session only with session id 0 and epoch 0, in every version that has sessions (v7+)', () => {
+  const values = new RandomKafkaValues(seededRandom(7));
+  const fetch = KAFKA_APIS.get(1)!;
+  for (let v = fetch.minVersion; v <= fetch.maxVersion; v++) {
+    const body = values.struct(requirePlan(1, v, 'request'));
+    const opens = (sessionId: number, sessionEpoch: number) => extractPolicyFacts(frame(1, v, { ...body, sessionId, sessionEpoch })).opensFetchSession;
+    assert.deepEqual([opens(0, 0), opens(0, -1), opens(5, 3), opens(5, 0)], [v >= 7, false, false, false], `Fetch v${v}`);
+  }
+  assert.equal(extractPolicyFacts(frame(3, 12, { topics: null })).opensFetchSession, false);
+});
+
 test('topic ids where the version names topics by UUID (Fetch v13+, Metadata v10+); zero UUIDs ignored', () => {
   const id = 'AAAAAAAAAAAAAAAAAAAAAQ';
   const fetch = extractPolicyFacts(frame(1, 13, { replicaId: -1, maxWaitMs: 1, minBytes: 1, topics: [{ topicId: id, partitions: [] }], forgottenTopicsData: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAg', partitions: [1] }] }));

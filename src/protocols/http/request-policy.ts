@@ -42,7 +42,7 @@ export class HttpExchange {
     metrics.policyL7(this.decision.allowed ? 'forwarded' : 'denied', 'http');
     const actions = this.decision.headerActions;
     this.headers = this.decision.allowed && actions.length > 0 ? applyHeaderActions(facts.headers, actions) : facts.headers;
-    ctx.flows.record(this.requestEvent(this.decision.verdict));
+    if (ctx.flows.enabled) ctx.flows.record(this.requestEvent(this.decision.verdict));
   }
 
   get allowed(): boolean {
@@ -67,6 +67,7 @@ export class HttpExchange {
   private recordResponse(verdict: Verdict, code: number, headers: Headers, info: string | undefined): void {
     const { ctx } = this;
     ctx.metrics.httpRequest(this.facts.method, this.protocol, code);
+    if (!ctx.flows.enabled) return;
     ctx.flows.record({
       time: new Date(),
       verdict,

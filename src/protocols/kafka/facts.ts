@@ -9,6 +9,7 @@ import type { FieldPlan } from './schema.js';
 import { walkStruct, type SchemaVisitor } from './schema-walk.js';
 
 const PRODUCE = 0;
+const FETCH = 1;
 const FIND_COORDINATOR = 10;
 /** FindCoordinator key types: the key is a group id (0, also v0's only kind) or a transactional id (1). */
 const COORDINATOR_GROUP = 0;
@@ -32,9 +33,22 @@ export interface KafkaPolicyFacts extends KafkaRequestFacts {
   readonly acks: number | undefined;
   /** False for Produce with acks=0: the broker sends nothing back, so neither may a deny. */
   readonly expectsResponse: boolean;
+  /** A Fetch (v7+) asking the broker to open an incremental fetch session: session id 0, epoch 0 (proxy-fetch-sessions.ts). */
+  readonly opensFetchSession: boolean;
 }
 
-type FactRole = 'topic' | 'topicId' | 'group' | 'transactionalId' | 'acks' | 'resourceType' | 'resourceName' | 'coordinatorKey' | 'coordinatorKeyType';
+type FactRole =
+  | 'topic'
+  | 'topicId'
+  | 'group'
+  | 'transactionalId'
+  | 'acks'
+  | 'resourceType'
+  | 'resourceName'
+  | 'coordinatorKey'
+  | 'coordinatorKeyType'
+  | 'sessionId'
+  | 'sessionEpoch';
 
 const roles = new WeakMap<FieldPlan, FactRole | null>();
 
@@ -52,6 +66,8 @@ function roleOf(f: FieldPlan, apiKey: number): FactRole | null {
   else if (CONFIG_APIS.has(apiKey) && d.name === 'ResourceName') role = 'resourceName';
   else if (apiKey === FIND_COORDINATOR && (d.name === 'Key' || d.name === 'CoordinatorKeys')) role = 'coordinatorKey';
   else if (apiKey === FIND_COORDINATOR && d.name === 'KeyType') role = 'coordinatorKeyType';
+  else if (apiKey === FETCH && d.name === 'SessionId') role = 'sessionId';
+  else if (apiKey === FETCH && d.name === 'SessionEpoch') role = 'sessionEpoch';
   roles.set(f, role);
   return role;
 }
@@ -67,6 +83,9 @@ class FactSink implements SchemaVisitor {
   /** FindCoordinator's KeyType follows Key in v1-3, so keys are classified at the end. */
   private readonly coordinatorKeys: string[] = [];
   private coordinatorKeyType = COORDINATOR_GROUP;
+  /** Fetch v7+; -1 (no session) where the version has none. */
+  sessionId = -1;
+  sessionEpoch = -1;
 
   constructor(readonly apiKey: number) {}
 
@@ -80,6 +99,8 @@ class FactSink implements SchemaVisitor {
       if (role === 'acks') this.acks = v;
       else if (role === 'resourceType') this.resourceType = v;
       else if (role === 'coordinatorKeyType') this.coordinatorKeyType = v;
+      else if (role === 'sessionId') this.sessionId = v;
+      else if (role === 'sessionEpoch') this.sessionEpoch = v;
     } else if (role === 'topic') this.topics.add(v);
     else if (role === 'topicId') this.topicIds.add(v);
     else if (role === 'group') this.groupIds.add(v);
@@ -122,5 +143,6 @@ export function extractPolicyFacts(frame: Buffer): KafkaPolicyFacts {
     transactionalIds: [...sink.transactionalIds],
     acks: sink.acks,
     expectsResponse: !(header.apiKey === PRODUCE && sink.acks === 0),
+    opensFetchSession: sink.sessionId === 0 && sink.sessionEpoch === 0,
   };
 }

@@ -238,7 +238,7 @@ export class KafkaProxyConnection {
     if (facts.expectsResponse) {
       this.pending.push({ correlationId, rewrite: this.rewriteFor(apiKey, apiVersion), request: facts, verdict, forwardedAt: process.hrtime.bigint() });
     }
-    this.toUpstream(withoutFetchSession(frame, apiKey, apiVersion));
+    this.toUpstream(withoutFetchSession(frame, facts));
     return facts.expectsResponse;
   }
 
@@ -315,12 +315,11 @@ export class KafkaProxyConnection {
     const start = () => {
       if (this.client.destroyed || this.upstream.destroyed) return; // closing: fail() has run or will
       try {
-        this.splice = spliceBetween(this.upstream, this.client, bytes);
+        this.splice = spliceBetween(this.upstream, this.client, bytes, (err) => (err ? failed(err) : spliced()));
       } catch (err) {
         return failed(err as Error);
       }
       if (this.splice === undefined) spliced();
-      else this.splice.done.then(spliced, failed);
     };
     // What was emitted before must be in the kernel before the spliced bytes follow it.
     if (this.client.writableLength === 0) start();
@@ -422,5 +421,5 @@ function headerOf(frame: Buffer): KafkaRequestHeader | undefined {
 
 /** Facts of a request whose body is not read (an ApiVersions of a newer version than the codec's). */
 function headerFacts(header: KafkaRequestHeader): KafkaPolicyFacts {
-  return { ...header, topics: [], topicIds: [], groupIds: [], transactionalIds: [], acks: undefined, expectsResponse: true };
+  return { ...header, topics: [], topicIds: [], groupIds: [], transactionalIds: [], acks: undefined, expectsResponse: true, opensFetchSession: false };
 }

@@ -7,17 +7,13 @@
 // requests pass unchanged. An incremental Fetch (a session id the proxy never let a broker create) is
 // decided on the topics it lists, so a `topic` rule denies it when it lists none.
 import { decodeRequest, encodeRequest } from './codec.js';
+import type { KafkaPolicyFacts } from './facts.js';
 
-const FETCH = 1;
-/** First Fetch version with session id and epoch. */
-const FIRST_SESSION_VERSION = 7;
-const NEW_SESSION_EPOCH = 0;
 const NO_SESSION_EPOCH = -1;
 
-/** The Fetch request to forward: `frame` itself unless it asks the broker to open a fetch session. */
-export function withoutFetchSession(frame: Buffer, apiKey: number, apiVersion: number): Buffer {
-  if (apiKey !== FETCH || apiVersion < FIRST_SESSION_VERSION) return frame;
+/** The request to forward: `frame` itself unless it is a Fetch asking the broker to open a fetch session. */
+export function withoutFetchSession(frame: Buffer, facts: KafkaPolicyFacts): Buffer {
+  if (!facts.opensFetchSession) return frame;
   const { header, body } = decodeRequest(frame);
-  if (body.sessionId !== 0 || body.sessionEpoch !== NEW_SESSION_EPOCH) return frame;
   return encodeRequest(header, { ...body, sessionEpoch: NO_SESSION_EPOCH });
 }

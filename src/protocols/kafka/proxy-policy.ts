@@ -36,6 +36,7 @@ export function recordKafkaDecision(ctx: ListenerContext, conn: ConnectionPolicy
   metrics.policyL7('received', 'kafka');
   metrics.policyL7(decision.allowed ? 'forwarded' : 'denied', 'kafka');
   if (!awaitsBroker) metrics.kafkaRequest(kafkaApiName(facts.apiKey), errorCode ?? 0, decision.verdict);
+  if (!ctx.flows.enabled) return;
   const topics = facts.topics.length > 0 ? facts.topics : [''];
   for (const topic of topics) {
     const kafka: KafkaFlowFields = {
@@ -56,6 +57,7 @@ export function recordKafkaDecision(ctx: ListenerContext, conn: ConnectionPolicy
  */
 export function recordKafkaResponse(ctx: ListenerContext, conn: ConnectionPolicy, facts: KafkaPolicyFacts, verdict: Verdict, errors: ResponseErrors, latencyNs: bigint): void {
   ctx.metrics.kafkaRequest(kafkaApiName(facts.apiKey), errors.first, verdict);
+  if (!ctx.flows.enabled) return;
   const topics = facts.topics.length > 0 ? facts.topics : [''];
   for (const topic of topics) {
     ctx.flows.record({

@@ -6,6 +6,8 @@ import { KafkaDecodeError } from './errors.js';
 export class KafkaReader {
   offset: number;
   readonly end: number;
+  /** Set by a reader of a message's first bytes only (response-errors.ts) when a skip runs past them: walks stop there. */
+  cut = false;
 
   constructor(readonly buf: Buffer, start = 0, end = buf.length) {
     this.offset = start;

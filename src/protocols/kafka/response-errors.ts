@@ -41,10 +41,23 @@ function roleOf(f: FieldPlan): Role {
 /** Thrown by a PrefixReader at the end of its bytes: a plain object, since an Error's stack costs more than the walk. */
 const END_OF_PREFIX = { endOfPrefix: true };
 
-/** Reads the start of a response: running out of bytes is the expected way for a large one to end. */
+/**
+ * Reads the start of a response: running out of bytes is the expected way for a large one to end. A skip past
+ * the end (a large Fetch's record batches) cuts the walk without throwing: unwinding optimised frames cost
+ * more than the rest of the walk (8 against 1.5 µs per Fetch).
+ */
 class PrefixReader extends KafkaReader {
   override need(n: number): void {
     if (n > this.end - this.offset) throw END_OF_PREFIX;
+  }
+
+  override skip(n: number): void {
+    if (n > this.end - this.offset) {
+      this.offset = this.end;
+      this.cut = true;
+    } else {
+      this.offset += n;
+    }
   }
 }
 
@@ -117,6 +130,7 @@ export function scanResponseErrors(bytes: Buffer, apiKey: number, apiVersion: nu
   try {
     if (responseHeaderVersion(apiKey, apiVersion) === 1) skipTaggedFields(r);
     walkStruct(r, plan, sink);
+    if (r.cut) sink.unwind();
   } catch (err) {
     if (err !== END_OF_PREFIX && !(err instanceof KafkaDecodeError)) throw err;
     sink.unwind();

@@ -1,14 +1,15 @@
 // A walk over one message's bytes along its schema that materialises only the values a visitor asks
 // for: everything else (record batches included) is skipped, not copied. Request facts and response
 // error codes are both read this way. Bounds are checked by KafkaReader, so a walk throws
-// KafkaDecodeError rather than read past its bytes.
+// KafkaDecodeError rather than read past its bytes; a reader of a message's first bytes only may instead
+// mark itself cut, and the walk then stops where it is.
 import { readTaggedSection, ZERO_UUID } from './codec.js';
 import { KafkaDecodeError } from './errors.js';
 import type { KafkaReader } from './reader.js';
 import type { FieldPlan, StructPlan } from './schema.js';
 
 export interface SchemaVisitor {
-  /** True when the value of `f` (an int8, int16, string or uuid field) is wanted. */
+  /** True when the value of `f` (an int8, int16, int32, string or uuid field) is wanted. */
   wants(f: FieldPlan): boolean;
   /** A wanted value; a zero uuid is not passed on. */
   value(f: FieldPlan, v: number | string): void;
@@ -36,6 +37,9 @@ function walkSingle(r: KafkaReader, f: FieldPlan, nullable: boolean, v: SchemaVi
     case 'uint16':
       return r.skip(2);
     case 'int32':
+      if (v.wants(f)) v.value(f, r.int32());
+      else r.skip(4);
+      return;
     case 'uint32':
       return r.skip(4);
     case 'int64':
@@ -71,13 +75,16 @@ function walkField(r: KafkaReader, f: FieldPlan, v: SchemaVisitor): void {
   const n = r.length(f.compact);
   if (n < 0) return nullCheck(f, f.nullable, r);
   if (n > r.remaining) throw new KafkaDecodeError(`${f.name}: ${n} elements declared, ${r.remaining} bytes left`, r.offset);
-  for (let i = 0; i < n; i++) walkSingle(r, f, false, v);
+  for (let i = 0; i < n && !r.cut; i++) walkSingle(r, f, false, v);
 }
 
-/** Walks one struct (or a whole message body) from the reader's position. */
+/** Walks one struct (or a whole message body) from the reader's position; a cut reader leaves it open. */
 export function walkStruct(r: KafkaReader, plan: StructPlan, v: SchemaVisitor): void {
   v.enter();
-  for (const f of plan.fields) walkField(r, f, v);
+  for (const f of plan.fields) {
+    walkField(r, f, v);
+    if (r.cut) return;
+  }
   if (plan.flexible) readTaggedSection(r, plan, (sub, f) => walkField(sub, f, v), () => undefined);
   v.leave();
 }

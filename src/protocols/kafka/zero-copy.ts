@@ -16,10 +16,9 @@ interface SpliceAddon {
   cancel(id: number): void;
 }
 
-/** A transfer still under way: settles once every byte has been written to the destination socket, or with why not. */
+/** A transfer still under way. */
 export interface SpliceJob {
-  readonly done: Promise<void>;
-  /** Ends the transfer early (the connection is closing); `done` then rejects. */
+  /** Ends the transfer early (the connection is closing); its callback is not called. */
   cancel(): void;
 }
 
@@ -60,24 +59,14 @@ export function canSplice(from: Socket, to: Socket): boolean {
 
 /**
  * Moves exactly `bytes` from `from` to `to` in the kernel: undefined when that is already done, else the transfer
- * under way. Until it settles the caller must not read from `from` (pause it) nor write to `to`, and everything
- * written to `to` before must already be flushed. Throws when the transfer fails at once.
+ * under way, which calls `done` once every byte has been written to `to` (or with why not). Until then the caller
+ * must not read from `from` (pause it) nor write to `to`, and everything written to `to` before must already be
+ * flushed. Throws when the transfer fails at once.
  */
-export function spliceBetween(from: Socket, to: Socket, bytes: number): SpliceJob | undefined {
+export function spliceBetween(from: Socket, to: Socket, bytes: number, done: (error: Error | undefined) => void): SpliceJob | undefined {
   const inFd = descriptor(from);
   const outFd = descriptor(to);
   if (!zeroCopySupport().available || inFd === undefined || outFd === undefined) throw new Error('splice is not possible between these sockets');
-  let settle!: (error: string | null, moved: number) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    settle = (error, moved) => (error === null ? resolve() : reject(new Error(`${error} (${moved} of ${bytes} bytes moved)`)));
-  });
-  const id = addon!.start(inFd, outFd, bytes, (error, moved) => settle(error, moved));
-  if (id === 0) return undefined;
-  return {
-    done,
-    cancel: () => {
-      addon!.cancel(id);
-      settle('cancelled', 0);
-    },
-  };
+  const id = addon!.start(inFd, outFd, bytes, (error, moved) => done(error === null ? undefined : new Error(`${error} (${moved} of ${bytes} bytes moved)`)));
+  return id === 0 ? undefined : { cancel: () => addon!.cancel(id) };
 }
