@@ -29,6 +29,8 @@ export interface RealKafka {
   readonly port: number;
   /** With `tls`: the advertised SSL listener's port (on `host`). */
   readonly tlsPort?: number;
+  /** With `sasl`: the advertised SASL_PLAINTEXT listener's port (on `host`). */
+  readonly saslPort?: number;
   /** The broker JVM's process id (for CPU accounting in benchmarks). */
   readonly pid: number | undefined;
   /** The broker's temp dir (server.properties, data/, logs/server.log); removed by stop(). */
@@ -66,6 +68,12 @@ export interface KafkaTls {
   readonly clientAuth?: 'required' | 'requested';
 }
 
+/** A SASL_PLAINTEXT listener with the PLAIN mechanism. */
+export interface KafkaSasl {
+  /** The users it accepts: name → password (no quotes or backslashes). */
+  readonly users: Readonly<Record<string, string>>;
+}
+
 /** PEM files for the Java client's --tls-ca / --tls-cert / --tls-key (see ClientConfigs.java). */
 export interface JavaClientTls {
   /** The CA the broker's certificate must verify against (hostname verification stays on). */
@@ -92,13 +100,14 @@ export function assertKafkaInstalled(): void {
  * Starts a fresh single-node broker in a temp dir and creates `topics` (1 partition each) before returning.
  * With `acls` the broker runs Kafka's StandardAuthorizer (resources without ACLs stay open to everyone) and
  * returns once every ACL is enforced, so the real broker answers with its own authorization errors.
- * With `tls` it also serves an SSL listener on `tlsPort`; topics and ACLs are still set up over PLAINTEXT.
+ * With `tls` it also serves an SSL listener on `tlsPort`, with `sasl` a SASL_PLAINTEXT listener (PLAIN) on
+ * `saslPort`; topics and ACLs are still set up over PLAINTEXT.
  */
-export async function startRealKafka(opts: { topics?: string[]; acls?: KafkaAcl[]; tls?: KafkaTls } = {}): Promise<RealKafka> {
+export async function startRealKafka(opts: { topics?: string[]; acls?: KafkaAcl[]; tls?: KafkaTls; sasl?: KafkaSasl } = {}): Promise<RealKafka> {
   assertKafkaInstalled();
   if (opts.tls?.clientAuth !== undefined && opts.tls.caFile === undefined) throw new Error('tls.clientAuth needs tls.caFile');
   for (let attempt = 1; ; attempt++) {
-    const { broker, exitStatus } = await launchBroker(opts.acls !== undefined, opts.tls);
+    const { broker, exitStatus } = await launchBroker(opts.acls !== undefined, opts.tls, opts.sasl);
     try {
       await waitUntilAnswering(broker, exitStatus);
     } catch (err) {
@@ -121,18 +130,20 @@ export async function startRealKafka(opts: { topics?: string[]; acls?: KafkaAcl[
   }
 }
 
-async function launchBroker(authorizer: boolean, tls: KafkaTls | undefined): Promise<{ broker: RealKafka; exitStatus: () => string | undefined }> {
+async function launchBroker(authorizer: boolean, tls: KafkaTls | undefined, sasl: KafkaSasl | undefined): Promise<{ broker: RealKafka; exitStatus: () => string | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-kafka-'));
   const logs = join(dir, 'logs');
   const properties = join(dir, 'server.properties');
   const jvm = [`-Dlog4j.configuration=file:${BROKER_LOG4J}`, `-Dkafka.logs.dir=${logs}`, '-cp', classpath];
   let port: number;
   let tlsPort: number | undefined;
+  let saslPort: number | undefined;
   try {
     mkdirSync(logs);
-    const [brokerPort, controllerPort, sslPort] = await freePorts(tls ? 3 : 2);
+    const [brokerPort, controllerPort, ...more] = await freePorts(2 + (tls ? 1 : 0) + (sasl ? 1 : 0));
     port = brokerPort!;
-    tlsPort = sslPort;
+    if (tls) tlsPort = more.shift();
+    if (sasl) saslPort = more.shift();
     let ssl: SslListener | undefined;
     if (tls) {
       // Kafka's file-based PEM keystore is one file holding the key and the certificate chain.
@@ -140,7 +151,8 @@ async function launchBroker(authorizer: boolean, tls: KafkaTls | undefined): Pro
       writeFileSync(keystore, readFileSync(tls.keyFile, 'utf8') + readFileSync(tls.certFile, 'utf8'), { mode: 0o600 });
       ssl = { port: tlsPort!, keystore, caFile: tls.caFile, clientAuth: tls.clientAuth };
     }
-    writeFileSync(properties, serverProperties({ dir, port, controllerPort: controllerPort!, authorizer, ssl }));
+    const plain = sasl && { port: saslPort!, users: sasl.users };
+    writeFileSync(properties, serverProperties({ dir, port, controllerPort: controllerPort!, authorizer, ssl, sasl: plain }));
     // A short-lived JVM: C1 only and the serial GC start faster on a busy machine.
     await run('java', ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', ...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', properties], 60_000);
   } catch (err) {
@@ -171,6 +183,7 @@ async function launchBroker(authorizer: boolean, tls: KafkaTls | undefined): Pro
     host: HOST,
     port,
     ...(tlsPort !== undefined && { tlsPort }),
+    ...(saslPort !== undefined && { saslPort }),
     pid: child.pid,
     dir,
     logTail: (lines = 30) => tail(join(logs, 'server.log'), lines) + tail(join(logs, 'console.log'), lines),
@@ -193,16 +206,23 @@ interface SslListener {
   readonly clientAuth: 'required' | 'requested' | undefined;
 }
 
-function serverProperties(o: { dir: string; port: number; controllerPort: number; authorizer: boolean; ssl?: SslListener }): string {
-  const sslListener = o.ssl === undefined ? '' : `,SSL://${HOST}:${o.ssl.port}`;
+interface SaslListener {
+  readonly port: number;
+  readonly users: Readonly<Record<string, string>>;
+}
+
+function serverProperties(o: { dir: string; port: number; controllerPort: number; authorizer: boolean; ssl?: SslListener; sasl?: SaslListener }): string {
+  // Client listeners beside PLAINTEXT; each is named after its security protocol.
+  const extra = [...(o.ssl ? [['SSL', o.ssl.port] as const] : []), ...(o.sasl ? [['SASL_PLAINTEXT', o.sasl.port] as const] : [])];
+  const listeners = extra.map(([name, port]) => `,${name}://${HOST}:${port}`).join('');
   return `process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${HOST}:${o.controllerPort}
-listeners=PLAINTEXT://${HOST}:${o.port},CONTROLLER://${HOST}:${o.controllerPort}${sslListener}
-advertised.listeners=PLAINTEXT://${HOST}:${o.port}${sslListener}
+listeners=PLAINTEXT://${HOST}:${o.port},CONTROLLER://${HOST}:${o.controllerPort}${listeners}
+advertised.listeners=PLAINTEXT://${HOST}:${o.port}${listeners}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${o.ssl === undefined ? '' : ',SSL:SSL'}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${extra.map(([name]) => `,${name}:${name}`).join('')}
 log.dirs=${join(o.dir, 'data')}
 num.partitions=1
 default.replication.factor=1
@@ -214,7 +234,21 @@ offsets.topic.num.partitions=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=1
-${o.authorizer ? 'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\nallow.everyone.if.no.acl.found=true\n' : ''}${o.ssl === undefined ? '' : sslProperties(o.ssl)}`;
+${o.authorizer ? 'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\nallow.everyone.if.no.acl.found=true\n' : ''}${o.ssl === undefined ? '' : sslProperties(o.ssl)}${o.sasl === undefined ? '' : saslProperties(o.sasl)}`;
+}
+
+/** PLAIN on the listener named SASL_PLAINTEXT, its users in the broker's JAAS entry (user_NAME="PASSWORD"). */
+function saslProperties(sasl: SaslListener): string {
+  const users = Object.entries(sasl.users).map(([name, password]) => {
+    if (/["\\\s]/.test(name + password)) throw new Error(`SASL user ${name}: no quotes, backslashes or spaces`);
+    return ` user_${name}="${password}"`;
+  });
+  return [
+    'listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN',
+    `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required${users.join('')};`,
+  ]
+    .map((l) => l + '\n')
+    .join('');
 }
 
 /** Settings of the listener named SSL only, so PLAINTEXT (inter-broker) and CONTROLLER stay as they are. */
@@ -241,6 +275,8 @@ async function waitUntilAnswering(broker: RealKafka, exitStatus: () => string | 
   const deadline = Date.now() + READY_TIMEOUT_MS;
   const probes: [string, () => Promise<boolean>][] = [['ApiVersions answer', () => answersApiVersions(broker.host, broker.port)]];
   if (broker.tlsPort !== undefined) probes.push(['TLS handshake on the SSL listener', () => completesTlsHandshake(broker.host, broker.tlsPort!)]);
+  // A SASL listener answers ApiVersions before authentication, as clients need it to pick their SaslHandshake.
+  if (broker.saslPort !== undefined) probes.push(['ApiVersions answer on the SASL listener', () => answersApiVersions(broker.host, broker.saslPort!)]);
   for (const [what, probe] of probes) {
     for (;;) {
       if (await probe()) break;

@@ -1,6 +1,7 @@
 // Real Kafka clients driven against a broker address: kafkajs (in process) and kcat (a child process,
 // bounded in time). Shared by the fixture capture script and the live client tests.
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import tls from 'node:tls';
 import kafkajs from 'kafkajs';
 
@@ -37,22 +38,35 @@ export function runKcat(broker: string, args: readonly string[], options: { inpu
   });
 }
 
-export function kafkajsClient(broker: string, clientId: string, ssl?: KafkajsTls): KafkaClient {
+export function kafkajsClient(broker: string, clientId: string, o: KafkajsOptions = {}): KafkaClient {
   // Retries off and short timeouts: a wrong answer should fail the test quickly, not be retried away.
   const base = { clientId, brokers: [broker], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 3000, requestTimeout: 5000 };
-  if (ssl === undefined) return new Kafka(base);
-  const { localAddress, ...options } = ssl;
-  if (localAddress === undefined) return new Kafka({ ...base, ssl: options });
-  // kafkajs has no source-address option: its socket factory is where one goes (tls.connect passes it on to net).
-  return new Kafka({ ...base, ssl: options, socketFactory: ({ host, port, onConnect }) => tls.connect({ host, port, ...options, localAddress } as tls.ConnectionOptions, onConnect) });
+  const { ssl, sasl, localAddress } = o;
+  return new Kafka({
+    ...base,
+    ...(ssl && { ssl }),
+    ...(sasl && { sasl: { mechanism: 'plain', ...sasl } }),
+    // kafkajs has no source-address option: its socket factory is where one goes (tls.connect passes it on to net).
+    ...(localAddress !== undefined && {
+      socketFactory: ({ host, port, onConnect }) =>
+        ssl ? tls.connect({ host, port, ...ssl, localAddress } as tls.ConnectionOptions, onConnect) : net.connect({ host, port, localAddress }, onConnect),
+    }),
+  });
 }
 
-/** TLS for a kafkajs client: PEM trust anchors, an optional client certificate, and the address to connect from. */
+export interface KafkajsOptions {
+  /** TLS: PEM trust anchors and an optional client certificate. */
+  readonly ssl?: KafkajsTls;
+  /** SASL PLAIN credentials. */
+  readonly sasl?: { readonly username: string; readonly password: string };
+  /** The address to connect from. */
+  readonly localAddress?: string;
+}
+
 export interface KafkajsTls {
   readonly ca: string[];
   readonly cert?: string;
   readonly key?: string;
-  readonly localAddress?: string;
 }
 
 const clientOf = (target: Target, clientId: string): KafkaClient => (typeof target === 'string' ? kafkajsClient(target, clientId) : target);

@@ -7,8 +7,8 @@ import { createLogger } from '../../src/observe/logger.js';
 import { startPortcullis, type Portcullis } from '../../src/runtime/server.js';
 
 export interface RuntimeOptions {
-  /** Root of the secret store. */
-  readonly certs: string;
+  /** Root of the secret store (none when no listener or policy needs one). */
+  readonly certs?: string;
   /** File name -> policy YAML. */
   readonly policies: Readonly<Record<string, string>>;
   /** YAML list items under `endpoints:` (each line starting with `- `), indented by the helper. */
@@ -58,7 +58,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   const configFile = join(dir, 'portcullis.yaml');
   writeFileSync(
     configFile,
-    `policies: ${JSON.stringify(policies)}\ncerts: ${JSON.stringify(o.certs)}\nadmin: ${o.admin ? '"127.0.0.1:0"' : 'off'}\nflows: ${JSON.stringify(flowsFile)}\nendpoints:\n${indent(o.endpoints)}\nlisteners:\n${indent(o.listeners)}\n`,
+    `policies: ${JSON.stringify(policies)}\n${o.certs === undefined ? '' : `certs: ${JSON.stringify(o.certs)}\n`}admin: ${o.admin ? '"127.0.0.1:0"' : 'off'}\nflows: ${JSON.stringify(flowsFile)}\nendpoints:\n${indent(o.endpoints)}\nlisteners:\n${indent(o.listeners)}\n`,
   );
   let proxy: Portcullis;
   try {

@@ -151,9 +151,13 @@ describe('kafka proxy: hostile and unreadable input', { timeout: 60_000 }, () =>
     // Fetch v13 names topics by id: the codec reads it, but ApiVersions never offers it and policy could not check it.
     const fetch13 = encodeRequest({ apiKey: FETCH, apiVersion: 13, correlationId: 3, clientId: 'empire-hq' }, { ...fetchBody(ANNOUNCE, 0n), topics: [] });
     assert.equal((await sendUntilClosed(proxy.port, fetch13)).length, 0);
-    assert.deepEqual(proxy.metrics.of('kafkaUnsupported'), [[999, 0], [FETCH, 13]]);
-    assert.deepEqual(proxy.metrics.of('policyL7'), [['parse_errors', 'kafka'], ['parse_errors', 'kafka']]);
-    assert.match(reasons().at(-1) ?? '', /API 1 version 13 is not offered by this proxy/);
+    assert.match(reasons().at(-1) ?? '', /API 1 version 13 is not accepted by this proxy/);
+    // SaslHandshake v0 would be followed by SASL tokens outside Kafka framing: refused before it reaches the broker.
+    const handshake0 = encodeRequest({ apiKey: 17, apiVersion: 0, correlationId: 4, clientId: 'empire-hq' }, { mechanism: 'PLAIN' });
+    assert.equal((await sendUntilClosed(proxy.port, handshake0)).length, 0);
+    assert.match(reasons().at(-1) ?? '', /API 17 version 0 is not accepted by this proxy/);
+    assert.deepEqual(proxy.metrics.of('kafkaUnsupported'), [[999, 0], [FETCH, 13], [17, 0]]);
+    assert.deepEqual(proxy.metrics.of('policyL7'), [['parse_errors', 'kafka'], ['parse_errors', 'kafka'], ['parse_errors', 'kafka']]);
     await bystanderStillServed();
   });
 

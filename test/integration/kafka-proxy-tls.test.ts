@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EMPIRE_TOPICS, startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
 import { createCa, issueCertificate } from '../../src/protocols/tls/certs-tool.js';
-import { kafkajsClient, kafkajsConsume, kafkajsProduce, runKcat, type KafkajsTls } from '../helpers/kafka-clients.js';
+import { kafkajsClient, kafkajsConsume, kafkajsProduce, runKcat, type KafkajsOptions } from '../helpers/kafka-clients.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, empireTlsPolicy, PLANS } from '../helpers/kafka-proxy-fixture.js';
 import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
@@ -24,12 +24,11 @@ const caFile = () => path.join(store.root, 'kube-system', 'internal-ca', 'ca.crt
 const caPem = () => readFileSync(caFile(), 'utf8');
 const bootstrap = (listener: string) => `127.0.0.1:${runtime.port(listener)}`;
 /** TLS options of an Empire client: trusts the internal CA, connects from `localAddress`, shows `certificate` if given. */
-const clientTls = (o: { localAddress?: string; certificate?: string }): KafkajsTls => ({
-  ca: [caPem()],
-  ...(o.certificate === undefined ? {} : { cert: pem(o.certificate, 'tls.crt'), key: pem(o.certificate, 'tls.key') }),
+const clientTls = (o: { localAddress?: string; certificate?: string }): KafkajsOptions => ({
+  ssl: { ca: [caPem()], ...(o.certificate === undefined ? {} : { cert: pem(o.certificate, 'tls.crt'), key: pem(o.certificate, 'tls.key') }) },
   ...(o.localAddress === undefined ? {} : { localAddress: o.localAddress }),
 });
-const client = (listener: string, clientId: string, tls: KafkajsTls) => kafkajsClient(bootstrap(listener), clientId, tls);
+const client = (listener: string, clientId: string, options: KafkajsOptions) => kafkajsClient(bootstrap(listener), clientId, options);
 
 before(async () => {
   store = await tempStoreWithCa();

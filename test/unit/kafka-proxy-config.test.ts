@@ -68,6 +68,13 @@ describe('API versions the proxy offers', () => {
     assert.equal(proxyAcceptsVersion(9999, 0), false);
   });
 
+  test('SaslHandshake v0 is offered (librdkafka needs to see it) but refused: after it the SASL tokens are not Kafka requests', () => {
+    assert.deepEqual(PROXY_API_VERSIONS.get(17), CODEC_API_VERSIONS.get(17));
+    assert.equal(proxyAcceptsVersion(17, 0), false);
+    assert.equal(proxyAcceptsVersion(17, 1), true);
+    assert.equal(proxyAcceptsVersion(36, 0), true); // SaslAuthenticate carries the tokens from v1 on
+  });
+
   test('never more than the codec parses', () => {
     for (const [key, range] of PROXY_API_VERSIONS) {
       const codec = CODEC_API_VERSIONS.get(key);

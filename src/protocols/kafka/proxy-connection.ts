@@ -199,7 +199,7 @@ export class KafkaProxyConnection {
       return this.refuse(header, err.message, !proxyAcceptsVersion(header.apiKey, header.apiVersion));
     }
     if (!proxyAcceptsVersion(facts.apiKey, facts.apiVersion)) {
-      return this.refuse(facts, `API ${facts.apiKey} version ${facts.apiVersion} is not offered by this proxy`, true);
+      return this.refuse(facts, `API ${facts.apiKey} version ${facts.apiVersion} is not accepted by this proxy`, true);
     }
     return this.decide(connection.decideKafka(facts), facts, frame);
   }

@@ -1,6 +1,10 @@
 // The API versions the proxy lets clients use: what the codec parses (CODEC_API_VERSIONS), minus the
 // versions whose requests name topics only by id.
 //
+// SaslHandshake v0 stays offered but is refused when sent: after it the SASL tokens follow as bare bytes, not
+// Kafka requests, which a proxy that reads every frame cannot pass. From v1 they travel in SaslAuthenticate
+// requests like any other. Clients send v1 (the highest offered); librdkafka enables SASL only when v0 is listed.
+//
 // Topic ids: policy names topics, and a request that carries only ids (Fetch v13+, Produce v13+,
 // OffsetCommit/OffsetFetch v10+, ...) gives the policy nothing to match a `topic` rule against. Of the
 // two ways out (kafka-wire-notes §3c) the proxy clamps: ApiVersions answers never offer those versions,
@@ -34,8 +38,11 @@ export const PROXY_API_VERSIONS: KafkaVersionTable = new Map(
   }),
 );
 
-/** May a client send this API version through the proxy? (Exactly what ApiVersions answers offer.) */
+const SASL_HANDSHAKE = 17;
+
+/** May a client send this API version through the proxy? What ApiVersions answers offer, except SaslHandshake v0. */
 export function proxyAcceptsVersion(apiKey: number, apiVersion: number): boolean {
+  if (apiKey === SASL_HANDSHAKE && apiVersion === 0) return false;
   const range = PROXY_API_VERSIONS.get(apiKey);
   return range !== undefined && apiVersion >= range.minVersion && apiVersion <= range.maxVersion;
 }

@@ -8,6 +8,7 @@ import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.config.SslConfigs;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -22,7 +23,24 @@ final class ClientConfigs {
     p.put(CommonClientConfigs.CLIENT_ID_CONFIG, o.clientId());
     p.put(CommonClientConfigs.REQUEST_TIMEOUT_MS_CONFIG, o.timeoutMs());
     tls(o, p);
+    sasl(o, p);
     return p;
+  }
+
+  /** --sasl-user with --sasl-password: SASL PLAIN, over TLS when tls() chose SSL. */
+  private static void sasl(Options o, Properties p) {
+    String user = o.optional("sasl-user");
+    String password = o.optional("sasl-password");
+    if ((user == null) != (password == null)) throw new UsageException("--sasl-user and --sasl-password go together");
+    if (user == null) return;
+    p.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "SSL".equals(p.get(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG)) ? "SASL_SSL" : "SASL_PLAINTEXT");
+    p.put(SaslConfigs.SASL_MECHANISM, "PLAIN");
+    p.put(SaslConfigs.SASL_JAAS_CONFIG, "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"" + jaasQuoted(user) + "\" password=\"" + jaasQuoted(password) + "\";");
+  }
+
+  private static String jaasQuoted(String value) {
+    if (value.contains("\"") || value.contains("\\")) throw new UsageException("SASL user and password may not contain quotes or backslashes");
+    return value;
   }
 
   /**

@@ -13,7 +13,7 @@ import java.util.Map;
  *   InteropClient acls          --bootstrap H:P --acl allow|deny,HOST,OPERATION,topic|group|cluster,NAME [--acl ...]
  *   InteropClient load          --bootstrap H:P --topic T   (commands on stdin: see LoadCommand, for bench/kafka)
  *   common: [--client-id ID] [--timeout-ms MS] [--local-address 127.0.0.X]
- *           [--tls-ca CA.pem [--tls-cert CERT.pem --tls-key KEY.pem]]
+ *           [--tls-ca CA.pem [--tls-cert CERT.pem --tls-key KEY.pem]] [--sasl-user U --sasl-password P]
  * </pre>
  *
  * Stdout carries only JSON lines: "produced"/"consumed"/"topic"/"created"/"acl" per item, "error" per failure
@@ -21,6 +21,7 @@ import java.util.Map;
  * ok, 1 when the client reported a failure, 2 for a bad command line. Logging goes to stderr.
  * --local-address needs the JVM flags in {@link BindingSelectorProvider}. --tls-ca connects with SSL, verifying
  * the broker's certificate (and its name) against that CA; --tls-cert/--tls-key add a client certificate.
+ * --sasl-user/--sasl-password authenticate with SASL PLAIN (SASL_PLAINTEXT, or SASL_SSL with --tls-ca).
  */
 public final class InteropClient {
   private static final Map<String, Command> COMMANDS = Map.of(

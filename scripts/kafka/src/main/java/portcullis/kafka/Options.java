@@ -10,7 +10,7 @@ import java.util.Set;
 record Options(String command, Map<String, List<String>> values) {
   private static final Set<String> NAMES = Set.of(
       "bootstrap", "client-id", "local-address", "topic", "group", "count", "timeout-ms", "acks", "idempotence", "prefix",
-      "partitions", "acl", "tls-ca", "tls-cert", "tls-key");
+      "partitions", "acl", "tls-ca", "tls-cert", "tls-key", "sasl-user", "sasl-password");
 
   static Options parse(String[] args) {
     if (args.length == 0) throw new UsageException("missing command");

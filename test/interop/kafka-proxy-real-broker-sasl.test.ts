@@ -1,0 +1,130 @@
+// SASL through Portcullis in front of a real Apache Kafka broker's SASL_PLAINTEXT listener (PLAIN): the broker
+// authenticates, Portcullis enforces policy by source as ever. SaslHandshake and SaslAuthenticate are in no Cilium
+// role, so the policy names them with `apiKey`; a source whose rules leave them out cannot log in at all.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { runJavaClient, startRealKafka, type JavaClientOutcome, type RealKafka } from '../helpers/kafka-broker-real.js';
+import { kafkajsClient, kafkajsConsume, kafkajsProduce, runKcat } from '../helpers/kafka-clients.js';
+import { ANNOUNCE, PLANS } from '../helpers/kafka-proxy-fixture.js';
+import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';
+
+const TIMEOUT_MS = 20_000;
+const USERS = { 'empire-hq': 'hq-secret', outpost: 'outpost-secret' };
+const HQ = '127.0.0.91';
+const OUTPOST = '127.0.0.92';
+/** app=empire-probe: may consume announcements, but its rules do not name the SASL APIs. */
+const PROBE = '127.0.0.93';
+const SASL_RULES = `          - {apiKey: saslhandshake}\n          - {apiKey: saslauthenticate}\n`;
+
+const POLICY = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: kafka-sasl-broker}
+specs:
+  - endpointSelector: {matchLabels: {app: kafka-sasl}}
+    ingress:
+    - fromEndpoints: [{matchLabels: {app: empire-hq}}]
+      toPorts:
+      - ports: [{port: "9094", protocol: TCP}]
+        rules:
+          kafka:
+${SASL_RULES}          - {role: produce, topic: ${ANNOUNCE}}
+          - {role: produce, topic: ${PLANS}}
+    - fromEndpoints: [{matchLabels: {app: empire-outpost}}]
+      toPorts:
+      - ports: [{port: "9094", protocol: TCP}]
+        rules:
+          kafka:
+${SASL_RULES}          - {role: consume, topic: ${ANNOUNCE}}
+    - fromEndpoints: [{matchLabels: {app: empire-probe}}]
+      toPorts:
+      - ports: [{port: "9094", protocol: TCP}]
+        rules:
+          kafka:
+          - {role: consume, topic: ${ANNOUNCE}}
+`;
+
+const ofType = (outcomes: JavaClientOutcome[], type: JavaClientOutcome['type']) => outcomes.filter((o) => o.type === type);
+
+describe('Portcullis in front of a real Kafka SASL_PLAINTEXT listener', { timeout: 300_000 }, () => {
+  let kafka: RealKafka;
+  let runtime: Runtime;
+  let bootstrap: string;
+  const java = (command: string, from: string, user: string, password: string, args: string[]) =>
+    runJavaClient([command, '--bootstrap', bootstrap, '--timeout-ms', String(TIMEOUT_MS), '--local-address', from, '--sasl-user', user, '--sasl-password', password, ...args]);
+  /** The SASL requests of one source endpoint, as "api_key VERDICT". */
+  const saslFlows = async (endpoint: string) =>
+    (await runtime.flows())
+      .map((r) => r.flow)
+      .filter((f) => f.l7?.type === 'REQUEST' && /^sasl/.test(f.l7.kafka?.api_key ?? '') && f.source?.pod_name === endpoint)
+      .map((f) => `${f.l7.kafka.api_key} ${f.verdict}`);
+
+  before(async () => {
+    kafka = await startRealKafka({ topics: [ANNOUNCE, PLANS], sasl: { users: USERS } });
+    runtime = await startRuntime({
+      policies: { 'kafka-sasl.yaml': POLICY },
+      endpoints: `
+- {name: kafka-sasl, labels: {app: kafka-sasl}, addresses: [127.0.0.90]}
+- {name: empire-hq, labels: {app: empire-hq}, addresses: [${HQ}]}
+- {name: empire-outpost, labels: {app: empire-outpost, outpostid: "8888"}, addresses: [${OUTPOST}, 127.0.0.1]}
+- {name: empire-probe, labels: {app: empire-probe}, addresses: [${PROBE}]}`,
+      listeners: `- {name: kafka-sasl, listen: "127.0.0.1:0", protocol: kafka, to: kafka-sasl, upstream: "127.0.0.1:${kafka.saslPort}", port: 9094}`,
+    });
+    bootstrap = `127.0.0.1:${runtime.port('kafka-sasl')}`;
+  });
+
+  after(async () => {
+    await runtime?.close();
+    await kafka?.stop();
+  });
+
+  test('Java client: hq logs in and produces, an outpost logs in and consumes in a group', async () => {
+    const produced = await java('produce', HQ, 'empire-hq', USERS['empire-hq'], ['--client-id', 'empire-hq', '--topic', ANNOUNCE, '--count', '3', '--prefix', 'sasl']);
+    assert.equal(produced.at(-1)?.['ok'], true, JSON.stringify(produced));
+    assert.equal(ofType(produced, 'produced').length, 3);
+    const consumed = await java('consume', OUTPOST, 'outpost', USERS.outpost, ['--client-id', 'empire-outpost', '--topic', ANNOUNCE, '--group', 'outposts-sasl', '--count', '3']);
+    assert.equal(consumed.at(-1)?.['ok'], true, JSON.stringify(consumed));
+    assert.deepEqual(ofType(consumed, 'consumed').map((c) => c['value']), ['sasl-0', 'sasl-1', 'sasl-2']);
+    const hq = await saslFlows('empire-hq');
+    assert.ok(hq.includes('saslhandshake FORWARDED') && hq.includes('saslauthenticate FORWARDED'), JSON.stringify(hq));
+  });
+
+  test('Java client: a wrong password gets the broker’s own SaslAuthenticationException through the proxy', async () => {
+    const out = await java('produce', HQ, 'empire-hq', 'not-the-password', ['--topic', ANNOUNCE, '--count', '1']);
+    const [failed] = ofType(out, 'error');
+    assert.equal(failed?.['exception'], 'SaslAuthenticationException', JSON.stringify(out));
+    assert.match(String(failed?.['message']), /Invalid username or password/);
+  });
+
+  test('Java client: policy still decides after login — an outpost may not produce, nor read the plans', async () => {
+    const produce = await java('produce', OUTPOST, 'outpost', USERS.outpost, ['--topic', ANNOUNCE, '--count', '1']);
+    const [denied] = ofType(produce, 'error');
+    assert.deepEqual([denied?.['exception'], denied?.['unauthorizedTopics']], ['TopicAuthorizationException', [ANNOUNCE]], JSON.stringify(produce));
+    const plans = await java('consume', OUTPOST, 'outpost', USERS.outpost, ['--topic', PLANS, '--group', 'outposts-sasl']);
+    const [refused] = ofType(plans, 'error');
+    assert.deepEqual([refused?.['exception'], refused?.['unauthorizedTopics']], ['TopicAuthorizationException', [PLANS]], JSON.stringify(plans));
+  });
+
+  test('Java client: rules without the SASL APIs refuse the handshake, and the client reports an authentication error', async () => {
+    const out = await java('consume', PROBE, 'outpost', USERS.outpost, ['--topic', ANNOUNCE, '--count', '1']);
+    const [failed] = ofType(out, 'error');
+    assert.equal(failed?.['exception'], 'IllegalSaslStateException', JSON.stringify(out)); // an AuthenticationException
+    assert.match(String(failed?.['message']), /CLUSTER_AUTHORIZATION_FAILED/);
+    assert.deepEqual([...new Set(await saslFlows('empire-probe'))], ['saslhandshake DROPPED']);
+  });
+
+  test('kafkajs logs in with PLAIN through the proxy: hq produces, an outpost consumes in a group', async () => {
+    const hq = kafkajsClient(bootstrap, 'empire-hq', { sasl: { username: 'empire-hq', password: USERS['empire-hq'] }, localAddress: HQ });
+    await kafkajsProduce(hq, ANNOUNCE, ['kafkajs-sasl']);
+    const outpost = kafkajsClient(bootstrap, 'empire-outpost', { sasl: { username: 'outpost', password: USERS.outpost }, localAddress: OUTPOST });
+    const values = await kafkajsConsume(outpost, ANNOUNCE, 'outposts-sasl-kafkajs', 4);
+    assert.deepEqual(values, ['sasl-0', 'sasl-1', 'sasl-2', 'kafkajs-sasl']);
+  });
+
+  test('kcat (librdkafka) logs in with PLAIN through the proxy and reads the announcements', async () => {
+    // kcat cannot choose its source address: 127.0.0.1 is an outpost in this test's endpoints.
+    const sasl = ['-X', 'security.protocol=sasl_plaintext', '-X', 'sasl.mechanisms=PLAIN', '-X', 'sasl.username=outpost', '-X', `sasl.password=${USERS.outpost}`];
+    const consumed = await runKcat(bootstrap, [...sasl, '-C', '-t', ANNOUNCE, '-o', 'beginning', '-e', '-q', '-f', '%s\\n'], { clientId: 'empire-outpost' });
+    assert.equal(consumed.code, 0, consumed.stderr);
+    assert.deepEqual(consumed.stdout.trim().split('\n'), ['sasl-0', 'sasl-1', 'sasl-2', 'kafkajs-sasl']);
+  });
+});
