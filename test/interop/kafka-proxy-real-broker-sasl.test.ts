@@ -1,12 +1,16 @@
 // SASL through Portcullis in front of a real Apache Kafka broker's SASL_PLAINTEXT listener (PLAIN): the broker
 // authenticates, Portcullis enforces policy by source as ever. SaslHandshake and SaslAuthenticate are in no Cilium
-// role, so the policy names them with `apiKey`; a source whose rules leave them out cannot log in at all.
+// role, so the policy names them with `apiKey`; a source whose rules leave them out cannot log in at all. A second
+// listener terminates TLS: clients speak SASL_SSL to Portcullis, which speaks SASL_PLAINTEXT to the broker.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { issueCertificate } from '../../src/protocols/tls/certs-tool.js';
 import { runJavaClient, startRealKafka, type JavaClientOutcome, type RealKafka } from '../helpers/kafka-broker-real.js';
 import { kafkajsClient, kafkajsConsume, kafkajsProduce, runKcat } from '../helpers/kafka-clients.js';
 import { ANNOUNCE, PLANS } from '../helpers/kafka-proxy-fixture.js';
 import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';
+import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
 
 const TIMEOUT_MS = 20_000;
 const USERS = { 'empire-hq': 'hq-secret', outpost: 'outpost-secret' };
@@ -46,6 +50,7 @@ ${SASL_RULES}          - {role: consume, topic: ${ANNOUNCE}}
 const ofType = (outcomes: JavaClientOutcome[], type: JavaClientOutcome['type']) => outcomes.filter((o) => o.type === type);
 
 describe('Portcullis in front of a real Kafka SASL_PLAINTEXT listener', { timeout: 300_000 }, () => {
+  let store: TempStore;
   let kafka: RealKafka;
   let runtime: Runtime;
   let bootstrap: string;
@@ -59,15 +64,19 @@ describe('Portcullis in front of a real Kafka SASL_PLAINTEXT listener', { timeou
       .map((f) => `${f.l7.kafka.api_key} ${f.verdict}`);
 
   before(async () => {
+    store = await tempStoreWithCa();
+    await issueCertificate({ store: store.root, ca: store.ca, secret: { namespace: 'default', name: 'kafka-proxy' }, names: ['127.0.0.1'], uris: [], client: false });
     kafka = await startRealKafka({ topics: [ANNOUNCE, PLANS], sasl: { users: USERS } });
     runtime = await startRuntime({
+      certs: store.root,
       policies: { 'kafka-sasl.yaml': POLICY },
       endpoints: `
 - {name: kafka-sasl, labels: {app: kafka-sasl}, addresses: [127.0.0.90]}
 - {name: empire-hq, labels: {app: empire-hq}, addresses: [${HQ}]}
 - {name: empire-outpost, labels: {app: empire-outpost, outpostid: "8888"}, addresses: [${OUTPOST}, 127.0.0.1]}
 - {name: empire-probe, labels: {app: empire-probe}, addresses: [${PROBE}]}`,
-      listeners: `- {name: kafka-sasl, listen: "127.0.0.1:0", protocol: kafka, to: kafka-sasl, upstream: "127.0.0.1:${kafka.saslPort}", port: 9094}`,
+      listeners: `- {name: kafka-sasl, listen: "127.0.0.1:0", protocol: kafka, to: kafka-sasl, upstream: "127.0.0.1:${kafka.saslPort}", port: 9094}
+- {name: kafka-sasl-tls, listen: "127.0.0.1:0", protocol: kafka, to: kafka-sasl, upstream: "127.0.0.1:${kafka.saslPort}", port: 9094, tls: {secret: kafka-proxy}}`,
     });
     bootstrap = `127.0.0.1:${runtime.port('kafka-sasl')}`;
   });
@@ -75,6 +84,7 @@ describe('Portcullis in front of a real Kafka SASL_PLAINTEXT listener', { timeou
   after(async () => {
     await runtime?.close();
     await kafka?.stop();
+    store?.cleanup();
   });
 
   test('Java client: hq logs in and produces, an outpost logs in and consumes in a group', async () => {
@@ -110,6 +120,20 @@ describe('Portcullis in front of a real Kafka SASL_PLAINTEXT listener', { timeou
     assert.equal(failed?.['exception'], 'IllegalSaslStateException', JSON.stringify(out)); // an AuthenticationException
     assert.match(String(failed?.['message']), /CLUSTER_AUTHORIZATION_FAILED/);
     assert.deepEqual([...new Set(await saslFlows('empire-probe'))], ['saslhandshake DROPPED']);
+  });
+
+  test('Java client over SASL_SSL to a listener that terminates TLS: hq logs in and produces, policy still refuses an outpost', async () => {
+    const viaTls = (from: string, user: string, args: string[]) =>
+      runJavaClient([
+        'produce', '--bootstrap', `127.0.0.1:${runtime.port('kafka-sasl-tls')}`, '--timeout-ms', String(TIMEOUT_MS), '--local-address', from,
+        '--sasl-user', user, '--sasl-password', USERS[user as keyof typeof USERS], '--tls-ca', join(store.root, 'kube-system', 'internal-ca', 'ca.crt'), ...args,
+      ]);
+    const produced = await viaTls(HQ, 'empire-hq', ['--client-id', 'empire-hq', '--topic', PLANS, '--count', '2', '--prefix', 'sasl-ssl']);
+    assert.equal(produced.at(-1)?.['ok'], true, JSON.stringify(produced));
+    assert.equal(ofType(produced, 'produced').length, 2);
+    const denied = await viaTls(OUTPOST, 'outpost', ['--topic', PLANS, '--count', '1']);
+    const [refused] = ofType(denied, 'error');
+    assert.deepEqual([refused?.['exception'], refused?.['unauthorizedTopics']], ['TopicAuthorizationException', [PLANS]], JSON.stringify(denied));
   });
 
   test('kafkajs logs in with PLAIN through the proxy: hq produces, an outpost consumes in a group', async () => {
