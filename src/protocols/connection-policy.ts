@@ -9,7 +9,7 @@
 // connection names its own destination (the target the client asked for) instead of the listener's `to`.
 import type { Socket } from 'node:net';
 import type { ListenerContext } from './context.js';
-import type { ConnectionDecision, Direction, Peer, PolicySnapshot } from '../policy/types.js';
+import type { ConnectionDecision, Direction, Peer, PolicySnapshot, Verdict } from '../policy/types.js';
 
 const policies = new WeakMap<Socket, ConnectionPolicy>();
 
@@ -161,6 +161,25 @@ export class ConnectionPolicy implements FlowParties {
       listener: this.ctx.config.name,
     });
   }
+}
+
+/** An L3_L4 flow record with why: a TLS passthrough or tunnel, a connection that ended before its protocol began, a lost upstream. */
+export function recordConnection(ctx: ListenerContext, parties: FlowParties, verdict: Verdict, info: string, decision?: ConnectionDecision): void {
+  ctx.flows.record({
+    time: new Date(),
+    verdict,
+    direction: parties.direction,
+    source: parties.source,
+    destination: parties.destination,
+    sourcePort: parties.sourcePort,
+    destinationPort: parties.destinationPort,
+    type: 'L3_L4',
+    isReply: false,
+    ...(decision !== undefined ? { decision } : {}),
+    info,
+    listener: ctx.config.name,
+  });
+  ctx.log.debug({ listener: ctx.config.name, source: parties.sourceAddress, verdict, info }, 'connection');
 }
 
 export interface Decided {

@@ -36,7 +36,7 @@ function frame(payload: Buffer): Buffer {
 }
 
 describe('kafka proxy: broker unreachable', { timeout: 30_000 }, () => {
-  test('the client connection is closed with the reason logged; the listener keeps accepting', async () => {
+  test('the client connection is closed with the reason logged and an ERROR flow; the listener keeps accepting', async () => {
     const log = captureLog();
     const dead = await new Promise<number>((resolve) => {
       const s = connect({ host: '127.0.0.1', port: 9 }); // nothing listens on the discard port here
@@ -56,6 +56,8 @@ describe('kafka proxy: broker unreachable', { timeout: 30_000 }, () => {
       const reasons = log.lines().filter((l) => l.msg === 'closing Kafka connection').map((l) => String(l.reason));
       assert.equal(reasons.length, 2);
       assert.match(reasons[0]!, /broker 127\.0\.0\.1:9: connect ECONNREFUSED/);
+      const errors = proxy.flows.l3l4().map((f) => [f.verdict, /^broker 127\.0\.0\.1:9: connect ECONNREFUSED/.test(f.info ?? ''), f.source.address]);
+      assert.deepEqual(errors, [['ERROR', true, EMPIRE.hq], ['ERROR', true, EMPIRE.hq]]);
     } finally {
       await proxy.close();
     }

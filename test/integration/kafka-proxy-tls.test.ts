@@ -149,11 +149,14 @@ describe('kafka listener with client certificates and TLS to the broker (origina
     assert.match(errors.at(-1)?.Summary ?? '', /TLS termination with secret default\/kafka-proxy failed/);
   });
 
-  it('a broker certificate the originatingTLS CA did not sign: the client connection is closed, nothing reaches the broker', async () => {
+  it('a broker certificate the originatingTLS CA did not sign: the client connection is closed with an ERROR flow, nothing reaches the broker', async () => {
     runtime.setPolicy('tls-broker.yaml', empireTlsPolicy('other-ca'));
     try {
       const hq = client('kafka-tls-both', 'empire-hq', clientTls({ certificate: 'hq-client' }));
       await assert.rejects(kafkajsProduce(hq, PLANS, ['must not arrive']));
+      const [refused] = await runtime.waitForFlows((f) => f.verdict === 'ERROR' && f.Type === 'L3_L4' && /^broker [^:]+:\d+: .*certificate/.test(f.portcullis?.info ?? ''));
+      assert.ok(refused, 'an ERROR flow names the broker that failed verification');
+      assert.equal(refused.source.pod_name, 'empire-hq');
     } finally {
       runtime.setPolicy('tls-broker.yaml', empireTlsPolicy('internal-ca'));
     }

@@ -17,7 +17,7 @@
 // from the broker and from the client (whose denied requests would otherwise pile up answers).
 import type { Socket } from 'node:net';
 import type { KafkaListenerOptions } from '../../config/types.js';
-import type { ConnectionPolicy } from '../connection-policy.js';
+import { recordConnection, type ConnectionPolicy } from '../connection-policy.js';
 import type { ListenerContext } from '../context.js';
 import type { Decision, Verdict } from '../../policy/types.js';
 import { buildApiVersionsFallbackResponse, clampApiVersionsResponse } from './api-versions.js';
@@ -126,7 +126,12 @@ export class KafkaProxyConnection {
       clientBacklog: () => client.writableLength > 0,
     });
     const upstream = this.upstream;
-    upstream.on('error', (err) => this.fail(`broker ${target.host}:${target.port}: ${err.message}`));
+    upstream.on('error', (err) => {
+      // The connection ends because of the broker, not the client: an ERROR flow says so, beside the log.
+      const reason = `broker ${target.host}:${target.port}: ${err.message}`;
+      if (!client.destroyed) recordConnection(scope.ctx, policy, 'ERROR', reason);
+      this.fail(reason);
+    });
     upstream.on('drain', () => {
       this.upstreamFull = false;
       this.updateFlow();

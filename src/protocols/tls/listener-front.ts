@@ -14,7 +14,7 @@ import { DEFAULT_TLS_OPTIONS } from '../../config/load.js';
 import type { ListenerTlsOptions } from '../../config/types.js';
 import type { ConnectionDecision, TlsSecretRef, Verdict } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
-import { ConnectionPolicy, decideConnection, listenerDirection, unmapAddress, type FlowParties, type ForwardTarget } from '../connection-policy.js';
+import { ConnectionPolicy, decideConnection, listenerDirection, recordConnection, unmapAddress, type FlowParties, type ForwardTarget } from '../connection-policy.js';
 import type { HttpFront, HttpServe } from '../http/listener.js';
 import { routeConnection } from '../http/upstream.js';
 import { ClientHelloError, peekClientHello, type PeekedClientHello } from './client-hello.js';
@@ -200,23 +200,4 @@ function partiesOf(ctx: ListenerContext, raw: Socket, destination: TlsDestinatio
     destinationPort: destination.target?.port ?? ctx.config.port,
     direction: listenerDirection(ctx),
   };
-}
-
-/** An L3_L4 flow record of a TLS connection (passthrough, or why it ended before HTTP). */
-export function recordConnection(ctx: ListenerContext, parties: FlowParties, verdict: Verdict, info: string, decision?: ConnectionDecision): void {
-  ctx.flows.record({
-    time: new Date(),
-    verdict,
-    direction: parties.direction,
-    source: parties.source,
-    destination: parties.destination,
-    sourcePort: parties.sourcePort,
-    destinationPort: parties.destinationPort,
-    type: 'L3_L4',
-    isReply: false,
-    ...(decision !== undefined ? { decision } : {}),
-    info,
-    listener: ctx.config.name,
-  });
-  ctx.log.debug({ listener: ctx.config.name, source: parties.sourceAddress, verdict, info }, 'tls connection');
 }
