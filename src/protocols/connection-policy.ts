@@ -9,6 +9,7 @@
 // connection names its own destination (the target the client asked for) instead of the listener's `to`.
 import type { Socket } from 'node:net';
 import type { ListenerContext } from './context.js';
+import type { FlowEvent } from '../observe/types.js';
 import type { ConnectionDecision, Direction, Peer, PolicySnapshot, Verdict } from '../policy/types.js';
 
 const policies = new WeakMap<Socket, ConnectionPolicy>();
@@ -147,38 +148,19 @@ export class ConnectionPolicy implements FlowParties {
   }
 
   private recordConnection(verdict: 'AUDIT' | 'DROPPED'): void {
-    this.ctx.flows.record({
-      time: new Date(),
-      verdict,
-      direction: this.direction,
-      source: this.peers.source,
-      destination: this.peers.destination,
-      sourcePort: this.sourcePort,
-      destinationPort: this.destinationPort,
-      type: 'L3_L4',
-      isReply: false,
-      decision: this.decision,
-      listener: this.ctx.config.name,
-    });
+    this.ctx.flows.record({ time: new Date(), verdict, ...flowPeers(this), type: 'L3_L4', isReply: false, decision: this.decision, listener: this.ctx.config.name });
   }
+}
+
+/** The fields of a flow record that say who it is between, and which way. */
+export function flowPeers(parties: FlowParties): Pick<FlowEvent, 'direction' | 'source' | 'destination' | 'sourcePort' | 'destinationPort'> {
+  const { direction, source, destination, sourcePort, destinationPort } = parties;
+  return { direction, source, destination, sourcePort, destinationPort };
 }
 
 /** An L3_L4 flow record with why: a TLS passthrough or tunnel, a connection that ended before its protocol began, a lost upstream. */
 export function recordConnection(ctx: ListenerContext, parties: FlowParties, verdict: Verdict, info: string, decision?: ConnectionDecision): void {
-  ctx.flows.record({
-    time: new Date(),
-    verdict,
-    direction: parties.direction,
-    source: parties.source,
-    destination: parties.destination,
-    sourcePort: parties.sourcePort,
-    destinationPort: parties.destinationPort,
-    type: 'L3_L4',
-    isReply: false,
-    ...(decision !== undefined ? { decision } : {}),
-    info,
-    listener: ctx.config.name,
-  });
+  ctx.flows.record({ time: new Date(), verdict, ...flowPeers(parties), type: 'L3_L4', isReply: false, ...(decision !== undefined ? { decision } : {}), info, listener: ctx.config.name });
   ctx.log.debug({ listener: ctx.config.name, source: parties.sourceAddress, verdict, info }, 'connection');
 }
 

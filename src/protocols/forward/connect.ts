@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnectionDecision, Verdict } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
-import { recordConnection, unmapAddress, type FlowParties } from '../connection-policy.js';
+import { flowPeers, recordConnection, unmapAddress, type FlowParties } from '../connection-policy.js';
 import type { HttpServe } from '../http/listener.js';
 import { ACCESS_DENIED_REPLY, refusedRequest, writeRawReply } from '../http/local-reply.js';
 import { recordRejectedRequest } from '../http/request-policy.js';
@@ -86,11 +86,7 @@ function recordConnect(ctx: ListenerContext, chosen: ChosenTarget, authority: st
   ctx.flows.record({
     time: new Date(),
     verdict,
-    direction: parties.direction,
-    source: parties.source,
-    destination: parties.destination,
-    sourcePort: parties.sourcePort,
-    destinationPort: parties.destinationPort,
+    ...flowPeers(parties),
     type: 'L7',
     l7: { type: 'REQUEST', http: { method: 'CONNECT', url: authority, protocol: 'HTTP/1.1', headers: [] } },
     isReply: false,
