@@ -44,9 +44,11 @@ async function relay(expected: readonly Expectation[], stream: Buffer, cuts: rea
       };
       return rewrite;
     },
-    inspect(b) {
-      assert.equal(inspected.length, expected.length - pending.length, 'once per response, before its end');
+    inspect(b, window) {
+      if (b.length < window) return false; // this inspector wants the whole window
+      assert.equal(inspected.length, expected.length - pending.length, 'the whole window once per response, before its end');
       inspected.push(b.toString('latin1'));
+      return true;
     },
     emit: (b) => out.push(Buffer.from(b)),
     end: () => {
@@ -73,7 +75,7 @@ async function relay(expected: readonly Expectation[], stream: Buffer, cuts: rea
   return { out: Buffer.concat(out), holds };
 }
 
-const quietHooks: ResponseRelayHooks = { begin: () => undefined, inspect: () => undefined, emit: () => undefined, end: () => [], hold: () => undefined, fail: () => undefined };
+const quietHooks: ResponseRelayHooks = { begin: () => undefined, inspect: () => false, emit: () => undefined, end: () => [], hold: () => undefined, fail: () => undefined };
 
 function expectedOutput(expected: readonly Expectation[]): Buffer {
   return Buffer.concat(
@@ -123,16 +125,38 @@ describe('kafka proxy: response relay', () => {
     emitted.forEach((e, i) => assert.equal(e.buffer, chunks[i]!.buffer, 'same memory, not a copy'));
   });
 
-  test('a large response is inspected once, from its first INSPECT_BYTES, however it is cut', () => {
+  test('a large response is inspected as it arrives, up to its first INSPECT_BYTES, however it is cut', () => {
     const body = Array.from({ length: 100_000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
     const big = response(1, body);
     for (const size of [1000, INSPECT_BYTES, 30_000]) {
-      const inspected: Buffer[] = [];
-      const r = new KafkaResponseRelay(1 << 20, { ...quietHooks, inspect: (b) => inspected.push(Buffer.from(b)) });
+      const inspected: string[] = [];
+      const r = new KafkaResponseRelay(1 << 20, {
+        ...quietHooks,
+        inspect: (b, window) => {
+          assert.equal(window, INSPECT_BYTES);
+          inspected.push(b.toString('latin1'));
+          return false;
+        },
+      });
       for (let from = 0; from < big.length; from += size) r.push(big.subarray(from, from + size));
-      assert.equal(inspected.length, 1, `chunks of ${size}`);
-      assert.equal(inspected[0]!.toString('latin1'), body.slice(0, INSPECT_BYTES), `chunks of ${size}`);
+      // Every call sees the start as far as it has arrived; the last one the whole window.
+      assert.equal(inspected.length, Math.ceil((INSPECT_BYTES + 8) / size), `chunks of ${size}`);
+      inspected.forEach((seen, i) => assert.equal(seen, body.slice(0, Math.min(INSPECT_BYTES, (i + 1) * size - 8)), `chunks of ${size}, call ${i}`));
     }
+  });
+
+  test('an inspector that has seen enough ends the inspection: the rest may bypass the relay at once', () => {
+    const big = response(1, 'f'.repeat(INSPECT_BYTES + 50_000));
+    const seen: number[] = [];
+    const r = new KafkaResponseRelay(1 << 20, { ...quietHooks, inspect: (b) => (seen.push(b.length), b.length >= 100) });
+    r.push(big.subarray(0, 58));
+    assert.equal(r.streamingLeft(), 0, 'the inspector wants more');
+    r.push(big.subarray(58, 300));
+    assert.deepEqual(seen, [50, 292]);
+    assert.equal(r.streamingLeft(), big.length - 300);
+    r.push(big.subarray(300, 400));
+    assert.deepEqual(seen, [50, 292], 'not called again');
+    assert.equal(r.streamingLeft(), big.length - 400);
   });
 
   test('the rest of a streamed response may bypass the relay: only once inspected, never a rewritten or held one', () => {

@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { requirePlan } from '../../src/protocols/kafka/codec.js';
 import { decodeResponse, encodeResponse, KAFKA_APIS, type KafkaStruct, type KafkaValue } from '../../src/protocols/kafka/index.js';
-import { NO_ERRORS, scanResponseErrors, topicErrorCode, type ResponseErrors } from '../../src/protocols/kafka/response-errors.js';
+import { NO_ERRORS, scanResponseStart, topicErrorCode, type ResponseErrors } from '../../src/protocols/kafka/response-errors.js';
 import type { StructPlan } from '../../src/protocols/kafka/schema.js';
 import { RandomKafkaValues, seededRandom } from '../helpers/kafka-random-message.js';
+
+const scanResponseErrors = (bytes: Buffer, apiKey: number, version: number): ResponseErrors => scanResponseStart(bytes, apiKey, version).errors;
 
 /** A response's bytes after its correlation id: what the proxy inspects. */
 function afterCorrelationId(apiKey: number, apiVersion: number, body: KafkaStruct): Buffer {
@@ -116,6 +118,37 @@ test('cut short anywhere: never throws, and never gives a topic a code that is n
   }
   // What the proxy sees of a large Fetch: the first topic's code, read before its record batches.
   assert.deepEqual(Object.fromEntries(scanResponseErrors(fetch.subarray(0, 200), 1, 11).byTopic), { a: 1 });
+});
+
+test('a scan says how far its answer holds: any longer prefix up to there scans the same', () => {
+  const partition = (index: number, errorCode: number, records: Buffer) => ({ partitionIndex: index, errorCode, highWatermark: 0n, lastStableOffset: 0n, logStartOffset: 0n, abortedTransactions: null, preferredReadReplica: -1, records });
+  const records = Buffer.alloc(5000, 1);
+  const fetch = afterCorrelationId(1, 11, {
+    throttleTimeMs: 0,
+    errorCode: 0,
+    sessionId: 0,
+    responses: [
+      { topic: 'a', partitions: [partition(0, 1, records)] },
+      { topic: 'b', partitions: [partition(0, 3, Buffer.alloc(10))] },
+    ],
+  });
+  const recordsEnd = fetch.indexOf(records) + records.length;
+  const produce = afterCorrelationId(0, 7, { responses: [{ name: 'a', partitionResponses: [{ index: 0, errorCode: 29, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n }] }], throttleTimeMs: 0 });
+  for (const [apiKey, version, bytes] of [[1, 11, fetch], [0, 7, produce]] as const) {
+    assert.equal(scanResponseStart(bytes, apiKey, version).settledUpTo, Infinity, 'a whole response');
+    for (let cut = 0; cut < bytes.length; cut++) {
+      const { errors, settledUpTo } = scanResponseStart(bytes.subarray(0, cut), apiKey, version);
+      assert.ok(settledUpTo >= cut, `cut at ${cut}`);
+      const further = Math.min(settledUpTo, bytes.length);
+      if (further > cut) assert.deepEqual(scanResponseErrors(bytes.subarray(0, further), apiKey, version), errors, `cut at ${cut}, settled up to ${settledUpTo}`);
+    }
+  }
+  // Once a Fetch's first record batches begin, its answer holds until they end: the proxy need read no further.
+  const head = scanResponseStart(fetch.subarray(0, 200), 1, 11);
+  assert.equal(head.settledUpTo, recordsEnd);
+  assert.deepEqual(Object.fromEntries(head.errors.byTopic), { a: 1 });
+  // Cut before the records' length: more bytes may find more.
+  assert.equal(scanResponseStart(fetch.subarray(0, 20), 1, 11).settledUpTo, 20);
 });
 
 test('a response the proxy cannot read yields no codes rather than an exception', () => {

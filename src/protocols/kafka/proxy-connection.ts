@@ -9,9 +9,9 @@
 // Requests the proxy cannot read close the connection: nothing unread is ever forwarded.
 //
 // Responses: streamed back untouched (see proxy-response-relay.ts), except ApiVersions (clamped to what
-// the proxy parses) and responses naming brokers (rewritten to the proxy's own listeners). Once the start of a
-// large response has been read and inspected, the rest goes from socket to socket in the kernel where it can
-// (zero-copy.ts): reading from the broker stops until it has all been written to the client.
+// the proxy parses) and responses naming brokers (rewritten to the proxy's own listeners). Once enough of the
+// start of a large response has been read to know its error codes, the rest goes from socket to socket in the
+// kernel where it can (zero-copy.ts): reading from the broker stops until it has all been written to the client.
 //
 // Backpressure: a full broker socket stops reading from the client; a full client socket stops reading
 // from the broker and from the client (whose denied requests would otherwise pile up answers).
@@ -35,7 +35,7 @@ import { LARGE_READ_BYTES } from './read-buffer.js';
 import { canSplice, mayZeroCopy, spliceBetween, type SpliceJob } from './zero-copy.js';
 import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal, recordKafkaResponse } from './proxy-policy.js';
 import { KafkaResponseRelay, type ResponseRewrite } from './proxy-response-relay.js';
-import { NO_ERRORS, scanResponseErrors, type ResponseErrors } from './response-errors.js';
+import { NO_ERRORS, scanResponseStart, type ResponseErrors } from './response-errors.js';
 import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './proxy-versions.js';
 
 const METADATA = 3;
@@ -50,8 +50,9 @@ const API_VERSIONS_MAX = PROXY_API_VERSIONS.get(API_VERSIONS)?.maxVersion ?? 0;
 /** Below this, the rest of a response is cheaper to copy than to splice. */
 const SPLICE_MIN_BYTES = 128 * 1024;
 /**
- * Largest read from the broker when large responses are spliced: only their start needs reading here (the first
- * INSPECT_BYTES), and every byte read beyond it is a byte copied that splice would have moved.
+ * Largest read from the broker when large responses are spliced: only their start needs reading here (up to
+ * INSPECT_BYTES, often just a Fetch's head before its record batches), and every byte read beyond it is a byte
+ * copied that splice would have moved.
  */
 const SPLICING_READ_BYTES = 32 * 1024;
 const FLUSHED = Buffer.alloc(0);
@@ -105,7 +106,7 @@ export class KafkaProxyConnection {
     this.requests = new KafkaFrameReader({ maxFrameSize: options.maxFrameSize });
     this.responses = new KafkaResponseRelay(options.maxFrameSize, {
       begin: (correlationId) => this.responseBegins(correlationId),
-      inspect: (bytes) => this.responseInspected(bytes),
+      inspect: (bytes, window) => this.responseInspected(bytes, window),
       emit: (bytes) => this.toClient(bytes),
       end: () => this.responseEnded(),
       hold: (holding) => {
@@ -338,9 +339,13 @@ export class KafkaProxyConnection {
     return head.rewrite;
   }
 
-  private responseInspected(bytes: Buffer): void {
+  /** Reads the error codes at the start of the head response; true once more of it could not change them. */
+  private responseInspected(bytes: Buffer, window: number): boolean {
     const head = this.pending[0]!;
-    if (head.request) head.errors = scanResponseErrors(bytes, head.request.apiKey, head.request.apiVersion);
+    if (head.request === undefined) return true;
+    const scan = scanResponseStart(bytes, head.request.apiKey, head.request.apiVersion);
+    head.errors = scan.errors;
+    return scan.settledUpTo >= window;
   }
 
   /** The head response is out; the proxy's answers queued right behind it follow. */

@@ -1,5 +1,6 @@
 // Broker → client bytes. Responses are streamed: the relay reads each frame's size and correlation id,
-// shows the first bytes of every response to an inspector (for the error codes in flow records), and
+// shows the first bytes of every response to an inspector (for the error codes in flow records) until it has
+// seen enough, and
 // passes the bytes on as views of the chunks they arrived in (several small responses in one chunk leave
 // in one write; a large Fetch response leaves chunk by chunk, never assembled). Only the responses the
 // proxy must rewrite (ApiVersions, broker addresses) are collected whole, and a rewrite may take time
@@ -23,10 +24,12 @@ export interface ResponseRelayHooks {
    */
   begin(correlationId: number): ResponseRewrite | undefined;
   /**
-   * The start of the response that began last, after its correlation id: INSPECT_BYTES of it, or all of
-   * it when shorter. Lent for the call; called once per response, before its end().
+   * The start of the response that began last, after its correlation id, as it arrives: the first `window`
+   * bytes of it at most (INSPECT_BYTES, or all of it when shorter). Returns true once more bytes could not
+   * change what it found; until then it is called again with more, the last time with all `window` bytes
+   * (its answer then does not matter). Lent for the call; called before the response's end().
    */
-  inspect(bytes: Buffer): void;
+  inspect(bytes: Buffer, window: number): boolean;
   /** Bytes for the client, in order; a view of the pushed chunk must be written (or copied) before returning. */
   emit(bytes: Buffer): void;
   /** The response that began last has been emitted whole; returns what the client gets right after it (the proxy's own answers). */
@@ -40,8 +43,9 @@ export interface ResponseRelayHooks {
 /** Size prefix and correlation id: what the relay reads of every response. */
 const HEAD = 8;
 /**
- * How much of each response is inspected: all of any response but a large Fetch (whose codes before its
- * first record batches are seen). Copied only when a response's start spans reads.
+ * How much of each response is inspected at most: all of any response but a large Fetch (whose codes before
+ * its first record batches are seen). Copied only when a response's start spans reads and the inspector
+ * wants more.
  */
 export const INSPECT_BYTES = 16 * 1024;
 const NOTHING = Buffer.alloc(0);
@@ -58,9 +62,10 @@ export class KafkaResponseRelay {
   private rewrite: ResponseRewrite | undefined;
   /** Bytes that arrived while a rewrite was pending. */
   private held: Buffer[] | undefined;
-  /** Bytes of the current response still to be inspected, and copies of those already seen when they span chunks. */
+  /** Bytes of the current response that may still be inspected, out of `inspectWindow`, and a copy of those already seen when the inspector wanted more. */
   private inspectLeft = 0;
-  private inspecting: Buffer[] | undefined;
+  private inspectWindow = 0;
+  private inspecting: Buffer | undefined;
 
   constructor(
     private readonly maxFrameSize: number,
@@ -105,8 +110,8 @@ export class KafkaResponseRelay {
           } else {
             this.hooks.emit(Buffer.from(this.head));
           }
-          this.inspectLeft = Math.min(this.left, INSPECT_BYTES);
-          if (this.inspectLeft === 0) this.hooks.inspect(NOTHING);
+          this.inspectWindow = this.inspectLeft = Math.min(this.left, INSPECT_BYTES);
+          if (this.inspectLeft === 0) this.hooks.inspect(NOTHING, 0);
         }
       }
       const n = Math.min(this.left, chunk.length - pos);
@@ -122,7 +127,8 @@ export class KafkaResponseRelay {
       if (this.collected) {
         const frame = Buffer.concat(this.collected);
         this.collected = undefined;
-        this.hooks.inspect(frame.subarray(HEAD, HEAD + INSPECT_BYTES));
+        const start = frame.subarray(HEAD, HEAD + INSPECT_BYTES);
+        this.hooks.inspect(start, start.length);
         const rewritten = this.rewrite!(frame);
         if (rewritten instanceof Promise) {
           this.held = pos < chunk.length ? [Buffer.from(chunk.subarray(pos))] : [];
@@ -159,21 +165,17 @@ export class KafkaResponseRelay {
     for (const b of this.hooks.end()) this.hooks.emit(b);
   }
 
-  /** Passes the start of a streamed response to the inspector: as a view when it lies in one chunk. */
+  /** Shows the start of a streamed response, as far as it has arrived, to the inspector until it has seen enough. */
   private inspectPart(part: Buffer): void {
-    const wanted = this.inspectLeft;
-    if (this.inspecting === undefined && part.length >= wanted) {
-      this.inspectLeft = 0;
-      this.hooks.inspect(part.subarray(0, wanted));
-      return;
-    }
-    const taken = part.subarray(0, wanted);
-    (this.inspecting ??= []).push(Buffer.from(taken));
+    const taken = part.subarray(0, this.inspectLeft);
     this.inspectLeft -= taken.length;
-    if (this.inspectLeft === 0) {
-      const whole = Buffer.concat(this.inspecting);
+    const seen = this.inspecting === undefined ? taken : Buffer.concat([this.inspecting, taken]);
+    if (this.hooks.inspect(seen, this.inspectWindow) || this.inspectLeft === 0) {
+      this.inspectLeft = 0;
       this.inspecting = undefined;
-      this.hooks.inspect(whole);
+    } else {
+      // A view of the chunk is only lent: keep a copy for the next call.
+      this.inspecting = seen === taken ? Buffer.from(taken) : seen;
     }
   }
 

@@ -3,7 +3,9 @@
 // JoinGroup, a Fetch session error): every int16 field named *ErrorCode counts, and one found inside a
 // struct that names a topic, at any depth, belongs to that topic, whichever order the fields come in.
 // The proxy reads only the start of each response (responses stream through); a walk that runs out of
-// bytes keeps what it found, so a large Fetch yields the codes before its first record batches.
+// bytes keeps what it found, so a large Fetch yields the codes before its first record batches. A scan also
+// says how far its result holds, so the proxy can stop reading a response's start as soon as more of it cannot
+// change the answer: a Fetch's head is settled once its first record batches begin.
 import { KafkaDecodeError } from './errors.js';
 import { responseHeaderVersion, skipTaggedFields } from './header.js';
 import { KafkaReader } from './reader.js';
@@ -51,8 +53,12 @@ class PrefixReader extends KafkaReader {
     if (n > this.end - this.offset) throw END_OF_PREFIX;
   }
 
+  /** Where a skip past the end wanted to go: no byte before it is read. */
+  skippedTo = 0;
+
   override skip(n: number): void {
     if (n > this.end - this.offset) {
+      this.skippedTo = this.offset + n;
       this.offset = this.end;
       this.cut = true;
     } else {
@@ -117,23 +123,40 @@ class ErrorSink implements SchemaVisitor {
   }
 }
 
+/** A scan of a response's first bytes. */
+export interface ResponseScan {
+  readonly errors: ResponseErrors;
+  /**
+   * Every longer prefix of the response up to this many bytes scans the same: Infinity when the walk read the
+   * whole response, where a skip past the bytes wanted to go when it was cut there (the record batches of a
+   * Fetch), else the length scanned (more bytes may find more).
+   */
+  readonly settledUpTo: number;
+}
+
 /**
  * Error codes in a response, from its bytes after the correlation id (possibly only the first ones).
  * Never throws: a response the proxy cannot read (an unknown version, malformed bytes) yields what was
  * found before the problem; the broker's bytes are passed on regardless.
  */
-export function scanResponseErrors(bytes: Buffer, apiKey: number, apiVersion: number): ResponseErrors {
+export function scanResponseStart(bytes: Buffer, apiKey: number, apiVersion: number): ResponseScan {
   const plan = messagePlan(apiKey, apiVersion, 'response');
-  if (plan === undefined) return NO_ERRORS;
+  if (plan === undefined) return { errors: NO_ERRORS, settledUpTo: Infinity };
   const r = new PrefixReader(bytes);
   const sink = new ErrorSink();
+  let settledUpTo = Infinity;
   try {
     if (responseHeaderVersion(apiKey, apiVersion) === 1) skipTaggedFields(r);
     walkStruct(r, plan, sink);
-    if (r.cut) sink.unwind();
+    if (r.cut) {
+      sink.unwind();
+      settledUpTo = r.skippedTo;
+    }
   } catch (err) {
     if (err !== END_OF_PREFIX && !(err instanceof KafkaDecodeError)) throw err;
     sink.unwind();
+    // Malformed or cut short: which of the two, only more bytes can tell.
+    settledUpTo = bytes.length;
   }
-  return sink.first === 0 ? NO_ERRORS : { first: sink.first, top: sink.top, byTopic: sink.byTopic };
+  return { errors: sink.first === 0 ? NO_ERRORS : { first: sink.first, top: sink.top, byTopic: sink.byTopic }, settledUpTo };
 }
