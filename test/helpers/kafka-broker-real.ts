@@ -31,6 +31,8 @@ export interface RealKafka {
   readonly tlsPort?: number;
   /** With `sasl`: the advertised SASL_PLAINTEXT listener's port (on `host`). */
   readonly saslPort?: number;
+  /** With `sasl` and `tls`: the advertised SASL_SSL listener's port (on `host`). */
+  readonly saslSslPort?: number;
   /** The broker JVM's process id (for CPU accounting in benchmarks). */
   readonly pid: number | undefined;
   /** The broker's temp dir (server.properties, data/, logs/server.log); removed by stop(). */
@@ -101,7 +103,7 @@ export function assertKafkaInstalled(): void {
  * With `acls` the broker runs Kafka's StandardAuthorizer (resources without ACLs stay open to everyone) and
  * returns once every ACL is enforced, so the real broker answers with its own authorization errors.
  * With `tls` it also serves an SSL listener on `tlsPort`, with `sasl` a SASL_PLAINTEXT listener (PLAIN) on
- * `saslPort`; topics and ACLs are still set up over PLAINTEXT.
+ * `saslPort`, and with both a SASL_SSL listener on `saslSslPort`; topics and ACLs are still set up over PLAINTEXT.
  */
 export async function startRealKafka(opts: { topics?: string[]; acls?: KafkaAcl[]; tls?: KafkaTls; sasl?: KafkaSasl } = {}): Promise<RealKafka> {
   assertKafkaInstalled();
@@ -138,12 +140,14 @@ async function launchBroker(authorizer: boolean, tls: KafkaTls | undefined, sasl
   let port: number;
   let tlsPort: number | undefined;
   let saslPort: number | undefined;
+  let saslSslPort: number | undefined;
   try {
     mkdirSync(logs);
-    const [brokerPort, controllerPort, ...more] = await freePorts(2 + (tls ? 1 : 0) + (sasl ? 1 : 0));
+    const [brokerPort, controllerPort, ...more] = await freePorts(2 + (tls ? 1 : 0) + (sasl ? 1 : 0) + (tls && sasl ? 1 : 0));
     port = brokerPort!;
     if (tls) tlsPort = more.shift();
     if (sasl) saslPort = more.shift();
+    if (tls && sasl) saslSslPort = more.shift();
     let ssl: SslListener | undefined;
     if (tls) {
       // Kafka's file-based PEM keystore is one file holding the key and the certificate chain.
@@ -151,7 +155,7 @@ async function launchBroker(authorizer: boolean, tls: KafkaTls | undefined, sasl
       writeFileSync(keystore, readFileSync(tls.keyFile, 'utf8') + readFileSync(tls.certFile, 'utf8'), { mode: 0o600 });
       ssl = { port: tlsPort!, keystore, caFile: tls.caFile, clientAuth: tls.clientAuth };
     }
-    const plain = sasl && { port: saslPort!, users: sasl.users };
+    const plain = sasl && { port: saslPort!, users: sasl.users, sslPort: saslSslPort };
     writeFileSync(properties, serverProperties({ dir, port, controllerPort: controllerPort!, authorizer, ssl, sasl: plain }));
     // A short-lived JVM: C1 only and the serial GC start faster on a busy machine.
     await run('java', ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', ...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', properties], 60_000);
@@ -184,6 +188,7 @@ async function launchBroker(authorizer: boolean, tls: KafkaTls | undefined, sasl
     port,
     ...(tlsPort !== undefined && { tlsPort }),
     ...(saslPort !== undefined && { saslPort }),
+    ...(saslSslPort !== undefined && { saslSslPort }),
     pid: child.pid,
     dir,
     logTail: (lines = 30) => tail(join(logs, 'server.log'), lines) + tail(join(logs, 'console.log'), lines),
@@ -209,11 +214,17 @@ interface SslListener {
 interface SaslListener {
   readonly port: number;
   readonly users: Readonly<Record<string, string>>;
+  /** The SASL_SSL listener's port, when the broker also has an SSL listener whose keystore it shares. */
+  readonly sslPort: number | undefined;
 }
 
 function serverProperties(o: { dir: string; port: number; controllerPort: number; authorizer: boolean; ssl?: SslListener; sasl?: SaslListener }): string {
   // Client listeners beside PLAINTEXT; each is named after its security protocol.
-  const extra = [...(o.ssl ? [['SSL', o.ssl.port] as const] : []), ...(o.sasl ? [['SASL_PLAINTEXT', o.sasl.port] as const] : [])];
+  const extra = [
+    ...(o.ssl ? [['SSL', o.ssl.port] as const] : []),
+    ...(o.sasl ? [['SASL_PLAINTEXT', o.sasl.port] as const] : []),
+    ...(o.ssl && o.sasl?.sslPort !== undefined ? [['SASL_SSL', o.sasl.sslPort] as const] : []),
+  ];
   const listeners = extra.map(([name, port]) => `,${name}://${HOST}:${port}`).join('');
   return `process.roles=broker,controller
 node.id=1
@@ -234,29 +245,35 @@ offsets.topic.num.partitions=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=1
-${o.authorizer ? 'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\nallow.everyone.if.no.acl.found=true\n' : ''}${o.ssl === undefined ? '' : sslProperties(o.ssl)}${o.sasl === undefined ? '' : saslProperties(o.sasl)}`;
+${o.authorizer ? 'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\nallow.everyone.if.no.acl.found=true\n' : ''}${listenerProperties(o.ssl, o.sasl)}`;
 }
 
-/** PLAIN on the listener named SASL_PLAINTEXT, its users in the broker's JAAS entry (user_NAME="PASSWORD"). */
-function saslProperties(sasl: SaslListener): string {
+/** Settings of the SSL and SASL listeners only, so PLAINTEXT (inter-broker) and CONTROLLER stay as they are. */
+function listenerProperties(ssl: SslListener | undefined, sasl: SaslListener | undefined): string {
+  const lines: string[] = [];
+  if (ssl) lines.push(...sslProperties('ssl', ssl));
+  if (sasl) lines.push(...saslProperties('sasl_plaintext', sasl));
+  if (ssl && sasl?.sslPort !== undefined) lines.push(...sslProperties('sasl_ssl', ssl), ...saslProperties('sasl_ssl', sasl));
+  return lines.map((l) => l + '\n').join('');
+}
+
+/** PLAIN on one listener, its users in the broker's JAAS entry (user_NAME="PASSWORD"). */
+function saslProperties(listener: string, sasl: SaslListener): string[] {
   const users = Object.entries(sasl.users).map(([name, password]) => {
     if (/["\\\s]/.test(name + password)) throw new Error(`SASL user ${name}: no quotes, backslashes or spaces`);
     return ` user_${name}="${password}"`;
   });
   return [
-    'listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN',
-    `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required${users.join('')};`,
-  ]
-    .map((l) => l + '\n')
-    .join('');
+    `listener.name.${listener}.sasl.enabled.mechanisms=PLAIN`,
+    `listener.name.${listener}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required${users.join('')};`,
+  ];
 }
 
-/** Settings of the listener named SSL only, so PLAINTEXT (inter-broker) and CONTROLLER stay as they are. */
-function sslProperties(ssl: SslListener): string {
-  const lines = [`listener.name.ssl.ssl.keystore.type=PEM`, `listener.name.ssl.ssl.keystore.location=${ssl.keystore}`];
-  if (ssl.caFile !== undefined) lines.push('listener.name.ssl.ssl.truststore.type=PEM', `listener.name.ssl.ssl.truststore.location=${ssl.caFile}`);
-  if (ssl.clientAuth !== undefined) lines.push(`listener.name.ssl.ssl.client.auth=${ssl.clientAuth}`);
-  return lines.map((l) => l + '\n').join('');
+function sslProperties(listener: string, ssl: SslListener): string[] {
+  const lines = [`listener.name.${listener}.ssl.keystore.type=PEM`, `listener.name.${listener}.ssl.keystore.location=${ssl.keystore}`];
+  if (ssl.caFile !== undefined) lines.push(`listener.name.${listener}.ssl.truststore.type=PEM`, `listener.name.${listener}.ssl.truststore.location=${ssl.caFile}`);
+  if (ssl.clientAuth !== undefined) lines.push(`listener.name.${listener}.ssl.client.auth=${ssl.clientAuth}`);
+  return lines;
 }
 
 /** A random cluster id as Kafka writes one (URL-safe base64 of 16 bytes, no padding, never starting with '-'). */
@@ -277,6 +294,7 @@ async function waitUntilAnswering(broker: RealKafka, exitStatus: () => string | 
   if (broker.tlsPort !== undefined) probes.push(['TLS handshake on the SSL listener', () => completesTlsHandshake(broker.host, broker.tlsPort!)]);
   // A SASL listener answers ApiVersions before authentication, as clients need it to pick their SaslHandshake.
   if (broker.saslPort !== undefined) probes.push(['ApiVersions answer on the SASL listener', () => answersApiVersions(broker.host, broker.saslPort!)]);
+  if (broker.saslSslPort !== undefined) probes.push(['TLS handshake on the SASL_SSL listener', () => completesTlsHandshake(broker.host, broker.saslSslPort!)]);
   for (const [what, probe] of probes) {
     for (;;) {
       if (await probe()) break;

@@ -1,7 +1,8 @@
 // SASL through Portcullis in front of a real Apache Kafka broker's SASL_PLAINTEXT listener (PLAIN): the broker
 // authenticates, Portcullis enforces policy by source as ever. SaslHandshake and SaslAuthenticate are in no Cilium
 // role, so the policy names them with `apiKey`; a source whose rules leave them out cannot log in at all. A second
-// listener terminates TLS: clients speak SASL_SSL to Portcullis, which speaks SASL_PLAINTEXT to the broker.
+// listener terminates TLS: clients speak SASL_SSL to Portcullis, which speaks SASL_PLAINTEXT to the broker. A third
+// originates it: clients speak SASL_PLAINTEXT to Portcullis, which speaks SASL_SSL to the broker (`originatingTLS`).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,53 +21,48 @@ const OUTPOST = '127.0.0.92';
 const PROBE = '127.0.0.93';
 const SASL_RULES = `          - {apiKey: saslhandshake}\n          - {apiKey: saslauthenticate}\n`;
 
+/** A source's rules on a broker port; 9095 is the broker's SASL_SSL listener, reached with `originatingTLS`. */
+const ingress = (app: string, port: 9094 | 9095, rules: string) => `    - fromEndpoints: [{matchLabels: {app: ${app}}}]
+      toPorts:
+      - ports: [{port: "${port}", protocol: TCP}]
+${port === 9095 ? '        originatingTLS: {secret: {namespace: kube-system, name: internal-ca}}\n' : ''}        rules:
+          kafka:
+${rules}`;
+const HQ_RULES = `${SASL_RULES}          - {role: produce, topic: ${ANNOUNCE}}\n          - {role: produce, topic: ${PLANS}}\n`;
+const OUTPOST_RULES = `${SASL_RULES}          - {role: consume, topic: ${ANNOUNCE}}\n`;
+
 const POLICY = `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: kafka-sasl-broker}
 specs:
   - endpointSelector: {matchLabels: {app: kafka-sasl}}
     ingress:
-    - fromEndpoints: [{matchLabels: {app: empire-hq}}]
-      toPorts:
-      - ports: [{port: "9094", protocol: TCP}]
-        rules:
-          kafka:
-${SASL_RULES}          - {role: produce, topic: ${ANNOUNCE}}
-          - {role: produce, topic: ${PLANS}}
-    - fromEndpoints: [{matchLabels: {app: empire-outpost}}]
-      toPorts:
-      - ports: [{port: "9094", protocol: TCP}]
-        rules:
-          kafka:
-${SASL_RULES}          - {role: consume, topic: ${ANNOUNCE}}
-    - fromEndpoints: [{matchLabels: {app: empire-probe}}]
-      toPorts:
-      - ports: [{port: "9094", protocol: TCP}]
-        rules:
-          kafka:
-          - {role: consume, topic: ${ANNOUNCE}}
-`;
+${([9094, 9095] as const).map((port) => ingress('empire-hq', port, HQ_RULES) + ingress('empire-outpost', port, OUTPOST_RULES)).join('')}${ingress('empire-probe', 9094, `          - {role: consume, topic: ${ANNOUNCE}}\n`)}`;
 
 const ofType = (outcomes: JavaClientOutcome[], type: JavaClientOutcome['type']) => outcomes.filter((o) => o.type === type);
 
-describe('Portcullis in front of a real Kafka SASL_PLAINTEXT listener', { timeout: 300_000 }, () => {
+describe('Portcullis in front of a real Kafka broker’s SASL listeners', { timeout: 300_000 }, () => {
   let store: TempStore;
   let kafka: RealKafka;
   let runtime: Runtime;
   let bootstrap: string;
   const java = (command: string, from: string, user: string, password: string, args: string[]) =>
     runJavaClient([command, '--bootstrap', bootstrap, '--timeout-ms', String(TIMEOUT_MS), '--local-address', from, '--sasl-user', user, '--sasl-password', password, ...args]);
-  /** The SASL requests of one source endpoint, as "api_key VERDICT". */
-  const saslFlows = async (endpoint: string) =>
+  /** The SASL requests of one source endpoint (to one broker port, when given), as "api_key VERDICT". */
+  const saslFlows = async (endpoint: string, port?: number) =>
     (await runtime.flows())
       .map((r) => r.flow)
       .filter((f) => f.l7?.type === 'REQUEST' && /^sasl/.test(f.l7.kafka?.api_key ?? '') && f.source?.pod_name === endpoint)
+      .filter((f) => port === undefined || f.l4?.TCP?.destination_port === port)
       .map((f) => `${f.l7.kafka.api_key} ${f.verdict}`);
 
   before(async () => {
     store = await tempStoreWithCa();
-    await issueCertificate({ store: store.root, ca: store.ca, secret: { namespace: 'default', name: 'kafka-proxy' }, names: ['127.0.0.1'], uris: [], client: false });
-    kafka = await startRealKafka({ topics: [ANNOUNCE, PLANS], sasl: { users: USERS } });
+    for (const name of ['kafka-proxy', 'kafka-broker']) {
+      await issueCertificate({ store: store.root, ca: store.ca, secret: { namespace: 'default', name }, names: ['127.0.0.1'], uris: [], client: false });
+    }
+    const broker = (item: string) => join(store.root, 'default', 'kafka-broker', item);
+    kafka = await startRealKafka({ topics: [ANNOUNCE, PLANS], sasl: { users: USERS }, tls: { certFile: broker('tls.crt'), keyFile: broker('tls.key') } });
     runtime = await startRuntime({
       certs: store.root,
       policies: { 'kafka-sasl.yaml': POLICY },
@@ -76,7 +72,8 @@ describe('Portcullis in front of a real Kafka SASL_PLAINTEXT listener', { timeou
 - {name: empire-outpost, labels: {app: empire-outpost, outpostid: "8888"}, addresses: [${OUTPOST}, 127.0.0.1]}
 - {name: empire-probe, labels: {app: empire-probe}, addresses: [${PROBE}]}`,
       listeners: `- {name: kafka-sasl, listen: "127.0.0.1:0", protocol: kafka, to: kafka-sasl, upstream: "127.0.0.1:${kafka.saslPort}", port: 9094}
-- {name: kafka-sasl-tls, listen: "127.0.0.1:0", protocol: kafka, to: kafka-sasl, upstream: "127.0.0.1:${kafka.saslPort}", port: 9094, tls: {secret: kafka-proxy}}`,
+- {name: kafka-sasl-tls, listen: "127.0.0.1:0", protocol: kafka, to: kafka-sasl, upstream: "127.0.0.1:${kafka.saslPort}", port: 9094, tls: {secret: kafka-proxy}}
+- {name: kafka-sasl-ssl-broker, listen: "127.0.0.1:0", protocol: kafka, to: kafka-sasl, upstream: "127.0.0.1:${kafka.saslSslPort}", port: 9095}`,
     });
     bootstrap = `127.0.0.1:${runtime.port('kafka-sasl')}`;
   });
@@ -134,6 +131,23 @@ describe('Portcullis in front of a real Kafka SASL_PLAINTEXT listener', { timeou
     const denied = await viaTls(OUTPOST, 'outpost', ['--topic', PLANS, '--count', '1']);
     const [refused] = ofType(denied, 'error');
     assert.deepEqual([refused?.['exception'], refused?.['unauthorizedTopics']], ['TopicAuthorizationException', [PLANS]], JSON.stringify(denied));
+  });
+
+  test('Java client to a broker’s SASL_SSL listener, Portcullis originating TLS: hq logs in and produces, policy still refuses an outpost', async () => {
+    const toSaslSsl = (from: string, user: keyof typeof USERS, args: string[]) =>
+      runJavaClient([
+        'produce', '--bootstrap', `127.0.0.1:${runtime.port('kafka-sasl-ssl-broker')}`, '--timeout-ms', String(TIMEOUT_MS), '--local-address', from,
+        '--sasl-user', user, '--sasl-password', USERS[user], ...args,
+      ]);
+    const produced = await toSaslSsl(HQ, 'empire-hq', ['--client-id', 'empire-hq', '--topic', PLANS, '--count', '2', '--prefix', 'to-sasl-ssl']);
+    assert.equal(produced.at(-1)?.['ok'], true, JSON.stringify(produced));
+    assert.equal(ofType(produced, 'produced').length, 2);
+    const denied = await toSaslSsl(OUTPOST, 'outpost', ['--topic', PLANS, '--count', '1']);
+    const [refused] = ofType(denied, 'error');
+    assert.deepEqual([refused?.['exception'], refused?.['unauthorizedTopics']], ['TopicAuthorizationException', [PLANS]], JSON.stringify(denied));
+    // The login went to the SASL_SSL listener, which accepts nothing but TLS.
+    const hq = await saslFlows('empire-hq', 9095);
+    assert.ok(hq.includes('saslhandshake FORWARDED') && hq.includes('saslauthenticate FORWARDED'), JSON.stringify(hq));
   });
 
   test('kafkajs logs in with PLAIN through the proxy: hq produces, an outpost consumes in a group', async () => {
