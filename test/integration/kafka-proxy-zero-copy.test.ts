@@ -36,6 +36,13 @@ class BigFetchBroker {
   private readonly sockets = new Set<Socket>();
   /** Set to make the broker close its connection halfway through its next response. */
   cutNext = false;
+  /**
+   * Set to make the broker send its next response as Kafka does a Fetch from its log: everything before the
+   * record batches in one write (their length is `headBytes`), the records a moment later. Its partition then
+   * carries error code 1 (OFFSET_OUT_OF_RANGE), which the proxy can only read from that head.
+   */
+  headFirst = false;
+  headBytes = 0;
 
   private constructor(private readonly server: Server) {}
 
@@ -55,9 +62,16 @@ class BigFetchBroker {
           const partition = (body.responses as Array<{ partitions: Array<Record<string, unknown>> }>)[0]!.partitions[0]!;
           partition.highWatermark = 1_000_000n;
           partition.records = randomBytes(sizes[n++ % sizes.length]!);
+          if (broker.headFirst) partition.errorCode = 1;
           const response = encodeResponse(request.header.apiKey, request.header.apiVersion, request.header.correlationId, body);
           broker.sent.push(response);
-          if (broker.cutNext) {
+          if (broker.headFirst) {
+            broker.headFirst = false;
+            // The records are the response's last field (Fetch v11, one topic, one partition).
+            broker.headBytes = response.length - (partition.records as Buffer).length;
+            socket.write(response.subarray(0, broker.headBytes));
+            setTimeout(() => socket.write(response.subarray(broker.headBytes)), 50);
+          } else if (broker.cutNext) {
             broker.cutNext = false;
             socket.end(response.subarray(0, response.length >> 1));
           } else {
@@ -172,6 +186,18 @@ describe('kafka proxy: large responses spliced from socket to socket', () => {
     const spliced = splicedBytes(p);
     // The two multi-MiB responses are spliced after their first read; the 200 KiB one may or may not be.
     assert.ok(spliced > 7 * MiB && spliced < total, `spliced ${spliced} of ${total} bytes`);
+  });
+
+  it('a Fetch whose head arrives before its records is spliced from right after the head, its error codes read from the head', async () => {
+    const p = await proxy();
+    const c = await client(p);
+    broker.sent.length = 0;
+    broker.headFirst = true;
+    c.send(FETCH, FETCH_VERSION, fetchBody(TOPIC, 0n));
+    assert.deepEqual(await c.responses(1), broker.sent);
+    // Nothing after the head could change its error codes: the proxy waited for no more of it before splicing.
+    assert.equal(splicedBytes(p), broker.sent[0]!.length - broker.headBytes);
+    assert.deepEqual(p.metrics.of('kafkaRequest'), [['fetch', 1, 'FORWARDED']]);
   });
 
   it('a client that reads slowly still gets every byte: the splice waits for its socket', async () => {
