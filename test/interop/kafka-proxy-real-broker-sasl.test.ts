@@ -119,32 +119,27 @@ describe('Portcullis in front of a real Kafka broker’s SASL listeners', { time
     assert.deepEqual([...new Set(await saslFlows('empire-probe'))], ['saslhandshake DROPPED']);
   });
 
-  test('Java client over SASL_SSL to a listener that terminates TLS: hq logs in and produces, policy still refuses an outpost', async () => {
-    const viaTls = (from: string, user: string, args: string[]) =>
+  /** Through `listener`, hq logs in and produces two plans; an outpost, logged in the same way, is refused them. */
+  const hqProducesOutpostRefused = async (listener: string, prefix: string, clientArgs: string[] = []) => {
+    const produce = (from: string, user: keyof typeof USERS, args: string[]) =>
       runJavaClient([
-        'produce', '--bootstrap', `127.0.0.1:${runtime.port('kafka-sasl-tls')}`, '--timeout-ms', String(TIMEOUT_MS), '--local-address', from,
-        '--sasl-user', user, '--sasl-password', USERS[user as keyof typeof USERS], '--tls-ca', join(store.root, 'kube-system', 'internal-ca', 'ca.crt'), ...args,
+        'produce', '--bootstrap', `127.0.0.1:${runtime.port(listener)}`, '--timeout-ms', String(TIMEOUT_MS), '--local-address', from,
+        '--sasl-user', user, '--sasl-password', USERS[user], ...clientArgs, ...args,
       ]);
-    const produced = await viaTls(HQ, 'empire-hq', ['--client-id', 'empire-hq', '--topic', PLANS, '--count', '2', '--prefix', 'sasl-ssl']);
+    const produced = await produce(HQ, 'empire-hq', ['--client-id', 'empire-hq', '--topic', PLANS, '--count', '2', '--prefix', prefix]);
     assert.equal(produced.at(-1)?.['ok'], true, JSON.stringify(produced));
     assert.equal(ofType(produced, 'produced').length, 2);
-    const denied = await viaTls(OUTPOST, 'outpost', ['--topic', PLANS, '--count', '1']);
+    const denied = await produce(OUTPOST, 'outpost', ['--topic', PLANS, '--count', '1']);
     const [refused] = ofType(denied, 'error');
     assert.deepEqual([refused?.['exception'], refused?.['unauthorizedTopics']], ['TopicAuthorizationException', [PLANS]], JSON.stringify(denied));
+  };
+
+  test('Java client over SASL_SSL to a listener that terminates TLS: hq logs in and produces, policy still refuses an outpost', async () => {
+    await hqProducesOutpostRefused('kafka-sasl-tls', 'sasl-ssl', ['--tls-ca', join(store.root, 'kube-system', 'internal-ca', 'ca.crt')]);
   });
 
   test('Java client to a broker’s SASL_SSL listener, Portcullis originating TLS: hq logs in and produces, policy still refuses an outpost', async () => {
-    const toSaslSsl = (from: string, user: keyof typeof USERS, args: string[]) =>
-      runJavaClient([
-        'produce', '--bootstrap', `127.0.0.1:${runtime.port('kafka-sasl-ssl-broker')}`, '--timeout-ms', String(TIMEOUT_MS), '--local-address', from,
-        '--sasl-user', user, '--sasl-password', USERS[user], ...args,
-      ]);
-    const produced = await toSaslSsl(HQ, 'empire-hq', ['--client-id', 'empire-hq', '--topic', PLANS, '--count', '2', '--prefix', 'to-sasl-ssl']);
-    assert.equal(produced.at(-1)?.['ok'], true, JSON.stringify(produced));
-    assert.equal(ofType(produced, 'produced').length, 2);
-    const denied = await toSaslSsl(OUTPOST, 'outpost', ['--topic', PLANS, '--count', '1']);
-    const [refused] = ofType(denied, 'error');
-    assert.deepEqual([refused?.['exception'], refused?.['unauthorizedTopics']], ['TopicAuthorizationException', [PLANS]], JSON.stringify(denied));
+    await hqProducesOutpostRefused('kafka-sasl-ssl-broker', 'to-sasl-ssl');
     // The login went to the SASL_SSL listener, which accepts nothing but TLS.
     const hq = await saslFlows('empire-hq', 9095);
     assert.ok(hq.includes('saslhandshake FORWARDED') && hq.includes('saslauthenticate FORWARDED'), JSON.stringify(hq));
