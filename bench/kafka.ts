@@ -6,7 +6,9 @@
 // off, writing one Hubble flow record per request to a file (on a small machine writing them costs about as much
 // CPU as proxying), and with flows off but without zero copy (kafka.zeroCopy: false), so the run shows what
 // splicing large responses saves. haproxy in TCP mode (no parsing, no policy, responses spliced in the kernel)
-// runs beside them when installed: what the cheapest proxy hop costs on this machine.
+// runs beside them when installed: what the cheapest proxy hop costs on this machine. So does a bare Node relay
+// (bench/peers/kafka-node-relay.ts: no parsing but each response's size, large ones spliced with the same addon):
+// what any Node proxy costs, so the rest of Portcullis' cost is its own work.
 // Two load generators, each measured on every setup: the raw wire generator (bench/lib/kafka-load.ts, in this
 // process), which does no work per record, so the proxy's share of the machine is as large as it can be; and
 // the Java client as applications use it (bench/lib/kafka-java-load.ts, its own JVMs). Broker and proxies run in
@@ -17,6 +19,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { zeroCopySupport } from '../src/protocols/kafka/zero-copy.js';
 import { assertKafkaInstalled, startRealKafka } from '../test/helpers/kafka-broker-real.js';
 import { median } from './lib/autocannon-run.js';
 import { measureCpu, type CpuUse } from './lib/cpu.js';
@@ -203,6 +206,13 @@ async function main(): Promise<void> {
       await waitForPort(listen.host, listen.port);
       setups.push(setup('haproxy tcp', listen, haproxy.process.pid, false));
     }
+    if (zeroCopySupport().available) {
+      const port = await freePort();
+      const relay = startChild('node relay', [join(here, 'peers', 'kafka-node-relay.js'), String(port), broker.target.host, String(broker.target.port)]);
+      proxies.push(relay);
+      await waitForPort('127.0.0.1', port);
+      setups.push(setup('node relay', { host: '127.0.0.1', port }, relay.process.pid, false));
+    }
     if (clients.includes('java')) {
       for (const s of setupsFor('java', setups)) {
         s.java = {
@@ -238,7 +248,7 @@ function chosenClients(): Client[] {
 
 const CLIENT_TITLES: Record<Client, string> = {
   wire: `raw wire generator: produce ${RECORDS_PER_REQUEST} x ${RECORD_BYTES} B records per request (acks=all), ${CONNECTIONS} connections x ${IN_FLIGHT} in flight; consume one Fetch (<= ${FETCH_MAX_BYTES >> 10} KiB) in flight`,
-  java: `Java client 3.9 with its defaults: producer (idempotent, acks=all, 16 KB batches) sending ${RECORD_BYTES} B records as fast as it accepts them; consumer without a group, default fetch sizes, every record decoded (not through haproxy tcp, which leaves the broker's address in Metadata)`,
+  java: `Java client 3.9 with its defaults: producer (idempotent, acks=all, 16 KB batches) sending ${RECORD_BYTES} B records as fast as it accepts them; consumer without a group, default fetch sizes, every record decoded (not through haproxy tcp nor the node relay, which leave the broker's address in Metadata)`,
 };
 
 function report(kind: string, all: readonly Setup[], clients: readonly Client[]): void {
