@@ -135,20 +135,21 @@ test('a scan says how far its answer holds: any longer prefix up to there scans 
   const recordsEnd = fetch.indexOf(records) + records.length;
   const produce = afterCorrelationId(0, 7, { responses: [{ name: 'a', partitionResponses: [{ index: 0, errorCode: 29, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n }] }], throttleTimeMs: 0 });
   for (const [apiKey, version, bytes] of [[1, 11, fetch], [0, 7, produce]] as const) {
-    assert.equal(scanResponseStart(bytes, apiKey, version).settledUpTo, Infinity, 'a whole response');
+    assert.equal(scanResponseStart(bytes, apiKey, version).settledBelow, Infinity, 'a whole response');
     for (let cut = 0; cut < bytes.length; cut++) {
-      const { errors, settledUpTo } = scanResponseStart(bytes.subarray(0, cut), apiKey, version);
-      assert.ok(settledUpTo >= cut, `cut at ${cut}`);
-      const further = Math.min(settledUpTo, bytes.length);
-      if (further > cut) assert.deepEqual(scanResponseErrors(bytes.subarray(0, further), apiKey, version), errors, `cut at ${cut}, settled up to ${settledUpTo}`);
+      const { errors, settledBelow } = scanResponseStart(bytes.subarray(0, cut), apiKey, version);
+      assert.ok(settledBelow > cut, `cut at ${cut}`);
+      for (const further of [cut + 1, Math.min(settledBelow - 1, bytes.length)]) {
+        if (further < settledBelow && further > cut) assert.deepEqual(scanResponseErrors(bytes.subarray(0, further), apiKey, version), errors, `cut at ${cut}, ${further} bytes, settled below ${settledBelow}`);
+      }
     }
   }
   // Once a Fetch's first record batches begin, its answer holds until they end: the proxy need read no further.
   const head = scanResponseStart(fetch.subarray(0, 200), 1, 11);
-  assert.equal(head.settledUpTo, recordsEnd);
+  assert.equal(head.settledBelow, recordsEnd);
   assert.deepEqual(Object.fromEntries(head.errors.byTopic), { a: 1 });
   // Cut before the records' length: more bytes may find more.
-  assert.equal(scanResponseStart(fetch.subarray(0, 20), 1, 11).settledUpTo, 20);
+  assert.equal(scanResponseStart(fetch.subarray(0, 20), 1, 11).settledBelow, 21);
 });
 
 test('a response the proxy cannot read yields no codes rather than an exception', () => {

@@ -345,7 +345,7 @@ export class KafkaProxyConnection {
     if (head.request === undefined) return true;
     const scan = scanResponseStart(bytes, head.request.apiKey, head.request.apiVersion);
     head.errors = scan.errors;
-    return scan.settledUpTo >= window;
+    return scan.settledBelow > window;
   }
 
   /** The head response is out; the proxy's answers queued right behind it follow. */

@@ -1,8 +1,7 @@
 // Broker → client bytes. Responses are streamed: the relay reads each frame's size and correlation id,
-// shows the first bytes of every response to an inspector (for the error codes in flow records) until it has
-// seen enough, and
-// passes the bytes on as views of the chunks they arrived in (several small responses in one chunk leave
-// in one write; a large Fetch response leaves chunk by chunk, never assembled). Only the responses the
+// shows the first bytes of every response to an inspector (for the error codes in flow records) until it
+// has seen enough, and passes the bytes on as views of the chunks they arrived in (several small responses
+// in one chunk leave in one write; a large Fetch response leaves chunk by chunk, never assembled). Only the responses the
 // proxy must rewrite (ApiVersions, broker addresses) are collected whole, and a rewrite may take time
 // (opening a listener for a newly seen broker): the relay then holds everything after that frame until
 // it is done, so responses keep their order.

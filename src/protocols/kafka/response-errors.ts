@@ -127,11 +127,11 @@ class ErrorSink implements SchemaVisitor {
 export interface ResponseScan {
   readonly errors: ResponseErrors;
   /**
-   * Every longer prefix of the response up to this many bytes scans the same: Infinity when the walk read the
-   * whole response, where a skip past the bytes wanted to go when it was cut there (the record batches of a
-   * Fetch), else the length scanned (more bytes may find more).
+   * Every longer prefix of the response shorter than this scans the same: Infinity when the walk read the whole
+   * response; where a skip past the bytes wanted to go when it was cut there (the record batches of a Fetch: such
+   * a prefix is cut at the same skip); else one more than the length scanned (more bytes may find more).
    */
-  readonly settledUpTo: number;
+  readonly settledBelow: number;
 }
 
 /**
@@ -141,22 +141,22 @@ export interface ResponseScan {
  */
 export function scanResponseStart(bytes: Buffer, apiKey: number, apiVersion: number): ResponseScan {
   const plan = messagePlan(apiKey, apiVersion, 'response');
-  if (plan === undefined) return { errors: NO_ERRORS, settledUpTo: Infinity };
+  if (plan === undefined) return { errors: NO_ERRORS, settledBelow: Infinity };
   const r = new PrefixReader(bytes);
   const sink = new ErrorSink();
-  let settledUpTo = Infinity;
+  let settledBelow = Infinity;
   try {
     if (responseHeaderVersion(apiKey, apiVersion) === 1) skipTaggedFields(r);
     walkStruct(r, plan, sink);
     if (r.cut) {
       sink.unwind();
-      settledUpTo = r.skippedTo;
+      settledBelow = r.skippedTo;
     }
   } catch (err) {
     if (err !== END_OF_PREFIX && !(err instanceof KafkaDecodeError)) throw err;
     sink.unwind();
     // Malformed or cut short: which of the two, only more bytes can tell.
-    settledUpTo = bytes.length;
+    settledBelow = bytes.length + 1;
   }
-  return { errors: sink.first === 0 ? NO_ERRORS : { first: sink.first, top: sink.top, byTopic: sink.byTopic }, settledUpTo };
+  return { errors: sink.first === 0 ? NO_ERRORS : { first: sink.first, top: sink.top, byTopic: sink.byTopic }, settledBelow };
 }
