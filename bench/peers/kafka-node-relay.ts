@@ -42,7 +42,7 @@ function relay(client: Socket, brokerHost: string, brokerPort: number): void {
         chunk.copy(head, headLength, pos, pos + n);
         headLength += n;
         pos += n;
-        if (headLength < 4) return;
+        if (headLength < 4) break;
         headLength = 0;
         left = head.readInt32BE(0);
       }
