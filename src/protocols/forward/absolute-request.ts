@@ -54,14 +54,14 @@ export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetRes
     const client = { address: unmapAddress(req.socket.remoteAddress ?? ''), port: req.socket.remotePort ?? 0 };
     const { target, parties, decision } = chooseTarget(ctx, client, resolved, hostPort.port);
     // On a denied connection every request carries the connection's denial (verdict and reason).
-    const exchange = new HttpExchange(ctx, parties, decision, prepared.facts, prepared.protocol, 'http');
+    const exchange = new HttpExchange(ctx, parties, decision, prepared.facts, prepared.protocol, 'http', prepared.received);
     if (!exchange.allowed) {
       exchange.responded(ACCESS_DENIED_REPLY.status, sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing));
       return;
     }
     const { head, facts } = prepared;
     if (head.expectContinue && req.httpVersionMinor >= 1) res.writeContinue();
-    const headers = upstreamRequestHeaders(exchange.headers, head.connectionOptions, authority, limits.xForwardedFor, client.address);
+    const headers = upstreamRequestHeaders(exchange.headers, authority, limits.xForwardedFor, client.address);
     const host = target.address.includes(':') ? `[${target.address}]` : target.address;
     agent.dispatch(
       { origin: `http://${host}:${target.port}`, path: facts.path, method: facts.method, headers: withoutProxyCredentials(headers), body: head.hasBody ? req : null },

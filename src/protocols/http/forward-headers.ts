@@ -1,5 +1,6 @@
-// Header rewriting between the two hops: hop-by-hop fields are dropped (RFC 9110 §7.6.1), the proxy's
-// own X-Forwarded-For / Forwarded / X-Forwarded-Proto are added, and policy header actions are applied.
+// Header rewriting between the two hops: hop-by-hop fields are dropped (RFC 9110 §7.6.1) before policy sees
+// the request, policy header actions are applied, and the proxy's own X-Forwarded-For / Forwarded /
+// X-Forwarded-Proto are added.
 // Identity never comes from these headers: it comes from the socket, so a client-supplied
 // X-Forwarded-For is at most passed along (mode `pass`), never believed.
 import type { HttpLimits } from '../../config/types.js';
@@ -29,13 +30,29 @@ const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connecti
 export type ForwardedForMode = HttpLimits['xForwardedFor'];
 
 /**
- * The header list (flat `[name, value, ...]`) sent upstream for one request, from the request's
- * lower-cased header pairs after policy header actions. `connectionOptions` are the extra names the
- * client's Connection header nominated; `authority`, when set (absolute-form target), replaces Host.
+ * The request's end-to-end fields: what policy decides on and what is forwarded. Hop-by-hop fields, and
+ * the extra names the client's Connection header nominated (`connectionOptions`), go before policy, so a
+ * header a rule required cannot vanish after the rule allowed the request, and a field a `headerMatches`
+ * action adds or replaces is never removed afterwards because the client named it.
+ */
+export function endToEndRequestHeaders(headers: Headers, connectionOptions: readonly string[] | undefined): Headers {
+  let hopByHop = false;
+  for (const [name] of headers) {
+    if (REQUEST_HOP_BY_HOP.has(name) || connectionOptions?.includes(name)) {
+      hopByHop = true;
+      break;
+    }
+  }
+  if (!hopByHop) return headers;
+  return headers.filter(([name]) => !REQUEST_HOP_BY_HOP.has(name) && !connectionOptions?.includes(name));
+}
+
+/**
+ * The header list (flat `[name, value, ...]`) sent upstream for one request, from its end-to-end fields
+ * after policy header actions. `authority`, when set (absolute-form target), replaces Host.
  */
 export function upstreamRequestHeaders(
   headers: Headers,
-  connectionOptions: readonly string[] | undefined,
   authority: string | undefined,
   forwardedFor: ForwardedForMode,
   peerAddress: string,
@@ -44,7 +61,8 @@ export function upstreamRequestHeaders(
   let xff: string | undefined;
   let forwarded: string | undefined;
   for (const [name, value] of headers) {
-    if (REQUEST_HOP_BY_HOP.has(name) || connectionOptions?.includes(name)) continue;
+    // A header action cannot reintroduce a hop-by-hop field: this hop's framing is the proxy's.
+    if (REQUEST_HOP_BY_HOP.has(name)) continue;
     if (name === 'host' && authority !== undefined) continue;
     if (forwardedFor !== 'pass' && (name === 'x-forwarded-for' || name === 'forwarded')) {
       // In append mode every earlier hop is kept, in arrival order, in one combined field.

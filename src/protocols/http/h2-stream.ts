@@ -5,7 +5,7 @@ import type { Pool } from 'undici';
 import type { ListenerContext } from '../context.js';
 import type { HttpRequestFacts } from '../../policy/types.js';
 import type { ConnectionPolicy } from '../connection-policy.js';
-import { upstreamRequestHeaders, type Headers } from './forward-headers.js';
+import { endToEndRequestHeaders, upstreamRequestHeaders, type Headers } from './forward-headers.js';
 import { GrpcStatus, isGrpcContentType } from './grpc.js';
 import { relayToHttp1Upstream } from './h2-http1.js';
 import { relayToH2Upstream } from './h2-relay.js';
@@ -50,8 +50,10 @@ export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): vo
   const misdirected = scope.scheme === 'https' ? misdirectedRequest(conn.socket, authority) : undefined;
   if (misdirected !== undefined) return refuse(MISDIRECTED_REPLY, misdirected);
 
-  const facts: HttpRequestFacts = { method, path, host: authority, headers: stream.fields };
-  const exchange = new HttpExchange(ctx, conn, connection, facts, 'HTTP/2', scope.scheme);
+  // HTTP/2 has no Connection header (a stream carrying one is malformed), but `te`, `expect` and friends are
+  // this hop's business too: policy sees what is forwarded.
+  const facts: HttpRequestFacts = { method, path, host: authority, headers: endToEndRequestHeaders(stream.fields, undefined) };
+  const exchange = new HttpExchange(ctx, conn, connection, facts, 'HTTP/2', scope.scheme, stream.fields);
   if (!exchange.allowed) {
     const sent = sendH2LocalReply(stream, ACCESS_DENIED_REPLY, grpc);
     if (sent) exchange.responded(sent.code, sent.headers);
@@ -63,7 +65,7 @@ export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): vo
   if (stream.field('expect')?.toLowerCase() === '100-continue') stream.sendContinue();
   const limits = ctx.config.http;
   // `:authority` carries the host on HTTP/2; a `host` field next to it is dropped rather than forwarded in disagreement.
-  const forwarded = upstreamRequestHeaders(withoutHost(exchange.headers), undefined, undefined, limits.xForwardedFor, conn.sourceAddress);
+  const forwarded = upstreamRequestHeaders(withoutHost(exchange.headers), undefined, limits.xForwardedFor, conn.sourceAddress);
   const { upstream } = scope;
   if (upstream.protocol === 'http1') {
     if (grpc) {

@@ -4,13 +4,16 @@ import type { IncomingMessage } from 'node:http';
 import type { HttpLimits } from '../../config/types.js';
 import type { HttpRequestFacts } from '../../policy/types.js';
 import { FramingError, inspectRequestHead, type RequestHead } from './framing.js';
-import { lowerCasePairs } from './forward-headers.js';
+import { endToEndRequestHeaders, lowerCasePairs, type Headers } from './forward-headers.js';
 import { normalizeAbsoluteTarget, normalizePath, PathError } from './path.js';
 import type { HttpProtocol } from './request-policy.js';
 
 export interface PreparedRequest {
   readonly head: RequestHead;
+  /** Policy facts; their headers are the end-to-end fields, the ones forwarded. */
   readonly facts: HttpRequestFacts;
+  /** Every header as received (lower-case names), for the flow record. */
+  readonly received: Headers;
   /** The authority of an absolute-form target; it replaces Host upstream. */
   readonly authority: string | undefined;
   readonly protocol: HttpProtocol;
@@ -36,15 +39,24 @@ export function prepareRequest(req: IncomingMessage, limits: HttpLimits): Prepar
     if (absolute instanceof PathError) return { status: 400, reason: absolute.reason };
     ({ path, authority } = absolute);
   }
+  const received = lowerCasePairs(req.rawHeaders);
   const facts: HttpRequestFacts = {
     method: req.method ?? '',
     path,
     host: authority ?? head.host ?? '',
-    headers: lowerCasePairs(req.rawHeaders),
+    headers: withAuthority(endToEndRequestHeaders(received, head.connectionOptions), authority),
   };
-  return { head, facts, authority, protocol: req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1' };
+  return { head, facts, received, authority, protocol: req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1' };
 }
 
 export function isRefusal(value: PreparedRequest | Refusal): value is Refusal {
   return 'reason' in value;
+}
+
+/** RFC 9112 §3.2.2: an absolute-form target's authority is the Host, so policy sees the Host that is forwarded. */
+function withAuthority(headers: Headers, authority: string | undefined): Headers {
+  if (authority === undefined) return headers;
+  const out: Array<readonly [string, string]> = headers.filter(([name]) => name !== 'host');
+  out.unshift(['host', authority]);
+  return out;
 }

@@ -70,7 +70,7 @@ export function createHttp1Server(ctx: ListenerContext, pool: Dispatcher | undef
       sendLocalReply(res, MISDIRECTED_REPLY, tracker.closing);
       return;
     }
-    const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, encrypted ? 'https' : 'http');
+    const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, encrypted ? 'https' : 'http', prepared.received);
     if (!exchange.allowed) {
       exchange.responded(ACCESS_DENIED_REPLY.status, sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing));
       return;
@@ -81,7 +81,7 @@ export function createHttp1Server(ctx: ListenerContext, pool: Dispatcher | undef
       {
         path: facts.path,
         method: facts.method,
-        headers: upstreamRequestHeaders(exchange.headers, head.connectionOptions, authority, limits.xForwardedFor, conn.sourceAddress),
+        headers: upstreamRequestHeaders(exchange.headers, authority, limits.xForwardedFor, conn.sourceAddress),
         body: head.hasBody ? req : null,
       },
       new ForwardedResponse(req, res, exchange, tracker),

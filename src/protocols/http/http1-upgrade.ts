@@ -60,7 +60,7 @@ export function handleUpgrade(
     writeRawReply(socket, MISDIRECTED_REPLY);
     return;
   }
-  const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, encrypted ? 'https' : 'http');
+  const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, encrypted ? 'https' : 'http', prepared.received);
   if (!exchange.allowed) {
     exchange.responded(ACCESS_DENIED_REPLY.status, writeRawReply(socket, ACCESS_DENIED_REPLY));
     return;
@@ -71,7 +71,7 @@ export function handleUpgrade(
     {
       path: facts.path,
       method: facts.method,
-      headers: upstreamRequestHeaders(exchange.headers, head.connectionOptions, authority, ctx.config.http.xForwardedFor, conn.sourceAddress),
+      headers: upstreamRequestHeaders(exchange.headers, authority, ctx.config.http.xForwardedFor, conn.sourceAddress),
       body: null,
       ...(websocket ? { upgrade: head.upgrade } : {}),
     },

@@ -17,6 +17,8 @@ export class HttpExchange {
   readonly decision: HttpDecision;
   /** The request headers to forward (lower-case names): the facts' headers after policy header actions. */
   readonly headers: Headers;
+  /** The headers as received (hop-by-hop ones included) after policy header actions, for the REQUEST record. */
+  private readonly recorded: Headers;
   private readonly source: Peer;
   private readonly destination: Peer;
   private readonly url: string;
@@ -24,6 +26,8 @@ export class HttpExchange {
   /**
    * Decides `facts` under the connection's current decision, records the REQUEST flow (FORWARDED,
    * DROPPED or AUDIT) and counts it. The caller forwards when `allowed`, else answers with its denial.
+   * `received` is the whole header section as it arrived, for the record; policy decides on `facts.headers`,
+   * its end-to-end fields.
    */
   constructor(
     private readonly ctx: ListenerContext,
@@ -32,6 +36,7 @@ export class HttpExchange {
     readonly facts: HttpRequestFacts,
     readonly protocol: HttpProtocol,
     scheme: 'http' | 'https',
+    received: Headers = facts.headers,
   ) {
     this.source = conn.source;
     this.destination = conn.destination;
@@ -41,7 +46,9 @@ export class HttpExchange {
     this.decision = connection.decideHttp(facts);
     metrics.policyL7(this.decision.allowed ? 'forwarded' : 'denied', 'http');
     const actions = this.decision.headerActions;
-    this.headers = this.decision.allowed && actions.length > 0 ? applyHeaderActions(facts.headers, actions) : facts.headers;
+    const act = this.decision.allowed && actions.length > 0;
+    this.headers = act ? applyHeaderActions(facts.headers, actions) : facts.headers;
+    this.recorded = received === facts.headers ? this.headers : act ? applyHeaderActions(received, actions) : received;
     if (ctx.flows.enabled) ctx.flows.record(this.requestEvent(this.decision.verdict));
   }
 
@@ -100,7 +107,7 @@ export class HttpExchange {
       destinationPort: this.conn.destinationPort,
       type: 'L7',
       // Cilium logs the headers after `headerMatches` actions were applied.
-      l7: { type: 'REQUEST', http: { method: this.facts.method, url: this.url, protocol: this.protocol, headers: this.headers } },
+      l7: { type: 'REQUEST', http: { method: this.facts.method, url: this.url, protocol: this.protocol, headers: this.recorded } },
       isReply: false,
       decision: this.decision,
       listener: this.ctx.config.name,
