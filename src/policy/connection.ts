@@ -11,6 +11,7 @@ import type { KafkaRule } from './kafka-rules.js';
 import { kafkaApiName } from './kafka-api-keys.js';
 
 const NONE: readonly never[] = Object.freeze([]);
+const NO_NAMES: ReadonlySet<string> = new Set();
 const MAX_REASON_VALUE = 200;
 
 function clip(s: string): string {
@@ -64,6 +65,7 @@ class Connection implements ConnectionDecision {
   private readonly fixedKafka: Decision | undefined;
   /** Allowed decisions per matching rule (one restricting side), built on first use. */
   private byRule: Map<HttpRule | KafkaRule, HttpDecision> | undefined;
+  private headerNames: ReadonlySet<string> | undefined;
 
   constructor(sides: readonly SideResult[], private readonly audit: boolean, noSides: string) {
     const denied = sides.find((s) => !s.allowed);
@@ -103,6 +105,13 @@ class Connection implements ConnectionDecision {
       this.fixedKafka = d;
       this.fixedHttp = httpDecision(d);
     }
+  }
+
+  get httpHeaderNames(): ReadonlySet<string> {
+    if (this.headerNames) return this.headerNames;
+    const sets = this.l7Sides.flatMap((s) => (s.l7?.type === 'http' ? [s.l7.rules.headerNames] : []));
+    this.headerNames = sets.length === 0 ? NO_NAMES : sets.length === 1 ? sets[0]! : new Set(sets.flatMap((n) => [...n]));
+    return this.headerNames;
   }
 
   decideHttp(req: HttpRequestFacts): HttpDecision {

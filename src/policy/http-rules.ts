@@ -110,6 +110,8 @@ export class HttpRuleSet {
   private readonly others: HttpRule[] = [];
   /** Some rule has `headerMatches` actions: use matchAll, which applies them. */
   readonly hasActions: boolean;
+  /** Every header name a rule constrains or acts on (`headers`, `headerMatches`), lower-cased. */
+  readonly headerNames: ReadonlySet<string>;
 
   constructor(readonly rules: readonly HttpRule[]) {
     for (const r of rules) {
@@ -122,6 +124,7 @@ export class HttpRuleSet {
       }
     }
     this.hasActions = rules.some((r) => r.actions.length > 0);
+    this.headerNames = new Set(rules.flatMap((r) => [...r.headers.map((h) => h.name), ...r.actions.map((a) => a.name)]));
   }
 
   /** The first rule whose constraints hold (header actions are not evaluated). */

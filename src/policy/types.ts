@@ -138,6 +138,11 @@ export interface ConnectionDecision extends Decision {
   /** Which L7 protocol the applicable rules restrict; `none` means every request is allowed. */
   readonly l7: 'none' | 'http' | 'kafka' | 'dns';
   decideHttp(request: HttpRequestFacts): HttpDecision;
+  /**
+   * Header names (lower-case) the HTTP rules deciding this connection's requests constrain or act on. Policy
+   * decides on the header section only, so request trailers with these names are not forwarded.
+   */
+  readonly httpHeaderNames: ReadonlySet<string>;
   decideKafka(request: KafkaRequestFacts): Decision;
   /** TLS contexts of the applicable rules (identical across them, or the policy is rejected). */
   readonly terminatingTLS?: TlsSecretRef;

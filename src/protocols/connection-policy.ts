@@ -219,6 +219,7 @@ function unknownDestination(name: string | undefined): ConnectionDecision {
     deniedBy: [],
     l7: 'none',
     decideHttp: denied,
+    httpHeaderNames: new Set(),
     decideKafka: denied,
   };
 }

@@ -25,6 +25,49 @@ const REQUEST_HOP_BY_HOP = new Set([
   'x-forwarded-proto',
 ]);
 
+/**
+ * Fields a request trailer section may not carry (RFC 9110 §6.5.1): their meaning is needed before the content
+ * (framing, routing, authentication, request modifiers, content format), they are this hop's (hop-by-hop), or the
+ * proxy sets them (X-Forwarded-For, Forwarded). Upstreams that merge trailers into headers would otherwise let a
+ * trailer say what the header section was decided without.
+ */
+const FORBIDDEN_REQUEST_TRAILERS = new Set([
+  ...REQUEST_HOP_BY_HOP,
+  'host',
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'content-range',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'cache-control',
+  'pragma',
+  'max-forwards',
+  'range',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+  'if-range',
+  'x-forwarded-for',
+  'forwarded',
+]);
+
+/**
+ * The request trailers forwarded (HTTP/2 to HTTP/2, the one hop that can carry them): policy decides on the
+ * header section, as Cilium's Envoy filter does, so a trailer must not add what a header rule sees. Fields whose
+ * name a rule of the policy names (`policyNames`) are dropped with the forbidden ones above.
+ */
+export function forwardableRequestTrailers(raw: readonly string[], policyNames: ReadonlySet<string>): Array<readonly [string, string]> {
+  const out: Array<readonly [string, string]> = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (!FORBIDDEN_REQUEST_TRAILERS.has(name) && !policyNames.has(name)) out.push([name, raw[i + 1]!]);
+  }
+  return out;
+}
+
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade']);
 
 export type ForwardedForMode = HttpLimits['xForwardedFor'];

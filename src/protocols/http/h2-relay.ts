@@ -1,10 +1,12 @@
-// One allowed HTTP/2 stream relayed to an HTTP/2 upstream stream, both ways, untouched: bodies flow with
+// One allowed HTTP/2 stream relayed to an HTTP/2 upstream stream, both ways: bodies flow with
 // backpressure (each hop's flow control: the upstream gets window credit back only for what the client
 // stream accepted), response trailers (`grpc-status`, `grpc-message`, `-bin` metadata) and trailers-only
-// responses are reproduced, and a reset on either side resets the other with the same error code (gRPC
+// responses are reproduced, request trailers go up without the fields policy or RFC 9110 §6.5.1 keep out of
+// them (forward-headers.ts), and a reset on either side resets the other with the same error code (gRPC
 // cancellation and deadlines travel as RST_STREAM). A stream the upstream did not process (REFUSED_STREAM,
 // or above the last stream id of its GOAWAY, as when it restarts gracefully) is sent again once on another
 // stream (RFC 9113 §8.7), if its body so far is small enough to have been kept.
+import { forwardableRequestTrailers } from './forward-headers.js';
 import type { HttpExchange } from './request-policy.js';
 import type { Fields, H2StreamHandler } from './h2-wire/connection.js';
 import type { H2ClientStream, H2ResponseHandler } from './h2-wire/client.js';
@@ -21,6 +23,8 @@ export interface RelayOptions {
   readonly grpc: boolean;
   /** ms to wait for upstream response headers; 0 = no limit (gRPC streams may hold their headers back). */
   readonly responseTimeoutMs: number;
+  /** Header names the policy's rules name: request trailers with these names are dropped. */
+  readonly policyHeaderNames: ReadonlySet<string>;
 }
 
 export function relayToH2Upstream(ds: H2ServerStream, pool: H2UpstreamPool, headers: Fields, exchange: HttpExchange, opts: RelayOptions): void {
@@ -106,7 +110,8 @@ class H2Relay implements H2ResponseHandler {
   }
 
   requestTrailers(raw: string[]): void {
-    this.requestTrailerFields = responseFields(raw);
+    const fields = forwardableRequestTrailers(raw, this.opts.policyHeaderNames);
+    if (fields.length > 0) this.requestTrailerFields = fields;
   }
 
   requestEnd(): void {

@@ -87,7 +87,11 @@ export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): vo
   for (let i = 0; i < forwarded.length; i += 2) out.push([forwarded[i]!, forwarded[i + 1]!]);
   // `te: trailers` is the one TE value HTTP/2 allows; gRPC requires it to detect proxies that drop trailers.
   if (stream.field('te') === 'trailers') out.push(['te', 'trailers']);
-  relayToH2Upstream(stream, upstream.pool, out, exchange, { grpc, responseTimeoutMs: grpc ? 0 : limits.upstreamTimeoutMs });
+  relayToH2Upstream(stream, upstream.pool, out, exchange, {
+    grpc,
+    responseTimeoutMs: grpc ? 0 : limits.upstreamTimeoutMs,
+    policyHeaderNames: connection.httpHeaderNames,
+  });
 }
 
 function withoutHost(headers: Headers): Headers {

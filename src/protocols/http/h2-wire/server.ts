@@ -34,6 +34,17 @@ const PSEUDO_REQUEST = new Set([':method', ':scheme', ':authority', ':path']);
 const EDGE_WHITESPACE = /^[\t ]|[\t ]$/;
 const DIGITS = /^\d+$/;
 
+/** A regular field that makes a request malformed (RFC 9113 §8.2.1, §8.2.2): stream error PROTOCOL_ERROR. */
+function malformedField(name: string, value: string): boolean {
+  return (
+    !VALID_NAME.test(name) ||
+    INVALID_VALUE.test(value) ||
+    EDGE_WHITESPACE.test(value) ||
+    CONNECTION_FIELDS.has(name) ||
+    (name === 'te' && value !== 'trailers')
+  );
+}
+
 /** Until the caller takes a stream over, its request body is read and dropped. */
 class DiscardBody implements H2StreamHandler {
   constructor(private readonly stream: H2ServerStream) {}
@@ -242,9 +253,8 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
       const value = raw[i + 1]!;
-      if (!VALID_NAME.test(name) || INVALID_VALUE.test(value) || EDGE_WHITESPACE.test(value)) return ErrorCode.PROTOCOL_ERROR;
       if (name.charCodeAt(0) === 0x3a) {
-        if (fields.length > 0 || !PSEUDO_REQUEST.has(name)) return ErrorCode.PROTOCOL_ERROR;
+        if (fields.length > 0 || !PSEUDO_REQUEST.has(name) || INVALID_VALUE.test(value) || EDGE_WHITESPACE.test(value)) return ErrorCode.PROTOCOL_ERROR;
         if (name === ':method') {
           if (method !== undefined) return ErrorCode.PROTOCOL_ERROR;
           method = value;
@@ -260,7 +270,7 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
         }
         continue;
       }
-      if (CONNECTION_FIELDS.has(name) || (name === 'te' && value !== 'trailers')) return ErrorCode.PROTOCOL_ERROR;
+      if (malformedField(name, value)) return ErrorCode.PROTOCOL_ERROR;
       if (name === 'content-length') {
         if (!DIGITS.test(value) || (contentLength >= 0 && Number(value) !== contentLength)) return ErrorCode.PROTOCOL_ERROR;
         contentLength = Number(value);
@@ -284,10 +294,9 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
     if (s.remoteEnded) return this.streamFault(s, ErrorCode.STREAM_CLOSED);
     if (raw === null) return this.streamFault(s, ErrorCode.ENHANCE_YOUR_CALM);
     if (!endStream) return this.streamFault(s, ErrorCode.PROTOCOL_ERROR);
+    // §8.1: no pseudo-header fields in trailers; the rest is held to the same rules as the header section.
     for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i]!.charCodeAt(0) === 0x3a || !VALID_NAME.test(raw[i]!) || INVALID_VALUE.test(raw[i + 1]!)) {
-        return this.streamFault(s, ErrorCode.PROTOCOL_ERROR);
-      }
+      if (raw[i]!.charCodeAt(0) === 0x3a || malformedField(raw[i]!, raw[i + 1]!)) return this.streamFault(s, ErrorCode.PROTOCOL_ERROR);
     }
     s.activity++;
     s.handler.onTrailers(raw);
