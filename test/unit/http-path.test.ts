@@ -123,3 +123,19 @@ test('absolute-form targets give the authority and the normalised path', () => {
     assert.ok(normalizeAbsoluteTarget(target, 'reject') instanceof PathError, target);
   }
 });
+
+test('the query is held to the request-target grammar too: no controls, spaces, DEL or raw non-ASCII octets', () => {
+  for (const path of ['/a?x=\x7f\xff', '/a?x=a b', '/a?x=\x01', '/a?x=\t', '/a?x=\xe9', '/a/../b?\x00']) {
+    assert.equal(refused(path), 'invalid character in query', JSON.stringify(path));
+  }
+  // Printable ASCII stays verbatim, even what RFC 3986 would have escaped, as Node's HTTP/1.1 parser takes it.
+  for (const path of ['/a?q="<>{}|^`\\', '/a?x=%7f%ff', '/a?']) assert.equal(normalized(path), path);
+  assert.equal(normalized('/a/./b?x=%41'), '/a/b?x=%41');
+});
+
+test('absolute-form authority: userinfo, spaces, slashes and bad ports are refused', () => {
+  for (const target of ['http://user@host/', 'http://ho st/', 'http://host:8o/', 'http://host%zz/', 'http:///a']) {
+    assert.ok(normalizeAbsoluteTarget(target, 'reject') instanceof PathError, target);
+  }
+  assert.deepEqual(normalizeAbsoluteTarget('http://[::1]:80/a', 'reject'), { authority: '[::1]:80', path: '/a' });
+});

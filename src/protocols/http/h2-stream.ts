@@ -14,6 +14,7 @@ import type { H2UpstreamPool } from './h2-upstream.js';
 import type { H2ServerStream } from './h2-wire/server.js';
 import { ACCESS_DENIED_REPLY, CONNECT_NOT_ALLOWED, refusedRequest, type LocalReply } from './local-reply.js';
 import { normalizePath, PathError } from './path.js';
+import { fieldWithBadValue, isKnownMethod, isValidAuthority } from './request-fields.js';
 import { HttpExchange, recordRejectedRequest } from './request-policy.js';
 import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
 
@@ -37,16 +38,23 @@ export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): vo
   const { method } = stream;
   const grpc = isGrpcContentType(stream.field('content-type'));
   const target = stream.path;
-  const authority = stream.authority ?? stream.field('host');
   const refuse = (reply: LocalReply, reason: string) => {
     recordRejectedRequest(ctx, conn, method, target ?? '', 'HTTP/2', reply.status, reason);
     sendH2LocalReply(stream, reply, grpc);
   };
+  const malformed = (reason: string) => refuse(refusedRequest(400, reason), reason);
   if (method === 'CONNECT') return refuse(CONNECT_NOT_ALLOWED, 'CONNECT is not supported');
+  // What an HTTP/1.1 client could not send past the parser is refused here the same way (request-fields.ts).
+  if (!isKnownMethod(method)) return malformed('unknown or malformed method');
+  if (stream.scheme !== 'http' && stream.scheme !== 'https') return malformed(':scheme must be http or https');
   if (target === undefined || target.charCodeAt(0) !== 0x2f) return refuse(refusedRequest(400, 'bad :path'), ':path must be origin-form');
+  const authority = requestAuthority(stream);
   if (authority === undefined || authority === '') return refuse(refusedRequest(400, 'missing :authority'), 'no :authority or host');
+  if (authority instanceof Error) return malformed(authority.message);
+  const badValue = fieldWithBadValue(stream.fields);
+  if (badValue !== undefined) return malformed(`invalid character in header ${badValue}`);
   const path = normalizePath(target, ctx.config.http.escapedSlashes);
-  if (path instanceof PathError) return refuse(refusedRequest(400, path.reason), path.reason);
+  if (path instanceof PathError) return malformed(path.reason);
   const misdirected = scope.scheme === 'https' ? misdirectedRequest(conn.socket, authority) : undefined;
   if (misdirected !== undefined) return refuse(MISDIRECTED_REPLY, misdirected);
 
@@ -92,6 +100,23 @@ export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): vo
     responseTimeoutMs: grpc ? 0 : limits.upstreamTimeoutMs,
     policyHeaderNames: connection.httpHeaderNames,
   });
+}
+
+/**
+ * `:authority`, or the `host` field without one; an Error when it is not an authority, or a `host` field
+ * disagrees with `:authority` (RFC 9113 §8.3.1) or comes twice: policy would match one and the upstream read another.
+ */
+function requestAuthority(stream: H2ServerStream): string | undefined | Error {
+  let host: string | undefined;
+  for (const [name, value] of stream.fields) {
+    if (name !== 'host') continue;
+    if (host !== undefined) return new Error('duplicate host field');
+    host = value;
+  }
+  const authority = stream.authority ?? host;
+  if (authority === undefined || authority === '') return authority;
+  if (host !== undefined && host.toLowerCase() !== authority.toLowerCase()) return new Error('host field differs from :authority');
+  return isValidAuthority(authority) ? authority : new Error('invalid :authority');
 }
 
 function withoutHost(headers: Headers): Headers {

@@ -7,6 +7,7 @@ import { FramingError, inspectRequestHead, type RequestHead } from './framing.js
 import { endToEndRequestHeaders, lowerCasePairs, type Headers } from './forward-headers.js';
 import { normalizeAbsoluteTarget, normalizePath, PathError } from './path.js';
 import type { HttpProtocol } from './request-policy.js';
+import { isValidAuthority } from './request-fields.js';
 
 export interface PreparedRequest {
   readonly head: RequestHead;
@@ -24,9 +25,13 @@ export interface Refusal {
   readonly reason: string;
 }
 
+const INVALID_HOST: Refusal = { status: 400, reason: 'invalid Host header' };
+
 export function prepareRequest(req: IncomingMessage, limits: HttpLimits): PreparedRequest | Refusal {
   const head = inspectRequestHead(req.rawHeaders, req.httpVersionMinor, limits.maxHeaderCount);
   if (head instanceof FramingError) return head;
+  // An empty Host is allowed (RFC 9112 §3.2: a target URI without an authority); anything else must be one.
+  if (head.host !== undefined && head.host !== '' && !isValidAuthority(head.host)) return INVALID_HOST;
   const target = req.url ?? '';
   let path: string;
   let authority: string | undefined;

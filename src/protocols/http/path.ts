@@ -5,7 +5,10 @@
 // configures it: RFC 3986 dot-segment removal with `%2E` decoded, `\` read as `/`, merged slashes, and an
 // explicit choice for encoded slashes. The query string is kept verbatim and stays part of the path
 // (Envoy's `:path`, which CNP `path` regexes are matched against). The normalised path is also what gets
-// forwarded, so the upstream never sees a path policy did not see.
+// forwarded, so the upstream never sees a path policy did not see. Path and query alike are held to the
+// request-target grammar (RFC 9112 §3.2, RFC 3986): no controls, spaces or raw non-ASCII octets, which HTTP/1.1
+// clients cannot send at all and HTTP/2 clients must not get past the proxy either.
+import { isValidAuthority } from './request-fields.js';
 
 export type EscapedSlashes = 'reject' | 'keep';
 
@@ -18,6 +21,7 @@ const NUL = new PathError('NUL byte in path');
 const BAD_PERCENT = new PathError('invalid percent-encoding in path');
 const ESCAPED_SLASH = new PathError('escaped slash (%2F or %5C) in path');
 const BAD_CHAR = new PathError('invalid character in path');
+const BAD_QUERY_CHAR = new PathError('invalid character in query');
 const FRAGMENT = new PathError('fragment in request-target');
 const BAD_FORM = new PathError('request-target must be origin-form or absolute-form');
 const BAD_AUTHORITY = new PathError('invalid authority in absolute-form request-target');
@@ -48,7 +52,11 @@ export function normalizePath(target: string, escapedSlashes: EscapedSlashes): s
       if (next === SLASH || next === DOT) clean = false;
     }
   }
-  if (i < end && target.indexOf('#', i) !== -1) return FRAGMENT;
+  for (let j = i + 1; j < end; j++) {
+    const c = target.charCodeAt(j);
+    if (c <= 0x20 || c >= 0x7f) return BAD_QUERY_CHAR;
+    if (c === HASH) return FRAGMENT;
+  }
   if (clean) return target;
   const path = decodeForMatching(target.slice(0, i), escapedSlashes);
   if (path instanceof PathError) return path;
@@ -69,7 +77,7 @@ export function normalizeAbsoluteTarget(
   const rest = target.slice(scheme[0].length);
   const cut = rest.search(/[/?#]/);
   const authority = cut === -1 ? rest : rest.slice(0, cut);
-  if (authority.length === 0 || authority.includes('@')) return BAD_AUTHORITY;
+  if (!isValidAuthority(authority)) return BAD_AUTHORITY;
   const tail = cut === -1 ? '/' : rest.charCodeAt(cut) === SLASH ? rest.slice(cut) : '/' + rest.slice(cut);
   const path = normalizePath(tail, escapedSlashes);
   return path instanceof PathError ? path : { authority, path };
