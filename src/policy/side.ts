@@ -145,12 +145,13 @@ export function decideSide(policy: SubjectPolicy, req: SideRequest, l7Cache: Map
     if (portsCover(d.ports, req.port) && d.peer.matches(req.remote))
       return result(policy, { allowed: false, deniedBy: [d.ref], reason: `denied by ${dir}Deny rule ${describeRef(d.ref)}: ${d.peer.text} on port ${req.port}` });
   }
-  if (!policy.enforced) {
+  const candidates = policy.allow.filter((e) => portsCover(e.ports, req.port) && e.peer.matches(req.remote));
+  // Default-allow (enableDefaultDeny false) only spares what no rule selects: a rule whose L3/L4 part selects
+  // this peer and port still applies its serverNames and L7 rules, as Cilium does (cilium/cilium#38676).
+  if (!policy.enforced && candidates.length === 0) {
     const why = policy.policies.length === 0 ? `no policy selects ${subject} for ${dir}` : `only default-allow policies select ${subject} for ${dir} (${policy.policies.join(', ')})`;
     return result(policy, { allowed: true, reason: `${dir} not enforced: ${why}` });
   }
-
-  const candidates = policy.allow.filter((e) => portsCover(e.ports, req.port) && e.peer.matches(req.remote));
   if (candidates.length === 0) {
     const by = policy.policies.length > 0 ? `policies: ${policy.policies.join(', ')}` : 'enforcement: always, no policy selects it';
     return result(policy, { allowed: false, reason: `no ${dir} rule of ${subject} allows ${remote} on port ${req.port} (${by})` });
