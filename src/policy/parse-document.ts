@@ -158,6 +158,7 @@ function parseRule(node: YamlNode, ctx: Context): PolicyRule | undefined {
     subject: subjectSelector(selector, ctx.namespace),
     allow: { ingress: ingress.allow, egress: egress.allow },
     deny: { ingress: ingressDeny.deny, egress: egressDeny.deny },
+    hasRules: { ingress: hasRules('ingress'), egress: hasRules('egress') },
     defaultDeny: { ingress: explicitDefaultDeny.ingress ?? hasRules('ingress'), egress: explicitDefaultDeny.egress ?? hasRules('egress') },
   };
 }

@@ -7,7 +7,7 @@ import { portsCover } from './model.js';
 import { HttpRuleSet } from './http-rules.js';
 import type { HttpRule } from './http-rules.js';
 import type { KafkaRule } from './kafka-rules.js';
-import { describeIdentity } from './identity.js';
+import { describeIdentity, isEndpointIdentity } from './identity.js';
 
 export type Enforcement = 'default' | 'always' | 'never';
 
@@ -18,6 +18,8 @@ export interface SubjectPolicy {
   readonly mode: Enforcement;
   /** Default deny is on (a selecting rule enables it, or enforcement is `always`). */
   readonly enforced: boolean;
+  /** Some rule selecting the subject has rules in this direction (default-allow ones included). */
+  readonly selected: boolean;
   readonly allow: readonly AllowEntry[];
   readonly deny: readonly DenyEntry[];
   /** `CiliumNetworkPolicy default/rule1`, ... of the rules that select the subject. */
@@ -40,6 +42,7 @@ export function subjectPolicy(rules: readonly PolicyRule[], subject: Identity, d
     subject,
     mode,
     enforced: mode === 'always' || (mode === 'default' && selecting.some((r) => r.defaultDeny[direction])),
+    selected: selecting.some((r) => r.hasRules[direction] || r.defaultDeny[direction]),
     allow: selecting.flatMap((r) => r.allow[direction]),
     deny: selecting.flatMap((r) => r.deny[direction]),
     policies: [...new Set(selecting.map((r) => policyName(r.policy)))],
@@ -120,6 +123,20 @@ function l7Of(entries: readonly AllowEntry[]): L7Restriction | { conflict: strin
     case 'dns':
       return plain ? undefined : { type: 'dns', rules: withL7.flatMap((e) => (e.l7 as { rules: readonly DnsRule[] }).rules) };
   }
+}
+
+/**
+ * The egress side of a forward-proxy client that no policy selects for egress: no rule would restrict where the
+ * proxy relays for it, so it is refused (an open relay otherwise). `always`: the listener admits unselected
+ * clients, but under `enforcement: always` a request that no rule governs on either side is still denied.
+ */
+export function unselectedClient(policy: SubjectPolicy, address: string | undefined, always?: 'always'): SideResult {
+  const client = describeIdentity(policy.subject, address);
+  const why = isEndpointIdentity(policy.subject) ? `no policy selects ${client} for egress` : `${client} is not a registered endpoint`;
+  const rule = always
+    ? 'enforcement: always, and no rule governs the destination either'
+    : 'this listener serves only clients that some policy selects for egress (forward.allowUnselectedClients is false)';
+  return result(policy, { allowed: false, reason: `forward proxy client refused: ${why}; ${rule}` });
 }
 
 /** Distinct sets of applicable entries are few in practice; the bound only guards against pathologies. */

@@ -131,6 +131,13 @@ export interface ConnectionRequest {
   readonly port: number;
   /** TLS ClientHello server name; undefined when the connection is not TLS or has no SNI. */
   readonly sni?: string;
+  /**
+   * Set for forward-proxy requests, whose source would otherwise be relayed anywhere when no egress rule governs
+   * it. `selected`: only sources that some policy selects for egress are served. `any` (the listener's
+   * `allowUnselectedClients`): others too, except that under `enforcement: always` a request that no rule governs
+   * on either side is denied.
+   */
+  readonly forwardClients?: 'selected' | 'any';
 }
 
 /** The L3/L4 (+SNI) verdict of one connection, with the L7 matchers of the rules that apply to it. */

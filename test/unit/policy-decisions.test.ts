@@ -2,7 +2,7 @@
 // both sides of a flow, audit mode, and the connection cache.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STAR_WARS, cnp, connect, endpoint, http, kafka, snapshotOf } from '../helpers/policy-fixtures.js';
+import { STAR_WARS, cnp, connect, endpoint, http, kafka, peer, snapshotOf } from '../helpers/policy-fixtures.js';
 import { MAX_CACHED_CONNECTIONS } from '../../src/policy/index.js';
 
 const endpoints = [
@@ -304,4 +304,27 @@ ingress: [{fromEndpoints: [{matchLabels: {app: client}}]}]`, 'prod'), [
   });
   assert.deepEqual([ref.direction, ref.file, ref.line, ref.path], ['ingress', 'policy-0.yaml', 10, 'spec.ingress[0]']);
   assert.deepEqual(snap.policies.map((p) => [p.kind, p.name, p.namespace, p.rules, p.line]), [['CiliumNetworkPolicy', 'labelled', 'prod', 1, 1]]);
+});
+
+test('forward-proxy clients: only sources some policy selects for egress, in every mode; audit forwards with AUDIT', () => {
+  const egress = cnp('client-out', `endpointSelector: {matchLabels: {app: client}}\negress: [{toCIDR: [203.0.113.0/24]}]`);
+  const ask = (snap: ReturnType<typeof snapshotOf>, from: string, forwardClients: 'selected' | 'any') =>
+    snap.decideConnection({ source: peer(snap, from), destination: peer(snap, '203.0.113.7'), port: 443, forwardClients });
+  for (const enforcement of ['default', 'always', 'never'] as const) {
+    const snap = snapshotOf(egress, endpoints, { enforcement });
+    assert.equal(ask(snap, 'client', 'selected').verdict, 'FORWARDED', enforcement);
+    assert.match(ask(snap, 'other', 'selected').reason, /^forward proxy client refused: no policy selects default\/other for egress/, enforcement);
+    assert.match(ask(snap, '198.51.100.1', 'selected').reason, /^forward proxy client refused: world \(198\.51\.100\.1\) is not a registered endpoint/, enforcement);
+    // Admitted unselected: nothing governs them except under `always`.
+    assert.equal(ask(snap, '198.51.100.1', 'any').verdict, enforcement === 'always' ? 'DROPPED' : 'FORWARDED', enforcement);
+  }
+  // Not a forward-proxy request: no policy on either side means no policy applies (reverse listeners always have one).
+  const always = snapshotOf(egress, endpoints, { enforcement: 'always' });
+  assert.equal(always.decideConnection({ source: peer(always, '198.51.100.1'), destination: peer(always, '203.0.113.7'), port: 443 }).verdict, 'FORWARDED');
+  const audit = snapshotOf(egress, endpoints, { audit: true });
+  const a = ask(audit, 'other', 'selected');
+  assert.deepEqual([a.verdict, a.allowed], ['AUDIT', true]);
+  // A default-allow egress policy selects its subject too.
+  const visibility = cnp('other-out', `endpointSelector: {matchLabels: {app: other}}\nenableDefaultDeny: {egress: false}\negress: [{toCIDR: [192.0.2.0/24]}]`);
+  assert.equal(ask(snapshotOf([egress, visibility], endpoints), 'other', 'selected').verdict, 'FORWARDED');
 });
