@@ -115,6 +115,12 @@ class Snapshot implements PolicySnapshot {
     return d;
   }
 
+  refuseForwardClient(source: Peer): ConnectionDecision | undefined {
+    const egress = this.subject(source.identity, 'egress');
+    if (isEndpointIdentity(source.identity) && egress.selected) return undefined;
+    return connectionDecision([unselectedClient(egress, source.address)], this.audit, '');
+  }
+
   private subject(identity: Identity, direction: Direction): SubjectPolicy {
     // Selection depends on labels only; the name is part of the key because reasons print it.
     const key = `${direction}|${identity.id}|${identity.namespace ?? ''}/${identity.name}`;

@@ -171,6 +171,12 @@ export interface PolicySnapshot {
   readonly policies: readonly PolicySummary[];
   /** Cached per (source, destination, port, sni): per-request work is matching only. */
   decideConnection(request: ConnectionRequest): ConnectionDecision;
+  /**
+   * Forward proxy, before the target is resolved: the refusal of a source that no policy selects for egress
+   * (`forwardClients: selected`), so it gets nothing from the proxy, not even a name lookup; undefined when served.
+   * Optional for stand-in snapshots: decideConnection refuses such a client per address anyway.
+   */
+  refuseForwardClient?(source: Peer): ConnectionDecision | undefined;
 }
 
 /** A problem in a policy or config file, located precisely. */

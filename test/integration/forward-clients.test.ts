@@ -120,6 +120,23 @@ spec:
       });
     }
 
+    it('a refused client is answered before any name lookup: 403 for a name that would not resolve, where a served client gets 502', async () => {
+      const lookup = (client: string, tunnel: boolean) =>
+        runCommand('curl', [
+          '-sS', '--max-time', '5', '--interface', client, '-x', `http://127.0.0.1:${runtime.port('egress')}`, ...(tunnel ? ['-p'] : []),
+          '-o', '/dev/null', '-w', '%{http_code} %{http_connect}', `http://nowhere.example.local:${upstream.port}/get`,
+        ]);
+      for (const client of [IDLE, STRANGER]) {
+        assert.equal((await lookup(client, false)).stdout, '403 000', client);
+        assert.match((await lookup(client, true)).stderr, /CONNECT tunnel failed, response 403/, client);
+      }
+      assert.equal((await lookup(MEDIABOT, false)).stdout, '502 000');
+      assert.match((await lookup(MEDIABOT, true)).stderr, /CONNECT tunnel failed, response 502/);
+      const refused = await runtime.waitForFlows((f) => f.Type === 'L7' && f.verdict === 'DROPPED' && /nowhere\.example\.local/.test(f.l7.http.url) && f.IP?.source !== MEDIABOT, 4);
+      assert.equal(refused.length, 4);
+      for (const f of refused) assert.match(f.portcullis.reason, /forward proxy client refused/);
+    });
+
     it('warns at start-up about the listener that relays for unselected clients, and only about it', () => {
       const warnings = log.lines().filter((l) => l.level === 40 || l.level === 'warn');
       assert.deepEqual(warnings.map((l) => l.listener), ['egress-open']);
