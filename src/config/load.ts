@@ -40,8 +40,8 @@ export const DEFAULT_TLS_OPTIONS: ListenerTlsOptions = {
 };
 const TLS_FIELDS = ['secret', 'clientCA', 'clientCertificates', 'handshakeTimeoutMs', 'maxClientHelloBytes'];
 
-export const DEFAULT_FORWARD_OPTIONS: ForwardListenerOptions = { hosts: new Map(), systemResolver: true, resolveTimeoutMs: 5_000 };
-const FORWARD_FIELDS = ['hosts', 'systemResolver', 'resolveTimeoutMs'];
+export const DEFAULT_FORWARD_OPTIONS: ForwardListenerOptions = { hosts: new Map(), systemResolver: true, resolveTimeoutMs: 5_000, allowUnselectedClients: false };
+const FORWARD_FIELDS = ['hosts', 'systemResolver', 'resolveTimeoutMs', 'allowUnselectedClients'];
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?(\.[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?)*$/;
 
 const DEFAULT_ADMIN = { host: '127.0.0.1', port: 9901 };
@@ -222,6 +222,7 @@ function readForwardOptions(r: Reader, node: YamlNode): ForwardListenerOptions {
     hosts,
     systemResolver: r.boolean(node.get('systemResolver'), base.systemResolver),
     resolveTimeoutMs: r.integer(node.get('resolveTimeoutMs'), 10, 600_000, base.resolveTimeoutMs) ?? base.resolveTimeoutMs,
+    allowUnselectedClients: r.boolean(node.get('allowUnselectedClients'), base.allowUnselectedClients),
   };
 }
 

@@ -79,6 +79,11 @@ export interface ForwardListenerOptions {
   readonly systemResolver: boolean;
   /** ms a name lookup may take (default 5000). */
   readonly resolveTimeoutMs: number;
+  /**
+   * Relay for clients that no policy selects for egress (default false: they are refused with 403, since no
+   * egress rule would restrict where the proxy goes for them).
+   */
+  readonly allowUnselectedClients: boolean;
 }
 
 export interface ListenerConfig {

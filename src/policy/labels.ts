@@ -12,11 +12,19 @@ export const CLUSTER_NAME = 'default';
 /** Selector keys with this prefix look at namespace labels (which Portcullis endpoints do not carry). */
 export const NAMESPACE_LABELS_PREFIX = 'io.cilium.k8s.namespace.labels.';
 
-/** Splits `[source:]key` (Cilium's parseSource): everything before the first `:` is the source. */
+/** Older Cilium examples write reserved labels as `reserved.world`; Cilium's ParseSource reads them as `reserved:world`. */
+const RESERVED_DOT_PREFIX = `${SOURCE_RESERVED}.`;
+
+/**
+ * Splits `[source:]key` (Cilium's ParseSource): everything before the first `:` is the source; without one,
+ * `$name` and `reserved.name` are reserved labels. Other dotted keys (`k8s.app`) are keys, not sources.
+ */
 export function splitSource(text: string, defaultSource: string): { source: string; key: string } {
   if (text.startsWith('$')) return { source: SOURCE_RESERVED, key: text.slice(1) };
   const i = text.indexOf(':');
-  return i < 0 ? { source: defaultSource, key: text } : { source: text.slice(0, i), key: text.slice(i + 1) };
+  if (i >= 0) return { source: text.slice(0, i), key: text.slice(i + 1) };
+  if (text.startsWith(RESERVED_DOT_PREFIX)) return { source: SOURCE_RESERVED, key: text.slice(RESERVED_DOT_PREFIX.length) };
+  return { source: defaultSource, key: text };
 }
 
 /** `[source:]key[=value]`, the short string form of rule labels. */

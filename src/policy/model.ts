@@ -66,6 +66,8 @@ export interface PolicyRule {
   readonly subject: LabelSelector;
   readonly allow: Readonly<Record<Direction, readonly AllowEntry[]>>;
   readonly deny: Readonly<Record<Direction, readonly DenyEntry[]>>;
+  /** The rule has allow or deny rules in that direction (`ingress`/`ingressDeny`, `egress`/`egressDeny`). */
+  readonly hasRules: Readonly<Record<Direction, boolean>>;
   /** enableDefaultDeny, defaulted as Cilium does (true when the rule has rules in that direction). */
   readonly defaultDeny: Readonly<Record<Direction, boolean>>;
 }

@@ -125,7 +125,7 @@ function parseRule(node: YamlNode, ctx: Context): PolicyRule | undefined {
   }
   const selNode = node.get('endpointSelector');
   if (!selNode.present && !nodeSelector.present) p.at(selNode, 'rule must have one of EndpointSelector or NodeSelector');
-  const selector = selNode.present ? parseSelector(selNode, p) : undefined;
+  const selector = selNode.present ? parseSelector(selNode, p, true) : undefined;
 
   const dd = node.get('enableDefaultDeny');
   let explicitDefaultDeny: { ingress?: boolean | undefined; egress?: boolean | undefined } = {};
@@ -158,6 +158,7 @@ function parseRule(node: YamlNode, ctx: Context): PolicyRule | undefined {
     subject: subjectSelector(selector, ctx.namespace),
     allow: { ingress: ingress.allow, egress: egress.allow },
     deny: { ingress: ingressDeny.deny, egress: egressDeny.deny },
+    hasRules: { ingress: hasRules('ingress'), egress: hasRules('egress') },
     defaultDeny: { ingress: explicitDefaultDeny.ingress ?? hasRules('ingress'), egress: explicitDefaultDeny.egress ?? hasRules('egress') },
   };
 }

@@ -1,5 +1,6 @@
 // Parses `endpointSelector` / `fromEndpoints[]` / `toEndpoints[]`: matchLabels + matchExpressions with
-// Cilium label sources. Keys without a source mean `any:`; `$host` means `reserved:host`.
+// Cilium label sources. Keys without a source mean `any:`; `$host` and `reserved.host` mean `reserved:host`.
+// A requirement that no Portcullis identity can satisfy is an error, never a selector that silently matches nothing.
 import type { YamlNode } from '../config/yaml-source.js';
 import { LabelSelector, SELECTOR_OPERATORS } from './selector.js';
 import type { Requirement, SelectorOperator } from './selector.js';
@@ -40,6 +41,25 @@ function parseKey(raw: string, at: YamlNode, p: Problems): { source: string; key
   return { source, key };
 }
 
+/** Reserved identities a Portcullis peer can have: the rest exist in Cilium only (registered endpoints carry k8s: labels). */
+const ASSIGNED_RESERVED: ReadonlySet<string> = new Set(['host', 'world']);
+
+/**
+ * Why a requirement can never hold, and whether the key or the value is at fault; undefined when it can hold.
+ * `reserved:none` selects nothing on purpose, and negations (NotIn, DoesNotExist) always can.
+ */
+function neverHolds(r: Requirement, subject: boolean): { at: 'key' | 'value'; message: string } | undefined {
+  if (r.source !== SOURCE_RESERVED || r.key === 'none' || (r.operator !== 'In' && r.operator !== 'Exists')) return undefined;
+  const label = `reserved:${r.key}`;
+  if (subject) return { at: 'key', message: `endpointSelector on ${label} selects no endpoint: Portcullis applies policy to registered endpoints, which carry k8s: labels only` };
+  if (!ASSIGNED_RESERVED.has(r.key)) {
+    const hint = r.key.startsWith('world-') ? ` (fromEntities: [${r.key}] selects the ${r.key.slice(6)} part of world)` : '';
+    return { at: 'key', message: `${label} can never match: Portcullis peers are registered endpoints, reserved:host or reserved:world${hint}` };
+  }
+  if (r.operator === 'In' && !r.values.includes('')) return { at: 'value', message: 'reserved labels carry no value' };
+  return undefined;
+}
+
 function parseValue(node: YamlNode, p: Problems): string | undefined {
   // Label values are strings in Kubernetes; unquoted numbers and booleans are a common slip.
   if (node.kind === 'scalar' && typeof node.value !== 'string') {
@@ -56,7 +76,7 @@ function parseValue(node: YamlNode, p: Problems): string | undefined {
   return value;
 }
 
-function parseExpression(node: YamlNode, p: Problems): Requirement | undefined {
+function parseExpression(node: YamlNode, p: Problems, subject: boolean): Requirement | undefined {
   if (!checkFields(node, ['key', 'operator', 'values'], p)) return undefined;
   const rawKey = stringOf(node.get('key'), p, true);
   const op = stringOf(node.get('operator'), p, true);
@@ -82,11 +102,16 @@ function parseExpression(node: YamlNode, p: Problems): Requirement | undefined {
     p.at(valuesNode, "values set must be empty for 'Exists' and 'DoesNotExist'");
     return undefined;
   }
-  return { ...key, operator, values };
+  const requirement: Requirement = { ...key, operator, values };
+  const never = neverHolds(requirement, subject);
+  if (never === undefined) return requirement;
+  if (never.at === 'key') p.at(node.get('key'), never.message);
+  else p.at(valuesNode, `${never.message}: ${key.source}:${key.key} In [${values.join(', ')}] can never match (use Exists)`);
+  return undefined;
 }
 
-/** A selector as written (before namespace injection); undefined after reporting a problem. */
-export function parseSelector(node: YamlNode, p: Problems): LabelSelector | undefined {
+/** A selector as written (before namespace injection); undefined after reporting a problem. `subject`: an endpointSelector. */
+export function parseSelector(node: YamlNode, p: Problems, subject = false): LabelSelector | undefined {
   const before = p.errors.length;
   if (!checkFields(node, ['matchLabels', 'matchExpressions'], p)) return undefined;
   const reqs: Requirement[] = [];
@@ -95,10 +120,15 @@ export function parseSelector(node: YamlNode, p: Problems): LabelSelector | unde
   for (const f of matchLabels.fields()) {
     const key = parseKey(f.name, f.key, p);
     const value = parseValue(f.value, p);
-    if (key && value !== undefined) reqs.push({ ...key, operator: 'In', values: [value] });
+    if (!key || value === undefined) continue;
+    const requirement: Requirement = { ...key, operator: 'In', values: [value] };
+    const never = neverHolds(requirement, subject);
+    if (never === undefined) reqs.push(requirement);
+    else if (never.at === 'key') p.at(f.key, never.message);
+    else p.at(f.value, `${never.message}: ${JSON.stringify(f.name)}: ${JSON.stringify(value)} can never match (write "")`);
   }
   for (const e of listOf(node.get('matchExpressions'), p)) {
-    const r = parseExpression(e, p);
+    const r = parseExpression(e, p, subject);
     if (r) reqs.push(r);
   }
   return p.errors.length === before ? new LabelSelector(reqs) : undefined;

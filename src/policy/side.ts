@@ -7,7 +7,7 @@ import { portsCover } from './model.js';
 import { HttpRuleSet } from './http-rules.js';
 import type { HttpRule } from './http-rules.js';
 import type { KafkaRule } from './kafka-rules.js';
-import { describeIdentity } from './identity.js';
+import { describeIdentity, isEndpointIdentity } from './identity.js';
 
 export type Enforcement = 'default' | 'always' | 'never';
 
@@ -18,6 +18,8 @@ export interface SubjectPolicy {
   readonly mode: Enforcement;
   /** Default deny is on (a selecting rule enables it, or enforcement is `always`). */
   readonly enforced: boolean;
+  /** Some rule selecting the subject has rules in this direction (default-allow ones included). */
+  readonly selected: boolean;
   readonly allow: readonly AllowEntry[];
   readonly deny: readonly DenyEntry[];
   /** `CiliumNetworkPolicy default/rule1`, ... of the rules that select the subject. */
@@ -40,6 +42,7 @@ export function subjectPolicy(rules: readonly PolicyRule[], subject: Identity, d
     subject,
     mode,
     enforced: mode === 'always' || (mode === 'default' && selecting.some((r) => r.defaultDeny[direction])),
+    selected: selecting.some((r) => r.hasRules[direction] || r.defaultDeny[direction]),
     allow: selecting.flatMap((r) => r.allow[direction]),
     deny: selecting.flatMap((r) => r.deny[direction]),
     policies: [...new Set(selecting.map((r) => policyName(r.policy)))],
@@ -122,6 +125,20 @@ function l7Of(entries: readonly AllowEntry[]): L7Restriction | { conflict: strin
   }
 }
 
+/**
+ * The egress side of a forward-proxy client that no policy selects for egress: no rule would restrict where the
+ * proxy relays for it, so it is refused (an open relay otherwise). `always`: the listener admits unselected
+ * clients, but under `enforcement: always` a request that no rule governs on either side is still denied.
+ */
+export function unselectedClient(policy: SubjectPolicy, address: string | undefined, always?: 'always'): SideResult {
+  const client = describeIdentity(policy.subject, address);
+  const why = isEndpointIdentity(policy.subject) ? `no policy selects ${client} for egress` : `${client} is not a registered endpoint`;
+  const rule = always
+    ? 'enforcement: always, and no rule governs the destination either'
+    : 'this listener serves only clients that some policy selects for egress (forward.allowUnselectedClients is false)';
+  return result(policy, { allowed: false, reason: `forward proxy client refused: ${why}; ${rule}` });
+}
+
 /** Distinct sets of applicable entries are few in practice; the bound only guards against pathologies. */
 const MAX_CACHED_L7 = 10_000;
 
@@ -145,12 +162,13 @@ export function decideSide(policy: SubjectPolicy, req: SideRequest, l7Cache: Map
     if (portsCover(d.ports, req.port) && d.peer.matches(req.remote))
       return result(policy, { allowed: false, deniedBy: [d.ref], reason: `denied by ${dir}Deny rule ${describeRef(d.ref)}: ${d.peer.text} on port ${req.port}` });
   }
-  if (!policy.enforced) {
+  const candidates = policy.allow.filter((e) => portsCover(e.ports, req.port) && e.peer.matches(req.remote));
+  // Default-allow (enableDefaultDeny false) only spares what no rule selects: a rule whose L3/L4 part selects
+  // this peer and port still applies its serverNames and L7 rules, as Cilium does (cilium/cilium#38676).
+  if (!policy.enforced && candidates.length === 0) {
     const why = policy.policies.length === 0 ? `no policy selects ${subject} for ${dir}` : `only default-allow policies select ${subject} for ${dir} (${policy.policies.join(', ')})`;
     return result(policy, { allowed: true, reason: `${dir} not enforced: ${why}` });
   }
-
-  const candidates = policy.allow.filter((e) => portsCover(e.ports, req.port) && e.peer.matches(req.remote));
   if (candidates.length === 0) {
     const by = policy.policies.length > 0 ? `policies: ${policy.policies.join(', ')}` : 'enforcement: always, no policy selects it';
     return result(policy, { allowed: false, reason: `no ${dir} rule of ${subject} allows ${remote} on port ${req.port} (${by})` });

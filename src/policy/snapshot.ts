@@ -9,7 +9,7 @@ import type { AllowEntry, PolicyDocument, PolicyRule } from './model.js';
 import { portsOverlap } from './model.js';
 import { buildEndpointRegistry } from './endpoints.js';
 import { describeIdentity, isEndpointIdentity } from './identity.js';
-import { decideSide, describeRef, subjectPolicy } from './side.js';
+import { decideSide, describeRef, subjectPolicy, unselectedClient } from './side.js';
 import type { Enforcement, L7Restriction, SideResult, SubjectPolicy } from './side.js';
 import { connectionDecision } from './connection.js';
 
@@ -95,19 +95,30 @@ class Snapshot implements PolicySnapshot {
   }
 
   decideConnection(req: ConnectionRequest): ConnectionDecision {
-    const key = `${peerKey(req.source)}|${peerKey(req.destination)}|${req.port}|${req.sni ?? ''}`;
+    const key = `${peerKey(req.source)}|${peerKey(req.destination)}|${req.port}|${req.sni ?? ''}|${req.forwardClients ?? ''}`;
     let d = this.connections.get(key);
     if (d) return d;
     const sides: SideResult[] = [];
-    if (isEndpointIdentity(req.source.identity))
-      sides.push(decideSide(this.subject(req.source.identity, 'egress'), { remote: req.destination, port: req.port, sni: req.sni }, this.l7Cache, this.entryIds));
+    const egress = this.subject(req.source.identity, 'egress');
+    const selected = isEndpointIdentity(req.source.identity) && egress.selected;
+    if (req.forwardClients === 'selected' && !selected) sides.push(unselectedClient(egress, req.source.address));
+    else if (isEndpointIdentity(req.source.identity))
+      sides.push(decideSide(egress, { remote: req.destination, port: req.port, sni: req.sni }, this.l7Cache, this.entryIds));
     if (isEndpointIdentity(req.destination.identity))
       sides.push(decideSide(this.subject(req.destination.identity, 'ingress'), { remote: req.source, port: req.port, sni: req.sni }, this.l7Cache, this.entryIds));
+    // A forward proxy under `always` relays nothing that no rule governs, even for clients it admits unselected.
+    if (sides.length === 0 && req.forwardClients !== undefined && this.enforcement === 'always') sides.push(unselectedClient(egress, req.source.address, 'always'));
     const noSides = `neither ${describeIdentity(req.source.identity, req.source.address)} nor ${describeIdentity(req.destination.identity, req.destination.address)} is a registered endpoint; no policy applies`;
     d = connectionDecision(sides, this.audit, noSides);
     if (this.connections.size >= MAX_CACHED_CONNECTIONS) this.connections.clear();
     this.connections.set(key, d);
     return d;
+  }
+
+  refuseForwardClient(source: Peer): ConnectionDecision | undefined {
+    const egress = this.subject(source.identity, 'egress');
+    if (isEndpointIdentity(source.identity) && egress.selected) return undefined;
+    return connectionDecision([unselectedClient(egress, source.address)], this.audit, '');
   }
 
   private subject(identity: Identity, direction: Direction): SubjectPolicy {

@@ -131,6 +131,13 @@ export interface ConnectionRequest {
   readonly port: number;
   /** TLS ClientHello server name; undefined when the connection is not TLS or has no SNI. */
   readonly sni?: string;
+  /**
+   * Set for forward-proxy requests, whose source would otherwise be relayed anywhere when no egress rule governs
+   * it. `selected`: only sources that some policy selects for egress are served. `any` (the listener's
+   * `allowUnselectedClients`): others too, except that under `enforcement: always` a request that no rule governs
+   * on either side is denied.
+   */
+  readonly forwardClients?: 'selected' | 'any';
 }
 
 /** The L3/L4 (+SNI) verdict of one connection, with the L7 matchers of the rules that apply to it. */
@@ -169,6 +176,12 @@ export interface PolicySnapshot {
   readonly policies: readonly PolicySummary[];
   /** Cached per (source, destination, port, sni): per-request work is matching only. */
   decideConnection(request: ConnectionRequest): ConnectionDecision;
+  /**
+   * Forward proxy, before the target is resolved: the refusal of a source that no policy selects for egress
+   * (`forwardClients: selected`), so it gets nothing from the proxy, not even a name lookup; undefined when served.
+   * Optional for stand-in snapshots: decideConnection refuses such a client per address anyway.
+   */
+  refuseForwardClient?(source: Peer): ConnectionDecision | undefined;
 }
 
 /** A problem in a policy or config file, located precisely. */

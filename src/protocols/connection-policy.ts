@@ -194,7 +194,9 @@ export function decideConnection(snapshot: PolicySnapshot, ctx: ListenerContext,
   const sni = options.sni === undefined ? {} : { sni: options.sni };
   if (options.target !== undefined) {
     const destination = forwardDestination(snapshot, options.target);
-    return { decision: snapshot.decideConnection({ source, destination, port: options.target.port, ...sni }), source, destination };
+    // A forward listener is no open relay: it serves clients whose egress some policy governs, unless told otherwise.
+    const forwardClients = config.forward?.allowUnselectedClients === true ? 'any' : 'selected';
+    return { decision: snapshot.decideConnection({ source, destination, port: options.target.port, ...sni, forwardClients }), source, destination };
   }
   const endpoint = config.to === undefined ? undefined : snapshot.endpoints.byName(config.to);
   const upstreamHost = config.upstream?.host;

@@ -3,6 +3,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { createLogger } from '../../src/observe/logger.js';
 import { startPortcullis, type Portcullis } from '../../src/runtime/server.js';
 
@@ -19,6 +20,10 @@ export interface RuntimeOptions {
   readonly admin?: boolean;
   /** Watch policy and secret files (default false: tests reload explicitly). */
   readonly watch?: boolean;
+  /** Policy enforcement mode (default: the loader's default). */
+  readonly enforcement?: 'default' | 'always' | 'never';
+  /** Where the proxy logs (default: nowhere). */
+  readonly log?: Logger;
 }
 
 export interface FlowRecord {
@@ -58,11 +63,11 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   const configFile = join(dir, 'portcullis.yaml');
   writeFileSync(
     configFile,
-    `policies: ${JSON.stringify(policies)}\n${o.certs === undefined ? '' : `certs: ${JSON.stringify(o.certs)}\n`}admin: ${o.admin ? '"127.0.0.1:0"' : 'off'}\nflows: ${JSON.stringify(flowsFile)}\nendpoints:\n${indent(o.endpoints)}\nlisteners:\n${indent(o.listeners)}\n`,
+    `policies: ${JSON.stringify(policies)}\n${o.certs === undefined ? '' : `certs: ${JSON.stringify(o.certs)}\n`}admin: ${o.admin ? '"127.0.0.1:0"' : 'off'}\n${o.enforcement === undefined ? '' : `enforcement: ${o.enforcement}\n`}flows: ${JSON.stringify(flowsFile)}\nendpoints:\n${indent(o.endpoints)}\nlisteners:\n${indent(o.listeners)}\n`,
   );
   let proxy: Portcullis;
   try {
-    proxy = await startPortcullis(configFile, { watch: o.watch ?? false, log: createLogger({ level: 'silent' }) });
+    proxy = await startPortcullis(configFile, { watch: o.watch ?? false, log: o.log ?? createLogger({ level: 'silent' }) });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;

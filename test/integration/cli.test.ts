@@ -128,6 +128,46 @@ listeners:
     }
   });
 
+  test('enableDefaultDeny: {ingress: false}: the rule\'s L7 rules still decide for the peer it selects', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-trace-'));
+    // Cilium's CI manifest l7-policy-allow.yaml.
+    writeFileSync(join(dir, 'l7-policy-allow.yaml'), `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: l7-policy-default-allow}
+spec:
+  endpointSelector: {matchLabels: {id: app1}}
+  enableDefaultDeny: {ingress: false}
+  ingress:
+  - fromEndpoints: [{matchLabels: {id: app2}}]
+    toPorts:
+    - ports: [{port: "80", protocol: TCP}]
+      rules: {http: [{method: GET, path: /public}]}
+`);
+    writeFileSync(join(dir, 'portcullis.yaml'), `policies: l7-policy-allow.yaml
+endpoints:
+  - {name: app1, labels: {id: app1}, addresses: [127.0.0.51]}
+  - {name: app2, labels: {id: app2}, addresses: [127.0.0.52]}
+  - {name: app3, labels: {id: app3}, addresses: [127.0.0.53]}
+listeners:
+  - {name: app1, listen: "127.0.0.1:0", protocol: http, to: app1, upstream: "127.0.0.51:80"}
+`);
+    try {
+      const trace = (from: string, request: string) => cli(['trace', '--from', from, '--to', 'app1', '--port', '80', '--http', request], dir);
+      const open = await trace('app2', 'GET /public');
+      assert.equal(open.code, 0, open.stdout + open.stderr);
+      const denied = await trace('app2', 'GET /private');
+      assert.equal(denied.code, 2, denied.stdout + denied.stderr);
+      assert.match(denied.stdout, /L7 http GET \/private: DROPPED\n\s+L7: no http rule matched GET \/private \(rules: GET \/public\)/);
+      assert.match(denied.stdout, /verdict: DROPPED\n$/);
+      // app3 is selected by no rule: not default-denied, not L7-restricted.
+      const other = await trace('app3', 'GET /private');
+      assert.equal(other.code, 0, other.stdout + other.stderr);
+      assert.match(other.stdout, /ingress not enforced: only default-allow policies select default\/app1/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('bad arguments: exit 1 with a clear message', async () => {
     const r = await cli(['trace', '--from', 'nobody', '--to', 'deathstar', '--http', 'GET /'], packageRoot);
     assert.equal(r.code, 1);

@@ -23,6 +23,20 @@ spec:
     toPorts: [{ports: [{port: "9999", protocol: TCP}]}]
 `;
 
+/** The Star Wars L7 rule in a default-allow policy: xwing is selected by no rule, tiefighter is. */
+const STAR_WARS_L7_DEFAULT_ALLOW = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: visibility}
+spec:
+  endpointSelector: {matchLabels: {org: empire, class: deathstar}}
+  enableDefaultDeny: {ingress: false}
+  ingress:
+  - fromEndpoints: [{matchLabels: {org: empire}}]
+    toPorts:
+    - ports: [{port: "80", protocol: TCP}]
+      rules: {http: [{method: POST, path: /v1/request-landing}]}
+`;
+
 let proxy: ProxyFixture | undefined;
 afterEach(async () => {
   await proxy?.close();
@@ -198,4 +212,23 @@ spec:
     request?.l7?.http?.headers.filter(([name]) => name.startsWith('x-')),
     [['x-fleet', 'imperial'], ['x-clearance', 'top']],
   );
+});
+
+test('enableDefaultDeny {ingress: false}: the selected peer is L7-restricted (h1 and h2c), an unselected peer is not', async () => {
+  proxy = await startProxy({ policy: STAR_WARS_L7_DEFAULT_ALLOW });
+  for (const h2 of [[], ['--http2-prior-knowledge']]) {
+    const landing = await curl([...h2, '--interface', TIEFIGHTER, '-X', 'POST', '-w', '%{http_code}', '-o', '/dev/null', `${proxy.url}/v1/request-landing`]);
+    assert.deepEqual([landing.code, landing.stdout], [0, '200'], landing.stderr);
+    const exhaust = await curl([...h2, '--interface', TIEFIGHTER, '-X', 'PUT', `${proxy.url}/v1/exhaust-port`]);
+    assert.deepEqual([exhaust.code, exhaust.stdout], [0, 'Access denied\r\n'], exhaust.stderr);
+    const xwing = await curl([...h2, '--interface', XWING, '-X', 'PUT', '-w', '%{http_code}', '-o', '/dev/null', `${proxy.url}/v1/exhaust-port`]);
+    assert.deepEqual([xwing.code, xwing.stdout], [0, '200'], xwing.stderr);
+  }
+  assert.deepEqual(
+    proxy.upstream.seen.map((r) => `${r.method} ${r.url}`),
+    ['POST /v1/request-landing', 'PUT /v1/exhaust-port', 'POST /v1/request-landing', 'PUT /v1/exhaust-port'],
+  );
+  const dropped = proxy.flows.events.filter((f) => f.verdict === 'DROPPED');
+  assert.equal(dropped.length, 2);
+  for (const f of dropped) assert.match(f.decision?.reason ?? '', /^L7: no http rule matched PUT \/v1\/exhaust-port/);
 });

@@ -2,7 +2,7 @@
 // both sides of a flow, audit mode, and the connection cache.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STAR_WARS, cnp, connect, endpoint, http, snapshotOf } from '../helpers/policy-fixtures.js';
+import { STAR_WARS, cnp, connect, endpoint, http, kafka, peer, snapshotOf } from '../helpers/policy-fixtures.js';
 import { MAX_CACHED_CONNECTIONS } from '../../src/policy/index.js';
 
 const endpoints = [
@@ -70,7 +70,7 @@ test('default deny: ingress: [{}] denies everything, an endpoint with no ingress
   assert.equal(connect(snap, 'server', 'other', 80).verdict, 'FORWARDED'); // egress of server untouched
 });
 
-test('enableDefaultDeny: default-allow policies do not enforce, and their L7 rules do not restrict', () => {
+test('enableDefaultDeny: default-allow policies leave unselected peers open, and enforce their L7 rules on the peers they select', () => {
   const visibility = cnp('visibility', `
 endpointSelector: {matchLabels: {app: server}}
 enableDefaultDeny: {ingress: false}
@@ -78,11 +78,18 @@ ingress:
 - fromEndpoints: [{matchLabels: {app: client}}]
   toPorts: [{ports: [{port: "80", protocol: TCP}], rules: {http: [{method: GET}]}}]`);
   const snap = snapshotOf(visibility, endpoints);
+  // The rule's L3/L4 part selects client on 80: its HTTP rules apply (Cilium, cilium/cilium#38676).
   const d = connect(snap, 'client', 'server', 80);
   assert.equal(d.verdict, 'FORWARDED');
-  assert.equal(d.l7, 'none');
-  assert.equal(d.decideHttp(http('POST', '/x')).verdict, 'FORWARDED');
-  assert.equal(connect(snap, 'other', 'server', 80).verdict, 'FORWARDED');
+  assert.equal(d.l7, 'http');
+  assert.equal(d.decideHttp(http('GET', '/x')).verdict, 'FORWARDED');
+  assert.equal(d.decideHttp(http('POST', '/x')).verdict, 'DROPPED');
+  // Peers and ports the rule does not select are not default-denied, and not L7-restricted.
+  for (const [from, port] of [['other', 80], ['client', 81], ['127.0.0.1', 80], ['203.0.113.9', 80]] as const) {
+    const o = connect(snap, from, 'server', port);
+    assert.deepEqual([o.verdict, o.l7], ['FORWARDED', 'none'], `${from} :${port}`);
+    assert.equal(o.decideHttp(http('POST', '/x')).verdict, 'FORWARDED', `${from} :${port}`);
+  }
   assert.match(connect(snap, 'other', 'server', 80).reason, /not enforced: only default-allow policies select default\/server/);
 
   // Once any selecting rule enables default deny, the default-allow rule's allows are ordinary allows.
@@ -94,6 +101,76 @@ ingress:
   assert.equal(c.decideHttp(http('POST', '/')).verdict, 'DROPPED');
   assert.equal(connect(both, 'other', 'server', 80).verdict, 'FORWARDED');
   assert.equal(connect(both, '127.0.0.1', 'server', 80).verdict, 'DROPPED');
+});
+
+test('enableDefaultDeny false: L7 rules still apply to selected peers on egress, for Kafka, under audit and enforcement modes', () => {
+  // The l7-policy-allow.yaml shape of Cilium's CI, on ingress and on egress.
+  const ingress = cnp('l7-default-allow', `
+endpointSelector: {matchLabels: {app: server}}
+enableDefaultDeny: {ingress: false}
+ingress:
+- fromEndpoints: [{matchLabels: {app: client}}]
+  toPorts: [{ports: [{port: "80", protocol: TCP}], rules: {http: [{method: GET, path: /public}]}}]`);
+  const egress = cnp('egress-default-allow', `
+endpointSelector: {matchLabels: {app: client}}
+enableDefaultDeny: {egress: false}
+egress:
+- toEndpoints: [{matchLabels: {app: other}}]
+  toPorts: [{ports: [{port: "80", protocol: TCP}], rules: {http: [{method: GET, path: /public}]}}]
+- toEndpoints: [{matchLabels: {app: other}}]
+  toPorts: [{ports: [{port: "9092", protocol: TCP}], rules: {kafka: [{role: produce, topic: allowed}]}}]`);
+  const snap = snapshotOf([ingress, egress], endpoints);
+  const verdicts = (s: typeof snap, from: string, to: string, port: number, path: string) => {
+    const d = connect(s, from, to, port);
+    return [d.verdict, d.decideHttp(http('GET', path)).verdict];
+  };
+  assert.deepEqual(verdicts(snap, 'client', 'server', 80, '/public'), ['FORWARDED', 'FORWARDED']);
+  assert.deepEqual(verdicts(snap, 'client', 'server', 80, '/private'), ['FORWARDED', 'DROPPED']);
+  assert.match(connect(snap, 'client', 'server', 80).decideHttp(http('GET', '/private')).reason, /^L7: no http rule matched GET \/private .*\[ingress of default\/server\]$/);
+  assert.deepEqual(verdicts(snap, 'client', 'other', 80, '/private'), ['FORWARDED', 'DROPPED']);
+  assert.match(connect(snap, 'client', 'other', 80).decideHttp(http('GET', '/private')).reason, /\[egress of default\/client\]$/);
+  assert.deepEqual(verdicts(snap, 'client', 'other', 8080, '/private'), ['FORWARDED', 'FORWARDED']); // port not selected
+  const k = connect(snap, 'client', 'other', 9092);
+  assert.equal(k.l7, 'kafka');
+  assert.equal(k.decideKafka(kafka(0, ['allowed'])).verdict, 'FORWARDED');
+  assert.equal(k.decideKafka(kafka(0, ['secret'])).verdict, 'DROPPED');
+
+  // A plain L4 allow for the same peer and port still cancels the L7 restriction, as in a default-deny policy.
+  const l4 = cnp('l4-default-allow', `
+endpointSelector: {matchLabels: {app: server}}
+enableDefaultDeny: {ingress: false}
+ingress: [{fromEndpoints: [{matchLabels: {app: client}}], toPorts: [{ports: [{port: "80"}]}]}]`);
+  assert.deepEqual(verdicts(snapshotOf([ingress, l4], endpoints), 'client', 'server', 80, '/private'), ['FORWARDED', 'FORWARDED']);
+
+  // A deny rule wins over the default-allow rule's allow.
+  const deny = cnp('deny', `endpointSelector: {matchLabels: {app: server}}\nenableDefaultDeny: {ingress: false}\ningressDeny: [{fromEndpoints: [{matchLabels: {app: client}}]}]`);
+  assert.equal(connect(snapshotOf([ingress, deny], endpoints), 'client', 'server', 80).verdict, 'DROPPED');
+
+  // always: enforced anyway (L7 applies, unselected peers denied); never: nothing applies.
+  const always = snapshotOf(ingress, endpoints, { enforcement: 'always' });
+  assert.equal(connect(always, 'client', 'server', 80).decideHttp(http('GET', '/private')).verdict, 'DROPPED');
+  assert.equal(connect(always, 'other', 'server', 80).verdict, 'DROPPED');
+  const never = snapshotOf(ingress, endpoints, { enforcement: 'never' });
+  assert.equal(connect(never, 'client', 'server', 80).decideHttp(http('GET', '/private')).verdict, 'FORWARDED');
+
+  // Audit: the would-be L7 denial is forwarded with verdict AUDIT.
+  const audit = snapshotOf(ingress, endpoints, { audit: true });
+  const a = connect(audit, 'client', 'server', 80).decideHttp(http('GET', '/private'));
+  assert.deepEqual([a.verdict, a.allowed], ['AUDIT', true]);
+  assert.match(a.reason, /^audit: would be dropped: L7: no http rule matched GET \/private/);
+});
+
+test('enableDefaultDeny false: serverNames of a rule apply to the peers it selects', () => {
+  const snap = snapshotOf(cnp('sni-default-allow', `
+endpointSelector: {matchLabels: {app: server}}
+enableDefaultDeny: {ingress: false}
+ingress:
+- fromEndpoints: [{matchLabels: {app: client}}]
+  toPorts: [{ports: [{port: "443", protocol: TCP}], serverNames: [api.example.com]}]`), endpoints);
+  assert.equal(connect(snap, 'client', 'server', 443, 'api.example.com').verdict, 'FORWARDED');
+  assert.equal(connect(snap, 'client', 'server', 443, 'evil.example.com').verdict, 'DROPPED');
+  assert.match(connect(snap, 'client', 'server', 443, 'evil.example.com').reason, /^SNI evil\.example\.com not in serverNames \[api\.example\.com\]/);
+  assert.equal(connect(snap, 'other', 'server', 443, 'evil.example.com').verdict, 'FORWARDED');
 });
 
 test('enableDefaultDeny: a deny rule still applies in a default-allow policy; ingress: true without rules denies all', () => {
@@ -227,4 +304,27 @@ ingress: [{fromEndpoints: [{matchLabels: {app: client}}]}]`, 'prod'), [
   });
   assert.deepEqual([ref.direction, ref.file, ref.line, ref.path], ['ingress', 'policy-0.yaml', 10, 'spec.ingress[0]']);
   assert.deepEqual(snap.policies.map((p) => [p.kind, p.name, p.namespace, p.rules, p.line]), [['CiliumNetworkPolicy', 'labelled', 'prod', 1, 1]]);
+});
+
+test('forward-proxy clients: only sources some policy selects for egress, in every mode; audit forwards with AUDIT', () => {
+  const egress = cnp('client-out', `endpointSelector: {matchLabels: {app: client}}\negress: [{toCIDR: [203.0.113.0/24]}]`);
+  const ask = (snap: ReturnType<typeof snapshotOf>, from: string, forwardClients: 'selected' | 'any') =>
+    snap.decideConnection({ source: peer(snap, from), destination: peer(snap, '203.0.113.7'), port: 443, forwardClients });
+  for (const enforcement of ['default', 'always', 'never'] as const) {
+    const snap = snapshotOf(egress, endpoints, { enforcement });
+    assert.equal(ask(snap, 'client', 'selected').verdict, 'FORWARDED', enforcement);
+    assert.match(ask(snap, 'other', 'selected').reason, /^forward proxy client refused: no policy selects default\/other for egress/, enforcement);
+    assert.match(ask(snap, '198.51.100.1', 'selected').reason, /^forward proxy client refused: world \(198\.51\.100\.1\) is not a registered endpoint/, enforcement);
+    // Admitted unselected: nothing governs them except under `always`.
+    assert.equal(ask(snap, '198.51.100.1', 'any').verdict, enforcement === 'always' ? 'DROPPED' : 'FORWARDED', enforcement);
+  }
+  // Not a forward-proxy request: no policy on either side means no policy applies (reverse listeners always have one).
+  const always = snapshotOf(egress, endpoints, { enforcement: 'always' });
+  assert.equal(always.decideConnection({ source: peer(always, '198.51.100.1'), destination: peer(always, '203.0.113.7'), port: 443 }).verdict, 'FORWARDED');
+  const audit = snapshotOf(egress, endpoints, { audit: true });
+  const a = ask(audit, 'other', 'selected');
+  assert.deepEqual([a.verdict, a.allowed], ['AUDIT', true]);
+  // A default-allow egress policy selects its subject too.
+  const visibility = cnp('other-out', `endpointSelector: {matchLabels: {app: other}}\nenableDefaultDeny: {egress: false}\negress: [{toCIDR: [192.0.2.0/24]}]`);
+  assert.equal(ask(snapshotOf([egress, visibility], endpoints), 'other', 'selected').verdict, 'FORWARDED');
 });

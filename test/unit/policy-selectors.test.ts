@@ -129,6 +129,24 @@ ingress:
   }
 });
 
+test('reserved.<name> keys (older Cilium examples, e.g. the guestbook policy) are reserved labels, as Cilium parses them', () => {
+  for (const sel of ['{matchLabels: {"reserved.host": ""}}', '{matchLabels: {reserved.host: ""}}', '{matchExpressions: [{key: "reserved.host", operator: Exists}]}']) {
+    const snap = snapshotOf(cnp('from-host', `
+endpointSelector: {matchLabels: {app: db}}
+ingress:
+- fromEndpoints: [${sel}]`, 'prod'), endpoints);
+    assert.equal(connect(snap, '127.0.0.1', 'prod/db', 80).verdict, 'FORWARDED', sel);
+    assert.equal(connect(snap, '203.0.113.1', 'prod/db', 80).verdict, 'DROPPED', sel);
+    assert.equal(connect(snap, 'prod/web', 'prod/db', 80).verdict, 'DROPPED', sel);
+  }
+  const world = snapshotOf(cnp('from-world', `
+endpointSelector: {matchLabels: {app: db}}
+ingress:
+- fromEndpoints: [{matchLabels: {"reserved.world": ""}}]`, 'prod'), endpoints);
+  assert.equal(connect(world, '203.0.113.1', 'prod/db', 80).verdict, 'FORWARDED');
+  assert.equal(connect(world, '127.0.0.1', 'prod/db', 80).verdict, 'DROPPED');
+});
+
 test('matchExpressions NotIn and DoesNotExist in a policy', () => {
   const snap = snapshotOf(cnp('not-ops', `
 endpointSelector: {matchLabels: {app: web}}

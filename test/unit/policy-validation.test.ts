@@ -122,6 +122,26 @@ test('L7 placement rules', () => {
   assert.deepEqual(errorsOf(rule('{port: "53", protocol: ANY}', '{dns: [{matchPattern: "*.cilium.io"}]}', 'egress')), []);
 });
 
+test('selector keys that can never match are errors at the key or value, never accepted silently', () => {
+  const peers = (sel: string) => cnp('s', `endpointSelector: {}\ningress: [{fromEndpoints: [${sel}]}]`);
+  expectOne(peers('{matchLabels: {"reserved.wrld": ""}}'), '"reserved.wrld"', 'spec.ingress[0].fromEndpoints[0].matchLabels["reserved.wrld"]', /^unknown reserved label "wrld"/);
+  expectOne(peers('{matchLabels: {"reserved.": ""}}'), '"reserved."', 'spec.ingress[0].fromEndpoints[0].matchLabels["reserved."]', /^unknown reserved label ""/);
+  // Reserved identities no Portcullis peer ever has (peers are registered endpoints, reserved:host or reserved:world).
+  for (const name of ['health', 'init', 'unmanaged', 'remote-node', 'kube-apiserver', 'ingress', 'world-ipv4']) {
+    expectOne(peers(`{matchLabels: {"reserved:${name}": ""}}`), `"reserved:${name}"`, `spec.ingress[0].fromEndpoints[0].matchLabels["reserved:${name}"]`, new RegExp(`^reserved:${name} can never match: Portcullis peers are registered endpoints, reserved:host or reserved:world`));
+  }
+  expectOne(peers('{matchExpressions: [{key: "reserved.kube-apiserver", operator: Exists}]}'), '"reserved.kube-apiserver"', 'spec.ingress[0].fromEndpoints[0].matchExpressions[0].key', /^reserved:kube-apiserver can never match/);
+  assert.match(errorsOf(peers('{matchLabels: {"reserved:world-ipv6": ""}}'))[0]!.message, /fromEntities: \[world-ipv6\]/);
+  // Reserved labels have no value.
+  expectOne(peers('{matchLabels: {"reserved:world": "yes"}}'), '"yes"', 'spec.ingress[0].fromEndpoints[0].matchLabels["reserved:world"]', 'reserved labels carry no value: "reserved:world": "yes" can never match (write "")');
+  expectOne(peers('{matchExpressions: [{key: "reserved:host", operator: In, values: [x]}]}'), '[x]', 'spec.ingress[0].fromEndpoints[0].matchExpressions[0].values', /^reserved labels carry no value: reserved:host In \[x\] can never match/);
+  // A subject selector requiring a reserved label selects no registered endpoint.
+  expectOne(cnp('s', `endpointSelector: {matchLabels: {"reserved:host": ""}}\ningress: [{}]`), '"reserved:host"', 'spec.endpointSelector.matchLabels["reserved:host"]', /^endpointSelector on reserved:host selects no endpoint: Portcullis applies policy to registered endpoints/);
+  // What can match stays valid: none on purpose, negations, host and world peers.
+  for (const sel of ['{matchLabels: {"reserved:none": ""}}', '{matchLabels: {"reserved.world": ""}}', '{matchExpressions: [{key: "reserved:health", operator: DoesNotExist}]}']) assert.deepEqual(errorsOf(peers(sel)), [], sel);
+  assert.deepEqual(errorsOf(cnp('s', `endpointSelector: {matchExpressions: [{key: "reserved:host", operator: DoesNotExist}]}\ningress: [{}]`)), []);
+});
+
 test('selectors, entities and peers', () => {
   expectOne(cnp('s', `endpointSelector: {matchExpressions: [{key: app, operator: Like, values: [a]}]}\ningress: [{}]`), 'Like', 'spec.endpointSelector.matchExpressions[0].operator', '"Like" is not a valid label selector operator');
   expectOne(cnp('s', `endpointSelector: {matchExpressions: [{key: app, operator: In}]}\ningress: [{}]`), '{key', 'spec.endpointSelector.matchExpressions[0].values', "for 'In', 'NotIn' operators, values set can't be empty");

@@ -93,6 +93,15 @@ describe('forward listener options', () => {
     assert.equal(listener?.forward?.hosts.size, 0);
   });
 
+  it('allowUnselectedClients: false unless set to true; anything but a boolean is an error at its line', () => {
+    assert.equal(parse('  - {name: egress, listen: "127.0.0.1:3128", protocol: forward}').listener?.forward?.allowUnselectedClients, false);
+    const open = parse('  - {name: egress, listen: "127.0.0.1:3128", protocol: forward, forward: {allowUnselectedClients: true}}');
+    assert.deepEqual(open.errors, []);
+    assert.equal(open.listener?.forward?.allowUnselectedClients, true);
+    const bad = parse('  - {name: egress, listen: "127.0.0.1:3128", protocol: forward, forward: {allowUnselectedClients: "yes"}}');
+    assert.ok(bad.errors.some((e) => e.startsWith('/etc/portcullis/portcullis.yaml:4:') && /allowUnselectedClients/.test(e)), bad.errors.join('\n'));
+  });
+
   it('refuses host entries that are not names or addresses, with their location', () => {
     const { errors } = parse(`  - name: egress
     listen: "127.0.0.1:3128"

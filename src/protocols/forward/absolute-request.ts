@@ -14,7 +14,7 @@ import { ForwardedResponse } from '../http/http1-forward.js';
 import { isRefusal, prepareRequest } from '../http/http1-request.js';
 import { ACCESS_DENIED_REPLY, refusedRequest, sendLocalReply } from '../http/local-reply.js';
 import { HttpExchange, recordRejectedRequest } from '../http/request-policy.js';
-import { chooseTarget, splitAuthority } from './destination.js';
+import { chooseTarget, refusedClient, splitAuthority } from './destination.js';
 import { ResolveError, type TargetResolver } from './resolve.js';
 
 export interface AbsoluteRequests {
@@ -33,6 +33,10 @@ export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetRes
     sendLocalReply(res, refusedRequest(status, reason), status === 400);
   };
 
+  const deny = (res: ServerResponse, exchange: HttpExchange) => {
+    exchange.responded(ACCESS_DENIED_REPLY.status, sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing));
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!/^http:\/\//i.test(req.url ?? '')) {
       const why = /^https:\/\//i.test(req.url ?? '') ? 'https targets go through CONNECT' : 'a forward proxy needs an absolute-form target (http://host/path)';
@@ -43,6 +47,9 @@ export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetRes
     const authority = prepared.authority!;
     const hostPort = splitAuthority(authority, 80);
     if (hostPort === undefined) return refuse(req, res, 400, `bad authority ${JSON.stringify(authority.slice(0, 100))}`);
+    const early = { ...unresolvedParties(ctx, req), destinationPort: hostPort.port };
+    const refusal = refusedClient(ctx, early);
+    if (refusal !== undefined) return deny(res, new HttpExchange(ctx, early, refusal, prepared.facts, prepared.protocol, 'http', prepared.received));
     let resolved;
     try {
       resolved = await resolver.resolve(hostPort.host);
@@ -55,10 +62,7 @@ export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetRes
     const { target, parties, decision } = chooseTarget(ctx, client, resolved, hostPort.port);
     // On a denied connection every request carries the connection's denial (verdict and reason).
     const exchange = new HttpExchange(ctx, parties, decision, prepared.facts, prepared.protocol, 'http', prepared.received);
-    if (!exchange.allowed) {
-      exchange.responded(ACCESS_DENIED_REPLY.status, sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing));
-      return;
-    }
+    if (!exchange.allowed) return deny(res, exchange);
     const { head, facts } = prepared;
     if (head.expectContinue && req.httpVersionMinor >= 1) res.writeContinue();
     const headers = upstreamRequestHeaders(exchange.headers, authority, limits.xForwardedFor, client.address);

@@ -15,7 +15,7 @@ import { recordRejectedRequest } from '../http/request-policy.js';
 import { spliceToUpstream } from '../tls/listener-passthrough.js';
 import type { TlsConnections } from '../tls/listener-front.js';
 import { unresolvedParties } from './absolute-request.js';
-import { chooseTarget, splitAuthority, type ChosenTarget } from './destination.js';
+import { chooseTarget, refusedClient, splitAuthority, type ChosenTarget } from './destination.js';
 import { ResolveError, type TargetResolver } from './resolve.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
@@ -39,6 +39,9 @@ export async function handleConnect(
   };
   const hostPort = splitAuthority(authority);
   if (hostPort === undefined) return refuse(400, 'CONNECT needs host:port');
+  const early = { ...unresolvedParties(ctx, req), destinationPort: hostPort.port };
+  const refusal = refusedClient(ctx, early);
+  if (refusal !== undefined) return denyTunnel(ctx, socket, { parties: early, decision: refusal }, authority);
   let resolved;
   try {
     resolved = await resolver.resolve(hostPort.host);
@@ -52,12 +55,7 @@ export async function handleConnect(
   // Rules with serverNames allow nothing without an SNI; the name the client asked for is the SNI it will send.
   const name = resolved.names[0];
   const chosen = withoutSni.decision.allowed || name === undefined ? withoutSni : chooseTarget(ctx, client, resolved, hostPort.port, name);
-  if (!chosen.decision.allowed) {
-    recordConnect(ctx, chosen, authority, 'DROPPED');
-    ctx.metrics.drop('POLICY_DENIED', 'TCP');
-    writeRawReply(socket, ACCESS_DENIED_REPLY);
-    return;
-  }
+  if (!chosen.decision.allowed) return denyTunnel(ctx, socket, chosen, authority);
   recordConnect(ctx, chosen, authority, chosen.decision.verdict);
   socket.write(ESTABLISHED);
   if (head.length > 0) socket.unshift(head);
@@ -78,8 +76,17 @@ function needsNothingFromTheStream(decision: ConnectionDecision): boolean {
   return decision.allowed && decision.l7 === 'none' && decision.terminatingTLS === undefined;
 }
 
+/** A CONNECT policy refused: `403` before any tunnel opens. */
+function denyTunnel(ctx: ListenerContext, socket: Socket, refused: Decided, authority: string): void {
+  recordConnect(ctx, refused, authority, 'DROPPED');
+  ctx.metrics.drop('POLICY_DENIED', 'TCP');
+  writeRawReply(socket, ACCESS_DENIED_REPLY);
+}
+
+type Decided = Pick<ChosenTarget, 'parties' | 'decision'>;
+
 /** The CONNECT request as an L7 record: which tunnel was asked for and what policy said. */
-function recordConnect(ctx: ListenerContext, chosen: ChosenTarget, authority: string, verdict: Verdict): void {
+function recordConnect(ctx: ListenerContext, chosen: Decided, authority: string, verdict: Verdict): void {
   const parties: FlowParties = chosen.parties;
   ctx.metrics.policyL7('received', 'http');
   ctx.metrics.policyL7(chosen.decision.allowed ? 'forwarded' : 'denied', 'http');

@@ -13,6 +13,17 @@ export interface ChosenTarget {
   readonly decision: ConnectionDecision;
 }
 
+/**
+ * The refusal of a client this listener does not serve (no policy selects it for egress and
+ * `allowUnselectedClients` is off), decided before its target is resolved; undefined when it is served.
+ */
+export function refusedClient(ctx: ListenerContext, parties: FlowParties): ConnectionDecision | undefined {
+  if (ctx.config.forward?.allowUnselectedClients === true) return undefined;
+  const refusal = ctx.snapshot().refuseForwardClient?.(parties.source);
+  // Audit mode forwards would-be denials: the request goes on and is decided (and recorded) per address.
+  return refusal?.allowed === false ? refusal : undefined;
+}
+
 /** The first address whose connection policy allows; when none does, the denial of the first. */
 export function chooseTarget(ctx: ListenerContext, client: { address: string; port: number }, resolved: ResolvedTarget, port: number, sni?: string): ChosenTarget {
   const snapshot = ctx.snapshot();

@@ -12,7 +12,10 @@ import { TargetResolver } from './resolve.js';
 
 export async function startForwardListener(ctx: ListenerContext): Promise<RunningListener> {
   if (ctx.config.protocol !== 'forward') throw new Error(`listener ${ctx.config.name}: not a forward listener`);
-  const resolver = new TargetResolver(ctx.config.forward ?? DEFAULT_FORWARD_OPTIONS);
+  const options = ctx.config.forward ?? DEFAULT_FORWARD_OPTIONS;
+  if (options.allowUnselectedClients)
+    ctx.log.warn({ listener: ctx.config.name }, 'forward listener relays for clients that no policy selects for egress (forward.allowUnselectedClients: true): anyone who can reach it can use it');
+  const resolver = new TargetResolver(options);
   const connections = new TlsConnections(ctx);
   // The HTTP machinery hands its `serve` (and tracker) to the front with every accepted socket; the proxy's own
   // handlers only ever run for sockets that were accepted, so it is set by then.

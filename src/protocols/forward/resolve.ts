@@ -27,7 +27,7 @@ export class ResolveError extends Error {
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?(\.[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?)*$/;
 
 export class TargetResolver {
-  constructor(private readonly options: ForwardListenerOptions) {}
+  constructor(private readonly options: Pick<ForwardListenerOptions, 'hosts' | 'systemResolver' | 'resolveTimeoutMs'>) {}
 
   /** `host` as the client wrote it (brackets allowed around IPv6). Rejects with ResolveError. */
   async resolve(host: string): Promise<ResolvedTarget> {
