@@ -6,7 +6,7 @@ import type net from 'node:net';
 import { ErrorCode, Flag, PREFACE, Setting, goawayFrame, rstStreamFrame } from './frames.js';
 import {
   CONNECTION_FIELDS, H2Connection, H2Stream, INVALID_VALUE, VALID_NAME, h2Error, validateOutgoingFields,
-  type Fields, type H2StreamHandler,
+  type Fields, type H2FloodLimits, type H2StreamHandler,
 } from './connection.js';
 
 export interface H2ServerOptions {
@@ -24,6 +24,7 @@ export interface H2ServerOptions {
   idleTimeoutMs: number;
   /** ms without DATA or HEADERS either way before a stream is reset with CANCEL. */
   streamIdleTimeoutMs: number;
+  floodLimits: H2FloodLimits;
 }
 
 /** Closed streams remembered, to tell a late frame (ignored) from one on a stream the client knows is closed. */
@@ -296,7 +297,7 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
 
   /** A stream that never opened: RST_STREAM, remembered so its late frames are ignored. */
   private refuse(id: number, code: number, endStream: boolean): void {
-    this.queue(rstStreamFrame(id, code));
+    if (!this.queueReply(rstStreamFrame(id, code))) return;
     this.remember(id, endStream);
     this.countFault();
   }
