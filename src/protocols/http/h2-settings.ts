@@ -14,6 +14,7 @@ export function h2ServerOptions(limits: HttpLimits): H2ServerOptions {
     maxHeaderCount: limits.maxHeaderCount,
     maxResetsPerSecond: limits.maxResetsPerSecond,
     idleTimeoutMs: limits.idleTimeoutMs,
+    headersTimeoutMs: limits.headersTimeoutMs,
     streamIdleTimeoutMs: streamIdleTimeoutMs(limits),
     initialWindowSize: initialWindowSize(limits),
     connectionWindowSize: connectionWindowSize(limits),

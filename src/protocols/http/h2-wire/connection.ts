@@ -240,6 +240,8 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
   private headerFragments: Buffer[] = [];
   private headerBytes = 0;
   private continuations = 0;
+  /** When the header block now arriving (a HEADERS frame, then any CONTINUATION) started; 0 when none is. */
+  private headerSince = 0;
   private readonly flood: H2FloodLimits;
   /** Counters the flood limits are checked against. */
   private emptyFrames = 0;
@@ -558,7 +560,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
     const end = head.length >= FRAME_HEADER_LENGTH ? this.frameEnd(head, 0) : Infinity;
     if (end < 0) return undefined;
     if (have < end) {
-      this.partial = Buffer.concat([partial, chunk], have);
+      this.keepPartial(Buffer.concat([partial, chunk], have));
       return undefined;
     }
     const take = end - partial.length;
@@ -576,7 +578,15 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
       this.onFrame(buf[pos + 3]!, buf[pos + 4]!, buf.readUInt32BE(pos + 5) & 0x7fffffff, buf.subarray(pos + FRAME_HEADER_LENGTH, end));
       pos = end;
     }
-    this.partial = pos === buf.length ? undefined : buf.subarray(pos);
+    if (pos === buf.length) this.partial = undefined;
+    else this.keepPartial(buf.subarray(pos));
+  }
+
+  /** Keeps the start of an incomplete frame; a header block's deadline runs from its first octet. */
+  private keepPartial(partial: Buffer): void {
+    this.partial = partial;
+    const type = partial.length > 3 ? partial[3] : undefined;
+    if (this.headerSince === 0 && (type === FrameType.HEADERS || type === FrameType.CONTINUATION)) this.headerSince = Date.now();
   }
 
   /** Where the frame whose header is at `pos` ends; -1 (the connection failing) if it is larger than we allow. */
@@ -719,6 +729,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
     this.headerBlocks++;
     if (flags & Flag.END_HEADERS) return this.headerBlock(id, flags, fragment, selfDependent);
     this.headerStream = id;
+    if (this.headerSince === 0) this.headerSince = Date.now();
     this.headerFlags = selfDependent ? flags | SELF_DEPENDENT : flags;
     // Copied: a fragment kept across reads must not pin the whole socket chunk it arrived in.
     this.headerFragments = [Buffer.from(fragment)];
@@ -743,7 +754,13 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
     this.headerBlock(id, headerFlags & ~SELF_DEPENDENT, block, (headerFlags & SELF_DEPENDENT) !== 0);
   }
 
+  /** Since when (Date.now()) a header block has been arriving without its end; 0 when none is. */
+  protected get headerBlockSince(): number {
+    return this.headerSince;
+  }
+
   private headerBlock(id: number, flags: number, block: Buffer, selfDependent: boolean): void {
+    this.headerSince = 0;
     if (!selfDependent) return this.onHeaderBlock(id, flags, block);
     try {
       this.decoder.decode(block); // keeps the dynamic table in step
