@@ -23,6 +23,11 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   maxResetsPerSecond: 100,
   streamIdleTimeoutMs: 300_000,
   initialWindowSize: 1024 * 1024,
+  maxContinuationFrames: 8,
+  maxConsecutiveEmptyFrames: 1,
+  maxPriorityFramesPerStream: 100,
+  maxWindowUpdatesPerDataFrame: 10,
+  maxOutboundControlFrames: 1000,
 };
 
 export const DEFAULT_KAFKA_OPTIONS: KafkaListenerOptions = {
@@ -137,6 +142,11 @@ function readHttpLimits(r: Reader, node: YamlNode, base: HttpLimits): HttpLimits
     maxResetsPerSecond: int('maxResetsPerSecond', 1, 100_000),
     streamIdleTimeoutMs: int('streamIdleTimeoutMs', 100, 3_600_000),
     initialWindowSize: int('initialWindowSize', 65_535, 2 ** 31 - 1),
+    maxContinuationFrames: int('maxContinuationFrames', 1, 10_000),
+    maxConsecutiveEmptyFrames: int('maxConsecutiveEmptyFrames', 1, 10_000),
+    maxPriorityFramesPerStream: int('maxPriorityFramesPerStream', 1, 10_000),
+    maxWindowUpdatesPerDataFrame: int('maxWindowUpdatesPerDataFrame', 1, 10_000),
+    maxOutboundControlFrames: int('maxOutboundControlFrames', 10, 100_000),
   };
 }
 

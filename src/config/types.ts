@@ -37,6 +37,16 @@ export interface HttpLimits {
   readonly streamIdleTimeoutMs: number;
   /** HTTP/2: flow-control window per stream, bytes, advertised to clients and upstreams (default 1 MiB). */
   readonly initialWindowSize: number;
+  /** HTTP/2: CONTINUATION frames one request header block may span (default 8, nghttp2's; at least what maxHeaderBytes needs in 16 KiB frames). */
+  readonly maxContinuationFrames: number;
+  /** HTTP/2: DATA/HEADERS/CONTINUATION frames in a row with no payload and no END_STREAM (default 1, Envoy's). */
+  readonly maxConsecutiveEmptyFrames: number;
+  /** HTTP/2: PRIORITY frames per stream the client opened (default 100, Envoy's). */
+  readonly maxPriorityFramesPerStream: number;
+  /** HTTP/2: WINDOW_UPDATE frames per DATA frame sent to the client (default 10, Envoy's). */
+  readonly maxWindowUpdatesPerDataFrame: number;
+  /** HTTP/2: PING/SETTINGS acknowledgements and resets owed to a client at once (default 1000, nghttp2's max_outbound_ack). */
+  readonly maxOutboundControlFrames: number;
 }
 
 /** Kafka listeners: framing limits and how brokers are fronted (see src/protocols/kafka/listener.ts). */

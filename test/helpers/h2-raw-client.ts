@@ -4,8 +4,8 @@
 // which every decoder must accept (RFC 7541 §6.2.2).
 import net from 'node:net';
 
-export const FrameType = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
-export const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4 } as const;
+export const FrameType = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
+export const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8 } as const;
 export const ErrorCode = { NO_ERROR: 0, PROTOCOL_ERROR: 1, INTERNAL_ERROR: 2, REFUSED_STREAM: 7, CANCEL: 8, COMPRESSION_ERROR: 9, ENHANCE_YOUR_CALM: 11 } as const;
 
 export interface Frame {
@@ -97,6 +97,12 @@ export class RawH2Client {
 
   write(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): void {
     if (!this.socket.destroyed) this.socket.write(frame(type, flags, streamId, payload));
+  }
+
+  /** `count` copies of one frame in a single write, as a flooding client sends them. */
+  writeRepeated(count: number, type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): void {
+    const one = frame(type, flags, streamId, payload);
+    if (!this.socket.destroyed) this.socket.write(Buffer.concat(Array.from({ length: count }, () => one)));
   }
 
   headers(streamId: number, fields: ReadonlyArray<readonly [string, string]>, endStream = true): void {

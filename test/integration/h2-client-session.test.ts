@@ -8,7 +8,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { startDoorServer } from '../../src/demo/cloudcity/door-server.js';
-import { ErrorCode, Flag, FrameType, Setting } from '../../src/protocols/http/h2-wire/frames.js';
+import { ErrorCode, Flag, FrameType, Setting, frame } from '../../src/protocols/http/h2-wire/frames.js';
 import {
   HOST, closedPort, connect, field, requestHeaders, selfSigned, send, sessionClosed, sha256, startServer, startTap, type TestServer,
 } from '../helpers/h2-client-fixtures.js';
@@ -17,6 +17,13 @@ import { RawH2Server } from '../helpers/h2-client-raw-server.js';
 const PRINTABLE = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('');
 const HUFFMAN_VALUE = `${PRINTABLE} ${'content delivered over http two '.repeat(8)}`;
 const DOWNLOAD = randomBytes(16 << 20);
+
+/** `count` copies of one frame in a single write, as a flooding peer sends them. */
+function floodOf(raw: RawH2Server, count: number, type: number, flags: number, streamId: number, payload: Buffer): void {
+  const one = frame(type, flags, streamId, payload.length);
+  payload.copy(one, 9);
+  raw.socket?.write(Buffer.concat(Array.from({ length: count }, () => one)));
+}
 
 function readBody(stream: http2.ServerHttp2Stream): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -481,6 +488,23 @@ describe('against a hand-driven server', () => {
       raw.send(FrameType.HEADERS, 0, 1, Buffer.from([0x88]));
       raw.send(FrameType.DATA, 0, 1, Buffer.from('x'));
     } },
+    // Floods of frames that cost work and carry nothing (CVE-2024-27316 and the CVE-2019-951x family): cut off.
+    { name: 'a flood of empty CONTINUATION frames', code: ErrorCode.ENHANCE_YOUR_CALM, frames: (raw) => {
+      raw.send(FrameType.HEADERS, 0, 1, Buffer.from([0x88]));
+      floodOf(raw, 10_000, FrameType.CONTINUATION, 0, 1, Buffer.alloc(0));
+    } },
+    { name: 'a header block in more than 8 CONTINUATION frames', code: ErrorCode.ENHANCE_YOUR_CALM, frames: (raw) => {
+      raw.send(FrameType.HEADERS, 0, 1, Buffer.from([0x88]));
+      for (let i = 0; i < 9; i++) raw.send(FrameType.CONTINUATION, 0, 1, Buffer.from([0x88]));
+    } },
+    { name: 'a flood of empty DATA frames', code: ErrorCode.ENHANCE_YOUR_CALM, frames: (raw) => {
+      raw.headers(1, HEADERS_200);
+      floodOf(raw, 10_000, FrameType.DATA, 0, 1, Buffer.alloc(0));
+    } },
+    { name: 'a flood of PRIORITY frames', code: ErrorCode.ENHANCE_YOUR_CALM, frames: (raw) => floodOf(raw, 10_000, 0x2, 0, 3, Buffer.from([0, 0, 0, 1, 16])) },
+    { name: 'a flood of WINDOW_UPDATE frames', code: ErrorCode.ENHANCE_YOUR_CALM, frames: (raw) => floodOf(raw, 10_000, FrameType.WINDOW_UPDATE, 0, 0, Buffer.from([0, 0, 0, 1])) },
+    { name: 'a batch of 10,000 PINGs', code: ErrorCode.ENHANCE_YOUR_CALM, frames: (raw) => floodOf(raw, 10_000, FrameType.PING, 0, 0, Buffer.alloc(8)) },
+    { name: 'a SETTINGS frame of 33 entries', code: ErrorCode.ENHANCE_YOUR_CALM, frames: (raw) => raw.send(FrameType.SETTINGS, 0, 0, Buffer.alloc(33 * 6)) },
     {
       name: 'DATA beyond the connection window',
       code: ErrorCode.FLOW_CONTROL_ERROR,

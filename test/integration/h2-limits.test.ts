@@ -165,6 +165,102 @@ describe('HTTP/2 limits', () => {
   });
 });
 
+describe('HTTP/2 frames that cost work and carry nothing', () => {
+  let upstream: H2EchoUpstream;
+  let proxy: H2Proxy;
+  let authority: string;
+  before(async () => {
+    upstream = await startH2EchoUpstream(BACKEND);
+    proxy = await startH2Proxy({ upstreamPort: upstream.port });
+    authority = `${proxy.host}:${proxy.port}`;
+  });
+  after(async () => {
+    await proxy.close();
+    await upstream.close();
+  });
+
+  /** A request header block cut into HEADERS plus `continuations` CONTINUATION frames, one field each. */
+  function splitRequest(raw: RawH2Client, id: number, path: string, continuations: number): void {
+    const fields = requestFields(authority, path, 'GET', Array.from({ length: continuations }, (_, i) => [`x-part${i}`, 'v'] as const));
+    raw.write(FrameType.HEADERS, Flag.END_STREAM, id, headerBlock(fields.slice(0, 4)));
+    fields.slice(4).forEach((f, i) => raw.write(FrameType.CONTINUATION, i === continuations - 1 ? Flag.END_HEADERS : 0, id, headerBlock([f])));
+  }
+
+  test('a header block in 8 CONTINUATION frames is served; in 9 the connection is cut off', async () => {
+    const raw = await RawH2Client.connect(proxy.host, proxy.port, CLIENT);
+    try {
+      const eight = raw.newStreamId();
+      splitRequest(raw, eight, '/eight', 8);
+      await raw.waitFor(headersOn(eight));
+      assert.ok(upstream.seen.includes('/eight'));
+      splitRequest(raw, raw.newStreamId(), '/nine', 9);
+      await expectCalmGoaway(raw, proxy);
+      assert.ok(!upstream.seen.includes('/nine'));
+    } finally {
+      raw.close();
+    }
+  });
+
+  test('one empty DATA frame is fine, two in a row cut the connection off', async () => {
+    const raw = await RawH2Client.connect(proxy.host, proxy.port, CLIENT);
+    try {
+      const one = raw.newStreamId();
+      raw.headers(one, requestFields(authority, '/one-empty', 'POST'), false);
+      raw.write(FrameType.DATA, 0, one);
+      raw.write(FrameType.DATA, Flag.END_STREAM, one, Buffer.from('body'));
+      await raw.waitFor(headersOn(one));
+      const two = raw.newStreamId();
+      raw.headers(two, requestFields(authority, '/two-empty', 'POST'), false);
+      raw.write(FrameType.DATA, 0, two);
+      raw.write(FrameType.DATA, 0, two);
+      await expectCalmGoaway(raw, proxy);
+    } finally {
+      raw.close();
+    }
+  });
+
+  const floods: Array<{ name: string; send: (raw: RawH2Client, id: number) => void }> = [
+    { name: 'empty CONTINUATION frames (CVE-2024-27316)', send: (raw, id) => {
+      raw.write(FrameType.HEADERS, Flag.END_STREAM, id, headerBlock(requestFields(authority, '/continued')));
+      raw.writeRepeated(100_000, FrameType.CONTINUATION, 0, id);
+    } },
+    { name: 'empty CONTINUATION frames continuing trailers', send: (raw, id) => {
+      raw.headers(id, requestFields(authority, '/flood', 'POST'), false);
+      raw.write(FrameType.HEADERS, Flag.END_STREAM, id, headerBlock([['x-trailer', 't']]));
+      raw.writeRepeated(100_000, FrameType.CONTINUATION, 0, id);
+    } },
+    { name: 'HEADERS that are all padding, then empty CONTINUATION frames', send: (raw, id) => {
+      raw.write(FrameType.HEADERS, Flag.PADDED, id, Buffer.alloc(200, 0).fill(199, 0, 1));
+      raw.writeRepeated(100_000, FrameType.CONTINUATION, 0, id);
+    } },
+    { name: 'empty DATA frames (CVE-2019-9518)', send: (raw, id) => {
+      raw.headers(id, requestFields(authority, '/flood', 'POST'), false);
+      raw.writeRepeated(100_000, FrameType.DATA, 0, id);
+    } },
+    { name: 'padding-only DATA frames', send: (raw, id) => {
+      raw.headers(id, requestFields(authority, '/flood', 'POST'), false);
+      raw.writeRepeated(100_000, FrameType.DATA, Flag.PADDED, id, Buffer.from([0]));
+    } },
+    { name: 'PRIORITY frames', send: (raw, id) => raw.writeRepeated(100_000, FrameType.PRIORITY, 0, id, Buffer.from([0, 0, 0, 0, 16])) },
+    { name: 'WINDOW_UPDATE frames', send: (raw) => raw.writeRepeated(100_000, FrameType.WINDOW_UPDATE, 0, 0, Buffer.from([0, 0, 0, 1])) },
+    { name: 'a batch of PINGs (CVE-2019-9512), answers read', send: (raw) => raw.writeRepeated(10_000, FrameType.PING, 0, 0, Buffer.alloc(8)) },
+    { name: 'a batch of SETTINGS (CVE-2019-9515), answers read', send: (raw) => raw.writeRepeated(10_000, FrameType.SETTINGS, 0, 0) },
+    { name: 'a SETTINGS frame of 2,700 entries (CVE-2020-11080)', send: (raw) => raw.write(FrameType.SETTINGS, 0, 0, Buffer.alloc(2700 * 6)) },
+  ];
+  for (const f of floods) {
+    test(`${f.name}: GOAWAY(ENHANCE_YOUR_CALM), and others are served`, async () => {
+      const raw = await RawH2Client.connect(proxy.host, proxy.port, CLIENT);
+      try {
+        f.send(raw, raw.newStreamId());
+        await expectCalmGoaway(raw, proxy);
+        assert.ok(!upstream.seen.includes('/continued'), 'a request still in its header block never reached the upstream');
+      } finally {
+        raw.close();
+      }
+    });
+  }
+});
+
 describe('HTTP/2 idle timeouts', () => {
   let upstream: H2EchoUpstream;
   let proxy: H2Proxy;

@@ -1,6 +1,7 @@
 // HTTP/2 session settings from a listener's limits: every bound the downstream server enforces, and the
 // windows both hops advertise.
 import type { HttpLimits } from '../../config/types.js';
+import { DEFAULT_MAX_FRAME_SIZE } from './h2-wire/frames.js';
 import type { H2ServerOptions } from './h2-wire/server.js';
 
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
@@ -13,9 +14,18 @@ export function h2ServerOptions(limits: HttpLimits): H2ServerOptions {
     maxHeaderCount: limits.maxHeaderCount,
     maxResetsPerSecond: limits.maxResetsPerSecond,
     idleTimeoutMs: limits.idleTimeoutMs,
+    headersTimeoutMs: limits.headersTimeoutMs,
     streamIdleTimeoutMs: streamIdleTimeoutMs(limits),
     initialWindowSize: initialWindowSize(limits),
     connectionWindowSize: connectionWindowSize(limits),
+    floodLimits: {
+      // A client may fill its whole header list in full-size frames, whatever the configured count.
+      maxContinuationFrames: Math.max(limits.maxContinuationFrames, Math.ceil(limits.maxHeaderBytes / DEFAULT_MAX_FRAME_SIZE)),
+      maxConsecutiveEmptyFrames: limits.maxConsecutiveEmptyFrames,
+      maxPriorityFramesPerStream: limits.maxPriorityFramesPerStream,
+      maxWindowUpdatesPerDataFrame: limits.maxWindowUpdatesPerDataFrame,
+      maxOutboundControlFrames: limits.maxOutboundControlFrames,
+    },
   };
 }
 

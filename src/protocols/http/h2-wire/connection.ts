@@ -33,8 +33,10 @@ export interface H2StreamHandler {
 
 /** write() returns false beyond this many queued bytes. */
 export const HIGH_WATER_MARK = 64 * 1024;
-/** Queued frames up to this size are concatenated into one buffer; beyond, they are written corked. */
+/** Queued frames up to this size are concatenated into one buffer; beyond, they are written corked, in runs this long. */
 const COALESCE_LIMIT = 64 * 1024;
+/** Buffers this large (DATA payloads) are written as they are, not copied into a run. */
+const LARGE_WRITE = 16 * 1024;
 /**
  * Bytes written while the socket is already full before the connection is dropped. DATA waits for 'drain', so
  * these are control frames (PING and SETTINGS acknowledgements, resets, headers): a peer that keeps sending
@@ -159,6 +161,38 @@ export class H2Stream<H extends H2StreamHandler = H2StreamHandler> {
   }
 }
 
+/**
+ * Bounds on frames that cost us work but carry nothing (CVE-2019-9518 empty frames, CVE-2024-27316/27983
+ * CONTINUATION floods, PRIORITY and WINDOW_UPDATE floods). Past any of them the peer gets GOAWAY(ENHANCE_YOUR_CALM).
+ * The names follow Envoy's Http2ProtocolOptions, the CONTINUATION bound nghttp2's max_continuations.
+ */
+export interface H2FloodLimits {
+  /** CONTINUATION frames one header block may span. */
+  maxContinuationFrames: number;
+  /** DATA, HEADERS and CONTINUATION frames in a row with no payload (after padding) and no END_STREAM. */
+  maxConsecutiveEmptyFrames: number;
+  /** PRIORITY frames per stream the peer opened, plus one stream's worth. */
+  maxPriorityFramesPerStream: number;
+  /** WINDOW_UPDATE frames per DATA frame we sent (plus a few per stream). */
+  maxWindowUpdatesPerDataFrame: number;
+  /**
+   * Frames answering the peer's (PING and SETTINGS acknowledgements, resets) queued in one event-loop turn, before
+   * they are written: more means a batch of frames whose only purpose is to make us work (nghttp2's max_outbound_ack).
+   */
+  maxOutboundControlFrames: number;
+}
+
+export const DEFAULT_FLOOD_LIMITS: H2FloodLimits = {
+  maxContinuationFrames: 8,
+  maxConsecutiveEmptyFrames: 1,
+  maxPriorityFramesPerStream: 100,
+  maxWindowUpdatesPerDataFrame: 10,
+  maxOutboundControlFrames: 1000,
+};
+
+/** Entries in one SETTINGS frame (nghttp2's max_settings, CVE-2020-11080): each may walk every open stream. */
+const MAX_SETTINGS_ENTRIES = 32;
+
 export interface H2ConnectionOptions {
   /** Our SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window. */
   initialWindowSize: number;
@@ -166,6 +200,8 @@ export interface H2ConnectionOptions {
   connectionWindowSize: number;
   /** Our SETTINGS_MAX_HEADER_LIST_SIZE; a larger header block resets its stream. */
   maxHeaderListSize: number;
+  /** Default DEFAULT_FLOOD_LIMITS. */
+  floodLimits?: H2FloodLimits;
 }
 
 export abstract class H2Connection<S extends H2Stream> extends EventEmitter implements StreamOwner {
@@ -203,6 +239,18 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
   private headerFlags = 0;
   private headerFragments: Buffer[] = [];
   private headerBytes = 0;
+  private continuations = 0;
+  /** When the header block now arriving (a HEADERS frame, then any CONTINUATION) started; 0 when none is. */
+  private headerSince = 0;
+  private readonly flood: H2FloodLimits;
+  /** Counters the flood limits are checked against. */
+  private emptyFrames = 0;
+  private priorityFrames = 0;
+  private windowUpdates = 0;
+  /** Header blocks sent and received: about two a stream. */
+  private headerBlocks = 0;
+  private dataFramesSent = 0;
+  private repliesQueued = 0;
 
   protected constructor(
     protected readonly socket: net.Socket,
@@ -210,6 +258,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
   ) {
     super();
     this.maxHeaderListSize = opts.maxHeaderListSize;
+    this.flood = opts.floodLimits ?? DEFAULT_FLOOD_LIMITS;
     this.decoder = new HpackDecoder(OUR_HEADER_TABLE_SIZE, this.maxHeaderListSize);
     this.streamWindow = opts.initialWindowSize;
     // The connection window starts at 65535 and can only grow.
@@ -293,7 +342,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
         ok = this.socket.write(Buffer.concat(out, this.outBytes));
       } else {
         this.socket.cork();
-        for (const buf of out) ok = this.socket.write(buf);
+        ok = this.writeRuns(out);
         this.socket.uncork();
       }
       if (this.socketFull && (this.writtenWhileFull += this.outBytes) > MAX_BYTES_WHILE_FULL) {
@@ -303,9 +352,48 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
     }
     out.length = 0;
     this.outBytes = 0;
+    this.repliesQueued = 0;
+  }
+
+  /** Queues a control frame the peer's frame asked for; false (the connection failing) past maxOutboundControlFrames. */
+  protected queueReply(buf: Buffer): boolean {
+    if (++this.repliesQueued > this.flood.maxOutboundControlFrames) {
+      this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'too many frames to answer at once');
+      return false;
+    }
+    this.queue(buf);
+    return true;
+  }
+
+  /**
+   * Writes `out` with its small buffers (frame headers, control frames) joined in runs: a write costs far more
+   * than copying a small buffer, and thousands of acknowledgements to a flood must not cost thousands of writes.
+   */
+  private writeRuns(out: readonly Buffer[]): boolean {
+    let ok = true;
+    let run: Buffer[] = [];
+    let runBytes = 0;
+    const writeRun = (): void => {
+      if (run.length > 0) ok = this.socket.write(run.length === 1 ? run[0]! : Buffer.concat(run, runBytes));
+      run = [];
+      runBytes = 0;
+    };
+    for (const buf of out) {
+      if (buf.length >= LARGE_WRITE) {
+        writeRun();
+        ok = this.socket.write(buf);
+        continue;
+      }
+      if (runBytes + buf.length > COALESCE_LIMIT) writeRun();
+      run.push(buf);
+      runBytes += buf.length;
+    }
+    writeRun();
+    return ok;
   }
 
   protected queueHeaders(id: number, headers: Fields, endStream: boolean): void {
+    this.headerBlocks++;
     const update = this.tableSizeUpdate;
     this.tableSizeUpdate = false;
     const length = headerBlockLength(headers, update);
@@ -343,6 +431,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
       this.sendWindow -= n;
       const last = s.queued === 0 && s.endQueued && s.trailers === undefined;
       this.queueFrame(FrameType.DATA, last ? Flag.END_STREAM : 0, s.sid, chunk);
+      this.dataFramesSent++;
       s.activity++;
       if (last) s.localEnded = true;
     }
@@ -447,23 +536,65 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
   // ---- Receiving ----
 
   private onSocketData(chunk: Buffer): void {
-    let buf = this.partial === undefined ? chunk : Buffer.concat([this.partial, chunk]);
+    // After a connection error the socket is only closing: what still arrives is dropped, not buffered.
+    if (this.destroyed) return;
+    let buf: Buffer | undefined = chunk;
     if (this.prefaceLeft > 0) {
       const n = Math.min(this.prefaceLeft, buf.length);
       if (!this.checkPreface(buf.subarray(0, n))) return this.fail(ErrorCode.PROTOCOL_ERROR, 'invalid connection preface');
       this.prefaceLeft -= n;
       buf = buf.subarray(n);
     }
+    if (this.partial !== undefined) buf = this.completePartial(buf);
+    if (buf !== undefined) this.readFrames(buf);
+  }
+
+  /**
+   * Completes the frame split across reads, copying only its own octets rather than the whole new chunk (a flood
+   * of tiny frames straddles nearly every read). Returns the rest of `chunk`, or undefined if there is none to read.
+   */
+  private completePartial(chunk: Buffer): Buffer | undefined {
+    const partial = this.partial!;
+    const have = partial.length + chunk.length;
+    const head = partial.length >= FRAME_HEADER_LENGTH || have < FRAME_HEADER_LENGTH ? partial : Buffer.concat([partial, chunk.subarray(0, FRAME_HEADER_LENGTH - partial.length)]);
+    const end = head.length >= FRAME_HEADER_LENGTH ? this.frameEnd(head, 0) : Infinity;
+    if (end < 0) return undefined;
+    if (have < end) {
+      this.keepPartial(Buffer.concat([partial, chunk], have));
+      return undefined;
+    }
+    const take = end - partial.length;
+    this.readFrames(Buffer.concat([partial, chunk.subarray(0, take)], end));
+    return this.destroyed ? undefined : chunk.subarray(take);
+  }
+
+  /** Handles the whole frames in `buf`; keeps the start of an incomplete last one. */
+  private readFrames(buf: Buffer): void {
     let pos = 0;
     while (buf.length - pos >= FRAME_HEADER_LENGTH && !this.destroyed) {
-      const length = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
-      if (length > DEFAULT_MAX_FRAME_SIZE) return this.fail(ErrorCode.FRAME_SIZE_ERROR, `frame of ${length} octets`);
-      const end = pos + FRAME_HEADER_LENGTH + length;
+      const end = this.frameEnd(buf, pos);
+      if (end < 0) return;
       if (end > buf.length) break;
       this.onFrame(buf[pos + 3]!, buf[pos + 4]!, buf.readUInt32BE(pos + 5) & 0x7fffffff, buf.subarray(pos + FRAME_HEADER_LENGTH, end));
       pos = end;
     }
-    this.partial = pos === buf.length ? undefined : buf.subarray(pos);
+    if (pos === buf.length) this.partial = undefined;
+    else this.keepPartial(buf.subarray(pos));
+  }
+
+  /** Keeps the start of an incomplete frame; a header block's deadline runs from its first octet. */
+  private keepPartial(partial: Buffer): void {
+    this.partial = partial;
+    const type = partial.length > 3 ? partial[3] : undefined;
+    if (this.headerSince === 0 && (type === FrameType.HEADERS || type === FrameType.CONTINUATION)) this.headerSince = Date.now();
+  }
+
+  /** Where the frame whose header is at `pos` ends; -1 (the connection failing) if it is larger than we allow. */
+  private frameEnd(buf: Buffer, pos: number): number {
+    const length = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
+    if (length <= DEFAULT_MAX_FRAME_SIZE) return pos + FRAME_HEADER_LENGTH + length;
+    this.fail(ErrorCode.FRAME_SIZE_ERROR, `frame of ${length} octets`);
+    return -1;
   }
 
   /** Server side: the next octets of the client preface; true if they match. */
@@ -484,6 +615,10 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
       case FrameType.PRIORITY:
         if (id === 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'PRIORITY on stream 0');
         if (payload.length !== 5) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'PRIORITY length');
+        // Ignored, but not for free: bounded per stream as Envoy does.
+        if (++this.priorityFrames > this.flood.maxPriorityFramesPerStream * (1 + this.headerBlocks / 2)) {
+          return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'too many PRIORITY frames');
+        }
         if ((payload.readUInt32BE(0) & 0x7fffffff) === id) return this.streamError(id, ErrorCode.PROTOCOL_ERROR);
         return;
       case FrameType.RST_STREAM:
@@ -495,7 +630,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
       case FrameType.PING:
         if (id !== 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'PING on a stream');
         if (payload.length !== 8) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'PING length');
-        if ((flags & Flag.ACK) === 0) this.queue(pingAckFrame(payload));
+        if ((flags & Flag.ACK) === 0) this.queueReply(pingAckFrame(payload));
         return;
       case FrameType.GOAWAY:
         if (id !== 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'GOAWAY on a stream');
@@ -514,7 +649,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
   protected streamError(id: number, code: number): void {
     const s = this.streams.get(id);
     if (s !== undefined) this.streamFault(s, code);
-    else this.queue(rstStreamFrame(id, code));
+    else this.queueReply(rstStreamFrame(id, code));
   }
 
   /** A stream error the peer caused on an open stream. */
@@ -536,6 +671,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
       start = 1;
       end = length - payload[0]!;
     }
+    if (!this.countEmpty(end === start && (flags & Flag.END_STREAM) === 0)) return;
     if (s === undefined || s.remoteEnded || length > s.recvWindow || !s.headersReceived) {
       // A stream already closed, or one reset now: the frame still counted against the connection window.
       this.credit(undefined, length);
@@ -563,6 +699,17 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
     if (s.localEnded && !s.isClosed) this.closeStream(s, ErrorCode.NO_ERROR, undefined);
   }
 
+  /** Counts a DATA, HEADERS or CONTINUATION frame; false (the connection failing) past the empty-frame limit. */
+  private countEmpty(empty: boolean): boolean {
+    if (!empty) {
+      this.emptyFrames = 0;
+      return true;
+    }
+    if (++this.emptyFrames <= this.flood.maxConsecutiveEmptyFrames) return true;
+    this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'too many frames without payload');
+    return false;
+  }
+
   private onHeaders(flags: number, id: number, payload: Buffer): void {
     if (id === 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
     let start = 0;
@@ -578,19 +725,27 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
     // §5.3.1: a stream cannot depend on itself (a stream error, once the block has been decoded).
     const selfDependent = priority >= 0 && (payload.readUInt32BE(priority) & 0x7fffffff) === id;
     const fragment = payload.subarray(start, end);
+    if (!this.countEmpty(fragment.length === 0 && (flags & Flag.END_STREAM) === 0)) return;
+    this.headerBlocks++;
     if (flags & Flag.END_HEADERS) return this.headerBlock(id, flags, fragment, selfDependent);
     this.headerStream = id;
+    if (this.headerSince === 0) this.headerSince = Date.now();
     this.headerFlags = selfDependent ? flags | SELF_DEPENDENT : flags;
-    this.headerFragments = [fragment];
+    // Copied: a fragment kept across reads must not pin the whole socket chunk it arrived in.
+    this.headerFragments = [Buffer.from(fragment)];
     this.headerBytes = fragment.length;
+    this.continuations = 0;
   }
 
   private onContinuation(flags: number, id: number, payload: Buffer): void {
     if (id === 0 || id !== this.headerStream) return this.fail(ErrorCode.PROTOCOL_ERROR, 'unexpected CONTINUATION');
+    if (!this.countEmpty(payload.length === 0)) return;
+    // A header block costs memory until END_HEADERS, however small or empty its frames (CVE-2024-27316).
+    if (++this.continuations > this.flood.maxContinuationFrames) return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'too many CONTINUATION frames');
     this.headerBytes += payload.length;
     // The whole block must be decoded to keep HPACK in step; past twice the list limit it is an attack.
     if (this.headerBytes > 2 * this.maxHeaderListSize) return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'header block too large');
-    this.headerFragments.push(payload);
+    this.headerFragments.push(Buffer.from(payload));
     if ((flags & Flag.END_HEADERS) === 0) return;
     const block = Buffer.concat(this.headerFragments, this.headerBytes);
     const headerFlags = this.headerFlags;
@@ -599,7 +754,13 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
     this.headerBlock(id, headerFlags & ~SELF_DEPENDENT, block, (headerFlags & SELF_DEPENDENT) !== 0);
   }
 
+  /** Since when (Date.now()) a header block has been arriving without its end; 0 when none is. */
+  protected get headerBlockSince(): number {
+    return this.headerSince;
+  }
+
   private headerBlock(id: number, flags: number, block: Buffer, selfDependent: boolean): void {
+    this.headerSince = 0;
     if (!selfDependent) return this.onHeaderBlock(id, flags, block);
     try {
       this.decoder.decode(block); // keeps the dynamic table in step
@@ -638,6 +799,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
       return;
     }
     if (payload.length % 6 !== 0) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS length');
+    if (payload.length > 6 * MAX_SETTINGS_ENTRIES) return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'too many SETTINGS entries');
     for (let i = 0; i < payload.length; i += 6) {
       const value = payload.readUInt32BE(i + 2);
       switch (payload.readUInt16BE(i)) {
@@ -667,7 +829,7 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
           break;
       }
     }
-    this.queue(SETTINGS_ACK);
+    if (!this.queueReply(SETTINGS_ACK)) return;
     const first = !this.gotSettings;
     this.gotSettings = true;
     this.onPeerSettings(first);
@@ -679,6 +841,10 @@ export abstract class H2Connection<S extends H2Stream> extends EventEmitter impl
 
   private onWindowUpdate(id: number, payload: Buffer): void {
     if (payload.length !== 4) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE length');
+    // Envoy's bound: a few per stream, the rest answer DATA we sent.
+    if (++this.windowUpdates > 5 + this.headerBlocks + 2 * this.flood.maxWindowUpdatesPerDataFrame * this.dataFramesSent) {
+      return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'too many WINDOW_UPDATE frames');
+    }
     const increment = payload.readUInt32BE(0) & 0x7fffffff;
     if (id === 0) {
       if (increment === 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');

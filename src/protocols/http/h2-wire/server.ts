@@ -6,7 +6,7 @@ import type net from 'node:net';
 import { ErrorCode, Flag, PREFACE, Setting, goawayFrame, rstStreamFrame } from './frames.js';
 import {
   CONNECTION_FIELDS, H2Connection, H2Stream, INVALID_VALUE, VALID_NAME, h2Error, validateOutgoingFields,
-  type Fields, type H2StreamHandler,
+  type Fields, type H2FloodLimits, type H2StreamHandler,
 } from './connection.js';
 
 export interface H2ServerOptions {
@@ -22,13 +22,16 @@ export interface H2ServerOptions {
   maxResetsPerSecond: number;
   /** ms without an open stream before GOAWAY(NO_ERROR). */
   idleTimeoutMs: number;
+  /** ms a request's (or its trailers') header block may take to arrive, from its first octet to END_HEADERS. */
+  headersTimeoutMs: number;
   /** ms without DATA or HEADERS either way before a stream is reset with CANCEL. */
   streamIdleTimeoutMs: number;
+  floodLimits: H2FloodLimits;
 }
 
 /** Closed streams remembered, to tell a late frame (ignored) from one on a stream the client knows is closed. */
 const RECENTLY_CLOSED = 256;
-/** Idle checks run this many times per timeout: a quiet stream or session is closed within 1¼ timeouts. */
+/** Idle checks run this many times per timeout: a quiet stream or session (or a slow head) is closed within 1¼ timeouts. */
 const SWEEPS_PER_TIMEOUT = 4;
 const PSEUDO_REQUEST = new Set([':method', ':scheme', ':authority', ':path']);
 const EDGE_WHITESPACE = /^[\t ]|[\t ]$/;
@@ -153,7 +156,7 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
     this.prefaceLeft = PREFACE.length;
     this.socketReady = true;
     this.queuePreface([[Setting.MAX_CONCURRENT_STREAMS, opts.maxConcurrentStreams]]);
-    const period = Math.max(10, Math.min(opts.idleTimeoutMs, opts.streamIdleTimeoutMs) / SWEEPS_PER_TIMEOUT);
+    const period = Math.max(10, Math.min(opts.idleTimeoutMs, opts.streamIdleTimeoutMs, opts.headersTimeoutMs) / SWEEPS_PER_TIMEOUT);
     this.streamQuietSweeps = Math.ceil(opts.streamIdleTimeoutMs / period);
     this.sessionQuietSweeps = Math.ceil(opts.idleTimeoutMs / period);
     this.sweep = setInterval(() => this.checkIdle(), period).unref();
@@ -305,7 +308,7 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
 
   /** A stream that never opened: RST_STREAM, remembered so its late frames are ignored. */
   private refuse(id: number, code: number, endStream: boolean): void {
-    this.queue(rstStreamFrame(id, code));
+    if (!this.queueReply(rstStreamFrame(id, code))) return;
     this.remember(id, endStream);
     this.countFault();
   }
@@ -339,6 +342,11 @@ export class H2ServerSession extends H2Connection<H2ServerStream> {
 
   private checkIdle(): void {
     if (this.destroyed) return;
+    // A head dripped a byte at a time is not activity: its deadline runs from its first octet.
+    const since = this.headerBlockSince;
+    if (since !== 0 && Date.now() - since > this.opts.headersTimeoutMs) {
+      return this.fail(ErrorCode.ENHANCE_YOUR_CALM, `request header block not complete within ${this.opts.headersTimeoutMs} ms`);
+    }
     if (this.streams.size === 0) {
       if (++this.idleSweeps >= this.sessionQuietSweeps) this.close();
       return;
