@@ -125,6 +125,20 @@ describe('portcullis run: start-up failures and early shutdown', () => {
     });
   }
 
+  // After the http listener has started, so what did start is stopped before the answer.
+  const failingListeners = {
+    'a kafka listener port': (port: number) => `{name: k, listen: "127.0.0.1:${port}", protocol: kafka, to: deathstar, upstream: "127.0.0.10:9"}`,
+    'a tls listener port': (port: number) => `{name: t, listen: "127.0.0.1:${port}", protocol: tls, to: deathstar, upstream: "127.0.0.10:9"}`,
+    'a forward listener port': (port: number) => `{name: f, listen: "127.0.0.1:${port}", protocol: forward}`,
+  };
+  for (const [what, listener] of Object.entries(failingListeners)) {
+    test(`flows to file: ${what} taken, after another listener started`, async () => {
+      const r = await run(config(what.replace(/\W+/g, '-'), 'file', (t) => `${t}  - ${listener(heldPort)}\n`));
+      assertCleanFailure(r, /EADDRINUSE/);
+      assert.match(r.stderr, /"listening"/, 'the first listener had started');
+    });
+  }
+
   test('an unwritable flows file path', async () => {
     writeFileSync(join(dir, 'a-file'), '');
     const edit = (t: string) => t.replace(/^flows: .*$/m, `flows: ${JSON.stringify(join(dir, 'a-file', 'flows.jsonl'))}`);
