@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import type { FlowEvent, FlowRecorder } from './types.js';
+import { FlowDestination } from './flow-file.js';
 import { renderFlow } from './hubble-flow.js';
 import type { RenderOptions } from './hubble-flow.js';
 
@@ -84,6 +85,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     maxLength: maxBufferBytes,
     mkdir: toFile,
   });
+  const file = new FlowDestination(dest, toFile);
   const flushIntervalMs = opts.flushIntervalMs ?? 200;
 
   let pending: FlowEvent[] = [];
@@ -209,14 +211,13 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
       if (writerBehind()) await writerCaughtUp();
       drainChunk();
     }
-    // SonicBoom calls back once its write loop stops, which leaves up to minLength bytes buffered when a write was
-    // in flight: flush again while that makes progress (a destination in an error state makes none).
-    // It fsyncs after a callback flush; pipes and terminals refuse fsync (EINVAL), which is harmless here.
+    // A flush may leave up to minLength bytes buffered when a write was in flight: flush again while that makes
+    // progress (a destination in an error state makes none).
     let before = Number.POSITIVE_INFINITY;
     do {
       if (broken || closed) return;
       before = unwritten;
-      await new Promise<void>((resolve) => dest.flush(() => resolve()));
+      await file.flush();
     } while (unwritten > 0 && unwritten < before);
   }
 
@@ -237,17 +238,12 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
         await flushDestination();
         closed = true;
         clearTimeout(flushTimer);
-        if (broken) return;
-        await new Promise<void>((resolve) => {
-          dest.once('close', resolve);
-          dest.once('error', () => resolve());
-          dest.end();
-        });
+        if (!broken) await file.end();
       })();
       return closing;
     },
     reopen() {
-      if (toFile && !closed && !broken) dest.reopen();
+      if (!closing && !broken) file.reopen();
     },
   };
 }

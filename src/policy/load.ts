@@ -28,25 +28,33 @@ function fileError(file: string, message: string): SourceError {
   return { file, line: 1, column: 1, path: '', message };
 }
 
-/** Policy files under `dir`, sorted, skipping dot-files and dot-directories; symlink loops are visited once. */
-function policyFiles(dir: string, seen: Set<string>, errors: SourceError[]): string[] {
+export interface PolicyPaths {
+  /** Every policy file, in reading order. */
+  readonly files: string[];
+  /** Every folder walked to find them (for watching). */
+  readonly folders: string[];
+  readonly errors: SourceError[];
+}
+
+/** Adds the policy files under `dir` and the folders walked, sorted, skipping dot-names; symlink loops are visited once. */
+function walkFolder(dir: string, seen: Set<string>, found: PolicyPaths): void {
   let real: string;
   try {
     real = realpathSync(dir);
   } catch (e) {
-    errors.push(fileError(dir, `cannot read: ${(e as Error).message}`));
-    return [];
+    found.errors.push(fileError(dir, `cannot read: ${(e as Error).message}`));
+    return;
   }
-  if (seen.has(real)) return [];
+  if (seen.has(real)) return;
   seen.add(real);
   let names: string[];
   try {
     names = readdirSync(dir).sort();
   } catch (e) {
-    errors.push(fileError(dir, `cannot read: ${(e as Error).message}`));
-    return [];
+    found.errors.push(fileError(dir, `cannot read: ${(e as Error).message}`));
+    return;
   }
-  const out: string[] = [];
+  found.folders.push(dir);
   for (const name of names) {
     if (name.startsWith('.')) continue;
     const path = join(dir, name);
@@ -54,33 +62,38 @@ function policyFiles(dir: string, seen: Set<string>, errors: SourceError[]): str
     try {
       isDir = statSync(path).isDirectory();
     } catch (e) {
-      errors.push(fileError(path, `cannot read: ${(e as Error).message}`));
+      found.errors.push(fileError(path, `cannot read: ${(e as Error).message}`));
       continue;
     }
-    if (isDir) out.push(...policyFiles(path, seen, errors));
-    else if (POLICY_EXTENSIONS.has(extname(name).toLowerCase())) out.push(path);
+    if (isDir) walkFolder(path, seen, found);
+    else if (POLICY_EXTENSIONS.has(extname(name).toLowerCase()) && !found.files.includes(path)) found.files.push(path);
   }
-  return out;
 }
 
 /**
- * Loads files and folders (recursively: *.yaml, *.yml, *.json). A file named explicitly is read whatever
- * its extension. `files` lists every file read, for watching.
+ * The files and folders `paths` name now: folders recursively (*.yaml, *.yml, *.json); a file named explicitly
+ * counts whatever its extension.
  */
-export function loadPolicyPaths(paths: readonly string[]): { documents: PolicyDocument[]; errors: SourceError[]; files: string[] } {
-  const errors: SourceError[] = [];
-  const files: string[] = [];
+export function listPolicyPaths(paths: readonly string[]): PolicyPaths {
+  const found: PolicyPaths = { files: [], folders: [], errors: [] };
   const seen = new Set<string>();
   for (const path of paths) {
     let isDir: boolean;
     try {
       isDir = statSync(path).isDirectory();
     } catch (e) {
-      errors.push(fileError(path, `cannot read: ${(e as Error).message}`));
+      found.errors.push(fileError(path, `cannot read: ${(e as Error).message}`));
       continue;
     }
-    for (const f of isDir ? policyFiles(path, seen, errors) : [path]) if (!files.includes(f)) files.push(f);
+    if (isDir) walkFolder(path, seen, found);
+    else if (!found.files.includes(path)) found.files.push(path);
   }
+  return found;
+}
+
+/** Loads what listPolicyPaths finds. `files` lists every file read. */
+export function loadPolicyPaths(paths: readonly string[]): { documents: PolicyDocument[]; errors: SourceError[]; files: string[] } {
+  const { files, errors } = listPolicyPaths(paths);
   const documents: PolicyDocument[] = [];
   for (const file of files) {
     let text: string;

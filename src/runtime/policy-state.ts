@@ -1,12 +1,11 @@
 // Holds the current snapshot and replaces it atomically on reload (file change or SIGHUP).
 // A reload that fails validation keeps the last good snapshot and says why.
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
-import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { PortcullisConfig } from '../config/types.js';
 import { formatSourceError, type PolicySnapshot } from '../policy/types.js';
+import { listPolicyPaths } from '../policy/load.js';
 import { compile, type Compiled } from './compile.js';
+import { FolderWatchers, watchFile, watchFolder, watchPath, type WatchTargets } from './folder-watchers.js';
 
 export interface ReloadObserver {
   reload(result: 'success' | 'failure'): void;
@@ -18,7 +17,7 @@ const DEBOUNCE_MS = 200;
 export class PolicyState {
   #compiled: Compiled;
   #revision: number;
-  #watchers: FSWatcher[] = [];
+  #watchers: FolderWatchers | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -42,6 +41,8 @@ export class PolicyState {
 
   /** Re-reads config and policies; swaps the snapshot only if everything is valid. */
   reload(reason: string): boolean {
+    // What appeared since the last sync is watched before it is read, so a save right after this read is noticed.
+    this.#syncWatchers();
     const { compiled, errors } = compile(this.configFile, { revision: this.#revision + 1 });
     if (compiled === undefined) {
       this.observer.reload('failure');
@@ -56,49 +57,38 @@ export class PolicyState {
     this.observer.reload('success');
     this.#report();
     this.log.info({ reason, revision: this.#revision }, 'policy snapshot reloaded');
-    if (this.#watchers.length > 0) this.watch();
+    this.#syncWatchers(); // the new config may name other policy paths
     return true;
   }
 
-  /** Watches the config file and every policy path (folders recursively); changes reload after a short debounce. */
+  /**
+   * Watches the config file and every policy path (folders recursively); changes reload after a short debounce.
+   * The watched folders are re-synced on every reload, accepted or not, so files and folders that were replaced,
+   * created or removed stay watched.
+   */
   watch(): void {
-    this.unwatch();
-    const targets = new Map<string, Set<string> | null>(); // folder -> file names of interest (null = all)
-    const add = (path: string) => {
-      let isDir = false;
-      try {
-        isDir = statSync(path).isDirectory();
-      } catch {
-        // A missing path is reported by reload; watch its folder so its creation is noticed.
-      }
-      if (isDir) targets.set(path, null);
-      else {
-        const dir = dirname(path);
-        const names = targets.get(dir);
-        if (names === null) return;
-        targets.set(dir, new Set([...(names ?? []), basename(path)]));
-      }
-    };
-    add(this.configFile);
-    for (const p of this.config.policies) add(p);
-    for (const [dir, names] of targets) {
-      try {
-        const w = watch(dir, { recursive: names === null }, (_event, file) => {
-          // Kubernetes-style `..data` symlink swaps change other names than the files themselves.
-          if (names === null || file === null || names.has(String(file)) || String(file).startsWith('..')) this.#schedule();
-        });
-        w.on('error', (e) => this.log.warn({ dir, err: e.message }, 'file watch failed'));
-        this.#watchers.push(w);
-      } catch (e) {
-        this.log.warn({ dir, err: (e as Error).message }, 'cannot watch folder; use SIGHUP to reload');
-      }
-    }
+    this.#watchers ??= new FolderWatchers(
+      () => this.#schedule(),
+      (folder, err) => this.log.warn({ folder, err: err.message }, 'cannot watch folder; use SIGHUP to reload'),
+    );
+    this.#syncWatchers();
   }
 
   unwatch(): void {
-    for (const w of this.#watchers) w.close();
-    this.#watchers = [];
+    this.#watchers?.close();
+    this.#watchers = undefined;
     clearTimeout(this.#timer);
+  }
+
+  #syncWatchers(): void {
+    if (this.#watchers === undefined) return;
+    const targets: WatchTargets = new Map();
+    watchFile(targets, this.configFile);
+    const { files, folders } = listPolicyPaths(this.config.policies);
+    for (const path of this.config.policies) watchPath(targets, path);
+    for (const folder of folders) watchFolder(targets, folder);
+    for (const file of files) watchFile(targets, file);
+    this.#watchers.sync(targets);
   }
 
   #schedule(): void {

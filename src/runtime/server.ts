@@ -48,14 +48,17 @@ export interface StartOptions {
 export async function startPortcullis(configFile: string, options: StartOptions = {}): Promise<Portcullis> {
   const log = options.log ?? createLogger();
   const { compiled, errors } = compile(configFile, { revision: 1 });
-  if (compiled === undefined) throw new StartupError(errors.map(formatSourceError).join('\n'));
+  if (compiled === undefined) {
+    const count = `${errors.length} error${errors.length === 1 ? '' : 's'}`;
+    throw new StartupError(`cannot start: ${count} in the config and policies\n${errors.map(formatSourceError).join('\n')}`);
+  }
   const { config } = compiled;
   for (const l of config.listeners) {
-    if (STARTERS[l.protocol] === undefined) throw new StartupError(`${l.file}:${l.line}: listener "${l.name}": protocol "${l.protocol}" is not available in this build`);
+    if (STARTERS[l.protocol] === undefined) throw new StartupError(`cannot start: ${l.file}:${l.line}: listener "${l.name}": protocol "${l.protocol}" is not available in this build`);
   }
 
   const metrics = createMetrics();
-  const flows = createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, log, onLost: (n) => metrics.flowsLost(n) });
+  const flows = startupStep(() => createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, log, onLost: (n) => metrics.flowsLost(n) }));
   const state = new PolicyState(configFile, compiled, log, metrics);
   const listeners: RunningListener[] = [];
   let ready = false;
@@ -83,8 +86,9 @@ export async function startPortcullis(configFile: string, options: StartOptions 
       log.info({ listener: l.name, protocol: l.protocol, address: `${running.address.host}:${running.address.port}` }, 'listening');
     }
   } catch (e) {
-    await close();
-    throw new StartupError(`cannot start: ${(e as Error).message}`);
+    // What did start is stopped before the answer; a failure to stop must not replace the reason.
+    await close().catch((err: unknown) => log.error({ err }, 'stopping after a failed start'));
+    throw startupError(e);
   }
   if (options.watch !== false) state.watch();
   ready = true;
@@ -93,6 +97,19 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     return state.reload(reason);
   };
   return { state, listeners, ...(admin ? { admin } : {}), log, flushFlows: () => flows.flush(), reload, close };
+}
+
+function startupError(e: unknown): StartupError {
+  return new StartupError(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+/** A start-up step that has nothing to undo when it fails. */
+function startupStep<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    throw startupError(e);
+  }
 }
 
 /**

@@ -258,3 +258,41 @@ test('a reader that stalls: flows queue up to maxPending, the excess is counted,
   assert.ok(lost > 0, `a stalled reader must cost flows (lost=${lost})`);
   assert.equal(lines + lost, total, `written ${lines} + lost ${lost}`);
 });
+
+// SonicBoom opens a file asynchronously, at creation and on reopen: flushing or closing meanwhile used to throw a
+// TypeError from an fs callback (the process died with a stack trace), and ending a file that failed to open hung.
+test('flush, reopen and close while the file is still opening: nothing thrown, nothing lost, nothing hangs', async () => {
+  const file = (name: string) => JSON.stringify(join(dir, 'opening', name));
+  const { code, stdout, stderr } = await runChild(
+    `const { createFlowRecorder } = await import(${JSON.stringify(flowsModule)});
+     const { httpRequestEvent } = await import(${JSON.stringify(fixturesModule)});
+     const { rmSync, writeFileSync } = await import('node:fs');
+     const open = (name) => createFlowRecorder({ target: name, redactHeaders: [] });
+     await open(${file('closed-at-once.json')}).close();
+     const a = open(${file('flushed-at-once.json')});
+     a.record(httpRequestEvent({ sourcePort: 1 }));
+     await a.flush();
+     a.reopen();
+     a.record(httpRequestEvent({ sourcePort: 2 }));
+     await a.flush();
+     a.reopen();
+     a.reopen();
+     a.record(httpRequestEvent({ sourcePort: 3 }));
+     await a.close();
+     // The folder swapped for a file between the start-up check and the asynchronous open: the open fails.
+     const b = open(${file('sub/never-opens.json')});
+     rmSync(${JSON.stringify(join(dir, 'opening', 'sub'))}, { recursive: true });
+     writeFileSync(${JSON.stringify(join(dir, 'opening', 'sub'))}, '');
+     b.record(httpRequestEvent());
+     await b.flush();
+     await b.close();
+     process.stdout.write('child finished\\n');`,
+    () => {},
+  );
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, 'child finished\n', stderr);
+  assert.doesNotMatch(stderr, /Error|at /);
+  assert.equal(readLines(join(dir, 'opening', 'closed-at-once.json')).length, 0);
+  const ports = readLines(join(dir, 'opening', 'flushed-at-once.json')).map((l) => (l.flow.l4 as { TCP: { source_port: number } }).TCP.source_port);
+  assert.deepEqual(ports, [1, 2, 3]);
+});

@@ -374,6 +374,70 @@ describe('cert store: reload on change', () => {
     }
   });
 
+  it('every way of saving is noticed, also after a rejected save: replaced, in place, folders deleted and recreated', async () => {
+    await Promise.all(['saves-v1', 'saves-v2', 'saves-v3'].map((name, i) => issue(name, [`v${i + 1}.example.com`])));
+    const secret = path.join(store.root, 'saves', 'site');
+    const save = (version: string, how: 'replace' | 'in place'): void => {
+      for (const item of ['tls.crt', 'tls.key']) {
+        const target = path.join(secret, item);
+        const content = file(version, item);
+        if (how === 'in place') writeFileSync(target, content);
+        else {
+          // `sed -i` and most editors: a new file renamed over the old one.
+          writeFileSync(`${target}.tmp`, content);
+          renameSync(`${target}.tmp`, target);
+        }
+      }
+    };
+    const saveWrongKey = (): void => {
+      writeFileSync(path.join(secret, 'tls.key.tmp'), file('other', 'tls.key'));
+      renameSync(path.join(secret, 'tls.key.tmp'), path.join(secret, 'tls.key'));
+    };
+    mkdirSync(secret, { recursive: true });
+    save('saves-v1', 'in place');
+    const site = { namespace: 'saves', name: 'site' };
+    const { certs, next } = watchedStore();
+    const status = () => certs.status().find((s) => s.secret === 'saves/site');
+    const expectServing = async (host: string, what: string): Promise<void> => {
+      await waitFor(() => (status()?.subject ?? '').includes(host) && status()?.error === undefined, `${what}: serving ${host}`);
+      assert.ok(certs.terminatingContext(site));
+    };
+    try {
+      certs.terminatingContext(site);
+      await expectServing('v1.example.com', 'first load');
+      let failed = next('saves/site', 'failed');
+      saveWrongKey();
+      assert.match((await failed).error ?? '', /does not match/);
+      save('saves-v2', 'in place');
+      await expectServing('v2.example.com', 'in-place fix');
+      save('saves-v3', 'replace');
+      await expectServing('v3.example.com', 'replace-style save');
+      save('saves-v1', 'in place');
+      await expectServing('v1.example.com', 'in-place save after a replace-style one');
+
+      failed = next('saves/site', 'failed');
+      rmSync(secret, { recursive: true });
+      await failed;
+      mkdirSync(secret);
+      save('saves-v2', 'in place');
+      await expectServing('v2.example.com', 'secret folder recreated');
+      save('saves-v3', 'in place');
+      await expectServing('v3.example.com', 'in-place save in the recreated folder');
+
+      failed = next('saves/site', 'failed');
+      rmSync(path.dirname(secret), { recursive: true });
+      await failed;
+      mkdirSync(secret, { recursive: true });
+      save('saves-v1', 'replace');
+      saveWrongKey();
+      await waitFor(() => /does not match/.test(status()?.error ?? ''), 'the broken recreated secret reported');
+      save('saves-v2', 'in place');
+      await expectServing('v2.example.com', 'namespace folder recreated, broken, then fixed in place');
+    } finally {
+      certs.close();
+    }
+  });
+
   it('reload() re-reads on demand without watching', async () => {
     await issue('manual', ['m1.example.com']);
     const certs = new CertStore(store.root, { watch: false });

@@ -4,11 +4,12 @@
 // reloaded when the files change. A secret that breaks after a good load keeps serving the last good version and
 // reports why; Kubernetes-style `..data` symlink swaps are picked up like any other change.
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
-import { readdirSync, readFileSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { TlsSecretRef } from '../../policy/types.js';
+import { FolderWatchers, watchFolder, watchPath, type WatchTargets } from '../../runtime/folder-watchers.js';
 import { DEFAULT_ITEMS, SecretNameError, checkItemName, checkSecretName, secretLabel } from './secret-path.js';
 
 /** A secret that cannot be used; `message` is what an operator needs (Cilium's wording where Cilium has one). */
@@ -104,7 +105,7 @@ export class CertStore {
   private readonly serverOptions = new Map<string, Readonly<tls.SecureContextOptions>>();
   private serverNameRefs: ResolvedRef[] = [];
   private readonly serverNameCache = new Map<string, ResolvedRef | null>();
-  private readonly watchers = new Map<string, { readonly watcher: FSWatcher; readonly ino: number }>();
+  private readonly watchers = new FolderWatchers(() => this.scheduleRefresh());
   private refreshTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly options: Required<Omit<CertStoreOptions, 'onEvent'>> & Pick<CertStoreOptions, 'onEvent'>;
@@ -216,8 +217,7 @@ export class CertStore {
   close(): void {
     this.closed = true;
     clearTimeout(this.refreshTimer);
-    for (const { watcher } of this.watchers.values()) watcher.close();
-    this.watchers.clear();
+    this.watchers.close();
   }
 
   private resolve(ref: TlsSecretRef): ResolvedRef {
@@ -348,54 +348,26 @@ export class CertStore {
     this.options.onEvent?.(event);
   }
 
-  // Watched: the store root and namespace folders (a secret folder appearing or being replaced), each secret folder
-  // (files written, `..data` swapped), and the real folder of every item (symlinked items edited elsewhere).
+  // Watched: the store root (and where it would appear), namespace folders (a secret folder appearing or being
+  // replaced), each secret folder (files written, `..data` swapped), and the real folder of every item (symlinked
+  // items edited elsewhere).
   private syncWatchers(): void {
     if (!this.options.watch || this.closed) return;
-    const wanted = new Set<string>([this.root]);
+    const targets: WatchTargets = new Map();
+    watchPath(targets, this.root);
+    watchFolder(targets, this.root);
     for (const { ref } of this.entries.values()) {
-      wanted.add(path.dirname(ref.dir));
-      wanted.add(ref.dir);
+      watchFolder(targets, path.dirname(ref.dir));
+      watchFolder(targets, ref.dir);
       for (const item of Object.values(ref.items)) {
         try {
-          wanted.add(path.dirname(realpathSync(path.join(ref.dir, item))));
+          watchFolder(targets, path.dirname(realpathSync(path.join(ref.dir, item))));
         } catch {
           // Absent item: its folder is already watched.
         }
       }
     }
-    for (const [dir, { watcher }] of this.watchers) {
-      if (!wanted.has(dir)) {
-        watcher.close();
-        this.watchers.delete(dir);
-      }
-    }
-    for (const dir of wanted) this.watchDir(dir);
-  }
-
-  private watchDir(dir: string): void {
-    const current = this.watchers.get(dir);
-    let ino: number;
-    try {
-      ino = statSync(dir).ino;
-    } catch {
-      current?.watcher.close();
-      this.watchers.delete(dir);
-      return;
-    }
-    if (current?.ino === ino) return;
-    current?.watcher.close();
-    try {
-      const watcher = watch(dir, { persistent: false }, () => this.scheduleRefresh());
-      watcher.on('error', () => {
-        watcher.close();
-        if (this.watchers.get(dir)?.watcher === watcher) this.watchers.delete(dir);
-        this.scheduleRefresh();
-      });
-      this.watchers.set(dir, { watcher, ino });
-    } catch {
-      this.watchers.delete(dir);
-    }
+    this.watchers.sync(targets);
   }
 
   private scheduleRefresh(): void {
