@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
+import { encodeRequest } from '../../src/protocols/kafka/index.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 import { latenciesDuring, percentile, startKafkaProxyProcess, type KafkaProxyProcess } from '../helpers/kafka-proxy-process.js';
@@ -125,6 +126,45 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
     // Without the budget: 24 × 3.5 = 84 MiB held. With it: 8 MiB, plus at most a socket read per connection.
     assert.ok(rssGrowth < 40 * MiB, `proxy RSS grew ${(rssGrowth / MiB).toFixed(0)} MiB`);
     await metadata();
+  });
+});
+
+describe('kafka proxy: a frame waiting for buffer room', { timeout: 30_000 }, () => {
+  let broker: DemoBroker;
+  let proxy: KafkaProxy;
+  before(async () => {
+    broker = await startDemoBroker();
+    proxy = await startKafkaProxy({ upstream: broker, kafka: 'maxFrameSize: 65536, maxBufferedBytes: 65536, requestTimeoutMs: 400' });
+  });
+  after(async () => {
+    await proxy?.close();
+    await broker?.close();
+  });
+
+  test('waits while a stalled frame holds the budget, without its own clock running, and is served once that one is closed', async () => {
+    const stalled = await rawConnect(proxy.port);
+    stalled.write(Buffer.from([0, 0, 0xea, 0x60, 0, 3])); // declares 60,000 bytes: reserved, then nothing more
+    await sleep(50);
+    // 20 kB in two writes: the frame spans reads, so it needs room the stalled frame holds.
+    const request = encodeRequest({ apiKey: METADATA, apiVersion: 6, correlationId: 99, clientId: 'x'.repeat(20_000) }, metadataBody([ANNOUNCE]));
+    const waiting = await rawConnect(proxy.port, EMPIRE.outpost);
+    const answer = new Promise<Buffer>((resolve) => {
+      let received = Buffer.alloc(0);
+      waiting.on('data', (d: Buffer) => {
+        received = Buffer.concat([received, d]);
+        if (received.length >= 4 && received.length >= 4 + received.readInt32BE(0)) resolve(received);
+      });
+    });
+    const started = Date.now();
+    waiting.write(request.subarray(0, 10_000));
+    await sleep(50);
+    waiting.write(request.subarray(10_000));
+    const response = await answer;
+    assert.equal(response.readInt32BE(4), 99, 'the answer to the waiting request');
+    assert.ok(stalled.destroyed || (await closedWithin(stalled, 1000)) >= 0, 'the stalled frame was ended by its request timeout');
+    assert.ok(Date.now() - started >= 250, 'served only once the stalled frame was gone');
+    assert.equal(waiting.destroyed, false, 'the waiting connection was not timed out');
+    waiting.destroy();
   });
 });
 

@@ -32,6 +32,11 @@ export class KafkaFrameReader {
     return this.buffered;
   }
 
+  /** Declared size (the payload's, as checked against maxFrameSize) of the incomplete frame, once its size prefix has been read. */
+  get incompleteFrameSize(): number | undefined {
+    return this.pending < 0 ? undefined : this.pending - 4;
+  }
+
   /** The first `n` bytes (size prefix included) of the incomplete frame, once its size is known and they have arrived. */
   incompletePrefix(n: number): Buffer | undefined {
     if (this.pending < 0 || this.buffered < n) return undefined;

@@ -19,7 +19,7 @@
 // Bounds: a request may name so many topics or partitions (kafka.maxTopicsPerRequest, maxPartitionsPerRequest),
 // checked before its entries are read; a frame must arrive within kafka.requestTimeoutMs of its first bytes
 // (time the proxy itself stops reading does not count); a connection with nothing in flight is closed after
-// kafka.idleTimeoutMs without a byte either way; the listener's incomplete frames share kafka.maxBufferedBytes
+// kafka.idleTimeoutMs without a byte either way; frames spanning reads share the listener's kafka.maxBufferedBytes
 // (request-budget.ts).
 import type { Socket } from 'node:net';
 import type { KafkaListenerOptions } from '../../config/types.js';
@@ -72,7 +72,7 @@ export interface KafkaProxyScope {
   readonly options: KafkaListenerOptions;
   readonly directory: KafkaBrokerDirectory;
   readonly limits: KafkaRequestLimits;
-  /** Bytes of incomplete request frames held by all of the listener's connections. */
+  /** Memory for request frames spanning reads, shared by all of the listener's connections. */
   readonly budget: RequestBufferBudget;
 }
 
@@ -105,11 +105,11 @@ export class KafkaProxyConnection {
   /** The splice moving the rest of the current response, while one does: the broker socket is not read meanwhile. */
   private splice: SpliceJob | undefined;
   private splicing = false;
-  /** Bytes of an incomplete request frame this connection holds, as counted in the listener's budget. */
-  private held = 0;
-  /** Reading stopped until the listener's budget has room. */
+  /** The budget reserved (or awaited) for the incomplete request frame: its whole size. */
+  private reserved = 0;
+  /** Reading stopped until the listener's budget has room for the incomplete frame. */
   private awaitingRoom = false;
-  private readonly roomFreed = () => {
+  private readonly roomGranted = () => {
     this.awaitingRoom = false;
     this.updateFlow();
   };
@@ -177,8 +177,7 @@ export class KafkaProxyConnection {
       upstream.destroy();
       this.splice?.cancel();
       this.stopRequestTimer();
-      scope.budget.cancel(this.roomFreed);
-      this.hold(0);
+      this.releaseFrame();
     });
     // Activity either way re-arms it; it fires after idleTimeoutMs without any.
     client.setTimeout(options.idleTimeoutMs);
@@ -205,16 +204,20 @@ export class KafkaProxyConnection {
       return;
     }
     if (frames.length > 0) {
-      this.stopRequestTimer(); // the next incomplete frame gets a timer and a check of its own
+      // The frame that was incomplete is whole: the next one gets a reservation, a check and a timer of its own.
+      this.releaseFrame();
       this.prefixChecked = false;
+      this.stopRequestTimer();
     }
-    this.hold(this.requests.bufferedBytes);
-    if (this.held > 0 && !this.prefixChecked && !this.checkPrefix()) return;
-    if (this.held > 0 && this.scope.budget.exhausted && !this.awaitingRoom) {
-      this.awaitingRoom = true;
-      this.scope.budget.wait(this.roomFreed);
+    const size = this.requests.incompleteFrameSize;
+    if (size !== undefined && this.reserved === 0) {
+      this.reserved = size;
+      this.awaitingRoom = !this.scope.budget.reserve(size, this.roomGranted);
     }
-    this.updateFlow();
+    if (size !== undefined && !this.prefixChecked && !this.checkPrefix()) return;
+    // Pauses a frame waiting for room; starts the clock of a frame that is now incomplete, stops that of one that is not.
+    const incomplete = this.requests.bufferedBytes > 0;
+    if (this.awaitingRoom || incomplete !== (this.requestTimer !== undefined)) this.updateFlow();
     // The frames of one chunk leave in one write (writev) instead of one system call each.
     this.upstream.cork();
     try {
@@ -453,15 +456,16 @@ export class KafkaProxyConnection {
     if (this.clientFull || this.holding || this.splicing) this.upstream.pause();
     else this.upstream.resume();
     // Only while the client is read: a frame the proxy is not reading is not the client's delay.
-    if (readClient && this.held > 0) this.requestTimer ??= setTimeout(() => this.requestTimedOut(), this.scope.options.requestTimeoutMs);
+    if (readClient && this.requests.bufferedBytes > 0) this.requestTimer ??= setTimeout(() => this.requestTimedOut(), this.scope.options.requestTimeoutMs);
     else this.stopRequestTimer();
   }
 
-  /** Accounts for the bytes of an incomplete request frame this connection now holds. */
-  private hold(bytes: number): void {
-    const delta = bytes - this.held;
-    this.held = bytes;
-    if (delta !== 0) this.scope.budget.change(delta);
+  /** Gives back the budget of the frame that was incomplete (or stops waiting for it). */
+  private releaseFrame(): void {
+    if (this.awaitingRoom) this.scope.budget.cancel(this.roomGranted);
+    else if (this.reserved > 0) this.scope.budget.release(this.reserved);
+    this.awaitingRoom = false;
+    this.reserved = 0;
   }
 
   private stopRequestTimer(): void {
@@ -471,12 +475,12 @@ export class KafkaProxyConnection {
 
   private requestTimedOut(): void {
     this.scope.ctx.metrics.policyL7('parse_errors', 'kafka');
-    this.fail(`request frame incomplete ${this.scope.options.requestTimeoutMs} ms after its first bytes (${this.held} bytes received, kafka.requestTimeoutMs)`);
+    this.fail(`request frame incomplete ${this.scope.options.requestTimeoutMs} ms after its first bytes (${this.requests.bufferedBytes} bytes received, kafka.requestTimeoutMs)`);
   }
 
   /** No byte either way for idleTimeoutMs: closed unless a response is still owed (a long poll, a slow broker). */
   private idle(): void {
-    if (this.pending.length > 0 || this.held > 0 || this.holding || this.splicing) return;
+    if (this.pending.length > 0 || this.requests.bufferedBytes > 0 || this.holding || this.splicing) return;
     this.fail(`idle for ${this.scope.options.idleTimeoutMs} ms (kafka.idleTimeoutMs)`, 'info');
   }
 
