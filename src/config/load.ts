@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { SourceError, TlsSecretRef } from '../policy/types.js';
+import { DEFAULT_KAFKA_REQUEST_LIMITS } from '../protocols/kafka/facts.js';
 import { parseSecretName } from '../protocols/tls/secret-path.js';
 import type {
   EndpointConfig, ForwardListenerOptions, HttpLimits, KafkaListenerOptions, ListenerConfig, ListenerTlsOptions, PortcullisConfig,
@@ -35,8 +36,16 @@ export const DEFAULT_KAFKA_OPTIONS: KafkaListenerOptions = {
   upstreamConnectTimeoutMs: 5_000,
   brokerPorts: new Map(),
   zeroCopy: true,
+  maxTopicsPerRequest: DEFAULT_KAFKA_REQUEST_LIMITS.maxTopics,
+  maxPartitionsPerRequest: DEFAULT_KAFKA_REQUEST_LIMITS.maxPartitions,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 600_000,
+  maxBufferedBytes: 256 * 1024 * 1024,
 };
-const KAFKA_FIELDS = ['maxFrameSize', 'upstreamConnectTimeoutMs', 'advertisedHost', 'brokerPorts', 'zeroCopy'];
+const KAFKA_FIELDS = [
+  'maxFrameSize', 'upstreamConnectTimeoutMs', 'advertisedHost', 'brokerPorts', 'zeroCopy',
+  'maxTopicsPerRequest', 'maxPartitionsPerRequest', 'requestTimeoutMs', 'idleTimeoutMs', 'maxBufferedBytes',
+];
 
 export const DEFAULT_TLS_OPTIONS: ListenerTlsOptions = {
   clientCertificates: 'none',
@@ -165,12 +174,26 @@ function readKafkaOptions(r: Reader, node: YamlNode): KafkaListenerOptions {
     else if (port !== undefined) brokerPorts.set(nodeId, port);
   }
   const advertisedHost = r.string(node.get('advertisedHost'));
+  type IntField = 'maxFrameSize' | 'upstreamConnectTimeoutMs' | 'maxTopicsPerRequest' | 'maxPartitionsPerRequest' | 'requestTimeoutMs' | 'idleTimeoutMs' | 'maxBufferedBytes';
+  const int = (key: IntField, min: number, max: number) => r.integer(node.get(key), min, max, base[key]) ?? base[key];
+  const maxFrameSize = int('maxFrameSize', 1024, 2 ** 31 - 1);
+  const maxBufferedBytes = int('maxBufferedBytes', 1024, Number.MAX_SAFE_INTEGER);
+  // A frame larger than the whole budget could never be read: every connection sending one would wait forever.
+  if (maxBufferedBytes < maxFrameSize) {
+    const at = node.get('maxBufferedBytes').present ? node.get('maxBufferedBytes') : node.get('maxFrameSize');
+    r.fail(at, `maxBufferedBytes (${maxBufferedBytes}) must be at least maxFrameSize (${maxFrameSize})`);
+  }
   return {
-    maxFrameSize: r.integer(node.get('maxFrameSize'), 1024, 2 ** 31 - 1, base.maxFrameSize) ?? base.maxFrameSize,
-    upstreamConnectTimeoutMs: r.integer(node.get('upstreamConnectTimeoutMs'), 10, 600_000, base.upstreamConnectTimeoutMs) ?? base.upstreamConnectTimeoutMs,
+    maxFrameSize,
+    upstreamConnectTimeoutMs: int('upstreamConnectTimeoutMs', 10, 600_000),
     ...(advertisedHost !== undefined ? { advertisedHost } : {}),
     brokerPorts,
     zeroCopy: r.boolean(node.get('zeroCopy'), base.zeroCopy),
+    maxTopicsPerRequest: int('maxTopicsPerRequest', 1, 10_000_000),
+    maxPartitionsPerRequest: int('maxPartitionsPerRequest', 1, 100_000_000),
+    requestTimeoutMs: int('requestTimeoutMs', 100, 3_600_000),
+    idleTimeoutMs: int('idleTimeoutMs', 100, 86_400_000),
+    maxBufferedBytes,
   };
 }
 

@@ -61,6 +61,16 @@ export interface KafkaListenerOptions {
   readonly brokerPorts: ReadonlyMap<number, number>;
   /** Large responses go from the broker's socket to the client's with splice(2), where the native addon is built (default true). */
   readonly zeroCopy: boolean;
+  /** Topic entries one request may name (default 10,000); more closes the connection before any is read. */
+  readonly maxTopicsPerRequest: number;
+  /** Partitions and other array entries one request may carry (default 100,000); more closes the connection. */
+  readonly maxPartitionsPerRequest: number;
+  /** ms a request frame may take to arrive once its first bytes have (default 30,000). */
+  readonly requestTimeoutMs: number;
+  /** ms a connection may go without a byte either way while nothing is in flight (default 600,000, Kafka's connections.max.idle.ms). */
+  readonly idleTimeoutMs: number;
+  /** Bytes of incomplete request frames the listener's connections may hold together (default 256 MiB); past it, reading waits. */
+  readonly maxBufferedBytes: number;
 }
 
 /** TLS on `http`, `tls`, `forward` and `kafka` listeners (see src/protocols/tls/listener-front.ts). */

@@ -12,9 +12,9 @@ import { packageFile } from '../../src/demo/package-root.js';
 
 const KAFKA_DIR = packageFile('.interop', 'kafka');
 const LIBS = join(KAFKA_DIR, 'libs');
-const CLIENT_JAR = join(KAFKA_DIR, 'interop-client.jar');
+export const CLIENT_JAR = join(KAFKA_DIR, 'interop-client.jar');
 const classpath = `${CLIENT_JAR}:${join(LIBS, '*')}`;
-const BROKER_LOG4J = packageFile('scripts', 'kafka', 'log4j-broker.properties');
+export const BROKER_LOG4J = packageFile('scripts', 'kafka', 'log4j-broker.properties');
 const CLIENT_LOG4J = packageFile('scripts', 'kafka', 'log4j-client.properties');
 
 const HOST = '127.0.0.1';
@@ -288,7 +288,7 @@ function clusterId(): string {
  * Polls with an ApiVersions v0 request: the broker opens its client listener only once it is fully started.
  * Then, with an SSL listener, until a TLS handshake on it completes.
  */
-async function waitUntilAnswering(broker: RealKafka, exitStatus: () => string | undefined): Promise<void> {
+export async function waitUntilAnswering(broker: RealKafka, exitStatus: () => string | undefined): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   const probes: [string, () => Promise<boolean>][] = [['ApiVersions answer', () => answersApiVersions(broker.host, broker.port)]];
   if (broker.tlsPort !== undefined) probes.push(['TLS handshake on the SSL listener', () => completesTlsHandshake(broker.host, broker.tlsPort!)]);
@@ -351,7 +351,7 @@ function answersApiVersions(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function setUp(args: string[]): Promise<void> {
+export async function setUp(args: string[]): Promise<void> {
   const outcomes = await runJavaClient(args);
   if (outcomes.at(-1)?.['ok'] !== true) throw new Error(`InteropClient ${args.join(' ')} failed: ${JSON.stringify(outcomes)}`);
 }
@@ -424,7 +424,7 @@ function run(cmd: string, args: string[], timeoutMs: number, allowFailure = fals
 }
 
 /** Ports the OS considers free right now (listen on 0, close). The broker binds them a moment later. */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: count }, () => new Promise<Server>((resolve, reject) => {
       const server = createServer();
@@ -437,7 +437,7 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-async function terminate(child: ChildProcess, exited: Promise<void>): Promise<void> {
+export async function terminate(child: ChildProcess, exited: Promise<void>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   // A referenced timer: the child is unref'd, so this keeps the process alive until the broker is gone.
@@ -451,7 +451,7 @@ async function terminate(child: ChildProcess, exited: Promise<void>): Promise<vo
   }
 }
 
-function tail(file: string, lines: number): string {
+export function tail(file: string, lines: number): string {
   try {
     return readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
   } catch {

@@ -66,3 +66,24 @@ test('fallback answer for an ApiVersions version the codec does not speak', () =
   assert.equal(res.body.errorCode, 35);
   assert.deepEqual(keys(res.body), [...CODEC_API_VERSIONS].map(([k, r]) => [k, r.minVersion, r.maxVersion]));
 });
+
+test('an error-35 answer is read as v0 whatever ApiVersions version asked: with its list (clamped), an empty one, or none at all', () => {
+  const withList = encodeResponse(18, 0, 9, { errorCode: UNSUPPORTED_VERSION, apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 2 }, { apiKey: 500, minVersion: 0, maxVersion: 0 }] });
+  const emptyList = encodeResponse(18, 0, 9, { errorCode: UNSUPPORTED_VERSION, apiKeys: [] });
+  // An older broker's answer may stop after the error code: clients retry lower on the code alone.
+  const codeOnly = Buffer.from('00000006' + '00000009' + '0023', 'hex');
+  const { minVersion, maxVersion } = CODEC_API_VERSIONS.get(18)!;
+  for (let version = minVersion; version <= maxVersion; version++) {
+    for (const [what, frame, expected] of [['with a list', withList, [[18, 0, 2]]], ['an empty list', emptyList, []], ['the error code only', codeOnly, []]] as const) {
+      const res = decodeResponse(clampApiVersionsResponse(frame, version), 18, 0);
+      assert.deepEqual([res.correlationId, res.body.errorCode, keys(res.body)], [9, 35, expected], `v${version}, ${what}`);
+    }
+  }
+});
+
+test('an unreadable answer with any other error code is still refused', () => {
+  for (const version of [0, 3]) {
+    assert.throws(() => clampApiVersionsResponse(Buffer.from('00000006000000090000', 'hex'), version), KafkaDecodeError);
+    assert.throws(() => clampApiVersionsResponse(Buffer.from('000000060000000900' + '2a', 'hex'), version), KafkaDecodeError);
+  }
+});

@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { requirePlan, ZERO_UUID } from '../../src/protocols/kafka/codec.js';
+import { KafkaLimitError } from '../../src/protocols/kafka/errors.js';
+import { exceededLimit } from '../../src/protocols/kafka/facts.js';
 import {
   decodeRequest,
   encodeRequest,
@@ -141,4 +143,61 @@ test('what cannot be read is refused with KafkaDecodeError', () => {
   padded.writeInt32BE(padded.length - 4, 0);
   assert.throws(() => extractPolicyFacts(padded), /tagged field ClusterId declares 3 bytes but its value takes 2/);
   assert.throws(() => decodeRequest(padded), /tagged field ClusterId declares 3 bytes/);
+});
+
+test('limits: topic entries over maxTopics and other entries over maxPartitions are refused with KafkaLimitError', () => {
+  const limits = { maxTopics: 3, maxPartitions: 4 };
+  const topics = (n: number) => Array.from({ length: n }, (_, i) => `t${i}`);
+  const metadata = (n: number) => frame(3, 12, { topics: topics(n).map((name) => ({ topicId: ZERO_UUID, name })), allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+  assert.deepEqual(extractPolicyFacts(metadata(3), limits).topics, topics(3));
+  assert.throws(() => extractPolicyFacts(metadata(4), limits), (e) => e instanceof KafkaLimitError && /more than 3 topics \(kafka\.maxTopicsPerRequest\)/.test(e.message));
+  // Topics across every topic array of a request count together: a Fetch's topics and its forgotten topics.
+  const fetch = (n: number, forgotten: number) => frame(1, 12, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1000, isolationLevel: 0, sessionId: 1, sessionEpoch: 1,
+    topics: topics(n).map((topic) => ({ topic, partitions: [] })),
+    forgottenTopicsData: topics(forgotten).map((topic) => ({ topic, partitions: [] })),
+    rackId: '',
+  });
+  assert.doesNotThrow(() => extractPolicyFacts(fetch(2, 1), limits));
+  assert.throws(() => extractPolicyFacts(fetch(2, 2), limits), KafkaLimitError);
+  // Partitions (and any other entries) count against maxPartitions, across topics.
+  const produce = (partitions: number[]) => frame(0, 9, {
+    transactionalId: null, acks: -1, timeoutMs: 1000,
+    topicData: partitions.map((n, t) => ({ name: `t${t}`, partitionData: Array.from({ length: n }, (_, index) => ({ index, records: null })) })),
+  });
+  assert.doesNotThrow(() => extractPolicyFacts(produce([2, 2]), limits));
+  assert.throws(() => extractPolicyFacts(produce([2, 3]), limits), (e) => e instanceof KafkaLimitError && /more than 4 partitions or other entries \(kafka\.maxPartitionsPerRequest\)/.test(e.message));
+});
+
+test('limits: a flood of tagged fields counts as entries', () => {
+  const flood = (n: number) => frame(3, 12, { topics: [], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false, _unknownTaggedFields: Array.from({ length: n }, (_, i) => ({ tag: 1000 + i, data: Buffer.alloc(0) })) });
+  assert.doesNotThrow(() => extractPolicyFacts(flood(4), { maxTopics: 3, maxPartitions: 4 }));
+  assert.throws(() => extractPolicyFacts(flood(5), { maxTopics: 3, maxPartitions: 4 }), KafkaLimitError);
+});
+
+test('limits: the first bytes of a frame still arriving already show a topic count over the limit', () => {
+  const names = Array.from({ length: 500 }, (_, i) => ({ name: `topic-${i}` }));
+  const whole = frame(3, 4, { topics: names, allowAutoTopicCreation: false });
+  const prefix = whole.subarray(0, 64);
+  assert.match(exceededLimit(prefix, { maxTopics: 499, maxPartitions: 10 })?.error.message ?? '', /more than 499 topics/);
+  assert.equal(exceededLimit(prefix, { maxTopics: 500, maxPartitions: 10 }), undefined, 'within the limit: the prefix tells nothing more');
+  assert.deepEqual(exceededLimit(prefix, { maxTopics: 1, maxPartitions: 10 })?.header.correlationId, 7);
+});
+
+test('a request header declaring more tagged fields than any Kafka version defines is refused before they are walked', () => {
+  const body = frame(3, 12, { topics: [], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }).subarray(4 + 2 + 2 + 4 + 2 + 3 + 1);
+  const header = (tags: number) => {
+    const h = Buffer.from([0, 3, 0, 12, 0, 0, 0, 7, 0, 3, 0x63, 0x6c, 0x69]);
+    const count = tags < 128 ? [tags] : [(tags & 0x7f) | 0x80, tags >> 7];
+    const fields = Array.from({ length: tags }, (_, i) => [i, 0]).flat();
+    return Buffer.concat([h, Buffer.from(count), Buffer.from(fields)]);
+  };
+  const request = (tags: number) => {
+    const payload = Buffer.concat([header(tags), body]);
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(payload.length);
+    return Buffer.concat([size, payload]);
+  };
+  assert.deepEqual(extractPolicyFacts(request(64)).topics, []);
+  assert.throws(() => extractPolicyFacts(request(100)), (e) => e instanceof KafkaDecodeError && /100 tagged fields declared \(at most 64\)/.test(e.message));
 });

@@ -31,7 +31,10 @@ describe('kafka listener options', () => {
 
   test('every field', () => {
     const { config, errors: e } = parseConfigText(
-      listener('    kafka: {maxFrameSize: 1048576, upstreamConnectTimeoutMs: 2000, advertisedHost: kafka.local, brokerPorts: {1: 19092, "2": 19093}, zeroCopy: false}'),
+      listener(
+        '    kafka: {maxFrameSize: 1048576, upstreamConnectTimeoutMs: 2000, advertisedHost: kafka.local, brokerPorts: {1: 19092, "2": 19093}, zeroCopy: false,' +
+          ' maxTopicsPerRequest: 500, maxPartitionsPerRequest: 5000, requestTimeoutMs: 1000, idleTimeoutMs: 60000, maxBufferedBytes: 2097152}',
+      ),
       'portcullis.yaml',
     );
     assert.deepEqual(e, []);
@@ -41,17 +44,34 @@ describe('kafka listener options', () => {
       advertisedHost: 'kafka.local',
       brokerPorts: new Map([[1, 19092], [2, 19093]]),
       zeroCopy: false,
+      maxTopicsPerRequest: 500,
+      maxPartitionsPerRequest: 5000,
+      requestTimeoutMs: 1000,
+      idleTimeoutMs: 60000,
+      maxBufferedBytes: 2097152,
     });
   });
 
   test('bad values are located errors', () => {
     assert.deepEqual(errors(listener('    kafka: {maxFrameSize: 10, brokerPorts: {one: 19092, 2: 70000}, retries: 3}')), [
-      'portcullis.yaml:9:68: listeners[0].kafka.retries: unknown field "retries" (expected one of: maxFrameSize, upstreamConnectTimeoutMs, advertisedHost, brokerPorts, zeroCopy)',
+      'portcullis.yaml:9:68: listeners[0].kafka.retries: unknown field "retries" (expected one of: maxFrameSize, upstreamConnectTimeoutMs, advertisedHost, brokerPorts, zeroCopy, maxTopicsPerRequest, maxPartitionsPerRequest, requestTimeoutMs, idleTimeoutMs, maxBufferedBytes)',
       'portcullis.yaml:9:45: listeners[0].kafka.brokerPorts.one: "one" is not a broker node id (0 to 2147483647)',
       'portcullis.yaml:9:60: listeners[0].kafka.brokerPorts["2"]: must be an integer from 1 to 65535',
       'portcullis.yaml:9:27: listeners[0].kafka.maxFrameSize: must be an integer from 1024 to 2147483647',
     ]);
     assert.match(errors(listener('    kafka: 4096'))[0] ?? '', /kafka: must be a map with any of: maxFrameSize/);
+  });
+
+  test('request bounds: defaults, ranges, and a buffer budget that must hold the largest frame', () => {
+    const { maxTopicsPerRequest, maxPartitionsPerRequest, requestTimeoutMs, idleTimeoutMs, maxBufferedBytes } = DEFAULT_KAFKA_OPTIONS;
+    assert.deepEqual([maxTopicsPerRequest, maxPartitionsPerRequest, requestTimeoutMs, idleTimeoutMs, maxBufferedBytes], [10_000, 100_000, 30_000, 600_000, 256 * 1024 * 1024]);
+    assert.deepEqual(errors(listener('    kafka: {maxTopicsPerRequest: 0, requestTimeoutMs: 5, idleTimeoutMs: -1}')), [
+      'portcullis.yaml:9:34: listeners[0].kafka.maxTopicsPerRequest: must be an integer from 1 to 10000000',
+      'portcullis.yaml:9:55: listeners[0].kafka.requestTimeoutMs: must be an integer from 100 to 3600000',
+      'portcullis.yaml:9:73: listeners[0].kafka.idleTimeoutMs: must be an integer from 100 to 86400000',
+    ]);
+    assert.match(errors(listener('    kafka: {maxFrameSize: 4096, maxBufferedBytes: 2048}'))[0] ?? '', /kafka\.maxBufferedBytes: maxBufferedBytes \(2048\) must be at least maxFrameSize \(4096\)/);
+    assert.match(errors(listener('    kafka: {maxFrameSize: 1073741824}'))[0] ?? '', /kafka\.maxFrameSize: maxBufferedBytes \(268435456\) must be at least maxFrameSize \(1073741824\)/);
   });
 
   test('kafka options on another protocol are an error, not ignored', () => {

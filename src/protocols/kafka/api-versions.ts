@@ -25,16 +25,31 @@ export const CODEC_API_VERSIONS: KafkaVersionTable = new Map(
 );
 
 /**
- * A broker answers an ApiVersions version it does not know with a v0 body (error 35), and clients
- * retry after failing to parse the expected version — so do the same.
+ * A broker answers an ApiVersions version it does not know with error 35 in a v0 body (KIP-511), whatever
+ * version was asked for; clients read the error code (first in every version) and retry lower. So: error 35
+ * is read as v0 first, anything else as the requested version first, each falling back to the other. An
+ * error-35 answer whose list cannot be read at all (an older broker may send the error code alone) becomes
+ * error 35 with no list: the client still retries lower, and learns no version the proxy has not checked.
  */
 function decodeApiVersions(frame: Buffer, requestVersion: number): DecodedResponse & { readonly version: number } {
-  try {
-    return { ...decodeResponse(frame, API_VERSIONS, requestVersion), version: requestVersion };
-  } catch (e) {
-    if (requestVersion === 0 || !(e instanceof KafkaDecodeError)) throw e;
-    return { ...decodeResponse(frame, API_VERSIONS, 0), version: 0 };
+  const unsupported = errorCodeOf(frame) === UNSUPPORTED_VERSION;
+  const versions = unsupported ? [0, requestVersion] : [requestVersion, 0];
+  let failure: unknown;
+  for (const version of new Set(versions)) {
+    try {
+      return { ...decodeResponse(frame, API_VERSIONS, version), version };
+    } catch (e) {
+      if (!(e instanceof KafkaDecodeError)) throw e;
+      failure ??= e;
+    }
   }
+  if (unsupported) return { correlationId: frame.readInt32BE(4), body: { errorCode: UNSUPPORTED_VERSION, apiKeys: [] }, version: 0 };
+  throw failure;
+}
+
+/** The error code at the start of an ApiVersions response body (after size and correlation id), if there is one. */
+function errorCodeOf(frame: Buffer): number | undefined {
+  return frame.length >= 10 ? frame.readInt16BE(8) : undefined;
 }
 
 function clampKeys(keys: readonly KafkaStruct[], supported: KafkaVersionTable): KafkaStruct[] {

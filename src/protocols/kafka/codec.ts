@@ -96,15 +96,18 @@ function readField(r: KafkaReader, f: FieldPlan): KafkaValue {
 /**
  * Walk a tagged-field section: known tags are handed to `known` with a reader bounded to the declared
  * size, which must be consumed exactly (a mismatch would make us and the broker disagree on the rest
- * of the frame); unknown tags to `unknown`.
+ * of the frame); unknown tags to `unknown`. `count` sees how many fields the section declares, before any.
  */
 export function readTaggedSection(
   r: KafkaReader,
   plan: StructPlan,
   known: (sub: KafkaReader, f: FieldPlan) => void,
   unknown: (tag: number, data: Buffer) => void,
+  count?: (n: number) => void,
 ): void {
-  for (let n = r.uvarint(); n > 0; n--) {
+  let n = r.uvarint();
+  count?.(n);
+  for (; n > 0; n--) {
     const tag = r.uvarint();
     const size = r.uvarint();
     r.need(size);

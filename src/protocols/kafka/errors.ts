@@ -17,6 +17,11 @@ export class KafkaFrameError extends KafkaDecodeError {
   override readonly name: string = 'KafkaFrameError';
 }
 
+/** A request asks for more work than the listener allows (topics or other entries per request): refused unread. */
+export class KafkaLimitError extends KafkaDecodeError {
+  override readonly name: string = 'KafkaLimitError';
+}
+
 /** A value cannot be encoded for the requested API version (null in a non-nullable field, wrong type, ...). */
 export class KafkaEncodeError extends Error {
   override readonly name: string = 'KafkaEncodeError';

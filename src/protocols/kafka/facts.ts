@@ -3,9 +3,10 @@
 // like the full decoder) but only allocates the strings policy looks at.
 import type { KafkaRequestFacts } from '../../policy/types.js';
 import { expectEnd, requirePlan } from './codec.js';
-import { checkFrame, readRequestHeader } from './header.js';
+import { KafkaLimitError } from './errors.js';
+import { checkFrame, readRequestHeader, type KafkaRequestHeader } from './header.js';
 import { KafkaReader } from './reader.js';
-import type { FieldPlan } from './schema.js';
+import { messagePlan, type FieldPlan } from './schema.js';
 import { walkStruct, type SchemaVisitor } from './schema-walk.js';
 
 const PRODUCE = 0;
@@ -36,6 +37,24 @@ export interface KafkaPolicyFacts extends KafkaRequestFacts {
   /** A Fetch (v7+) asking the broker to open an incremental fetch session: session id 0, epoch 0 (proxy-fetch-sessions.ts). */
   readonly opensFetchSession: boolean;
 }
+
+/**
+ * Bounds on the work one request may ask for, checked as each array's length is read, before any element is:
+ * a request naming millions of topics is refused in microseconds instead of costing seconds of CPU (and the
+ * policy decisions, flow records and deny answer it would otherwise get) while every other connection waits.
+ */
+export interface KafkaRequestLimits {
+  /** Entries naming a topic (by name or id), over every topic array of the request. */
+  readonly maxTopics: number;
+  /** Every other array element (partitions, mostly) and tagged field. */
+  readonly maxPartitions: number;
+}
+
+/**
+ * Generous for real clients: a Metadata request lists the topics a client uses (all of them is an empty or null
+ * list, not a long one), and a Produce, Fetch or OffsetCommit carries the partitions one broker leads for it.
+ */
+export const DEFAULT_KAFKA_REQUEST_LIMITS: KafkaRequestLimits = { maxTopics: 10_000, maxPartitions: 100_000 };
 
 type FactRole =
   | 'topic'
@@ -72,6 +91,37 @@ function roleOf(f: FieldPlan, apiKey: number): FactRole | null {
   return role;
 }
 
+const topicArrays = new WeakMap<FieldPlan, boolean>();
+
+/** An array of topic names, or of structs that each name one topic (by name or id). */
+function isTopicArray(f: FieldPlan, apiKey: number): boolean {
+  let topics = topicArrays.get(f);
+  if (topics === undefined) {
+    const names = (e: FieldPlan) => ['topic', 'topicId'].includes(roleOf(e, apiKey) ?? '');
+    topics = f.struct === undefined ? names(f) : f.struct.fields.some(names);
+    topicArrays.set(f, topics);
+  }
+  return topics;
+}
+
+/** Counts a request's entries as their counts are read, and throws KafkaLimitError past the limits. */
+class EntryCounter {
+  private topics = 0;
+  private others = 0;
+
+  constructor(private readonly limits: KafkaRequestLimits) {}
+
+  topicEntries(n: number): void {
+    this.topics += n;
+    if (this.topics > this.limits.maxTopics) throw new KafkaLimitError(`request names more than ${this.limits.maxTopics} topics (kafka.maxTopicsPerRequest)`);
+  }
+
+  otherEntries(n: number): void {
+    this.others += n;
+    if (this.others > this.limits.maxPartitions) throw new KafkaLimitError(`request has more than ${this.limits.maxPartitions} partitions or other entries (kafka.maxPartitionsPerRequest)`);
+  }
+}
+
 class FactSink implements SchemaVisitor {
   readonly topics = new Set<string>();
   readonly topicIds = new Set<string>();
@@ -87,7 +137,15 @@ class FactSink implements SchemaVisitor {
   sessionId = -1;
   sessionEpoch = -1;
 
-  constructor(readonly apiKey: number) {}
+  constructor(
+    readonly apiKey: number,
+    private readonly counter: EntryCounter,
+  ) {}
+
+  entries(f: FieldPlan | undefined, n: number): void {
+    if (f !== undefined && isTopicArray(f, this.apiKey)) this.counter.topicEntries(n);
+    else this.counter.otherEntries(n);
+  }
 
   wants(f: FieldPlan): boolean {
     return roleOf(f, this.apiKey) !== null;
@@ -121,13 +179,13 @@ class FactSink implements SchemaVisitor {
 /**
  * The facts policy decides on, from one request frame (4-byte size prefix included). Throws
  * KafkaDecodeError for unknown API keys, unsupported versions and malformed or trailing bytes:
- * the proxy must not forward what it cannot read.
+ * the proxy must not forward what it cannot read; KafkaLimitError beyond `limits`.
  */
-export function extractPolicyFacts(frame: Buffer): KafkaPolicyFacts {
+export function extractPolicyFacts(frame: Buffer, limits: KafkaRequestLimits = DEFAULT_KAFKA_REQUEST_LIMITS): KafkaPolicyFacts {
   const r = new KafkaReader(frame, checkFrame(frame));
   const header = readRequestHeader(r);
   const plan = requirePlan(header.apiKey, header.apiVersion, 'request');
-  const sink = new FactSink(header.apiKey);
+  const sink = new FactSink(header.apiKey, new EntryCounter(limits));
   walkStruct(r, plan, sink);
   expectEnd(r, plan);
   sink.finish();
@@ -145,4 +203,22 @@ export function extractPolicyFacts(frame: Buffer): KafkaPolicyFacts {
     expectsResponse: !(header.apiKey === PRODUCE && sink.acks === 0),
     opensFetchSession: sink.sessionId === 0 && sink.sessionEpoch === 0,
   };
+}
+
+/**
+ * The first bytes of a request frame still arriving: the limit it exceeds, when they already show it (the topic
+ * count of a Metadata or Produce comes within its first bytes), so it is refused before the rest is buffered.
+ * Anything else these bytes may be wrong about waits for the whole frame.
+ */
+export function exceededLimit(prefix: Buffer, limits: KafkaRequestLimits): { header: KafkaRequestHeader; error: KafkaLimitError } | undefined {
+  let header: KafkaRequestHeader | undefined;
+  try {
+    const r = new KafkaReader(prefix, 4);
+    header = readRequestHeader(r);
+    const plan = messagePlan(header.apiKey, header.apiVersion, 'request');
+    if (plan !== undefined) walkStruct(r, plan, new FactSink(header.apiKey, new EntryCounter(limits)));
+  } catch (error) {
+    if (error instanceof KafkaLimitError) return { header: header!, error };
+  }
+  return undefined;
 }

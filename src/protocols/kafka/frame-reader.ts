@@ -32,6 +32,18 @@ export class KafkaFrameReader {
     return this.buffered;
   }
 
+  /** Declared size (the payload's, as checked against maxFrameSize) of the incomplete frame, once its size prefix has been read. */
+  get incompleteFrameSize(): number | undefined {
+    return this.pending < 0 ? undefined : this.pending - 4;
+  }
+
+  /** The first `n` bytes (size prefix included) of the incomplete frame, once its size is known and they have arrived. */
+  incompletePrefix(n: number): Buffer | undefined {
+    if (this.pending < 0 || this.buffered < n) return undefined;
+    const first = this.chunks[0]!;
+    return first.length >= n ? first.subarray(0, n) : this.copyOut(n, false);
+  }
+
   /**
    * Add bytes; returns every frame they complete. Throws KafkaFrameError (and keeps throwing it) when
    * the stream cannot be Kafka: the connection must then be closed.

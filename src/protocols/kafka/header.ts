@@ -34,13 +34,21 @@ export function responseHeaderVersion(apiKey: number, apiVersion: number): 0 | 1
   return isFlexibleVersion(apiKey, apiVersion) ? 1 : 0;
 }
 
-/** Skip a tagged-field section, checking every declared size against the bytes left. */
-export function skipTaggedFields(r: KafkaReader): void {
-  for (let n = r.uvarint(); n > 0; n--) {
+/** Skip a tagged-field section, checking every declared size against the bytes left, and the count against `max`. */
+export function skipTaggedFields(r: KafkaReader, max = Infinity): void {
+  let n = r.uvarint();
+  if (n > max) throw new KafkaDecodeError(`${n} tagged fields declared (at most ${max})`, r.offset);
+  for (; n > 0; n--) {
     r.uvarint();
     r.skip(r.uvarint());
   }
 }
+
+/**
+ * Tagged fields a request header may carry. RequestHeader.json defines none; without a bound, a header declaring
+ * millions of empty ones would be walked one by one before the body's limits (facts.ts) are ever reached.
+ */
+const MAX_REQUEST_HEADER_TAGS = 64;
 
 export function readRequestHeader(r: KafkaReader): KafkaRequestHeader {
   const apiKey = r.int16();
@@ -53,7 +61,7 @@ export function readRequestHeader(r: KafkaReader): KafkaRequestHeader {
     const len = r.stringLength(false);
     if (len >= 0) clientId = r.utf8(len);
   }
-  if (headerVersion === 2) skipTaggedFields(r);
+  if (headerVersion === 2) skipTaggedFields(r, MAX_REQUEST_HEADER_TAGS);
   return { apiKey, apiVersion, correlationId, clientId, headerVersion };
 }
 

@@ -15,6 +15,7 @@ import { TlsConnections } from '../tls/listener-front.js';
 import { KafkaBrokerDirectory, type HostPort, type NodeListener } from './proxy-brokers.js';
 import { KafkaProxyConnection, SOCKET_BUFFER_BYTES, type KafkaProxyScope } from './proxy-connection.js';
 import type { BrokerRoute } from './proxy-upstream.js';
+import { RequestBufferBudget } from './request-budget.js';
 import { zeroCopySupport } from './zero-copy.js';
 
 /** How long shutdown waits for responses still owed before destroying what is left. */
@@ -90,7 +91,8 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
 
   let mainPort = 0;
   const directory = new KafkaBrokerDirectory(bootstrap, () => mainPort, openNode);
-  const scope: KafkaProxyScope = { ctx, options, directory };
+  const limits = { maxTopics: options.maxTopicsPerRequest, maxPartitions: options.maxPartitionsPerRequest };
+  const scope: KafkaProxyScope = { ctx, options, directory, limits, budget: new RequestBufferBudget(options.maxBufferedBytes) };
   const main = await serve(config.listen.port, () => bootstrap);
   const bound = main.address() as AddressInfo;
   mainPort = bound.port;

@@ -15,6 +15,12 @@
 //
 // Backpressure: a full broker socket stops reading from the client; a full client socket stops reading
 // from the broker and from the client (whose denied requests would otherwise pile up answers).
+//
+// Bounds: a request may name so many topics or partitions (kafka.maxTopicsPerRequest, maxPartitionsPerRequest),
+// checked before its entries are read; a frame must arrive within kafka.requestTimeoutMs of its first bytes
+// (time the proxy itself stops reading does not count); a connection with nothing in flight is closed after
+// kafka.idleTimeoutMs without a byte either way; frames spanning reads share the listener's kafka.maxBufferedBytes
+// (request-budget.ts).
 import type { Socket } from 'node:net';
 import type { KafkaListenerOptions } from '../../config/types.js';
 import { recordConnection, type ConnectionPolicy } from '../connection-policy.js';
@@ -25,13 +31,14 @@ import { responseCarriesBrokerAddresses, rewriteBrokerAddresses, type KafkaBroke
 import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, encodeResponse } from './codec.js';
 import { buildDenyResponse, buildResponseBody, TOPIC_AUTHORIZATION_FAILED } from './deny.js';
 import { KafkaDecodeError } from './errors.js';
-import { extractPolicyFacts, type KafkaPolicyFacts } from './facts.js';
+import { exceededLimit, extractPolicyFacts, type KafkaPolicyFacts, type KafkaRequestLimits } from './facts.js';
 import { KafkaFrameReader } from './frame-reader.js';
 import { withoutFetchSession } from './proxy-fetch-sessions.js';
 import type { KafkaRequestHeader } from './header.js';
 import type { KafkaBrokerDirectory } from './proxy-brokers.js';
 import { connectBroker, type BrokerRoute } from './proxy-upstream.js';
 import { LARGE_READ_BYTES } from './read-buffer.js';
+import type { RequestBufferBudget } from './request-budget.js';
 import { canSplice, mayZeroCopy, spliceBetween, type SpliceJob } from './zero-copy.js';
 import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal, recordKafkaResponse } from './proxy-policy.js';
 import { KafkaResponseRelay, type ResponseRewrite } from './proxy-response-relay.js';
@@ -56,12 +63,17 @@ const SPLICE_MIN_BYTES = 128 * 1024;
  */
 const SPLICING_READ_BYTES = 32 * 1024;
 const FLUSHED = Buffer.alloc(0);
+/** How much of a request frame spanning reads is looked at before the rest arrives, for limits it already exceeds. */
+const PREFIX_CHECK_BYTES = 16 * 1024;
 
 /** What every connection of one listener shares. */
 export interface KafkaProxyScope {
   readonly ctx: ListenerContext;
   readonly options: KafkaListenerOptions;
   readonly directory: KafkaBrokerDirectory;
+  readonly limits: KafkaRequestLimits;
+  /** Memory for request frames spanning reads, shared by all of the listener's connections. */
+  readonly budget: RequestBufferBudget;
 }
 
 /** A request waiting for its response, in request order. */
@@ -93,6 +105,18 @@ export class KafkaProxyConnection {
   /** The splice moving the rest of the current response, while one does: the broker socket is not read meanwhile. */
   private splice: SpliceJob | undefined;
   private splicing = false;
+  /** The budget reserved (or awaited) for the incomplete request frame: its whole size. */
+  private reserved = 0;
+  /** Reading stopped until the listener's budget has room for the incomplete frame. */
+  private awaitingRoom = false;
+  private readonly roomGranted = () => {
+    this.awaitingRoom = false;
+    this.updateFlow();
+  };
+  /** The start of the incomplete request frame has been checked against the limits. */
+  private prefixChecked = false;
+  /** Running while a request frame is incomplete and the client is being read. */
+  private requestTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly scope: KafkaProxyScope,
@@ -152,7 +176,12 @@ export class KafkaProxyConnection {
     client.on('close', () => {
       upstream.destroy();
       this.splice?.cancel();
+      this.stopRequestTimer();
+      this.releaseFrame();
     });
+    // Activity either way re-arms it; it fires after idleTimeoutMs without any.
+    client.setTimeout(options.idleTimeoutMs);
+    client.on('timeout', () => this.idle());
   }
 
   /** Graceful close: read no more requests, deliver the responses still owed, then end both sides. */
@@ -174,6 +203,21 @@ export class KafkaProxyConnection {
       this.fail((err as Error).message);
       return;
     }
+    if (frames.length > 0) {
+      // The frame that was incomplete is whole: the next one gets a reservation, a check and a timer of its own.
+      this.releaseFrame();
+      this.prefixChecked = false;
+      this.stopRequestTimer();
+    }
+    const size = this.requests.incompleteFrameSize;
+    if (size !== undefined && this.reserved === 0) {
+      this.reserved = size;
+      this.awaitingRoom = !this.scope.budget.reserve(size, this.roomGranted);
+    }
+    if (size !== undefined && !this.prefixChecked && !this.checkPrefix()) return;
+    // Pauses a frame waiting for room; starts the clock of a frame that is now incomplete, stops that of one that is not.
+    const incomplete = this.requests.bufferedBytes > 0;
+    if (this.awaitingRoom || incomplete !== (this.requestTimer !== undefined)) this.updateFlow();
     // The frames of one chunk leave in one write (writev) instead of one system call each.
     this.upstream.cork();
     try {
@@ -186,13 +230,22 @@ export class KafkaProxyConnection {
     }
   }
 
+  /** Refuses the incomplete frame now if its first bytes exceed a limit; false when the connection is gone. */
+  private checkPrefix(): boolean {
+    const prefix = this.requests.incompletePrefix(PREFIX_CHECK_BYTES);
+    if (prefix === undefined) return true;
+    this.prefixChecked = true;
+    const exceeded = exceededLimit(prefix, this.scope.limits);
+    return exceeded === undefined || this.refuse(exceeded.header, exceeded.error.message, false);
+  }
+
   /** Handles one request frame; false when the connection is gone. */
   private request(frame: Buffer): boolean {
     const connection = this.policy.current();
     if (connection === undefined) return false; // a reload denies this connection now: it has been reset
     let facts: KafkaPolicyFacts;
     try {
-      facts = extractPolicyFacts(frame);
+      facts = extractPolicyFacts(frame, this.scope.limits);
     } catch (err) {
       if (!(err instanceof KafkaDecodeError)) throw err;
       const header = headerOf(frame);
@@ -397,10 +450,38 @@ export class KafkaProxyConnection {
   }
 
   private updateFlow(): void {
-    if (this.upstreamFull || this.clientFull || this.draining) this.client.pause();
-    else this.client.resume();
+    const readClient = !(this.upstreamFull || this.clientFull || this.draining || this.awaitingRoom);
+    if (readClient) this.client.resume();
+    else this.client.pause();
     if (this.clientFull || this.holding || this.splicing) this.upstream.pause();
     else this.upstream.resume();
+    // Only while the client is read: a frame the proxy is not reading is not the client's delay.
+    if (readClient && this.requests.bufferedBytes > 0) this.requestTimer ??= setTimeout(() => this.requestTimedOut(), this.scope.options.requestTimeoutMs);
+    else this.stopRequestTimer();
+  }
+
+  /** Gives back the budget of the frame that was incomplete (or stops waiting for it). */
+  private releaseFrame(): void {
+    if (this.awaitingRoom) this.scope.budget.cancel(this.roomGranted);
+    else if (this.reserved > 0) this.scope.budget.release(this.reserved);
+    this.awaitingRoom = false;
+    this.reserved = 0;
+  }
+
+  private stopRequestTimer(): void {
+    clearTimeout(this.requestTimer);
+    this.requestTimer = undefined;
+  }
+
+  private requestTimedOut(): void {
+    this.scope.ctx.metrics.policyL7('parse_errors', 'kafka');
+    this.fail(`request frame incomplete ${this.scope.options.requestTimeoutMs} ms after its first bytes (${this.requests.bufferedBytes} bytes received, kafka.requestTimeoutMs)`);
+  }
+
+  /** No byte either way for idleTimeoutMs: closed unless a response is still owed (a long poll, a slow broker). */
+  private idle(): void {
+    if (this.pending.length > 0 || this.requests.bufferedBytes > 0 || this.holding || this.splicing) return;
+    this.fail(`idle for ${this.scope.options.idleTimeoutMs} ms (kafka.idleTimeoutMs)`, 'info');
   }
 
   private drainIfIdle(): void {

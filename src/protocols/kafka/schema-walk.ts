@@ -16,6 +16,11 @@ export interface SchemaVisitor {
   /** A struct (or the message itself) begins and ends: for visitors that keep context per struct. */
   enter(): void;
   leave(): void;
+  /**
+   * How many entries follow, read before any of them is: the elements of array `f`, or the fields of a
+   * tagged-field section (`f` undefined). A visitor that bounds a request's work throws here.
+   */
+  entries?(f: FieldPlan | undefined, n: number): void;
 }
 
 function nullCheck(f: FieldPlan, nullable: boolean, r: KafkaReader): void {
@@ -74,6 +79,7 @@ function walkField(r: KafkaReader, f: FieldPlan, v: SchemaVisitor): void {
   if (!f.array) return walkSingle(r, f, f.nullable, v);
   const n = r.length(f.compact);
   if (n < 0) return nullCheck(f, f.nullable, r);
+  v.entries?.(f, n); // first: on the first bytes of a frame still arriving, the bytes left say nothing yet
   if (n > r.remaining) throw new KafkaDecodeError(`${f.name}: ${n} elements declared, ${r.remaining} bytes left`, r.offset);
   for (let i = 0; i < n && !r.cut; i++) walkSingle(r, f, false, v);
 }
@@ -85,6 +91,6 @@ export function walkStruct(r: KafkaReader, plan: StructPlan, v: SchemaVisitor): 
     walkField(r, f, v);
     if (r.cut) return;
   }
-  if (plan.flexible) readTaggedSection(r, plan, (sub, f) => walkField(sub, f, v), () => undefined);
+  if (plan.flexible) readTaggedSection(r, plan, (sub, f) => walkField(sub, f, v), () => undefined, (n) => v.entries?.(undefined, n));
   v.leave();
 }

@@ -18,7 +18,7 @@ import {
 } from '../../../protocols/kafka/index.js';
 import { CloseConnection, NO_RESPONSE, type BrokerState } from './context.js';
 import { HANDLERS } from './handlers/index.js';
-import { API_VERSIONS, BROKER_API_VERSIONS } from './supported-versions.js';
+import { API_VERSIONS } from './supported-versions.js';
 
 /** Frames read ahead while one is being served; past this the socket is paused (backpressure). */
 const MAX_QUEUED_FRAMES = 64;
@@ -76,12 +76,12 @@ export class BrokerConnection {
   /** The response frame for one request frame, or undefined when none is due. */
   private async serve(frame: Buffer): Promise<Buffer | undefined> {
     const header = decodeRequestHeader(frame);
-    const range = BROKER_API_VERSIONS.get(header.apiKey);
+    const range = this.broker.apiVersions.get(header.apiKey);
     const handler = HANDLERS.get(header.apiKey);
     if (!range || !handler) throw new CloseConnection(`${apiName(header)} is not supported by the demo broker`);
     if (header.apiVersion < range.minVersion || header.apiVersion > range.maxVersion) {
       // KIP-511: answer an unknown ApiVersions version with v0 and error 35, so the client retries lower.
-      if (header.apiKey === API_VERSIONS) return buildApiVersionsFallbackResponse(header.correlationId, BROKER_API_VERSIONS);
+      if (header.apiKey === API_VERSIONS) return buildApiVersionsFallbackResponse(header.correlationId, this.broker.apiVersions);
       throw new CloseConnection(`${apiName(header)} v${header.apiVersion} is not supported (serving v${range.minVersion}-${range.maxVersion})`);
     }
     const { body } = decodeRequest(frame);

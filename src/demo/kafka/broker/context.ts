@@ -1,7 +1,7 @@
 // What every request handler gets: the decoded request, the broker's state, and a signal that fires when
 // the connection closes or the broker stops (long-polling handlers give up on it).
 import type { Logger } from 'pino';
-import type { KafkaRequestHeader, KafkaStruct } from '../../../protocols/kafka/index.js';
+import type { KafkaRequestHeader, KafkaStruct, KafkaVersionTable } from '../../../protocols/kafka/index.js';
 import type { GroupCoordinator } from './group-coordinator.js';
 import type { TopicRegistry } from './topics.js';
 
@@ -11,6 +11,8 @@ export interface BrokerState {
   /** The address clients are told to connect to (Metadata brokers, FindCoordinator). */
   readonly advertisedHost: string;
   readonly advertisedPort: number;
+  /** The APIs and versions served and advertised (BROKER_API_VERSIONS, or an older broker's ApiVersions range). */
+  readonly apiVersions: KafkaVersionTable;
   readonly topics: TopicRegistry;
   readonly groups: GroupCoordinator;
   /** A fresh producer id for InitProducerId. */

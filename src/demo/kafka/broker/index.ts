@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import type { BrokerState } from './context.js';
 import { BrokerConnection } from './connection.js';
 import { DEFAULT_GROUP_OPTIONS, GroupCoordinator } from './group-coordinator.js';
+import { BROKER_API_VERSIONS, withApiVersionsUpTo } from './supported-versions.js';
 import { randomKafkaUuid, TopicRegistry } from './topics.js';
 
 /** The topics of Cilium's Empire Kafka example (KAFKA_CREATE_TOPICS="empire-announce:1:1,deathstar-plans:1:1"). */
@@ -30,6 +31,8 @@ export interface DemoBrokerOptions {
   readonly initialRebalanceDelayMs?: number;
   /** Serve TLS with this certificate and key (and client certificates verified against `ca` when `requestCert`). */
   readonly tls?: tls.TlsOptions;
+  /** Serve ApiVersions up to this version only, as an older Kafka does (2.0-2.3: v2); default every version the broker speaks. */
+  readonly maxApiVersionsVersion?: number;
   readonly log?: Logger;
 }
 
@@ -46,6 +49,7 @@ export async function startDemoBroker(opts: DemoBrokerOptions = {}): Promise<Dem
   const log = (opts.log ?? pino({ level: 'silent' })).child({ component: 'kafka-demo-broker' });
   // Built before listening so bad options fail without a socket left open.
   const topics = new TopicRegistry(opts.topics ?? EMPIRE_TOPICS);
+  const apiVersions = opts.maxApiVersionsVersion === undefined ? BROKER_API_VERSIONS : withApiVersionsUpTo(opts.maxApiVersionsVersion);
   const groups = new GroupCoordinator({ ...DEFAULT_GROUP_OPTIONS, initialRebalanceDelayMs: opts.initialRebalanceDelayMs ?? DEFAULT_GROUP_OPTIONS.initialRebalanceDelayMs }, log);
 
   const server = opts.tls === undefined ? createServer() : tls.createServer(opts.tls);
@@ -64,6 +68,7 @@ export async function startDemoBroker(opts: DemoBrokerOptions = {}): Promise<Dem
     clusterId: randomKafkaUuid(),
     advertisedHost: opts.advertisedHost ?? address.address,
     advertisedPort: opts.advertisedPort ?? address.port,
+    apiVersions,
     topics,
     groups,
     allocateProducerId: () => ++lastProducerId,

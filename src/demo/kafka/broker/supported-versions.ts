@@ -44,3 +44,13 @@ export const BROKER_API_VERSIONS: KafkaVersionTable = new Map(
     return [apiKey, { minVersion, maxVersion }];
   }),
 );
+
+/**
+ * The broker's table with ApiVersions served up to `maxVersion` only, like an older Kafka (2.x serves v0-2):
+ * newer ApiVersions requests get the v0 error-35 answer clients must handle (KIP-511).
+ */
+export function withApiVersionsUpTo(maxVersion: number): KafkaVersionTable {
+  const own = BROKER_API_VERSIONS.get(API_VERSIONS)!;
+  if (!(maxVersion >= own.minVersion && maxVersion <= own.maxVersion)) throw new Error(`demo broker: ApiVersions v${maxVersion} is outside v${own.minVersion}-${own.maxVersion}`);
+  return new Map([...BROKER_API_VERSIONS, [API_VERSIONS, { minVersion: own.minVersion, maxVersion }]]);
+}

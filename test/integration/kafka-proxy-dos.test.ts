@@ -1,0 +1,234 @@
+// Requests built to exhaust the proxy rather than to be served: one naming millions of topics, frames left
+// incomplete, connections left idle, many connections each holding most of a large frame. Each is ended (or made
+// to wait) within its bound, the proxy's memory stays bounded, and a client on another connection keeps being
+// served with p99 latency under 50 ms meanwhile. The memory cases run Portcullis as a child process, so its RSS
+// and event loop are its own.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
+import { encodeRequest } from '../../src/protocols/kafka/index.js';
+import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
+import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
+import { latenciesDuring, percentile, startKafkaProxyProcess, type KafkaProxyProcess } from '../helpers/kafka-proxy-process.js';
+import { FETCH, fetchBody, logEndOffset, METADATA, metadataBody, rows } from '../helpers/kafka-proxy-requests.js';
+import { captureLog } from '../helpers/observe-log-capture.js';
+
+const MiB = 1024 * 1024;
+
+/** A Metadata v4 request naming `count` distinct 8-character topics, written straight into one buffer. */
+function metadataNaming(count: number): Buffer {
+  const clientId = 'dos';
+  const header = 2 + 2 + 4 + 2 + clientId.length;
+  const body = 4 + count * 10 + 1;
+  const frame = Buffer.allocUnsafe(4 + header + body);
+  let at = frame.writeInt32BE(header + body, 0);
+  at = frame.writeInt16BE(METADATA, at);
+  at = frame.writeInt16BE(4, at);
+  at = frame.writeInt32BE(1, at);
+  at = frame.writeInt16BE(clientId.length, at);
+  at += frame.write(clientId, at, 'latin1');
+  at = frame.writeInt32BE(count, at);
+  for (let i = 0; i < count; i++) {
+    at = frame.writeInt16BE(8, at);
+    at += frame.write(i.toString(36).padStart(8, '_'), at, 'latin1');
+  }
+  frame.writeUInt8(0, at); // allowAutoTopicCreation
+  return frame;
+}
+
+async function rawConnect(port: number, localAddress: string = EMPIRE.hq): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port, localAddress });
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** Resolves with the ms until `socket` closed (a reset included), or rejects after `limitMs`. */
+async function closedWithin(socket: Socket, limitMs: number): Promise<number> {
+  const start = Date.now();
+  if (socket.destroyed) return 0;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('close', () => resolve());
+      timer = setTimeout(() => reject(new Error(`connection still open after ${limitMs} ms`)), limitMs);
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+  return Date.now() - start;
+}
+
+describe('kafka proxy (child process): bounded work and memory under attack', { timeout: 120_000 }, () => {
+  let broker: DemoBroker;
+  let bystander: KafkaWireClient;
+  let proxy: KafkaProxyProcess;
+  const metadata = async () => {
+    const r = await bystander.request(METADATA, 6, metadataBody([ANNOUNCE]));
+    assert.equal(rows(r.topics)[0]!.errorCode, 0);
+  };
+
+  before(async () => {
+    broker = await startDemoBroker();
+  });
+  after(async () => {
+    bystander?.close();
+    await proxy?.close();
+    await broker?.close();
+  });
+
+  const start = async (kafka?: string) => {
+    bystander?.close();
+    await proxy?.close();
+    proxy = await startKafkaProxyProcess({ upstream: broker, ...(kafka === undefined ? {} : { kafka }) });
+    bystander = await KafkaWireClient.connect(proxy.port, EMPIRE.outpost);
+    for (let i = 0; i < 20; i++) await metadata(); // warm: JIT, buffers
+  };
+
+  test('a Metadata request naming 2 million topics is refused before they are read; others keep p99 < 50 ms', async () => {
+    await start();
+    const frame = metadataNaming(2_000_000); // 20 MB, within the default 100 MiB maxFrameSize
+    const rssBefore = proxy.rssBytes();
+    const attacker = await rawConnect(proxy.port);
+    let answered = 0;
+    attacker.on('data', (d: Buffer) => (answered += d.length));
+    attacker.write(frame);
+    const closed = closedWithin(attacker, 10_000);
+    const latencies = await latenciesDuring(closed, metadata, 30);
+    const rssGrowth = proxy.rssBytes() - rssBefore;
+    await closed;
+    assert.equal(answered, 0, 'nothing answered');
+    assert.match(proxy.log(), /refused Kafka request: request names more than 10000 topics \(kafka\.maxTopicsPerRequest\)/);
+    const p99 = percentile(latencies, 99);
+    assert.ok(p99 < 50, `bystander p99 ${p99.toFixed(1)} ms over ${latencies.length} requests during the attack`);
+    // The frame itself is buffered (it must be whole to be refused): 20 MB, plus a copy while it is assembled.
+    assert.ok(rssGrowth < 80 * MiB, `proxy RSS grew ${(rssGrowth / MiB).toFixed(0)} MiB`);
+    await metadata();
+  });
+
+  test('24 connections each holding 3.5 MiB of a 4 MiB frame stay within maxBufferedBytes; others keep p99 < 50 ms', async () => {
+    await start(`maxFrameSize: ${4 * MiB}, maxBufferedBytes: ${8 * MiB}`);
+    const rssBefore = proxy.rssBytes();
+    const partial = Buffer.alloc(3.5 * MiB);
+    partial.writeInt32BE(4 * MiB, 0);
+    const attackers = await Promise.all(Array.from({ length: 24 }, () => rawConnect(proxy.port)));
+    for (const a of attackers) a.write(partial);
+    // Held for a while: long enough for every byte the proxy would read to have been read.
+    const latencies = await latenciesDuring(sleep(1500), metadata, 30);
+    const rssGrowth = proxy.rssBytes() - rssBefore;
+    for (const a of attackers) a.destroy();
+    const p99 = percentile(latencies, 99);
+    assert.ok(p99 < 50, `bystander p99 ${p99.toFixed(1)} ms over ${latencies.length} requests during the attack`);
+    // Without the budget: 24 × 3.5 = 84 MiB held. With it: 8 MiB, plus at most a socket read per connection.
+    assert.ok(rssGrowth < 40 * MiB, `proxy RSS grew ${(rssGrowth / MiB).toFixed(0)} MiB`);
+    await metadata();
+  });
+});
+
+describe('kafka proxy: a frame waiting for buffer room', { timeout: 30_000 }, () => {
+  let broker: DemoBroker;
+  let proxy: KafkaProxy;
+  before(async () => {
+    broker = await startDemoBroker();
+    proxy = await startKafkaProxy({ upstream: broker, kafka: 'maxFrameSize: 65536, maxBufferedBytes: 65536, requestTimeoutMs: 400' });
+  });
+  after(async () => {
+    await proxy?.close();
+    await broker?.close();
+  });
+
+  test('waits while a stalled frame holds the budget, without its own clock running, and is served once that one is closed', async () => {
+    const stalled = await rawConnect(proxy.port);
+    stalled.write(Buffer.from([0, 0, 0xea, 0x60, 0, 3])); // declares 60,000 bytes: reserved, then nothing more
+    await sleep(50);
+    // 20 kB in two writes: the frame spans reads, so it needs room the stalled frame holds.
+    const request = encodeRequest({ apiKey: METADATA, apiVersion: 6, correlationId: 99, clientId: 'x'.repeat(20_000) }, metadataBody([ANNOUNCE]));
+    const waiting = await rawConnect(proxy.port, EMPIRE.outpost);
+    const answer = new Promise<Buffer>((resolve) => {
+      let received = Buffer.alloc(0);
+      waiting.on('data', (d: Buffer) => {
+        received = Buffer.concat([received, d]);
+        if (received.length >= 4 && received.length >= 4 + received.readInt32BE(0)) resolve(received);
+      });
+    });
+    const started = Date.now();
+    waiting.write(request.subarray(0, 10_000));
+    await sleep(50);
+    waiting.write(request.subarray(10_000));
+    const response = await answer;
+    assert.equal(response.readInt32BE(4), 99, 'the answer to the waiting request');
+    assert.ok(stalled.destroyed || (await closedWithin(stalled, 1000)) >= 0, 'the stalled frame was ended by its request timeout');
+    assert.ok(Date.now() - started >= 250, 'served only once the stalled frame was gone');
+    assert.equal(waiting.destroyed, false, 'the waiting connection was not timed out');
+    waiting.destroy();
+  });
+});
+
+describe('kafka proxy: request and idle timeouts', { timeout: 60_000 }, () => {
+  let broker: DemoBroker;
+  let proxy: KafkaProxy;
+  const log = captureLog();
+  const reasons = () => log.lines().filter((l) => l.msg === 'closing Kafka connection').map((l) => String(l.reason));
+
+  before(async () => {
+    broker = await startDemoBroker();
+    proxy = await startKafkaProxy({
+      upstream: broker,
+      policies: [EMPIRE_POLICY],
+      kafka: 'requestTimeoutMs: 300, idleTimeoutMs: 800',
+      log: pino({ level: 'info' }, log.stream),
+    });
+  });
+  after(async () => {
+    await proxy?.close();
+    await broker?.close();
+  });
+
+  test('a frame left incomplete is closed after requestTimeoutMs, counted, with the reason logged', async () => {
+    proxy.metrics.clear();
+    const socket = await rawConnect(proxy.port);
+    socket.write(Buffer.from([0, 0, 0x03, 0xe8, 0, 3, 0, 4])); // 1000 bytes declared, 4 sent
+    const ms = await closedWithin(socket, 3000);
+    assert.ok(ms >= 250, `closed after ${ms} ms`);
+    assert.match(reasons().at(-1) ?? '', /request frame incomplete 300 ms after its first bytes \(8 bytes received, kafka\.requestTimeoutMs\)/);
+    assert.deepEqual(proxy.metrics.of('policyL7'), [['parse_errors', 'kafka']]);
+  });
+
+  test('trickling a frame a byte at a time does not restart the clock', async () => {
+    const socket = await rawConnect(proxy.port);
+    const trickle = setInterval(() => socket.write(Buffer.from([0])), 50);
+    try {
+      socket.write(Buffer.from([0, 0, 0x03, 0xe8]));
+      const ms = await closedWithin(socket, 3000);
+      assert.ok(ms >= 250 && ms < 1500, `closed after ${ms} ms`);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
+  test('a connection with nothing in flight is closed after idleTimeoutMs', async () => {
+    const socket = await rawConnect(proxy.port);
+    const ms = await closedWithin(socket, 5000);
+    assert.ok(ms >= 700, `closed after ${ms} ms`);
+    assert.match(reasons().at(-1) ?? '', /idle for 800 ms \(kafka\.idleTimeoutMs\)/);
+  });
+
+  test('a long poll longer than idleTimeoutMs is answered: a connection awaiting a response is not idle', async () => {
+    const offset = await logEndOffset(broker.port, ANNOUNCE);
+    const consumer = await KafkaWireClient.connect(proxy.port, EMPIRE.outpost);
+    try {
+      const started = Date.now();
+      const r = await consumer.request(FETCH, 11, fetchBody(ANNOUNCE, offset, 1500));
+      assert.ok(Date.now() - started >= 1200, 'the broker held the fetch');
+      assert.equal(rows(rows(r.responses)[0]!.partitions)[0]!.errorCode, 0);
+      const again = await consumer.request(METADATA, 6, metadataBody([ANNOUNCE]));
+      assert.equal(rows(again.topics)[0]!.errorCode, 0);
+    } finally {
+      consumer.close();
+    }
+  });
+});
