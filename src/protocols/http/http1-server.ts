@@ -47,7 +47,7 @@ export function createHttp1Server(ctx: ListenerContext, pool: Dispatcher | undef
   // Node drops headers past maxHeadersCount silently; one extra lets inspectRequestHead see the excess and answer 431.
   server.maxHeadersCount = limits.maxHeaderCount + 1;
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+  const serveRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const conn = connectionPolicyOf(req.socket);
     if (conn === undefined && proxy !== undefined) return proxy.request(req, res);
     const connection = conn?.current();
@@ -88,6 +88,11 @@ export function createHttp1Server(ctx: ListenerContext, pool: Dispatcher | undef
     );
   };
 
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (res.socket === null) servePipelined(req, res, serveRequest);
+    else serveRequest(req, res);
+  };
+
   server.on('request', onRequest);
   // With a listener Node leaves `Expect: 100-continue` to us: the 100 is sent only once policy allowed it.
   server.on('checkContinue', onRequest);
@@ -103,6 +108,28 @@ export function createHttp1Server(ctx: ListenerContext, pool: Dispatcher | undef
   });
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => onClientError(ctx, err, socket));
   return server;
+}
+
+/** Pipelined requests parsed but not started yet, per connection. */
+const queuedRequests = new WeakMap<Socket, number>();
+
+/**
+ * Node parses pipelined requests ahead and emits them all at once, each response queued behind the one before
+ * (it has no socket yet). Each is served only once its response gets the socket, i.e. after the previous
+ * response is complete, so one connection never has more than one request upstream; and the socket is not read
+ * while any wait, so the backlog is at most what one read brought in.
+ */
+function servePipelined(req: IncomingMessage, res: ServerResponse, serve: (req: IncomingMessage, res: ServerResponse) => void): void {
+  const socket = req.socket;
+  queuedRequests.set(socket, (queuedRequests.get(socket) ?? 0) + 1);
+  socket.pause();
+  res.once('socket', () => {
+    const left = queuedRequests.get(socket)! - 1;
+    queuedRequests.set(socket, left);
+    // Unless Node itself paused the socket (its responses are not being read).
+    if (left === 0 && !(socket as Socket & { _paused?: boolean })._paused) socket.resume();
+    serve(req, res);
+  });
 }
 
 /** Parser errors (malformed or ambiguous requests, header limits, header timeout). */
