@@ -10,17 +10,21 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
  */
 export function sniffProtocol(socket: Socket, timeoutMs: number, route: (protocol: 'h1' | 'h2') => void): void {
   let seen: Buffer | undefined;
+  const onTimeout = (): void => void socket.destroy();
   const onData = (chunk: Buffer): void => {
     seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
     const n = Math.min(seen.length, H2_PREFACE.length);
     const prefaceSoFar = seen.compare(H2_PREFACE, 0, n, 0, n) === 0;
     if (prefaceSoFar && n < H2_PREFACE.length) return;
     socket.off('data', onData);
+    // The listener goes too: later timeouts on the socket (a stalled request body) belong to the new owner.
+    socket.off('timeout', onTimeout);
     socket.setTimeout(0);
     socket.pause();
     socket.unshift(seen);
     route(prefaceSoFar ? 'h2' : 'h1');
   };
   socket.on('data', onData);
-  socket.setTimeout(timeoutMs, () => socket.destroy());
+  socket.setTimeout(timeoutMs);
+  socket.once('timeout', onTimeout);
 }
