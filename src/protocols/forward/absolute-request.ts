@@ -72,7 +72,7 @@ export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetRes
     if (release === undefined) return sendOverloaded(res, exchange, gate.refusal, tracker);
     agent.dispatch(
       { origin, path: facts.path, method: facts.method, headers: withoutProxyCredentials(headers), body: head.hasBody ? req : null },
-      new ForwardedResponse(req, res, exchange, tracker, release, limits.streamIdleTimeoutMs),
+      new ForwardedResponse(req, res, exchange, tracker, release, head.hasBody ? limits.streamIdleTimeoutMs : 0),
     );
   };
 

@@ -10,7 +10,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * watching (once the body no longer matters); a connection idle after that is closed by Node.
  */
 export function watchRequestBody(req: IncomingMessage, res: ServerResponse, ms: number, onStall: () => void): () => void {
-  if (req.complete) return noop;
+  // At the 'request' event a bodiless request is not `complete` yet; its callers pass ms 0.
+  if (ms <= 0 || req.complete) return noop;
   const socket = req.socket;
   socket.setTimeout(ms);
   req.once('timeout', onStall);

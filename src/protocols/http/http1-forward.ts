@@ -27,7 +27,7 @@ export class ForwardedResponse implements Dispatcher.DispatchHandler {
   private finished = false;
   private readonly unwatchBody: () => void;
 
-  /** `release`: frees the request's place at the upstream (RequestGate); `bodyIdleMs`: see watchRequestBody. */
+  /** `release`: frees the request's place at the upstream (RequestGate); `bodyIdleMs`: see watchRequestBody (0: no body). */
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,

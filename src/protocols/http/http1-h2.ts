@@ -25,7 +25,15 @@ export interface Http1ToH2 {
 }
 
 /** `headers`: the flat list for the upstream (forward-headers.ts); its `host` becomes `:authority`. */
-export function relayHttp1ToH2(req: IncomingMessage, res: ServerResponse, tracker: ConnectionTracker, exchange: HttpExchange, headers: readonly string[], to: Http1ToH2): void {
+export function relayHttp1ToH2(
+  req: IncomingMessage,
+  res: ServerResponse,
+  tracker: ConnectionTracker,
+  exchange: HttpExchange,
+  headers: readonly string[],
+  hasBody: boolean,
+  to: Http1ToH2,
+): void {
   let authority = to.defaultAuthority;
   const regular: Array<readonly [string, string]> = [];
   for (let i = 0; i < headers.length; i += 2) {
@@ -39,7 +47,7 @@ export function relayHttp1ToH2(req: IncomingMessage, res: ServerResponse, tracke
     [':path', exchange.facts.path],
     ...regular,
   ];
-  const downstream = new Http1Downstream(req, res, tracker, to.bodyIdleMs);
+  const downstream = new Http1Downstream(req, res, tracker, hasBody, to.bodyIdleMs);
   relayToH2Upstream(downstream, to.pool, fields, exchange, { grpc: false, responseTimeoutMs: to.responseTimeoutMs });
 }
 
@@ -58,17 +66,19 @@ class Http1Downstream implements RelayDownstream {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly tracker: ConnectionTracker,
+    private readonly hasBody: boolean,
     private readonly bodyIdleMs: number,
   ) {}
 
   get requestEnded(): boolean {
-    return this.req.complete;
+    // At the 'request' event a bodiless request is not `complete` yet.
+    return !this.hasBody || this.req.complete;
   }
 
   attach(relay: RequestEvents): void {
     this.relay = relay;
     const { req, res } = this;
-    if (!req.complete) {
+    if (!this.requestEnded) {
       req.on('data', this.onRequestData);
       req.once('end', this.onRequestEnd);
       this.unwatchBody = watchRequestBody(req, res, this.bodyIdleMs, this.onRequestStall);
@@ -147,7 +157,7 @@ class Http1Downstream implements RelayDownstream {
     req.off('data', this.onRequestData);
     req.off('end', this.onRequestEnd);
     this.unwatchBody();
-    if (req.complete || this.stalled) return;
+    if (this.requestEnded || this.stalled) return;
     this.relay?.downstreamClosed(ErrorCode.NO_ERROR);
     discardUnsentBody(req);
   }

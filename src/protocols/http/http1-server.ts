@@ -84,14 +84,14 @@ export function createHttp1Server(ctx: ListenerContext, pool: UpstreamClient | u
     if (upstream.protocol !== 'http1') {
       const scheme = upstream.protocol === 'h2' ? 'https' : 'http';
       const to = { pool: upstream.pool, scheme, defaultAuthority, responseTimeoutMs: limits.upstreamTimeoutMs, bodyIdleMs: limits.streamIdleTimeoutMs } as const;
-      relayHttp1ToH2(req, res, tracker, exchange, headers, to);
+      relayHttp1ToH2(req, res, tracker, exchange, headers, head.hasBody, to);
       return;
     }
     const release = upstream.gate.enter();
     if (release === undefined) return sendOverloaded(res, exchange, upstream.gate.refusal, tracker);
     upstream.pool.dispatch(
       { path: facts.path, method: facts.method, headers, body: head.hasBody ? req : null },
-      new ForwardedResponse(req, res, exchange, tracker, release, limits.streamIdleTimeoutMs),
+      new ForwardedResponse(req, res, exchange, tracker, release, head.hasBody ? limits.streamIdleTimeoutMs : 0),
     );
   };
 
