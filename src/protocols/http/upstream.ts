@@ -4,7 +4,7 @@
 // (perf-baselines.md: a node:http client proxy does ~20 % fewer requests/s than the same proxy on an undici
 // Pool). HTTP/2 upstreams use the proxy's own client (h2-upstream.ts) for HTTP/1.1 and HTTP/2 requests alike.
 import type { Socket } from 'node:net';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import type { HttpLimits, ListenerConfig } from '../../config/types.js';
 import { connectionWindowSize, initialWindowSize } from './h2-settings.js';
 import { H2UpstreamPool, type H2UpstreamOptions } from './h2-upstream.js';
