@@ -25,6 +25,10 @@ export interface HttpLimits {
   readonly upstreamConnectTimeoutMs: number;
   /** ms to wait for upstream response headers. */
   readonly upstreamTimeoutMs: number;
+  /** Connections open at once to one upstream (per destination for forward and TLS-originating routes). */
+  readonly upstreamMaxConnections: number;
+  /** Requests waiting for a busy upstream's connections; beyond, 503 with an ERROR flow. */
+  readonly upstreamMaxPending: number;
   /** `%2F`/`%5C` in the path: reject with 400 (default) or keep. */
   readonly escapedSlashes: 'reject' | 'keep';
   /** X-Forwarded-For handling: append the peer address (default), strip the header, or pass it unchanged. */
@@ -33,7 +37,10 @@ export interface HttpLimits {
   readonly maxConcurrentStreams: number;
   /** HTTP/2: close a session whose client resets more than this many streams per second (rapid reset). */
   readonly maxResetsPerSecond: number;
-  /** HTTP/2: ms a stream may see no frame in either direction before both hops are reset (default 300000, Envoy's). */
+  /**
+   * HTTP/2: ms a stream may see no frame in either direction before both hops are reset (default 300000, Envoy's).
+   * HTTP/1.x: ms a request body may make no progress (its connection idle) before the exchange ends with 408.
+   */
   readonly streamIdleTimeoutMs: number;
   /** HTTP/2: flow-control window per stream, bytes, advertised to clients and upstreams (default 1 MiB). */
   readonly initialWindowSize: number;

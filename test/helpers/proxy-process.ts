@@ -1,6 +1,6 @@
-// The built proxy (`portcullis run`) as a child process, for tests that must measure its memory from the
-// outside (an attack that grows the heap would take the test process down with it) or keep its CPU apart from
-// the clients'.
+// The built proxy (`portcullis run`) as a child process, for tests that must measure its memory and CPU from the
+// outside (an attack that grows the heap would take the test process down with it) or keep its event loop apart
+// from the clients'. Its heap is capped, so a runaway fails fast instead of taking the machine's memory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,47 +25,55 @@ export interface ProxyProcess {
   close(): Promise<void>;
 }
 
-/** Starts `portcullis run` on `config` (portcullis.yaml text; listeners on port 0; `flows`/`admin` off). */
-export async function startProxyProcess(config: string): Promise<ProxyProcess> {
+/**
+ * Starts `portcullis run` on `config` (portcullis.yaml text, listeners on port 0). `files` are written beside it
+ * first (name → content), for policies the config names by relative path.
+ */
+export async function startProxyProcess(config: string, o: { files?: Record<string, string>; maxHeapMb?: number } = {}): Promise<ProxyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-proc-'));
+  for (const [name, content] of Object.entries(o.files ?? {})) writeFileSync(join(dir, name), content);
   writeFileSync(join(dir, 'portcullis.yaml'), config);
-  const child: ChildProcess = spawn(process.execPath, [packageFile('dist', 'src', 'cli', 'main.js'), 'run', '--no-watch', '-c', join(dir, 'portcullis.yaml')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [`--max-old-space-size=${o.maxHeapMb ?? 256}`, packageFile('dist', 'src', 'cli', 'main.js'), 'run', '--no-watch', '-c', join(dir, 'portcullis.yaml')],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   let exited = false;
-  child.stderr!.on('data', (d) => (stderr += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   child.once('exit', () => (exited = true));
+  const close = async (): Promise<void> => {
+    if (!exited) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
   let address: string | undefined;
   for (let i = 0; i < 200 && address === undefined && !exited; i++) {
     await sleep(25);
     address = /"address":"([\d.]+:\d+)".*"msg":"listening"/.exec(stderr)?.[1];
   }
   if (address === undefined) {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await close();
     throw new Error(`the proxy did not start:\n${stderr}`);
   }
   const [host, port] = address.split(':');
   const pid = child.pid!;
+  const proc = (file: string): string => readFileSync(`/proc/${pid}/${file}`, 'utf8');
   return {
     pid,
     host: host!,
     port: Number(port),
-    rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024,
+    rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(proc('status'))![1]) * 1024,
     cpuMs: () => {
-      // Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name; in clock ticks (100 a second on Linux).
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      // utime and stime are the 12th and 13th fields after the parenthesised command name, in clock ticks (100 a second).
+      const stat = proc('stat');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       return (Number(fields[11]) + Number(fields[12])) * 10;
     },
     alive: () => !exited,
     log: () => stderr,
-    async close() {
-      if (!exited) {
-        child.kill('SIGKILL');
-        await once(child, 'exit');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close,
   };
 }

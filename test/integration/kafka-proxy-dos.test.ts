@@ -13,7 +13,9 @@ import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/in
 import { encodeRequest } from '../../src/protocols/kafka/index.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
-import { latenciesDuring, percentile, startKafkaProxyProcess, type KafkaProxyProcess } from '../helpers/kafka-proxy-process.js';
+import { startKafkaProxyProcess } from '../helpers/kafka-proxy-process.js';
+import { latenciesDuring, percentile } from '../helpers/latency.js';
+import type { ProxyProcess } from '../helpers/proxy-process.js';
 import { FETCH, fetchBody, logEndOffset, METADATA, metadataBody, rows } from '../helpers/kafka-proxy-requests.js';
 import { captureLog } from '../helpers/observe-log-capture.js';
 
@@ -66,7 +68,7 @@ async function closedWithin(socket: Socket, limitMs: number): Promise<number> {
 describe('kafka proxy (child process): bounded work and memory under attack', { timeout: 120_000 }, () => {
   let broker: DemoBroker;
   let bystander: KafkaWireClient;
-  let proxy: KafkaProxyProcess;
+  let proxy: ProxyProcess;
   const metadata = async () => {
     const r = await bystander.request(METADATA, 6, metadataBody([ANNOUNCE]));
     assert.equal(rows(r.topics)[0]!.errorCode, 0);
@@ -92,14 +94,14 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
   test('a Metadata request naming 2 million topics is refused before they are read; others keep p99 < 50 ms', async () => {
     await start();
     const frame = metadataNaming(2_000_000); // 20 MB, within the default 100 MiB maxFrameSize
-    const rssBefore = proxy.rssBytes();
+    const rssBefore = proxy.rss();
     const attacker = await rawConnect(proxy.port);
     let answered = 0;
     attacker.on('data', (d: Buffer) => (answered += d.length));
     attacker.write(frame);
     const closed = closedWithin(attacker, 10_000);
     const latencies = await latenciesDuring(closed, metadata, 30);
-    const rssGrowth = proxy.rssBytes() - rssBefore;
+    const rssGrowth = proxy.rss() - rssBefore;
     await closed;
     assert.equal(answered, 0, 'nothing answered');
     assert.match(proxy.log(), /refused Kafka request: request names more than 10000 topics \(kafka\.maxTopicsPerRequest\)/);
@@ -112,14 +114,14 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
 
   test('24 connections each holding 3.5 MiB of a 4 MiB frame stay within maxBufferedBytes; others keep p99 < 50 ms', async () => {
     await start(`maxFrameSize: ${4 * MiB}, maxBufferedBytes: ${8 * MiB}`);
-    const rssBefore = proxy.rssBytes();
+    const rssBefore = proxy.rss();
     const partial = Buffer.alloc(3.5 * MiB);
     partial.writeInt32BE(4 * MiB, 0);
     const attackers = await Promise.all(Array.from({ length: 24 }, () => rawConnect(proxy.port)));
     for (const a of attackers) a.write(partial);
     // Held for a while: long enough for every byte the proxy would read to have been read.
     const latencies = await latenciesDuring(sleep(1500), metadata, 30);
-    const rssGrowth = proxy.rssBytes() - rssBefore;
+    const rssGrowth = proxy.rss() - rssBefore;
     for (const a of attackers) a.destroy();
     const p99 = percentile(latencies, 99);
     assert.ok(p99 < 50, `bystander p99 ${p99.toFixed(1)} ms over ${latencies.length} requests during the attack`);

@@ -10,7 +10,9 @@ import type { ListenerContext } from '../context.js';
 import { unmapAddress, type FlowParties } from '../connection-policy.js';
 import type { ConnectionTracker } from '../connections.js';
 import { upstreamRequestHeaders } from '../http/forward-headers.js';
-import { ForwardedResponse } from '../http/http1-forward.js';
+import { ForwardedResponse, sendOverloaded } from '../http/http1-forward.js';
+import { http1PoolOptions } from '../http/upstream.js';
+import { RequestGate } from '../http/upstream-gate.js';
 import { isRefusal, prepareRequest } from '../http/http1-request.js';
 import { ACCESS_DENIED_REPLY, refusedRequest, sendLocalReply } from '../http/local-reply.js';
 import { HttpExchange, recordRejectedRequest } from '../http/request-policy.js';
@@ -24,8 +26,10 @@ export interface AbsoluteRequests {
 
 export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetResolver, tracker: ConnectionTracker): AbsoluteRequests {
   const limits = ctx.config.http;
-  // One dispatcher for every origin: undici keeps a keep-alive pool per origin (`http://<address>:<port>`).
-  const agent = new Agent({ connectTimeout: limits.upstreamConnectTimeoutMs, headersTimeout: limits.upstreamTimeoutMs, pipelining: 1 });
+  // One dispatcher for every origin: undici keeps a keep-alive pool per origin (`http://<address>:<port>`), each
+  // with the connection limit; the gate bounds each origin's queue.
+  const agent = new Agent(http1PoolOptions(limits));
+  const gate = new RequestGate(limits);
 
   const refuse = (req: IncomingMessage, res: ServerResponse, status: number, reason: string) => {
     const protocol = req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
@@ -67,9 +71,12 @@ export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetRes
     if (head.expectContinue && req.httpVersionMinor >= 1) res.writeContinue();
     const headers = upstreamRequestHeaders(exchange.headers, authority, limits.xForwardedFor, client.address);
     const host = target.address.includes(':') ? `[${target.address}]` : target.address;
+    const origin = `http://${host}:${target.port}`;
+    const release = gate.enter(origin);
+    if (release === undefined) return sendOverloaded(res, exchange, gate.refusal, tracker);
     agent.dispatch(
-      { origin: `http://${host}:${target.port}`, path: facts.path, method: facts.method, headers: withoutProxyCredentials(headers), body: head.hasBody ? req : null },
-      new ForwardedResponse(req, res, exchange, tracker),
+      { origin, path: facts.path, method: facts.method, headers: withoutProxyCredentials(headers), body: head.hasBody ? req : null },
+      new ForwardedResponse(req, res, exchange, tracker, release, head.hasBody ? limits.streamIdleTimeoutMs : 0),
     );
   };
 

@@ -2,23 +2,30 @@
 // the listener's undici pool: the request body streams up, the response streams down, both with
 // backpressure; connection-specific response fields are dropped because HTTP/2 forbids them.
 import { Readable } from 'node:stream';
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { HttpExchange } from './request-policy.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
 import { ErrorCode } from './h2-wire/frames.js';
 import type { H2StreamHandler } from './h2-wire/connection.js';
 import type { H2ServerStream } from './h2-wire/server.js';
 import { canRespond, responseFields, sendH2LocalReply } from './h2-reply.js';
-import { upstreamFailure } from './upstream.js';
+import { UPSTREAM_OVERLOADED } from './local-reply.js';
+import { upstreamFailure, type UpstreamClient } from './upstream.js';
 
 export function relayToHttp1Upstream(
   ds: H2ServerStream,
-  pool: Pool,
+  upstream: Extract<UpstreamClient, { protocol: 'http1' }>,
   method: string,
   path: string,
   headers: readonly string[],
   exchange: HttpExchange,
 ): void {
+  const release = upstream.gate.enter();
+  if (release === undefined) {
+    const sent = sendH2LocalReply(ds, UPSTREAM_OVERLOADED, false);
+    if (sent) exchange.failed(sent.code, upstream.gate.refusal, sent.headers);
+    return;
+  }
   let started = false;
   let finished = false;
   let controller: Dispatcher.DispatchController | undefined;
@@ -66,10 +73,12 @@ export function relayToHttp1Upstream(
     },
     onResponseEnd() {
       finished = true;
+      release();
       ds.end();
     },
     onResponseError(_c, err) {
       finished = true;
+      release();
       if (!started) {
         const { reply, info } = upstreamFailure(err);
         const sent = sendH2LocalReply(ds, reply, false);
@@ -80,7 +89,7 @@ export function relayToHttp1Upstream(
       }
     },
   };
-  pool.dispatch({ path, method, headers: headers as string[], body }, handler);
+  upstream.pool.dispatch({ path, method, headers: headers as string[], body }, handler);
 }
 
 /** The request body as a stream for undici; the client gets window credit back as undici reads. */

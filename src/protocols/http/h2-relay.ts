@@ -1,8 +1,9 @@
-// One allowed HTTP/2 stream relayed to an HTTP/2 upstream stream, both ways: bodies flow with
-// backpressure (each hop's flow control: the upstream gets window credit back only for what the client
-// stream accepted), response trailers (`grpc-status`, `grpc-message`, `-bin` metadata) and trailers-only
-// responses are reproduced, request trailers go up without the fields policy or RFC 9110 §6.5.1 keep out of
-// them (forward-headers.ts), and a reset on either side resets the other with the same error code (gRPC
+// One allowed request relayed to an HTTP/2 upstream stream, both ways. The client side is an HTTP/2 stream or an
+// HTTP/1.1 exchange (http1-h2.ts), behind the RelayDownstream interface. Bodies flow with backpressure (each hop's
+// flow control: the upstream gets window credit back only for what the client accepted), response trailers
+// (`grpc-status`, `grpc-message`, `-bin` metadata) and trailers-only responses are reproduced, request trailers go
+// up without the fields policy or RFC 9110 §6.5.1 keep out of them (forward-headers.ts), and a reset on either
+// side resets the other with the same error code (gRPC
 // cancellation and deadlines travel as RST_STREAM). A stream the upstream did not process (REFUSED_STREAM,
 // or above the last stream id of its GOAWAY, as when it restarts gracefully) is sent again once on another
 // stream (RFC 9113 §8.7), if its body so far is small enough to have been kept.
@@ -12,14 +13,16 @@ import type { Fields, H2StreamHandler } from './h2-wire/connection.js';
 import type { H2ClientStream, H2ResponseHandler } from './h2-wire/client.js';
 import { ErrorCode } from './h2-wire/frames.js';
 import type { H2ServerStream } from './h2-wire/server.js';
-import type { H2UpstreamPool, UpstreamStream } from './h2-upstream.js';
+import type { Headers } from './forward-headers.js';
+import { isUpstreamQueueFull, type H2UpstreamPool, type UpstreamStream } from './h2-upstream.js';
 import { canRespond, responseFields, sendH2LocalReply } from './h2-reply.js';
-import { UPSTREAM_CONNECT_ERROR, UPSTREAM_TIMEOUT, refusedRequest } from './local-reply.js';
+import { UPSTREAM_CONNECT_ERROR, UPSTREAM_OVERLOADED, UPSTREAM_TIMEOUT, refusedRequest, type LocalReply } from './local-reply.js';
 
 /** Request body bytes kept for a retry until the response starts; a stream with a larger body is not retried. */
 const MAX_REPLAY_BYTES = 64 * 1024;
 
 export interface RelayOptions {
+  /** gRPC: the response is recorded once its trailers (the outcome) arrive. */
   readonly grpc: boolean;
   /** ms to wait for upstream response headers; 0 = no limit (gRPC streams may hold their headers back). */
   readonly responseTimeoutMs: number;
@@ -27,21 +30,103 @@ export interface RelayOptions {
   readonly policyHeaderNames: ReadonlySet<string>;
 }
 
-export function relayToH2Upstream(ds: H2ServerStream, pool: H2UpstreamPool, headers: Fields, exchange: HttpExchange, opts: RelayOptions): void {
+/** What the relay tells the client side about the request: its body, and the client leaving. */
+export interface RequestEvents {
+  requestData(chunk: Buffer): void;
+  requestTrailers(raw: string[]): void;
+  requestEnd(): void;
+  /** The client went away (or, once the response is complete, stopped sending): `code` for the upstream reset. */
+  downstreamClosed(code: number, why?: string): void;
+  /** The client accepted response data it had not: the upstream may send more. */
+  creditUpstream(): void;
+  /** The request body made no progress for too long: the exchange ends with `reply` (or a reset). */
+  requestStalled(reply: LocalReply, info: string): void;
+}
+
+/** The client side of a relayed request: an HTTP/2 server stream, or an HTTP/1.1 request and its response. */
+export interface RelayDownstream {
+  /** The request has no body, or all of it arrived. */
+  readonly requestEnded: boolean;
+  /** From now on request events go to `relay`. */
+  attach(relay: RequestEvents): void;
+  /** The relay is done with `bytes` of request body: the client may send more. */
+  consumed(bytes: number): void;
+  /** No response started yet, and the client is still there. */
+  canRespond(): boolean;
+  /** Response headers; false if they cannot be sent (nothing was). */
+  respond(status: number, fields: Fields, endStream: boolean): boolean;
+  /** Response data; false once the client is not keeping up (creditUpstream follows). */
+  write(chunk: Buffer): boolean;
+  end(trailers: Fields | undefined): void;
+  /** Abandons the response: RST_STREAM with `code`, or an HTTP/1.1 message cut short. */
+  reset(code: number): void;
+  readonly closed: boolean;
+  /** The whole response has been handed over. */
+  readonly ended: boolean;
+  /** A local answer; what was sent, or undefined when a response already started or the client is gone. */
+  reply(reply: LocalReply): { readonly code: number; readonly headers: Headers } | undefined;
+}
+
+export function relayToH2Upstream(ds: RelayDownstream, pool: H2UpstreamPool, headers: Fields, exchange: HttpExchange, opts: RelayOptions): void {
   const relay = new H2Relay(ds, pool, headers, exchange, opts);
   try {
     relay.start();
   } catch (err) {
-    // Header values that cannot be sent, or a pool being closed.
-    const invalid = (err as { code?: string }).code === 'ERR_HTTP2_INVALID_HEADER';
-    const sent = sendH2LocalReply(ds, invalid ? refusedRequest(400, 'malformed request header') : UPSTREAM_CONNECT_ERROR, opts.grpc);
+    // Header values that cannot be sent, a full upstream queue, or a pool being closed.
+    const sent = ds.reply(startFailure(err));
     if (sent) exchange.failed(sent.code, (err as Error).message, sent.headers);
   }
 }
 
-/** The downstream stream's handler: the request body and the client's side of the stream. */
+function startFailure(err: unknown): LocalReply {
+  if ((err as { code?: string }).code === 'ERR_HTTP2_INVALID_HEADER') return refusedRequest(400, 'malformed request header');
+  return isUpstreamQueueFull(err) ? UPSTREAM_OVERLOADED : UPSTREAM_CONNECT_ERROR;
+}
+
+/** An HTTP/2 client stream as a relay's client side. */
+export class H2Downstream implements RelayDownstream {
+  constructor(
+    private readonly ds: H2ServerStream,
+    private readonly grpc: boolean,
+  ) {}
+  get requestEnded(): boolean {
+    return this.ds.endAfterHeaders;
+  }
+  attach(relay: RequestEvents): void {
+    this.ds.handler = new RequestSide(relay);
+  }
+  consumed(bytes: number): void {
+    this.ds.consumed(bytes);
+  }
+  canRespond(): boolean {
+    return canRespond(this.ds);
+  }
+  respond(status: number, fields: Fields, endStream: boolean): boolean {
+    return this.ds.respond(status, fields, endStream);
+  }
+  write(chunk: Buffer): boolean {
+    return this.ds.write(chunk);
+  }
+  end(trailers: Fields | undefined): void {
+    this.ds.end(undefined, trailers);
+  }
+  reset(code: number): void {
+    this.ds.reset(code);
+  }
+  get closed(): boolean {
+    return this.ds.closed;
+  }
+  get ended(): boolean {
+    return this.ds.endQueued;
+  }
+  reply(reply: LocalReply): { readonly code: number; readonly headers: Headers } | undefined {
+    return sendH2LocalReply(this.ds, reply, this.grpc);
+  }
+}
+
+/** The client stream's handler: the request body and the client's side of the stream. */
 class RequestSide implements H2StreamHandler {
-  constructor(private readonly relay: H2Relay) {}
+  constructor(private readonly relay: RequestEvents) {}
   onData(chunk: Buffer): void {
     this.relay.requestData(chunk);
   }
@@ -59,8 +144,8 @@ class RequestSide implements H2StreamHandler {
   }
 }
 
-/** One relayed request: the upstream stream's handler, driving the downstream stream through RequestSide. */
-class H2Relay implements H2ResponseHandler {
+/** One relayed request: the upstream stream's handler, and the client side's RequestEvents. */
+class H2Relay implements H2ResponseHandler, RequestEvents {
   private us!: H2ClientStream;
   private upstream!: UpstreamStream;
   private status = 0;
@@ -81,18 +166,18 @@ class H2Relay implements H2ResponseHandler {
   private requestEnded: boolean;
 
   constructor(
-    private readonly ds: H2ServerStream,
+    private readonly ds: RelayDownstream,
     private readonly pool: H2UpstreamPool,
     private readonly headers: Fields,
     private readonly exchange: HttpExchange,
     private readonly opts: RelayOptions,
   ) {
-    this.requestEnded = ds.endAfterHeaders;
+    this.requestEnded = ds.requestEnded;
   }
 
   start(): void {
     this.open(this.requestEnded);
-    this.ds.handler = new RequestSide(this);
+    this.ds.attach(this);
     if (this.requestEnded) this.startResponseTimer();
   }
 
@@ -120,12 +205,21 @@ class H2Relay implements H2ResponseHandler {
     this.startResponseTimer();
   }
 
-  downstreamClosed(code: number): void {
+  downstreamClosed(code: number, why = 'client reset the stream'): void {
     this.clearTimer();
     if (this.us.closed) return;
     const reset = code === ErrorCode.NO_ERROR ? ErrorCode.CANCEL : code;
-    if (this.status === 0) this.fail(499, `client reset the stream (${reset})`);
+    if (this.status === 0) this.fail(499, `${why} (${reset})`);
     this.us.reset(reset);
+  }
+
+  requestStalled(reply: LocalReply, info: string): void {
+    this.clearTimer();
+    this.answered = true;
+    const sent = this.ds.reply(reply);
+    this.fail(sent?.code ?? 502, info);
+    if (sent === undefined) this.ds.reset(ErrorCode.CANCEL);
+    this.us.reset(ErrorCode.CANCEL);
   }
 
   // ---- upstream → client
@@ -133,7 +227,7 @@ class H2Relay implements H2ResponseHandler {
   onResponse(status: number, raw: string[], endStream: boolean): void {
     this.clearTimer();
     const { ds } = this;
-    if (!canRespond(ds)) return;
+    if (!ds.canRespond()) return;
     this.status = status;
     this.replay = undefined;
     this.pairs = responseFields(raw);
@@ -162,7 +256,7 @@ class H2Relay implements H2ResponseHandler {
   onEnd(): void {
     this.record();
     const { ds } = this;
-    if (!ds.closed && ds.headersSent) ds.end(undefined, this.trailers);
+    if (!ds.closed && !ds.canRespond()) ds.end(this.trailers);
   }
 
   onClose(code: number, err: Error | undefined): void {
@@ -180,11 +274,11 @@ class H2Relay implements H2ResponseHandler {
         ds.reset(code);
         return;
       }
-      const sent = sendH2LocalReply(ds, UPSTREAM_CONNECT_ERROR, this.opts.grpc);
+      const sent = ds.reply(UPSTREAM_CONNECT_ERROR);
       if (sent) this.fail(sent.code, `upstream: ${err?.message ?? 'stream closed without a response'}`);
       return;
     }
-    if ((code !== ErrorCode.NO_ERROR || err !== undefined) && !ds.endQueued) {
+    if ((code !== ErrorCode.NO_ERROR || err !== undefined) && !ds.ended) {
       this.fail(502, `upstream reset the stream (${code})${err ? `: ${err.message}` : ''} mid-response`);
       ds.reset(code === ErrorCode.NO_ERROR ? ErrorCode.CANCEL : code);
     }
@@ -239,7 +333,7 @@ class H2Relay implements H2ResponseHandler {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.answered = true;
-      const sent = sendH2LocalReply(this.ds, UPSTREAM_TIMEOUT, this.opts.grpc);
+      const sent = this.ds.reply(UPSTREAM_TIMEOUT);
       if (sent) this.fail(sent.code, `upstream sent no response headers within ${ms} ms`);
       this.us.reset(ErrorCode.CANCEL);
     }, ms);

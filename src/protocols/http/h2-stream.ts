@@ -1,33 +1,28 @@
 // One HTTP/2 request stream: facts (`:method`, normalised `:path`, `:authority`, every header), the policy
 // decision under the current snapshot, and then a local answer (403, or gRPC PERMISSION_DENIED) or a relay
 // to the upstream in the listener's `upstreamProtocol`.
-import type { Pool } from 'undici';
 import type { ListenerContext } from '../context.js';
 import type { HttpRequestFacts } from '../../policy/types.js';
 import type { ConnectionPolicy } from '../connection-policy.js';
 import { endToEndRequestHeaders, upstreamRequestHeaders, type Headers } from './forward-headers.js';
 import { GrpcStatus, isGrpcContentType } from './grpc.js';
 import { relayToHttp1Upstream } from './h2-http1.js';
-import { relayToH2Upstream } from './h2-relay.js';
+import { H2Downstream, relayToH2Upstream } from './h2-relay.js';
 import { sendGrpcStatus, sendH2LocalReply } from './h2-reply.js';
-import type { H2UpstreamPool } from './h2-upstream.js';
 import type { H2ServerStream } from './h2-wire/server.js';
 import { ACCESS_DENIED_REPLY, CONNECT_NOT_ALLOWED, refusedRequest, type LocalReply } from './local-reply.js';
 import { normalizePath, PathError } from './path.js';
 import { fieldWithBadValue, isKnownMethod, isValidAuthority } from './request-fields.js';
 import { HttpExchange, recordRejectedRequest } from './request-policy.js';
+import type { UpstreamClient } from './upstream.js';
 import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
-
-export type H2Upstream =
-  | { readonly protocol: 'h2' | 'h2c'; readonly pool: H2UpstreamPool }
-  | { readonly protocol: 'http1'; readonly pool: Pool };
 
 export interface H2StreamScope {
   readonly ctx: ListenerContext;
   readonly conn: ConnectionPolicy;
   /** Scheme of the downstream connection (`https` for h2 over TLS), for flow URLs. */
   readonly scheme: 'http' | 'https';
-  readonly upstream: H2Upstream;
+  readonly upstream: UpstreamClient;
 }
 
 export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): void {
@@ -82,7 +77,7 @@ export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): vo
       return;
     }
     forwarded.push('host', authority);
-    relayToHttp1Upstream(stream, upstream.pool, method, path, forwarded, exchange);
+    relayToHttp1Upstream(stream, upstream, method, path, forwarded, exchange);
     return;
   }
   const out: Array<readonly [string, string]> = [
@@ -95,7 +90,7 @@ export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): vo
   for (let i = 0; i < forwarded.length; i += 2) out.push([forwarded[i]!, forwarded[i + 1]!]);
   // `te: trailers` is the one TE value HTTP/2 allows; gRPC requires it to detect proxies that drop trailers.
   if (stream.field('te') === 'trailers') out.push(['te', 'trailers']);
-  relayToH2Upstream(stream, upstream.pool, out, exchange, {
+  relayToH2Upstream(new H2Downstream(stream, grpc), upstream.pool, out, exchange, {
     grpc,
     responseTimeoutMs: grpc ? 0 : limits.upstreamTimeoutMs,
     policyHeaderNames: connection.httpHeaderNames,

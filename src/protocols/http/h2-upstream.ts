@@ -1,14 +1,13 @@
 // Pooled, multiplexed HTTP/2 sessions to one upstream (h2c, or h2 over TLS), on the lean client in h2-wire/.
 //
 // A request goes on the least-busy open session that still has room under the upstream's advertised
-// SETTINGS_MAX_CONCURRENT_STREAMS; when every session is full another is opened (up to MAX_SESSIONS, after
-// which the session queues the stream until a slot frees). A session that receives GOAWAY, fails or closes
+// SETTINGS_MAX_CONCURRENT_STREAMS; when every session is full another is opened (up to `maxConnections`, after
+// which the session queues the stream until a slot frees, up to `maxPending` queued streams in all). A session that receives GOAWAY, fails or closes
 // leaves the pool at once, so the next request opens a fresh one: reconnection is lazy and per request.
 import type tls from 'node:tls';
+import { overloadedInfo } from './upstream-gate.js';
 import { H2ClientSession, type H2ClientStream, type H2ResponseHandler } from './h2-wire/client.js';
 
-/** More sessions than this to one upstream only happens with thousands of concurrent streams. */
-const MAX_SESSIONS = 16;
 /** An upstream session with no streams is closed after about this long. */
 const SESSION_IDLE_MS = 60_000;
 
@@ -22,6 +21,17 @@ export interface H2UpstreamOptions {
   readonly initialWindowSize: number;
   /** Connection-level window advertised to the upstream. */
   readonly connectionWindowSize: number;
+  /** Sessions open at once. */
+  readonly upstreamMaxConnections: number;
+  /** Streams queued for a slot once every session is full; beyond, request() throws UPSTREAM_QUEUE_FULL. */
+  readonly upstreamMaxPending: number;
+}
+
+const QUEUE_FULL = 'UPSTREAM_QUEUE_FULL';
+
+/** request() refused a stream because every session is full and so is the queue. */
+export function isUpstreamQueueFull(err: unknown): boolean {
+  return (err as { code?: unknown }).code === QUEUE_FULL;
 }
 
 /** A stream opened upstream, and whether its session ever connected (else its errors are connect failures). */
@@ -84,8 +94,13 @@ export class H2UpstreamPool {
       if (p.session.closed) continue;
       if (best === undefined || p.session.activeStreams < best.session.activeStreams) best = p;
     }
-    if (best !== undefined && (best.session.activeStreams < best.session.maxConcurrentStreams || this.sessions.size >= MAX_SESSIONS)) return best;
-    return this.open();
+    if (best === undefined || best.session.activeStreams < best.session.maxConcurrentStreams) return best ?? this.open();
+    if (this.sessions.size < this.options.upstreamMaxConnections) return this.open();
+    // Only counted once every session is full: the queue is the pool's whole backlog.
+    let queued = 0;
+    for (const p of this.sessions) queued += p.session.queuedStreams;
+    if (queued >= this.options.upstreamMaxPending) throw Object.assign(new Error(overloadedInfo(this.options)), { code: QUEUE_FULL });
+    return best;
   }
 
   private open(): PooledSession {

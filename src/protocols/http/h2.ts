@@ -5,12 +5,11 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ListenerContext } from '../context.js';
 import { ConnectionPolicy, connectionPolicyOf } from '../connection-policy.js';
-import { h2ServerOptions, connectionWindowSize, initialWindowSize } from './h2-settings.js';
-import { handleH2Stream, type H2StreamScope, type H2Upstream } from './h2-stream.js';
-import { H2UpstreamPool } from './h2-upstream.js';
+import { h2ServerOptions } from './h2-settings.js';
+import { handleH2Stream, type H2StreamScope } from './h2-stream.js';
 import { ErrorCode } from './h2-wire/frames.js';
 import { H2ServerSession } from './h2-wire/server.js';
-import { connectionUpstreamOf, createUpstreamPool } from './upstream.js';
+import { closeUpstream, connectionUpstreamOf, createListenerUpstream, type UpstreamClient } from './upstream.js';
 
 /** How often live sessions are re-decided after a policy reload (a denied one is closed). */
 const RELOAD_CHECK_MS = 500;
@@ -20,14 +19,16 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export interface H2Handler {
   /** Serves HTTP/2 on an admitted socket (plain h2c, or a TLSSocket that negotiated `h2`); sniffed bytes unshifted. */
   accept(socket: Socket): void;
-  /** GOAWAY to every session, waits for in-flight streams (bounded), closes the upstream sessions. */
+  /** GOAWAY to every session, waits for in-flight streams (bounded), closes the upstream it created. */
   close(): Promise<void>;
 }
 
-export function createH2Handler(ctx: ListenerContext): H2Handler {
+/** `shared`: the listener's upstream, also used by its HTTP/1.1 side (which closes it); else one is created here. */
+export function createH2Handler(ctx: ListenerContext, shared?: UpstreamClient): H2Handler {
   const { config } = ctx;
   // Forward-proxy listeners have no upstream of their own: every connection is routed to its target.
-  const upstream = config.upstream === undefined ? undefined : createH2Upstream(ctx);
+  const own = shared === undefined && config.upstream !== undefined ? createListenerUpstream(config) : undefined;
+  const upstream = shared ?? own;
   const options = h2ServerOptions(config.http);
   const sessions = new Map<H2ServerSession, H2StreamScope>();
   let closing = false;
@@ -79,26 +80,7 @@ export function createH2Handler(ctx: ListenerContext): H2Handler {
       await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)))]);
       clearTimeout(timer);
       for (const s of open) s.destroy();
-      await upstream?.pool.close();
+      if (own !== undefined) await closeUpstream(own);
     },
-  };
-}
-
-function createH2Upstream(ctx: ListenerContext): H2Upstream {
-  const { config } = ctx;
-  if (config.upstreamProtocol === 'http1') return { protocol: 'http1', pool: createUpstreamPool(config) };
-  const target = config.upstream;
-  if (target === undefined) throw new Error(`listener ${config.name}: an http listener needs an upstream`);
-  return {
-    protocol: config.upstreamProtocol,
-    pool: new H2UpstreamPool({
-      host: target.host,
-      port: target.port,
-      // `h2`: verified TLS to the upstream with the system CAs; per-policy originatingTLS comes with the TLS work.
-      ...(config.upstreamProtocol === 'h2' ? { tls: { servername: target.host } } : {}),
-      connectTimeoutMs: config.http.upstreamConnectTimeoutMs,
-      initialWindowSize: initialWindowSize(config.http),
-      connectionWindowSize: connectionWindowSize(config.http),
-    }),
   };
 }

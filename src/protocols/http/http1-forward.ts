@@ -7,28 +7,41 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ConnectionTracker } from '../connections.js';
 import { downstreamResponseHeaders, lowerCasePairs, trailerPairs, type UpstreamTrailers } from './forward-headers.js';
-import { formatResponseHead, sendLocalReply } from './local-reply.js';
+import { watchRequestBody } from './http1-body-idle.js';
+import { UPSTREAM_OVERLOADED, formatResponseHead, refusedRequest, sendLocalReply } from './local-reply.js';
 import type { HttpExchange } from './request-policy.js';
 import { upstreamFailure } from './upstream.js';
 
 type Abort = (err?: Error) => void;
 
+/** The answer to a request refused because the upstream's connections and queue are full (RequestGate). */
+export function sendOverloaded(res: ServerResponse, exchange: HttpExchange, why: string, tracker: ConnectionTracker): void {
+  exchange.failed(UPSTREAM_OVERLOADED.status, why, sendLocalReply(res, UPSTREAM_OVERLOADED, tracker.closing));
+}
+
+const REQUEST_BODY_TIMEOUT = refusedRequest(408, 'request body timeout');
+
 export class ForwardedResponse implements Dispatcher.DispatchHandler {
   private abortUpstream: Abort | undefined;
   private resumeUpstream: (() => void) | undefined;
   private finished = false;
+  private readonly unwatchBody: () => void;
 
+  /** `release`: frees the request's place at the upstream (RequestGate); `bodyIdleMs`: see watchRequestBody (0: no body). */
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly exchange: HttpExchange,
     private readonly tracker: ConnectionTracker,
+    private readonly release: () => void,
+    private readonly bodyIdleMs: number,
   ) {
     res.once('close', this.onClientClose);
+    this.unwatchBody = watchRequestBody(req, res, bodyIdleMs, this.onRequestStall);
   }
 
   onConnect(abort: Abort): void {
-    if (this.res.destroyed) abort(new Error('client went away'));
+    if (this.res.destroyed || this.finished) abort(new Error('client went away'));
     else this.abortUpstream = abort;
   }
 
@@ -55,7 +68,7 @@ export class ForwardedResponse implements Dispatcher.DispatchHandler {
   }
 
   onComplete(trailers: UpstreamTrailers | null): void {
-    this.finished = true;
+    this.settle();
     discardUnsentBody(this.req);
     const pairs = trailers === null ? [] : trailerPairs(trailers);
     if (pairs.length > 0) this.res.addTrailers(pairs);
@@ -63,7 +76,8 @@ export class ForwardedResponse implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
-    this.finished = true;
+    if (this.finished) return this.release(); // answered already: the body stalled
+    this.settle();
     const res = this.res;
     // The client left first (its close aborted the upstream exchange): nobody to answer.
     if (res.destroyed) return;
@@ -76,6 +90,24 @@ export class ForwardedResponse implements Dispatcher.DispatchHandler {
     const { reply, info } = upstreamFailure(err);
     this.exchange.failed(reply.status, info, sendLocalReply(res, reply, this.tracker.closing));
   }
+
+  private settle(): void {
+    this.finished = true;
+    this.release();
+    this.unwatchBody();
+  }
+
+  /** The request body stalled: 408 and close (the rest of the body will not come), and the upstream exchange ends. */
+  private readonly onRequestStall = (): void => {
+    if (this.finished) return;
+    this.finished = true;
+    this.unwatchBody();
+    const info = `request body made no progress for ${this.bodyIdleMs} ms`;
+    if (this.res.headersSent) this.res.destroy();
+    else this.exchange.failed(REQUEST_BODY_TIMEOUT.status, info, sendLocalReply(this.res, REQUEST_BODY_TIMEOUT, true));
+    // Still queued for a connection, the request is aborted when it gets one (onConnect).
+    this.abortUpstream?.(new Error(info));
+  };
 
   private readonly onClientDrain = (): void => {
     this.resumeUpstream?.();
@@ -90,7 +122,7 @@ export class ForwardedResponse implements Dispatcher.DispatchHandler {
  * Node throws on a `Trailer` header in a response it will not send chunked (HTTP/1.0 client, HEAD,
  * 204/304, or a Content-Length); such a response cannot carry trailers, so the announcement goes.
  */
-function withoutUnsendableTrailer(headers: string[], req: IncomingMessage, statusCode: number): string[] {
+export function withoutUnsendableTrailer(headers: string[], req: IncomingMessage, statusCode: number): string[] {
   let trailer = -1;
   let contentLength = false;
   for (let i = 0; i < headers.length; i += 2) {
@@ -110,7 +142,7 @@ function withoutUnsendableTrailer(headers: string[], req: IncomingMessage, statu
  * and dropped, or the connection stalls before the next request. `_dump` is what Node's own server does
  * for bodies its handlers never read.
  */
-function discardUnsentBody(req: IncomingMessage): void {
+export function discardUnsentBody(req: IncomingMessage): void {
   if (!req.complete) (req as unknown as { _dump(): void })._dump();
 }
 

@@ -4,17 +4,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Dispatcher } from 'undici';
 import type { ListenerContext } from '../context.js';
 import { connectionPolicyOf } from '../connection-policy.js';
 import type { ConnectionTracker } from '../connections.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
-import { ForwardedResponse } from './http1-forward.js';
+import { ForwardedResponse, sendOverloaded } from './http1-forward.js';
+import { relayHttp1ToH2 } from './http1-h2.js';
 import { isRefusal, prepareRequest } from './http1-request.js';
 import { handleConnect, handleUpgrade } from './http1-upgrade.js';
 import { ACCESS_DENIED_REPLY, closeAfterWrite, refusedRequest, sendLocalReply, writeRawReply } from './local-reply.js';
 import { HttpExchange, recordRejectedRequest } from './request-policy.js';
-import { connectionUpstreamOf } from './upstream.js';
+import { connectionUpstreamOf, type UpstreamClient } from './upstream.js';
 import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
 
 /** Node's requestTimeout covers receiving a whole request; long uploads are legitimate, slow headers are not. */
@@ -31,8 +31,11 @@ export interface ProxyRequestHandlers {
 }
 
 /** `pool` is the listener's upstream; undefined when every connection is routed (`routeConnection`). */
-export function createHttp1Server(ctx: ListenerContext, pool: Dispatcher | undefined, tracker: ConnectionTracker, proxy?: ProxyRequestHandlers): Server {
+export function createHttp1Server(ctx: ListenerContext, pool: UpstreamClient | undefined, tracker: ConnectionTracker, proxy?: ProxyRequestHandlers): Server {
   const limits = ctx.config.http;
+  const target = ctx.config.upstream;
+  // HTTP/2 requires an authority; HTTP/1.0 requests may come without Host.
+  const defaultAuthority = target === undefined ? '' : `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
   const server = createServer({
     maxHeaderSize: limits.maxHeaderBytes,
     insecureHTTPParser: false,
@@ -47,7 +50,7 @@ export function createHttp1Server(ctx: ListenerContext, pool: Dispatcher | undef
   // Node drops headers past maxHeadersCount silently; one extra lets inspectRequestHead see the excess and answer 431.
   server.maxHeadersCount = limits.maxHeaderCount + 1;
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+  const serveRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const conn = connectionPolicyOf(req.socket);
     if (conn === undefined && proxy !== undefined) return proxy.request(req, res);
     const connection = conn?.current();
@@ -77,15 +80,24 @@ export function createHttp1Server(ctx: ListenerContext, pool: Dispatcher | undef
     }
     const { head, facts, authority } = prepared;
     if (head.expectContinue && req.httpVersionMinor >= 1) res.writeContinue();
-    upstream.dispatch(
-      {
-        path: facts.path,
-        method: facts.method,
-        headers: upstreamRequestHeaders(exchange.headers, authority, limits.xForwardedFor, conn.sourceAddress),
-        body: head.hasBody ? req : null,
-      },
-      new ForwardedResponse(req, res, exchange, tracker),
+    const headers = upstreamRequestHeaders(exchange.headers, authority, limits.xForwardedFor, conn.sourceAddress);
+    if (upstream.protocol !== 'http1') {
+      const scheme = upstream.protocol === 'h2' ? 'https' : 'http';
+      const to = { pool: upstream.pool, scheme, defaultAuthority, responseTimeoutMs: limits.upstreamTimeoutMs, bodyIdleMs: limits.streamIdleTimeoutMs } as const;
+      relayHttp1ToH2(req, res, tracker, exchange, headers, head.hasBody, to);
+      return;
+    }
+    const release = upstream.gate.enter();
+    if (release === undefined) return sendOverloaded(res, exchange, upstream.gate.refusal, tracker);
+    upstream.pool.dispatch(
+      { path: facts.path, method: facts.method, headers, body: head.hasBody ? req : null },
+      new ForwardedResponse(req, res, exchange, tracker, release, head.hasBody ? limits.streamIdleTimeoutMs : 0),
     );
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (res.socket === null) servePipelined(req, res, serveRequest);
+    else serveRequest(req, res);
   };
 
   server.on('request', onRequest);
@@ -103,6 +115,28 @@ export function createHttp1Server(ctx: ListenerContext, pool: Dispatcher | undef
   });
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => onClientError(ctx, err, socket));
   return server;
+}
+
+/** Pipelined requests parsed but not started yet, per connection. */
+const queuedRequests = new WeakMap<Socket, number>();
+
+/**
+ * Node parses pipelined requests ahead and emits them all at once, each response queued behind the one before
+ * (it has no socket yet). Each is served only once its response gets the socket, i.e. after the previous
+ * response is complete, so one connection never has more than one request upstream; and the socket is not read
+ * while any wait, so the backlog is at most what one read brought in.
+ */
+function servePipelined(req: IncomingMessage, res: ServerResponse, serve: (req: IncomingMessage, res: ServerResponse) => void): void {
+  const socket = req.socket;
+  queuedRequests.set(socket, (queuedRequests.get(socket) ?? 0) + 1);
+  socket.pause();
+  res.once('socket', () => {
+    const left = queuedRequests.get(socket)! - 1;
+    queuedRequests.set(socket, left);
+    // Unless Node itself paused the socket (its responses are not being read).
+    if (left === 0 && !(socket as Socket & { _paused?: boolean })._paused) socket.resume();
+    serve(req, res);
+  });
 }
 
 /** Parser errors (malformed or ambiguous requests, header limits, header timeout). */

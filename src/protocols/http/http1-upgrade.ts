@@ -17,13 +17,14 @@ import { isRefusal, prepareRequest } from './http1-request.js';
 import {
   ACCESS_DENIED_REPLY,
   CONNECT_NOT_ALLOWED,
+  UPSTREAM_OVERLOADED,
   closeAfterWrite,
   formatResponseHead,
   refusedRequest,
   writeRawReply,
 } from './local-reply.js';
 import { HttpExchange, recordRejectedRequest } from './request-policy.js';
-import { upstreamFailure } from './upstream.js';
+import { upstreamFailure, type UpstreamClient } from './upstream.js';
 import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
 
 /** Node does not frame a body on upgrade requests; one that announces a body is ambiguous. */
@@ -31,7 +32,7 @@ const UPGRADE_WITH_BODY = { status: 400, reason: 'upgrade request with a body' }
 
 export function handleUpgrade(
   ctx: ListenerContext,
-  pool: Dispatcher,
+  upstream: UpstreamClient,
   tracker: ConnectionTracker,
   req: IncomingMessage,
   socket: Socket,
@@ -65,9 +66,21 @@ export function handleUpgrade(
     exchange.responded(ACCESS_DENIED_REPLY.status, writeRawReply(socket, ACCESS_DENIED_REPLY));
     return;
   }
+  if (upstream.protocol !== 'http1') {
+    // A tunnel needs HTTP/1.1 upstream (WebSocket over HTTP/2, RFC 8441, is not supported), and the answer to a
+    // plain request on this raw socket would need an HTTP/1.1 writer of its own.
+    const reason = `Upgrade requests are not forwarded to an ${upstream.protocol} upstream`;
+    exchange.failed(501, reason, writeRawReply(socket, refusedRequest(501, reason)));
+    return;
+  }
+  const release = upstream.gate.enter();
+  if (release === undefined) {
+    exchange.failed(UPSTREAM_OVERLOADED.status, upstream.gate.refusal, writeRawReply(socket, UPSTREAM_OVERLOADED));
+    return;
+  }
   const { head, facts, authority } = prepared;
   const websocket = head.upgrade !== undefined && head.upgrade.trim().toLowerCase() === 'websocket';
-  pool.dispatch(
+  upstream.pool.dispatch(
     {
       path: facts.path,
       method: facts.method,
@@ -75,7 +88,7 @@ export function handleUpgrade(
       body: null,
       ...(websocket ? { upgrade: head.upgrade } : {}),
     },
-    new DetachedExchange(socket, bodyHead, exchange),
+    new DetachedExchange(socket, bodyHead, exchange, release),
   );
 }
 
@@ -103,6 +116,8 @@ class DetachedExchange implements Dispatcher.DispatchHandler {
     private readonly socket: Socket,
     private readonly bodyHead: Buffer,
     private readonly exchange: HttpExchange,
+    /** Frees the request's place at the upstream (a tunnel leaves the pool's connections). */
+    private readonly release: () => void,
   ) {
     socket.once('close', () => {
       if (!this.finished) this.abortUpstream?.(new Error('client closed the connection'));
@@ -116,6 +131,7 @@ class DetachedExchange implements Dispatcher.DispatchHandler {
 
   onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
     this.finished = true;
+    this.release();
     const headers = downstreamResponseHeaders(rawHeaders ?? [], true);
     this.socket.write(formatResponseHead(statusCode, 'Switching Protocols', headers));
     this.exchange.responded(statusCode, lowerCasePairs(headers));
@@ -146,11 +162,13 @@ class DetachedExchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.finished = true;
+    this.release();
     closeAfterWrite(this.socket);
   }
 
   onError(err: Error): void {
     this.finished = true;
+    this.release();
     if (this.socket.destroyed) return;
     if (this.headSent) {
       this.socket.destroy();

@@ -10,7 +10,7 @@ import { createTlsFront } from '../tls/listener-front.js';
 import { createH2Handler } from './h2.js';
 import { createHttp1Server, type ProxyRequestHandlers } from './http1-server.js';
 import { sniffProtocol } from './sniff.js';
-import { createHttp1Upstream } from './upstream.js';
+import { closeUpstream, createListenerUpstream } from './upstream.js';
 
 /** How long shutdown waits for in-flight exchanges before destroying what is left. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -52,10 +52,11 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
   const { config } = ctx;
   const front = parts?.front ?? (config.tls !== undefined || config.protocol === 'tls' ? createTlsFront(ctx) : cleartextFront(ctx));
   // Forward listeners have no upstream of their own: each connection is routed to its target.
-  const pool = config.upstream === undefined ? undefined : createHttp1Upstream(config);
+  // Both sides share it: one pool of connections (and one connection limit) per upstream.
+  const upstream = config.upstream === undefined ? undefined : createListenerUpstream(config);
   const tracker = new ConnectionTracker(ctx);
-  const server = createHttp1Server(ctx, pool, tracker, parts?.proxy);
-  const h2 = createH2Handler(ctx);
+  const server = createHttp1Server(ctx, upstream, tracker, parts?.proxy);
+  const h2 = createH2Handler(ctx, upstream);
 
   // The HTTP server itself listens, so Node's connection tracking (header and keep-alive timeouts, idle
   // connections closed on shutdown) works; its own 'connection' handler runs only after admission and
@@ -107,7 +108,7 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
         // HTTP/2 sessions a GOAWAY.
         server.close();
         await Promise.all([tracker.shutdown(SHUTDOWN_GRACE_MS), h2.close()]);
-        await Promise.all([pool?.destroy(), front.close()]);
+        await Promise.all([upstream === undefined ? undefined : closeUpstream(upstream), front.close()]);
       })()),
   };
 }

@@ -69,6 +69,8 @@ function discard(): void {}
 /** Every policy denial: Cilium's default `http-403-msg` plus the CRLF its proxy appends (15 bytes). */
 export const ACCESS_DENIED_REPLY: LocalReply = { status: 403, body: 'Access denied\r\n' };
 export const UPSTREAM_CONNECT_ERROR: LocalReply = { status: 503, body: 'upstream connect error\r\n' };
+/** Every upstream connection is busy and the queue of requests waiting for one is full. */
+export const UPSTREAM_OVERLOADED: LocalReply = { status: 503, body: 'upstream overloaded\r\n' };
 export const UPSTREAM_TIMEOUT: LocalReply = { status: 504, body: 'upstream request timeout\r\n' };
 export const CONNECT_NOT_ALLOWED: LocalReply = { status: 405, body: 'CONNECT is not supported by this listener\r\n' };
 

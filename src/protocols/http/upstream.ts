@@ -1,37 +1,71 @@
-// The pooled keep-alive client towards a listener's upstream, and what its failures mean for the client.
-// undici's dispatch is used directly: it streams both bodies with backpressure, hands response headers
-// over as raw bytes (original case, duplicates kept), and is the fastest option (perf-baselines.md: a
-// node:http client proxy does ~20 % fewer requests/s than the same proxy on an undici Pool).
+// The pooled keep-alive clients towards an upstream, and what their failures mean for the client. For
+// HTTP/1.1 upstreams undici's dispatch is used directly: it streams both bodies with backpressure, hands
+// response headers over as raw bytes (original case, duplicates kept), and is the fastest option
+// (perf-baselines.md: a node:http client proxy does ~20 % fewer requests/s than the same proxy on an undici
+// Pool). HTTP/2 upstreams use the proxy's own client (h2-upstream.ts) for HTTP/1.1 and HTTP/2 requests alike.
 import type { Socket } from 'node:net';
-import { H2CClient, Pool, type Dispatcher } from 'undici';
-import type { ListenerConfig } from '../../config/types.js';
-import type { H2Upstream } from './h2-stream.js';
+import { Pool } from 'undici';
+import type { HttpLimits, ListenerConfig } from '../../config/types.js';
+import { connectionWindowSize, initialWindowSize } from './h2-settings.js';
+import { H2UpstreamPool, type H2UpstreamOptions } from './h2-upstream.js';
+import { RequestGate } from './upstream-gate.js';
 import { UPSTREAM_CONNECT_ERROR, UPSTREAM_TIMEOUT, type LocalReply } from './local-reply.js';
 
-export function createUpstreamPool(config: ListenerConfig): Pool {
-  const upstream = config.upstream;
-  if (upstream === undefined) throw new Error(`listener ${config.name}: an http listener needs an upstream`);
-  const host = upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host;
-  return new Pool(`http://${host}:${upstream.port}`, {
-    connectTimeout: config.http.upstreamConnectTimeoutMs,
-    headersTimeout: config.http.upstreamTimeoutMs,
+/**
+ * A client towards one upstream, in the protocol requests go there with: HTTP/1.1 on an undici pool, or HTTP/2
+ * (h2c with prior knowledge, h2 over TLS by ALPN) on the proxy's own client, whichever protocol the requests
+ * arrive in.
+ */
+export type UpstreamClient =
+  | { readonly protocol: 'http1'; readonly pool: Pool; readonly gate: RequestGate }
+  | { readonly protocol: 'h2' | 'h2c'; readonly pool: H2UpstreamPool };
+
+/** undici options for HTTP/1.1 pools and agents: timeouts, one request per connection, the connection limit. */
+export function http1PoolOptions(limits: HttpLimits): Pool.Options {
+  return {
+    connectTimeout: limits.upstreamConnectTimeoutMs,
+    headersTimeout: limits.upstreamTimeoutMs,
     // Streaming responses may pause for long; idle bodies are bounded by undici's default (300 s).
     pipelining: 1,
-  });
+    connections: limits.upstreamMaxConnections,
+  };
 }
 
-/**
- * The client HTTP/1.x requests are forwarded with, in the listener's `upstreamProtocol`: HTTP/1.1, h2c
- * with prior knowledge, or h2 over TLS (ALPN, verified against the system CAs). The HTTP/2 side has its own.
- */
-export function createHttp1Upstream(config: ListenerConfig): Dispatcher {
-  if (config.upstreamProtocol === 'http1') return createUpstreamPool(config);
-  const upstream = config.upstream;
-  if (upstream === undefined) throw new Error(`listener ${config.name}: an http listener needs an upstream`);
-  const host = upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host;
-  const timeouts = { connectTimeout: config.http.upstreamConnectTimeoutMs, headersTimeout: config.http.upstreamTimeoutMs };
-  if (config.upstreamProtocol === 'h2c') return new H2CClient(`http://${host}:${upstream.port}`, timeouts);
-  return new Pool(`https://${host}:${upstream.port}`, { ...timeouts, allowH2: true, connect: { servername: upstream.host } });
+/** An HTTP/1.1 upstream at `origin` (`http://host:port` or `https://...`), `connect`: TLS options. */
+export function http1Upstream(origin: string, limits: HttpLimits, connect?: Pool.Options['connect']): UpstreamClient {
+  const pool = new Pool(origin, { ...http1PoolOptions(limits), ...(connect !== undefined ? { connect } : {}) });
+  return { protocol: 'http1', pool, gate: new RequestGate(limits) };
+}
+
+/** An HTTP/2 upstream; `tls`: h2 over TLS with these options, else h2c. */
+export function h2Upstream(host: string, port: number, limits: HttpLimits, tls?: H2UpstreamOptions['tls']): UpstreamClient {
+  const pool = new H2UpstreamPool({
+    host,
+    port,
+    ...(tls !== undefined ? { tls } : {}),
+    connectTimeoutMs: limits.upstreamConnectTimeoutMs,
+    initialWindowSize: initialWindowSize(limits),
+    connectionWindowSize: connectionWindowSize(limits),
+    upstreamMaxConnections: limits.upstreamMaxConnections,
+    upstreamMaxPending: limits.upstreamMaxPending,
+  });
+  return { protocol: tls !== undefined ? 'h2' : 'h2c', pool };
+}
+
+/** The listener's own upstream, in its `upstreamProtocol` (`h2`: verified TLS with the system CAs). */
+export function createListenerUpstream(config: ListenerConfig): UpstreamClient {
+  const target = config.upstream;
+  if (target === undefined) throw new Error(`listener ${config.name}: an http listener needs an upstream`);
+  if (config.upstreamProtocol !== 'http1') {
+    return h2Upstream(target.host, target.port, config.http, config.upstreamProtocol === 'h2' ? { servername: target.host } : undefined);
+  }
+  const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+  return http1Upstream(`http://${host}:${target.port}`, config.http);
+}
+
+/** Called once its users are gone: what is still in flight on an HTTP/1.1 pool is aborted, HTTP/2 streams finish. */
+export async function closeUpstream(upstream: UpstreamClient): Promise<void> {
+  await (upstream.protocol === 'http1' ? upstream.pool.destroy() : upstream.pool.close());
 }
 
 /** The local reply for a request whose upstream exchange failed before response headers, and why. */
@@ -47,9 +81,9 @@ export function upstreamFailure(err: Error): { readonly reply: LocalReply; reado
  */
 export interface ConnectionUpstream {
   /** HTTP/1.x requests. */
-  readonly http1: Pool;
+  readonly http1: UpstreamClient;
   /** HTTP/2 streams (gRPC included). */
-  readonly h2: H2Upstream;
+  readonly h2: UpstreamClient;
 }
 
 const connectionUpstreams = new WeakMap<Socket, ConnectionUpstream>();

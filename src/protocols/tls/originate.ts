@@ -7,12 +7,9 @@
 // has been gone for a while. HTTP/1.1 requests always go as HTTP/1.1; HTTP/2 streams go as HTTP/2 (h2 by ALPN over
 // TLS, prior-knowledge h2c in plaintext) when the target speaks it, else they are relayed as HTTP/1.1.
 import type tls from 'node:tls';
-import { Pool } from 'undici';
 import type { HttpLimits } from '../../config/types.js';
 import type { TlsSecretRef } from '../../policy/types.js';
-import { H2UpstreamPool, type H2UpstreamOptions } from '../http/h2-upstream.js';
-import { connectionWindowSize, initialWindowSize } from '../http/h2-settings.js';
-import type { ConnectionUpstream } from '../http/upstream.js';
+import { closeUpstream as closeClient, h2Upstream, http1Upstream, type ConnectionUpstream } from '../http/upstream.js';
 import type { CertStore } from './cert-store.js';
 
 export interface OriginTarget {
@@ -109,25 +106,11 @@ export class UpstreamRoutes {
   private createUpstream(target: OriginTarget, context: tls.SecureContext | undefined, servername: string | undefined): ConnectionUpstream {
     const host = target.host.includes(':') ? `[${target.host}]` : target.host;
     const verify = context === undefined ? undefined : { secureContext: context, rejectUnauthorized: true, ...(servername !== undefined ? { servername } : {}) };
-    const http1 = new Pool(`${verify ? 'https' : 'http'}://${host}:${target.port}`, {
-      connectTimeout: this.limits.upstreamConnectTimeoutMs,
-      headersTimeout: this.limits.upstreamTimeoutMs,
-      pipelining: 1,
-      ...(verify ? { connect: verify } : {}),
-    });
-    if (!target.http2) return { http1, h2: { protocol: 'http1', pool: http1 } };
-    const h2Options: H2UpstreamOptions = {
-      host: target.host,
-      port: target.port,
-      connectTimeoutMs: this.limits.upstreamConnectTimeoutMs,
-      initialWindowSize: initialWindowSize(this.limits),
-      connectionWindowSize: connectionWindowSize(this.limits),
-    };
-    const h2 = new H2UpstreamPool(verify ? { ...h2Options, tls: verify } : h2Options);
-    return { http1, h2: { protocol: verify ? 'h2' : 'h2c', pool: h2 } };
+    const http1 = http1Upstream(`${verify ? 'https' : 'http'}://${host}:${target.port}`, this.limits, verify);
+    return { http1, h2: target.http2 ? h2Upstream(target.host, target.port, this.limits, verify) : http1 };
   }
 }
 
 async function closeUpstream(upstream: ConnectionUpstream): Promise<void> {
-  await Promise.allSettled([upstream.http1.close(), upstream.h2.protocol === 'http1' ? undefined : upstream.h2.pool.close()]);
+  await Promise.allSettled([closeClient(upstream.http1), upstream.h2 === upstream.http1 ? undefined : closeClient(upstream.h2)]);
 }

@@ -102,6 +102,11 @@ export class H2ClientSession extends H2Connection<H2ClientStream> {
     return this.streams.size + this.waiting.length;
   }
 
+  /** Requests waiting for the server's SETTINGS or a free stream slot. */
+  get queuedStreams(): number {
+    return this.waiting.length;
+  }
+
   get maxConcurrentStreams(): number {
     return this.gotSettings ? this.peerMaxStreams : ASSUMED_MAX_STREAMS;
   }
