@@ -47,6 +47,8 @@ export interface HttpLimits {
   readonly maxWindowUpdatesPerDataFrame: number;
   /** HTTP/2: PING/SETTINGS acknowledgements and resets owed to a client at once (default 1000, nghttp2's max_outbound_ack). */
   readonly maxOutboundControlFrames: number;
+  /** ms a spliced tunnel (WebSocket, CONNECT, TLS passthrough) may carry no byte either way before both sides are closed (default 3600000, Envoy's tcp_proxy idle_timeout). */
+  readonly tunnelIdleTimeoutMs: number;
 }
 
 /** Kafka listeners: framing limits and how brokers are fronted (see src/protocols/kafka/listener.ts). */
@@ -100,6 +102,10 @@ export interface ListenerConfig {
   readonly name: string;
   readonly listen: { readonly host: string; readonly port: number };
   readonly protocol: 'http' | 'kafka' | 'tls' | 'forward';
+  /** Open downstream connections the listener keeps (all its ports); more are reset at accept (default 10000). */
+  readonly maxConnections: number;
+  /** Open downstream connections from one source address; more are reset at accept (default 1000). */
+  readonly maxConnectionsPerSource: number;
   /** Destination endpoint name (its ingress policy applies); absent for forward listeners. */
   readonly to?: string;
   readonly upstream?: { readonly host: string; readonly port: number };

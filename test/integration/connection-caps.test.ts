@@ -1,0 +1,110 @@
+// Connection caps at accept, on every listener type: `maxConnectionsPerSource` and `maxConnections`. A source over
+// its cap gets its extra connections reset without a byte; other sources are served as before; closing
+// connections makes room again; every refusal is counted as a drop.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
+import { encodeRequest } from '../../src/protocols/kafka/index.js';
+import { connectionBurst, eventually } from '../helpers/connection-burst.js';
+import { rawExchange } from '../helpers/http-raw-client.js';
+import { startProxy, TIEFIGHTER, XWING, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
+import { EMPIRE, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
+import { API_VERSIONS } from '../helpers/kafka-proxy-requests.js';
+
+/** Every endpoint may reach the deathstar on port 80: the caps, not policy, decide here. */
+const EVERYONE = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: everyone}
+spec:
+  endpointSelector: {matchLabels: {class: deathstar}}
+  ingress:
+  - fromEndpoints: [{}]
+    toPorts: [{ports: [{port: "80", protocol: TCP}]}]
+`;
+
+const GET = Buffer.from('GET / HTTP/1.1\r\nHost: deathstar\r\n\r\n', 'latin1');
+const httpAnswered = (b: Buffer): boolean => b.includes('\r\n\r\n');
+
+const drops = (calls: Array<ReadonlyArray<string | number>>, reason: string): number => calls.filter((c) => c[0] === reason).length;
+
+/** Sequential requests from `source`; the slowest one's latency, ms. */
+async function slowestRequest(port: number, source: string, count: number): Promise<number> {
+  let slowest = 0;
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    const r = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: deathstar\r\nConnection: close\r\n\r\n', { localAddress: source });
+    assert.match(r.text, /^HTTP\/1\.1 200 /, `request ${i} from ${source}`);
+    slowest = Math.max(slowest, performance.now() - started);
+  }
+  return slowest;
+}
+
+describe('http listener: connection caps', { timeout: 30_000 }, () => {
+  let proxy: ProxyFixture | undefined;
+  afterEach(async () => {
+    await proxy?.close();
+    proxy = undefined;
+  });
+
+  test('maxConnectionsPerSource 20: 50 at once from one source → 20 served, 30 reset; others unaffected; room again after closing', async () => {
+    proxy = await startProxy({ policy: EVERYONE, listenerFields: { maxConnectionsPerSource: 20 } });
+    const burst = await connectionBurst(proxy.port, TIEFIGHTER, 50, GET, httpAnswered);
+    assert.equal(burst.served.length, 20);
+    assert.equal(burst.refused, 30);
+    assert.equal(drops(proxy.metrics.of('drop'), 'SOURCE_CONNECTION_LIMIT'), 30);
+    // Another source is served promptly while the first holds its 20.
+    assert.ok((await slowestRequest(proxy.port, XWING, 10)) < 500);
+    await burst.close();
+    const fixture = proxy;
+    assert.ok(await eventually(() => fixture.metrics.of('connectionClosed').length >= 30), 'the proxy saw the connections close');
+    const again = await connectionBurst(proxy.port, TIEFIGHTER, 20, GET, httpAnswered);
+    assert.equal(again.served.length, 20, 'closed connections make room for new ones');
+    await again.close();
+  });
+
+  test('maxConnections 10: the listener holds 10 in all; an 11th from any source is reset without a byte', async () => {
+    proxy = await startProxy({ policy: EVERYONE, listenerFields: { maxConnections: 10 } });
+    const burst = await connectionBurst(proxy.port, TIEFIGHTER, 15, GET, httpAnswered);
+    assert.equal(burst.served.length, 10);
+    assert.equal(burst.refused, 5);
+    const other = await rawExchange(proxy.port, GET, { localAddress: XWING });
+    assert.deepEqual([other.text, other.ending === 'open'], ['', false]);
+    assert.equal(drops(proxy.metrics.of('drop'), 'LISTENER_CONNECTION_LIMIT'), 6);
+    await burst.close();
+    const fixture = proxy;
+    assert.ok(await eventually(() => fixture.metrics.of('connectionClosed').length >= 10));
+    assert.ok((await slowestRequest(proxy.port, XWING, 3)) < 500);
+  });
+});
+
+describe('kafka listener: connection caps', { timeout: 30_000 }, () => {
+  let broker: DemoBroker;
+  let proxy: KafkaProxy;
+  before(async () => {
+    broker = await startDemoBroker();
+    proxy = await startKafkaProxy({ upstream: { host: broker.host, port: broker.port }, listenerFields: { maxConnectionsPerSource: 20 } });
+  });
+  after(async () => {
+    await proxy.close();
+    await broker.close();
+  });
+
+  const apiVersions = encodeRequest({ apiKey: API_VERSIONS, apiVersion: 0, correlationId: 1, clientId: 'cap-test' }, {});
+  const kafkaAnswered = (b: Buffer): boolean => b.length >= 4 && b.length >= 4 + b.readInt32BE(0);
+
+  test('maxConnectionsPerSource 20: 50 at once from one source → 20 answered, 30 reset; another source answered; room again after closing', async () => {
+    const burst = await connectionBurst(proxy.port, EMPIRE.hq, 50, apiVersions, kafkaAnswered);
+    assert.equal(burst.served.length, 20);
+    assert.equal(burst.refused, 30);
+    assert.equal(drops(proxy.metrics.of('drop'), 'SOURCE_CONNECTION_LIMIT'), 30);
+    const started = performance.now();
+    const other = await connectionBurst(proxy.port, EMPIRE.outpost, 5, apiVersions, kafkaAnswered);
+    assert.equal(other.served.length, 5);
+    assert.ok(performance.now() - started < 500);
+    await Promise.all([burst.close(), other.close()]);
+    assert.ok(await eventually(() => proxy.metrics.of('connectionClosed').length >= 25));
+    const again = await connectionBurst(proxy.port, EMPIRE.hq, 20, apiVersions, kafkaAnswered);
+    assert.equal(again.served.length, 20);
+    await again.close();
+  });
+});
