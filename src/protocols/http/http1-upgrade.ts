@@ -25,6 +25,7 @@ import {
 import { HttpExchange, recordRejectedRequest } from './request-policy.js';
 import { upstreamFailure } from './upstream.js';
 import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
+import { splice, tunnelIdle, type TunnelIdle } from '../splice.js';
 
 /** Node does not frame a body on upgrade requests; one that announces a body is ambiguous. */
 const UPGRADE_WITH_BODY = { status: 400, reason: 'upgrade request with a body' } as const;
@@ -75,7 +76,7 @@ export function handleUpgrade(
       body: null,
       ...(websocket ? { upgrade: head.upgrade } : {}),
     },
-    new DetachedExchange(socket, bodyHead, exchange),
+    new DetachedExchange(socket, bodyHead, exchange, tunnelIdle(ctx, conn, 'WebSocket tunnel', connection)),
   );
 }
 
@@ -103,6 +104,7 @@ class DetachedExchange implements Dispatcher.DispatchHandler {
     private readonly socket: Socket,
     private readonly bodyHead: Buffer,
     private readonly exchange: HttpExchange,
+    private readonly idle: TunnelIdle,
   ) {
     socket.once('close', () => {
       if (!this.finished) this.abortUpstream?.(new Error('client closed the connection'));
@@ -120,7 +122,7 @@ class DetachedExchange implements Dispatcher.DispatchHandler {
     this.socket.write(formatResponseHead(statusCode, 'Switching Protocols', headers));
     this.exchange.responded(statusCode, lowerCasePairs(headers));
     if (this.bodyHead.length > 0) upstream.write(this.bodyHead);
-    splice(this.socket, upstream);
+    splice(this.socket, upstream, this.idle);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
@@ -159,18 +161,4 @@ class DetachedExchange implements Dispatcher.DispatchHandler {
     const { reply, info } = upstreamFailure(err);
     this.exchange.failed(reply.status, info, writeRawReply(this.socket, reply));
   }
-}
-
-/** Joins two byte streams both ways; when either side is gone the other is torn down too. */
-function splice(client: Socket, upstream: Duplex): void {
-  const teardown = (): void => {
-    client.destroy();
-    upstream.destroy();
-  };
-  upstream.on('error', teardown);
-  client.on('error', teardown);
-  upstream.once('close', teardown);
-  client.once('close', teardown);
-  client.pipe(upstream);
-  upstream.pipe(client);
 }
