@@ -46,8 +46,15 @@ export const DEFAULT_TLS_OPTIONS: ListenerTlsOptions = {
 };
 const TLS_FIELDS = ['secret', 'clientCA', 'clientCertificates', 'handshakeTimeoutMs', 'maxClientHelloBytes'];
 
-export const DEFAULT_FORWARD_OPTIONS: ForwardListenerOptions = { hosts: new Map(), systemResolver: true, resolveTimeoutMs: 5_000, allowUnselectedClients: false };
-const FORWARD_FIELDS = ['hosts', 'systemResolver', 'resolveTimeoutMs', 'allowUnselectedClients'];
+export const DEFAULT_FORWARD_OPTIONS: ForwardListenerOptions = {
+  hosts: new Map(),
+  systemResolver: true,
+  resolveTimeoutMs: 5_000,
+  maxConcurrentLookups: 2,
+  maxQueuedLookups: 64,
+  allowUnselectedClients: false,
+};
+const FORWARD_FIELDS = ['hosts', 'systemResolver', 'resolveTimeoutMs', 'maxConcurrentLookups', 'maxQueuedLookups', 'allowUnselectedClients'];
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?(\.[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?)*$/;
 
 const DEFAULT_ADMIN = { host: '127.0.0.1', port: 9901 };
@@ -244,6 +251,8 @@ function readForwardOptions(r: Reader, node: YamlNode): ForwardListenerOptions {
     hosts,
     systemResolver: r.boolean(node.get('systemResolver'), base.systemResolver),
     resolveTimeoutMs: r.integer(node.get('resolveTimeoutMs'), 10, 600_000, base.resolveTimeoutMs) ?? base.resolveTimeoutMs,
+    maxConcurrentLookups: r.integer(node.get('maxConcurrentLookups'), 1, 1024, base.maxConcurrentLookups) ?? base.maxConcurrentLookups,
+    maxQueuedLookups: r.integer(node.get('maxQueuedLookups'), 0, 100_000, base.maxQueuedLookups) ?? base.maxQueuedLookups,
     allowUnselectedClients: r.boolean(node.get('allowUnselectedClients'), base.allowUnselectedClients),
   };
 }

@@ -89,8 +89,12 @@ export interface ForwardListenerOptions {
   readonly hosts: ReadonlyMap<string, readonly string[]>;
   /** Ask the system resolver for names not in `hosts` (default true; false for air-gapped setups and tests). */
   readonly systemResolver: boolean;
-  /** ms a name lookup may take (default 5000). */
+  /** ms a name lookup may take, waiting for a turn included (default 5000). */
   readonly resolveTimeoutMs: number;
+  /** System lookups at once (default 2: half of libuv's 4 threads, which fs work such as flow-file writes shares). */
+  readonly maxConcurrentLookups: number;
+  /** Lookups waiting for a turn; more are answered 503 at once (default 64). */
+  readonly maxQueuedLookups: number;
   /**
    * Relay for clients that no policy selects for egress (default false: they are refused with 403, since no
    * egress rule would restrict where the proxy goes for them).

@@ -48,7 +48,7 @@ export async function handleConnect(
     resolved = await resolver.resolve(hostPort.host);
   } catch (err) {
     const e = err as ResolveError;
-    return refuse(e instanceof ResolveError && e.badRequest ? 400 : 502, e.message);
+    return refuse(e instanceof ResolveError ? e.status : 502, e.message);
   }
   if (socket.destroyed) return;
   const client = { address: unmapAddress(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
