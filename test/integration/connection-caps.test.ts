@@ -2,6 +2,7 @@
 // its cap gets its extra connections reset without a byte; other sources are served as before; closing
 // connections makes room again; every refusal is counted as a drop.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
 import { encodeRequest } from '../../src/protocols/kafka/index.js';
@@ -27,17 +28,19 @@ const httpAnswered = (b: Buffer): boolean => b.includes('\r\n\r\n');
 
 const drops = (calls: Array<ReadonlyArray<string | number>>, reason: string): number => calls.filter((c) => c[0] === reason).length;
 
-/** Sequential requests from `source`; the slowest one's latency, ms. */
-async function slowestRequest(port: number, source: string, count: number): Promise<number> {
-  let slowest = 0;
-  for (let i = 0; i < count; i++) {
+/** Latencies (ms) of sequential requests from `source`, each on a new connection, until `count` or `until`. */
+async function requestLatencies(port: number, source: string, count: number, until = Infinity): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < count && performance.now() < until; i++) {
     const started = performance.now();
     const r = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: deathstar\r\nConnection: close\r\n\r\n', { localAddress: source });
     assert.match(r.text, /^HTTP\/1\.1 200 /, `request ${i} from ${source}`);
-    slowest = Math.max(slowest, performance.now() - started);
+    latencies.push(performance.now() - started);
   }
-  return slowest;
+  return latencies;
 }
+
+const slowestRequest = async (port: number, source: string, count: number): Promise<number> => Math.max(...(await requestLatencies(port, source, count)));
 
 describe('http listener: connection caps', { timeout: 30_000 }, () => {
   let proxy: ProxyFixture | undefined;
@@ -60,6 +63,40 @@ describe('http listener: connection caps', { timeout: 30_000 }, () => {
     const again = await connectionBurst(proxy.port, TIEFIGHTER, 20, GET, httpAnswered);
     assert.equal(again.served.length, 20, 'closed connections make room for new ones');
     await again.close();
+  });
+
+  test('during a reconnect flood from a source at its cap, another source keeps p99 under 50 ms and the proxy holds no more than the cap', async () => {
+    proxy = await startProxy({ policy: EVERYONE, listenerFields: { maxConnectionsPerSource: 20 } });
+    const port = proxy.port;
+    const held = await connectionBurst(port, TIEFIGHTER, 20, GET, httpAnswered);
+    assert.equal(held.served.length, 20);
+    const metrics = proxy.metrics;
+    const open = () => metrics.of('connectionOpened').length - metrics.of('connectionClosed').length;
+    // 8 attackers reconnect as fast as they are reset, for at most 2 s or 4000 attempts in all.
+    let attempts = 0;
+    let mostOpen = 0;
+    const stopAt = performance.now() + 2000;
+    const attacker = async (): Promise<void> => {
+      while (performance.now() < stopAt && attempts < 4000) {
+        attempts++;
+        const s = net.connect({ port, host: '127.0.0.1', localAddress: TIEFIGHTER });
+        s.on('error', () => {});
+        s.once('connect', () => s.write(GET));
+        await new Promise((resolve) => s.once('close', resolve));
+        mostOpen = Math.max(mostOpen, open());
+      }
+    };
+    const flood = Promise.all(Array.from({ length: 8 }, attacker));
+    await new Promise((r) => setTimeout(r, 100));
+    const latencies = await requestLatencies(port, XWING, 40, stopAt);
+    await flood;
+    await held.close();
+    latencies.sort((a, b) => a - b);
+    const p99 = latencies[Math.ceil(latencies.length * 0.99) - 1]!;
+    assert.ok(latencies.length >= 20, `only ${latencies.length} requests during the flood`);
+    assert.ok(p99 < 50, `p99 ${p99.toFixed(1)} ms over ${latencies.length} requests during ${attempts} refused reconnects`);
+    assert.ok(mostOpen <= 21, `${mostOpen} connections open at once (20 held + the other client's)`);
+    assert.ok(drops(metrics.of('drop'), 'SOURCE_CONNECTION_LIMIT') >= attempts - 1);
   });
 
   test('maxConnections 10: the listener holds 10 in all; an 11th from any source is reset without a byte', async () => {
