@@ -1,6 +1,7 @@
-// Connection caps at accept, on every listener type: `maxConnectionsPerSource` and `maxConnections`. A source over
-// its cap gets its extra connections reset without a byte; other sources are served as before; closing
-// connections makes room again; every refusal is counted as a drop.
+// Connection caps at accept, `maxConnectionsPerSource` and `maxConnections`, on http, kafka and forward listeners
+// (tls listeners share the http listener's accept path). A source over its cap gets its extra connections reset
+// without a byte; other sources are served as before; closing connections makes room again; every refusal is
+// counted as a drop.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -11,6 +12,7 @@ import { rawExchange } from '../helpers/http-raw-client.js';
 import { startProxy, TIEFIGHTER, XWING, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
 import { EMPIRE, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 import { API_VERSIONS } from '../helpers/kafka-proxy-requests.js';
+import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';
 
 /** Every endpoint may reach the deathstar on port 80: the caps, not policy, decide here. */
 const EVERYONE = `apiVersion: cilium.io/v2
@@ -143,5 +145,29 @@ describe('kafka listener: connection caps', { timeout: 30_000 }, () => {
     const again = await connectionBurst(proxy.port, EMPIRE.hq, 20, apiVersions, kafkaAnswered);
     assert.equal(again.served.length, 20);
     await again.close();
+  });
+});
+
+describe('forward listener: connection caps', { timeout: 30_000 }, () => {
+  const CLIENT = '127.0.0.151';
+  const OTHER = '127.0.0.152';
+  let runtime: Runtime;
+  before(async () => {
+    runtime = await startRuntime({
+      policies: {},
+      endpoints: `- {name: client, namespace: default, labels: {app: client}, addresses: [${CLIENT}, ${OTHER}]}`,
+      listeners: `- {name: egress, listen: "127.0.0.1:0", protocol: forward, maxConnectionsPerSource: 3, forward: {systemResolver: false, allowUnselectedClients: true}}`,
+    });
+  });
+  after(() => runtime.close());
+
+  test('maxConnectionsPerSource 3: 5 at once → 3 answered, 2 reset; another source answered', async () => {
+    // Answered with a 502 (the name is not in `hosts`): what matters is that the proxy served the connection.
+    const get = Buffer.from('GET http://nowhere.test/ HTTP/1.1\r\nHost: nowhere.test\r\n\r\n', 'latin1');
+    const burst = await connectionBurst(runtime.port('egress'), CLIENT, 5, get, httpAnswered);
+    assert.deepEqual([burst.served.length, burst.refused], [3, 2]);
+    const other = await connectionBurst(runtime.port('egress'), OTHER, 1, get, httpAnswered);
+    assert.equal(other.served.length, 1);
+    await Promise.all([burst.close(), other.close()]);
   });
 });
