@@ -31,6 +31,7 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   maxPriorityFramesPerStream: 100,
   maxWindowUpdatesPerDataFrame: 10,
   maxOutboundControlFrames: 1000,
+  tunnelIdleTimeoutMs: 3_600_000,
 };
 
 export const DEFAULT_KAFKA_OPTIONS: KafkaListenerOptions = {
@@ -56,8 +57,15 @@ export const DEFAULT_TLS_OPTIONS: ListenerTlsOptions = {
 };
 const TLS_FIELDS = ['secret', 'clientCA', 'clientCertificates', 'handshakeTimeoutMs', 'maxClientHelloBytes'];
 
-export const DEFAULT_FORWARD_OPTIONS: ForwardListenerOptions = { hosts: new Map(), systemResolver: true, resolveTimeoutMs: 5_000, allowUnselectedClients: false };
-const FORWARD_FIELDS = ['hosts', 'systemResolver', 'resolveTimeoutMs', 'allowUnselectedClients'];
+export const DEFAULT_FORWARD_OPTIONS: ForwardListenerOptions = {
+  hosts: new Map(),
+  systemResolver: true,
+  resolveTimeoutMs: 5_000,
+  maxConcurrentLookups: 2,
+  maxQueuedLookups: 64,
+  allowUnselectedClients: false,
+};
+const FORWARD_FIELDS = ['hosts', 'systemResolver', 'resolveTimeoutMs', 'maxConcurrentLookups', 'maxQueuedLookups', 'allowUnselectedClients'];
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?(\.[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?)*$/;
 
 const DEFAULT_ADMIN = { host: '127.0.0.1', port: 9901 };
@@ -66,7 +74,17 @@ export const DEFAULT_REDACTED_HEADERS = ['authorization', 'proxy-authorization',
 
 const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'admin', 'flows', 'redactHeaders', 'http', 'endpoints', 'listeners'];
 const ENDPOINT_FIELDS = ['name', 'namespace', 'labels', 'addresses', 'identities'];
-const LISTENER_FIELDS = ['name', 'listen', 'protocol', 'to', 'upstream', 'port', 'upstreamProtocol', 'http', 'kafka', 'tls', 'forward'];
+const LISTENER_FIELDS = [
+  'name', 'listen', 'protocol', 'to', 'upstream', 'port', 'upstreamProtocol', 'maxConnections', 'maxConnectionsPerSource', 'http', 'kafka', 'tls', 'forward',
+];
+/**
+ * Connection caps per listener. Envoy's edge guidance caps a whole proxy at 50000 downstream connections
+ * (overload.global_downstream_max_connections); 10000 per listener keeps a few listeners under that and, at two
+ * fds per proxied connection, under the fd limit Node raises itself to at start-up. 1000 per source leaves room
+ * for many clients behind one NAT address, while one host cannot take a listener on its own.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 1_000;
 const PROTOCOLS = ['http', 'kafka', 'tls', 'forward'] as const;
 const UPSTREAM_PROTOCOLS = ['http1', 'h2c', 'h2'] as const;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -160,6 +178,7 @@ function readHttpLimits(r: Reader, node: YamlNode, base: HttpLimits): HttpLimits
     maxPriorityFramesPerStream: int('maxPriorityFramesPerStream', 1, 10_000),
     maxWindowUpdatesPerDataFrame: int('maxWindowUpdatesPerDataFrame', 1, 10_000),
     maxOutboundControlFrames: int('maxOutboundControlFrames', 10, 100_000),
+    tunnelIdleTimeoutMs: int('tunnelIdleTimeoutMs', 100, 86_400_000),
   };
 }
 
@@ -259,6 +278,8 @@ function readForwardOptions(r: Reader, node: YamlNode): ForwardListenerOptions {
     hosts,
     systemResolver: r.boolean(node.get('systemResolver'), base.systemResolver),
     resolveTimeoutMs: r.integer(node.get('resolveTimeoutMs'), 10, 600_000, base.resolveTimeoutMs) ?? base.resolveTimeoutMs,
+    maxConcurrentLookups: r.integer(node.get('maxConcurrentLookups'), 1, 1024, base.maxConcurrentLookups) ?? base.maxConcurrentLookups,
+    maxQueuedLookups: r.integer(node.get('maxQueuedLookups'), 0, 100_000, base.maxQueuedLookups) ?? base.maxQueuedLookups,
     allowUnselectedClients: r.boolean(node.get('allowUnselectedClients'), base.allowUnselectedClients),
   };
 }
@@ -334,6 +355,8 @@ function readListener(r: Reader, node: YamlNode, limits: HttpLimits, endpoints: 
     name,
     listen,
     protocol,
+    maxConnections: r.integer(node.get('maxConnections'), 1, 1_000_000, DEFAULT_MAX_CONNECTIONS) ?? DEFAULT_MAX_CONNECTIONS,
+    maxConnectionsPerSource: r.integer(node.get('maxConnectionsPerSource'), 1, 1_000_000, DEFAULT_MAX_CONNECTIONS_PER_SOURCE) ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
     ...(to !== undefined ? { to } : {}),
     ...(upstream !== undefined ? { upstream } : {}),
     port,

@@ -54,6 +54,8 @@ export interface HttpLimits {
   readonly maxWindowUpdatesPerDataFrame: number;
   /** HTTP/2: PING/SETTINGS acknowledgements and resets owed to a client at once (default 1000, nghttp2's max_outbound_ack). */
   readonly maxOutboundControlFrames: number;
+  /** ms a spliced tunnel (WebSocket, CONNECT, TLS passthrough) may carry no byte either way before both sides are closed (default 3600000, Envoy's tcp_proxy idle_timeout). */
+  readonly tunnelIdleTimeoutMs: number;
 }
 
 /** Kafka listeners: framing limits and how brokers are fronted (see src/protocols/kafka/listener.ts). */
@@ -104,8 +106,12 @@ export interface ForwardListenerOptions {
   readonly hosts: ReadonlyMap<string, readonly string[]>;
   /** Ask the system resolver for names not in `hosts` (default true; false for air-gapped setups and tests). */
   readonly systemResolver: boolean;
-  /** ms a name lookup may take (default 5000). */
+  /** ms a name lookup may take, waiting for a turn included (default 5000). */
   readonly resolveTimeoutMs: number;
+  /** System lookups at once (default 2: half of libuv's 4 threads, which fs work such as flow-file writes shares). */
+  readonly maxConcurrentLookups: number;
+  /** Lookups waiting for a turn; more are answered 503 at once (default 64). */
+  readonly maxQueuedLookups: number;
   /**
    * Relay for clients that no policy selects for egress (default false: they are refused with 403, since no
    * egress rule would restrict where the proxy goes for them).
@@ -117,6 +123,10 @@ export interface ListenerConfig {
   readonly name: string;
   readonly listen: { readonly host: string; readonly port: number };
   readonly protocol: 'http' | 'kafka' | 'tls' | 'forward';
+  /** Open downstream connections the listener keeps (all its ports); more are reset at accept (default 10000). */
+  readonly maxConnections: number;
+  /** Open downstream connections from one source address; more are reset at accept (default 1000). */
+  readonly maxConnectionsPerSource: number;
   /** Destination endpoint name (its ingress policy applies); absent for forward listeners. */
   readonly to?: string;
   readonly upstream?: { readonly host: string; readonly port: number };

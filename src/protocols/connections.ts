@@ -1,20 +1,62 @@
 // Bookkeeping of a listener's open downstream connections, shared by every protocol listener: the connection
-// gauge, and a graceful shutdown that lets in-flight exchanges finish before anything is destroyed.
+// caps checked at accept, the connection gauge, and a graceful shutdown that lets in-flight exchanges finish
+// before anything is destroyed.
 import type { Socket } from 'node:net';
+import { ConnectionCaps, type CapExceeded } from './connection-caps.js';
+import { unmapAddress } from './connection-policy.js';
 import type { ListenerContext } from './context.js';
+
+/** A burst of refused connections logs one line per listener this often; the drop metric counts every one. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export class ConnectionTracker {
   private readonly open = new Set<Socket>();
+  private readonly caps: ConnectionCaps;
+  private lastRefusalLog = -Infinity;
+  private refusedSinceLog = 0;
   /** Sockets no protocol server manages (still being sniffed, or WebSocket tunnels): shutdown ends them itself. */
   private readonly unmanaged = new WeakSet<Socket>();
   private drained: (() => void) | undefined;
   private closingFlag = false;
 
-  constructor(private readonly ctx: ListenerContext) {}
+  constructor(private readonly ctx: ListenerContext) {
+    this.caps = new ConnectionCaps(ctx.config.maxConnections, ctx.config.maxConnectionsPerSource);
+  }
 
   /** True once shutdown began: responses should carry `Connection: close`. */
   get closing(): boolean {
     return this.closingFlag;
+  }
+
+  /**
+   * Counts a just-accepted socket against the listener's caps, before anything else is done with it. Over a cap it
+   * is reset at once (nothing written, its fd freed now) and false is returned: the caller must drop it.
+   */
+  accept(socket: Socket): boolean {
+    const source = unmapAddress(socket.remoteAddress ?? '');
+    const exceeded = this.caps.take(source);
+    if (exceeded === undefined) {
+      socket.once('close', () => this.caps.release(source));
+      return true;
+    }
+    socket.on('error', () => {}); // a peer gone before the reset: nothing left to do
+    socket.resetAndDestroy();
+    this.ctx.metrics.drop(exceeded, 'TCP');
+    this.logRefusal(exceeded, source);
+    return false;
+  }
+
+  private logRefusal(reason: CapExceeded, source: string): void {
+    this.refusedSinceLog++;
+    const now = performance.now();
+    if (now - this.lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) return;
+    const { config } = this.ctx;
+    this.ctx.log.warn(
+      { listener: config.name, reason, source, refused: this.refusedSinceLog, maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource },
+      'connections refused: connection limit reached',
+    );
+    this.lastRefusalLog = now;
+    this.refusedSinceLog = 0;
   }
 
   add(socket: Socket): void {

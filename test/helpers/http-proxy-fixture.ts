@@ -33,6 +33,8 @@ export interface ProxyOptions {
   readonly upstreamPort?: number;
   /** How the listener talks to its upstream (default http1). */
   readonly upstreamProtocol?: 'http1' | 'h2c';
+  /** More listener fields, e.g. `{maxConnectionsPerSource: 20}`. */
+  readonly listenerFields?: Readonly<Record<string, string | number>>;
 }
 
 export interface ProxyFixture {
@@ -92,7 +94,7 @@ endpoints:
   - {name: tiefighter, namespace: default, labels: {org: empire, class: tiefighter}, addresses: [${TIEFIGHTER}]}
   - {name: xwing, namespace: default, labels: {org: alliance, class: xwing}, addresses: [${XWING}]}
 listeners:
-  - {name: deathstar-http, listen: "127.0.0.1:0", protocol: http, to: deathstar, upstream: "127.0.0.1:${upstreamPort}", port: 80, upstreamProtocol: ${options.upstreamProtocol ?? 'http1'}}
+  - {name: deathstar-http, listen: "127.0.0.1:0", protocol: http, to: deathstar, upstream: "127.0.0.1:${upstreamPort}", port: 80, upstreamProtocol: ${options.upstreamProtocol ?? 'http1'}${Object.entries(options.listenerFields ?? {}).map(([k, v]) => `, ${k}: ${v}`).join('')}}
 `;
   const { config, errors } = parseConfigText(text, 'portcullis.yaml');
   if (config === undefined) throw new Error(errors.map(formatSourceError).join('\n'));

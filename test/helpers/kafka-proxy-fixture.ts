@@ -110,6 +110,8 @@ export interface KafkaProxyOptions {
   readonly policies?: readonly string[];
   /** YAML flow-map body of the listener's `kafka:` options, e.g. `maxFrameSize: 4096`. */
   readonly kafka?: string;
+  /** More listener fields, e.g. `{maxConnectionsPerSource: 20}`. */
+  readonly listenerFields?: Readonly<Record<string, string | number>>;
   /** Labels of the endpoint at 127.0.0.1 (kcat's source address); default app=local. */
   readonly localLabels?: Readonly<Record<string, string>>;
   /** Audit mode: would-be denials are forwarded and recorded as AUDIT. */
@@ -182,7 +184,7 @@ listeners:
     upstream: "${o.upstream.host}:${o.upstream.port}"
     port: 9092
     kafka: {${o.kafka ?? ''}}
-`;
+${Object.entries(o.listenerFields ?? {}).map(([k, v]) => `    ${k}: ${v}\n`).join('')}`;
   const { config, errors } = parseConfigText(text, 'portcullis.yaml');
   if (config === undefined) throw new Error(errors.map(formatSourceError).join('\n'));
   return config;

@@ -59,7 +59,7 @@ export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetRes
       resolved = await resolver.resolve(hostPort.host);
     } catch (err) {
       const e = err as ResolveError;
-      return refuse(req, res, e instanceof ResolveError && e.badRequest ? 400 : 502, e.message);
+      return refuse(req, res, e instanceof ResolveError ? e.status : 502, e.message);
     }
     if (res.destroyed) return;
     const client = { address: unmapAddress(req.socket.remoteAddress ?? ''), port: req.socket.remotePort ?? 0 };

@@ -13,6 +13,7 @@ import type { HttpServe } from '../http/listener.js';
 import { ACCESS_DENIED_REPLY, refusedRequest, writeRawReply } from '../http/local-reply.js';
 import { recordRejectedRequest } from '../http/request-policy.js';
 import { spliceToUpstream } from '../tls/listener-passthrough.js';
+import { tunnelIdle } from '../splice.js';
 import type { TlsConnections } from '../tls/listener-front.js';
 import { unresolvedParties } from './absolute-request.js';
 import { chooseTarget, refusedClient, splitAuthority, type ChosenTarget } from './destination.js';
@@ -47,7 +48,7 @@ export async function handleConnect(
     resolved = await resolver.resolve(hostPort.host);
   } catch (err) {
     const e = err as ResolveError;
-    return refuse(e instanceof ResolveError && e.badRequest ? 400 : 502, e.message);
+    return refuse(e instanceof ResolveError ? e.status : 502, e.message);
   }
   if (socket.destroyed) return;
   const client = { address: unmapAddress(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
@@ -65,7 +66,7 @@ export async function handleConnect(
     spliceToUpstream(socket, Buffer.alloc(0), { ...upstream, connectTimeoutMs: ctx.config.http.upstreamConnectTimeoutMs }, {
       onConnected: () => {},
       onFailed: (reason) => recordConnection(ctx, withoutSni.parties, 'ERROR', `tunnel to ${authority} failed: ${reason}`, withoutSni.decision),
-    });
+    }, tunnelIdle(ctx, withoutSni.parties, `CONNECT tunnel to ${authority}`, withoutSni.decision));
     return;
   }
   const destination = { target, upstream, ...(name === undefined ? {} : { servername: name }) };

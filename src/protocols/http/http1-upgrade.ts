@@ -26,6 +26,7 @@ import {
 import { HttpExchange, recordRejectedRequest } from './request-policy.js';
 import { upstreamFailure, type UpstreamClient } from './upstream.js';
 import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
+import { splice, tunnelIdle, type TunnelIdle } from '../splice.js';
 
 /** Node does not frame a body on upgrade requests; one that announces a body is ambiguous. */
 const UPGRADE_WITH_BODY = { status: 400, reason: 'upgrade request with a body' } as const;
@@ -88,7 +89,7 @@ export function handleUpgrade(
       body: null,
       ...(websocket ? { upgrade: head.upgrade } : {}),
     },
-    new DetachedExchange(socket, bodyHead, exchange, release),
+    new DetachedExchange(socket, bodyHead, exchange, release, tunnelIdle(ctx, conn, 'WebSocket tunnel', connection)),
   );
 }
 
@@ -118,6 +119,7 @@ class DetachedExchange implements Dispatcher.DispatchHandler {
     private readonly exchange: HttpExchange,
     /** Frees the request's place at the upstream (a tunnel leaves the pool's connections). */
     private readonly release: () => void,
+    private readonly idle: TunnelIdle,
   ) {
     socket.once('close', () => {
       if (!this.finished) this.abortUpstream?.(new Error('client closed the connection'));
@@ -136,7 +138,7 @@ class DetachedExchange implements Dispatcher.DispatchHandler {
     this.socket.write(formatResponseHead(statusCode, 'Switching Protocols', headers));
     this.exchange.responded(statusCode, lowerCasePairs(headers));
     if (this.bodyHead.length > 0) upstream.write(this.bodyHead);
-    splice(this.socket, upstream);
+    splice(this.socket, upstream, this.idle);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
@@ -177,18 +179,4 @@ class DetachedExchange implements Dispatcher.DispatchHandler {
     const { reply, info } = upstreamFailure(err);
     this.exchange.failed(reply.status, info, writeRawReply(this.socket, reply));
   }
-}
-
-/** Joins two byte streams both ways; when either side is gone the other is torn down too. */
-function splice(client: Socket, upstream: Duplex): void {
-  const teardown = (): void => {
-    client.destroy();
-    upstream.destroy();
-  };
-  upstream.on('error', teardown);
-  client.on('error', teardown);
-  upstream.once('close', teardown);
-  client.once('close', teardown);
-  client.pipe(upstream);
-  upstream.pipe(client);
 }

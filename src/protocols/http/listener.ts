@@ -82,6 +82,7 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
     { tracker },
   );
   server.on('connection', (socket: Socket) => {
+    if (!tracker.accept(socket)) return;
     // Errors before a protocol handler owns the socket (resets during sniffing) must not crash the process.
     socket.on('error', () => socket.destroy());
     front.accept(socket, serve);

@@ -45,6 +45,7 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
       raw.destroy();
     };
     server.on('connection', (socket: Socket) => {
+      if (!tracker.accept(socket)) return;
       socket.on('error', (err) => ctx.log.debug({ listener: config.name, err }, 'Kafka client socket error'));
       try {
         if (tls !== undefined) {

@@ -19,6 +19,7 @@ import type { HttpFront, HttpServe } from '../http/listener.js';
 import { routeConnection } from '../http/upstream.js';
 import { ClientHelloError, peekClientHello, type PeekedClientHello } from './client-hello.js';
 import { spliceToUpstream } from './listener-passthrough.js';
+import { tunnelIdle } from '../splice.js';
 import { UpstreamRoutes, type OriginTarget } from './originate.js';
 import { verifiedPeerNames } from './peer-identity.js';
 import { TlsTerminator } from './terminate.js';
@@ -105,7 +106,7 @@ export class TlsConnections {
       spliceToUpstream(raw, peeked.buffered, { ...upstream, connectTimeoutMs: ctx.config.http.upstreamConnectTimeoutMs }, {
         onConnected: () => recordConnection(ctx, conn, 'FORWARDED', `TLS ${sni === undefined ? 'without SNI' : `SNI ${sni}`}: passthrough to ${upstream.host}:${upstream.port}`, decision),
         onFailed: (reason) => recordConnection(ctx, conn, 'ERROR', `TLS passthrough failed: ${reason}`, decision),
-      });
+      }, tunnelIdle(ctx, conn, 'TLS passthrough', decision));
       return;
     }
     tlsSocket ??= await this.terminate(raw, peeked, conn, secret!);

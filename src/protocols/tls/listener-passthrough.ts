@@ -1,6 +1,8 @@
 // TLS that is not terminated: the peeked ClientHello and everything after it are relayed byte for byte to the
-// upstream (the server completes the handshake with the client), both ways, until either side goes away.
+// upstream (the server completes the handshake with the client), both ways, until either side goes away or the
+// tunnel goes idle.
 import net, { type Socket } from 'node:net';
+import { splice, type TunnelIdle } from '../splice.js';
 
 export interface SpliceTarget {
   readonly host: string;
@@ -17,6 +19,7 @@ export function spliceToUpstream(
   buffered: Buffer,
   target: SpliceTarget,
   events: { onConnected(): void; onFailed(reason: string): void },
+  idle: TunnelIdle,
 ): void {
   const upstream = net.connect({ host: target.host, port: target.port });
   let connected = false;
@@ -39,21 +42,6 @@ export function spliceToUpstream(
     if (client.destroyed) return void upstream.destroy();
     events.onConnected();
     if (buffered.length > 0) upstream.write(buffered);
-    splice(client, upstream);
+    splice(client, upstream, idle);
   });
-}
-
-/** Joins two byte streams both ways; when either side is gone the other is torn down too. */
-export function splice(a: Socket, b: Socket): void {
-  const teardown = (): void => {
-    a.destroy();
-    b.destroy();
-  };
-  for (const s of [a, b]) {
-    s.on('error', teardown);
-    s.once('close', teardown);
-  }
-  a.pipe(b);
-  b.pipe(a);
-  a.resume();
 }
