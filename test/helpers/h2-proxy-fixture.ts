@@ -105,9 +105,11 @@ export async function startH2Proxy(o: H2ProxyOptions): Promise<H2Proxy> {
   };
 }
 
-function loadConfig(o: H2ProxyOptions): PortcullisConfig {
-  const text = `admin: "off"
+/** The portcullis.yaml text of the fixture's one listener (also run as a process by the flood tests). */
+export function h2ProxyConfigText(o: Pick<H2ProxyOptions, 'upstreamPort' | 'upstreamProtocol' | 'http'>): string {
+  return `admin: "off"
 flows: "off"
+policies: []
 endpoints:
   - {name: backend, namespace: default, labels: {app: backend}, addresses: [${BACKEND}]}
   - {name: client, namespace: default, labels: {app: client}, addresses: [${CLIENT}]}
@@ -122,6 +124,10 @@ listeners:
     upstreamProtocol: ${o.upstreamProtocol ?? 'h2c'}
     http: {${o.http ?? ''}}
 `;
+}
+
+function loadConfig(o: H2ProxyOptions): PortcullisConfig {
+  const text = h2ProxyConfigText(o);
   const { config, errors } = parseConfigText(text, 'portcullis.yaml');
   if (config === undefined) throw new Error(errors.map(formatSourceError).join('\n'));
   return config;

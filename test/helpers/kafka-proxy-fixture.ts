@@ -165,8 +165,10 @@ export async function startKafkaProxy(o: KafkaProxyOptions): Promise<KafkaProxy>
   };
 }
 
-function loadConfig(o: KafkaProxyOptions): PortcullisConfig {
-  const text = `admin: "off"
+/** The portcullis.yaml text of the fixture's one listener (also run as a process by the denial-of-service tests). */
+export function kafkaProxyConfigText(o: Pick<KafkaProxyOptions, 'upstream' | 'kafka' | 'listenerFields' | 'audit'>, policies = '[]'): string {
+  return `policies: ${policies}
+admin: "off"
 flows: "off"
 audit: ${o.audit ?? false}
 endpoints:
@@ -185,6 +187,10 @@ listeners:
     port: 9092
     kafka: {${o.kafka ?? ''}}
 ${Object.entries(o.listenerFields ?? {}).map(([k, v]) => `    ${k}: ${v}\n`).join('')}`;
+}
+
+function loadConfig(o: KafkaProxyOptions): PortcullisConfig {
+  const text = kafkaProxyConfigText(o);
   const { config, errors } = parseConfigText(text, 'portcullis.yaml');
   if (config === undefined) throw new Error(errors.map(formatSourceError).join('\n'));
   return config;

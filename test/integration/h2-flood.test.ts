@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startH2EchoUpstream, type H2EchoUpstream } from '../helpers/h2-echo-upstream.js';
 import { runFlood } from '../helpers/h2-flood-process.js';
-import { BACKEND, CLIENT, STRANGER } from '../helpers/h2-proxy-fixture.js';
+import { BACKEND, CLIENT, h2ProxyConfigText, STRANGER } from '../helpers/h2-proxy-fixture.js';
 import { Flag, FrameType, PREFACE, frame, headerBlock, requestFields } from '../helpers/h2-raw-client.js';
 import { percentile } from '../helpers/latency.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
@@ -88,23 +88,7 @@ describe('HTTP/2 frame floods (proxy in its own process)', () => {
   let proxy: ProxyProcess;
   before(async () => {
     upstream = await startH2EchoUpstream(BACKEND);
-    proxy = await startProxyProcess(`admin: "off"
-flows: "off"
-policies: []
-endpoints:
-  - {name: backend, namespace: default, labels: {app: backend}, addresses: [${BACKEND}]}
-  - {name: client, namespace: default, labels: {app: client}, addresses: [${CLIENT}]}
-  - {name: stranger, namespace: default, labels: {app: stranger}, addresses: [${STRANGER}]}
-listeners:
-  - name: backend-http
-    listen: "127.0.0.1:0"
-    protocol: http
-    to: backend
-    upstream: "${BACKEND}:${upstream.port}"
-    port: 8080
-    upstreamProtocol: h2c
-    http: {idleTimeoutMs: 60000}
-`);
+    proxy = await startProxyProcess(h2ProxyConfigText({ upstreamPort: upstream.port, http: 'idleTimeoutMs: 60000' }));
   });
   after(async () => {
     await proxy?.close();
