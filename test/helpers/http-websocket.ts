@@ -2,6 +2,20 @@
 // (client frames masked, server frames not).
 import { createHash, randomBytes } from 'node:crypto';
 
+/** Empire ships may open the deathstar's WebSocket at GET /ws, and nothing else. */
+export const WEBSOCKET_POLICY = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: websocket}
+spec:
+  endpointSelector: {matchLabels: {org: empire, class: deathstar}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {org: empire}}]
+    toPorts:
+    - ports: [{port: "80", protocol: TCP}]
+      rules:
+        http: [{method: GET, path: /ws}]
+`;
+
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 export function websocketKey(): string {

@@ -4,42 +4,17 @@
 // Missing jars are an error, never a skip (see kafka-broker-real.ts). Both JVMs end when the test process does:
 // the broker runs under BrokerMain (from the interop client jar), ZooKeeper under a shell that kills it when its
 // stdin closes.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageFile } from '../../src/demo/package-root.js';
-import { BROKER_LOG4J, CLIENT_JAR, freePorts, setUp, tail, terminate, waitUntilAnswering, type RealKafka } from './kafka-broker-real.js';
+import { BROKER_LOG4J, CLIENT_JAR, freePorts, setUp, startJvm, tail, terminate, waitUntilAnswering, type RealKafka } from './kafka-broker-real.js';
 
 const LIBS = packageFile('.interop', 'kafka-2.3', 'libs');
 const HOST = '127.0.0.1';
 const START_ATTEMPTS = 3;
 const STOP_WAIT_MS = 15_000;
-
-interface Jvm {
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
-  status(): string | undefined;
-}
-
-/** A JVM whose output goes to `logFile`; neither it nor its stdin pipe keeps the test process alive. */
-function startJvm(command: string, args: readonly string[], logFile: string): Jvm {
-  const log = openSync(logFile, 'a');
-  const child = spawn(command, args, { stdio: ['pipe', log, log] });
-  closeSync(log);
-  child.unref();
-  (child.stdin as Socket).unref();
-  let status: string | undefined;
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      status = signal ? `killed by ${signal}` : `exited with status ${code}`;
-      resolve();
-    }),
-  );
-  return { child, exited, status: () => status };
-}
 
 /** Starts ZooKeeper and a Kafka 2.3 broker in a temp dir and creates `topics` (1 partition each) before returning. */
 export async function startLegacyKafka(opts: { topics?: string[] } = {}): Promise<RealKafka> {

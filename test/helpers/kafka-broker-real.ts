@@ -164,22 +164,9 @@ async function launchBroker(authorizer: boolean, tls: KafkaTls | undefined, sasl
     throw err;
   }
 
-  const consoleLog = openSync(join(logs, 'console.log'), 'a');
   // BrokerMain runs kafka.Kafka and exits when its stdin closes: the pipe ends with this process, however it ends.
-  const child = spawn('java', ['-Xms512m', '-Xmx512m', '-Djava.awt.headless=true', ...jvm, 'portcullis.kafka.BrokerMain', properties], {
-    stdio: ['pipe', consoleLog, consoleLog],
-  });
-  closeSync(consoleLog);
-  // Neither the JVM nor its stdin pipe keeps a test process alive: a forgotten stop() ends with the test file.
-  child.unref();
-  (child.stdin as Socket).unref();
-  let status: string | undefined;
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      status = signal ? `killed by ${signal}` : `exited with status ${code}`;
-      resolve();
-    }),
-  );
+  const kafka = startJvm('java', ['-Xms512m', '-Xmx512m', '-Djava.awt.headless=true', ...jvm, 'portcullis.kafka.BrokerMain', properties], join(logs, 'console.log'));
+  const child = kafka.child;
 
   let stopped: Promise<void> | undefined;
   const broker: RealKafka = {
@@ -194,13 +181,36 @@ async function launchBroker(authorizer: boolean, tls: KafkaTls | undefined, sasl
     logTail: (lines = 30) => tail(join(logs, 'server.log'), lines) + tail(join(logs, 'console.log'), lines),
     stop() {
       stopped ??= (async () => {
-        await terminate(child, exited);
+        await terminate(child, kafka.exited);
         rmSync(dir, { recursive: true, force: true });
       })();
       return stopped;
     },
   };
-  return { broker, exitStatus: () => status };
+  return { broker, exitStatus: kafka.status };
+}
+
+export interface Jvm {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  status(): string | undefined;
+}
+
+/** A JVM whose output goes to `logFile`; neither it nor its stdin pipe keeps a test process alive (a forgotten stop() ends with the test file). */
+export function startJvm(command: string, args: readonly string[], logFile: string): Jvm {
+  const log = openSync(logFile, 'a');
+  const child = spawn(command, args, { stdio: ['pipe', log, log] });
+  closeSync(log);
+  child.unref();
+  (child.stdin as Socket).unref();
+  let status: string | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      status = signal ? `killed by ${signal}` : `exited with status ${code}`;
+      resolve();
+    }),
+  );
+  return { child, exited, status: () => status };
 }
 
 interface SslListener {

@@ -4,21 +4,9 @@ import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { startProxy, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
-import { readTextFrames, textFrame, websocketAccept, websocketKey } from '../helpers/http-websocket.js';
+import { readTextFrames, textFrame, WEBSOCKET_POLICY, websocketAccept, websocketKey } from '../helpers/http-websocket.js';
 
 /** Empire ships may open the `/ws` socket and nothing else. */
-const WEBSOCKET_POLICY = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: websocket}
-spec:
-  endpointSelector: {matchLabels: {org: empire, class: deathstar}}
-  ingress:
-  - fromEndpoints: [{matchLabels: {org: empire}}]
-    toPorts:
-    - ports: [{port: "80", protocol: TCP}]
-      rules:
-        http: [{method: GET, path: /ws}]
-`;
 
 let proxy: ProxyFixture | undefined;
 afterEach(async () => {

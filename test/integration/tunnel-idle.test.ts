@@ -10,7 +10,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { issueCertificate } from '../../src/protocols/tls/certs-tool.js';
 import { startProxy, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
-import { readTextFrames, textFrame, websocketKey } from '../helpers/http-websocket.js';
+import { readTextFrames, textFrame, WEBSOCKET_POLICY, websocketKey } from '../helpers/http-websocket.js';
 import { closeServer, listenLocal, tlsConnectFrom } from '../helpers/tls-net.js';
 import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
@@ -50,18 +50,6 @@ async function staysOpenWhileActive(socket: net.Socket, message: () => Buffer, e
 }
 
 describe('WebSocket tunnel (http listener)', { timeout: 20_000 }, () => {
-  const POLICY = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: websocket}
-spec:
-  endpointSelector: {matchLabels: {class: deathstar}}
-  ingress:
-  - fromEndpoints: [{matchLabels: {org: empire}}]
-    toPorts:
-    - ports: [{port: "80", protocol: TCP}]
-      rules:
-        http: [{method: GET, path: /ws}]
-`;
   let proxy: ProxyFixture | undefined;
   afterEach(async () => {
     await proxy?.close();
@@ -78,7 +66,7 @@ spec:
   }
 
   test(`an idle tunnel is closed after tunnelIdleTimeoutMs (${IDLE_MS}), and a flow says why`, async () => {
-    proxy = await startProxy({ policy: POLICY, http: `tunnelIdleTimeoutMs: ${IDLE_MS}` });
+    proxy = await startProxy({ policy: WEBSOCKET_POLICY, http: `tunnelIdleTimeoutMs: ${IDLE_MS}` });
     const lasted = await closesWhenIdle(await openTunnel(proxy.port));
     assert.ok(lasted >= IDLE_MS - 50, `closed after ${lasted} ms`);
     const closedFlows = proxy.flows.l3l4().filter((f) => /WebSocket tunnel closed: no traffic either way for 500 ms/.test(f.info ?? ''));
@@ -87,7 +75,7 @@ spec:
   });
 
   test('a tunnel with a frame every 100 ms stays open', async () => {
-    proxy = await startProxy({ policy: POLICY, http: `tunnelIdleTimeoutMs: ${IDLE_MS}` });
+    proxy = await startProxy({ policy: WEBSOCKET_POLICY, http: `tunnelIdleTimeoutMs: ${IDLE_MS}` });
     const socket = await openTunnel(proxy.port);
     await staysOpenWhileActive(socket, () => textFrame('ping', true), (b) => readTextFrames(b).texts.length);
   });
