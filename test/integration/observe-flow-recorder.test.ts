@@ -166,8 +166,8 @@ const flowsModule = fileURLToPath(new URL('../../src/observe/flows.js', import.m
 const fixturesModule = fileURLToPath(new URL('../helpers/observe-flow-fixtures.js', import.meta.url));
 
 /** Runs a child that records flows to its stdout; returns its exit code, stderr and what it printed. */
-function runChild(script: string, onStdout: (chunk: Buffer, stop: () => void) => void) {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+function runChild(script: string, onStdout: (chunk: Buffer, stop: () => void) => void, env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c));
@@ -279,15 +279,20 @@ test('flush, reopen and close while the file is still opening: nothing thrown, n
      a.reopen();
      a.record(httpRequestEvent({ sourcePort: 3 }));
      await a.close();
-     // The folder swapped for a file between the start-up check and the asynchronous open: the open fails.
+     // The folder swapped for a file between the start-up check and the asynchronous open: the open fails. The
+     // one thread of libuv's pool is kept busy meanwhile, so SonicBoom's own mkdir cannot recreate the folder first.
+     const { pbkdf2 } = await import('node:crypto');
+     const poolBusy = new Promise((resolve) => pbkdf2('p', 's', 2_000_000, 32, 'sha256', resolve));
      const b = open(${file('sub/never-opens.json')});
      rmSync(${JSON.stringify(join(dir, 'opening', 'sub'))}, { recursive: true });
      writeFileSync(${JSON.stringify(join(dir, 'opening', 'sub'))}, '');
+     await poolBusy;
      b.record(httpRequestEvent());
      await b.flush();
      await b.close();
      process.stdout.write('child finished\\n');`,
     () => {},
+    { ...process.env, UV_THREADPOOL_SIZE: '1' },
   );
   assert.equal(code, 0, stderr);
   assert.equal(stdout, 'child finished\n', stderr);
