@@ -1,6 +1,7 @@
 // A Produce is decided on its first topic as soon as that has arrived: a denied one is read on without its records
 // (never buffered, never reserved whole) and answered, once complete, with error 29 for every topic and partition —
 // in order behind responses in flight, and not at all for acks=0. Sent from raw sockets, slowly and in pieces.
+// Likewise a large frame of an API or version the proxy does not read is refused from its first bytes.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
@@ -283,5 +284,69 @@ describe('kafka proxy: a Produce decided on its first topic', { timeout: 60_000 
     await write(socket, malformed);
     await Promise.race([once(socket, 'close'), sleep(3000).then(() => assert.fail('connection still open'))]);
     assert.equal(answers.length, 0);
+  });
+});
+
+describe('kafka proxy: a large frame of an API the proxy does not read', { timeout: 30_000 }, () => {
+  let broker: DemoBroker;
+  let proxy: KafkaProxy;
+  before(async () => {
+    broker = await startDemoBroker();
+    proxy = await startKafkaProxy({ upstream: broker, policies: [EMPIRE_POLICY] });
+  });
+  after(async () => {
+    await proxy?.close();
+    await broker?.close();
+  });
+
+  for (const [apiKey, apiVersion] of [[9999, 0], [PRODUCE, 99]] as const) {
+    test(`API ${apiKey} v${apiVersion} declaring 50 MiB is refused from its first bytes, not once buffered whole`, async () => {
+      proxy.metrics.clear();
+      const socket = await rawConnect(proxy.port, EMPIRE.hq);
+      const answers = responses(socket);
+      const head = Buffer.alloc(20 * 1024);
+      head.writeInt32BE(50 * MiB, 0);
+      head.writeInt16BE(apiKey, 4);
+      head.writeInt16BE(apiVersion, 6);
+      head.writeInt32BE(1, 8);
+      head.writeInt16BE(2, 12);
+      head.write('hq', 14, 'latin1');
+      const closed = once(socket, 'close');
+      for (let at = 0; at < head.length && !socket.destroyed; at += 4096) {
+        socket.write(head.subarray(at, at + 4096)); // not waiting for 'drain': the proxy may close first
+        await sleep(1);
+      }
+      await Promise.race([closed, sleep(2000).then(() => assert.fail('connection still open 2 s after 20 KiB of it'))]);
+      assert.equal(answers.length, 0);
+      assert.deepEqual(proxy.metrics.of('kafkaUnsupported'), [[apiKey, apiVersion]]);
+    });
+  }
+});
+
+describe('kafka proxy: a denied Produce left incomplete', { timeout: 30_000 }, () => {
+  let broker: DemoBroker;
+  let proxy: KafkaProxy;
+  before(async () => {
+    broker = await startDemoBroker();
+    proxy = await startKafkaProxy({ upstream: broker, policies: [EMPIRE_POLICY], kafka: 'requestTimeoutMs: 300' });
+  });
+  after(async () => {
+    await proxy?.close();
+    await broker?.close();
+  });
+
+  test('is closed after requestTimeoutMs, though none of it is held, and counted', async () => {
+    proxy.metrics.clear();
+    const socket = await rawConnect(proxy.port, EMPIRE.outpost);
+    const answers = responses(socket);
+    const { head } = growFirstRecords(produce(9, 1, [[ANNOUNCE, [0]]]), 9, 10 * MiB);
+    const closed = once(socket, 'close');
+    await sendSlowly(socket, head, 8);
+    socket.write(Buffer.alloc(100_000)); // then nothing
+    const started = Date.now();
+    await Promise.race([closed, sleep(3000).then(() => assert.fail('connection still open'))]);
+    assert.ok(Date.now() - started < 1500, `closed after ${Date.now() - started} ms`);
+    assert.equal(answers.length, 0);
+    assert.deepEqual(proxy.metrics.of('policyL7'), [['parse_errors', 'kafka']]);
   });
 });

@@ -36,7 +36,8 @@ import { exceededLimit, extractPolicyFacts, type KafkaPolicyFacts, type KafkaReq
 import { KafkaFrameReader } from './frame-reader.js';
 import { ProduceScanner } from './produce-scanner.js';
 import { withoutFetchSession } from './proxy-fetch-sessions.js';
-import type { KafkaRequestHeader } from './header.js';
+import { readRequestHeader, type KafkaRequestHeader } from './header.js';
+import { KafkaReader } from './reader.js';
 import type { KafkaBrokerDirectory } from './proxy-brokers.js';
 import { connectBroker, type BrokerRoute } from './proxy-upstream.js';
 import { LARGE_READ_BYTES } from './read-buffer.js';
@@ -321,13 +322,19 @@ export class KafkaProxyConnection {
     }
   }
 
-  /** Refuses the incomplete frame now if its first bytes exceed a limit; false when the connection is gone. */
+  /**
+   * Refuses the incomplete frame now if its first bytes exceed a limit, or name an API or version the proxy does
+   * not read (refused once whole anyway: not worth buffering first); false when the connection is gone.
+   */
   private checkPrefix(): boolean {
     const prefix = this.requests.incompletePrefix(PREFIX_CHECK_BYTES);
     if (prefix === undefined) return true;
     this.prefixChecked = true;
     const exceeded = exceededLimit(prefix, this.scope.limits);
-    return exceeded === undefined || this.refuse(exceeded.header, exceeded.error.message, false);
+    if (exceeded !== undefined) return this.refuse(exceeded.header, exceeded.error.message, false);
+    const header = prefixHeader(prefix);
+    if (header === undefined || proxyAcceptsVersion(header.apiKey, header.apiVersion) || header.apiKey === API_VERSIONS) return true;
+    return this.refuse(header, `API ${header.apiKey} version ${header.apiVersion} is not accepted by this proxy`, true);
   }
 
   /** Handles one request frame; false when the connection is gone. */
@@ -590,6 +597,15 @@ export class KafkaProxyConnection {
     this.upstream.destroy();
     this.splice?.cancel();
     return false;
+  }
+}
+
+/** The header of a frame's first bytes, when they hold a readable one. */
+function prefixHeader(prefix: Buffer): KafkaRequestHeader | undefined {
+  try {
+    return readRequestHeader(new KafkaReader(prefix, 4));
+  } catch {
+    return undefined;
   }
 }
 
