@@ -122,6 +122,12 @@ class EntryCounter {
   }
 }
 
+/** The check of `limits` for one request of `apiKey`, called with each array's (or tagged section's) entry count before its entries are read. */
+export function entryLimiter(apiKey: number, limits: KafkaRequestLimits): (f: FieldPlan | undefined, n: number) => void {
+  const counter = new EntryCounter(limits);
+  return (f, n) => (f !== undefined && isTopicArray(f, apiKey) ? counter.topicEntries(n) : counter.otherEntries(n));
+}
+
 class FactSink implements SchemaVisitor {
   readonly topics = new Set<string>();
   readonly topicIds = new Set<string>();
@@ -139,13 +145,8 @@ class FactSink implements SchemaVisitor {
 
   constructor(
     readonly apiKey: number,
-    private readonly counter: EntryCounter,
+    readonly entries: (f: FieldPlan | undefined, n: number) => void,
   ) {}
-
-  entries(f: FieldPlan | undefined, n: number): void {
-    if (f !== undefined && isTopicArray(f, this.apiKey)) this.counter.topicEntries(n);
-    else this.counter.otherEntries(n);
-  }
 
   wants(f: FieldPlan): boolean {
     return roleOf(f, this.apiKey) !== null;
@@ -185,7 +186,7 @@ export function extractPolicyFacts(frame: Buffer, limits: KafkaRequestLimits = D
   const r = new KafkaReader(frame, checkFrame(frame));
   const header = readRequestHeader(r);
   const plan = requirePlan(header.apiKey, header.apiVersion, 'request');
-  const sink = new FactSink(header.apiKey, new EntryCounter(limits));
+  const sink = new FactSink(header.apiKey, entryLimiter(header.apiKey, limits));
   walkStruct(r, plan, sink);
   expectEnd(r, plan);
   sink.finish();
@@ -216,7 +217,7 @@ export function exceededLimit(prefix: Buffer, limits: KafkaRequestLimits): { hea
     const r = new KafkaReader(prefix, 4);
     header = readRequestHeader(r);
     const plan = messagePlan(header.apiKey, header.apiVersion, 'request');
-    if (plan !== undefined) walkStruct(r, plan, new FactSink(header.apiKey, new EntryCounter(limits)));
+    if (plan !== undefined) walkStruct(r, plan, new FactSink(header.apiKey, entryLimiter(header.apiKey, limits)));
   } catch (error) {
     if (error instanceof KafkaLimitError) return { header: header!, error };
   }

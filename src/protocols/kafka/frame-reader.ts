@@ -44,6 +44,14 @@ export class KafkaFrameReader {
     return first.length >= n ? first.subarray(0, n) : this.copyOut(n, false);
   }
 
+  /** Forgets the incomplete frame, whose bytes its reader (produce-scanner.ts) has taken over: the rest of it is not pushed here. */
+  dropIncomplete(): void {
+    this.chunks.length = 0;
+    this.buffered = 0;
+    this.pending = -1;
+    this.framesRead++;
+  }
+
   /**
    * Add bytes; returns every frame they complete. Throws KafkaFrameError (and keeps throwing it) when
    * the stream cannot be Kafka: the connection must then be closed.

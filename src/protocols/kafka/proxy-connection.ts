@@ -1,11 +1,12 @@
 // One client connection through a Kafka listener, and its own connection to the broker it fronts.
 //
 // Requests: every frame is read whole, its policy facts extracted and decided under the current snapshot
-// (a reload applies to the next request). Allowed frames go to the broker byte for byte (except a Fetch
-// that would open an incremental fetch session, see proxy-fetch-sessions.ts). Denied ones
-// never reach it: the client gets the proxy's answer — same API, version and correlation id, with an
-// authorization error — queued behind the broker responses still in flight, because clients match
-// responses to requests by order. Produce with acks=0 gets no answer either way, as from a broker.
+// (a reload applies to the next request) — except a Produce spanning reads, decided on its first topic as soon
+// as that has arrived: a denied one is read on without its records (produce-scanner.ts), never held whole.
+// Allowed frames go to the broker byte for byte (except a Fetch that would open an incremental fetch session,
+// see proxy-fetch-sessions.ts). Denied ones never reach it: the client gets the proxy's answer — same API,
+// version and correlation id, with an authorization error — queued behind the broker responses still in flight,
+// because clients match responses to requests by order. Produce with acks=0 gets no answer either way, as from a broker.
 // Requests the proxy cannot read close the connection: nothing unread is ever forwarded.
 //
 // Responses: streamed back untouched (see proxy-response-relay.ts), except ApiVersions (clamped to what
@@ -25,7 +26,7 @@ import type { Socket } from 'node:net';
 import type { KafkaListenerOptions } from '../../config/types.js';
 import { recordConnection, type ConnectionPolicy } from '../connection-policy.js';
 import type { ListenerContext } from '../context.js';
-import type { Decision, Verdict } from '../../policy/types.js';
+import type { ConnectionDecision, Decision, Verdict } from '../../policy/types.js';
 import { buildApiVersionsFallbackResponse, clampApiVersionsResponse } from './api-versions.js';
 import { responseCarriesBrokerAddresses, rewriteBrokerAddresses, type KafkaBrokerEndpoint } from './broker-addresses.js';
 import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, encodeResponse } from './codec.js';
@@ -33,8 +34,10 @@ import { buildDenyResponse, buildResponseBody, TOPIC_AUTHORIZATION_FAILED } from
 import { KafkaDecodeError } from './errors.js';
 import { exceededLimit, extractPolicyFacts, type KafkaPolicyFacts, type KafkaRequestLimits } from './facts.js';
 import { KafkaFrameReader } from './frame-reader.js';
+import { ProduceScanner } from './produce-scanner.js';
 import { withoutFetchSession } from './proxy-fetch-sessions.js';
-import type { KafkaRequestHeader } from './header.js';
+import { readRequestHeader, type KafkaRequestHeader } from './header.js';
+import { KafkaReader } from './reader.js';
 import type { KafkaBrokerDirectory } from './proxy-brokers.js';
 import { connectBroker, type BrokerRoute } from './proxy-upstream.js';
 import { LARGE_READ_BYTES } from './read-buffer.js';
@@ -65,6 +68,10 @@ const SPLICING_READ_BYTES = 32 * 1024;
 const FLUSHED = Buffer.alloc(0);
 /** How much of a request frame spanning reads is looked at before the rest arrives, for limits it already exceeds. */
 const PREFIX_CHECK_BYTES = 16 * 1024;
+/** How much of a Produce spanning reads may arrive before its first topic name: beyond, it is read whole. */
+const PRODUCE_SCAN_WINDOW = 64 * 1024;
+/** What a denied Produce may keep of itself without its records (its topics and partitions), from the buffer budget. */
+const DENIED_PRODUCE_KEPT_BYTES = 1024 * 1024;
 
 /** What every connection of one listener shares. */
 export interface KafkaProxyScope {
@@ -74,6 +81,13 @@ export interface KafkaProxyScope {
   readonly limits: KafkaRequestLimits;
   /** Memory for request frames spanning reads, shared by all of the listener's connections. */
   readonly budget: RequestBufferBudget;
+}
+
+/** A denied Produce read on without its records, and what decided it. */
+interface SkippedProduce {
+  readonly scanner: ProduceScanner;
+  readonly connection: ConnectionDecision;
+  readonly decision: Decision;
 }
 
 /** A request waiting for its response, in request order. */
@@ -115,6 +129,11 @@ export class KafkaProxyConnection {
   };
   /** The start of the incomplete request frame has been checked against the limits. */
   private prefixChecked = false;
+  /** The incomplete frame read as a Produce until its first topic is known; `scanned` once that is over. */
+  private scanning: ProduceScanner | undefined;
+  private scanned = false;
+  /** A denied Produce read on without its records until it ends, and what decided it. */
+  private skipping: SkippedProduce | undefined;
   /** Running while a request frame is incomplete and the client is being read. */
   private requestTimer: NodeJS.Timeout | undefined;
 
@@ -194,6 +213,11 @@ export class KafkaProxyConnection {
   // ------------------------------------------------------------------------------------------ requests
 
   private fromClient(chunk: Buffer): void {
+    if (this.skipping) {
+      const rest = this.skipDenied(this.skipping, chunk);
+      if (rest === undefined) return;
+      chunk = rest;
+    }
     let frames: Buffer[];
     try {
       frames = this.requests.push(chunk);
@@ -203,20 +227,14 @@ export class KafkaProxyConnection {
       this.fail((err as Error).message);
       return;
     }
-    if (frames.length > 0) {
-      // The frame that was incomplete is whole: the next one gets a reservation, a check and a timer of its own.
-      this.releaseFrame();
-      this.prefixChecked = false;
-      this.stopRequestTimer();
-    }
+    // The frame that was incomplete is whole: the next one gets a scan, a reservation, a check and a timer of its own.
+    if (frames.length > 0) this.frameEnded();
     const size = this.requests.incompleteFrameSize;
-    if (size !== undefined && this.reserved === 0) {
-      this.reserved = size;
-      this.awaitingRoom = !this.scope.budget.reserve(size, this.roomGranted);
-    }
+    if (size !== undefined && !this.scanned && !this.scanProduce(chunk, size)) return;
+    if (size !== undefined && this.scanned && this.reserved === 0) this.reserve(this.skipping ? Math.min(size, DENIED_PRODUCE_KEPT_BYTES) : size);
     if (size !== undefined && !this.prefixChecked && !this.checkPrefix()) return;
     // Pauses a frame waiting for room; starts the clock of a frame that is now incomplete, stops that of one that is not.
-    const incomplete = this.requests.bufferedBytes > 0;
+    const incomplete = this.partialBytes > 0;
     if (this.awaitingRoom || incomplete !== (this.requestTimer !== undefined)) this.updateFlow();
     // The frames of one chunk leave in one write (writev) instead of one system call each.
     this.upstream.cork();
@@ -230,13 +248,93 @@ export class KafkaProxyConnection {
     }
   }
 
-  /** Refuses the incomplete frame now if its first bytes exceed a limit; false when the connection is gone. */
+  private reserve(bytes: number): void {
+    this.reserved = bytes;
+    this.awaitingRoom = !this.scope.budget.reserve(bytes, this.roomGranted);
+  }
+
+  private frameEnded(): void {
+    this.releaseFrame();
+    this.prefixChecked = false;
+    this.scanning = undefined;
+    this.scanned = false;
+    this.stopRequestTimer();
+  }
+
+  /** Bytes of the incomplete request frame read so far (held, or read and dropped). */
+  private get partialBytes(): number {
+    return this.requests.bufferedBytes + (this.skipping?.scanner.bytesRead ?? 0);
+  }
+
+  /**
+   * Reads the incomplete frame's new bytes (the end of `chunk`) as a Produce until its first topic is known, and
+   * decides it on that: every topic of a request must be allowed, so a denied first topic denies it whole. A
+   * denied one is taken from the frame reader and read on without its records; anything else is read whole, as
+   * is a frame that cannot be decided this way (not a Produce, a version the proxy does not accept, unreadable,
+   * no topic within PRODUCE_SCAN_WINDOW bytes). False when the connection is gone.
+   */
+  private scanProduce(chunk: Buffer, size: number): boolean {
+    const buffered = this.requests.bufferedBytes;
+    const scanner = (this.scanning ??= new ProduceScanner(size, this.scope.limits, DENIED_PRODUCE_KEPT_BYTES));
+    const unread = buffered - scanner.bytesRead;
+    try {
+      scanner.push(unread <= chunk.length ? chunk.subarray(chunk.length - unread) : this.requests.incompletePrefix(buffered)!.subarray(scanner.bytesRead));
+    } catch (err) {
+      if (!(err instanceof KafkaDecodeError)) throw err;
+      return this.settleScan(); // refused once whole, with today's reasons
+    }
+    const { header, firstTopic } = scanner;
+    if (firstTopic === undefined) return scanner.notProduce || buffered >= PRODUCE_SCAN_WINDOW ? this.settleScan() : true;
+    if (!proxyAcceptsVersion(header!.apiKey, header!.apiVersion)) return this.settleScan();
+    const connection = this.policy.current();
+    if (connection === undefined) return false; // a reload denies this connection now: it has been reset
+    const decision = connection.decideKafka({ ...header!, topics: [firstTopic] });
+    if (!decision.allowed) {
+      this.requests.dropIncomplete();
+      this.skipping = { scanner, connection, decision };
+    }
+    return this.settleScan();
+  }
+
+  private settleScan(): true {
+    this.scanning = undefined;
+    this.scanned = true;
+    return true;
+  }
+
+  /** Reads `chunk` into the denied Produce being skipped; the bytes after its end, or undefined (more to come, or the connection is gone). */
+  private skipDenied(skipping: SkippedProduce, chunk: Buffer): Buffer | undefined {
+    const { scanner, connection, decision } = skipping;
+    try {
+      const used = scanner.push(chunk);
+      if (!scanner.done) return undefined;
+      this.skipping = undefined;
+      this.frameEnded();
+      const kept = scanner.keptFrame();
+      const facts = extractPolicyFacts(kept, this.scope.limits);
+      // Decided again on every topic, for the reason and the flows: denied still (its first topic is), never forwarded.
+      const full = connection.decideKafka(facts);
+      return this.decide(full.allowed ? decision : full, facts, kept) ? chunk.subarray(used) : undefined;
+    } catch (err) {
+      if (err instanceof KafkaDecodeError) this.refuse(scanner.header, err.message, false);
+      else this.fail(`internal error: ${(err as Error).stack ?? String(err)}`, 'error');
+      return undefined;
+    }
+  }
+
+  /**
+   * Refuses the incomplete frame now if its first bytes exceed a limit, or name an API or version the proxy does
+   * not read (refused once whole anyway: not worth buffering first); false when the connection is gone.
+   */
   private checkPrefix(): boolean {
     const prefix = this.requests.incompletePrefix(PREFIX_CHECK_BYTES);
     if (prefix === undefined) return true;
     this.prefixChecked = true;
     const exceeded = exceededLimit(prefix, this.scope.limits);
-    return exceeded === undefined || this.refuse(exceeded.header, exceeded.error.message, false);
+    if (exceeded !== undefined) return this.refuse(exceeded.header, exceeded.error.message, false);
+    const header = prefixHeader(prefix);
+    if (header === undefined || proxyAcceptsVersion(header.apiKey, header.apiVersion) || header.apiKey === API_VERSIONS) return true;
+    return this.refuse(header, `API ${header.apiKey} version ${header.apiVersion} is not accepted by this proxy`, true);
   }
 
   /** Handles one request frame; false when the connection is gone. */
@@ -456,7 +554,7 @@ export class KafkaProxyConnection {
     if (this.clientFull || this.holding || this.splicing) this.upstream.pause();
     else this.upstream.resume();
     // Only while the client is read: a frame the proxy is not reading is not the client's delay.
-    if (readClient && this.requests.bufferedBytes > 0) this.requestTimer ??= setTimeout(() => this.requestTimedOut(), this.scope.options.requestTimeoutMs);
+    if (readClient && this.partialBytes > 0) this.requestTimer ??= setTimeout(() => this.requestTimedOut(), this.scope.options.requestTimeoutMs);
     else this.stopRequestTimer();
   }
 
@@ -475,12 +573,12 @@ export class KafkaProxyConnection {
 
   private requestTimedOut(): void {
     this.scope.ctx.metrics.policyL7('parse_errors', 'kafka');
-    this.fail(`request frame incomplete ${this.scope.options.requestTimeoutMs} ms after its first bytes (${this.requests.bufferedBytes} bytes received, kafka.requestTimeoutMs)`);
+    this.fail(`request frame incomplete ${this.scope.options.requestTimeoutMs} ms after its first bytes (${this.partialBytes} bytes received, kafka.requestTimeoutMs)`);
   }
 
   /** No byte either way for idleTimeoutMs: closed unless a response is still owed (a long poll, a slow broker). */
   private idle(): void {
-    if (this.pending.length > 0 || this.requests.bufferedBytes > 0 || this.holding || this.splicing) return;
+    if (this.pending.length > 0 || this.partialBytes > 0 || this.holding || this.splicing) return;
     this.fail(`idle for ${this.scope.options.idleTimeoutMs} ms (kafka.idleTimeoutMs)`, 'info');
   }
 
@@ -499,6 +597,15 @@ export class KafkaProxyConnection {
     this.upstream.destroy();
     this.splice?.cancel();
     return false;
+  }
+}
+
+/** The header of a frame's first bytes, when they hold a readable one. */
+function prefixHeader(prefix: Buffer): KafkaRequestHeader | undefined {
+  try {
+    return readRequestHeader(new KafkaReader(prefix, 4));
+  } catch {
+    return undefined;
   }
 }
 
