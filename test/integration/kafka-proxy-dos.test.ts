@@ -14,9 +14,10 @@ import { encodeRequest } from '../../src/protocols/kafka/index.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 import { startKafkaProxyProcess } from '../helpers/kafka-proxy-process.js';
+import { waitFor } from '../helpers/http-load.js';
 import { latenciesDuring, percentile } from '../helpers/latency.js';
 import type { ProxyProcess } from '../helpers/proxy-process.js';
-import { FETCH, fetchBody, logEndOffset, METADATA, metadataBody, rows } from '../helpers/kafka-proxy-requests.js';
+import { FETCH, fetchBody, logEndOffset, METADATA, metadataBody, PRODUCE, rows } from '../helpers/kafka-proxy-requests.js';
 import { captureLog } from '../helpers/observe-log-capture.js';
 
 const MiB = 1024 * 1024;
@@ -40,6 +41,30 @@ function metadataNaming(count: number): Buffer {
   }
   frame.writeUInt8(0, at); // allowAutoTopicCreation
   return frame;
+}
+
+/** A Produce v9 body of `topics` topics with `partitions` partitions each, no records. */
+function produceBody(topics: number, partitions: number) {
+  return {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 1000,
+    topicData: Array.from({ length: topics }, (_, t) => ({ name: `plans-${t}`, partitionData: Array.from({ length: partitions }, (_, index) => ({ index, records: null })) })),
+  };
+}
+
+/** A Fetch v11 body asking for `partitions` partitions of each of `topics` deathstar-plans-like topics. */
+function fetchingMany(topics: number, partitions: number) {
+  const one = fetchBody(ANNOUNCE, 0n, 0) as { topics: Array<{ partitions: unknown[] }> };
+  const partition = one.topics[0]!.partitions[0] as Record<string, unknown>;
+  return {
+    ...one,
+    topics: Array.from({ length: topics }, (_, t) => ({ ...one.topics[0], topic: `plans-${t}`, partitions: Array.from({ length: partitions }, (_, p) => ({ ...partition, partition: p })) })),
+  };
+}
+
+function producing(topics: number, partitions: number): Buffer {
+  return encodeRequest({ apiKey: PRODUCE, apiVersion: 9, correlationId: 1, clientId: 'dos' }, produceBody(topics, partitions));
 }
 
 async function rawConnect(port: number, localAddress: string = EMPIRE.hq): Promise<Socket> {
@@ -110,6 +135,47 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
     // The frame itself is buffered (it must be whole to be refused): 20 MB, plus a copy while it is assembled.
     assert.ok(rssGrowth < 80 * MiB, `proxy RSS grew ${(rssGrowth / MiB).toFixed(0)} MiB`);
     await metadata();
+  });
+
+  test('a denied request too large to answer in band is closed, not answered; smaller ones get their errors; others keep p99 < 50 ms', async () => {
+    await start();
+    // 10 topics of 5,000 partitions: within the limits, but mirroring every entry in a deny answer took ~100 ms.
+    const big = producing(10, 5000);
+    let answered = 0;
+    let attacks = 0;
+    const attack = (async () => {
+      for (const until = Date.now() + 2000; Date.now() < until; attacks++) {
+        const attacker = await rawConnect(proxy.port, EMPIRE.outpost);
+        attacker.on('data', (d: Buffer) => (answered += d.length));
+        attacker.write(big);
+        await closedWithin(attacker, 5000);
+        await sleep(20); // paced, so the test process's own writes do not slow the bystander it measures
+      }
+    })();
+    const latencies = await latenciesDuring(attack, metadata, 30);
+    await attack;
+    assert.equal(answered, 0, 'nothing answered');
+    assert.match(proxy.log(), /denied request with more than 1000 entries.* is closed, not answered/);
+    const p99 = percentile(latencies, 99);
+    assert.ok(p99 < 50, `bystander p99 ${p99.toFixed(1)} ms over ${latencies.length} requests during ${attacks} attacks`);
+    // At the bound (10 topics + 990 partitions) the client still gets an authorization error for every partition.
+    const outpost = await KafkaWireClient.connect(proxy.port, EMPIRE.outpost);
+    try {
+      // A denied request of another API read whole (a Fetch of 2,000 partitions of a topic the outpost may not read) is closed too.
+      const fetcher = await rawConnect(proxy.port, EMPIRE.outpost);
+      fetcher.on('data', (d: Buffer) => (answered += d.length));
+      fetcher.write(encodeRequest({ apiKey: FETCH, apiVersion: 11, correlationId: 1, clientId: 'dos' }, fetchingMany(20, 100)));
+      await closedWithin(fetcher, 5000);
+      assert.equal(answered, 0, 'nothing answered');
+      const closedUnanswered = /denied request with more than 1000 entries \(2020\) is closed, not answered/;
+      assert.ok(await waitFor(() => closedUnanswered.test(proxy.log()), 2000), `reason logged:\n${proxy.log().slice(-2000)}`);
+      const r = await outpost.request(PRODUCE, 9, produceBody(10, 99));
+      const codes = rows(r.responses).flatMap((t) => rows(t.partitionResponses).map((p) => p.errorCode));
+      assert.equal(codes.length, 990);
+      assert.ok(codes.every((c) => c === 29), 'TOPIC_AUTHORIZATION_FAILED everywhere');
+    } finally {
+      outpost.close();
+    }
   });
 
   test('24 connections each holding 3.5 MiB of a 4 MiB frame stay within maxBufferedBytes; others keep p99 < 50 ms', async () => {

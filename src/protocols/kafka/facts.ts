@@ -36,6 +36,8 @@ export interface KafkaPolicyFacts extends KafkaRequestFacts {
   readonly expectsResponse: boolean;
   /** A Fetch (v7+) asking the broker to open an incremental fetch session: session id 0, epoch 0 (proxy-fetch-sessions.ts). */
   readonly opensFetchSession: boolean;
+  /** Array entries and tagged fields the request carries (what kafka.maxTopicsPerRequest/maxPartitionsPerRequest count). */
+  readonly entries: number;
 }
 
 /**
@@ -105,18 +107,29 @@ function isTopicArray(f: FieldPlan, apiKey: number): boolean {
 }
 
 /** Counts a request's entries as their counts are read, and throws KafkaLimitError past the limits. */
-class EntryCounter {
+export class EntryCounter {
   private topics = 0;
   private others = 0;
 
-  constructor(private readonly limits: KafkaRequestLimits) {}
+  constructor(
+    private readonly apiKey: number,
+    private readonly limits: KafkaRequestLimits,
+  ) {}
 
-  topicEntries(n: number): void {
+  /** Called with each array's (or tagged section's) entry count before its entries are read. */
+  readonly count = (f: FieldPlan | undefined, n: number): void =>
+    f !== undefined && isTopicArray(f, this.apiKey) ? this.topicEntries(n) : this.otherEntries(n);
+
+  get total(): number {
+    return this.topics + this.others;
+  }
+
+  private topicEntries(n: number): void {
     this.topics += n;
     if (this.topics > this.limits.maxTopics) throw new KafkaLimitError(`request names more than ${this.limits.maxTopics} topics (kafka.maxTopicsPerRequest)`);
   }
 
-  otherEntries(n: number): void {
+  private otherEntries(n: number): void {
     this.others += n;
     if (this.others > this.limits.maxPartitions) throw new KafkaLimitError(`request has more than ${this.limits.maxPartitions} partitions or other entries (kafka.maxPartitionsPerRequest)`);
   }
@@ -124,8 +137,7 @@ class EntryCounter {
 
 /** The check of `limits` for one request of `apiKey`, called with each array's (or tagged section's) entry count before its entries are read. */
 export function entryLimiter(apiKey: number, limits: KafkaRequestLimits): (f: FieldPlan | undefined, n: number) => void {
-  const counter = new EntryCounter(limits);
-  return (f, n) => (f !== undefined && isTopicArray(f, apiKey) ? counter.topicEntries(n) : counter.otherEntries(n));
+  return new EntryCounter(apiKey, limits).count;
 }
 
 class FactSink implements SchemaVisitor {
@@ -186,7 +198,8 @@ export function extractPolicyFacts(frame: Buffer, limits: KafkaRequestLimits = D
   const r = new KafkaReader(frame, checkFrame(frame));
   const header = readRequestHeader(r);
   const plan = requirePlan(header.apiKey, header.apiVersion, 'request');
-  const sink = new FactSink(header.apiKey, entryLimiter(header.apiKey, limits));
+  const entries = new EntryCounter(header.apiKey, limits);
+  const sink = new FactSink(header.apiKey, entries.count);
   walkStruct(r, plan, sink);
   expectEnd(r, plan);
   sink.finish();
@@ -203,6 +216,7 @@ export function extractPolicyFacts(frame: Buffer, limits: KafkaRequestLimits = D
     acks: sink.acks,
     expectsResponse: !(header.apiKey === PRODUCE && sink.acks === 0),
     opensFetchSession: sink.sessionId === 0 && sink.sessionEpoch === 0,
+    entries: entries.total,
   };
 }
 

@@ -6,7 +6,7 @@
 // whose records are empty, which the usual facts reader and deny builder then read like any request.
 // Memory: a value spanning reads (at most a 32 KiB string) plus that copy, O(topics + partitions).
 import { KafkaDecodeError, KafkaLimitError } from './errors.js';
-import { entryLimiter, type KafkaRequestLimits } from './facts.js';
+import { EntryCounter, type KafkaRequestLimits } from './facts.js';
 import { requestHeaderVersion, writeRequestHeader, type KafkaRequestHeader } from './header.js';
 import { messagePlan, type FieldPlan, type StructPlan } from './schema.js';
 import { KafkaWriter } from './writer.js';
@@ -31,7 +31,8 @@ export class ProduceScanner {
   /** The frame is not a Produce of a version the codec reads: nothing more is read. */
   notProduce = false;
   private readonly kept = new KafkaWriter();
-  private readonly entries: (f: FieldPlan | undefined, n: number) => void;
+  private readonly counter: EntryCounter;
+  private maxEntries = Infinity;
   private readonly steps: Step;
   private chunk: Buffer = Buffer.alloc(0);
   private at = 0;
@@ -48,9 +49,18 @@ export class ProduceScanner {
   ) {
     this.frameBytes = 4 + frameSize;
     this.left = this.frameBytes;
-    this.entries = entryLimiter(PRODUCE, limits);
+    this.counter = new EntryCounter(PRODUCE, limits);
     this.steps = this.frame();
     this.steps.next(); // runs to its first read
+  }
+
+  /**
+   * From now on the request may have at most `max` entries (topics, partitions, tagged fields) in all, counted from
+   * its start: a denied Produce is answered only up to that size. Throws KafkaLimitError when it already has more.
+   */
+  capEntries(max: number): void {
+    this.maxEntries = max;
+    this.entries(undefined, 0);
   }
 
   /** Bytes of the frame read so far, size prefix included. */
@@ -123,6 +133,11 @@ export class ProduceScanner {
     if (n < 0) return; // nullability is checked when the kept frame is read
     this.entries(f, n);
     for (let i = 0; i < n; i++) yield* this.single(f, false);
+  }
+
+  private entries(f: FieldPlan | undefined, n: number): void {
+    this.counter.count(f, n);
+    if (this.counter.total > this.maxEntries) throw new KafkaLimitError(`denied request with more than ${this.maxEntries} entries is closed, not answered`);
   }
 
   private *single(f: FieldPlan, nullable: boolean): Step {

@@ -72,6 +72,12 @@ const PREFIX_CHECK_BYTES = 16 * 1024;
 const PRODUCE_SCAN_WINDOW = 64 * 1024;
 /** What a denied Produce may keep of itself without its records (its topics and partitions), from the buffer budget. */
 const DENIED_PRODUCE_KEPT_BYTES = 1024 * 1024;
+/**
+ * Entries (topics, partitions, ...) of the largest denied request answered in band: the answer mirrors every entry
+ * and costs a few µs each on the event loop every connection shares, so a bigger denied request (a Produce of
+ * 100,000 partitions would take a quarter of a second to answer) closes the connection instead.
+ */
+const MAX_DENIED_ENTRIES_ANSWERED = 1000;
 
 /** What every connection of one listener shares. */
 export interface KafkaProxyScope {
@@ -290,6 +296,11 @@ export class KafkaProxyConnection {
     if (connection === undefined) return false; // a reload denies this connection now: it has been reset
     const decision = connection.decideKafka({ ...header!, topics: [firstTopic] });
     if (!decision.allowed) {
+      try {
+        scanner.capEntries(MAX_DENIED_ENTRIES_ANSWERED);
+      } catch (err) {
+        return this.refuse(header, (err as Error).message, false);
+      }
       this.requests.dropIncomplete();
       this.skipping = { scanner, connection, decision };
     }
@@ -375,6 +386,9 @@ export class KafkaProxyConnection {
       return this.fail(`ApiVersions denied by policy (${decision.reason})`, 'info');
     }
     if (!facts.expectsResponse) return true;
+    if (facts.entries > MAX_DENIED_ENTRIES_ANSWERED) {
+      return this.fail(`denied request with more than ${MAX_DENIED_ENTRIES_ANSWERED} entries (${facts.entries}) is closed, not answered`, 'info');
+    }
     try {
       if (facts.apiKey === METADATA && facts.apiVersion >= 1) this.forwardBrokersOnly(frame, facts);
       else this.answer(facts.correlationId, buildDenyResponse(frame, errorCode, { brokers: this.scope.directory.known(this.advertiseHost) })!);
@@ -619,5 +633,5 @@ function headerOf(frame: Buffer): KafkaRequestHeader | undefined {
 
 /** Facts of a request whose body is not read (an ApiVersions of a newer version than the codec's). */
 function headerFacts(header: KafkaRequestHeader): KafkaPolicyFacts {
-  return { ...header, topics: [], topicIds: [], groupIds: [], transactionalIds: [], acks: undefined, expectsResponse: true, opensFetchSession: false };
+  return { ...header, topics: [], topicIds: [], groupIds: [], transactionalIds: [], acks: undefined, expectsResponse: true, opensFetchSession: false, entries: 0 };
 }
