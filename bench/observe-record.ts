@@ -57,8 +57,8 @@ function serve(ctx: ListenerContext, conn: Connection): void {
   exchange.responded(200, RESPONSE_HEADERS.map(([k, v]) => [k, v] as const));
 }
 
-/** CPU µs per request for REQUESTS requests in bursts, flushed at the end. */
-async function round(flows: RunningFlowRecorder): Promise<number> {
+/** CPU µs per request (all, and the kernel's share) for REQUESTS requests in bursts, flushed at the end. */
+async function round(flows: RunningFlowRecorder): Promise<{ all: number; sys: number }> {
   const ctx = context(flows);
   const conns = connections();
   const start = process.cpuUsage();
@@ -68,7 +68,7 @@ async function round(flows: RunningFlowRecorder): Promise<number> {
   }
   await flows.flush();
   const used = process.cpuUsage(start);
-  return (used.user + used.system) / REQUESTS;
+  return { all: (used.user + used.system) / REQUESTS, sys: used.system / REQUESTS };
 }
 
 function disabled(): RunningFlowRecorder {
@@ -97,9 +97,12 @@ await round(onFile); // warm-up (JIT)
 await round(disabled());
 const on: number[] = [];
 const off: number[] = [];
+const onSys: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
-  on.push(await round(onFile));
-  off.push(await round(disabled()));
+  const file = await round(onFile);
+  on.push(file.all);
+  onSys.push(file.sys);
+  off.push((await round(disabled())).all);
 }
 await onFile.close();
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -108,6 +111,7 @@ const round1 = (x: number): number => Math.round(x * 10) / 10;
 console.log(JSON.stringify({
   requests: REQUESTS * (ROUNDS + 1),
   flows_file_us_per_request: on.map(round1),
+  flows_file_kernel_us_per_request: onSys.map(round1),
   flows_off_us_per_request: off.map(round1),
   flow_cost_us_per_request: round1(median(on) - median(off)),
   render_ns_per_flow: Math.round(render.ns),

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { FlowEvent, FlowRecorder } from './types.js';
 import { FlowDestination } from './flow-file.js';
 import { renderFlow } from './hubble-flow.js';
+import { LineSlab } from './line-slab.js';
 import type { RenderOptions } from './hubble-flow.js';
 
 export { renderFlow, formatFlowTime, redactUrl, REDACTED } from './hubble-flow.js';
@@ -51,8 +52,6 @@ export interface RunningFlowRecorder extends FlowRecorder {
 const MIN_WRITE_BYTES = 256 * 1024;
 /** Largest single write (SonicBoom's default of 16 KiB would be below MIN_WRITE_BYTES). */
 const MAX_WRITE_BYTES = 4 * MIN_WRITE_BYTES;
-/** Rendered chunks are encoded one after the other into slabs of this size: one allocation per slab. */
-const SLAB_BYTES = 1024 * 1024;
 /**
  * How long the first flow waits for others before rendering starts, ms. Under load a request's flows would
  * otherwise be rendered and handed to the writer a few at a time, every event-loop turn, and that per-turn work
@@ -73,9 +72,9 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
   };
   const maxPending = opts.maxPending ?? 100_000;
   const maxBufferBytes = opts.maxBufferBytes ?? 64 * 1024 * 1024;
-  // Writes start below half the bound, and a chunk (up to 3 bytes per char) stays within an eighth of it,
-  // so the bound is never exceeded except by a single flow larger than it.
-  const chunkChars = Math.min(64 * 1024, maxBufferBytes / 8);
+  // Writes start below half the bound, and a chunk stays within an eighth of it (plus its last flow), so the
+  // bound is never exceeded except by a single flow larger than it.
+  const chunkBytes = Math.min(64 * 1024, maxBufferBytes / 8);
   const toFile = opts.target !== 'stdout';
   if (toFile) ensureWritable(opts.target);
   const dest: SonicBoom = pino.destination({
@@ -91,21 +90,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
   const file = new FlowDestination(dest, toFile);
   const flushIntervalMs = opts.flushIntervalMs ?? 200;
 
-  // Buffer.from(text) allocates a buffer per chunk and measures the text before encoding it, which costs several
-  // times the encoding itself; chunks are views into a shared slab instead, kept alive by the writer until written.
-  let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-  let slabUsed = 0;
-  const encode = (text: string): Buffer => {
-    const room = text.length * 3; // UTF-8 bytes per UTF-16 unit, at most
-    if (slab.length - slabUsed < room) {
-      slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, room));
-      slabUsed = 0;
-    }
-    const start = slabUsed;
-    slabUsed += slab.write(text, start);
-    return slab.subarray(start, slabUsed);
-  };
-
+  const lines = new LineSlab();
   let pending: FlowEvent[] = [];
   let head = 0; // pending[head..] are not rendered yet
   let scheduled = false;
@@ -188,7 +173,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     return catchingUp;
   }
 
-  /** Renders queued flows until the text reaches `chunkChars`, and writes them. */
+  /** Renders queued flows until their text reaches `chunkBytes`, and writes them. */
   function drainChunk(): void {
     if (broken) {
       lost(pending.length - head);
@@ -196,12 +181,11 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
       head = 0;
       return;
     }
-    let out = '';
     let i = head;
-    while (i < pending.length && out.length < chunkChars) {
+    while (i < pending.length && lines.pending < chunkBytes) {
       const event = pending[i++]!;
       try {
-        out += `${renderFlow(event, render)}\n`;
+        lines.append(renderFlow(event, render));
       } catch (err) {
         // A malformed event must cost one record, not the batch or the process.
         lost(1);
@@ -217,8 +201,8 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
       pending = pending.slice(head);
       head = 0;
     }
-    if (out === '') return;
-    const bytes = encode(out);
+    if (lines.pending === 0) return;
+    const bytes = lines.take();
     unwritten += bytes.length;
     dest.write(bytes as unknown as string); // SonicBoom's typings predate its buffer mode
     armFlush();
