@@ -16,8 +16,13 @@ const MESSAGE_TYPE_POLICY_VERDICT = 5;
 const MESSAGE_TYPE_ACCESS_LOG = 129;
 
 /** Datapath drop reasons (cilium pkg/monitor/api/drop.go): default deny vs. an explicit deny rule. */
-const DROP_POLICY_DENIED = { code: 133, name: 'POLICY_DENIED' } as const;
-const DROP_POLICY_DENY = { code: 181, name: 'POLICY_DENY' } as const;
+const DROP_POLICY_DENIED: DropReason = { code: 133, name: 'POLICY_DENIED' };
+const DROP_POLICY_DENY: DropReason = { code: 181, name: 'POLICY_DENY' };
+
+interface DropReason {
+  readonly code: number;
+  readonly name: string;
+}
 
 export interface RenderOptions {
   /** Lower-cased header names whose values are replaced by `HUBBLE_REDACTED`. */
@@ -68,13 +73,9 @@ export function renderFlow(event: FlowEvent, opts: RenderOptions): string {
   }
   const info = event.info !== undefined && event.info !== '' ? escape(event.info) : '';
   if (summary === '') summary = info;
-  flow += `,"event_type":${eventType(event, drop)},"traffic_direction":"${event.direction === 'ingress' ? 'INGRESS' : 'EGRESS'}"`;
-  if (drop) flow += `,"drop_reason_desc":"${drop.name}"`;
-  flow += event.isReply ? ',"is_reply":true' : ',"is_reply":false';
+  flow += verdictFields(event, drop);
   if (summary !== '') flow += `,"Summary":"${summary}"`;
-  const decision = event.decision === undefined ? undefined : renderDecision(event.decision);
-  if (decision) flow += decision.hubble;
-  flow += `,"portcullis":{"listener":${listenerJson(event.listener)}${decision?.extension ?? ''}`;
+  flow += policyFields(event.decision, event.listener);
   const kafka = event.l7?.kafka;
   if (kafka?.errorCode && event.l7!.type === 'REQUEST') flow += `,"kafka_error_code":${kafka.errorCode}`;
   if (info !== '') flow += `,"info":"${info}"`;
@@ -83,17 +84,17 @@ export function renderFlow(event: FlowEvent, opts: RenderOptions): string {
 
 /** `,"node_name":"..."`, or '' without a node name; the last one is kept (a recorder has one). */
 function nodeField(name: string): string {
-  if (name !== lastNode.name) lastNode = { name, json: name === '' ? '' : `,"node_name":${JSON.stringify(name)}` };
+  if (name !== lastNode.name) lastNode = { name, json: name === '' ? '' : flat(`,"node_name":${JSON.stringify(name)}`) };
   return lastNode.json;
 }
 let lastNode = { name: '', json: '' };
 
-/** The listener name as a JSON string; the last one is kept (flows come in runs from one listener). */
-function listenerJson(name: string): string {
-  if (name !== lastListener.name) lastListener = { name, json: JSON.stringify(name) };
+/** `,"portcullis":{"listener":"..."`; the last one is kept (flows come in runs from one listener). */
+function listenerField(name: string): string {
+  if (name !== lastListener.name) lastListener = { name, json: flat(`,"portcullis":{"listener":${JSON.stringify(name)}`) };
   return lastListener.json;
 }
-let lastListener = { name: '', json: '""' };
+let lastListener = { name: '', json: ',"portcullis":{"listener":""' };
 
 /** A bigint's decimal text; safe integers (any real latency) take the cheaper Number path to the same digits. */
 function latencyText(ns: bigint): string {
@@ -107,6 +108,15 @@ function milliseconds(ns: bigint): string {
   return String((n - (n % 1_000_000)) / 1_000_000);
 }
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * The same text as one flat string. V8 keeps a string built by concatenation as a tree of its pieces, and every
+ * record that includes a cached tree walks all of it again when the record is encoded: several times the cost of
+ * copying the flat text. A JSON round trip yields the same UTF-16 units, flat; cached text is made once.
+ */
+function flat(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
+}
 
 /** The fields fixed by a record's parties: rendered once per connection and direction, not per record. */
 interface PartiesJson {
@@ -134,6 +144,7 @@ function renderParties(event: FlowEvent, node: string): string {
   text += `,"source":${renderEndpoint(src.identity)},"destination":${renderEndpoint(dst.identity)},"Type":"${type}"${node}`;
   if (src.names !== undefined && src.names.length > 0) text += `,"source_names":${JSON.stringify(src.names)}`;
   if (dst.names !== undefined && dst.names.length > 0) text += `,"destination_names":${JSON.stringify(dst.names)}`;
+  text = flat(text);
   partiesBySource.set(src, { destination: dst, sourcePort, destinationPort, type, node, text });
   return text;
 }
@@ -154,7 +165,7 @@ function cachedTime(time: Date): { ms: number; text: string; json: string } {
   if (ms !== lastTime.ms) {
     const iso = time.toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ
     const text = `${iso.slice(0, -1)}000000Z`;
-    lastTime = { ms, text, json: `"${text}"` };
+    lastTime = { ms, text, json: flat(`"${text}"`) };
   }
   return lastTime;
 }
@@ -286,13 +297,31 @@ function renderEndpoint(identity: Identity): string {
   return json;
 }
 
+/**
+ * `,"event_type":...,"traffic_direction":...,"drop_reason_desc":...,"is_reply":...`: a few combinations, each
+ * rendered once.
+ */
+function verdictFields(event: FlowEvent, drop: DropReason | undefined): string {
+  const kind = event.type === 'L7' ? 0 : drop === undefined ? 1 : drop === DROP_POLICY_DENY ? 2 : 3;
+  const index = kind * 4 + (event.direction === 'ingress' ? 0 : 2) + (event.isReply ? 1 : 0);
+  let text = verdictTexts[index];
+  if (text === undefined) {
+    text = `,"event_type":${eventType(event, drop)},"traffic_direction":"${event.direction === 'ingress' ? 'INGRESS' : 'EGRESS'}"`;
+    if (drop) text += `,"drop_reason_desc":"${drop.name}"`;
+    text += `,"is_reply":${event.isReply}`;
+    verdictTexts[index] = text = flat(text);
+  }
+  return text;
+}
+const verdictTexts: Array<string | undefined> = [];
+
 function eventType(event: FlowEvent, drop: { code: number } | undefined): string {
   if (event.type === 'L7') return `{"type":${MESSAGE_TYPE_ACCESS_LOG}}`;
   if (drop) return `{"type":${MESSAGE_TYPE_DROP},"sub_type":${drop.code}}`;
   return `{"type":${MESSAGE_TYPE_POLICY_VERDICT}}`;
 }
 
-function dropReason(decision: Decision | undefined): { code: number; name: string } {
+function dropReason(decision: Decision | undefined): DropReason {
   return decision && decision.deniedBy.length > 0 ? DROP_POLICY_DENY : DROP_POLICY_DENIED;
 }
 
@@ -300,10 +329,24 @@ function dropReason(decision: Decision | undefined): { code: number; name: strin
 interface DecisionJson {
   readonly hubble: string;
   readonly extension: string;
+  /** Both around `,"portcullis":{"listener":...`, for the listener last seen with this decision. */
+  listener?: string;
+  text: string;
 }
 
 // Allowed decisions are shared by every request a rule allows: their text is rendered once.
 const decisions = new WeakMap<Decision, DecisionJson>();
+
+/** The decision's Hubble fields, then the `portcullis` extension up to its optional Kafka and `info` fields. */
+function policyFields(decision: Decision | undefined, listener: string): string {
+  if (decision === undefined) return listenerField(listener);
+  const json = renderDecision(decision);
+  if (json.listener !== listener) {
+    json.listener = listener;
+    json.text = flat(`${json.hubble},"portcullis":{"listener":${JSON.stringify(listener)}${json.extension}`);
+  }
+  return json.text;
+}
 
 function renderDecision(decision: Decision): DecisionJson {
   let json = decisions.get(decision);
@@ -317,7 +360,7 @@ function renderDecision(decision: Decision): DecisionJson {
     renderPolicies('egress_denied_by', decision.deniedBy, 'egress') +
     renderPolicies('ingress_denied_by', decision.deniedBy, 'ingress') +
     policyLog([...allowed, ...decision.deniedBy]);
-  json = { hubble, extension: renderExtension(decision) };
+  json = { hubble, extension: renderExtension(decision), text: '' };
   decisions.set(decision, json);
   return json;
 }
