@@ -16,8 +16,13 @@ const MESSAGE_TYPE_POLICY_VERDICT = 5;
 const MESSAGE_TYPE_ACCESS_LOG = 129;
 
 /** Datapath drop reasons (cilium pkg/monitor/api/drop.go): default deny vs. an explicit deny rule. */
-const DROP_POLICY_DENIED = { code: 133, name: 'POLICY_DENIED' } as const;
-const DROP_POLICY_DENY = { code: 181, name: 'POLICY_DENY' } as const;
+const DROP_POLICY_DENIED: DropReason = { code: 133, name: 'POLICY_DENIED' };
+const DROP_POLICY_DENY: DropReason = { code: 181, name: 'POLICY_DENY' };
+
+interface DropReason {
+  readonly code: number;
+  readonly name: string;
+}
 
 export interface RenderOptions {
   /** Lower-cased header names whose values are replaced by `HUBBLE_REDACTED`. */
@@ -30,30 +35,87 @@ export interface RenderOptions {
  * as given: for replies the protocol passes them swapped (server → client), as Cilium logs response records.
  *
  * Built as text rather than an object for JSON.stringify: flow logging runs for every request, and the parts
- * that repeat (endpoints, the policy behind a shared decision) are rendered once per identity or decision.
+ * that repeat (endpoints, the policy behind a shared decision, time, node and listener names) are rendered once
+ * per identity, decision or value. Strings are escaped once each (the URL serves `url` and `Summary`).
  */
 export function renderFlow(event: FlowEvent, opts: RenderOptions): string {
-  const time = JSON.stringify(formatFlowTime(event.time));
-  const node = opts.nodeName === '' ? '' : `,"node_name":${JSON.stringify(opts.nodeName)}`;
+  const time = flowTimeJson(event.time);
+  const node = nodeField(opts.nodeName);
   const drop = event.type === 'L3_L4' && event.verdict === 'DROPPED' ? dropReason(event.decision) : undefined;
-  const l7 = event.type === 'L7' ? renderL7(event, opts.redactHeaders) : undefined;
-
   let flow = `{"time":${time},"verdict":"${event.verdict}"`;
   if (drop) flow += `,"drop_reason":${drop.code}`;
   flow += renderParties(event, node);
-  if (l7) flow += `,"l7":${l7.json}`;
-  flow += `,"event_type":${eventType(event, drop)},"traffic_direction":"${event.direction === 'ingress' ? 'INGRESS' : 'EGRESS'}"`;
-  if (drop) flow += `,"drop_reason_desc":"${drop.name}"`;
-  flow += `,"is_reply":${event.isReply}`;
-  const summary = l7?.summary ?? event.info;
-  if (summary !== undefined && summary !== '') flow += `,"Summary":${JSON.stringify(summary)}`;
-  const decision = event.decision === undefined ? undefined : renderDecision(event.decision);
-  if (decision) flow += decision.hubble;
-  flow += `,"portcullis":{"listener":${JSON.stringify(event.listener)}${decision?.extension ?? ''}`;
+  // The Summary's text is the L7 record's, else `info`.
+  let summary = '';
+  const l7 = event.type === 'L7' ? event.l7 : undefined;
+  if (l7) {
+    flow += `,"l7":{"type":"${l7.type}"`;
+    const latency = l7.latencyNs !== undefined && l7.latencyNs !== 0n ? latencyText(l7.latencyNs) : undefined;
+    if (latency !== undefined) flow += `,"latency_ns":"${latency}"`;
+    if (l7.http) {
+      const http = l7.http;
+      const url = escape(redactUrl(http.url));
+      flow += `,"http":${renderHttp(http, url, opts.redactHeaders)}`;
+      summary = l7.type === 'RESPONSE'
+        ? `${escape(http.protocol)} ${http.code ?? 0} ${latency === undefined ? '0' : milliseconds(l7.latencyNs!)}ms (${escape(http.method)} ${url})`
+        : `${escape(http.protocol)} ${escape(http.method)} ${url}`;
+    } else if (l7.kafka) {
+      const kafka = l7.kafka;
+      const apiKey = kafkaApiName(kafka.apiKey);
+      flow += `,"kafka":${renderKafka(kafka, apiKey, l7.type === 'RESPONSE')}`;
+      const request = `${escape(apiKey)} correlation id ${kafka.correlationId} topic '${escape(kafka.topic)}'`;
+      // Broker responses stream through unread: their return code is shown only when the proxy knows it.
+      summary = l7.type === 'RESPONSE'
+        ? `Kafka response ${request}${kafka.errorCode === undefined ? '' : ` return code ${kafka.errorCode}`}`
+        : `Kafka request ${request}`;
+    }
+    flow += '}';
+  }
+  const info = event.info !== undefined && event.info !== '' ? escape(event.info) : '';
+  if (summary === '') summary = info;
+  flow += verdictFields(event, drop);
+  if (summary !== '') flow += `,"Summary":"${summary}"`;
+  flow += policyFields(event.decision, event.listener);
   const kafka = event.l7?.kafka;
-  if (kafka?.errorCode && event.l7?.type === 'REQUEST') flow += `,"kafka_error_code":${kafka.errorCode}`;
-  if (event.info !== undefined && event.info !== '') flow += `,"info":${JSON.stringify(event.info)}`;
+  if (kafka?.errorCode && event.l7!.type === 'REQUEST') flow += `,"kafka_error_code":${kafka.errorCode}`;
+  if (info !== '') flow += `,"info":"${info}"`;
   return `{"flow":${flow}}}${node},"time":${time}}`;
+}
+
+/** `,"node_name":"..."`, or '' without a node name; the last one is kept (a recorder has one). */
+function nodeField(name: string): string {
+  if (name !== lastNode.name) lastNode = { name, json: name === '' ? '' : flat(`,"node_name":${JSON.stringify(name)}`) };
+  return lastNode.json;
+}
+let lastNode = { name: '', json: '' };
+
+/** `,"portcullis":{"listener":"..."`; the last one is kept (flows come in runs from one listener). */
+function listenerField(name: string): string {
+  if (name !== lastListener.name) lastListener = { name, json: flat(`,"portcullis":{"listener":${JSON.stringify(name)}`) };
+  return lastListener.json;
+}
+let lastListener = { name: '', json: ',"portcullis":{"listener":""' };
+
+/** A bigint's decimal text; safe integers (any real latency) take the cheaper Number path to the same digits. */
+function latencyText(ns: bigint): string {
+  return ns <= MAX_SAFE && ns >= -MAX_SAFE ? String(Number(ns)) : String(ns);
+}
+
+/** Whole milliseconds, truncated toward zero as bigint division does. */
+function milliseconds(ns: bigint): string {
+  if (ns > MAX_SAFE || ns < -MAX_SAFE) return String(ns / 1_000_000n);
+  const n = Number(ns);
+  return String((n - (n % 1_000_000)) / 1_000_000);
+}
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * The same text as one flat string. V8 keeps a string built by concatenation as a tree of its pieces, and every
+ * record that includes a cached tree walks all of it again when the record is encoded: several times the cost of
+ * copying the flat text. A JSON round trip yields the same UTF-16 units, flat; cached text is made once.
+ */
+function flat(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
 }
 
 /** The fields fixed by a record's parties: rendered once per connection and direction, not per record. */
@@ -82,21 +144,32 @@ function renderParties(event: FlowEvent, node: string): string {
   text += `,"source":${renderEndpoint(src.identity)},"destination":${renderEndpoint(dst.identity)},"Type":"${type}"${node}`;
   if (src.names !== undefined && src.names.length > 0) text += `,"source_names":${JSON.stringify(src.names)}`;
   if (dst.names !== undefined && dst.names.length > 0) text += `,"destination_names":${JSON.stringify(dst.names)}`;
+  text = flat(text);
   partiesBySource.set(src, { destination: dst, sourcePort, destinationPort, type, node, text });
   return text;
 }
 
 /** RFC 3339 in UTC with nine fractional digits (a Date carries milliseconds; the rest are zeros). */
 export function formatFlowTime(time: Date): string {
+  return cachedTime(time).text;
+}
+
+/** formatFlowTime as a JSON string (its characters need no escaping). */
+function flowTimeJson(time: Date): string {
+  return cachedTime(time).json;
+}
+
+function cachedTime(time: Date): { ms: number; text: string; json: string } {
   const ms = time.getTime();
   // Flows come in bursts within the same millisecond: one formatting serves them all.
   if (ms !== lastTime.ms) {
     const iso = time.toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ
-    lastTime = { ms, text: `${iso.slice(0, -1)}000000Z` };
+    const text = `${iso.slice(0, -1)}000000Z`;
+    lastTime = { ms, text, json: flat(`"${text}"`) };
   }
-  return lastTime.text;
+  return lastTime;
 }
-let lastTime = { ms: NaN, text: '' };
+let lastTime = { ms: NaN, text: '', json: '' };
 
 /** Replaces the password of `scheme://user:password@host/...` as Hubble's filterURL does. */
 export function redactUrl(url: string): string {
@@ -115,48 +188,36 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, colon + 1)}${REDACTED}${url.slice(at)}`;
 }
 
-function renderL7(event: FlowEvent, redact: ReadonlySet<string>): { json: string; summary?: string } | undefined {
-  const l7 = event.l7;
-  if (!l7) return undefined;
-  let json = `{"type":"${l7.type}"`;
-  if (l7.latencyNs !== undefined && l7.latencyNs !== 0n) json += `,"latency_ns":"${l7.latencyNs}"`;
-  const response = l7.type === 'RESPONSE';
-  let summary: string | undefined;
-  if (l7.http) {
-    const url = redactUrl(l7.http.url);
-    json += `,"http":${renderHttp(l7.http, url, redact)}`;
-    summary = response
-      ? `${l7.http.protocol} ${l7.http.code ?? 0} ${(l7.latencyNs ?? 0n) / 1_000_000n}ms (${l7.http.method} ${url})`
-      : `${l7.http.protocol} ${l7.http.method} ${url}`;
-  } else if (l7.kafka) {
-    const apiKey = kafkaApiName(l7.kafka.apiKey);
-    json += `,"kafka":${renderKafka(l7.kafka, apiKey, response)}`;
-    const request = `${apiKey} correlation id ${l7.kafka.correlationId} topic '${l7.kafka.topic}'`;
-    // Broker responses stream through unread: their return code is shown only when the proxy knows it.
-    summary = response
-      ? `Kafka response ${request}${l7.kafka.errorCode === undefined ? '' : ` return code ${l7.kafka.errorCode}`}`
-      : `Kafka request ${request}`;
+/** The `http` object; `url` is already redacted and escaped (the Summary reuses it). */
+function renderHttp(http: HttpFlowFields, url: string, redact: ReadonlySet<string>): string {
+  let out = http.code ? `"code":${http.code}` : '';
+  if (http.method !== '') out += `${out === '' ? '' : ','}"method":${quote(http.method)}`;
+  if (url !== '') out += `${out === '' ? '' : ','}"url":"${url}"`;
+  if (http.protocol !== '') out += `${out === '' ? '' : ','}"protocol":${quote(http.protocol)}`;
+  if (http.headers.length > 0) {
+    // Hubble sorts by key; the sort is stable, so duplicates keep their arrival order.
+    const sorted = isSortedByKey(http.headers) ? http.headers : sortByKey(http.headers);
+    let headers = '';
+    for (let i = 0; i < sorted.length; i++) {
+      const [key, value] = sorted[i]!;
+      const shown = redact.has(key.toLowerCase()) ? REDACTED : value;
+      headers += `${i === 0 ? '' : ','}{"key":${quote(key)},"value":${quote(shown)}}`;
+    }
+    out += `${out === '' ? '' : ','}"headers":[${headers}]`;
   }
-  return { json: `${json}}`, summary };
+  return `{${out}}`;
 }
 
-function renderHttp(http: HttpFlowFields, url: string, redact: ReadonlySet<string>): string {
-  const fields: string[] = [];
-  if (http.code) fields.push(`"code":${http.code}`);
-  if (http.method !== '') fields.push(`"method":${JSON.stringify(http.method)}`);
-  if (url !== '') fields.push(`"url":${JSON.stringify(url)}`);
-  if (http.protocol !== '') fields.push(`"protocol":${JSON.stringify(http.protocol)}`);
-  if (http.headers.length > 0) {
-    // Hubble sorts by key; Array#sort is stable, so duplicates keep their arrival order.
-    const sorted = isSortedByKey(http.headers) ? http.headers : [...http.headers].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    let headers = '';
-    for (const [key, value] of sorted) {
-      const shown = redact.has(key.toLowerCase()) ? REDACTED : value;
-      headers += `${headers === '' ? '' : ','}{"key":${quote(key)},"value":${quote(shown)}}`;
-    }
-    fields.push(`"headers":[${headers}]`);
+/** A stable insertion sort by name: header lists are short, and this beats Array#sort's comparator calls. */
+function sortByKey(headers: HttpFlowFields['headers']): HttpFlowFields['headers'] {
+  const out = headers.slice();
+  for (let i = 1; i < out.length; i++) {
+    const h = out[i]!;
+    let j = i - 1;
+    for (; j >= 0 && out[j]![0] > h[0]; j--) out[j + 1] = out[j]!;
+    out[j + 1] = h;
   }
-  return `{${fields.join(',')}}`;
+  return out;
 }
 
 function isSortedByKey(headers: HttpFlowFields['headers']): boolean {
@@ -170,6 +231,14 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 /** JSON string literal; most header text needs no escaping, and skipping JSON.stringify then is cheaper. */
 function quote(text: string): string {
   return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
+/**
+ * A JSON string literal's content, without its quotes. Escaping works per UTF-16 unit, except that a surrogate
+ * pair stays as is: parts escaped apart and joined by ASCII text read exactly as the whole escaped at once.
+ */
+function escape(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text).slice(1, -1) : text;
 }
 
 /** Hubble leaves `error_code` out of request records (even denied ones); the extension keeps it. */
@@ -228,13 +297,31 @@ function renderEndpoint(identity: Identity): string {
   return json;
 }
 
+/**
+ * `,"event_type":...,"traffic_direction":...,"drop_reason_desc":...,"is_reply":...`: a few combinations, each
+ * rendered once.
+ */
+function verdictFields(event: FlowEvent, drop: DropReason | undefined): string {
+  const kind = event.type === 'L7' ? 0 : drop === undefined ? 1 : drop === DROP_POLICY_DENY ? 2 : 3;
+  const index = kind * 4 + (event.direction === 'ingress' ? 0 : 2) + (event.isReply ? 1 : 0);
+  let text = verdictTexts[index];
+  if (text === undefined) {
+    text = `,"event_type":${eventType(event, drop)},"traffic_direction":"${event.direction === 'ingress' ? 'INGRESS' : 'EGRESS'}"`;
+    if (drop) text += `,"drop_reason_desc":"${drop.name}"`;
+    text += `,"is_reply":${event.isReply}`;
+    verdictTexts[index] = text = flat(text);
+  }
+  return text;
+}
+const verdictTexts: Array<string | undefined> = [];
+
 function eventType(event: FlowEvent, drop: { code: number } | undefined): string {
   if (event.type === 'L7') return `{"type":${MESSAGE_TYPE_ACCESS_LOG}}`;
   if (drop) return `{"type":${MESSAGE_TYPE_DROP},"sub_type":${drop.code}}`;
   return `{"type":${MESSAGE_TYPE_POLICY_VERDICT}}`;
 }
 
-function dropReason(decision: Decision | undefined): { code: number; name: string } {
+function dropReason(decision: Decision | undefined): DropReason {
   return decision && decision.deniedBy.length > 0 ? DROP_POLICY_DENY : DROP_POLICY_DENIED;
 }
 
@@ -242,10 +329,24 @@ function dropReason(decision: Decision | undefined): { code: number; name: strin
 interface DecisionJson {
   readonly hubble: string;
   readonly extension: string;
+  /** Both around `,"portcullis":{"listener":...`, for the listener last seen with this decision. */
+  listener?: string;
+  text: string;
 }
 
 // Allowed decisions are shared by every request a rule allows: their text is rendered once.
 const decisions = new WeakMap<Decision, DecisionJson>();
+
+/** The decision's Hubble fields, then the `portcullis` extension up to its optional Kafka and `info` fields. */
+function policyFields(decision: Decision | undefined, listener: string): string {
+  if (decision === undefined) return listenerField(listener);
+  const json = renderDecision(decision);
+  if (json.listener !== listener) {
+    json.listener = listener;
+    json.text = flat(`${json.hubble},"portcullis":{"listener":${JSON.stringify(listener)}${json.extension}`);
+  }
+  return json.text;
+}
 
 function renderDecision(decision: Decision): DecisionJson {
   let json = decisions.get(decision);
@@ -259,7 +360,7 @@ function renderDecision(decision: Decision): DecisionJson {
     renderPolicies('egress_denied_by', decision.deniedBy, 'egress') +
     renderPolicies('ingress_denied_by', decision.deniedBy, 'ingress') +
     policyLog([...allowed, ...decision.deniedBy]);
-  json = { hubble, extension: renderExtension(decision) };
+  json = { hubble, extension: renderExtension(decision), text: '' };
   decisions.set(decision, json);
   return json;
 }
