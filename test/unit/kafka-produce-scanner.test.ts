@@ -69,7 +69,9 @@ function entries(frame: Buffer): Array<[string, number[]]> {
 for (const version of VERSIONS) {
   test(`Produce v${version}: every split gives the whole-frame facts, entries and deny answer, without the records`, () => {
     const frame = produce(version, { tagged: true });
-    const expected = extractPolicyFacts(frame);
+    // The kept copy drops unknown tagged fields with the records, so it counts fewer entries; every fact policy
+    // decides on is the same.
+    const { entries: _all, ...expected } = extractPolicyFacts(frame);
     const random = seededRandom(version + 1);
     const ways: Record<string, Buffer[]> = {
       whole: [frame],
@@ -85,7 +87,8 @@ for (const version of VERSIONS) {
       assert.equal(scanner.bytesRead, frame.length, way);
       const kept = scanner.keptFrame();
       assert.ok(kept.length < 200, `${way}: kept ${kept.length} of ${frame.length} bytes`);
-      assert.deepEqual(extractPolicyFacts(kept), expected, way);
+      const { entries: _kept, ...facts } = extractPolicyFacts(kept);
+      assert.deepEqual(facts, expected, way);
       assert.deepEqual(entries(kept), entries(frame), way);
       assert.deepEqual(buildDenyResponse(kept, 29), buildDenyResponse(frame, 29), way);
     }
