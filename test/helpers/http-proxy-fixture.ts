@@ -24,6 +24,22 @@ export const STAR_WARS_L7 = readFileSync(packageFile('policies', 'starwars', 'sw
 /** The Star Wars L3/L4 policy: empire ships may send anything on port 80. */
 export const STAR_WARS_L4 = readFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_policy.yaml'), 'utf8');
 
+/** A policy letting tiefighters reach the deathstar on port 80 with `rules`: the YAML list items of its `http:` rules. */
+export function deathstarHttpPolicy(name: string, rules: string): string {
+  return `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: ${name}}
+spec:
+  endpointSelector: {matchLabels: {class: deathstar}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {class: tiefighter}}]
+    toPorts:
+    - ports: [{port: "80", protocol: TCP}]
+      rules:
+        http:${rules}
+`;
+}
+
 export interface ProxyOptions {
   readonly policy: string;
   /** YAML flow-map body for the `http:` limits, e.g. `xForwardedFor: strip, maxHeaderCount: 20`. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startEchoUpstream, type Echo, type EchoUpstream } from '../helpers/http-echo-upstream.js';
 import { startH2EchoUpstream, type H2Echo, type H2EchoUpstream } from '../helpers/h2-echo-upstream.js';
-import { startProxy, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
+import { deathstarHttpPolicy, startProxy, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
 import { rawExchange } from '../helpers/http-raw-client.js';
 import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';
 
@@ -19,18 +19,7 @@ const RULES = `
         - {path: "/hosted", headers: ["Host: trusted.local"]}
         - {path: "/open.*"}`;
 
-const TENANT_POLICY = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: tenant}
-spec:
-  endpointSelector: {matchLabels: {class: deathstar}}
-  ingress:
-  - fromEndpoints: [{matchLabels: {class: tiefighter}}]
-    toPorts:
-    - ports: [{port: "80", protocol: TCP}]
-      rules:
-        http:${RULES}
-`;
+const TENANT_POLICY = deathstarHttpPolicy('tenant', RULES);
 
 /** `name: value` lines of a raw header list, names lower-cased. */
 function headerLines(raw: readonly string[]): string[] {

@@ -8,22 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import { HpackDecoder } from '../../src/protocols/http/h2-wire/hpack.js';
 import { startH2EchoUpstream, type H2EchoUpstream } from '../helpers/h2-echo-upstream.js';
 import { FrameType, RawH2Client, requestFields } from '../helpers/h2-raw-client.js';
-import { startProxy, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
+import { deathstarHttpPolicy, startProxy, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
 import { rawExchange } from '../helpers/http-raw-client.js';
 
-const POLICY = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: public}
-spec:
-  endpointSelector: {matchLabels: {class: deathstar}}
-  ingress:
-  - fromEndpoints: [{matchLabels: {class: tiefighter}}]
-    toPorts:
-    - ports: [{port: "80", protocol: TCP}]
-      rules:
-        http:
-        - {path: "/public.*"}
-`;
+const POLICY = deathstarHttpPolicy('public', `
+        - {path: "/public.*"}`);
 
 type Outcome = 'refused' | 'denied' | 'forwarded' | `other ${string}`;
 
