@@ -100,8 +100,8 @@ class Snapshot implements PolicySnapshot {
     if (d) return d;
     const sides: SideResult[] = [];
     const egress = this.subject(req.source.identity, 'egress');
-    const selected = isEndpointIdentity(req.source.identity) && egress.selected;
-    if (req.forwardClients === 'selected' && !selected) sides.push(unselectedClient(egress, req.source.address));
+    const unselected = req.forwardClients === 'selected' ? this.unselectedForwardClient(req.source) : undefined;
+    if (unselected !== undefined) sides.push(unselected);
     else if (isEndpointIdentity(req.source.identity))
       sides.push(decideSide(egress, { remote: req.destination, port: req.port, sni: req.sni }, this.l7Cache, this.entryIds));
     if (isEndpointIdentity(req.destination.identity))
@@ -116,9 +116,14 @@ class Snapshot implements PolicySnapshot {
   }
 
   refuseForwardClient(source: Peer): ConnectionDecision | undefined {
+    const unselected = this.unselectedForwardClient(source);
+    return unselected && connectionDecision([unselected], this.audit, '');
+  }
+
+  /** The side refusing a forward-proxy client that no rule selects for egress; undefined when one does. */
+  private unselectedForwardClient(source: Peer): SideResult | undefined {
     const egress = this.subject(source.identity, 'egress');
-    if (isEndpointIdentity(source.identity) && egress.selected) return undefined;
-    return connectionDecision([unselectedClient(egress, source.address)], this.audit, '');
+    return isEndpointIdentity(source.identity) && egress.selected ? undefined : unselectedClient(egress, source.address);
   }
 
   private subject(identity: Identity, direction: Direction): SubjectPolicy {
