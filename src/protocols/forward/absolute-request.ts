@@ -3,47 +3,47 @@
 // egress policy (and a registered destination's ingress), the HTTP rules apply to the normalised request, and an
 // allowed one is sent to the very address that was decided. Denials are 403 at either level: a proxy client has
 // no connection to reset that would mean anything per request.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Agent } from 'undici';
 import type { Peer } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
 import { unmapAddress, type FlowParties } from '../connection-policy.js';
 import type { ConnectionTracker } from '../connections.js';
 import { upstreamRequestHeaders } from '../http/forward-headers.js';
 import { ForwardedResponse, sendOverloaded } from '../http/http1-forward.js';
+import { H1Agent } from '../http/h1/client.js';
+import type { H1Request } from '../http/h1/request.js';
+import type { H1Response } from '../http/h1/response.js';
 import { http1PoolOptions } from '../http/upstream.js';
 import { RequestGate } from '../http/upstream-gate.js';
-import { isRefusal, prepareRequest } from '../http/http1-request.js';
+import { httpProtocol, isRefusal, prepareRequest } from '../http/http1-request.js';
 import { ACCESS_DENIED_REPLY, refusedRequest, sendLocalReply } from '../http/local-reply.js';
 import { HttpExchange, recordRejectedRequest } from '../http/request-policy.js';
 import { chooseTarget, refusedClient, splitAuthority } from './destination.js';
 import { ResolveError, type TargetResolver } from './resolve.js';
 
 export interface AbsoluteRequests {
-  handle(req: IncomingMessage, res: ServerResponse): void;
+  handle(req: H1Request, res: H1Response): void;
   close(): Promise<void>;
 }
 
 export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetResolver, tracker: ConnectionTracker): AbsoluteRequests {
   const limits = ctx.config.http;
-  // One dispatcher for every origin: undici keeps a keep-alive pool per origin (`http://<address>:<port>`), each
-  // with the connection limit; the gate bounds each origin's queue.
-  const agent = new Agent(http1PoolOptions(limits));
+  // One keep-alive pool per origin (`<address>:<port>`), each with the connection limit; the gate bounds each
+  // origin's queue.
+  const agent = new H1Agent(http1PoolOptions(limits));
   const gate = new RequestGate(limits);
 
-  const refuse = (req: IncomingMessage, res: ServerResponse, status: number, reason: string) => {
-    const protocol = req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
-    recordRejectedRequest(ctx, unresolvedParties(ctx, req), req.method ?? '', req.url ?? '', protocol, status, reason);
+  const refuse = (req: H1Request, res: H1Response, status: number, reason: string) => {
+    recordRejectedRequest(ctx, unresolvedParties(ctx, req), req.method, req.url, httpProtocol(req), status, reason);
     sendLocalReply(res, refusedRequest(status, reason), status === 400);
   };
 
-  const deny = (res: ServerResponse, exchange: HttpExchange) => {
+  const deny = (res: H1Response, exchange: HttpExchange) => {
     exchange.responded(ACCESS_DENIED_REPLY.status, sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing));
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (!/^http:\/\//i.test(req.url ?? '')) {
-      const why = /^https:\/\//i.test(req.url ?? '') ? 'https targets go through CONNECT' : 'a forward proxy needs an absolute-form target (http://host/path)';
+  const handle = async (req: H1Request, res: H1Response): Promise<void> => {
+    if (!/^http:\/\//i.test(req.url)) {
+      const why = /^https:\/\//i.test(req.url) ? 'https targets go through CONNECT' : 'a forward proxy needs an absolute-form target (http://host/path)';
       return refuse(req, res, 400, why);
     }
     const prepared = prepareRequest(req, limits);
@@ -68,15 +68,15 @@ export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetRes
     const exchange = new HttpExchange(ctx, parties, decision, prepared.facts, prepared.protocol, 'http', prepared.received);
     if (!exchange.allowed) return deny(res, exchange);
     const { head, facts } = prepared;
-    if (head.expectContinue && req.httpVersionMinor >= 1) res.writeContinue();
+    if (head.expectContinue && req.versionMinor >= 1) res.writeContinue();
     const headers = upstreamRequestHeaders(exchange.headers, authority, limits.xForwardedFor, client.address);
-    const host = target.address.includes(':') ? `[${target.address}]` : target.address;
-    const origin = `http://${host}:${target.port}`;
-    const release = gate.enter(origin);
+    const release = gate.enter(`${target.address}|${target.port}`);
     if (release === undefined) return sendOverloaded(res, exchange, gate.refusal, tracker);
     agent.dispatch(
-      { origin, path: facts.path, method: facts.method, headers: withoutProxyCredentials(headers), body: head.hasBody ? req : null },
-      new ForwardedResponse(req, res, exchange, tracker, release, head.hasBody ? limits.streamIdleTimeoutMs : 0),
+      target.address,
+      target.port,
+      { path: facts.path, method: facts.method, headers: withoutProxyCredentials(headers), body: head.hasBody ? req : null },
+      new ForwardedResponse(req, res, exchange, tracker, release),
     );
   };
 
@@ -94,7 +94,7 @@ function withoutProxyCredentials(headers: string[]): string[] {
 }
 
 /** Parties of a request refused before it had a destination. */
-export function unresolvedParties(ctx: ListenerContext, req: IncomingMessage): FlowParties {
+export function unresolvedParties(ctx: ListenerContext, req: H1Request): FlowParties {
   const snapshot = ctx.snapshot();
   const sourceAddress = unmapAddress(req.socket.remoteAddress ?? '');
   const source: Peer = { identity: snapshot.endpoints.resolveAddress(sourceAddress), address: sourceAddress };

@@ -4,12 +4,12 @@
 //   - otherwise the ClientHello is read: SNI checked against serverNames, then spliced, or, when the rule has
 //     `terminatingTLS`, intercepted (TLS inspection): the proxy answers the handshake with the stored certificate for
 //     that name, enforces the HTTP rules on the decrypted requests, and re-originates TLS to the address it decided.
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnectionDecision, Verdict } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
 import { flowPeers, recordConnection, unmapAddress, type FlowParties } from '../connection-policy.js';
 import type { HttpServe } from '../http/listener.js';
+import type { H1Request } from '../http/h1/request.js';
 import { ACCESS_DENIED_REPLY, refusedRequest, writeRawReply } from '../http/local-reply.js';
 import { recordRejectedRequest } from '../http/request-policy.js';
 import { spliceToUpstream } from '../tls/listener-passthrough.js';
@@ -26,14 +26,14 @@ export async function handleConnect(
   resolver: TargetResolver,
   connections: TlsConnections,
   serve: HttpServe,
-  req: IncomingMessage,
+  req: H1Request,
   socket: Socket,
   head: Buffer,
 ): Promise<void> {
   socket.on('error', () => socket.destroy());
-  // Node's HTTP server let go of the socket; shutdown must end the tunnel itself.
+  // The HTTP server let go of the socket; shutdown must end the tunnel itself.
   serve.tracker.markUnmanaged(socket);
-  const authority = req.url ?? '';
+  const authority = req.url;
   const refuse = (status: number, reason: string) => {
     recordRejectedRequest(ctx, unresolvedParties(ctx, req), 'CONNECT', authority, 'HTTP/1.1', status, reason);
     writeRawReply(socket, refusedRequest(status, reason));

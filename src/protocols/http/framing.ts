@@ -33,6 +33,14 @@ export interface RequestHead {
   readonly expectContinue: boolean;
   /** The Upgrade header value, if any. */
   readonly upgrade: string | undefined;
+  /** The body's length, or `chunked` (0: no body). */
+  readonly bodyLength: number | 'chunked';
+  /** Connection carries `close` / `keep-alive` / `upgrade`. */
+  readonly connectionClose: boolean;
+  readonly connectionKeepAlive: boolean;
+  readonly connectionUpgrade: boolean;
+  /** A TE field lists `chunked` (an HTTP/1.0 client that takes chunked responses). */
+  readonly teChunked: boolean;
 }
 
 /** Connection tokens that never name a header to strip (or name one that is always stripped anyway). */
@@ -56,10 +64,15 @@ export function inspectRequestHead(
   let connectionOptions: string[] | undefined;
   let expectContinue = false;
   let upgrade: string | undefined;
+  const connection = { close: false, keepAlive: false, upgrade: false };
+  let teChunked = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     // Dispatch on length first so most headers are never lower-cased.
     switch (name.length) {
+      case 2:
+        if (name.toLowerCase() === 'te' && /(?:^|,)\s*chunked\s*(?:[,;]|$)/i.test(rawHeaders[i + 1]!)) teChunked = true;
+        break;
       case 4:
         if (name.toLowerCase() === 'host') {
           if (host !== undefined) return DUPLICATE_HOST;
@@ -74,7 +87,7 @@ export function inspectRequestHead(
         break;
       case 10:
         if (name.toLowerCase() === 'connection') {
-          connectionOptions = collectConnectionOptions(rawHeaders[i + 1]!, connectionOptions);
+          connectionOptions = collectConnectionOptions(rawHeaders[i + 1]!, connectionOptions, connection);
         }
         break;
       case 14:
@@ -99,13 +112,18 @@ export function inspectRequestHead(
     if (transferEncoding.trim().toLowerCase() !== 'chunked') return BAD_TRANSFER_ENCODING;
   }
   if (host === undefined && httpVersionMinor >= 1) return MISSING_HOST;
-  const hasBody = transferEncoding !== undefined || (contentLength !== undefined && !/^0+$/.test(contentLength));
-  return { host, hasBody, connectionOptions, expectContinue, upgrade };
+  const bodyLength = transferEncoding !== undefined ? 'chunked' : contentLength === undefined ? 0 : Number(contentLength);
+  if (bodyLength !== 'chunked' && !Number.isSafeInteger(bodyLength)) return BAD_CONTENT_LENGTH;
+  const hasBody = bodyLength !== 0;
+  return { host, hasBody, connectionOptions, expectContinue, upgrade, bodyLength, connectionClose: connection.close, connectionKeepAlive: connection.keepAlive, connectionUpgrade: connection.upgrade, teChunked };
 }
 
-function collectConnectionOptions(value: string, into: string[] | undefined): string[] | undefined {
+function collectConnectionOptions(value: string, into: string[] | undefined, seen: { close: boolean; keepAlive: boolean; upgrade: boolean }): string[] | undefined {
   for (const token of value.split(',')) {
     const name = token.trim().toLowerCase();
+    if (name === 'close') seen.close = true;
+    else if (name === 'keep-alive') seen.keepAlive = true;
+    else if (name === 'upgrade') seen.upgrade = true;
     if (name === '' || STANDARD_CONNECTION_TOKENS.has(name) || PROTECTED_HEADERS.has(name)) continue;
     (into ??= []).push(name);
   }

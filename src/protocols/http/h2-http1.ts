@@ -1,10 +1,10 @@
 // One allowed (non-gRPC) HTTP/2 stream relayed to an HTTP/1.1 upstream (`upstreamProtocol: http1`) through
-// the listener's undici pool: the request body streams up, the response streams down, both with
+// the listener's HTTP/1.1 pool: the request body streams up, the response streams down, both with
 // backpressure; connection-specific response fields are dropped because HTTP/2 forbids them.
-import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { HttpExchange } from './request-policy.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
+import type { BodySink, BodySource } from './h1/body.js';
+import type { UpstreamResponseHandler } from './h1/client.js';
 import { ErrorCode } from './h2-wire/frames.js';
 import type { H2StreamHandler } from './h2-wire/connection.js';
 import type { H2ServerStream } from './h2-wire/server.js';
@@ -28,55 +28,49 @@ export function relayToHttp1Upstream(
   }
   let started = false;
   let finished = false;
-  let controller: Dispatcher.DispatchController | undefined;
-  const body = ds.endAfterHeaders ? null : new RequestBody(ds);
+  let abort: ((reason: Error) => void) | undefined;
+  const body = ds.endAfterHeaders ? null : new StreamBody(ds);
   let resumeResponse: (() => void) | undefined;
   ds.handler = {
     onData: (chunk) => body?.data(chunk),
     onTrailers() {},
-    onEnd: () => body?.push(null),
+    onEnd: () => body?.end(),
     onClose(code) {
-      body?.destroy();
       if (finished) return;
       if (!started) exchange.failed(499, `client reset the stream (${code === ErrorCode.NO_ERROR ? ErrorCode.CANCEL : code})`);
-      controller?.abort(new Error('client reset the stream'));
+      abort?.(new Error('client reset the stream'));
     },
     onDrain() {
       resumeResponse?.();
     },
   } satisfies H2StreamHandler;
-  const handler: Dispatcher.DispatchHandler = {
-    onRequestStart(c) {
-      controller = c;
-      if (ds.closed) c.abort(new Error('client went away'));
+  const handler: UpstreamResponseHandler = {
+    onStart(a) {
+      abort = a;
+      if (ds.closed) a(new Error('client went away'));
     },
-    onResponseStart(c, statusCode) {
-      if (statusCode < 200) return; // interim 1xx: HTTP/2 clients get the final response only
-      if (!canRespond(ds)) return c.abort(new Error('client went away'));
+    onInformational() {}, // interim 1xx: HTTP/2 clients get the final response only
+    onResponse(status, _reason, rawHeaders, resume) {
+      if (!canRespond(ds)) return abort?.(new Error('client went away'));
       started = true;
-      const fields = responseFields(downstreamResponseHeaders(rawBuffers(c.rawHeaders), false));
-      if (!ds.respond(statusCode, fields)) {
+      resumeResponse = resume;
+      const fields = responseFields(downstreamResponseHeaders(rawHeaders, false));
+      if (!ds.respond(status, fields)) {
         exchange.failed(502, 'upstream response header that HTTP/2 cannot carry');
         ds.reset(ErrorCode.INTERNAL_ERROR);
-        return c.abort(new Error('response header HTTP/2 cannot carry'));
+        return abort?.(new Error('response header HTTP/2 cannot carry'));
       }
-      exchange.responded(statusCode, fields);
+      exchange.responded(status, fields);
     },
-    onResponseData(c, chunk) {
-      if (!ds.write(chunk)) {
-        c.pause();
-        resumeResponse = () => {
-          resumeResponse = undefined;
-          c.resume();
-        };
-      }
+    onData(chunk) {
+      return ds.write(chunk);
     },
-    onResponseEnd() {
+    onEnd() {
       finished = true;
       release();
       ds.end();
     },
-    onResponseError(_c, err) {
+    onError(err) {
       finished = true;
       release();
       if (!started) {
@@ -89,30 +83,57 @@ export function relayToHttp1Upstream(
       }
     },
   };
-  upstream.pool.dispatch({ path, method, headers: headers as string[], body }, handler);
+  upstream.pool.dispatch({ path, method, headers, body }, handler);
 }
 
-/** The request body as a stream for undici; the client gets window credit back as undici reads. */
-class RequestBody extends Readable {
-  private held = 0;
+/**
+ * The request body of an HTTP/2 stream as a body source: DATA is handed on as it arrives, and the client gets
+ * window credit back only for what the upstream connection took (flow control is the back-pressure).
+ */
+class StreamBody implements BodySource {
+  private sink: BodySink | undefined;
+  /** Arrived before the sink was there, or while it was full. */
+  private pending: Buffer[] = [];
+  private ended = false;
+  private flowing = false;
 
-  constructor(private readonly ds: H2ServerStream) {
-    super();
+  constructor(private readonly ds: H2ServerStream) {}
+
+  start(sink: BodySink): void {
+    this.sink = sink;
+    this.resume();
+  }
+
+  resume(): void {
+    if (this.sink === undefined) return;
+    this.flowing = true;
+    while (this.flowing && this.pending.length > 0) this.deliver(this.pending.shift()!);
+    if (this.flowing && this.ended) this.finish();
+  }
+
+  abandon(): void {
+    this.sink = undefined;
+    this.pending = [];
   }
 
   data(chunk: Buffer): void {
-    if (this.push(chunk)) this.ds.consumed(chunk.length);
-    else this.held += chunk.length;
+    if (this.flowing && this.pending.length === 0) this.deliver(chunk);
+    else if (this.sink !== undefined || !this.ended) this.pending.push(chunk);
   }
 
-  override _read(): void {
-    if (this.held === 0) return;
-    this.ds.consumed(this.held);
-    this.held = 0;
+  end(): void {
+    this.ended = true;
+    if (this.flowing && this.pending.length === 0) this.finish();
   }
-}
 
-function rawBuffers(raw: Dispatcher.DispatchController['rawHeaders']): Buffer[] {
-  if (!Array.isArray(raw)) return [];
-  return raw.map((v) => (typeof v === 'string' ? Buffer.from(v, 'latin1') : v));
+  private finish(): void {
+    const sink = this.sink;
+    this.sink = undefined;
+    sink?.end([]);
+  }
+
+  private deliver(chunk: Buffer): void {
+    this.ds.consumed(chunk.length);
+    if (!this.sink!.data(chunk)) this.flowing = false;
+  }
 }

@@ -1,12 +1,13 @@
 // One allowed HTTP/1.x request relayed to an HTTP/2 upstream (`upstreamProtocol` h2c or h2) on the proxy's own
 // HTTP/2 client, through the same relay as HTTP/2 clients' streams (h2-relay.ts): the request body goes up with
-// backpressure (the client socket is paused while the upstream stream is full), the response comes down with
-// backpressure (the upstream gets window credit back as the client socket drains), trailers included.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// backpressure (the client connection is not read while the upstream stream is full), the response comes down
+// with backpressure (the upstream gets window credit back as the client socket drains), trailers both ways.
 import type { ConnectionTracker } from '../connections.js';
 import type { Headers } from './forward-headers.js';
-import { withoutUnsendableTrailer, discardUnsentBody } from './http1-forward.js';
-import { watchRequestBody } from './http1-body-idle.js';
+import { withoutUnsendableTrailer } from './http1-forward.js';
+import type { BodySink } from './h1/body.js';
+import type { H1Request } from './h1/request.js';
+import type { H1Response } from './h1/response.js';
 import type { Fields } from './h2-wire/connection.js';
 import { ErrorCode } from './h2-wire/frames.js';
 import { relayToH2Upstream, type RelayDownstream, type RequestEvents } from './h2-relay.js';
@@ -20,20 +21,12 @@ export interface Http1ToH2 {
   /** `:authority` when the request has no Host (HTTP/1.0). */
   readonly defaultAuthority: string;
   readonly responseTimeoutMs: number;
-  /** A request body idle this long ends the exchange with 408. */
-  readonly bodyIdleMs: number;
+  /** Header names the policy's rules look at: request trailers never carry them upstream. */
+  readonly policyHeaderNames: ReadonlySet<string>;
 }
 
 /** `headers`: the flat list for the upstream (forward-headers.ts); its `host` becomes `:authority`. */
-export function relayHttp1ToH2(
-  req: IncomingMessage,
-  res: ServerResponse,
-  tracker: ConnectionTracker,
-  exchange: HttpExchange,
-  headers: readonly string[],
-  hasBody: boolean,
-  to: Http1ToH2,
-): void {
+export function relayHttp1ToH2(req: H1Request, res: H1Response, tracker: ConnectionTracker, exchange: HttpExchange, headers: readonly string[], to: Http1ToH2): void {
   let authority = to.defaultAuthority;
   const regular: Array<readonly [string, string]> = [];
   for (let i = 0; i < headers.length; i += 2) {
@@ -47,51 +40,61 @@ export function relayHttp1ToH2(
     [':path', exchange.facts.path],
     ...regular,
   ];
-  const downstream = new Http1Downstream(req, res, tracker, hasBody, to.bodyIdleMs);
-  // node:http never hands over HTTP/1.1 request trailers, so none reach the relay to be filtered.
-  relayToH2Upstream(downstream, to.pool, fields, exchange, { grpc: false, responseTimeoutMs: to.responseTimeoutMs, policyHeaderNames: NO_NAMES });
+  const downstream = new Http1Downstream(req, res, tracker);
+  relayToH2Upstream(downstream, to.pool, fields, exchange, { grpc: false, responseTimeoutMs: to.responseTimeoutMs, policyHeaderNames: to.policyHeaderNames });
 }
-
-const NO_NAMES: ReadonlySet<string> = new Set();
-const REQUEST_BODY_TIMEOUT = refusedRequest(408, 'request body timeout');
 
 /** An HTTP/1.x request and its response as the client side of an HTTP/2 relay. */
 class Http1Downstream implements RelayDownstream {
   private relay: RequestEvents | undefined;
-  /** Request bytes handed to the relay that it has not passed on yet: the socket stays paused meanwhile. */
+  /** Request bytes handed to the relay that it has not passed on yet: the connection is not read meanwhile. */
   private held = 0;
-  /** The request body stalled: the connection cannot be reused. */
-  private stalled = false;
-  private unwatchBody: () => void = () => undefined;
+  /** The request body failed (stalled, malformed): the connection closes after the response. */
+  private broken = false;
+  /** The response is done with the request: body events no longer go to the relay. */
+  private detached = false;
 
   constructor(
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly req: H1Request,
+    private readonly res: H1Response,
     private readonly tracker: ConnectionTracker,
-    private readonly hasBody: boolean,
-    private readonly bodyIdleMs: number,
   ) {}
 
   get requestEnded(): boolean {
-    // At the 'request' event a bodiless request is not `complete` yet.
-    return !this.hasBody || this.req.complete;
+    return this.req.complete;
   }
 
   attach(relay: RequestEvents): void {
     this.relay = relay;
     const { req, res } = this;
-    if (!this.requestEnded) {
-      req.on('data', this.onRequestData);
-      req.once('end', this.onRequestEnd);
-      this.unwatchBody = watchRequestBody(req, res, this.bodyIdleMs, this.onRequestStall);
-    }
-    res.on('drain', this.onResponseDrain);
-    res.once('close', this.onResponseClose);
+    res.ondrain = () => relay.creditUpstream();
+    res.onclose = () => relay.downstreamClosed(ErrorCode.CANCEL, 'client closed the connection');
+    if (req.complete) return;
+    req.onbodyerror = (status, reason, detail) => {
+      this.broken = true;
+      relay.requestStalled(refusedRequest(status, reason), detail);
+    };
+    req.start(this.requestBody);
   }
+
+  /** The request body, as it arrives. */
+  private readonly requestBody: BodySink = {
+    data: (chunk) => {
+      if (this.detached) return true;
+      this.held += chunk.length;
+      this.relay!.requestData(chunk);
+      return this.held <= 0;
+    },
+    end: (trailers) => {
+      if (this.detached) return;
+      if (trailers.length > 0) this.relay!.requestTrailers(lowerCaseNames(trailers));
+      this.relay!.requestEnd();
+    },
+  };
 
   consumed(bytes: number): void {
     this.held -= bytes;
-    if (this.held <= 0 && this.req.isPaused()) this.req.resume();
+    if (this.held <= 0) this.req.resume();
   }
 
   canRespond(): boolean {
@@ -104,9 +107,9 @@ class Http1Downstream implements RelayDownstream {
     const headers = withoutUnsendableTrailer(flat, this.req, status);
     if (this.tracker.closing) headers.push('connection', 'close');
     try {
-      this.res.writeHead(status, headers);
+      this.res.writeHead(status, undefined, headers);
     } catch {
-      return false; // a value Node will not write (control characters HTTP/2 allows)
+      return false; // a value HTTP/1.1 cannot carry (control characters HTTP/2 allows)
     }
     if (endStream) this.end(undefined);
     return true;
@@ -117,14 +120,9 @@ class Http1Downstream implements RelayDownstream {
   }
 
   end(trailers: Fields | undefined): void {
-    if (trailers !== undefined && trailers.length > 0) {
-      try {
-        this.res.addTrailers(trailers as Array<[string, string]>);
-      } catch {
-        // Trailer values Node will not write are dropped; the body is complete without them.
-      }
-    }
-    this.res.end();
+    const flat: string[] = [];
+    for (const [name, value] of trailers ?? []) flat.push(name, value);
+    this.res.end(undefined, flat);
     this.stopReading();
   }
 
@@ -140,12 +138,12 @@ class Http1Downstream implements RelayDownstream {
   }
 
   get ended(): boolean {
-    return this.res.writableEnded;
+    return this.res.ended;
   }
 
   reply(reply: LocalReply): { readonly code: number; readonly headers: Headers } | undefined {
     if (!this.canRespond()) return undefined;
-    const headers = sendLocalReply(this.res, reply, this.tracker.closing || this.stalled);
+    const headers = sendLocalReply(this.res, reply, this.tracker.closing || this.broken);
     this.stopReading();
     return { code: reply.status, headers };
   }
@@ -155,35 +153,16 @@ class Http1Downstream implements RelayDownstream {
    * connection can carry the next request, and the upstream stream, which would wait for it, is reset.
    */
   private stopReading(): void {
-    const { req } = this;
-    req.off('data', this.onRequestData);
-    req.off('end', this.onRequestEnd);
-    this.unwatchBody();
-    if (this.requestEnded || this.stalled) return;
+    if (this.detached) return;
+    this.detached = true;
+    if (this.req.complete || this.broken) return;
     this.relay?.downstreamClosed(ErrorCode.NO_ERROR);
-    discardUnsentBody(req);
+    this.req.abandon();
   }
+}
 
-  private readonly onRequestData = (chunk: Buffer): void => {
-    this.held += chunk.length;
-    this.relay!.requestData(chunk);
-    if (this.held > 0) this.req.pause();
-  };
-
-  private readonly onRequestEnd = (): void => {
-    this.relay!.requestEnd();
-  };
-
-  private readonly onRequestStall = (): void => {
-    this.stalled = true;
-    this.relay!.requestStalled(REQUEST_BODY_TIMEOUT, `request body made no progress for ${this.bodyIdleMs} ms`);
-  };
-
-  private readonly onResponseDrain = (): void => {
-    this.relay!.creditUpstream();
-  };
-
-  private readonly onResponseClose = (): void => {
-    if (!this.res.writableFinished) this.relay!.downstreamClosed(ErrorCode.CANCEL, 'client closed the connection');
-  };
+function lowerCaseNames(flat: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push(flat[i]!.toLowerCase(), flat[i + 1]!);
+  return out;
 }

@@ -1,9 +1,9 @@
 // Turns a parsed HTTP/1.x request head into policy facts, or into the reason it is refused (hygiene runs
 // before policy: a request that could be read two ways is never decided, let alone forwarded).
-import type { IncomingMessage } from 'node:http';
 import type { HttpLimits } from '../../config/types.js';
 import type { HttpRequestFacts } from '../../policy/types.js';
-import { FramingError, inspectRequestHead, type RequestHead } from './framing.js';
+import { FramingError, type RequestHead } from './framing.js';
+import type { H1Request } from './h1/request.js';
 import { endToEndRequestHeaders, lowerCasePairs, type Headers } from './forward-headers.js';
 import { normalizeAbsoluteTarget, normalizePath, PathError } from './path.js';
 import type { HttpProtocol } from './request-policy.js';
@@ -27,12 +27,12 @@ export interface Refusal {
 
 const INVALID_HOST: Refusal = { status: 400, reason: 'invalid Host header' };
 
-export function prepareRequest(req: IncomingMessage, limits: HttpLimits): PreparedRequest | Refusal {
-  const head = inspectRequestHead(req.rawHeaders, req.httpVersionMinor, limits.maxHeaderCount);
+export function prepareRequest(req: H1Request, limits: HttpLimits): PreparedRequest | Refusal {
+  const head = req.framing;
   if (head instanceof FramingError) return head;
   // An empty Host is allowed (RFC 9112 §3.2: a target URI without an authority); anything else must be one.
   if (head.host !== undefined && head.host !== '' && !isValidAuthority(head.host)) return INVALID_HOST;
-  const target = req.url ?? '';
+  const target = req.url;
   let path: string;
   let authority: string | undefined;
   if (target.charCodeAt(0) === 0x2f) {
@@ -46,12 +46,16 @@ export function prepareRequest(req: IncomingMessage, limits: HttpLimits): Prepar
   }
   const received = lowerCasePairs(req.rawHeaders);
   const facts: HttpRequestFacts = {
-    method: req.method ?? '',
+    method: req.method,
     path,
     host: authority ?? head.host ?? '',
     headers: withAuthority(endToEndRequestHeaders(received, head.connectionOptions), authority),
   };
-  return { head, facts, received, authority, protocol: req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1' };
+  return { head, facts, received, authority, protocol: httpProtocol(req) };
+}
+
+export function httpProtocol(req: H1Request): HttpProtocol {
+  return req.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
 }
 
 export function isRefusal(value: PreparedRequest | Refusal): value is Refusal {

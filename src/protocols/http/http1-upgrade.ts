@@ -1,19 +1,18 @@
-// Requests after which Node hands the raw socket over: `Upgrade` and `CONNECT`.
+// Requests after which the HTTP/1.x server hands the raw socket over: `Upgrade` and `CONNECT`.
 //
 // Only WebSocket upgrades become tunnels. Any other protocol switch (h2c above all) would open a channel
 // whose later requests policy never sees, so other Upgrade requests are forwarded as plain requests
 // without their upgrade headers (RFC 9110 §7.8 lets a server ignore Upgrade). CONNECT belongs to the
 // forward proxy, not to a reverse-proxy listener.
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Duplex } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { ListenerContext } from '../context.js';
 import { connectionPolicyOf } from '../connection-policy.js';
 import type { ConnectionTracker } from '../connections.js';
 import { downstreamResponseHeaders, lowerCasePairs, upstreamRequestHeaders } from './forward-headers.js';
 import { isRefusal, prepareRequest } from './http1-request.js';
+import type { UpstreamResponseHandler } from './h1/client.js';
+import type { H1Request } from './h1/request.js';
 import {
   ACCESS_DENIED_REPLY,
   CONNECT_NOT_ALLOWED,
@@ -28,18 +27,18 @@ import { upstreamFailure, type UpstreamClient } from './upstream.js';
 import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
 import { splice, tunnelIdle, type TunnelIdle } from '../splice.js';
 
-/** Node does not frame a body on upgrade requests; one that announces a body is ambiguous. */
+/** A body on an upgrade request would be read by the upstream as the new protocol's first bytes: ambiguous. */
 const UPGRADE_WITH_BODY = { status: 400, reason: 'upgrade request with a body' } as const;
 
 export function handleUpgrade(
   ctx: ListenerContext,
   upstream: UpstreamClient,
   tracker: ConnectionTracker,
-  req: IncomingMessage,
+  req: H1Request,
   socket: Socket,
   bodyHead: Buffer,
 ): void {
-  // Node removed its own socket listeners when it handed the socket over.
+  // The server removed its own socket listeners when it handed the socket over.
   socket.on('error', () => socket.destroy());
   tracker.markUnmanaged(socket);
   const conn = connectionPolicyOf(socket);
@@ -51,7 +50,7 @@ export function handleUpgrade(
   const prepared = prepareRequest(req, ctx.config.http);
   if (isRefusal(prepared) || prepared.head.hasBody) {
     const { status, reason } = isRefusal(prepared) ? prepared : UPGRADE_WITH_BODY;
-    recordRejectedRequest(ctx, conn, req.method ?? '', req.url ?? '', 'HTTP/1.1', status, reason);
+    recordRejectedRequest(ctx, conn, req.method, req.url, 'HTTP/1.1', status, reason);
     writeRawReply(socket, refusedRequest(status, reason));
     return;
   }
@@ -93,22 +92,20 @@ export function handleUpgrade(
   );
 }
 
-export function handleConnect(ctx: ListenerContext, req: IncomingMessage, socket: Socket): void {
+export function handleConnect(ctx: ListenerContext, req: H1Request, socket: Socket): void {
   socket.on('error', () => socket.destroy());
   const conn = connectionPolicyOf(socket);
   if (conn === undefined || conn.current() === undefined) {
     socket.destroy();
     return;
   }
-  recordRejectedRequest(ctx, conn, 'CONNECT', req.url ?? '', 'HTTP/1.1', CONNECT_NOT_ALLOWED.status, 'CONNECT on a reverse-proxy listener');
+  recordRejectedRequest(ctx, conn, 'CONNECT', req.url, 'HTTP/1.1', CONNECT_NOT_ALLOWED.status, 'CONNECT on a reverse-proxy listener');
   writeRawReply(socket, CONNECT_NOT_ALLOWED);
 }
 
-type Abort = (err?: Error) => void;
-
 /** Relays the upstream answer to an upgrade request onto the raw client socket: a tunnel, or one response then close. */
-class DetachedExchange implements Dispatcher.DispatchHandler {
-  private abortUpstream: Abort | undefined;
+class DetachedExchange implements UpstreamResponseHandler {
+  private abortUpstream: ((reason: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
   private headSent = false;
   private finished = false;
@@ -124,45 +121,44 @@ class DetachedExchange implements Dispatcher.DispatchHandler {
     socket.once('close', () => {
       if (!this.finished) this.abortUpstream?.(new Error('client closed the connection'));
     });
+    socket.on('drain', () => this.resumeUpstream?.());
   }
 
-  onConnect(abort: Abort): void {
+  onStart(abort: (reason: Error) => void): void {
     if (this.socket.destroyed) abort(new Error('client went away'));
     else this.abortUpstream = abort;
   }
 
-  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
+  onUpgrade(status: number, _reason: string, rawHeaders: string[], upstream: Socket, head: Buffer): void {
     this.finished = true;
     this.release();
-    const headers = downstreamResponseHeaders(rawHeaders ?? [], true);
-    this.socket.write(formatResponseHead(statusCode, 'Switching Protocols', headers));
-    this.exchange.responded(statusCode, lowerCasePairs(headers));
+    const headers = downstreamResponseHeaders(rawHeaders, true);
+    this.socket.write(formatResponseHead(status, 'Switching Protocols', headers));
+    this.exchange.responded(status, lowerCasePairs(headers));
+    if (head.length > 0) this.socket.write(head);
     if (this.bodyHead.length > 0) upstream.write(this.bodyHead);
     splice(this.socket, upstream, this.idle);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    const headers = downstreamResponseHeaders(rawHeaders, false);
-    if (statusCode < 200) {
-      this.socket.write(formatResponseHead(statusCode, statusText, headers));
-      return true;
-    }
+  onInformational(status: number, reason: string, rawHeaders: string[]): void {
+    this.socket.write(formatResponseHead(status, reason, downstreamResponseHeaders(rawHeaders, false)));
+  }
+
+  onResponse(status: number, reason: string, rawHeaders: string[], resume: () => void): void {
     // No tunnel: one response, delimited by closing the connection when it has no length.
+    const headers = downstreamResponseHeaders(rawHeaders, false);
     headers.push('connection', 'close');
-    this.socket.write(formatResponseHead(statusCode, statusText, headers));
+    this.socket.write(formatResponseHead(status, reason, headers));
     this.headSent = true;
     this.resumeUpstream = resume;
-    this.exchange.responded(statusCode, lowerCasePairs(headers));
-    return true;
+    this.exchange.responded(status, lowerCasePairs(headers));
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.socket.write(chunk)) return true;
-    this.socket.once('drain', () => this.resumeUpstream?.());
-    return false;
+    return this.socket.write(chunk);
   }
 
-  onComplete(): void {
+  onEnd(): void {
     this.finished = true;
     this.release();
     closeAfterWrite(this.socket);

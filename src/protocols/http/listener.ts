@@ -2,7 +2,7 @@
 // destination endpoint. Connections are decided at L3/L4 before a byte is read; allowed ones are routed
 // by their first bytes to the HTTP/1.1 server or the HTTP/2 handler. With `tls:` (and for `tls` listeners)
 // a TLS front decides and terminates connections first and serves the decrypted ones (h1 or h2 by ALPN).
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { ListenerContext, RunningListener } from '../context.js';
 import { ConnectionPolicy } from '../connection-policy.js';
 import { ConnectionTracker } from '../connections.js';
@@ -55,19 +55,11 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
   // Both sides share it: one pool of connections (and one connection limit) per upstream.
   const upstream = config.upstream === undefined ? undefined : createListenerUpstream(config);
   const tracker = new ConnectionTracker(ctx);
-  const server = createHttp1Server(ctx, upstream, tracker, parts?.proxy);
+  const http1 = createHttp1Server(ctx, upstream, tracker, parts?.proxy);
   const h2 = createH2Handler(ctx, upstream);
-
-  // The HTTP server itself listens, so Node's connection tracking (header and keep-alive timeouts, idle
-  // connections closed on shutdown) works; its own 'connection' handler runs only after admission and
-  // sniffing, for HTTP/1.x sockets.
-  const [http1Connection] = server.listeners('connection') as Array<(socket: Socket) => void>;
-  if (http1Connection === undefined) throw new Error('node:http server has no connection handler');
-  server.removeListener('connection', http1Connection);
-  const serveHttp1 = (socket: Socket): void => {
-    http1Connection.call(server, socket);
-    socket.resume();
-  };
+  // Half-open connections are the HTTP servers' to handle: a client that stops sending still gets its response.
+  const server = createServer({ allowHalfOpen: true });
+  const serveHttp1 = (socket: Socket): void => http1.serve(socket);
   const serve = Object.assign(
     (socket: Socket, protocol: 'h1' | 'h2' | 'sniff'): void => {
       if (protocol === 'h1') return serveHttp1(socket);
@@ -108,6 +100,7 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
         // Stops accepting and closes idle keep-alive connections; busy ones get `Connection: close`,
         // HTTP/2 sessions a GOAWAY.
         server.close();
+        http1.close();
         await Promise.all([tracker.shutdown(SHUTDOWN_GRACE_MS), h2.close()]);
         await Promise.all([upstream === undefined ? undefined : closeUpstream(upstream), front.close()]);
       })()),

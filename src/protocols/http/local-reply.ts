@@ -1,8 +1,9 @@
 // Responses the proxy writes itself: policy denials (403), refused requests (400/431/405) and upstream
 // failures (503/504). Plain text, fixed length, as Envoy's local replies.
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { lowerCasePairs, type Headers } from './forward-headers.js';
+import type { H1Response } from './h1/response.js';
 
 export interface LocalReply {
   readonly status: number;
@@ -13,12 +14,11 @@ export interface LocalReply {
  * Writes a local reply on an HTTP/1.x response. `close` adds `Connection: close` (after framing errors the
  * rest of the byte stream cannot be trusted). Returns the headers sent, for the response flow record.
  */
-export function sendLocalReply(res: ServerResponse, reply: LocalReply, close: boolean): Headers {
+export function sendLocalReply(res: H1Response, reply: LocalReply, close: boolean): Headers {
   const length = String(Buffer.byteLength(reply.body));
   const headers = close
     ? ['content-type', 'text/plain', 'content-length', length, 'connection', 'close']
     : ['content-type', 'text/plain', 'content-length', length];
-  // The reason phrase is explicit: a failed earlier writeHead may have left another in statusMessage.
   res.writeHead(reply.status, STATUS_CODES[reply.status] ?? '', headers);
   res.end(reply.body);
   return lowerCasePairs(headers);
@@ -35,7 +35,7 @@ export function writeRawReply(socket: Socket, reply: LocalReply): Headers {
   return lowerCasePairs(headers);
 }
 
-/** An HTTP/1.1 status line and header section, for bytes written outside ServerResponse. */
+/** An HTTP/1.1 status line and header section, for bytes written straight onto a socket. */
 export function formatResponseHead(status: number, statusText: string, headers: readonly string[]): string {
   let head = `HTTP/1.1 ${status} ${statusText}\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;

@@ -1,39 +1,35 @@
-// The pooled keep-alive clients towards an upstream, and what their failures mean for the client. For
-// HTTP/1.1 upstreams undici's dispatch is used directly: it streams both bodies with backpressure, hands
-// response headers over as raw bytes (original case, duplicates kept), and is the fastest option
-// (perf-baselines.md: a node:http client proxy does ~20 % fewer requests/s than the same proxy on an undici
-// Pool). HTTP/2 upstreams use the proxy's own client (h2-upstream.ts) for HTTP/1.1 and HTTP/2 requests alike.
+// The pooled keep-alive clients towards an upstream, and what their failures mean for the client. Both are
+// Portcullis' own: HTTP/1.1 (h1/client.ts) and HTTP/2 (h2-upstream.ts), the latter for HTTP/1.1 and HTTP/2
+// requests alike.
 import type { Socket } from 'node:net';
-import { Pool } from 'undici';
+import type { ConnectionOptions } from 'node:tls';
 import type { HttpLimits, ListenerConfig } from '../../config/types.js';
+import { H1UpstreamPool, type H1PoolOptions } from './h1/client.js';
 import { connectionWindowSize, initialWindowSize } from './h2-settings.js';
 import { H2UpstreamPool, type H2UpstreamOptions } from './h2-upstream.js';
 import { RequestGate } from './upstream-gate.js';
 import { UPSTREAM_CONNECT_ERROR, UPSTREAM_TIMEOUT, type LocalReply } from './local-reply.js';
 
 /**
- * A client towards one upstream, in the protocol requests go there with: HTTP/1.1 on an undici pool, or HTTP/2
- * (h2c with prior knowledge, h2 over TLS by ALPN) on the proxy's own client, whichever protocol the requests
- * arrive in.
+ * A client towards one upstream, in the protocol requests go there with: HTTP/1.1, or HTTP/2 (h2c with prior
+ * knowledge, h2 over TLS by ALPN), whichever protocol the requests arrive in.
  */
 export type UpstreamClient =
-  | { readonly protocol: 'http1'; readonly pool: Pool; readonly gate: RequestGate }
+  | { readonly protocol: 'http1'; readonly pool: H1UpstreamPool; readonly gate: RequestGate }
   | { readonly protocol: 'h2' | 'h2c'; readonly pool: H2UpstreamPool };
 
-/** undici options for HTTP/1.1 pools and agents: timeouts, one request per connection, the connection limit. */
-export function http1PoolOptions(limits: HttpLimits): Pool.Options {
+/** HTTP/1.1 pool options from a listener's limits: timeouts and the connection limit. */
+export function http1PoolOptions(limits: HttpLimits): Omit<H1PoolOptions, 'host' | 'port'> {
   return {
-    connectTimeout: limits.upstreamConnectTimeoutMs,
-    headersTimeout: limits.upstreamTimeoutMs,
-    // Streaming responses may pause for long; idle bodies are bounded by undici's default (300 s).
-    pipelining: 1,
-    connections: limits.upstreamMaxConnections,
+    connectTimeoutMs: limits.upstreamConnectTimeoutMs,
+    responseTimeoutMs: limits.upstreamTimeoutMs,
+    maxConnections: limits.upstreamMaxConnections,
   };
 }
 
-/** An HTTP/1.1 upstream at `origin` (`http://host:port` or `https://...`), `connect`: TLS options. */
-export function http1Upstream(origin: string, limits: HttpLimits, connect?: Pool.Options['connect']): UpstreamClient {
-  const pool = new Pool(origin, { ...http1PoolOptions(limits), ...(connect !== undefined ? { connect } : {}) });
+/** An HTTP/1.1 upstream at `host`:`port`; `tls`: HTTP/1.1 over TLS with these options. */
+export function http1Upstream(host: string, port: number, limits: HttpLimits, tls?: ConnectionOptions): UpstreamClient {
+  const pool = new H1UpstreamPool({ ...http1PoolOptions(limits), host, port, ...(tls !== undefined ? { tls } : {}) });
   return { protocol: 'http1', pool, gate: new RequestGate(limits) };
 }
 
@@ -59,20 +55,19 @@ export function createListenerUpstream(config: ListenerConfig): UpstreamClient {
   if (config.upstreamProtocol !== 'http1') {
     return h2Upstream(target.host, target.port, config.http, config.upstreamProtocol === 'h2' ? { servername: target.host } : undefined);
   }
-  const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-  return http1Upstream(`http://${host}:${target.port}`, config.http);
+  return http1Upstream(target.host, target.port, config.http);
 }
 
 /** Called once its users are gone: what is still in flight on an HTTP/1.1 pool is aborted, HTTP/2 streams finish. */
 export async function closeUpstream(upstream: UpstreamClient): Promise<void> {
-  await (upstream.protocol === 'http1' ? upstream.pool.destroy() : upstream.pool.close());
+  await upstream.pool.close();
 }
 
 /** The local reply for a request whose upstream exchange failed before response headers, and why. */
 export function upstreamFailure(err: Error): { readonly reply: LocalReply; readonly info: string } {
   const code = (err as { code?: unknown }).code;
   const info = `upstream ${typeof code === 'string' ? code + ': ' : ''}${err.message}`;
-  return { reply: code === 'UND_ERR_HEADERS_TIMEOUT' ? UPSTREAM_TIMEOUT : UPSTREAM_CONNECT_ERROR, info };
+  return { reply: code === 'PCL_UPSTREAM_RESPONSE_TIMEOUT' ? UPSTREAM_TIMEOUT : UPSTREAM_CONNECT_ERROR, info };
 }
 
 /**

@@ -374,6 +374,8 @@ export function peekClientHello(socket: Socket, options: PeekOptions): Promise<P
     socket.once('end', onEnd);
     socket.once('close', onEnd);
     socket.once('error', onError);
+    // A socket handed over by the HTTP server (CONNECT) is paused.
+    socket.resume();
     if (socket.destroyed || socket.readableEnded) onEnd();
   });
 }

@@ -104,9 +104,8 @@ export class UpstreamRoutes {
   }
 
   private createUpstream(target: OriginTarget, context: tls.SecureContext | undefined, servername: string | undefined): ConnectionUpstream {
-    const host = target.host.includes(':') ? `[${target.host}]` : target.host;
     const verify = context === undefined ? undefined : { secureContext: context, rejectUnauthorized: true, ...(servername !== undefined ? { servername } : {}) };
-    const http1 = http1Upstream(`${verify ? 'https' : 'http'}://${host}:${target.port}`, this.limits, verify);
+    const http1 = http1Upstream(target.host, target.port, this.limits, verify);
     return { http1, h2: target.http2 ? h2Upstream(target.host, target.port, this.limits, verify) : http1 };
   }
 }
