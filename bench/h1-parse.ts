@@ -3,6 +3,7 @@
 // Bounded: ITERATIONS per round, best of ROUNDS.
 //   npx tsc -p . && node dist/bench/h1-parse.js
 import { HeadError, findHeadEnd, parseRequestHead } from '../src/protocols/http/h1/head-parser.js';
+import { llhttpRequestParser } from '../test/helpers/llhttp.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 500_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -27,29 +28,13 @@ function portcullis(): void {
   if (head instanceof HeadError) throw new Error(head.reason);
 }
 
-interface LlhttpParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(buf: Buffer): number | Error;
-  [key: number]: unknown;
-}
-
-/** llhttp as node:http runs it (strict), with callbacks that keep what the proxy would need. */
+/** llhttp as node:http runs it (strict), its callbacks building what the proxy would need. */
 function llhttp(): () => void {
-  const binding = (process as unknown as { binding(name: string): unknown }).binding('http_parser') as {
-    HTTPParser: { new (): LlhttpParser; REQUEST: number; kOnHeadersComplete: number; kOnMessageComplete: number };
-  };
-  const { HTTPParser } = binding;
-  const parser = new HTTPParser();
-  let seen: unknown;
-  parser[HTTPParser.kOnHeadersComplete] = (_major: number, _minor: number, headers: string[], _method: number, url: string) => {
-    seen = [headers, url];
-    return 0;
-  };
-  parser[HTTPParser.kOnMessageComplete] = () => 0;
-  parser.initialize(HTTPParser.REQUEST, {}, 0, 0);
+  const { parser, messages } = llhttpRequestParser(16384);
   return () => {
     const r = parser.execute(HEAD);
-    if (r instanceof Error || seen === undefined) throw new Error('llhttp failed');
+    if (typeof r !== 'number' || messages.length !== 1) throw new Error('llhttp failed');
+    messages.length = 0;
   };
 }
 
