@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HttpAllowRule } from './http-rule.js';
-import { asChild, type Address, type Child } from './processes.js';
+import { asChild, openFilesLimit, type Address, type Child } from './processes.js';
 
 /** True when an `haproxy` binary is on the PATH (.ci/run installs it). */
 export function haproxyInstalled(): boolean {
@@ -30,6 +30,7 @@ backend door
  * thread, as nginx runs one worker and Portcullis one event loop: the comparison is per core.
  */
 export function startHaproxyHttp1(dir: string, listen: Address, upstream: Address, rule: HttpAllowRule, maxConnections = 1000): Child {
+  const maxconn = Math.min(maxConnections, haproxyMaxConnections());
   return startHaproxy(
     dir,
     listen,
@@ -42,8 +43,17 @@ backend deathstar
   http-reuse always
   server upstream ${upstream.host}:${upstream.port}
 `,
-    `maxconn ${maxConnections}\n  nbthread 1`,
+    `maxconn ${maxconn}\n  nbthread 1`,
   );
+}
+
+/**
+ * The most connections haproxy takes under this process's open-files limit, which it inherits: it reserves two
+ * descriptors per connection (client and server side) plus a few of its own, and refuses to start when a
+ * `maxconn` needs more than it can raise the limit to.
+ */
+export function haproxyMaxConnections(): number {
+  return Math.floor((openFilesLimit() - 64) / 2);
 }
 
 function denyUnless(rule: HttpAllowRule): string {

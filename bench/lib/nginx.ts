@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HttpAllowRule } from './http-rule.js';
-import { asChild, type Address, type Child } from './processes.js';
+import { asChild, openFilesLimit, type Address, type Child } from './processes.js';
 
 /** True when an `nginx` binary is on the PATH (.ci/run installs it). */
 export function nginxInstalled(): boolean {
@@ -20,19 +20,18 @@ export function startNginxHttp1(dir: string, listen: Address, upstream: Address,
   mkdirSync(prefix, { recursive: true });
   const key = rule.method === undefined ? '$uri' : '$request_method $uri';
   const allowed = rule.allowedPaths.map((p) => `    "${rule.method === undefined ? '' : `${rule.method} `}${p}" 1;`).join('\n');
-  // A client connection uses one descriptor and may hold an upstream one.
-  const descriptors = 2 * maxConnections + 100;
+  // A client connection uses one descriptor and may hold an upstream one; the worker inherits the open-files limit.
+  const workerConnections = Math.min(2 * maxConnections + 100, openFilesLimit());
   const config = join(prefix, 'nginx.conf');
   writeFileSync(
     config,
     `# As root the master would otherwise run its worker as nobody, who cannot read this private temp dir.
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 worker_processes 1;
-worker_rlimit_nofile ${descriptors};
 pid ${join(prefix, 'nginx.pid')};
 error_log ${join(prefix, 'error.log')} warn;
 events {
-  worker_connections ${descriptors};
+  worker_connections ${workerConnections};
 }
 http {
   access_log ${join(prefix, 'access.log')} combined buffer=256k flush=1s;

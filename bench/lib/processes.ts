@@ -85,3 +85,13 @@ export function processTree(pid: number): number[] {
   }
   return [pid, ...children.flatMap(processTree)];
 }
+
+/** The soft limit on open files of this process, which the children it starts inherit (Infinity off Linux). */
+export function openFilesLimit(): number {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m === null ? Infinity : Number(m[1]);
+  } catch {
+    return Infinity;
+  }
+}
