@@ -6,9 +6,9 @@
 //   BENCH_BASELINE_CLI=<other build>/dist/src/cli/main.js adds that build's Portcullis (flows to a file, and off)
 //   beside this one, so two versions are compared in the same run.
 // Every server runs in its own process; wrk (1 thread, 50 connections) in another. With wrk as the load generator,
-// a last round runs autocannon (the design card's) against Portcullis and haproxy as a cross-check. Then each setup
-// is measured unloaded (1 connection, sequential requests) for the latency a hop adds. The machine is shared and
-// noisy, so compare the ratios of one run, not absolute numbers across runs.
+// a last round runs autocannon (the design card's) against Portcullis and haproxy as a cross-check. Each round also
+// measures direct, haproxy, nginx and Portcullis unloaded (wrk, 1 connection, sequential requests) for the latency
+// a hop adds. The machine is shared and noisy, so compare the ratios of one run, not absolute numbers across runs.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,8 @@ const baselineCli = process.env.BENCH_BASELINE_CLI;
 const here = fileURLToPath(new URL('.', import.meta.url));
 
 type LoadGenerator = (opts: LoadOptions) => Promise<LoadResult>;
-const useWrk = process.env.BENCH_LOADGEN !== 'autocannon' && wrkInstalled();
+const haveWrk = wrkInstalled();
+const useWrk = process.env.BENCH_LOADGEN !== 'autocannon' && haveWrk;
 const main: { name: string; run: LoadGenerator } = useWrk ? { name: 'wrk', run: wrk } : { name: 'autocannon', run: load };
 
 const HAPROXY = 'haproxy';
@@ -86,13 +87,15 @@ async function mainRun(): Promise<void> {
         append(loaded, s.name, r);
         process.stderr.write(`round ${round + 1} ${s.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99.toFixed(2)} ms, ${r.cpuUsPerRequest.toFixed(0)} µs CPU/request\n`);
       }
-      for (const s of unloadedSetups) append(unloaded, s.name, (await main.run(loadOptions(s, 1, UNLOADED_SECONDS))).p50);
+      // autocannon reports whole milliseconds, too coarse for one hop: wrk's microseconds or nothing.
+      if (haveWrk) for (const s of unloadedSetups) append(unloaded, s.name, (await wrk(loadOptions(s, 1, UNLOADED_SECONDS))).p50);
     }
     const crossCheck = new Map<string, Measured[]>();
     if (useWrk) for (const s of setups.filter((x) => x.name === HAPROXY || x.name === PORTCULLIS)) append(crossCheck, s.name, await measure(s, load, CONNECTIONS, SECONDS));
 
     reportLoaded(loaded);
-    reportUnloaded(unloaded);
+    if (haveWrk) reportUnloaded(unloaded);
+    else console.log('\nunloaded latency not measured: wrk is not installed');
     if (crossCheck.size > 0) reportCrossCheck(crossCheck);
   } finally {
     for (const s of servers.reverse()) await s.child.stop();
@@ -198,7 +201,7 @@ function reportLoaded(results: Map<string, Measured[]>): void {
 function reportUnloaded(results: Map<string, number[]>): void {
   const p50 = new Map([...results].map(([name, values]) => [name, median(values) * 1000]));
   const direct = p50.get('direct')!;
-  console.log(`\nunloaded, ${main.name}, 1 connection, sequential requests, ${UNLOADED_SECONDS} s x ${ROUNDS} round(s), median p50`);
+  console.log(`\nunloaded, wrk, 1 connection, sequential requests, ${UNLOADED_SECONDS} s x ${ROUNDS} round(s), median p50`);
   console.log('setup                        p50 µs  added µs');
   for (const [name, us] of p50) console.log(`${name.padEnd(27)} ${pad(us.toFixed(0), 7)}  ${pad(name === 'direct' ? '-' : (us - direct).toFixed(0), 8)}`);
   const haproxy = p50.get(HAPROXY);
