@@ -12,7 +12,7 @@ export function haproxyInstalled(): boolean {
 
 /**
  * haproxy in HTTP mode speaking h2c on both sides, with the Cloud City rule as ACLs: only `allowedPaths` from
- * `allowedSource` pass, anything else gets 403. The native L7 peer of bench/grpc and bench/h2.
+ * `allowedSources` pass, anything else gets 403. The native L7 peer of bench/grpc and bench/h2.
  */
 export function startHaproxyH2(dir: string, listen: Address, upstream: Address, rule: HttpAllowRule): Child {
   return startHaproxy(dir, listen, 'mode http', `frontend doors
