@@ -9,7 +9,16 @@ export interface LoadResult {
   readonly non2xx: number;
 }
 
-export async function load(opts: { url: string; seconds: number; connections: number; method?: string; body?: string; headers?: Record<string, string> }): Promise<LoadResult> {
+export interface LoadOptions {
+  readonly url: string;
+  readonly seconds: number;
+  readonly connections: number;
+  readonly method?: string;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+}
+
+export async function load(opts: LoadOptions): Promise<LoadResult> {
   const r = await autocannon({
     url: opts.url,
     connections: opts.connections,

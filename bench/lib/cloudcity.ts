@@ -66,7 +66,7 @@ listeners:
     if (haproxyInstalled()) {
       const port = await freePort();
       const allowedPaths = ['GetName', 'GetLocation', 'RequestMaintenance'].map((m) => `/cloudcity.DoorManager/${m}`);
-      children.push(startHaproxyH2(dir, { host: '127.0.0.1', port }, { host: DOOR, port: doorPort }, { allowedSource: '127.0.0.1', allowedPaths }));
+      children.push(startHaproxyH2(dir, { host: '127.0.0.1', port }, { host: DOOR, port: doorPort }, { allowedSources: ['127.0.0.1'], allowedPaths }));
       await waitForPort('127.0.0.1', port);
       targets.push({ name: 'haproxy h2', host: '127.0.0.1', port });
     }

@@ -2,6 +2,7 @@
 // machine was. On a small shared machine a proxy's throughput depends on whether the cores are already
 // full without it, which these figures show. Elsewhere than Linux they read as 0.
 import { readFileSync } from 'node:fs';
+import { processTree } from './processes.js';
 
 /** User + system CPU seconds of a process so far (0 when unknown). */
 export function processCpuSeconds(pid: number | undefined): number {
@@ -13,6 +14,11 @@ export function processCpuSeconds(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/** User + system CPU seconds of a process and its descendants so far (nginx: master + workers). */
+export function treeCpuSeconds(pid: number | undefined): number {
+  return pid === undefined ? 0 : processTree(pid).reduce((sum, p) => sum + processCpuSeconds(p), 0);
 }
 
 /** Clock ticks of all cores so far: total and idle (idle + iowait). */

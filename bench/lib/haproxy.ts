@@ -2,12 +2,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { asChild, type Child } from './processes.js';
-
-interface Address {
-  readonly host: string;
-  readonly port: number;
-}
+import type { HttpAllowRule } from './http-rule.js';
+import { asChild, openFilesLimit, type Address, type Child } from './processes.js';
 
 /** True when an `haproxy` binary is on the PATH (.ci/run installs it). */
 export function haproxyInstalled(): boolean {
@@ -16,16 +12,53 @@ export function haproxyInstalled(): boolean {
 
 /**
  * haproxy in HTTP mode speaking h2c on both sides, with the Cloud City rule as ACLs: only `allowedPaths` from
- * `allowedSource` pass, anything else gets 403. The native L7 peer of bench/grpc and bench/h2.
+ * `allowedSources` pass, anything else gets 403. The native L7 peer of bench/grpc and bench/h2.
  */
-export function startHaproxyH2(dir: string, listen: Address, upstream: Address, rule: { allowedSource: string; allowedPaths: readonly string[] }): Child {
+export function startHaproxyH2(dir: string, listen: Address, upstream: Address, rule: HttpAllowRule): Child {
   return startHaproxy(dir, listen, 'mode http', `frontend doors
   bind ${listen.host}:${listen.port} proto h2
-  http-request deny deny_status 403 unless { src ${rule.allowedSource} } { path ${rule.allowedPaths.join(' ')} }
+  ${denyUnless(rule)}
   default_backend door
 backend door
   server upstream ${upstream.host}:${upstream.port} proto h2
 `);
+}
+
+/**
+ * haproxy in HTTP mode speaking HTTP/1.1 on both sides, keep-alive both ways and idle upstream connections
+ * shared by all clients (`http-reuse always`), with `rule` as ACLs: the native L7 peer of bench/http1. One
+ * thread, as nginx runs one worker and Portcullis one event loop: the comparison is per core.
+ */
+export function startHaproxyHttp1(dir: string, listen: Address, upstream: Address, rule: HttpAllowRule, maxConnections = 1000): Child {
+  const maxconn = Math.min(maxConnections, haproxyMaxConnections());
+  return startHaproxy(
+    dir,
+    listen,
+    'mode http\n  option http-keep-alive',
+    `frontend landing
+  bind ${listen.host}:${listen.port}
+  ${denyUnless(rule)}
+  default_backend deathstar
+backend deathstar
+  http-reuse always
+  server upstream ${upstream.host}:${upstream.port}
+`,
+    `maxconn ${maxconn}\n  nbthread 1`,
+  );
+}
+
+/**
+ * The most connections haproxy takes under this process's open-files limit, which it inherits: it reserves two
+ * descriptors per connection (client and server side) plus a few of its own, and refuses to start when a
+ * `maxconn` needs more than it can raise the limit to.
+ */
+export function haproxyMaxConnections(): number {
+  return Math.floor((openFilesLimit() - 64) / 2);
+}
+
+function denyUnless(rule: HttpAllowRule): string {
+  const method = rule.method === undefined ? '' : ` { method ${rule.method} }`;
+  return `http-request deny deny_status 403 unless { src ${rule.allowedSources.join(' ')} }${method} { path ${rule.allowedPaths.join(' ')} }`;
 }
 
 /**
@@ -39,13 +72,13 @@ export function startHaproxyTcp(dir: string, listen: Address, upstream: Address)
 `);
 }
 
-/** Writes a config (shared limits and timeouts, then `proxies`) and runs haproxy in the foreground. */
-function startHaproxy(dir: string, listen: Address, mode: string, proxies: string): Child {
+/** Writes a config (`global` settings, shared timeouts, then `proxies`) and runs haproxy in the foreground. */
+function startHaproxy(dir: string, listen: Address, mode: string, proxies: string, global = 'maxconn 1000'): Child {
   const config = join(dir, `haproxy-${listen.port}.cfg`);
   writeFileSync(
     config,
     `global
-  maxconn 1000
+  ${global}
 defaults
   ${mode}
   timeout connect 5s
