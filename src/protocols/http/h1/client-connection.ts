@@ -29,6 +29,12 @@ const enum State {
   Closed,
 }
 
+const enum Deadline {
+  Connect,
+  Response,
+  Body,
+}
+
 const enum Framing {
   Length,
   Chunked,
@@ -55,7 +61,7 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
   private paused = false;
   /** The pending deadline of the current state (performance.now() ms; 0: none) and what passing it means. */
   private deadline = 0;
-  private deadlineError: UpstreamError | undefined;
+  private deadlineKind = Deadline.Connect;
   private keepAliveMs = DEFAULT_KEEP_ALIVE_MS;
   private error: Error | undefined;
 
@@ -71,7 +77,7 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
     this.socket.on('drain', this.onDrain);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
-    this.setDeadline(connectTimeoutMs, 'PCL_UPSTREAM_CONNECT_TIMEOUT', `no connection within ${connectTimeoutMs} ms (upstreamConnectTimeoutMs)`);
+    this.setDeadline(connectTimeoutMs, Deadline.Connect);
     pool.sweep.add(this);
   }
 
@@ -100,7 +106,19 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
   checkDeadlines(now: number): void {
     if (this.deadline === 0 || now < this.deadline) return;
     if (this.state === State.Idle) this.destroy();
-    else this.abort(this.deadlineError!);
+    else this.abort(this.deadlineError());
+  }
+
+  private deadlineError(): UpstreamError {
+    const { connectTimeoutMs, responseTimeoutMs } = this.pool.options;
+    switch (this.deadlineKind) {
+      case Deadline.Connect:
+        return new UpstreamError('PCL_UPSTREAM_CONNECT_TIMEOUT', `no connection within ${connectTimeoutMs} ms (upstreamConnectTimeoutMs)`);
+      case Deadline.Response:
+        return new UpstreamError('PCL_UPSTREAM_RESPONSE_TIMEOUT', `no response head within ${responseTimeoutMs} ms (upstreamTimeoutMs)`);
+      case Deadline.Body:
+        return new UpstreamError('PCL_UPSTREAM_BODY_TIMEOUT', `response body made no progress for ${RESPONSE_BODY_IDLE_MS} ms`);
+    }
   }
 
   // BodySink: the request body
@@ -162,10 +180,7 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
   /** The whole request is on the wire: the response head is due within the response timeout. */
   private requestWritten(): void {
     this.requestDone = true;
-    if (this.state === State.Head) {
-      const ms = this.pool.options.responseTimeoutMs;
-      this.setDeadline(ms, 'PCL_UPSTREAM_RESPONSE_TIMEOUT', `no response head within ${ms} ms (upstreamTimeoutMs)`);
-    }
+    if (this.state === State.Head) this.setDeadline(this.pool.options.responseTimeoutMs, Deadline.Response);
   }
 
   private readonly onConnect = (): void => {
@@ -308,12 +323,12 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
   }
 
   private touchBody(): void {
-    this.setDeadline(RESPONSE_BODY_IDLE_MS, 'PCL_UPSTREAM_BODY_TIMEOUT', `response body made no progress for ${RESPONSE_BODY_IDLE_MS} ms`);
+    this.setDeadline(RESPONSE_BODY_IDLE_MS, Deadline.Body);
   }
 
-  private setDeadline(ms: number, code: string, message: string): void {
+  private setDeadline(ms: number, kind: Deadline): void {
     this.deadline = performance.now() + ms;
-    if (this.deadlineError?.code !== code) this.deadlineError = new UpstreamError(code, message);
+    this.deadlineKind = kind;
   }
 
   private readonly onDrain = (): void => {

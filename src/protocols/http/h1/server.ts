@@ -135,7 +135,10 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
   flow(): void {
     this.flowing = true;
     this.resumeSocket();
-    this.process();
+    // Started from the request handler (inside process()): the body bytes already here go now, in the same
+    // write as the upstream request head.
+    if (!this.processing) this.process();
+    else if (this.state === State.Body && this.buf !== undefined) this.readBody(this.buf);
   }
 
   pause(): void {
