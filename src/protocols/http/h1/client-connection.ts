@@ -5,6 +5,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { BodySink } from './body.js';
 import { ChunkedDecoder } from './chunked.js';
+import { chunkLine, writeFramed } from './write.js';
 import { RESPONSE_BODY_IDLE_MS, UpstreamError, type Exchange, type H1UpstreamPool } from './client.js';
 import type { DeadlineHolder } from './deadlines.js';
 import { findHeadEnd, HeadError, parseResponseHead } from './head-parser.js';
@@ -54,6 +55,7 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
   private bodyRemaining = 0;
   private decoder: ChunkedDecoder | undefined;
   private chunkedRequest = false;
+  private pendingHead = '';
   private requestDone = false;
   /** The response allows another request on this connection. */
   private keepAlive = false;
@@ -126,23 +128,27 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
   data(chunk: Buffer): boolean {
     if (this.state === State.Closed || chunk.length === 0) return true;
     if (this.state === State.Body) this.touchBody();
-    if (!this.chunkedRequest) return this.socket.write(chunk);
-    const socket = this.socket;
-    socket.cork();
-    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    socket.write(chunk);
-    const ok = socket.write('\r\n', 'latin1');
-    socket.uncork();
-    return ok;
+    const head = this.takeHead();
+    if (this.chunkedRequest) return writeFramed(this.socket, head + chunkLine(chunk.length), chunk, '\r\n');
+    return head === '' ? this.socket.write(chunk) : writeFramed(this.socket, head, chunk, '');
   }
 
   end(trailers: readonly string[]): void {
     if (this.state === State.Closed) return;
+    let tail = this.takeHead();
     if (this.chunkedRequest) {
       const forwarded = this.ex?.request.forwardTrailers?.(trailers) ?? [];
-      this.socket.write(forwarded.length === 0 ? '0\r\n\r\n' : `0\r\n${fields(forwarded)}\r\n`, 'latin1');
+      tail += forwarded.length === 0 ? '0\r\n\r\n' : `0\r\n${fields(forwarded)}\r\n`;
     }
+    if (tail !== '') this.socket.write(tail, 'latin1');
     this.requestWritten();
+  }
+
+  /** The request head not written yet: it leaves with the first body bytes. */
+  private takeHead(): string {
+    const head = this.pendingHead;
+    this.pendingHead = '';
+    return head;
   }
 
   private write(ex: Exchange): void {
@@ -164,17 +170,16 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
     this.chunkedRequest = body !== null && length === undefined;
     if (body === null) head += EXPECTS_PAYLOAD.has(method) ? 'content-length: 0\r\n\r\n' : '\r\n';
     else head += this.chunkedRequest ? 'transfer-encoding: chunked\r\n\r\n' : `content-length: ${length}\r\n\r\n`;
-    const socket = this.socket;
     if (body === null) {
-      socket.write(head, 'latin1');
+      this.socket.write(head, 'latin1');
       this.requestWritten();
       return;
     }
     // The head and whatever of the body is already here leave in one write.
-    socket.cork();
-    socket.write(head, 'latin1');
+    this.pendingHead = head;
     body.start(this);
-    socket.uncork();
+    const unsent = this.takeHead();
+    if (unsent !== '') this.socket.write(unsent, 'latin1');
   }
 
   /** The whole request is on the wire: the response head is due within the response timeout. */

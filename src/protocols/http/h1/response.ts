@@ -5,6 +5,7 @@
 // body bytes or the end, so a short response leaves in one write.
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { chunkLine, writeFramed } from './write.js';
 
 /** The client connection as the response sees it. */
 export interface ResponseConnection {
@@ -135,24 +136,10 @@ export class H1Response {
     const socket = this.conn.socket;
     if (this.destroyed) return false;
     this.conn.touch();
-    if (!this.headersSent) {
-      const head = this.flushHead(undefined);
-      if (!this.hasBody || chunk.length === 0) return socket.write(head, 'latin1');
-      socket.cork();
-      socket.write(this.chunked ? `${head}${chunk.length.toString(16)}\r\n` : head, 'latin1');
-      socket.write(chunk);
-      const ok = this.chunked ? socket.write('\r\n', 'latin1') : socket.writableLength < socket.writableHighWaterMark;
-      socket.uncork();
-      return ok;
-    }
-    if (!this.hasBody || chunk.length === 0) return true;
-    if (!this.chunked) return socket.write(chunk);
-    socket.cork();
-    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    socket.write(chunk);
-    const ok = socket.write('\r\n', 'latin1');
-    socket.uncork();
-    return ok;
+    const head = this.headersSent ? '' : this.flushHead(undefined);
+    if (!this.hasBody || chunk.length === 0) return head === '' || socket.write(head, 'latin1');
+    if (!this.chunked) return head === '' ? socket.write(chunk) : writeFramed(socket, head, chunk, '');
+    return writeFramed(socket, head + chunkLine(chunk.length), chunk, '\r\n');
   }
 
   /** Ends the response, with a last piece of body (`body`, whose length frames it if the head is not out yet) and trailers. */
@@ -165,12 +152,7 @@ export class H1Response {
       const head = this.flushHead(length);
       if (body === undefined || !this.hasBody || length === 0) socket.write(head, 'latin1');
       else if (typeof body === 'string') socket.write(head + body, 'latin1');
-      else {
-        socket.cork();
-        socket.write(head, 'latin1');
-        socket.write(body);
-        socket.uncork();
-      }
+      else writeFramed(socket, head, body, '');
     } else if (body !== undefined) this.write(typeof body === 'string' ? Buffer.from(body, 'latin1') : body);
     if (this.chunked) socket.write(trailers === undefined || trailers.length === 0 ? '0\r\n\r\n' : `0\r\n${formatFields(sendable(trailers))}\r\n`, 'latin1');
     this.conn.responseDone(this.last);
