@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { H2ClientSession, type H2ClientStream, type H2ResponseHandler } from '../src/protocols/http/h2-wire/client.js';
+import { H2ClientSession, type H2ClientStream, type H2ResponseHandler } from '../src/protocols/http/h2/wire/client.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { H2ClientSession, type H2ClientOptions, type H2ClientStream } from '../../src/protocols/http/h2-wire/client.js';
+import { H2ClientSession, type H2ClientOptions, type H2ClientStream } from '../../src/protocols/http/h2/wire/client.js';
 
 export const HOST = '127.0.0.1';
 

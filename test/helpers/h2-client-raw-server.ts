@@ -2,8 +2,8 @@
 // given, records every frame the client sends (after the preface) and writes exactly the frames a test asks
 // for, including ones a real server never would.
 import net from 'node:net';
-import { FrameType, PREFACE, frame, settingsFrame } from '../../src/protocols/http/h2-wire/frames.js';
-import { encodeHeaderBlock } from '../../src/protocols/http/h2-wire/hpack.js';
+import { FrameType, PREFACE, frame, settingsFrame } from '../../src/protocols/http/h2/wire/frames.js';
+import { encodeHeaderBlock } from '../../src/protocols/http/h2/wire/hpack.js';
 
 export interface RawFrame {
   readonly type: number;

@@ -11,7 +11,7 @@ import { parsePolicyText } from '../../src/policy/load.js';
 import { buildSnapshot } from '../../src/policy/snapshot.js';
 import { formatSourceError, type PolicySnapshot } from '../../src/policy/types.js';
 import { ConnectionPolicy } from '../../src/protocols/connection-policy.js';
-import { createH2Handler } from '../../src/protocols/http/h2.js';
+import { createH2Handler } from '../../src/protocols/http/h2/handler.js';
 import { sniffProtocol } from '../../src/protocols/http/sniff.js';
 import { RecordingFlows, RecordingMetrics } from './http-observers.js';
 

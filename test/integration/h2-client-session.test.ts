@@ -8,7 +8,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { startDoorServer } from '../../src/demo/cloudcity/door-server.js';
-import { ErrorCode, Flag, FrameType, Setting, frame } from '../../src/protocols/http/h2-wire/frames.js';
+import { ErrorCode, Flag, FrameType, Setting, frame } from '../../src/protocols/http/h2/wire/frames.js';
 import {
   HOST, closedPort, connect, field, requestHeaders, selfSigned, send, sessionClosed, sha256, startServer, startTap, type TestServer,
 } from '../helpers/h2-client-fixtures.js';

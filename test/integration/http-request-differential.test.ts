@@ -5,7 +5,7 @@
 // userinfo, no space) and header values (no CTL) follow the rules of the HTTP/1.1 parser on both.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { HpackDecoder } from '../../src/protocols/http/h2-wire/hpack.js';
+import { HpackDecoder } from '../../src/protocols/http/h2/wire/hpack.js';
 import { startH2EchoUpstream, type H2EchoUpstream } from '../helpers/h2-echo-upstream.js';
 import { FrameType, RawH2Client, requestFields } from '../helpers/h2-raw-client.js';
 import { deathstarHttpPolicy, startProxy, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';

@@ -1,7 +1,7 @@
 // gRPC answers the proxy writes itself: content-type detection, status mapping and message encoding.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GrpcStatus, grpcStatusForHttp, grpcTrailersOnly, isGrpcContentType, percentEncodeGrpcMessage } from '../../src/protocols/http/grpc.js';
+import { GrpcStatus, grpcStatusForHttp, grpcTrailersOnly, isGrpcContentType, percentEncodeGrpcMessage } from '../../src/protocols/http/h2/grpc.js';
 
 test('gRPC content types are recognised, lookalikes are not', () => {
   for (const t of ['application/grpc', 'application/grpc+proto', 'application/grpc+json', 'application/grpc;charset=utf-8', 'Application/GRPC']) {

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChunkedDecoder } from '../../src/protocols/http/h1/chunked.js';
 import { HeadError, findHeadEnd, parseRequestHead } from '../../src/protocols/http/h1/head-parser.js';
-import { FramingError, inspectRequestHead } from '../../src/protocols/http/framing.js';
+import { FramingError, inspectRequestHead } from '../../src/protocols/http/h1/framing.js';
 import { isKnownMethod } from '../../src/protocols/http/request-fields.js';
 import { llhttpParseRequests, type LlhttpOutcome } from '../helpers/llhttp.js';
 import { seededRandom } from '../helpers/kafka-random-message.js';

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import { HpackDecoder, HpackError, encodeHeaderBlock } from '../../src/protocols/http/h2-wire/hpack.js';
-import { FrameType, Flag, PREFACE, frame, settingsFrame } from '../../src/protocols/http/h2-wire/frames.js';
+import { HpackDecoder, HpackError, encodeHeaderBlock } from '../../src/protocols/http/h2/wire/hpack.js';
+import { FrameType, Flag, PREFACE, frame, settingsFrame } from '../../src/protocols/http/h2/wire/frames.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const pairs = (flat: string[] | null) => {

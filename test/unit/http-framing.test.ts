@@ -2,7 +2,7 @@
 // the ones it already refuses (checked again here in case a parser ever does not), and header counts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FramingError, inspectRequestHead, type RequestHead } from '../../src/protocols/http/framing.js';
+import { FramingError, inspectRequestHead, type RequestHead } from '../../src/protocols/http/h1/framing.js';
 
 function head(raw: string[], minor = 1, maxCount = 100): RequestHead {
   const out = inspectRequestHead(raw, minor, maxCount);

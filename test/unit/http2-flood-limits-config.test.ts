@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load.js';
 import { formatSourceError } from '../../src/policy/types.js';
-import { h2ServerOptions } from '../../src/protocols/http/h2-settings.js';
+import { h2ServerOptions } from '../../src/protocols/http/h2/settings.js';
 
 function parse(http: string) {
   const text = `endpoints:

@@ -7,8 +7,8 @@ import type { ListenerContext, RunningListener } from '../context.js';
 import { ConnectionPolicy } from '../connection-policy.js';
 import { ConnectionTracker } from '../connections.js';
 import { createTlsFront } from '../tls/listener-front.js';
-import { createH2Handler } from './h2.js';
-import { createHttp1Server, type ProxyRequestHandlers } from './http1-server.js';
+import { createH2Handler } from './h2/handler.js';
+import { createHttp1Server, type ProxyRequestHandlers } from './h1/handler.js';
 import { sniffProtocol } from './sniff.js';
 import { closeUpstream, createListenerUpstream } from './upstream.js';
 

@@ -1,12 +1,12 @@
 // The pooled keep-alive clients towards an upstream, and what their failures mean for the client. Both are
-// Portcullis' own: HTTP/1.1 (h1/client.ts) and HTTP/2 (h2-upstream.ts), the latter for HTTP/1.1 and HTTP/2
+// Portcullis' own: HTTP/1.1 (h1/client.ts) and HTTP/2 (h2/upstream.ts), the latter for HTTP/1.1 and HTTP/2
 // requests alike.
 import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { HttpLimits, ListenerConfig } from '../../config/types.js';
 import { H1UpstreamPool, type H1PoolOptions } from './h1/client.js';
-import { connectionWindowSize, initialWindowSize } from './h2-settings.js';
-import { H2UpstreamPool, type H2UpstreamOptions } from './h2-upstream.js';
+import { connectionWindowSize, initialWindowSize } from './h2/settings.js';
+import { H2UpstreamPool, type H2UpstreamOptions } from './h2/upstream.js';
 import { RequestGate } from './upstream-gate.js';
 import { UPSTREAM_CONNECT_ERROR, UPSTREAM_TIMEOUT, type LocalReply } from './local-reply.js';
 

@@ -1,7 +1,7 @@
 // One HTTP/1.x request read by the server connection: its head as parsed, the framing checks' verdict on it, and
 // its body as a BodySource the connection feeds.
 import type { Socket } from 'node:net';
-import { FramingError, type RequestHead as FramingHead } from '../framing.js';
+import { FramingError, type RequestHead as FramingHead } from './framing.js';
 import type { BodySink, BodySource } from './body.js';
 import type { RequestHead } from './head-parser.js';
 import type { ResponseRequest } from './response.js';

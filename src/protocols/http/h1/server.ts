@@ -5,7 +5,7 @@
 // HTTP version (505) or too slow (408); bodies are decoded as they are read and handed on with back-pressure.
 import type { Socket } from 'node:net';
 import type { HttpLimits } from '../../../config/types.js';
-import { FramingError, inspectRequestHead } from '../framing.js';
+import { FramingError, inspectRequestHead } from './framing.js';
 import { isKnownMethod } from '../request-fields.js';
 import { closeAfterWrite, refusedRequest, sendLocalReply, writeRawReply } from '../local-reply.js';
 import { ChunkedDecoder } from './chunked.js';

@@ -1,16 +1,16 @@
 // One allowed (non-gRPC) HTTP/2 stream relayed to an HTTP/1.1 upstream (`upstreamProtocol: http1`) through
 // the listener's HTTP/1.1 pool: the request body streams up, the response streams down, both with
 // backpressure; connection-specific response fields are dropped because HTTP/2 forbids them.
-import type { HttpExchange } from './request-policy.js';
-import { downstreamResponseHeaders } from './forward-headers.js';
-import type { BodySink, BodySource } from './h1/body.js';
-import type { UpstreamResponseHandler } from './h1/client.js';
-import { ErrorCode } from './h2-wire/frames.js';
-import type { H2StreamHandler } from './h2-wire/connection.js';
-import type { H2ServerStream } from './h2-wire/server.js';
-import { canRespond, responseFields, sendH2LocalReply } from './h2-reply.js';
-import { UPSTREAM_OVERLOADED } from './local-reply.js';
-import { upstreamFailure, type UpstreamClient } from './upstream.js';
+import type { HttpExchange } from '../request-policy.js';
+import { downstreamResponseHeaders } from '../forward-headers.js';
+import type { BodySink, BodySource } from '../h1/body.js';
+import type { UpstreamResponseHandler } from '../h1/client.js';
+import { ErrorCode } from './wire/frames.js';
+import type { H2StreamHandler } from './wire/connection.js';
+import type { H2ServerStream } from './wire/server.js';
+import { canRespond, responseFields, sendH2LocalReply } from './reply.js';
+import { UPSTREAM_OVERLOADED } from '../local-reply.js';
+import { upstreamFailure, type UpstreamClient } from '../upstream.js';
 
 export function relayToHttp1Upstream(
   ds: H2ServerStream,

@@ -1,5 +1,5 @@
 // One allowed request relayed to an HTTP/2 upstream stream, both ways. The client side is an HTTP/2 stream or an
-// HTTP/1.1 exchange (http1-h2.ts), behind the RelayDownstream interface. Bodies flow with backpressure (each hop's
+// HTTP/1.1 exchange (h1/to-h2.ts), behind the RelayDownstream interface. Bodies flow with backpressure (each hop's
 // flow control: the upstream gets window credit back only for what the client accepted), response trailers
 // (`grpc-status`, `grpc-message`, `-bin` metadata) and trailers-only responses are reproduced, request trailers go
 // up without the fields policy or RFC 9110 §6.5.1 keep out of them (forward-headers.ts), and a reset on either
@@ -7,16 +7,16 @@
 // cancellation and deadlines travel as RST_STREAM). A stream the upstream did not process (REFUSED_STREAM,
 // or above the last stream id of its GOAWAY, as when it restarts gracefully) is sent again once on another
 // stream (RFC 9113 §8.7), if its body so far is small enough to have been kept.
-import { forwardableRequestTrailers } from './forward-headers.js';
-import type { HttpExchange } from './request-policy.js';
-import type { Fields, H2StreamHandler } from './h2-wire/connection.js';
-import type { H2ClientStream, H2ResponseHandler } from './h2-wire/client.js';
-import { ErrorCode } from './h2-wire/frames.js';
-import type { H2ServerStream } from './h2-wire/server.js';
-import type { Headers } from './forward-headers.js';
-import { isUpstreamQueueFull, type H2UpstreamPool, type UpstreamStream } from './h2-upstream.js';
-import { canRespond, responseFields, sendH2LocalReply } from './h2-reply.js';
-import { UPSTREAM_CONNECT_ERROR, UPSTREAM_OVERLOADED, UPSTREAM_TIMEOUT, refusedRequest, type LocalReply } from './local-reply.js';
+import { forwardableRequestTrailers } from '../forward-headers.js';
+import type { HttpExchange } from '../request-policy.js';
+import type { Fields, H2StreamHandler } from './wire/connection.js';
+import type { H2ClientStream, H2ResponseHandler } from './wire/client.js';
+import { ErrorCode } from './wire/frames.js';
+import type { H2ServerStream } from './wire/server.js';
+import type { Headers } from '../forward-headers.js';
+import { isUpstreamQueueFull, type H2UpstreamPool, type UpstreamStream } from './upstream.js';
+import { canRespond, responseFields, sendH2LocalReply } from './reply.js';
+import { UPSTREAM_CONNECT_ERROR, UPSTREAM_OVERLOADED, UPSTREAM_TIMEOUT, refusedRequest, type LocalReply } from '../local-reply.js';
 
 /** Request body bytes kept for a retry until the response starts; a stream with a larger body is not retried. */
 const MAX_REPLAY_BYTES = 64 * 1024;

@@ -1,13 +1,13 @@
 // Relays one allowed HTTP/1.x request's upstream response (from the HTTP/1.1 upstream client) onto the client's
 // response, with back-pressure both ways, and records what the client got.
-import type { ConnectionTracker } from '../connections.js';
-import { downstreamResponseHeaders, lowerCasePairs } from './forward-headers.js';
-import type { UpstreamResponseHandler } from './h1/client.js';
-import type { H1Request } from './h1/request.js';
-import type { H1Response } from './h1/response.js';
-import { UPSTREAM_OVERLOADED, refusedRequest, sendLocalReply } from './local-reply.js';
-import type { HttpExchange } from './request-policy.js';
-import { upstreamFailure } from './upstream.js';
+import type { ConnectionTracker } from '../../connections.js';
+import { downstreamResponseHeaders, lowerCasePairs } from '../forward-headers.js';
+import type { UpstreamResponseHandler } from './client.js';
+import type { H1Request } from './request.js';
+import type { H1Response } from './response.js';
+import { UPSTREAM_OVERLOADED, refusedRequest, sendLocalReply } from '../local-reply.js';
+import type { HttpExchange } from '../request-policy.js';
+import { upstreamFailure } from '../upstream.js';
 
 /** The answer to a request refused because the upstream's connections and queue are full (RequestGate). */
 export function sendOverloaded(res: H1Response, exchange: HttpExchange, why: string, tracker: ConnectionTracker): void {

@@ -1,7 +1,7 @@
 // gRPC over HTTP/2 as the proxy sees it: how to recognise a call, and how to answer one itself.
 // The proxy never parses gRPC messages; policy sees `POST /<package>.<Service>/<Method>` like any request.
 // Wire format of status answers: grpc/grpc doc/PROTOCOL-HTTP2.md ("Responses", "Trailers-Only").
-import type { Headers } from './forward-headers.js';
+import type { Headers } from '../forward-headers.js';
 
 /** The gRPC status codes the proxy itself produces. */
 export const GrpcStatus = {

@@ -1,21 +1,21 @@
 // One HTTP/2 request stream: facts (`:method`, normalised `:path`, `:authority`, every header), the policy
 // decision under the current snapshot, and then a local answer (403, or gRPC PERMISSION_DENIED) or a relay
 // to the upstream in the listener's `upstreamProtocol`.
-import type { ListenerContext } from '../context.js';
-import type { HttpRequestFacts } from '../../policy/types.js';
-import type { ConnectionPolicy } from '../connection-policy.js';
-import { endToEndRequestHeaders, upstreamRequestHeaders, type Headers } from './forward-headers.js';
+import type { ListenerContext } from '../../context.js';
+import type { HttpRequestFacts } from '../../../policy/types.js';
+import type { ConnectionPolicy } from '../../connection-policy.js';
+import { endToEndRequestHeaders, upstreamRequestHeaders, type Headers } from '../forward-headers.js';
 import { GrpcStatus, isGrpcContentType } from './grpc.js';
-import { relayToHttp1Upstream } from './h2-http1.js';
-import { H2Downstream, relayToH2Upstream } from './h2-relay.js';
-import { sendGrpcStatus, sendH2LocalReply } from './h2-reply.js';
-import type { H2ServerStream } from './h2-wire/server.js';
-import { ACCESS_DENIED_REPLY, CONNECT_NOT_ALLOWED, refusedRequest, type LocalReply } from './local-reply.js';
-import { normalizePath, PathError } from './path.js';
-import { fieldWithBadValue, isKnownMethod, isValidAuthority } from './request-fields.js';
-import { HttpExchange, recordRejectedRequest } from './request-policy.js';
-import type { UpstreamClient } from './upstream.js';
-import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
+import { relayToHttp1Upstream } from './to-http1.js';
+import { H2Downstream, relayToH2Upstream } from './relay.js';
+import { sendGrpcStatus, sendH2LocalReply } from './reply.js';
+import type { H2ServerStream } from './wire/server.js';
+import { ACCESS_DENIED_REPLY, CONNECT_NOT_ALLOWED, refusedRequest, type LocalReply } from '../local-reply.js';
+import { normalizePath, PathError } from '../path.js';
+import { fieldWithBadValue, isKnownMethod, isValidAuthority } from '../request-fields.js';
+import { HttpExchange, recordRejectedRequest } from '../request-policy.js';
+import type { UpstreamClient } from '../upstream.js';
+import { MISDIRECTED_REPLY, misdirectedRequest } from '../../tls/terminate-authority.js';
 
 export interface H2StreamScope {
   readonly ctx: ListenerContext;

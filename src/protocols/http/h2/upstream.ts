@@ -1,12 +1,12 @@
-// Pooled, multiplexed HTTP/2 sessions to one upstream (h2c, or h2 over TLS), on the lean client in h2-wire/.
+// Pooled, multiplexed HTTP/2 sessions to one upstream (h2c, or h2 over TLS), on the lean client in wire/.
 //
 // A request goes on the least-busy open session that still has room under the upstream's advertised
 // SETTINGS_MAX_CONCURRENT_STREAMS; when every session is full another is opened (up to `maxConnections`, after
 // which the session queues the stream until a slot frees, up to `maxPending` queued streams in all). A session that receives GOAWAY, fails or closes
 // leaves the pool at once, so the next request opens a fresh one: reconnection is lazy and per request.
 import type tls from 'node:tls';
-import { overloadedInfo } from './upstream-gate.js';
-import { H2ClientSession, type H2ClientStream, type H2ResponseHandler } from './h2-wire/client.js';
+import { overloadedInfo } from '../upstream-gate.js';
+import { H2ClientSession, type H2ClientStream, type H2ResponseHandler } from './wire/client.js';
 
 /** An upstream session with no streams is closed after about this long. */
 const SESSION_IDLE_MS = 60_000;

@@ -2,21 +2,21 @@
 // (reloads apply to keep-alive connections), cleaned up, decided, then forwarded or answered locally.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { ListenerContext } from '../context.js';
-import { connectionPolicyOf } from '../connection-policy.js';
-import type { ConnectionTracker } from '../connections.js';
-import { forwardableRequestTrailers, upstreamRequestHeaders } from './forward-headers.js';
-import { ForwardedResponse, sendOverloaded } from './http1-forward.js';
-import { relayHttp1ToH2 } from './http1-h2.js';
-import { httpProtocol, isRefusal, prepareRequest } from './http1-request.js';
-import { handleConnect, handleUpgrade } from './http1-upgrade.js';
-import { H1Server } from './h1/server.js';
-import type { H1Request } from './h1/request.js';
-import type { H1Response } from './h1/response.js';
-import { ACCESS_DENIED_REPLY, refusedRequest, sendLocalReply, writeRawReply } from './local-reply.js';
-import { HttpExchange, recordRejectedRequest } from './request-policy.js';
-import { connectionUpstreamOf, type UpstreamClient } from './upstream.js';
-import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
+import type { ListenerContext } from '../../context.js';
+import { connectionPolicyOf } from '../../connection-policy.js';
+import type { ConnectionTracker } from '../../connections.js';
+import { forwardableRequestTrailers, upstreamRequestHeaders } from '../forward-headers.js';
+import { ForwardedResponse, sendOverloaded } from './forward.js';
+import { relayHttp1ToH2 } from './to-h2.js';
+import { httpProtocol, isRefusal, prepareRequest } from './prepare.js';
+import { handleConnect, handleUpgrade } from './upgrade.js';
+import { H1Server } from './server.js';
+import type { H1Request } from './request.js';
+import type { H1Response } from './response.js';
+import { ACCESS_DENIED_REPLY, refusedRequest, sendLocalReply, writeRawReply } from '../local-reply.js';
+import { HttpExchange, recordRejectedRequest } from '../request-policy.js';
+import { connectionUpstreamOf, type UpstreamClient } from '../upstream.js';
+import { MISDIRECTED_REPLY, misdirectedRequest } from '../../tls/terminate-authority.js';
 
 /**
  * Forward-proxy listeners: requests on sockets that no connection policy admitted (the proxy's own clients, whose

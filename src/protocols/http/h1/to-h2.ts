@@ -1,19 +1,19 @@
 // One allowed HTTP/1.x request relayed to an HTTP/2 upstream (`upstreamProtocol` h2c or h2) on the proxy's own
-// HTTP/2 client, through the same relay as HTTP/2 clients' streams (h2-relay.ts): the request body goes up with
+// HTTP/2 client, through the same relay as HTTP/2 clients' streams (h2/relay.ts): the request body goes up with
 // backpressure (the client connection is not read while the upstream stream is full), the response comes down
 // with backpressure (the upstream gets window credit back as the client socket drains), trailers both ways.
-import type { ConnectionTracker } from '../connections.js';
-import type { Headers } from './forward-headers.js';
-import { withoutUnsendableTrailer } from './http1-forward.js';
-import type { BodySink } from './h1/body.js';
-import type { H1Request } from './h1/request.js';
-import type { H1Response } from './h1/response.js';
-import type { Fields } from './h2-wire/connection.js';
-import { ErrorCode } from './h2-wire/frames.js';
-import { relayToH2Upstream, type RelayDownstream, type RequestEvents } from './h2-relay.js';
-import type { H2UpstreamPool } from './h2-upstream.js';
-import { refusedRequest, sendLocalReply, type LocalReply } from './local-reply.js';
-import type { HttpExchange } from './request-policy.js';
+import type { ConnectionTracker } from '../../connections.js';
+import type { Headers } from '../forward-headers.js';
+import { withoutUnsendableTrailer } from './forward.js';
+import type { BodySink } from './body.js';
+import type { H1Request } from './request.js';
+import type { H1Response } from './response.js';
+import type { Fields } from '../h2/wire/connection.js';
+import { ErrorCode } from '../h2/wire/frames.js';
+import { relayToH2Upstream, type RelayDownstream, type RequestEvents } from '../h2/relay.js';
+import type { H2UpstreamPool } from '../h2/upstream.js';
+import { refusedRequest, sendLocalReply, type LocalReply } from '../local-reply.js';
+import type { HttpExchange } from '../request-policy.js';
 
 export interface Http1ToH2 {
   readonly pool: H2UpstreamPool;

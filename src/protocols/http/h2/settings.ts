@@ -1,8 +1,8 @@
 // HTTP/2 session settings from a listener's limits: every bound the downstream server enforces, and the
 // windows both hops advertise.
-import type { HttpLimits } from '../../config/types.js';
-import { DEFAULT_MAX_FRAME_SIZE } from './h2-wire/frames.js';
-import type { H2ServerOptions } from './h2-wire/server.js';
+import type { HttpLimits } from '../../../config/types.js';
+import { DEFAULT_MAX_FRAME_SIZE } from './wire/frames.js';
+import type { H2ServerOptions } from './wire/server.js';
 
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
 export const DEFAULT_INITIAL_WINDOW_SIZE = 1024 * 1024;

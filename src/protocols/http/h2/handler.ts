@@ -3,13 +3,13 @@
 // on its own under the current snapshot and answered locally or relayed to the upstream.
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import type { ListenerContext } from '../context.js';
-import { ConnectionPolicy, connectionPolicyOf } from '../connection-policy.js';
-import { h2ServerOptions } from './h2-settings.js';
-import { handleH2Stream, type H2StreamScope } from './h2-stream.js';
-import { ErrorCode } from './h2-wire/frames.js';
-import { H2ServerSession } from './h2-wire/server.js';
-import { closeUpstream, connectionUpstreamOf, createListenerUpstream, type UpstreamClient } from './upstream.js';
+import type { ListenerContext } from '../../context.js';
+import { ConnectionPolicy, connectionPolicyOf } from '../../connection-policy.js';
+import { h2ServerOptions } from './settings.js';
+import { handleH2Stream, type H2StreamScope } from './stream.js';
+import { ErrorCode } from './wire/frames.js';
+import { H2ServerSession } from './wire/server.js';
+import { closeUpstream, connectionUpstreamOf, createListenerUpstream, type UpstreamClient } from '../upstream.js';
 
 /** How often live sessions are re-decided after a policy reload (a denied one is closed). */
 const RELOAD_CHECK_MS = 500;

@@ -1,9 +1,9 @@
 // Answers the proxy writes on an HTTP/2 stream itself (policy denials, refused requests, upstream
 // failures), and the response header conversion shared by both upstream kinds.
-import type { Headers } from './forward-headers.js';
-import type { LocalReply } from './local-reply.js';
-import { CONNECTION_FIELDS } from './h2-wire/connection.js';
-import type { H2ServerStream } from './h2-wire/server.js';
+import type { Headers } from '../forward-headers.js';
+import type { LocalReply } from '../local-reply.js';
+import { CONNECTION_FIELDS } from './wire/connection.js';
+import type { H2ServerStream } from './wire/server.js';
 import { ACCESS_DENIED_MESSAGE, grpcStatusForHttp, grpcTrailersOnly, type GrpcStatusCode } from './grpc.js';
 
 /** True while a response can still be started on the stream (the client may have gone away meanwhile). */

@@ -6,13 +6,13 @@
 // forward proxy, not to a reverse-proxy listener.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { ListenerContext } from '../context.js';
-import { connectionPolicyOf } from '../connection-policy.js';
-import type { ConnectionTracker } from '../connections.js';
-import { downstreamResponseHeaders, lowerCasePairs, upstreamRequestHeaders } from './forward-headers.js';
-import { isRefusal, prepareRequest } from './http1-request.js';
-import type { UpstreamResponseHandler } from './h1/client.js';
-import type { H1Request } from './h1/request.js';
+import type { ListenerContext } from '../../context.js';
+import { connectionPolicyOf } from '../../connection-policy.js';
+import type { ConnectionTracker } from '../../connections.js';
+import { downstreamResponseHeaders, lowerCasePairs, upstreamRequestHeaders } from '../forward-headers.js';
+import { isRefusal, prepareRequest } from './prepare.js';
+import type { UpstreamResponseHandler } from './client.js';
+import type { H1Request } from './request.js';
 import {
   ACCESS_DENIED_REPLY,
   CONNECT_NOT_ALLOWED,
@@ -21,11 +21,11 @@ import {
   formatResponseHead,
   refusedRequest,
   writeRawReply,
-} from './local-reply.js';
-import { HttpExchange, recordRejectedRequest } from './request-policy.js';
-import { upstreamFailure, type UpstreamClient } from './upstream.js';
-import { MISDIRECTED_REPLY, misdirectedRequest } from '../tls/terminate-authority.js';
-import { splice, tunnelIdle, type TunnelIdle } from '../splice.js';
+} from '../local-reply.js';
+import { HttpExchange, recordRejectedRequest } from '../request-policy.js';
+import { upstreamFailure, type UpstreamClient } from '../upstream.js';
+import { MISDIRECTED_REPLY, misdirectedRequest } from '../../tls/terminate-authority.js';
+import { splice, tunnelIdle, type TunnelIdle } from '../../splice.js';
 
 /** A body on an upgrade request would be read by the upstream as the new protocol's first bytes: ambiguous. */
 const UPGRADE_WITH_BODY = { status: 400, reason: 'upgrade request with a body' } as const;

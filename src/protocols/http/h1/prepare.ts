@@ -1,13 +1,13 @@
 // Turns a parsed HTTP/1.x request head into policy facts, or into the reason it is refused (hygiene runs
 // before policy: a request that could be read two ways is never decided, let alone forwarded).
-import type { HttpLimits } from '../../config/types.js';
-import type { HttpRequestFacts } from '../../policy/types.js';
+import type { HttpLimits } from '../../../config/types.js';
+import type { HttpRequestFacts } from '../../../policy/types.js';
 import { FramingError, type RequestHead } from './framing.js';
-import type { H1Request } from './h1/request.js';
-import { endToEndRequestHeaders, lowerCasePairs, type Headers } from './forward-headers.js';
-import { normalizeAbsoluteTarget, normalizePath, PathError } from './path.js';
-import type { HttpProtocol } from './request-policy.js';
-import { isValidAuthority } from './request-fields.js';
+import type { H1Request } from './request.js';
+import { endToEndRequestHeaders, lowerCasePairs, type Headers } from '../forward-headers.js';
+import { normalizeAbsoluteTarget, normalizePath, PathError } from '../path.js';
+import type { HttpProtocol } from '../request-policy.js';
+import { isValidAuthority } from '../request-fields.js';
 
 export interface PreparedRequest {
   readonly head: RequestHead;
