@@ -61,6 +61,8 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
   private keepAlive = false;
   private responseStarted = false;
   private paused = false;
+  /** Response body bytes are being handed to the handler (which may resume from inside). */
+  private delivering = false;
   /** The pending deadline of the current state (performance.now() ms; 0: none) and what passing it means. */
   private deadline = 0;
   private deadlineKind = Deadline.Connect;
@@ -260,17 +262,22 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
     this.touchBody();
     let more = true;
     const deliver = (chunk: Buffer): void => {
-      if (this.ex === ex && !ex.handler.onData(chunk)) more = false;
+      if (this.ex === ex) more = ex.handler.onData(chunk);
     };
     let used: number;
-    if (this.decoder !== undefined) {
-      const r = this.decoder.push(buf, 0, buf.length, deliver);
-      if (r instanceof HeadError) return this.abort(new UpstreamError('PCL_UPSTREAM_BAD_RESPONSE', `malformed response body: ${r.reason}`));
-      used = r;
-    } else {
-      used = this.framing === Framing.Close ? buf.length : Math.min(this.bodyRemaining, buf.length);
-      this.bodyRemaining -= used;
-      deliver(used === buf.length ? buf : buf.subarray(0, used));
+    this.delivering = true;
+    try {
+      if (this.decoder !== undefined) {
+        const r = this.decoder.push(buf, 0, buf.length, deliver);
+        if (r instanceof HeadError) return this.abort(new UpstreamError('PCL_UPSTREAM_BAD_RESPONSE', `malformed response body: ${r.reason}`));
+        used = r;
+      } else {
+        used = this.framing === Framing.Close ? buf.length : Math.min(this.bodyRemaining, buf.length);
+        this.bodyRemaining -= used;
+        deliver(used === buf.length ? buf : buf.subarray(0, used));
+      }
+    } finally {
+      this.delivering = false;
     }
     this.buf = used === buf.length ? undefined : buf.subarray(used);
     if (this.ex !== ex) return;
@@ -319,7 +326,8 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
     if (!this.paused) return;
     this.paused = false;
     this.socket.resume();
-    if (this.buf !== undefined) this.onData(Buffer.alloc(0));
+    // Resumed from inside a delivery: its loop goes on by itself.
+    if (this.buf !== undefined && !this.delivering) this.onData(Buffer.alloc(0));
   };
 
   private pauseBody(): void {

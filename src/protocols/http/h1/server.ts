@@ -94,6 +94,8 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
   private flowing = false;
   private discarding = false;
   private processing = false;
+  /** Body bytes are being handed to the sink (which may resume the flow from inside). */
+  private delivering = false;
   private paused = false;
   /** The client closed its sending side: the connection ends after the response in flight. */
   private peerEnded = false;
@@ -135,6 +137,8 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
   flow(): void {
     this.flowing = true;
     this.resumeSocket();
+    // Resumed by the sink while it takes a piece: the delivery loop goes on by itself.
+    if (this.delivering) return;
     // Started from the request handler (inside process()): the body bytes already here go now, in the same
     // write as the upstream request head.
     if (!this.processing) this.process();
@@ -237,20 +241,26 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
     const req = this.req!;
     let wantsMore = true;
     const deliver = (chunk: Buffer): void => {
-      if (req.sink !== undefined && !req.sink.data(chunk)) wantsMore = false;
+      // The last answer counts: the sink may have resumed the flow since an earlier `false`.
+      if (req.sink !== undefined) wantsMore = req.sink.data(chunk);
     };
     let used: number;
-    if (this.decoder !== undefined) {
-      const r = this.decoder.push(buf, 0, buf.length, deliver);
-      if (r instanceof HeadError) {
-        this.buf = undefined;
-        return this.bodyFailed(400, 'malformed request', r.reason);
+    this.delivering = true;
+    try {
+      if (this.decoder !== undefined) {
+        const r = this.decoder.push(buf, 0, buf.length, deliver);
+        if (r instanceof HeadError) {
+          this.buf = undefined;
+          return this.bodyFailed(400, 'malformed request', r.reason);
+        }
+        used = r;
+      } else {
+        used = Math.min(this.bodyRemaining, buf.length);
+        this.bodyRemaining -= used;
+        deliver(used === buf.length ? buf : buf.subarray(0, used));
       }
-      used = r;
-    } else {
-      used = Math.min(this.bodyRemaining, buf.length);
-      this.bodyRemaining -= used;
-      deliver(used === buf.length ? buf : buf.subarray(0, used));
+    } finally {
+      this.delivering = false;
     }
     this.buf = used === buf.length ? undefined : buf.subarray(used);
     if (this.decoder === undefined ? this.bodyRemaining === 0 : this.decoder.done) this.bodyDone();
