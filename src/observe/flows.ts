@@ -11,7 +11,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import type { FlowEvent, FlowRecorder } from './types.js';
 import { FlowDestination } from './flow-file.js';
-import { renderFlow } from './hubble-flow.js';
+import { writeFlow } from './hubble-flow.js';
 import { LineSlab } from './line-slab.js';
 import type { RenderOptions } from './hubble-flow.js';
 
@@ -185,8 +185,9 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     while (i < pending.length && lines.pending < chunkBytes) {
       const event = pending[i++]!;
       try {
-        lines.append(renderFlow(event, render));
+        writeFlow(lines, event, render);
       } catch (err) {
+        lines.abandonLine();
         // A malformed event must cost one record, not the batch or the process.
         lost(1);
         opts.log?.error({ err, listener: event.listener }, 'flow record could not be rendered');

@@ -7,6 +7,7 @@ import type { Decision, HttpDecision, Identity, Peer, RuleRef } from '../policy/
 import type { FlowEvent, HttpFlowFields, KafkaFlowFields } from './types.js';
 // The policy engine's naming (Cilium's names, then Kafka's lower-cased): flows and decision reasons agree.
 import { kafkaApiName } from '../policy/kafka-api-keys.js';
+import { LineSlab } from './line-slab.js';
 
 export const REDACTED = 'HUBBLE_REDACTED';
 
@@ -16,12 +17,18 @@ const MESSAGE_TYPE_POLICY_VERDICT = 5;
 const MESSAGE_TYPE_ACCESS_LOG = 129;
 
 /** Datapath drop reasons (cilium pkg/monitor/api/drop.go): default deny vs. an explicit deny rule. */
-const DROP_POLICY_DENIED: DropReason = { code: 133, name: 'POLICY_DENIED' };
-const DROP_POLICY_DENY: DropReason = { code: 181, name: 'POLICY_DENY' };
+const DROP_POLICY_DENIED = dropReasonOf(133, 'POLICY_DENIED');
+const DROP_POLICY_DENY = dropReasonOf(181, 'POLICY_DENY');
 
 interface DropReason {
   readonly code: number;
   readonly name: string;
+  /** `,"drop_reason":<code>` */
+  readonly field: Buffer;
+}
+
+function dropReasonOf(code: number, name: string): DropReason {
+  return { code, name, field: Buffer.from(`,"drop_reason":${code}`) };
 }
 
 export interface RenderOptions {
@@ -33,90 +40,166 @@ export interface RenderOptions {
 /**
  * One flow in Hubble's JSON shape, as one line of JSON text (no newline). Source and destination are printed
  * as given: for replies the protocol passes them swapped (server → client), as Cilium logs response records.
- *
- * Built as text rather than an object for JSON.stringify: flow logging runs for every request, and the parts
- * that repeat (endpoints, the policy behind a shared decision, time, node and listener names) are rendered once
- * per identity, decision or value. Strings are escaped once each (the URL serves `url` and `Summary`).
  */
 export function renderFlow(event: FlowEvent, opts: RenderOptions): string {
-  const time = flowTimeJson(event.time);
+  writeFlow(scratch, event, opts);
+  const line = scratch.take();
+  return line.toString('utf8', 0, line.length - 1);
+}
+const scratch = new LineSlab();
+
+/**
+ * renderFlow's line and its newline, written into `out`: the recorder's form. On a throw (a malformed event) the
+ * line is left incomplete; the caller abandons it.
+ *
+ * Written as bytes, piece by piece, rather than as a string: flow logging runs for every request, and the parts
+ * that repeat (endpoints, the policy behind a shared decision, node and listener names) are encoded once per
+ * identity, decision or value and copied from then on; per-record text is encoded in place. Text that appears
+ * twice (time, URL) is escaped once and its bytes copied.
+ */
+export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions): void {
   const node = nodeField(opts.nodeName);
   const drop = event.type === 'L3_L4' && event.verdict === 'DROPPED' ? dropReason(event.decision) : undefined;
-  let flow = `{"time":${time},"verdict":"${event.verdict}"`;
-  if (drop) flow += `,"drop_reason":${drop.code}`;
-  flow += renderParties(event, node);
-  // The Summary's text is the L7 record's, else `info`.
-  let summary = '';
+  out.bytes(FLOW_TIME);
+  const timeStart = out.lineOffset;
+  writeTime(out, event.time);
+  const timeEnd = out.lineOffset;
+  out.bytes(fixed(VERDICTS, event.verdict, '","verdict":"', '"'));
+  if (drop) out.bytes(drop.field);
+  out.bytes(renderParties(event, node));
   const l7 = event.type === 'L7' ? event.l7 : undefined;
+  const latency = l7?.latencyNs !== undefined && l7.latencyNs !== 0n ? l7.latencyNs : undefined;
+  const http = l7?.http;
+  let url: { start: number; end: number } | undefined;
+  let kafkaSummary: string | undefined;
   if (l7) {
-    flow += `,"l7":{"type":"${l7.type}"`;
-    const latency = l7.latencyNs !== undefined && l7.latencyNs !== 0n ? latencyText(l7.latencyNs) : undefined;
-    if (latency !== undefined) flow += `,"latency_ns":"${latency}"`;
-    if (l7.http) {
-      const http = l7.http;
-      const url = escape(redactUrl(http.url));
-      flow += `,"http":${renderHttp(http, url, opts.redactHeaders)}`;
-      summary = l7.type === 'RESPONSE'
-        ? `${escape(http.protocol)} ${http.code ?? 0} ${latency === undefined ? '0' : milliseconds(l7.latencyNs!)}ms (${escape(http.method)} ${url})`
-        : `${escape(http.protocol)} ${escape(http.method)} ${url}`;
+    out.bytes(fixed(L7_TYPES, l7.type, ',"l7":{"type":"', '"'));
+    if (latency !== undefined) {
+      out.bytes(LATENCY);
+      writeBigint(out, latency);
+      out.bytes(QUOTE);
+    }
+    if (http) {
+      url = writeHttp(out, http, opts.redactHeaders);
     } else if (l7.kafka) {
       const kafka = l7.kafka;
       const apiKey = kafkaApiName(kafka.apiKey);
-      flow += `,"kafka":${renderKafka(kafka, apiKey, l7.type === 'RESPONSE')}`;
+      out.text(`,"kafka":${renderKafka(kafka, apiKey, l7.type === 'RESPONSE')}`);
       const request = `${escape(apiKey)} correlation id ${kafka.correlationId} topic '${escape(kafka.topic)}'`;
       // Broker responses stream through unread: their return code is shown only when the proxy knows it.
-      summary = l7.type === 'RESPONSE'
+      kafkaSummary = l7.type === 'RESPONSE'
         ? `Kafka response ${request}${kafka.errorCode === undefined ? '' : ` return code ${kafka.errorCode}`}`
         : `Kafka request ${request}`;
     }
-    flow += '}';
+    out.bytes(BRACE_CLOSE);
   }
-  const info = event.info !== undefined && event.info !== '' ? escape(event.info) : '';
-  if (summary === '') summary = info;
-  flow += verdictFields(event, drop);
-  if (summary !== '') flow += `,"Summary":"${summary}"`;
-  flow += policyFields(event.decision, event.listener);
+  const info = event.info !== undefined && event.info !== '' ? event.info : undefined;
+  out.bytes(verdictFields(event, drop));
+  // The Summary's text is the L7 record's, else `info`.
+  if (http && url) {
+    out.bytes(SUMMARY);
+    out.jsonText(http.protocol);
+    out.bytes(SPACE);
+    if (l7!.type === 'RESPONSE') {
+      out.number(http.code ?? 0);
+      out.bytes(SPACE);
+      if (latency === undefined) out.bytes(ZERO);
+      else writeMilliseconds(out, latency);
+      out.bytes(MS_OPEN);
+      out.jsonText(http.method);
+      out.bytes(SPACE);
+      out.repeat(url.start, url.end);
+      out.bytes(PAREN_CLOSE);
+    } else {
+      out.jsonText(http.method);
+      out.bytes(SPACE);
+      out.repeat(url.start, url.end);
+    }
+    out.bytes(QUOTE);
+  } else if (kafkaSummary !== undefined || info !== undefined) {
+    out.bytes(SUMMARY);
+    if (kafkaSummary !== undefined) out.text(kafkaSummary);
+    else out.jsonText(info!);
+    out.bytes(QUOTE);
+  }
+  out.bytes(policyFields(event.decision, event.listener));
   const kafka = event.l7?.kafka;
-  if (kafka?.errorCode && event.l7!.type === 'REQUEST') flow += `,"kafka_error_code":${kafka.errorCode}`;
-  if (info !== '') flow += `,"info":"${info}"`;
-  return `{"flow":${flow}}}${node},"time":${time}}`;
+  if (kafka?.errorCode && event.l7!.type === 'REQUEST') {
+    out.bytes(KAFKA_ERROR_CODE);
+    out.number(kafka.errorCode);
+  }
+  if (info !== undefined) {
+    out.bytes(INFO);
+    out.jsonText(info);
+    out.bytes(QUOTE);
+  }
+  out.bytes(FLOW_CLOSE);
+  out.bytes(node.bytes);
+  out.bytes(TIME);
+  out.repeat(timeStart, timeEnd);
+  out.bytes(RECORD_CLOSE);
+  out.endLine();
 }
 
-/** `,"node_name":"..."`, or '' without a node name; the last one is kept (a recorder has one). */
-function nodeField(name: string): string {
-  if (name !== lastNode.name) lastNode = { name, json: name === '' ? '' : flat(`,"node_name":${JSON.stringify(name)}`) };
-  return lastNode.json;
+const bytesOf = (text: string): Buffer => Buffer.from(text, 'utf8');
+const FLOW_TIME = bytesOf('{"flow":{"time":"');
+const LATENCY = bytesOf(',"latency_ns":"');
+const SUMMARY = bytesOf(',"Summary":"');
+const KAFKA_ERROR_CODE = bytesOf(',"kafka_error_code":');
+const INFO = bytesOf(',"info":"');
+const FLOW_CLOSE = bytesOf('}}');
+const TIME = bytesOf(',"time":"');
+const RECORD_CLOSE = bytesOf('"}');
+const QUOTE = bytesOf('"');
+const SPACE = bytesOf(' ');
+const ZERO = bytesOf('0');
+const MS_OPEN = bytesOf('ms (');
+const PAREN_CLOSE = bytesOf(')');
+const BRACE_CLOSE = bytesOf('}');
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/**
+ * `before + value + after`, encoded once per enum value (verdict, types): looked up by the value, a literal
+ * whose hash V8 keeps, rather than by a text made per record.
+ */
+function fixed(texts: Map<string, Buffer>, value: string, before: string, after: string): Buffer {
+  let bytes = texts.get(value);
+  if (bytes === undefined) texts.set(value, (bytes = bytesOf(before + value + after)));
+  return bytes;
 }
-let lastNode = { name: '', json: '' };
+const VERDICTS = new Map<string, Buffer>();
+const L7_TYPES = new Map<string, Buffer>();
+
+/** `,"node_name":"..."`, or nothing without a node name; the last one is kept (a recorder has one). */
+function nodeField(name: string): { readonly name: string; readonly bytes: Buffer } {
+  if (name !== lastNode.name) lastNode = { name, bytes: bytesOf(name === '' ? '' : `,"node_name":${JSON.stringify(name)}`) };
+  return lastNode;
+}
+let lastNode = { name: '', bytes: EMPTY };
 
 /** `,"portcullis":{"listener":"..."`; the last one is kept (flows come in runs from one listener). */
-function listenerField(name: string): string {
-  if (name !== lastListener.name) lastListener = { name, json: flat(`,"portcullis":{"listener":${JSON.stringify(name)}`) };
-  return lastListener.json;
+function listenerField(name: string): Buffer {
+  if (name !== lastListener.name) lastListener = { name, bytes: bytesOf(`,"portcullis":{"listener":${JSON.stringify(name)}`) };
+  return lastListener.bytes;
 }
-let lastListener = { name: '', json: ',"portcullis":{"listener":""' };
+let lastListener = { name: '', bytes: bytesOf(',"portcullis":{"listener":""') };
 
-/** A bigint's decimal text; safe integers (any real latency) take the cheaper Number path to the same digits. */
-function latencyText(ns: bigint): string {
-  return ns <= MAX_SAFE && ns >= -MAX_SAFE ? String(Number(ns)) : String(ns);
+/** A bigint's decimal digits; safe integers (any real latency) take the cheaper Number path to the same digits. */
+function writeBigint(out: LineSlab, n: bigint): void {
+  if (n <= MAX_SAFE && n >= -MAX_SAFE) out.number(Number(n));
+  else out.text(String(n));
 }
 
 /** Whole milliseconds, truncated toward zero as bigint division does. */
-function milliseconds(ns: bigint): string {
-  if (ns > MAX_SAFE || ns < -MAX_SAFE) return String(ns / 1_000_000n);
+function writeMilliseconds(out: LineSlab, ns: bigint): void {
+  if (ns > MAX_SAFE || ns < -MAX_SAFE) {
+    out.text(String(ns / 1_000_000n));
+    return;
+  }
   const n = Number(ns);
-  return String((n - (n % 1_000_000)) / 1_000_000);
+  out.number((n - (n % 1_000_000)) / 1_000_000);
 }
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/**
- * The same text as one flat string. V8 keeps a string built by concatenation as a tree of its pieces, and every
- * record that includes a cached tree walks all of it again when the record is encoded: several times the cost of
- * copying the flat text. A JSON round trip yields the same UTF-16 units, flat; cached text is made once.
- */
-function flat(text: string): string {
-  return JSON.parse(JSON.stringify(text)) as string;
-}
 
 /** The fields fixed by a record's parties: rendered once per connection and direction, not per record. */
 interface PartiesJson {
@@ -125,54 +208,64 @@ interface PartiesJson {
   readonly destinationPort: number;
   readonly type: FlowEvent['type'];
   readonly node: string;
-  readonly text: string;
+  readonly bytes: Buffer;
 }
 
 const partiesBySource = new WeakMap<Peer, PartiesJson>();
 
 /** `,"IP":...,"l4":...,"source":...,"destination":...,"Type":...,"node_name":...` and the DNS names. */
-function renderParties(event: FlowEvent, node: string): string {
+function renderParties(event: FlowEvent, node: { readonly name: string; readonly bytes: Buffer }): Buffer {
   const { source: src, destination: dst, sourcePort, destinationPort, type } = event;
   const cached = partiesBySource.get(src);
   if (
     cached !== undefined && cached.destination === dst && cached.sourcePort === sourcePort &&
-    cached.destinationPort === destinationPort && cached.type === type && cached.node === node
+    cached.destinationPort === destinationPort && cached.type === type && cached.node === node.name
   ) {
-    return cached.text;
+    return cached.bytes;
   }
   let text = renderIp(src.address, dst.address) + renderTcp(sourcePort, destinationPort);
-  text += `,"source":${renderEndpoint(src.identity)},"destination":${renderEndpoint(dst.identity)},"Type":"${type}"${node}`;
+  text += `,"source":${renderEndpoint(src.identity)},"destination":${renderEndpoint(dst.identity)},"Type":"${type}"`;
+  const bytes = Buffer.concat([bytesOf(text), node.bytes, bytesOf(peerNames(src, dst))]);
+  partiesBySource.set(src, { destination: dst, sourcePort, destinationPort, type, node: node.name, bytes });
+  return bytes;
+}
+
+function peerNames(src: Peer, dst: Peer): string {
+  let text = '';
   if (src.names !== undefined && src.names.length > 0) text += `,"source_names":${JSON.stringify(src.names)}`;
   if (dst.names !== undefined && dst.names.length > 0) text += `,"destination_names":${JSON.stringify(dst.names)}`;
-  text = flat(text);
-  partiesBySource.set(src, { destination: dst, sourcePort, destinationPort, type, node, text });
   return text;
 }
 
 /** RFC 3339 in UTC with nine fractional digits (a Date carries milliseconds; the rest are zeros). */
 export function formatFlowTime(time: Date): string {
-  return cachedTime(time).text;
+  writeTime(scratch, time);
+  scratch.endLine();
+  const line = scratch.take();
+  return line.toString('latin1', 0, line.length - 1);
 }
 
-/** formatFlowTime as a JSON string (its characters need no escaping). */
-function flowTimeJson(time: Date): string {
-  return cachedTime(time).json;
-}
-
-function cachedTime(time: Date): { ms: number; text: string; json: string } {
+/**
+ * formatFlowTime's text (its characters need no escaping). The date and seconds are formatted once per second;
+ * each record writes only its milliseconds.
+ */
+function writeTime(out: LineSlab, time: Date): void {
   const ms = time.getTime();
-  // Flows come in bursts within the same millisecond: one formatting serves them all.
-  if (ms !== lastTime.ms) {
-    const iso = time.toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ
-    const text = `${iso.slice(0, -1)}000000Z`;
-    lastTime = { ms, text, json: flat(`"${text}"`) };
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond.second) {
+    const iso = time.toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ (throws for an invalid Date)
+    lastSecond = { second, prefix: bytesOf(iso.slice(0, -4)) };
   }
-  return lastTime;
+  out.bytes(lastSecond.prefix);
+  out.number(ms - second * 1000, 3);
+  out.bytes(NANOS);
 }
-let lastTime = { ms: NaN, text: '', json: '' };
+let lastSecond = { second: NaN, prefix: EMPTY };
+const NANOS = bytesOf('000000Z');
 
 /** Replaces the password of `scheme://user:password@host/...` as Hubble's filterURL does. */
 export function redactUrl(url: string): string {
+  if (!url.includes('@')) return url; // no userinfo: the common case, decided in one scan
   const schemeEnd = url.indexOf('://');
   if (schemeEnd < 0) return url;
   const authorityStart = schemeEnd + 3;
@@ -188,25 +281,70 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, colon + 1)}${REDACTED}${url.slice(at)}`;
 }
 
-/** The `http` object; `url` is already redacted and escaped (the Summary reuses it). */
-function renderHttp(http: HttpFlowFields, url: string, redact: ReadonlySet<string>): string {
-  let out = http.code ? `"code":${http.code}` : '';
-  if (http.method !== '') out += `${out === '' ? '' : ','}"method":${quote(http.method)}`;
-  if (url !== '') out += `${out === '' ? '' : ','}"url":"${url}"`;
-  if (http.protocol !== '') out += `${out === '' ? '' : ','}"protocol":${quote(http.protocol)}`;
+/**
+ * `,"http":{...}`. Returns where the redacted, escaped URL's text is in the line, for the Summary to copy.
+ */
+function writeHttp(out: LineSlab, http: HttpFlowFields, redact: ReadonlySet<string>): { start: number; end: number } {
+  out.bytes(HTTP_OPEN);
+  let comma = false; // whether a field was written, so the next one starts with a comma
+  if (http.code) {
+    out.bytes(CODE);
+    out.number(http.code);
+    comma = true;
+  }
+  if (http.method !== '') {
+    out.bytes(comma ? NEXT_METHOD : METHOD);
+    out.jsonText(http.method);
+    out.bytes(QUOTE);
+    comma = true;
+  }
+  const url = redactUrl(http.url);
+  let start = 0;
+  let end = 0;
+  if (url !== '') {
+    out.bytes(comma ? NEXT_URL : URL_FIELD);
+    start = out.lineOffset;
+    out.jsonText(url);
+    end = out.lineOffset;
+    out.bytes(QUOTE);
+    comma = true;
+  }
+  if (http.protocol !== '') {
+    out.bytes(comma ? NEXT_PROTOCOL : PROTOCOL);
+    out.jsonText(http.protocol);
+    out.bytes(QUOTE);
+    comma = true;
+  }
   if (http.headers.length > 0) {
     // Hubble sorts by key; the sort is stable, so duplicates keep their arrival order.
     const sorted = isSortedByKey(http.headers) ? http.headers : sortByKey(http.headers);
-    let headers = '';
+    out.bytes(comma ? NEXT_HEADERS : HEADERS);
     for (let i = 0; i < sorted.length; i++) {
       const [key, value] = sorted[i]!;
-      const shown = redact.has(key.toLowerCase()) ? REDACTED : value;
-      headers += `${i === 0 ? '' : ','}{"key":${quote(key)},"value":${quote(shown)}}`;
+      out.bytes(i === 0 ? HEADER_KEY : NEXT_HEADER_KEY);
+      out.jsonText(key);
+      out.bytes(HEADER_VALUE);
+      out.jsonText(redact.has(key.toLowerCase()) ? REDACTED : value);
     }
-    out += `${out === '' ? '' : ','}"headers":[${headers}]`;
+    out.bytes(HEADERS_CLOSE);
   }
-  return `{${out}}`;
+  out.bytes(BRACE_CLOSE);
+  return { start, end };
 }
+const HTTP_OPEN = bytesOf(',"http":{');
+const CODE = bytesOf('"code":');
+const METHOD = bytesOf('"method":"');
+const NEXT_METHOD = bytesOf(',"method":"');
+const URL_FIELD = bytesOf('"url":"');
+const NEXT_URL = bytesOf(',"url":"');
+const PROTOCOL = bytesOf('"protocol":"');
+const NEXT_PROTOCOL = bytesOf(',"protocol":"');
+const HEADERS = bytesOf('"headers":[');
+const NEXT_HEADERS = bytesOf(',"headers":[');
+const HEADER_KEY = bytesOf('{"key":"');
+const NEXT_HEADER_KEY = bytesOf('"},{"key":"');
+const HEADER_VALUE = bytesOf('","value":"');
+const HEADERS_CLOSE = bytesOf('"}]');
 
 /** A stable insertion sort by name: header lists are short, and this beats Array#sort's comparator calls. */
 function sortByKey(headers: HttpFlowFields['headers']): HttpFlowFields['headers'] {
@@ -227,11 +365,6 @@ function isSortedByKey(headers: HttpFlowFields['headers']): boolean {
 
 /** Characters JSON.stringify would escape: quote, backslash, controls, surrogates (lone ones are escaped). */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/** JSON string literal; most header text needs no escaping, and skipping JSON.stringify then is cheaper. */
-function quote(text: string): string {
-  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
-}
 
 /**
  * A JSON string literal's content, without its quotes. Escaping works per UTF-16 unit, except that a surrogate
@@ -301,19 +434,19 @@ function renderEndpoint(identity: Identity): string {
  * `,"event_type":...,"traffic_direction":...,"drop_reason_desc":...,"is_reply":...`: a few combinations, each
  * rendered once.
  */
-function verdictFields(event: FlowEvent, drop: DropReason | undefined): string {
+function verdictFields(event: FlowEvent, drop: DropReason | undefined): Buffer {
   const kind = event.type === 'L7' ? 0 : drop === undefined ? 1 : drop === DROP_POLICY_DENY ? 2 : 3;
   const index = kind * 4 + (event.direction === 'ingress' ? 0 : 2) + (event.isReply ? 1 : 0);
-  let text = verdictTexts[index];
-  if (text === undefined) {
-    text = `,"event_type":${eventType(event, drop)},"traffic_direction":"${event.direction === 'ingress' ? 'INGRESS' : 'EGRESS'}"`;
+  let bytes = verdictTexts[index];
+  if (bytes === undefined) {
+    let text = `,"event_type":${eventType(event, drop)},"traffic_direction":"${event.direction === 'ingress' ? 'INGRESS' : 'EGRESS'}"`;
     if (drop) text += `,"drop_reason_desc":"${drop.name}"`;
     text += `,"is_reply":${event.isReply}`;
-    verdictTexts[index] = text = flat(text);
+    verdictTexts[index] = bytes = bytesOf(text);
   }
-  return text;
+  return bytes;
 }
-const verdictTexts: Array<string | undefined> = [];
+const verdictTexts: Array<Buffer | undefined> = [];
 
 function eventType(event: FlowEvent, drop: { code: number } | undefined): string {
   if (event.type === 'L7') return `{"type":${MESSAGE_TYPE_ACCESS_LOG}}`;
@@ -331,21 +464,21 @@ interface DecisionJson {
   readonly extension: string;
   /** Both around `,"portcullis":{"listener":...`, for the listener last seen with this decision. */
   listener?: string;
-  text: string;
+  bytes: Buffer;
 }
 
 // Allowed decisions are shared by every request a rule allows: their text is rendered once.
 const decisions = new WeakMap<Decision, DecisionJson>();
 
 /** The decision's Hubble fields, then the `portcullis` extension up to its optional Kafka and `info` fields. */
-function policyFields(decision: Decision | undefined, listener: string): string {
+function policyFields(decision: Decision | undefined, listener: string): Buffer {
   if (decision === undefined) return listenerField(listener);
   const json = renderDecision(decision);
   if (json.listener !== listener) {
     json.listener = listener;
-    json.text = flat(`${json.hubble},"portcullis":{"listener":${JSON.stringify(listener)}${json.extension}`);
+    json.bytes = bytesOf(`${json.hubble},"portcullis":{"listener":${JSON.stringify(listener)}${json.extension}`);
   }
-  return json.text;
+  return json.bytes;
 }
 
 function renderDecision(decision: Decision): DecisionJson {
@@ -360,7 +493,7 @@ function renderDecision(decision: Decision): DecisionJson {
     renderPolicies('egress_denied_by', decision.deniedBy, 'egress') +
     renderPolicies('ingress_denied_by', decision.deniedBy, 'ingress') +
     policyLog([...allowed, ...decision.deniedBy]);
-  json = { hubble, extension: renderExtension(decision), text: '' };
+  json = { hubble, extension: renderExtension(decision), bytes: EMPTY };
   decisions.set(decision, json);
   return json;
 }
