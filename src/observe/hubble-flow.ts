@@ -59,25 +59,27 @@ const scratch = new LineSlab();
  */
 export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions): void {
   const node = nodeField(opts.nodeName);
-  const drop = event.type === 'L3_L4' && event.verdict === 'DROPPED' ? dropReason(event.decision) : undefined;
-  out.bytes(FLOW_TIME);
-  const timeStart = out.lineOffset;
-  writeTime(out, event.time);
-  const timeEnd = out.lineOffset;
-  out.bytes(fixed(VERDICTS, event.verdict, '","verdict":"', '"'));
-  if (drop) out.bytes(drop.field);
-  out.bytes(renderParties(event, node));
+  const time = timeFields(event.time, node);
+  out.bytes(time.head);
   const l7 = event.type === 'L7' ? event.l7 : undefined;
+  let drop: DropReason | undefined;
+  if (l7) {
+    out.bytes(l7Head(event, l7.type, node));
+  } else {
+    drop = event.type === 'L3_L4' && event.verdict === 'DROPPED' ? dropReason(event.decision) : undefined;
+    out.bytes(verdictField(event.verdict));
+    if (drop) out.bytes(drop.field);
+    out.bytes(renderParties(event, node).bytes);
+  }
   const latency = l7?.latencyNs !== undefined && l7.latencyNs !== 0n ? l7.latencyNs : undefined;
   const http = l7?.http;
-  let url: { start: number; end: number } | undefined;
+  let url = NO_URL;
   let kafkaSummary: string | undefined;
   if (l7) {
-    out.bytes(fixed(L7_TYPES, l7.type, ',"l7":{"type":"', '"'));
     if (latency !== undefined) {
       out.bytes(LATENCY);
       writeBigint(out, latency);
-      out.bytes(QUOTE);
+      out.byte(QUOTE);
     }
     if (http) {
       url = writeHttp(out, http, opts.redactHeaders);
@@ -91,36 +93,38 @@ export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions):
         ? `Kafka response ${request}${kafka.errorCode === undefined ? '' : ` return code ${kafka.errorCode}`}`
         : `Kafka request ${request}`;
     }
-    out.bytes(BRACE_CLOSE);
+    out.byte(BRACE_CLOSE);
   }
   const info = event.info !== undefined && event.info !== '' ? event.info : undefined;
-  out.bytes(verdictFields(event, drop));
+  const verdict = verdictFields(event, drop);
   // The Summary's text is the L7 record's, else `info`.
-  if (http && url) {
-    out.bytes(SUMMARY);
+  if (http) {
+    out.bytes(verdict.withSummary);
     out.jsonText(http.protocol);
-    out.bytes(SPACE);
+    out.byte(SPACE);
     if (l7!.type === 'RESPONSE') {
       out.number(http.code ?? 0);
-      out.bytes(SPACE);
-      if (latency === undefined) out.bytes(ZERO);
+      out.byte(SPACE);
+      if (latency === undefined) out.byte(ZERO);
       else writeMilliseconds(out, latency);
       out.bytes(MS_OPEN);
       out.jsonText(http.method);
-      out.bytes(SPACE);
+      out.byte(SPACE);
       out.repeat(url.start, url.end);
-      out.bytes(PAREN_CLOSE);
+      out.byte(PAREN_CLOSE);
     } else {
       out.jsonText(http.method);
-      out.bytes(SPACE);
+      out.byte(SPACE);
       out.repeat(url.start, url.end);
     }
-    out.bytes(QUOTE);
+    out.byte(QUOTE);
   } else if (kafkaSummary !== undefined || info !== undefined) {
-    out.bytes(SUMMARY);
+    out.bytes(verdict.withSummary);
     if (kafkaSummary !== undefined) out.text(kafkaSummary);
     else out.jsonText(info!);
-    out.bytes(QUOTE);
+    out.byte(QUOTE);
+  } else {
+    out.bytes(verdict.bytes);
   }
   out.bytes(policyFields(event.decision, event.listener));
   const kafka = event.l7?.kafka;
@@ -131,51 +135,49 @@ export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions):
   if (info !== undefined) {
     out.bytes(INFO);
     out.jsonText(info);
-    out.bytes(QUOTE);
+    out.byte(QUOTE);
   }
-  out.bytes(FLOW_CLOSE);
-  out.bytes(node.bytes);
-  out.bytes(TIME);
-  out.repeat(timeStart, timeEnd);
-  out.bytes(RECORD_CLOSE);
+  out.bytes(time.tail);
   out.endLine();
 }
 
 const bytesOf = (text: string): Buffer => Buffer.from(text, 'utf8');
-const FLOW_TIME = bytesOf('{"flow":{"time":"');
 const LATENCY = bytesOf(',"latency_ns":"');
-const SUMMARY = bytesOf(',"Summary":"');
 const KAFKA_ERROR_CODE = bytesOf(',"kafka_error_code":');
 const INFO = bytesOf(',"info":"');
-const FLOW_CLOSE = bytesOf('}}');
-const TIME = bytesOf(',"time":"');
-const RECORD_CLOSE = bytesOf('"}');
-const QUOTE = bytesOf('"');
-const SPACE = bytesOf(' ');
-const ZERO = bytesOf('0');
 const MS_OPEN = bytesOf('ms (');
-const PAREN_CLOSE = bytesOf(')');
-const BRACE_CLOSE = bytesOf('}');
+const QUOTE = 0x22;
+const SPACE = 0x20;
+const ZERO = 0x30;
+const PAREN_CLOSE = 0x29;
+const BRACE_CLOSE = 0x7d;
+const NO_URL = { start: 0, end: 0 };
 const EMPTY: Buffer = Buffer.alloc(0);
 
-/**
- * `before + value + after`, encoded once per enum value (verdict, types): looked up by the value, a literal
- * whose hash V8 keeps, rather than by a text made per record.
- */
-function fixed(texts: Map<string, Buffer>, value: string, before: string, after: string): Buffer {
-  let bytes = texts.get(value);
-  if (bytes === undefined) texts.set(value, (bytes = bytesOf(before + value + after)));
+/** `","verdict":"..."`, encoded once per verdict (looked up by the verdict, a literal whose hash V8 keeps). */
+function verdictField(verdict: string): Buffer {
+  let bytes = VERDICTS.get(verdict);
+  if (bytes === undefined) VERDICTS.set(verdict, (bytes = bytesOf(`","verdict":"${verdict}"`)));
   return bytes;
 }
 const VERDICTS = new Map<string, Buffer>();
-const L7_TYPES = new Map<string, Buffer>();
 
-/** `,"node_name":"..."`, or nothing without a node name; the last one is kept (a recorder has one). */
-function nodeField(name: string): { readonly name: string; readonly bytes: Buffer } {
-  if (name !== lastNode.name) lastNode = { name, bytes: bytesOf(name === '' ? '' : `,"node_name":${JSON.stringify(name)}`) };
+/** `,"node_name":"..."`, or nothing without a node name. */
+interface NodeJson {
+  readonly name: string;
+  readonly json: string;
+  readonly bytes: Buffer;
+}
+
+/** The last node name's field is kept (a recorder has one). */
+function nodeField(name: string): NodeJson {
+  if (name !== lastNode.name) {
+    const json = name === '' ? '' : `,"node_name":${JSON.stringify(name)}`;
+    lastNode = { name, json, bytes: bytesOf(json) };
+  }
   return lastNode;
 }
-let lastNode = { name: '', bytes: EMPTY };
+let lastNode: NodeJson = { name: '', json: '', bytes: EMPTY };
 
 /** `,"portcullis":{"listener":"..."`; the last one is kept (flows come in runs from one listener). */
 function listenerField(name: string): Buffer {
@@ -207,26 +209,42 @@ interface PartiesJson {
   readonly sourcePort: number;
   readonly destinationPort: number;
   readonly type: FlowEvent['type'];
-  readonly node: string;
+  readonly node: NodeJson;
   readonly bytes: Buffer;
+  /** L7 records' text from the verdict to the `l7` type, by type and verdict. */
+  readonly l7Heads: Map<string, Map<string, Buffer>>;
 }
 
 const partiesBySource = new WeakMap<Peer, PartiesJson>();
 
 /** `,"IP":...,"l4":...,"source":...,"destination":...,"Type":...,"node_name":...` and the DNS names. */
-function renderParties(event: FlowEvent, node: { readonly name: string; readonly bytes: Buffer }): Buffer {
+function renderParties(event: FlowEvent, node: NodeJson): PartiesJson {
   const { source: src, destination: dst, sourcePort, destinationPort, type } = event;
   const cached = partiesBySource.get(src);
   if (
     cached !== undefined && cached.destination === dst && cached.sourcePort === sourcePort &&
-    cached.destinationPort === destinationPort && cached.type === type && cached.node === node.name
+    cached.destinationPort === destinationPort && cached.type === type && cached.node === node
   ) {
-    return cached.bytes;
+    return cached;
   }
   let text = renderIp(src.address, dst.address) + renderTcp(sourcePort, destinationPort);
   text += `,"source":${renderEndpoint(src.identity)},"destination":${renderEndpoint(dst.identity)},"Type":"${type}"`;
-  const bytes = Buffer.concat([bytesOf(text), node.bytes, bytesOf(peerNames(src, dst))]);
-  partiesBySource.set(src, { destination: dst, sourcePort, destinationPort, type, node: node.name, bytes });
+  text += node.json + peerNames(src, dst);
+  const parties = { destination: dst, sourcePort, destinationPort, type, node, bytes: bytesOf(text), l7Heads: new Map() };
+  partiesBySource.set(src, parties);
+  return parties;
+}
+
+/** `","verdict":"...",<parties>,"l7":{"type":"..."`: one copy for what an L7 record shares with its connection's. */
+function l7Head(event: FlowEvent, l7Type: string, node: NodeJson): Buffer {
+  const parties = renderParties(event, node);
+  let byVerdict = parties.l7Heads.get(l7Type);
+  if (byVerdict === undefined) parties.l7Heads.set(l7Type, (byVerdict = new Map()));
+  let bytes = byVerdict.get(event.verdict);
+  if (bytes === undefined) {
+    bytes = Buffer.concat([verdictField(event.verdict), parties.bytes, bytesOf(`,"l7":{"type":"${l7Type}"`)]);
+    byVerdict.set(event.verdict, bytes);
+  }
   return bytes;
 }
 
@@ -239,29 +257,22 @@ function peerNames(src: Peer, dst: Peer): string {
 
 /** RFC 3339 in UTC with nine fractional digits (a Date carries milliseconds; the rest are zeros). */
 export function formatFlowTime(time: Date): string {
-  writeTime(scratch, time);
-  scratch.endLine();
-  const line = scratch.take();
-  return line.toString('latin1', 0, line.length - 1);
+  return `${time.toISOString().slice(0, -1)}000000Z`; // toISOString: YYYY-MM-DDTHH:mm:ss.sssZ
 }
 
 /**
- * formatFlowTime's text (its characters need no escaping). The date and seconds are formatted once per second;
- * each record writes only its milliseconds.
+ * The record's text up to its verdict, and from the end of the flow object to the end of the line: the parts
+ * made of its time and node name. Flows come in bursts within the same millisecond: formatted once for all.
  */
-function writeTime(out: LineSlab, time: Date): void {
+function timeFields(time: Date, node: NodeJson): { readonly head: Buffer; readonly tail: Buffer } {
   const ms = time.getTime();
-  const second = Math.floor(ms / 1000);
-  if (second !== lastSecond.second) {
-    const iso = time.toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ (throws for an invalid Date)
-    lastSecond = { second, prefix: bytesOf(iso.slice(0, -4)) };
+  if (ms !== lastTime.ms || node !== lastTime.node) {
+    const text = formatFlowTime(time); // throws for an invalid Date: the record is not written
+    lastTime = { ms, node, head: bytesOf(`{"flow":{"time":"${text}`), tail: bytesOf(`}}${node.json},"time":"${text}"}`) };
   }
-  out.bytes(lastSecond.prefix);
-  out.number(ms - second * 1000, 3);
-  out.bytes(NANOS);
+  return lastTime;
 }
-let lastSecond = { second: NaN, prefix: EMPTY };
-const NANOS = bytesOf('000000Z');
+let lastTime = { ms: NaN, node: undefined as NodeJson | undefined, head: EMPTY, tail: EMPTY };
 
 /** Replaces the password of `scheme://user:password@host/...` as Hubble's filterURL does. */
 export function redactUrl(url: string): string {
@@ -283,68 +294,71 @@ export function redactUrl(url: string): string {
 
 /**
  * `,"http":{...}`. Returns where the redacted, escaped URL's text is in the line, for the Summary to copy.
+ * Each field's opening text also closes the one before it (FIELD_OPEN), so the constant text between two values
+ * is one copy.
  */
 function writeHttp(out: LineSlab, http: HttpFlowFields, redact: ReadonlySet<string>): { start: number; end: number } {
-  out.bytes(HTTP_OPEN);
-  let comma = false; // whether a field was written, so the next one starts with a comma
+  let before = AT_START;
   if (http.code) {
-    out.bytes(CODE);
+    out.bytes(HTTP_CODE);
     out.number(http.code);
-    comma = true;
+    before = AFTER_NUMBER;
+  } else {
+    out.bytes(HTTP_OPEN);
   }
   if (http.method !== '') {
-    out.bytes(comma ? NEXT_METHOD : METHOD);
+    out.bytes(METHOD[before]!);
     out.jsonText(http.method);
-    out.bytes(QUOTE);
-    comma = true;
+    before = AFTER_STRING;
   }
   const url = redactUrl(http.url);
   let start = 0;
   let end = 0;
   if (url !== '') {
-    out.bytes(comma ? NEXT_URL : URL_FIELD);
+    out.bytes(URL_FIELD[before]!);
     start = out.lineOffset;
     out.jsonText(url);
     end = out.lineOffset;
-    out.bytes(QUOTE);
-    comma = true;
+    before = AFTER_STRING;
   }
   if (http.protocol !== '') {
-    out.bytes(comma ? NEXT_PROTOCOL : PROTOCOL);
+    out.bytes(PROTOCOL[before]!);
     out.jsonText(http.protocol);
-    out.bytes(QUOTE);
-    comma = true;
+    before = AFTER_STRING;
   }
-  if (http.headers.length > 0) {
+  const headers = http.headers;
+  if (headers.length > 0) {
     // Hubble sorts by key; the sort is stable, so duplicates keep their arrival order.
-    const sorted = isSortedByKey(http.headers) ? http.headers : sortByKey(http.headers);
-    out.bytes(comma ? NEXT_HEADERS : HEADERS);
+    const sorted = isSortedByKey(headers) ? headers : sortByKey(headers);
+    out.bytes(HEADERS[before]!);
     for (let i = 0; i < sorted.length; i++) {
       const [key, value] = sorted[i]!;
-      out.bytes(i === 0 ? HEADER_KEY : NEXT_HEADER_KEY);
+      if (i > 0) out.bytes(NEXT_HEADER);
       out.jsonText(key);
       out.bytes(HEADER_VALUE);
       out.jsonText(redact.has(key.toLowerCase()) ? REDACTED : value);
     }
     out.bytes(HEADERS_CLOSE);
+  } else {
+    out.bytes(CLOSE_HTTP[before]!);
   }
-  out.bytes(BRACE_CLOSE);
   return { start, end };
 }
+const AT_START = 0;
+const AFTER_NUMBER = 1;
+const AFTER_STRING = 2;
+/** `field` opened after nothing, after a number, after a string value (whose closing quote it writes). */
+const fieldOpen = (field: string): Buffer[] => ['', ',', '",'].map((before) => bytesOf(`${before}${field}`));
 const HTTP_OPEN = bytesOf(',"http":{');
-const CODE = bytesOf('"code":');
-const METHOD = bytesOf('"method":"');
-const NEXT_METHOD = bytesOf(',"method":"');
-const URL_FIELD = bytesOf('"url":"');
-const NEXT_URL = bytesOf(',"url":"');
-const PROTOCOL = bytesOf('"protocol":"');
-const NEXT_PROTOCOL = bytesOf(',"protocol":"');
-const HEADERS = bytesOf('"headers":[');
-const NEXT_HEADERS = bytesOf(',"headers":[');
-const HEADER_KEY = bytesOf('{"key":"');
-const NEXT_HEADER_KEY = bytesOf('"},{"key":"');
+const HTTP_CODE = bytesOf(',"http":{"code":');
+const METHOD = fieldOpen('"method":"');
+const URL_FIELD = fieldOpen('"url":"');
+const PROTOCOL = fieldOpen('"protocol":"');
+const HEADERS = fieldOpen('"headers":[{"key":"');
+const NEXT_HEADER = bytesOf('"},{"key":"');
 const HEADER_VALUE = bytesOf('","value":"');
-const HEADERS_CLOSE = bytesOf('"}]');
+const HEADERS_CLOSE = bytesOf('"}]}');
+const CLOSE_HTTP = [bytesOf('}'), bytesOf('}'), bytesOf('"}')];
 
 /** A stable insertion sort by name: header lists are short, and this beats Array#sort's comparator calls. */
 function sortByKey(headers: HttpFlowFields['headers']): HttpFlowFields['headers'] {
@@ -434,19 +448,24 @@ function renderEndpoint(identity: Identity): string {
  * `,"event_type":...,"traffic_direction":...,"drop_reason_desc":...,"is_reply":...`: a few combinations, each
  * rendered once.
  */
-function verdictFields(event: FlowEvent, drop: DropReason | undefined): Buffer {
+function verdictFields(event: FlowEvent, drop: DropReason | undefined): VerdictJson {
   const kind = event.type === 'L7' ? 0 : drop === undefined ? 1 : drop === DROP_POLICY_DENY ? 2 : 3;
   const index = kind * 4 + (event.direction === 'ingress' ? 0 : 2) + (event.isReply ? 1 : 0);
-  let bytes = verdictTexts[index];
-  if (bytes === undefined) {
+  let json = verdictTexts[index];
+  if (json === undefined) {
     let text = `,"event_type":${eventType(event, drop)},"traffic_direction":"${event.direction === 'ingress' ? 'INGRESS' : 'EGRESS'}"`;
     if (drop) text += `,"drop_reason_desc":"${drop.name}"`;
     text += `,"is_reply":${event.isReply}`;
-    verdictTexts[index] = bytes = bytesOf(text);
+    verdictTexts[index] = json = { bytes: bytesOf(text), withSummary: bytesOf(`${text},"Summary":"`) };
   }
-  return bytes;
+  return json;
 }
-const verdictTexts: Array<Buffer | undefined> = [];
+interface VerdictJson {
+  readonly bytes: Buffer;
+  /** The same and the start of `Summary`, up to its text. */
+  readonly withSummary: Buffer;
+}
+const verdictTexts: Array<VerdictJson | undefined> = [];
 
 function eventType(event: FlowEvent, drop: { code: number } | undefined): string {
   if (event.type === 'L7') return `{"type":${MESSAGE_TYPE_ACCESS_LOG}}`;

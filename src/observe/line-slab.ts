@@ -8,7 +8,7 @@
 /** Bytes per slab: one allocation serves several chunks. */
 const SLAB_BYTES = 1024 * 1024;
 /** Pieces up to this size are copied by a loop: below it, a call into C++ (set, write) costs more than the copy. */
-const LOOP_BYTES = 16;
+const LOOP_BYTES = 8;
 const NEWLINE = 0x0a;
 
 export class LineSlab {
@@ -49,6 +49,12 @@ export class LineSlab {
     let p = this.#pos;
     for (let i = 0; i < n; i++) slab[p++] = bytes[i]!;
     this.#pos = p;
+  }
+
+  /** One byte (an ASCII character's code). */
+  byte(byte: number): void {
+    if (this.#slab.length === this.#pos) this.#grow(1);
+    this.#slab[this.#pos++] = byte;
   }
 
   /** Text as is, UTF-8 encoded. */
@@ -108,8 +114,7 @@ export class LineSlab {
 
   /** Ends the line being written with a newline: it is now part of what `take` returns. */
   endLine(): void {
-    if (this.#slab.length === this.#pos) this.#grow(1);
-    this.#slab[this.#pos++] = NEWLINE;
+    this.byte(NEWLINE);
     this.#end = this.#pos;
   }
 
@@ -125,10 +130,13 @@ export class LineSlab {
     return taken;
   }
 
-  /** A new slab, with the bytes not taken yet moved to its start; the old one lives on in views handed out. */
+  /**
+   * A new slab, with the bytes not taken yet moved to its start; the old one lives on in views handed out. Twice
+   * what is needed, so that a caller not taking for a while does not copy everything again for each piece.
+   */
   #grow(room: number): void {
     const kept = this.#slab.subarray(this.#start, this.#pos);
-    const slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, kept.length + room));
+    const slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (kept.length + room)));
     kept.copy(slab, 0);
     this.#slab = slab;
     this.#end -= this.#start;
