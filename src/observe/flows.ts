@@ -118,12 +118,16 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
   const lost = (count: number): void => {
     if (count > 0) opts.onLost?.(count);
   };
+  // Every byte handed to the destination comes back, in order, as written or dropped: the slab reuses its memory.
   dest.on('drop', (data: string | Buffer) => {
-    unwritten -= Buffer.byteLength(data);
+    const bytes = Buffer.byteLength(data);
+    unwritten -= bytes;
+    lines.done(bytes);
     lost(countLines(data));
   });
   dest.on('write', (bytes: number) => {
     unwritten -= bytes;
+    lines.done(bytes);
     reportedErrors.clear();
     if (unwritten > 0) armFlush();
   });

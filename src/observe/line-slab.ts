@@ -11,8 +11,19 @@ const SLAB_BYTES = 1024 * 1024;
 const LOOP_BYTES = 8;
 const NEWLINE = 0x0a;
 
+/** Written-out slabs kept for reuse, at most. */
+const SPARE_SLABS = 4;
+/** Replaced slabs tracked for reuse, at most (64 MiB: the recorder's default write buffer bound). */
+const RETIRED_SLABS = 64;
+
 export class LineSlab {
-  #slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  #slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  /** Bytes taken, and bytes the caller said the writer is done with (written or dropped), since creation. */
+  #taken = 0;
+  #done = 0;
+  /** Replaced slabs, in order, with the `#taken` count their last view ends at: reusable once `#done` reaches it. */
+  #retired: Array<{ readonly slab: Buffer; readonly upTo: number }> = [];
+  #spares: Buffer[] = [];
   /** Start of the bytes not taken yet. */
   #start = 0;
   /** End of the last complete line. */
@@ -126,8 +137,22 @@ export class LineSlab {
   /** The complete lines appended since the last take. The slab never writes over them again. */
   take(): Buffer {
     const taken = this.#slab.subarray(this.#start, this.#end);
+    this.#taken += taken.length;
     this.#start = this.#end;
     return taken;
+  }
+
+  /**
+   * The writer is done with the next `bytes` bytes taken (views are written, or dropped, in the order taken). A
+   * slab whose views are all done is reused rather than a new one allocated: fresh memory costs a page fault per
+   * 4 KiB, more than writing the bytes into it. A caller that never calls this gets a new slab each time.
+   */
+  done(bytes: number): void {
+    this.#done += bytes;
+    while (this.#retired.length > 0 && this.#retired[0]!.upTo <= this.#done) {
+      const { slab } = this.#retired.shift()!;
+      if (this.#spares.length < SPARE_SLABS) this.#spares.push(slab);
+    }
   }
 
   /**
@@ -136,7 +161,13 @@ export class LineSlab {
    */
   #grow(room: number): void {
     const kept = this.#slab.subarray(this.#start, this.#pos);
-    const slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (kept.length + room)));
+    const needed = kept.length + room;
+    if (this.#slab.length === SLAB_BYTES && this.#start > 0) {
+      // Views of it may be unwritten; without a writer reporting, it is left to them and the collector.
+      if (this.#retired.length < RETIRED_SLABS) this.#retired.push({ slab: this.#slab, upTo: this.#taken });
+    }
+    const spare = needed <= SLAB_BYTES ? this.#spares.pop() : undefined;
+    const slab = spare ?? Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * needed));
     kept.copy(slab, 0);
     this.#slab = slab;
     this.#end -= this.#start;
