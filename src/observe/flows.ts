@@ -11,7 +11,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import type { FlowEvent, FlowRecorder } from './types.js';
 import { FlowDestination } from './flow-file.js';
-import { renderFlow } from './hubble-flow.js';
+import { writeFlow } from './hubble-flow.js';
 import { LineSlab } from './line-slab.js';
 import type { RenderOptions } from './hubble-flow.js';
 
@@ -118,12 +118,16 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
   const lost = (count: number): void => {
     if (count > 0) opts.onLost?.(count);
   };
+  // Every byte handed to the destination comes back, in order, as written or dropped: the slab reuses its memory.
   dest.on('drop', (data: string | Buffer) => {
-    unwritten -= Buffer.byteLength(data);
+    const bytes = Buffer.byteLength(data);
+    unwritten -= bytes;
+    lines.done(bytes);
     lost(countLines(data));
   });
   dest.on('write', (bytes: number) => {
     unwritten -= bytes;
+    lines.done(bytes);
     reportedErrors.clear();
     if (unwritten > 0) armFlush();
   });
@@ -185,8 +189,9 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     while (i < pending.length && lines.pending < chunkBytes) {
       const event = pending[i++]!;
       try {
-        lines.append(renderFlow(event, render));
+        writeFlow(lines, event, render);
       } catch (err) {
+        lines.abandonLine();
         // A malformed event must cost one record, not the batch or the process.
         lost(1);
         opts.log?.error({ err, listener: event.listener }, 'flow record could not be rendered');

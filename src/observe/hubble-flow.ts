@@ -7,6 +7,7 @@ import type { Decision, HttpDecision, Identity, Peer, RuleRef } from '../policy/
 import type { FlowEvent, HttpFlowFields, KafkaFlowFields } from './types.js';
 // The policy engine's naming (Cilium's names, then Kafka's lower-cased): flows and decision reasons agree.
 import { kafkaApiName } from '../policy/kafka-api-keys.js';
+import { LineSlab } from './line-slab.js';
 
 export const REDACTED = 'HUBBLE_REDACTED';
 
@@ -16,12 +17,18 @@ const MESSAGE_TYPE_POLICY_VERDICT = 5;
 const MESSAGE_TYPE_ACCESS_LOG = 129;
 
 /** Datapath drop reasons (cilium pkg/monitor/api/drop.go): default deny vs. an explicit deny rule. */
-const DROP_POLICY_DENIED: DropReason = { code: 133, name: 'POLICY_DENIED' };
-const DROP_POLICY_DENY: DropReason = { code: 181, name: 'POLICY_DENY' };
+const DROP_POLICY_DENIED = dropReasonOf(133, 'POLICY_DENIED');
+const DROP_POLICY_DENY = dropReasonOf(181, 'POLICY_DENY');
 
 interface DropReason {
   readonly code: number;
   readonly name: string;
+  /** `,"drop_reason":<code>` */
+  readonly field: Buffer;
+}
+
+function dropReasonOf(code: number, name: string): DropReason {
+  return { code, name, field: Buffer.from(`,"drop_reason":${code}`) };
 }
 
 export interface RenderOptions {
@@ -33,90 +40,168 @@ export interface RenderOptions {
 /**
  * One flow in Hubble's JSON shape, as one line of JSON text (no newline). Source and destination are printed
  * as given: for replies the protocol passes them swapped (server → client), as Cilium logs response records.
- *
- * Built as text rather than an object for JSON.stringify: flow logging runs for every request, and the parts
- * that repeat (endpoints, the policy behind a shared decision, time, node and listener names) are rendered once
- * per identity, decision or value. Strings are escaped once each (the URL serves `url` and `Summary`).
  */
 export function renderFlow(event: FlowEvent, opts: RenderOptions): string {
-  const time = flowTimeJson(event.time);
+  writeFlow(scratch, event, opts);
+  const line = scratch.take();
+  return line.toString('utf8', 0, line.length - 1);
+}
+const scratch = new LineSlab();
+
+/**
+ * renderFlow's line and its newline, written into `out`: the recorder's form. On a throw (a malformed event) the
+ * line is left incomplete; the caller abandons it.
+ *
+ * Written as bytes, piece by piece, rather than as a string: flow logging runs for every request, and the parts
+ * that repeat (endpoints, the policy behind a shared decision, node and listener names) are encoded once per
+ * identity, decision or value and copied from then on; per-record text is encoded in place. Text that appears
+ * twice (time, URL) is escaped once and its bytes copied.
+ */
+export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions): void {
   const node = nodeField(opts.nodeName);
-  const drop = event.type === 'L3_L4' && event.verdict === 'DROPPED' ? dropReason(event.decision) : undefined;
-  let flow = `{"time":${time},"verdict":"${event.verdict}"`;
-  if (drop) flow += `,"drop_reason":${drop.code}`;
-  flow += renderParties(event, node);
-  // The Summary's text is the L7 record's, else `info`.
-  let summary = '';
+  const time = timeFields(event.time, node);
+  out.bytes(time.head);
   const l7 = event.type === 'L7' ? event.l7 : undefined;
+  let drop: DropReason | undefined;
   if (l7) {
-    flow += `,"l7":{"type":"${l7.type}"`;
-    const latency = l7.latencyNs !== undefined && l7.latencyNs !== 0n ? latencyText(l7.latencyNs) : undefined;
-    if (latency !== undefined) flow += `,"latency_ns":"${latency}"`;
-    if (l7.http) {
-      const http = l7.http;
-      const url = escape(redactUrl(http.url));
-      flow += `,"http":${renderHttp(http, url, opts.redactHeaders)}`;
-      summary = l7.type === 'RESPONSE'
-        ? `${escape(http.protocol)} ${http.code ?? 0} ${latency === undefined ? '0' : milliseconds(l7.latencyNs!)}ms (${escape(http.method)} ${url})`
-        : `${escape(http.protocol)} ${escape(http.method)} ${url}`;
+    out.bytes(l7Head(event, l7.type, node));
+  } else {
+    drop = event.type === 'L3_L4' && event.verdict === 'DROPPED' ? dropReason(event.decision) : undefined;
+    out.bytes(verdictField(event.verdict));
+    if (drop) out.bytes(drop.field);
+    out.bytes(renderParties(event, node).bytes);
+  }
+  const latency = l7?.latencyNs !== undefined && l7.latencyNs !== 0n ? l7.latencyNs : undefined;
+  const http = l7?.http;
+  let url = NO_URL;
+  let kafkaSummary: string | undefined;
+  if (l7) {
+    if (latency !== undefined) {
+      out.bytes(LATENCY);
+      writeBigint(out, latency);
+      out.byte(QUOTE);
+    }
+    if (http) {
+      url = writeHttp(out, http, opts.redactHeaders);
     } else if (l7.kafka) {
       const kafka = l7.kafka;
       const apiKey = kafkaApiName(kafka.apiKey);
-      flow += `,"kafka":${renderKafka(kafka, apiKey, l7.type === 'RESPONSE')}`;
+      out.text(`,"kafka":${renderKafka(kafka, apiKey, l7.type === 'RESPONSE')}`);
       const request = `${escape(apiKey)} correlation id ${kafka.correlationId} topic '${escape(kafka.topic)}'`;
       // Broker responses stream through unread: their return code is shown only when the proxy knows it.
-      summary = l7.type === 'RESPONSE'
+      kafkaSummary = l7.type === 'RESPONSE'
         ? `Kafka response ${request}${kafka.errorCode === undefined ? '' : ` return code ${kafka.errorCode}`}`
         : `Kafka request ${request}`;
     }
-    flow += '}';
+    out.byte(BRACE_CLOSE);
   }
-  const info = event.info !== undefined && event.info !== '' ? escape(event.info) : '';
-  if (summary === '') summary = info;
-  flow += verdictFields(event, drop);
-  if (summary !== '') flow += `,"Summary":"${summary}"`;
-  flow += policyFields(event.decision, event.listener);
+  const info = event.info !== undefined && event.info !== '' ? event.info : undefined;
+  const verdict = verdictFields(event, drop);
+  // The Summary's text is the L7 record's, else `info`.
+  if (http) {
+    out.bytes(verdict.withSummary);
+    out.jsonText(http.protocol);
+    out.byte(SPACE);
+    if (l7!.type === 'RESPONSE') {
+      out.number(http.code ?? 0);
+      out.byte(SPACE);
+      if (latency === undefined) out.byte(ZERO);
+      else writeMilliseconds(out, latency);
+      out.bytes(MS_OPEN);
+      out.jsonText(http.method);
+      out.byte(SPACE);
+      out.repeat(url.start, url.end);
+      out.byte(PAREN_CLOSE);
+    } else {
+      out.jsonText(http.method);
+      out.byte(SPACE);
+      out.repeat(url.start, url.end);
+    }
+    out.byte(QUOTE);
+  } else if (kafkaSummary !== undefined || info !== undefined) {
+    out.bytes(verdict.withSummary);
+    if (kafkaSummary !== undefined) out.text(kafkaSummary);
+    else out.jsonText(info!);
+    out.byte(QUOTE);
+  } else {
+    out.bytes(verdict.bytes);
+  }
+  out.bytes(policyFields(event.decision, event.listener));
   const kafka = event.l7?.kafka;
-  if (kafka?.errorCode && event.l7!.type === 'REQUEST') flow += `,"kafka_error_code":${kafka.errorCode}`;
-  if (info !== '') flow += `,"info":"${info}"`;
-  return `{"flow":${flow}}}${node},"time":${time}}`;
+  if (kafka?.errorCode && event.l7!.type === 'REQUEST') {
+    out.bytes(KAFKA_ERROR_CODE);
+    out.number(kafka.errorCode);
+  }
+  if (info !== undefined) {
+    out.bytes(INFO);
+    out.jsonText(info);
+    out.byte(QUOTE);
+  }
+  out.bytes(time.tail);
+  out.endLine();
 }
 
-/** `,"node_name":"..."`, or '' without a node name; the last one is kept (a recorder has one). */
-function nodeField(name: string): string {
-  if (name !== lastNode.name) lastNode = { name, json: name === '' ? '' : flat(`,"node_name":${JSON.stringify(name)}`) };
-  return lastNode.json;
+const bytesOf = (text: string): Buffer => Buffer.from(text, 'utf8');
+const LATENCY = bytesOf(',"latency_ns":"');
+const KAFKA_ERROR_CODE = bytesOf(',"kafka_error_code":');
+const INFO = bytesOf(',"info":"');
+const MS_OPEN = bytesOf('ms (');
+const QUOTE = 0x22;
+const SPACE = 0x20;
+const ZERO = 0x30;
+const PAREN_CLOSE = 0x29;
+const BRACE_CLOSE = 0x7d;
+const NO_URL = { start: 0, end: 0 };
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/** `","verdict":"..."`, encoded once per verdict (looked up by the verdict, a literal whose hash V8 keeps). */
+function verdictField(verdict: string): Buffer {
+  let bytes = VERDICTS.get(verdict);
+  if (bytes === undefined) VERDICTS.set(verdict, (bytes = bytesOf(`","verdict":"${verdict}"`)));
+  return bytes;
 }
-let lastNode = { name: '', json: '' };
+const VERDICTS = new Map<string, Buffer>();
+
+/** `,"node_name":"..."`, or nothing without a node name. */
+interface NodeJson {
+  readonly name: string;
+  readonly json: string;
+  readonly bytes: Buffer;
+}
+
+/** The last node name's field is kept (a recorder has one). */
+function nodeField(name: string): NodeJson {
+  if (name !== lastNode.name) {
+    const json = name === '' ? '' : `,"node_name":${JSON.stringify(name)}`;
+    lastNode = { name, json, bytes: bytesOf(json) };
+  }
+  return lastNode;
+}
+let lastNode: NodeJson = { name: '', json: '', bytes: EMPTY };
 
 /** `,"portcullis":{"listener":"..."`; the last one is kept (flows come in runs from one listener). */
-function listenerField(name: string): string {
-  if (name !== lastListener.name) lastListener = { name, json: flat(`,"portcullis":{"listener":${JSON.stringify(name)}`) };
-  return lastListener.json;
+function listenerField(name: string): Buffer {
+  if (name !== lastListener.name) lastListener = { name, bytes: bytesOf(`,"portcullis":{"listener":${JSON.stringify(name)}`) };
+  return lastListener.bytes;
 }
-let lastListener = { name: '', json: ',"portcullis":{"listener":""' };
+let lastListener = { name: '', bytes: bytesOf(',"portcullis":{"listener":""') };
 
-/** A bigint's decimal text; safe integers (any real latency) take the cheaper Number path to the same digits. */
-function latencyText(ns: bigint): string {
-  return ns <= MAX_SAFE && ns >= -MAX_SAFE ? String(Number(ns)) : String(ns);
+/** A bigint's decimal digits; safe integers (any real latency) take the cheaper Number path to the same digits. */
+function writeBigint(out: LineSlab, n: bigint): void {
+  if (n <= MAX_SAFE && n >= -MAX_SAFE) out.number(Number(n));
+  else out.text(String(n));
 }
 
 /** Whole milliseconds, truncated toward zero as bigint division does. */
-function milliseconds(ns: bigint): string {
-  if (ns > MAX_SAFE || ns < -MAX_SAFE) return String(ns / 1_000_000n);
+function writeMilliseconds(out: LineSlab, ns: bigint): void {
+  if (ns > MAX_SAFE || ns < -MAX_SAFE) {
+    out.text(String(ns / 1_000_000n));
+    return;
+  }
   const n = Number(ns);
-  return String((n - (n % 1_000_000)) / 1_000_000);
+  out.number((n - (n % 1_000_000)) / 1_000_000);
 }
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/**
- * The same text as one flat string. V8 keeps a string built by concatenation as a tree of its pieces, and every
- * record that includes a cached tree walks all of it again when the record is encoded: several times the cost of
- * copying the flat text. A JSON round trip yields the same UTF-16 units, flat; cached text is made once.
- */
-function flat(text: string): string {
-  return JSON.parse(JSON.stringify(text)) as string;
-}
 
 /** The fields fixed by a record's parties: rendered once per connection and direction, not per record. */
 interface PartiesJson {
@@ -124,55 +209,74 @@ interface PartiesJson {
   readonly sourcePort: number;
   readonly destinationPort: number;
   readonly type: FlowEvent['type'];
-  readonly node: string;
-  readonly text: string;
+  readonly node: NodeJson;
+  readonly bytes: Buffer;
+  /** L7 records' text from the verdict to the `l7` type, by type and verdict. */
+  readonly l7Heads: Map<string, Map<string, Buffer>>;
 }
 
 const partiesBySource = new WeakMap<Peer, PartiesJson>();
 
 /** `,"IP":...,"l4":...,"source":...,"destination":...,"Type":...,"node_name":...` and the DNS names. */
-function renderParties(event: FlowEvent, node: string): string {
+function renderParties(event: FlowEvent, node: NodeJson): PartiesJson {
   const { source: src, destination: dst, sourcePort, destinationPort, type } = event;
   const cached = partiesBySource.get(src);
   if (
     cached !== undefined && cached.destination === dst && cached.sourcePort === sourcePort &&
     cached.destinationPort === destinationPort && cached.type === type && cached.node === node
   ) {
-    return cached.text;
+    return cached;
   }
   let text = renderIp(src.address, dst.address) + renderTcp(sourcePort, destinationPort);
-  text += `,"source":${renderEndpoint(src.identity)},"destination":${renderEndpoint(dst.identity)},"Type":"${type}"${node}`;
+  text += `,"source":${renderEndpoint(src.identity)},"destination":${renderEndpoint(dst.identity)},"Type":"${type}"`;
+  text += node.json + peerNames(src, dst);
+  const parties = { destination: dst, sourcePort, destinationPort, type, node, bytes: bytesOf(text), l7Heads: new Map() };
+  partiesBySource.set(src, parties);
+  return parties;
+}
+
+/** `","verdict":"...",<parties>,"l7":{"type":"..."`: one copy for what an L7 record shares with its connection's. */
+function l7Head(event: FlowEvent, l7Type: string, node: NodeJson): Buffer {
+  const parties = renderParties(event, node);
+  let byVerdict = parties.l7Heads.get(l7Type);
+  if (byVerdict === undefined) parties.l7Heads.set(l7Type, (byVerdict = new Map()));
+  let bytes = byVerdict.get(event.verdict);
+  if (bytes === undefined) {
+    bytes = Buffer.concat([verdictField(event.verdict), parties.bytes, bytesOf(`,"l7":{"type":"${l7Type}"`)]);
+    byVerdict.set(event.verdict, bytes);
+  }
+  return bytes;
+}
+
+function peerNames(src: Peer, dst: Peer): string {
+  let text = '';
   if (src.names !== undefined && src.names.length > 0) text += `,"source_names":${JSON.stringify(src.names)}`;
   if (dst.names !== undefined && dst.names.length > 0) text += `,"destination_names":${JSON.stringify(dst.names)}`;
-  text = flat(text);
-  partiesBySource.set(src, { destination: dst, sourcePort, destinationPort, type, node, text });
   return text;
 }
 
 /** RFC 3339 in UTC with nine fractional digits (a Date carries milliseconds; the rest are zeros). */
 export function formatFlowTime(time: Date): string {
-  return cachedTime(time).text;
+  return `${time.toISOString().slice(0, -1)}000000Z`; // toISOString: YYYY-MM-DDTHH:mm:ss.sssZ
 }
 
-/** formatFlowTime as a JSON string (its characters need no escaping). */
-function flowTimeJson(time: Date): string {
-  return cachedTime(time).json;
-}
-
-function cachedTime(time: Date): { ms: number; text: string; json: string } {
+/**
+ * The record's text up to its verdict, and from the end of the flow object to the end of the line: the parts
+ * made of its time and node name. Flows come in bursts within the same millisecond: formatted once for all.
+ */
+function timeFields(time: Date, node: NodeJson): { readonly head: Buffer; readonly tail: Buffer } {
   const ms = time.getTime();
-  // Flows come in bursts within the same millisecond: one formatting serves them all.
-  if (ms !== lastTime.ms) {
-    const iso = time.toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ
-    const text = `${iso.slice(0, -1)}000000Z`;
-    lastTime = { ms, text, json: flat(`"${text}"`) };
+  if (ms !== lastTime.ms || node !== lastTime.node) {
+    const text = formatFlowTime(time); // throws for an invalid Date: the record is not written
+    lastTime = { ms, node, head: bytesOf(`{"flow":{"time":"${text}`), tail: bytesOf(`}}${node.json},"time":"${text}"}`) };
   }
   return lastTime;
 }
-let lastTime = { ms: NaN, text: '', json: '' };
+let lastTime = { ms: NaN, node: undefined as NodeJson | undefined, head: EMPTY, tail: EMPTY };
 
 /** Replaces the password of `scheme://user:password@host/...` as Hubble's filterURL does. */
 export function redactUrl(url: string): string {
+  if (!url.includes('@')) return url; // no userinfo: the common case, decided in one scan
   const schemeEnd = url.indexOf('://');
   if (schemeEnd < 0) return url;
   const authorityStart = schemeEnd + 3;
@@ -188,25 +292,73 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, colon + 1)}${REDACTED}${url.slice(at)}`;
 }
 
-/** The `http` object; `url` is already redacted and escaped (the Summary reuses it). */
-function renderHttp(http: HttpFlowFields, url: string, redact: ReadonlySet<string>): string {
-  let out = http.code ? `"code":${http.code}` : '';
-  if (http.method !== '') out += `${out === '' ? '' : ','}"method":${quote(http.method)}`;
-  if (url !== '') out += `${out === '' ? '' : ','}"url":"${url}"`;
-  if (http.protocol !== '') out += `${out === '' ? '' : ','}"protocol":${quote(http.protocol)}`;
-  if (http.headers.length > 0) {
+/**
+ * `,"http":{...}`. Returns where the redacted, escaped URL's text is in the line, for the Summary to copy.
+ * Each field's opening text also closes the one before it (FIELD_OPEN), so the constant text between two values
+ * is one copy.
+ */
+function writeHttp(out: LineSlab, http: HttpFlowFields, redact: ReadonlySet<string>): { start: number; end: number } {
+  let before = AT_START;
+  if (http.code) {
+    out.bytes(HTTP_CODE);
+    out.number(http.code);
+    before = AFTER_NUMBER;
+  } else {
+    out.bytes(HTTP_OPEN);
+  }
+  if (http.method !== '') {
+    out.bytes(METHOD[before]!);
+    out.jsonText(http.method);
+    before = AFTER_STRING;
+  }
+  const url = redactUrl(http.url);
+  let start = 0;
+  let end = 0;
+  if (url !== '') {
+    out.bytes(URL_FIELD[before]!);
+    start = out.lineOffset;
+    out.jsonText(url);
+    end = out.lineOffset;
+    before = AFTER_STRING;
+  }
+  if (http.protocol !== '') {
+    out.bytes(PROTOCOL[before]!);
+    out.jsonText(http.protocol);
+    before = AFTER_STRING;
+  }
+  const headers = http.headers;
+  if (headers.length > 0) {
     // Hubble sorts by key; the sort is stable, so duplicates keep their arrival order.
-    const sorted = isSortedByKey(http.headers) ? http.headers : sortByKey(http.headers);
-    let headers = '';
+    const sorted = isSortedByKey(headers) ? headers : sortByKey(headers);
+    out.bytes(HEADERS[before]!);
     for (let i = 0; i < sorted.length; i++) {
       const [key, value] = sorted[i]!;
-      const shown = redact.has(key.toLowerCase()) ? REDACTED : value;
-      headers += `${i === 0 ? '' : ','}{"key":${quote(key)},"value":${quote(shown)}}`;
+      if (i > 0) out.bytes(NEXT_HEADER);
+      out.jsonText(key);
+      out.bytes(HEADER_VALUE);
+      out.jsonText(redact.has(key.toLowerCase()) ? REDACTED : value);
     }
-    out += `${out === '' ? '' : ','}"headers":[${headers}]`;
+    out.bytes(HEADERS_CLOSE);
+  } else {
+    out.bytes(CLOSE_HTTP[before]!);
   }
-  return `{${out}}`;
+  return { start, end };
 }
+const AT_START = 0;
+const AFTER_NUMBER = 1;
+const AFTER_STRING = 2;
+/** `field` opened after nothing, after a number, after a string value (whose closing quote it writes). */
+const fieldOpen = (field: string): Buffer[] => ['', ',', '",'].map((before) => bytesOf(`${before}${field}`));
+const HTTP_OPEN = bytesOf(',"http":{');
+const HTTP_CODE = bytesOf(',"http":{"code":');
+const METHOD = fieldOpen('"method":"');
+const URL_FIELD = fieldOpen('"url":"');
+const PROTOCOL = fieldOpen('"protocol":"');
+const HEADERS = fieldOpen('"headers":[{"key":"');
+const NEXT_HEADER = bytesOf('"},{"key":"');
+const HEADER_VALUE = bytesOf('","value":"');
+const HEADERS_CLOSE = bytesOf('"}]}');
+const CLOSE_HTTP = [bytesOf('}'), bytesOf('}'), bytesOf('"}')];
 
 /** A stable insertion sort by name: header lists are short, and this beats Array#sort's comparator calls. */
 function sortByKey(headers: HttpFlowFields['headers']): HttpFlowFields['headers'] {
@@ -227,11 +379,6 @@ function isSortedByKey(headers: HttpFlowFields['headers']): boolean {
 
 /** Characters JSON.stringify would escape: quote, backslash, controls, surrogates (lone ones are escaped). */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/** JSON string literal; most header text needs no escaping, and skipping JSON.stringify then is cheaper. */
-function quote(text: string): string {
-  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
-}
 
 /**
  * A JSON string literal's content, without its quotes. Escaping works per UTF-16 unit, except that a surrogate
@@ -301,19 +448,24 @@ function renderEndpoint(identity: Identity): string {
  * `,"event_type":...,"traffic_direction":...,"drop_reason_desc":...,"is_reply":...`: a few combinations, each
  * rendered once.
  */
-function verdictFields(event: FlowEvent, drop: DropReason | undefined): string {
+function verdictFields(event: FlowEvent, drop: DropReason | undefined): VerdictJson {
   const kind = event.type === 'L7' ? 0 : drop === undefined ? 1 : drop === DROP_POLICY_DENY ? 2 : 3;
   const index = kind * 4 + (event.direction === 'ingress' ? 0 : 2) + (event.isReply ? 1 : 0);
-  let text = verdictTexts[index];
-  if (text === undefined) {
-    text = `,"event_type":${eventType(event, drop)},"traffic_direction":"${event.direction === 'ingress' ? 'INGRESS' : 'EGRESS'}"`;
+  let json = verdictTexts[index];
+  if (json === undefined) {
+    let text = `,"event_type":${eventType(event, drop)},"traffic_direction":"${event.direction === 'ingress' ? 'INGRESS' : 'EGRESS'}"`;
     if (drop) text += `,"drop_reason_desc":"${drop.name}"`;
     text += `,"is_reply":${event.isReply}`;
-    verdictTexts[index] = text = flat(text);
+    verdictTexts[index] = json = { bytes: bytesOf(text), withSummary: bytesOf(`${text},"Summary":"`) };
   }
-  return text;
+  return json;
 }
-const verdictTexts: Array<string | undefined> = [];
+interface VerdictJson {
+  readonly bytes: Buffer;
+  /** The same and the start of `Summary`, up to its text. */
+  readonly withSummary: Buffer;
+}
+const verdictTexts: Array<VerdictJson | undefined> = [];
 
 function eventType(event: FlowEvent, drop: { code: number } | undefined): string {
   if (event.type === 'L7') return `{"type":${MESSAGE_TYPE_ACCESS_LOG}}`;
@@ -331,21 +483,21 @@ interface DecisionJson {
   readonly extension: string;
   /** Both around `,"portcullis":{"listener":...`, for the listener last seen with this decision. */
   listener?: string;
-  text: string;
+  bytes: Buffer;
 }
 
 // Allowed decisions are shared by every request a rule allows: their text is rendered once.
 const decisions = new WeakMap<Decision, DecisionJson>();
 
 /** The decision's Hubble fields, then the `portcullis` extension up to its optional Kafka and `info` fields. */
-function policyFields(decision: Decision | undefined, listener: string): string {
+function policyFields(decision: Decision | undefined, listener: string): Buffer {
   if (decision === undefined) return listenerField(listener);
   const json = renderDecision(decision);
   if (json.listener !== listener) {
     json.listener = listener;
-    json.text = flat(`${json.hubble},"portcullis":{"listener":${JSON.stringify(listener)}${json.extension}`);
+    json.bytes = bytesOf(`${json.hubble},"portcullis":{"listener":${JSON.stringify(listener)}${json.extension}`);
   }
-  return json.text;
+  return json.bytes;
 }
 
 function renderDecision(decision: Decision): DecisionJson {
@@ -360,7 +512,7 @@ function renderDecision(decision: Decision): DecisionJson {
     renderPolicies('egress_denied_by', decision.deniedBy, 'egress') +
     renderPolicies('ingress_denied_by', decision.deniedBy, 'ingress') +
     policyLog([...allowed, ...decision.deniedBy]);
-  json = { hubble, extension: renderExtension(decision), text: '' };
+  json = { hubble, extension: renderExtension(decision), bytes: EMPTY };
   decisions.set(decision, json);
   return json;
 }

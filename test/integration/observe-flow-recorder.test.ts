@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createFlowRecorder } from '../../src/observe/flows.js';
+import { createFlowRecorder, renderFlow } from '../../src/observe/flows.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { httpRequestEvent } from '../helpers/observe-flow-fixtures.js';
 import { captureLog } from '../helpers/observe-log-capture.js';
@@ -52,6 +52,21 @@ test('a burst is rendered over several turns and keeps its order while more flow
   const ports = readLines(file).map((l) => (l.flow.l4 as { TCP: { source_port: number } }).TCP.source_port);
   assert.equal(ports.length, 8000);
   assert.ok(ports.every((p, i) => p === i + 1), 'flows are written exactly once, in recording order');
+  await rec.close();
+});
+
+test('megabytes of flows reach the file byte for byte as rendered, while the slabs they were written from are reused', async () => {
+  const file = join(dir, 'bytes.json');
+  const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, nodeName: 'node-a' });
+  const events = Array.from({ length: 6000 }, (_, i) => httpRequestEvent({ sourcePort: 1 + i, info: 'x'.repeat(i % 700) }));
+  for (let i = 0; i < events.length; i++) {
+    rec.record(events[i]!);
+    if (i % 500 === 499) await new Promise((resolve) => setTimeout(resolve, 20)); // written out meanwhile
+  }
+  await rec.flush();
+  const expected = events.map((e) => `${renderFlow(e, { redactHeaders: new Set(REDACT), nodeName: 'node-a' })}\n`).join('');
+  assert.ok(expected.length > 6 * 1024 * 1024, 'several slabs were filled');
+  assert.equal(readFileSync(file, 'utf8'), expected);
   await rec.close();
 });
 

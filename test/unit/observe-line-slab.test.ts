@@ -1,4 +1,4 @@
-// LineSlab: flow lines encoded into shared slabs; views handed to the writer must never change afterwards.
+// LineSlab: flow lines encoded into shared slabs; views handed to the writer must never change until it is done with them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LineSlab } from '../../src/observe/line-slab.js';
@@ -31,4 +31,35 @@ test('a line larger than a slab gets a slab of its own', () => {
   assert.equal(slab.take().toString('utf8'), `small\n${huge}\n`);
   slab.append('after');
   assert.equal(slab.take().toString('utf8'), 'after\n');
+});
+
+test('a slab is reused once the writer is done with every view of it, and not one byte before', () => {
+  const slab = new LineSlab();
+  const line = 'y'.repeat(1000);
+  /** 1.1 MB of lines taken 100 at a time: outgrows the slab being filled. */
+  const fill = (): Buffer[] => {
+    const views: Buffer[] = [];
+    for (let i = 1; i <= 1100; i++) {
+      slab.append(line);
+      if (i % 100 === 0) views.push(slab.take());
+    }
+    return views;
+  };
+  const intact = (views: Buffer[]): boolean => views.every((v) => v.toString('utf8') === `${line}\n`.repeat(v.length / 1001));
+  const first = fill();
+  const firstSlab = first[0]!.buffer;
+  const onFirst = first.filter((v) => v.buffer === firstSlab);
+  assert.ok(onFirst.length < first.length, 'the first slab was outgrown');
+  const firstBytes = onFirst.reduce((n, v) => n + v.length, 0);
+  const rest = first.reduce((n, v) => n + v.length, 0) - firstBytes;
+
+  slab.done(firstBytes - 1); // one byte of the first slab's views is still unwritten
+  const second = fill();
+  assert.ok(second.every((v) => v.buffer !== firstSlab), 'a slab with an unwritten view is not reused');
+  assert.ok(intact(first) && intact(second));
+
+  slab.done(1 + rest);
+  const third = fill();
+  assert.ok(third.some((v) => v.buffer === firstSlab), 'the written-out slab is reused');
+  assert.ok(intact(second) && intact(third), 'views not yet reported done keep their bytes');
 });
