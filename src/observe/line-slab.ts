@@ -41,12 +41,6 @@ export class LineSlab {
     return this.#pos - this.#end;
   }
 
-  /** Appends `line` and a newline, UTF-8 encoded. */
-  append(line: string): void {
-    this.text(line);
-    this.endLine();
-  }
-
   /** Already-encoded bytes (a cached part of a line). */
   bytes(bytes: Uint8Array): void {
     const n = bytes.length;

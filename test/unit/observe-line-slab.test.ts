@@ -3,6 +3,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LineSlab } from '../../src/observe/line-slab.js';
 
+/** A whole line, as the flow renderer writes one: text, then its end. */
+function appendLine(slab: LineSlab, line: string): void {
+  slab.text(line);
+  slab.endLine();
+}
+
 test('taken views keep their bytes while later lines fill and outgrow the slab', () => {
   const slab = new LineSlab();
   const taken: Array<[Buffer, string]> = [];
@@ -10,7 +16,7 @@ test('taken views keep their bytes while later lines fill and outgrow the slab',
   // Lines of every UTF-8 width, including a surrogate pair; far more than one 1 MiB slab holds.
   for (let i = 0; i < 3000; i++) {
     const line = `{"n":${i},"t":"${'aé☃😀'.repeat(i % 7)}${'x'.repeat((i * 37) % 1500)}"}`;
-    slab.append(line);
+    appendLine(slab, line);
     expected += `${line}\n`;
     if (i % 13 === 12) {
       taken.push([slab.take(), expected]);
@@ -25,11 +31,11 @@ test('taken views keep their bytes while later lines fill and outgrow the slab',
 
 test('a line larger than a slab gets a slab of its own', () => {
   const slab = new LineSlab();
-  slab.append('small');
+  appendLine(slab, 'small');
   const huge = '☃'.repeat(600_000); // 1.8 MB of UTF-8
-  slab.append(huge);
+  appendLine(slab, huge);
   assert.equal(slab.take().toString('utf8'), `small\n${huge}\n`);
-  slab.append('after');
+  appendLine(slab, 'after');
   assert.equal(slab.take().toString('utf8'), 'after\n');
 });
 
@@ -40,7 +46,7 @@ test('a slab is reused once the writer is done with every view of it, and not on
   const fill = (): Buffer[] => {
     const views: Buffer[] = [];
     for (let i = 1; i <= 1100; i++) {
-      slab.append(line);
+      appendLine(slab, line);
       if (i % 100 === 0) views.push(slab.take());
     }
     return views;
