@@ -153,12 +153,14 @@ class CounterCell {
  * (at scrape time). Cells are as bounded as the label values are.
  */
 function counter<L extends string>(config: prom.CounterConfiguration<L>): (...values: string[]) => CounterCell {
-  const cells = new Map<string, CounterCell>();
+  // One map level per label: lookups hash the label values (mostly constants, hashed once), never a joined key.
+  const root = new Map<string, CellTree>();
+  const all: CounterCell[] = [];
   const names = config.labelNames ?? [];
   new prom.Counter({
     ...config,
     collect() {
-      for (const cell of cells.values()) {
+      for (const cell of all) {
         if (cell.pending === 0) continue;
         this.inc(cell.labels, cell.pending);
         cell.pending = 0;
@@ -166,15 +168,24 @@ function counter<L extends string>(config: prom.CounterConfiguration<L>): (...va
     },
   });
   return (...values) => {
-    const key = values.join('\0');
-    let cell = cells.get(key);
+    let level = root;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = level.get(values[i]!) as Map<string, CellTree> | undefined;
+      if (next === undefined) level.set(values[i]!, (next = new Map()));
+      level = next;
+    }
+    let cell = level.get(values[last]!) as CounterCell | undefined;
     if (cell === undefined) {
       cell = new CounterCell(Object.fromEntries(names.map((name, i) => [name, values[i]!])));
-      cells.set(key, cell);
+      level.set(values[last]!, cell);
+      all.push(cell);
     }
     return cell;
   };
 }
+
+type CellTree = Map<string, CellTree> | CounterCell;
 
 function boundedInt(n: number, min: number, max: number): string | undefined {
   return Number.isInteger(n) && n >= min && n <= max ? String(n) : undefined;

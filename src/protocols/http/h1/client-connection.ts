@@ -398,18 +398,15 @@ function responseFraming(method: string, status: number, versionMinor: 0 | 1, ra
     const name = raw[i]!;
     const value = raw[i + 1]!;
     switch (name.length) {
-      case 10:
-        if (name.toLowerCase() === 'connection') {
-          for (const t of value.split(',')) {
-            const token = t.trim().toLowerCase();
-            if (token === 'close') close = true;
-            else if (token === 'keep-alive') keepAliveToken = true;
-          }
-        } else if (name.toLowerCase() === 'keep-alive') {
-          const m = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(value);
-          if (m !== null) keepAliveMs = Math.max(1000, Number(m[1]) * 1000 - 1000);
-        }
+      case 10: {
+        const lower = name.toLowerCase();
+        if (lower === 'connection') {
+          const tokens = connectionTokens(value);
+          close ||= tokens.close;
+          keepAliveToken ||= tokens.keepAlive;
+        } else if (lower === 'keep-alive') keepAliveMs = keepAliveTimeoutMs(value);
         break;
+      }
       case 14:
         if (name.toLowerCase() === 'content-length') {
           if (!/^\d+$/.test(value) || (length !== undefined && length !== value)) return new UpstreamError('PCL_UPSTREAM_BAD_RESPONSE', 'invalid Content-Length in the response');
@@ -434,6 +431,37 @@ function responseFraming(method: string, status: number, versionMinor: 0 | 1, ra
     return { framing: Framing.Length, length: n, keepAlive, keepAliveMs };
   }
   return { framing: Framing.Close, length: 0, keepAlive: false, keepAliveMs };
+}
+
+const KEEP_ALIVE = { close: false, keepAlive: true };
+const CLOSE = { close: true, keepAlive: false };
+
+/** `close` / `keep-alive` in a Connection value; the usual one-token values without splitting. */
+function connectionTokens(value: string): { readonly close: boolean; readonly keepAlive: boolean } {
+  const lower = value.toLowerCase();
+  if (lower === 'keep-alive') return KEEP_ALIVE;
+  if (lower === 'close') return CLOSE;
+  const out = { close: false, keepAlive: false };
+  for (const t of lower.split(',')) {
+    const token = t.trim();
+    if (token === 'close') out.close = true;
+    else if (token === 'keep-alive') out.keepAlive = true;
+  }
+  return out;
+}
+
+/** An upstream says the same Keep-Alive on every response: its value is parsed once. */
+let lastKeepAlive = '';
+let lastKeepAliveMs: number | undefined;
+
+/** How long to keep an idle connection by the upstream's `Keep-Alive: timeout=N`: a second less, at least one. */
+function keepAliveTimeoutMs(value: string): number | undefined {
+  if (value !== lastKeepAlive) {
+    const m = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(value);
+    lastKeepAlive = value;
+    lastKeepAliveMs = m === null ? undefined : Math.max(1000, Number(m[1]) * 1000 - 1000);
+  }
+  return lastKeepAliveMs;
 }
 
 function fields(flat: readonly string[]): string {
