@@ -1,8 +1,8 @@
 // The request fields besides the target (path.ts) that both protocols must hold to the same rules, so that a
 // request gets the same answer whether it arrived over HTTP/1.1 or HTTP/2. The rules are those of Node's strict
-// HTTP/1.1 parser (llhttp), which refuses anything else with 400 before the proxy sees it; HTTP/2 frames carry
-// arbitrary octets, so the HTTP/2 side checks them here, and both sides check the authority grammar, which
-// llhttp does not know about.
+// HTTP/1.1 parser (llhttp), which Portcullis' own HTTP/1.1 parser (h1/head-parser.ts) keeps: anything else is a 400
+// before policy. HTTP/2 frames carry arbitrary octets, so the HTTP/2 side checks them here, and both sides check the
+// authority grammar, which neither parser knows about.
 import { METHODS } from 'node:http';
 
 /** The methods llhttp accepts (case-sensitive): any other method line is a 400 over HTTP/1.1. */
