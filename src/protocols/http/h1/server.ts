@@ -94,6 +94,8 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
   private flowing = false;
   private discarding = false;
   private processing = false;
+  /** Inside readBody: a sink that resumes the body from its data() must not re-read the buffer being consumed. */
+  private reading = false;
   private paused = false;
   /** The client closed its sending side: the connection ends after the response in flight. */
   private peerEnded = false;
@@ -138,7 +140,7 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
     // Started from the request handler (inside process()): the body bytes already here go now, in the same
     // write as the upstream request head.
     if (!this.processing) this.process();
-    else if (this.state === State.Body && this.buf !== undefined) this.readBody(this.buf);
+    else if (this.state === State.Body && this.buf !== undefined && !this.reading) this.readBody(this.buf);
   }
 
   pause(): void {
@@ -240,8 +242,10 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
       if (req.sink !== undefined && !req.sink.data(chunk)) wantsMore = false;
     };
     let used: number;
+    this.reading = true;
     if (this.decoder !== undefined) {
       const r = this.decoder.push(buf, 0, buf.length, deliver);
+      this.reading = false;
       if (r instanceof HeadError) {
         this.buf = undefined;
         return this.bodyFailed(400, 'malformed request', r.reason);
@@ -251,6 +255,7 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
       used = Math.min(this.bodyRemaining, buf.length);
       this.bodyRemaining -= used;
       deliver(used === buf.length ? buf : buf.subarray(0, used));
+      this.reading = false;
     }
     this.buf = used === buf.length ? undefined : buf.subarray(used);
     if (this.decoder === undefined ? this.bodyRemaining === 0 : this.decoder.done) this.bodyDone();
