@@ -56,11 +56,16 @@ test('sequential requests reuse one keep-alive connection', async () => {
 });
 
 test('concurrent requests never share a connection, and their slow responses do not mix', async () => {
+  // Nothing is answered until all three requests are in (they are in flight together), then each answer goes out
+  // in two pieces, 100 ms apart, so two exchanges on one connection would interleave.
+  const waiting: Array<() => void> = [];
   await setUp((req, socket) => {
-    // Each answer goes out in two pieces, 100 ms apart, so two exchanges on one connection would interleave.
     const body = req.path.repeat(1000);
-    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 500)}`);
-    setTimeout(() => socket.write(body.slice(500)), 100);
+    waiting.push(() => {
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 500)}`);
+      setTimeout(() => socket.write(body.slice(500)), 100);
+    });
+    if (waiting.length === 3) for (const answer of waiting) answer();
   });
   const answers = await Promise.all(['/one', '/two', '/six'].map((p) => send(p)));
   assert.deepEqual(answers, ['/one', '/two', '/six'].map((p) => ({ status: 200, body: p.repeat(1000) })));
