@@ -1,5 +1,5 @@
 // A real HTTP/1.1 upstream for proxy tests (node:http on 127.0.0.1:0). The default route echoes the
-// request as JSON; a few paths exercise what a proxy must pass through: streamed bodies both ways,
+// request as JSON (trailers included); a few paths exercise what a proxy must pass through: streamed bodies both ways,
 // trailers, 1xx responses, slow answers and a WebSocket echo.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -27,6 +27,8 @@ export interface Echo {
   readonly httpVersion: string;
   readonly rawHeaders: string[];
   readonly body: string;
+  /** Trailer fields of a chunked request body, names as sent (empty when none). */
+  readonly rawTrailers: string[];
 }
 
 /** Deterministic bytes for large-body tests. */
@@ -112,6 +114,7 @@ function route(req: IncomingMessage, res: ServerResponse): void {
         httpVersion: req.httpVersion,
         rawHeaders: req.rawHeaders,
         body: Buffer.concat(chunks).toString('utf8'),
+        rawTrailers: req.rawTrailers,
       };
       const body = JSON.stringify(echo);
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });

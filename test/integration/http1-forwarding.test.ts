@@ -184,7 +184,7 @@ test('an upstream that answers before reading the upload: the client gets the an
   );
 });
 
-test('request trailers are dropped (the upstream hop cannot carry them); the body still arrives whole', async () => {
+test('a chunked request announcing trailers: the body arrives whole, the Trailer announcement is not forwarded', async () => {
   const res = await rawExchange(
     proxy.port,
     'POST /with-trailers HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\nConnection: close\r\n\r\n' +

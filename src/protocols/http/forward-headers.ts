@@ -17,7 +17,7 @@ const REQUEST_HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'http2-settings',
-  // Request trailers are not forwarded (the upstream client cannot send them), so neither is their announcement.
+  // Request trailers are forwarded filtered (forwardableRequestTrailers): announcing the unfiltered set would lie.
   'trailer',
   // The proxy answers `Expect: 100-continue` itself once policy allowed the request.
   'expect',
@@ -55,8 +55,8 @@ const FORBIDDEN_REQUEST_TRAILERS = new Set([
 ]);
 
 /**
- * The request trailers forwarded (HTTP/2 to HTTP/2, the one hop that can carry them): policy decides on the
- * header section, as Cilium's Envoy filter does, so a trailer must not add what a header rule sees. Fields whose
+ * The request trailers forwarded (to HTTP/1.1 and HTTP/2 upstreams alike): policy decides on the header section, as
+ * Cilium's Envoy filter does, so a trailer must not add what a header rule sees. Fields whose
  * name a rule of the policy names (`policyNames`) are dropped with the forbidden ones above.
  */
 export function forwardableRequestTrailers(raw: readonly string[], policyNames: ReadonlySet<string>): Array<readonly [string, string]> {

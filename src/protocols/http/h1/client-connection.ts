@@ -421,9 +421,12 @@ function responseFraming(method: string, status: number, versionMinor: 0 | 1, ra
   const keepAlive = versionMinor === 1 ? !close : keepAliveToken && !close;
   if (method === 'HEAD' || status === 204 || status === 304) return { framing: Framing.Length, length: 0, keepAlive, keepAliveMs };
   if (transferEncoding !== undefined) {
+    // Both: a length the client would read differently from the chunks relayed to it (RFC 9112 §6.3 calls it a
+    // likely smuggling attempt; llhttp refused it when undici read responses).
+    if (length !== undefined) return new UpstreamError('PCL_UPSTREAM_BAD_RESPONSE', 'Content-Length and Transfer-Encoding in the response');
     // Chunked last: chunks delimit the body; otherwise only the end of the connection does (RFC 9112 §6.3).
     const chunked = /(?:^|,)\s*chunked\s*$/i.test(transferEncoding);
-    return chunked ? { framing: Framing.Chunked, length: 0, keepAlive: keepAlive && length === undefined, keepAliveMs } : { framing: Framing.Close, length: 0, keepAlive: false, keepAliveMs };
+    return chunked ? { framing: Framing.Chunked, length: 0, keepAlive, keepAliveMs } : { framing: Framing.Close, length: 0, keepAlive: false, keepAliveMs };
   }
   if (length !== undefined) {
     const n = Number(length);

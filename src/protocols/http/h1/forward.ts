@@ -1,7 +1,7 @@
 // Relays one allowed HTTP/1.x request's upstream response (from the HTTP/1.1 upstream client) onto the client's
 // response, with back-pressure both ways, and records what the client got.
 import type { ConnectionTracker } from '../../connections.js';
-import { downstreamResponseHeaders, lowerCasePairs } from '../forward-headers.js';
+import { downstreamResponseHeaders, lowerCasePairs, type Headers } from '../forward-headers.js';
 import type { UpstreamResponseHandler } from './client.js';
 import type { H1Request } from './request.js';
 import type { H1Response } from './response.js';
@@ -18,6 +18,11 @@ export class ForwardedResponse implements UpstreamResponseHandler {
   private abortUpstream: ((reason: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
   private finished = false;
+  /**
+   * The upstream's response, recorded once it starts going to the client: a body that fails before its first byte
+   * (a malformed first chunk) becomes a local 503 instead, and only that is recorded.
+   */
+  private head: { readonly status: number; readonly headers: Headers } | undefined;
 
   /** `release`: frees the request's place at the upstream (RequestGate). */
   constructor(
@@ -46,14 +51,16 @@ export class ForwardedResponse implements UpstreamResponseHandler {
     if (this.tracker.closing) headers.push('connection', 'close');
     this.res.writeHead(status, reason === '' ? undefined : reason, headers);
     this.resumeUpstream = resume;
-    this.exchange.responded(status, lowerCasePairs(headers));
+    this.head = { status, headers: lowerCasePairs(headers) };
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.head !== undefined) this.recordResponse();
     return this.res.write(chunk);
   }
 
   onEnd(trailers: string[]): void {
+    this.recordResponse();
     this.settle();
     this.req.abandon();
     this.res.end(undefined, trailers.length > 0 ? trailers : undefined);
@@ -64,12 +71,19 @@ export class ForwardedResponse implements UpstreamResponseHandler {
     this.settle();
     const res = this.res;
     // The client left first (its close aborted the upstream exchange): nobody to answer.
-    if (res.destroyed) return;
+    if (res.destroyed) return this.recordResponse();
     // Mid-body failure: the status is already sent, so the client must see a truncated message.
     if (res.headersSent) return res.destroy();
+    this.head = undefined;
     this.req.abandon();
     const { reply, info } = upstreamFailure(err);
     this.exchange.failed(reply.status, info, sendLocalReply(res, reply, this.tracker.closing));
+  }
+
+  private recordResponse(): void {
+    if (this.head === undefined) return;
+    this.exchange.responded(this.head.status, this.head.headers);
+    this.head = undefined;
   }
 
   private settle(): void {
