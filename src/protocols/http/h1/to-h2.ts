@@ -53,6 +53,11 @@ class Http1Downstream implements RelayDownstream {
   private broken = false;
   /** The response is done with the request: body events no longer go to the relay. */
   private detached = false;
+  /**
+   * The relay recorded the upstream's status: the response is that one even before its head leaves (it waits for
+   * the first body bytes), so a later failure cuts it short rather than answering another status.
+   */
+  private committed = false;
 
   constructor(
     private readonly req: H1Request,
@@ -98,7 +103,7 @@ class Http1Downstream implements RelayDownstream {
   }
 
   canRespond(): boolean {
-    return !this.res.headersSent && !this.res.destroyed;
+    return !this.committed && !this.res.destroyed;
   }
 
   respond(status: number, fields: Fields, endStream: boolean): boolean {
@@ -111,6 +116,7 @@ class Http1Downstream implements RelayDownstream {
     } catch {
       return false; // a value HTTP/1.1 cannot carry (control characters HTTP/2 allows)
     }
+    this.committed = true;
     if (endStream) this.end(undefined);
     return true;
   }
