@@ -41,6 +41,11 @@ function cleartextFront(ctx: ListenerContext): HttpFront {
   };
 }
 
+/** An error listener shared by every socket (`this`), not a closure per connection. */
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
+
 /** How a listener other than a plain `http` one (forward proxy) plugs into the HTTP machinery. */
 export interface HttpListenerParts {
   readonly front: HttpFront;
@@ -76,7 +81,7 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
   server.on('connection', (socket: Socket) => {
     if (!tracker.accept(socket)) return;
     // Errors before a protocol handler owns the socket (resets during sniffing) must not crash the process.
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     front.accept(socket, serve);
   });
 
