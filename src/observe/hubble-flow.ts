@@ -128,7 +128,13 @@ interface PartiesJson {
   readonly text: string;
 }
 
-const partiesBySource = new WeakMap<Peer, PartiesJson>();
+/**
+ * By source peer: a connection's client, or its upstream for replies. Bounded, because a cache entry per open
+ * connection (~1.3 KB for both directions) would be kept by every idle keep-alive connection for as long as it
+ * stays open; past PARTIES_CACHED the oldest entry goes, to be rendered again should its connection speak.
+ */
+const partiesBySource = new Map<Peer, PartiesJson>();
+const PARTIES_CACHED = 2048;
 
 /** `,"IP":...,"l4":...,"source":...,"destination":...,"Type":...,"node_name":...` and the DNS names. */
 function renderParties(event: FlowEvent, node: string): string {
@@ -145,6 +151,7 @@ function renderParties(event: FlowEvent, node: string): string {
   if (src.names !== undefined && src.names.length > 0) text += `,"source_names":${JSON.stringify(src.names)}`;
   if (dst.names !== undefined && dst.names.length > 0) text += `,"destination_names":${JSON.stringify(dst.names)}`;
   text = flat(text);
+  if (cached === undefined && partiesBySource.size >= PARTIES_CACHED) partiesBySource.delete(partiesBySource.keys().next().value!);
   partiesBySource.set(src, { destination: dst, sourcePort, destinationPort, type, node, text });
   return text;
 }
