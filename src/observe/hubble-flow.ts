@@ -215,7 +215,13 @@ interface PartiesJson {
   readonly l7Heads: Map<string, Map<string, Buffer>>;
 }
 
-const partiesBySource = new WeakMap<Peer, PartiesJson>();
+/**
+ * By source peer: a connection's client, or its upstream for replies. Bounded, because a cache entry per open
+ * connection (~1.3 KB for both directions) would be kept by every idle keep-alive connection for as long as it
+ * stays open; past PARTIES_CACHED the oldest entry goes, to be rendered again should its connection speak.
+ */
+const partiesBySource = new Map<Peer, PartiesJson>();
+const PARTIES_CACHED = 2048;
 
 /** `,"IP":...,"l4":...,"source":...,"destination":...,"Type":...,"node_name":...` and the DNS names. */
 function renderParties(event: FlowEvent, node: NodeJson): PartiesJson {
@@ -231,6 +237,7 @@ function renderParties(event: FlowEvent, node: NodeJson): PartiesJson {
   text += `,"source":${renderEndpoint(src.identity)},"destination":${renderEndpoint(dst.identity)},"Type":"${type}"`;
   text += node.json + peerNames(src, dst);
   const parties = { destination: dst, sourcePort, destinationPort, type, node, bytes: bytesOf(text), l7Heads: new Map() };
+  if (cached === undefined && partiesBySource.size >= PARTIES_CACHED) partiesBySource.delete(partiesBySource.keys().next().value!);
   partiesBySource.set(src, parties);
   return parties;
 }

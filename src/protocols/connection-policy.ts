@@ -50,6 +50,9 @@ export interface AdmitOptions {
   readonly clientHasSent?: boolean;
 }
 
+/** Shared by the connections admitted without options (kept with each for re-decisions). */
+const NO_OPTIONS: AdmitOptions = {};
+
 export class ConnectionPolicy implements FlowParties {
   readonly sourceAddress: string;
   readonly sourcePort: number;
@@ -85,7 +88,7 @@ export class ConnectionPolicy implements FlowParties {
    * Decides a new connection. Allowed (or AUDIT) → the admitted policy state; otherwise the denial is
    * recorded, the socket is reset before a byte is written, and undefined is returned.
    */
-  static admit(ctx: ListenerContext, socket: Socket, options: AdmitOptions = {}): ConnectionPolicy | undefined {
+  static admit(ctx: ListenerContext, socket: Socket, options: AdmitOptions = NO_OPTIONS): ConnectionPolicy | undefined {
     const sourceAddress = unmapAddress(socket.remoteAddress ?? '');
     const snapshot = ctx.snapshot();
     const decided = decideConnection(snapshot, ctx, sourceAddress, options);
@@ -187,7 +190,7 @@ export function forwardDestination(snapshot: PolicySnapshot, target: ForwardTarg
 }
 
 /** Source and destination of a connection under `snapshot`, and its L3/L4 (+SNI) decision. */
-export function decideConnection(snapshot: PolicySnapshot, ctx: ListenerContext, sourceAddress: string, options: AdmitOptions = {}): Decided {
+export function decideConnection(snapshot: PolicySnapshot, ctx: ListenerContext, sourceAddress: string, options: AdmitOptions = NO_OPTIONS): Decided {
   const { config } = ctx;
   const byCertificate = options.certificateNames?.length ? snapshot.endpoints.resolveCertificate(options.certificateNames) : undefined;
   const source: Peer = { identity: byCertificate ?? snapshot.endpoints.resolveAddress(sourceAddress), address: sourceAddress };

@@ -10,7 +10,15 @@ import type { ListenerContext } from './context.js';
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export class ConnectionTracker {
+  /** Admitted sockets (`add`): the connection gauge, and what shutdown waits for. */
   private readonly open = new Set<Socket>();
+  /** Every accepted socket until it closes, with the source address its close gives back to the caps. */
+  private readonly sources = new Map<Socket, string>();
+  /**
+   * The close listener of every socket of the listener: one function, `this` being the socket, rather than a
+   * closure (and a `once` wrapper) per connection, which idle keep-alive connections would hold for hours.
+   */
+  private readonly onClose: (this: Socket) => void;
   private readonly caps: ConnectionCaps;
   private lastRefusalLog = -Infinity;
   private refusedSinceLog = 0;
@@ -21,6 +29,10 @@ export class ConnectionTracker {
 
   constructor(private readonly ctx: ListenerContext) {
     this.caps = new ConnectionCaps(ctx.config.maxConnections, ctx.config.maxConnectionsPerSource);
+    const closed = (socket: Socket): void => this.closed(socket);
+    this.onClose = function (this: Socket) {
+      closed(this);
+    };
   }
 
   /** True once shutdown began: responses should carry `Connection: close`. */
@@ -36,7 +48,8 @@ export class ConnectionTracker {
     const source = unmapAddress(socket.remoteAddress ?? '');
     const exceeded = this.caps.take(source);
     if (exceeded === undefined) {
-      socket.once('close', () => this.caps.release(source));
+      this.sources.set(socket, source);
+      socket.on('close', this.onClose);
       return true;
     }
     socket.on('error', () => {}); // a peer gone before the reset: nothing left to do
@@ -59,15 +72,20 @@ export class ConnectionTracker {
     this.refusedSinceLog = 0;
   }
 
+  /** An accepted socket was admitted: it counts in the connection gauge and shutdown waits for it. */
   add(socket: Socket): void {
-    const listener = this.ctx.config.name;
     this.open.add(socket);
-    this.ctx.metrics.connectionOpened(listener);
-    socket.once('close', () => {
-      this.open.delete(socket);
-      this.ctx.metrics.connectionClosed(listener);
-      if (this.open.size === 0) this.drained?.();
-    });
+    this.ctx.metrics.connectionOpened(this.ctx.config.name);
+  }
+
+  private closed(socket: Socket): void {
+    const source = this.sources.get(socket);
+    if (source === undefined) return;
+    this.sources.delete(socket);
+    this.caps.release(source);
+    if (!this.open.delete(socket)) return;
+    this.ctx.metrics.connectionClosed(this.ctx.config.name);
+    if (this.open.size === 0) this.drained?.();
   }
 
   markUnmanaged(socket: Socket): void {

@@ -8,21 +8,21 @@ import { createLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
 import { formatSourceError } from '../policy/types.js';
 import type { ListenerContext, RunningListener } from '../protocols/context.js';
-import { startHttpListener } from '../protocols/http/listener.js';
 import { CertStore, type CertStoreEvent } from '../protocols/tls/cert-store.js';
-import { startTlsListener } from '../protocols/tls/listener.js';
-import { startForwardListener } from '../protocols/forward/listener.js';
-import { startKafkaListener } from '../protocols/kafka/listener.js';
 import { compile } from './compile.js';
 import { PolicyState } from './policy-state.js';
 
 type ListenerStarter = (ctx: ListenerContext) => Promise<RunningListener>;
 
-const STARTERS: Partial<Record<ListenerConfig['protocol'], ListenerStarter>> = {
-  http: startHttpListener,
-  kafka: startKafkaListener,
-  tls: startTlsListener,
-  forward: startForwardListener,
+/**
+ * A protocol's machinery is loaded when a listener of it is configured: an http-only proxy does not keep the Kafka
+ * codec and its schema tables, or the forward proxy's resolver, in memory.
+ */
+const STARTERS: Partial<Record<ListenerConfig['protocol'], () => Promise<ListenerStarter>>> = {
+  http: async () => (await import('../protocols/http/listener.js')).startHttpListener,
+  kafka: async () => (await import('../protocols/kafka/listener.js')).startKafkaListener,
+  tls: async () => (await import('../protocols/tls/listener.js')).startTlsListener,
+  forward: async () => (await import('../protocols/forward/listener.js')).startForwardListener,
 };
 
 export interface Portcullis {
@@ -81,7 +81,8 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     for (const l of config.listeners) {
       checkListenerSecrets(certs, l);
       const ctx: ListenerContext = { config: l, snapshot: () => state.snapshot, flows, metrics, log: log.child({ listener: l.name }), certs };
-      const running = await STARTERS[l.protocol]!(ctx);
+      const start = await STARTERS[l.protocol]!();
+      const running = await start(ctx);
       listeners.push(running);
       log.info({ listener: l.name, protocol: l.protocol, address: `${running.address.host}:${running.address.port}` }, 'listening');
     }

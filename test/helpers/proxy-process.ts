@@ -27,15 +27,18 @@ export interface ProxyProcess {
 
 /**
  * Starts `portcullis run` on `config` (portcullis.yaml text, listeners on port 0). `files` are written beside it
- * first (name → content), for policies the config names by relative path.
+ * first (name → content), for policies the config names by relative path. `nodeArgs` go to node before the CLI.
  */
-export async function startProxyProcess(config: string, o: { files?: Record<string, string>; maxHeapMb?: number } = {}): Promise<ProxyProcess> {
+export async function startProxyProcess(
+  config: string,
+  o: { files?: Record<string, string>; maxHeapMb?: number; nodeArgs?: readonly string[] } = {},
+): Promise<ProxyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-proc-'));
   for (const [name, content] of Object.entries(o.files ?? {})) writeFileSync(join(dir, name), content);
   writeFileSync(join(dir, 'portcullis.yaml'), config);
   const child: ChildProcess = spawn(
     process.execPath,
-    [`--max-old-space-size=${o.maxHeapMb ?? 256}`, packageFile('dist', 'src', 'cli', 'main.js'), 'run', '--no-watch', '-c', join(dir, 'portcullis.yaml')],
+    [`--max-old-space-size=${o.maxHeapMb ?? 256}`, ...(o.nodeArgs ?? []), packageFile('dist', 'src', 'cli', 'main.js'), 'run', '--no-watch', '-c', join(dir, 'portcullis.yaml')],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -6,7 +6,6 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { ListenerContext, RunningListener } from '../context.js';
 import { ConnectionPolicy } from '../connection-policy.js';
 import { ConnectionTracker } from '../connections.js';
-import { createTlsFront } from '../tls/listener-front.js';
 import { createH2Handler } from './h2/handler.js';
 import { createHttp1Server, type ProxyRequestHandlers } from './h1/handler.js';
 import { sniffProtocol } from './sniff.js';
@@ -41,6 +40,11 @@ function cleartextFront(ctx: ListenerContext): HttpFront {
   };
 }
 
+/** An error listener shared by every socket (`this`), not a closure per connection. */
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
+
 /** How a listener other than a plain `http` one (forward proxy) plugs into the HTTP machinery. */
 export interface HttpListenerParts {
   readonly front: HttpFront;
@@ -50,7 +54,9 @@ export interface HttpListenerParts {
 
 export async function startHttpListener(ctx: ListenerContext, parts?: HttpListenerParts): Promise<RunningListener> {
   const { config } = ctx;
-  const front = parts?.front ?? (config.tls !== undefined || config.protocol === 'tls' ? createTlsFront(ctx) : cleartextFront(ctx));
+  // The TLS machinery (ClientHello parsing, termination, splicing) is loaded only for listeners that use it.
+  const tlsFront = config.tls !== undefined || config.protocol === 'tls';
+  const front = parts?.front ?? (tlsFront ? (await import('../tls/listener-front.js')).createTlsFront(ctx) : cleartextFront(ctx));
   // Forward listeners have no upstream of their own: each connection is routed to its target.
   // Both sides share it: one pool of connections (and one connection limit) per upstream.
   const upstream = config.upstream === undefined ? undefined : createListenerUpstream(config);
@@ -76,7 +82,7 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
   server.on('connection', (socket: Socket) => {
     if (!tracker.accept(socket)) return;
     // Errors before a protocol handler owns the socket (resets during sniffing) must not crash the process.
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     front.accept(socket, serve);
   });
 

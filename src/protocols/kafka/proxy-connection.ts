@@ -32,7 +32,8 @@ import { responseCarriesBrokerAddresses, rewriteBrokerAddresses, type KafkaBroke
 import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, encodeResponse } from './codec.js';
 import { buildDenyResponse, buildResponseBody, TOPIC_AUTHORIZATION_FAILED } from './deny.js';
 import { KafkaDecodeError } from './errors.js';
-import { exceededLimit, extractPolicyFacts, type KafkaPolicyFacts, type KafkaRequestLimits } from './facts.js';
+import { exceededLimit, extractPolicyFacts, type KafkaPolicyFacts } from './facts.js';
+import type { KafkaRequestLimits } from './request-limits.js';
 import { KafkaFrameReader } from './frame-reader.js';
 import { ProduceScanner } from './produce-scanner.js';
 import { withoutFetchSession } from './proxy-fetch-sessions.js';
