@@ -24,6 +24,22 @@ export const STAR_WARS_L7 = readFileSync(packageFile('policies', 'starwars', 'sw
 /** The Star Wars L3/L4 policy: empire ships may send anything on port 80. */
 export const STAR_WARS_L4 = readFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_policy.yaml'), 'utf8');
 
+/**
+ * portcullis.yaml for a proxy run as a process (proxy-process.ts) in front of an upstream on 127.0.0.1:`upstreamPort`,
+ * the policy in ./policy.yaml, flows off; `listenerFields` adds to the listener (e.g. `, upstreamProtocol: h2c`).
+ */
+export function deathstarProcessConfig(upstreamPort: number, listenerFields = ''): string {
+  return `policies: ./policy.yaml
+admin: "off"
+flows: "off"
+endpoints:
+  - {name: deathstar, namespace: default, labels: {org: empire, class: deathstar}, addresses: [127.0.0.10]}
+  - {name: tiefighter, namespace: default, labels: {org: empire, class: tiefighter}, addresses: [${TIEFIGHTER}]}
+listeners:
+  - {name: deathstar, listen: "127.0.0.1:0", protocol: http, to: deathstar, upstream: "127.0.0.1:${upstreamPort}", port: 80${listenerFields}}
+`;
+}
+
 /** A policy letting tiefighters reach the deathstar on port 80 with `rules`: the YAML list items of its `http:` rules. */
 export function deathstarHttpPolicy(name: string, rules: string): string {
   return `apiVersion: cilium.io/v2

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { STAR_WARS_L4, TIEFIGHTER } from '../helpers/http-proxy-fixture.js';
+import { deathstarProcessConfig, STAR_WARS_L4, TIEFIGHTER } from '../helpers/http-proxy-fixture.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 
 /** The most the proxy's RSS may grow over its idle RSS while a transfer is under way. */
@@ -65,6 +65,11 @@ function receiveBytes(socket: Socket, length: number, already: number, stall: bo
 
 function sendBytes(socket: Socket, length: number): void {
   socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`);
+  pumpBytes(socket, length, () => socket.end());
+}
+
+/** Writes `length` pattern bytes as fast as `socket` takes them, then calls `done`. */
+function pumpBytes(socket: Socket, length: number, done: () => void): void {
   let sent = 0;
   const pump = (): void => {
     while (sent < length) {
@@ -72,7 +77,7 @@ function sendBytes(socket: Socket, length: number): void {
       sent += n;
       if (!socket.write(n === BLOCK.length ? BLOCK : BLOCK.subarray(0, n))) return void socket.once('drain', pump);
     }
-    socket.end();
+    done();
   };
   pump();
 }
@@ -100,15 +105,7 @@ function proxySocket(): Promise<Socket> {
 async function upload(path: string, length: number): Promise<string> {
   const socket = await proxySocket();
   socket.write(`POST ${path} HTTP/1.1\r\nHost: deathstar\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`);
-  let sent = 0;
-  const pump = (): void => {
-    while (sent < length) {
-      const n = Math.min(BLOCK.length, length - sent);
-      sent += n;
-      if (!socket.write(n === BLOCK.length ? BLOCK : BLOCK.subarray(0, n))) return void socket.once('drain', pump);
-    }
-  };
-  pump();
+  pumpBytes(socket, length, () => undefined);
   let text = '';
   socket.setEncoding('latin1').on('data', (d: string) => (text += d));
   await new Promise<void>((resolve, reject) => socket.on('close', () => resolve()).on('error', reject));
@@ -119,15 +116,7 @@ before(async () => {
   upstream = createServer(serve);
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   proxy = await startProxyProcess(
-    `policies: ./policy.yaml
-admin: "off"
-flows: "off"
-endpoints:
-  - {name: deathstar, namespace: default, labels: {org: empire, class: deathstar}, addresses: [127.0.0.10]}
-  - {name: tiefighter, namespace: default, labels: {org: empire, class: tiefighter}, addresses: [${TIEFIGHTER}]}
-listeners:
-  - {name: deathstar, listen: "127.0.0.1:0", protocol: http, to: deathstar, upstream: "127.0.0.1:${(upstream.address() as AddressInfo).port}", port: 80}
-`,
+    deathstarProcessConfig((upstream.address() as AddressInfo).port),
     { files: { 'policy.yaml': STAR_WARS_L4 } },
   );
   // Idle, after one small exchange each way has loaded the code paths the tests use.

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Pool } from 'undici';
-import { STAR_WARS_L7, TIEFIGHTER } from '../helpers/http-proxy-fixture.js';
+import { deathstarProcessConfig, STAR_WARS_L7, TIEFIGHTER } from '../helpers/http-proxy-fixture.js';
 import { waitFor } from '../helpers/http-load.js';
 import { p99LatencyMs } from '../helpers/latency.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
@@ -30,15 +30,7 @@ before(async () => {
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   proxy = await startProxyProcess(
-    `policies: ./policy.yaml
-admin: "off"
-flows: "off"
-endpoints:
-  - {name: deathstar, namespace: default, labels: {org: empire, class: deathstar}, addresses: [127.0.0.10]}
-  - {name: tiefighter, namespace: default, labels: {org: empire, class: tiefighter}, addresses: [${TIEFIGHTER}]}
-listeners:
-  - {name: deathstar, listen: "127.0.0.1:0", protocol: http, to: deathstar, upstream: "127.0.0.1:${(upstream.address() as AddressInfo).port}", port: 80, upstreamProtocol: h2c}
-`,
+    deathstarProcessConfig((upstream.address() as AddressInfo).port, ', upstreamProtocol: h2c'),
     { files: { 'policy.yaml': STAR_WARS_L7 } },
   );
 });
