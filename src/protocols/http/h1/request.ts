@@ -10,8 +10,6 @@ import type { ResponseRequest } from './response.js';
 export interface RequestBodyReader {
   /** Starts (or resumes) feeding the body to the request's sink. */
   flow(): void;
-  /** Stops reading the socket until `flow()`. */
-  pause(): void;
   /** The body is no longer wanted: read and drop the rest, or close. */
   discard(): void;
 }
@@ -63,10 +61,6 @@ export class H1Request implements BodySource, ResponseRequest {
 
   resume(): void {
     if (!this.complete) this.reader.flow();
-  }
-
-  pause(): void {
-    this.reader.pause();
   }
 
   abandon(): void {

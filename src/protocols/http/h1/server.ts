@@ -145,10 +145,6 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
     else if (this.state === State.Body && this.buf !== undefined) this.readBody(this.buf);
   }
 
-  pause(): void {
-    this.flowing = false;
-  }
-
   discard(): void {
     if (this.req === undefined || this.req.complete) return;
     this.req.sink = undefined;
