@@ -38,6 +38,8 @@ function headerRequirement(text: string): HeaderRequirement {
 }
 
 const MISMATCH: readonly MismatchAction[] = ['LOG', 'ADD', 'DELETE', 'REPLACE'];
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 function parseHeaderMatch(node: YamlNode, p: Problems): HeaderRequirement | HeaderMatchAction | undefined {
   const unsupported = { secret: 'Kubernetes secrets are not available; put the value in `value`' };
@@ -47,6 +49,15 @@ function parseHeaderMatch(node: YamlNode, p: Problems): HeaderRequirement | Head
   const mismatch = stringOf(node.get('mismatch'), p);
   if (!name) {
     p.at(node.get('name'), 'Header name missing');
+    return undefined;
+  }
+  // ADD and REPLACE write these bytes into the request sent upstream: a CR/LF would start a header of its own.
+  if (!HEADER_NAME.test(name)) {
+    p.at(node.get('name'), `not a valid header name: ${JSON.stringify(name)} (RFC 9110 token characters only)`);
+    return undefined;
+  }
+  if (BAD_HEADER_VALUE.test(value)) {
+    p.at(node.get('value'), 'header value with a control character or a character outside Latin-1 (HTAB, SP, visible characters and obs-text only)');
     return undefined;
   }
   if (mismatch === undefined || mismatch === '') return { name: name.toLowerCase(), value: value === '' ? undefined : value };

@@ -228,3 +228,12 @@ test('validation itself is linear: pathological names and field names answer imm
   expectOne(cnp('s', `endpointSelector: {matchLabels: {"constructor:x": y}}\ningress: [{}]`), '"constructor:x"', 'spec.endpointSelector.matchLabels["constructor:x"]', /^unknown label source "constructor"/);
   expectOne(cnp('s', `endpointSelector: {}\ningress: [{fromEntities: [constructor]}]`), 'constructor]', 'spec.ingress[0].fromEntities[0]', 'unsupported entity: constructor');
 });
+
+test('headerMatches: a name that is not a token or a value with control characters is an error at that field (actions write them upstream)', () => {
+  const rule = (match: string) => cnp('hm', `endpointSelector: {}\ningress: [{toPorts: [{ports: [{port: "80"}], rules: {http: [{headerMatches: [${match}]}]}}]}]`);
+  const at = 'spec.ingress[0].toPorts[0].rules.http[0].headerMatches[0]';
+  expectOne(rule('{name: "x-a: b", value: v, mismatch: ADD}'), '"x-a: b"', `${at}.name`, /^not a valid header name/);
+  expectOne(rule('{name: x-a, value: "v\\r\\nx-injected: 1", mismatch: REPLACE}'), '"v\\r\\n', `${at}.value`, /^header value with a control character/);
+  expectOne(rule('{name: x-a, value: "v\\u0000"}'), '"v\\u0000"', `${at}.value`, /^header value with a control character/);
+  assert.deepEqual(errorsOf(rule('{name: x-a, value: "tab\\there, obs-text é", mismatch: ADD}')), []);
+});
