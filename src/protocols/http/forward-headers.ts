@@ -148,15 +148,15 @@ export function applyHeaderActions(headers: Headers, actions: readonly HeaderAct
 
 /**
  * The upstream response's header list (flat, original case) for the client. `keepUpgrade` keeps
- * Connection/Upgrade on a 101 so the client sees the protocol switch; Node adds its own Connection,
- * Keep-Alive and Transfer-Encoding for the downstream hop.
+ * Connection/Upgrade on a 101 so the client sees the protocol switch; the response writer (h1/response.ts) adds
+ * the downstream hop's own Connection, Keep-Alive and framing.
  */
-export function downstreamResponseHeaders(raw: ReadonlyArray<Buffer | string>, keepUpgrade: boolean): string[] {
+export function downstreamResponseHeaders(raw: readonly string[], keepUpgrade: boolean): string[] {
   const out: string[] = [];
   let connectionOptions: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = latin1(raw[i]!);
-    const value = latin1(raw[i + 1]!);
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
     const lower = name.toLowerCase();
     if (RESPONSE_HOP_BY_HOP.has(lower)) {
       if (lower === 'connection') {
@@ -176,27 +176,6 @@ export function downstreamResponseHeaders(raw: ReadonlyArray<Buffer | string>, k
     if (!nominated.includes(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
   }
   return kept;
-}
-
-/** Trailers as undici hands them over: raw pairs from HTTP/1.1, a header object from HTTP/2. */
-export type UpstreamTrailers = ReadonlyArray<Buffer | string> | Readonly<Record<string, string | string[] | undefined>>;
-
-/** Trailer pairs in the `[[name, value], ...]` form `OutgoingMessage#addTrailers` takes. */
-export function trailerPairs(trailers: UpstreamTrailers): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  if (Array.isArray(trailers)) {
-    const raw = trailers as ReadonlyArray<Buffer | string>;
-    for (let i = 0; i < raw.length; i += 2) out.push([latin1(raw[i]!), latin1(raw[i + 1]!)]);
-    return out;
-  }
-  for (const [name, value] of Object.entries(trailers)) {
-    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) out.push([name, v]);
-  }
-  return out;
-}
-
-function latin1(value: Buffer | string): string {
-  return typeof value === 'string' ? value : value.toString('latin1');
 }
 
 /** Lower-cased `[name, value]` pairs from a flat raw header list, duplicates and order kept. */

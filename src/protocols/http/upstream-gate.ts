@@ -1,7 +1,7 @@
-// The bound on requests waiting for an upstream's connections. undici pools cap their connections
-// (`connections`) but queue every request beyond them without limit; the gate counts the requests in flight
-// per origin and refuses one more once the connections and the queue (`upstreamMaxPending`) are all taken,
-// so a flood of requests costs a 503 each rather than memory and ever longer waits for everyone.
+// The bound on requests waiting for an upstream's connections. The HTTP/1.1 pools cap their connections
+// (`upstreamMaxConnections`) and queue the requests beyond them; the gate counts the requests in flight per origin
+// and refuses one more once the connections and the queue (`upstreamMaxPending`) are all taken, so a flood of
+// requests costs a 503 each rather than memory and ever longer waits for everyone.
 import type { HttpLimits } from '../../config/types.js';
 
 export function overloadedInfo(limits: Pick<HttpLimits, 'upstreamMaxConnections' | 'upstreamMaxPending'>): string {
