@@ -57,12 +57,13 @@ const FORBIDDEN_REQUEST_TRAILERS = new Set([
 /**
  * The request trailers forwarded (to HTTP/1.1 and HTTP/2 upstreams alike): policy decides on the header section, as
  * Cilium's Envoy filter does, so a trailer must not add what a header rule sees. Fields whose
- * name a rule of the policy names (`policyNames`) are dropped with the forbidden ones above.
+ * name a rule of the policy names (`policyNames`) are dropped with the forbidden ones above. `raw`: flat, names as
+ * sent (HTTP/1.1 trailers keep their case); the fields come out with lower-case names.
  */
-export function forwardableRequestTrailers(raw: readonly string[], policyNames: ReadonlySet<string>): Array<readonly [string, string]> {
+export function forwardableRequestTrailers(raw: readonly string[], policyNames: ReadonlySet<string>): Headers {
   const out: Array<readonly [string, string]> = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
+    const name = raw[i]!.toLowerCase();
     if (!FORBIDDEN_REQUEST_TRAILERS.has(name) && !policyNames.has(name)) out.push([name, raw[i + 1]!]);
   }
   return out;

@@ -3,6 +3,7 @@
 // response: 1xx, head, a body delimited by length, chunks or the end of the connection, trailers.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { Headers } from '../forward-headers.js';
 import type { BodySink } from './body.js';
 import { ChunkedDecoder } from './chunked.js';
 import { chunkLine, writeFramed } from './write.js';
@@ -467,8 +468,8 @@ function keepAliveTimeoutMs(value: string): number | undefined {
   return lastKeepAliveMs;
 }
 
-function fields(flat: readonly string[]): string {
+function fields(pairs: Headers): string {
   let out = '';
-  for (let i = 0; i < flat.length; i += 2) out += `${flat[i]}: ${flat[i + 1]}\r\n`;
+  for (const [name, value] of pairs) out += `${name}: ${value}\r\n`;
   return out;
 }

@@ -4,6 +4,7 @@
 // close-delimited responses, errors and idle timeouts.
 import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
+import type { Headers } from '../forward-headers.js';
 import type { BodySource } from './body.js';
 import { UpstreamConnection } from './client-connection.js';
 import { DeadlineSweep } from './deadlines.js';
@@ -14,8 +15,8 @@ export interface UpstreamRequest {
   /** Flat `[name, value, ...]` with lower-case names, `host` included; the client adds its own framing fields. */
   readonly headers: readonly string[];
   readonly body: BodySource | null;
-  /** Which of the body's trailer fields go upstream (none when absent). */
-  readonly forwardTrailers?: (trailers: readonly string[]) => readonly string[];
+  /** Which of the body's trailer fields (flat, names as sent) go upstream, as fields (none when absent). */
+  readonly forwardTrailers?: (trailers: readonly string[]) => Headers;
   /** A protocol switch to ask for (`Connection: upgrade`, `Upgrade: <value>`); a 101 hands the socket over. */
   readonly upgrade?: string;
 }

@@ -81,7 +81,7 @@ export function createHttp1Server(ctx: ListenerContext, pool: UpstreamClient | u
         method: facts.method,
         headers,
         body: head.hasBody ? req : null,
-        forwardTrailers: (trailers) => flatten(forwardableRequestTrailers(lowerCaseNames(trailers), policyNames)),
+        forwardTrailers: (trailers) => forwardableRequestTrailers(trailers, policyNames),
       },
       new ForwardedResponse(req, res, exchange, tracker, release),
     );
@@ -105,17 +105,4 @@ export function createHttp1Server(ctx: ListenerContext, pool: UpstreamClient | u
       ctx.log.debug({ listener: ctx.config.name, status, reason, source: socket.remoteAddress }, 'malformed HTTP/1.x request');
     },
   });
-}
-
-/** Trailer names as sent, lower-cased, as `[name, value]` pairs. */
-function lowerCaseNames(flat: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < flat.length; i += 2) out.push(flat[i]!.toLowerCase(), flat[i + 1]!);
-  return out;
-}
-
-function flatten(pairs: ReadonlyArray<readonly [string, string]>): string[] {
-  const out: string[] = [];
-  for (const [name, value] of pairs) out.push(name, value);
-  return out;
 }

@@ -32,8 +32,17 @@ export interface ResponseRequest {
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-export class InvalidHeaderError extends Error {
-  readonly code = 'PCL_ERR_INVALID_HEADER';
+function sendableField(name: string, value: string): boolean {
+  return TOKEN.test(name) && !INVALID_VALUE.test(value);
+}
+
+/**
+ * True when every field (flat `[name, value, ...]`) can be written over HTTP/1.1. Fields from the HTTP/1.1 parser
+ * always can; those that came through HTTP/2, which allows more octets, are checked with this before `writeHead`.
+ */
+export function sendableOverHttp1(fields: readonly string[]): boolean {
+  for (let i = 0; i < fields.length; i += 2) if (!sendableField(fields[i]!, fields[i + 1]!)) return false;
+  return true;
 }
 
 let cachedDate = '';
@@ -86,8 +95,8 @@ export class H1Response {
   }
 
   /**
-   * Sets the status and fields (flat `[name, value, ...]`); nothing is written yet. Throws InvalidHeaderError for a
-   * field HTTP/1.1 cannot carry (values that came through HTTP/2 may hold control characters).
+   * Sets the status and fields (flat `[name, value, ...]`, each sendable: see sendableOverHttp1); nothing is written
+   * yet.
    */
   writeHead(status: number, reason: string | undefined, headers: readonly string[]): void {
     if (this.headersSent) throw new Error('response head already sent');
@@ -96,7 +105,6 @@ export class H1Response {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
-      if (INVALID_VALUE.test(value) || !TOKEN.test(name)) throw new InvalidHeaderError(`header ${JSON.stringify(name)} cannot be sent over HTTP/1.1`);
       switch (name.length) {
         case 4:
           if (name.toLowerCase() === 'date') hasDate = true;
@@ -197,7 +205,7 @@ function formatHead(status: number, reason: string, headers: readonly string[]):
 /** Trailer fields HTTP/1.1 can carry; others (from HTTP/2, which allows more octets) are dropped. */
 function sendable(fields: readonly string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i < fields.length; i += 2) if (TOKEN.test(fields[i]!) && !INVALID_VALUE.test(fields[i + 1]!)) out.push(fields[i]!, fields[i + 1]!);
+  for (let i = 0; i < fields.length; i += 2) if (sendableField(fields[i]!, fields[i + 1]!)) out.push(fields[i]!, fields[i + 1]!);
   return out;
 }
 

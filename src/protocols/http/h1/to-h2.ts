@@ -7,7 +7,7 @@ import type { Headers } from '../forward-headers.js';
 import { withoutUnsendableTrailer } from './forward.js';
 import type { BodySink } from './body.js';
 import type { H1Request } from './request.js';
-import type { H1Response } from './response.js';
+import { sendableOverHttp1, type H1Response } from './response.js';
 import type { Fields } from '../h2/wire/connection.js';
 import { ErrorCode } from '../h2/wire/frames.js';
 import { relayToH2Upstream, type RelayDownstream, type RequestEvents } from '../h2/relay.js';
@@ -92,7 +92,7 @@ class Http1Downstream implements RelayDownstream {
     },
     end: (trailers) => {
       if (this.detached) return;
-      if (trailers.length > 0) this.relay!.requestTrailers(lowerCaseNames(trailers));
+      if (trailers.length > 0) this.relay!.requestTrailers(trailers);
       this.relay!.requestEnd();
     },
   };
@@ -111,11 +111,9 @@ class Http1Downstream implements RelayDownstream {
     for (const [name, value] of fields) flat.push(name, value);
     const headers = withoutUnsendableTrailer(flat, this.req, status);
     if (this.tracker.closing) headers.push('connection', 'close');
-    try {
-      this.res.writeHead(status, undefined, headers);
-    } catch {
-      return false; // a value HTTP/1.1 cannot carry (control characters HTTP/2 allows)
-    }
+    // A value HTTP/1.1 cannot carry (control characters HTTP/2 allows): nothing is sent.
+    if (!sendableOverHttp1(headers)) return false;
+    this.res.writeHead(status, undefined, headers);
     this.committed = true;
     if (endStream) this.end(undefined);
     return true;
@@ -165,10 +163,4 @@ class Http1Downstream implements RelayDownstream {
     this.relay?.downstreamClosed(ErrorCode.NO_ERROR);
     this.req.abandon();
   }
-}
-
-function lowerCaseNames(flat: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < flat.length; i += 2) out.push(flat[i]!.toLowerCase(), flat[i + 1]!);
-  return out;
 }

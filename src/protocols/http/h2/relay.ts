@@ -33,7 +33,7 @@ export interface RelayOptions {
 /** What the relay tells the client side about the request: its body, and the client leaving. */
 export interface RequestEvents {
   requestData(chunk: Buffer): void;
-  requestTrailers(raw: string[]): void;
+  requestTrailers(raw: readonly string[]): void;
   requestEnd(): void;
   /** The client went away (or, once the response is complete, stopped sending): `code` for the upstream reset. */
   downstreamClosed(code: number, why?: string): void;
@@ -194,7 +194,7 @@ class H2Relay implements H2ResponseHandler, RequestEvents {
     this.requestOwed += chunk.length;
   }
 
-  requestTrailers(raw: string[]): void {
+  requestTrailers(raw: readonly string[]): void {
     const fields = forwardableRequestTrailers(raw, this.opts.policyHeaderNames);
     if (fields.length > 0) this.requestTrailerFields = fields;
   }
