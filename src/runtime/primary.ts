@@ -77,7 +77,16 @@ export async function startPrimary(configFile: string, workers: number, options:
         metrics: { registry: { contentType: metrics.registry.contentType, metrics: () => scrapes.sum(pool.workers().map((w) => w.worker), metrics.registry) } },
         ready: () => pool.allServing(),
         snapshot: () => state.snapshot,
-        workers: () => pool.workers().map((w) => ({ worker: w.slot, pid: w.worker.process.pid, serving: w.ready, revision: w.revision })),
+        workers: () =>
+          Promise.all(
+            pool.workers().map(async (w) => ({
+              worker: w.slot,
+              pid: w.worker.process.pid,
+              serving: w.ready,
+              revision: w.revision,
+              connections: openConnections(await scrapes.ask(w.worker)),
+            })),
+          ),
         log,
       });
     }
@@ -117,7 +126,7 @@ class Scrapes {
   readonly #pending = new Map<number, (metrics: WorkerMetrics) => void>();
 
   async sum(workers: readonly Worker[], own: prom.Registry): Promise<string> {
-    const answers = await Promise.all(workers.map((w) => this.#ask(w)));
+    const answers = await Promise.all(workers.map((w) => this.ask(w)));
     const all = [await own.getMetricsAsJSON(), ...answers.filter((a): a is WorkerMetrics => a !== undefined)];
     return prom.AggregatorRegistry.aggregate(all).metrics();
   }
@@ -126,7 +135,8 @@ class Scrapes {
     this.#pending.get(id)?.(metrics);
   }
 
-  #ask(worker: Worker): Promise<WorkerMetrics | undefined> {
+  /** One worker's registry; undefined when it does not answer in time. */
+  ask(worker: Worker): Promise<WorkerMetrics | undefined> {
     const id = this.#next++;
     return new Promise<WorkerMetrics | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(undefined), SCRAPE_WAIT_MS);
@@ -137,6 +147,12 @@ class Scrapes {
       if (worker.isConnected()) worker.send({ t: 'metrics', id } satisfies ToWorker);
     }).finally(() => this.#pending.delete(id));
   }
+}
+
+/** A worker's open downstream connections over all listeners (null: it did not answer). */
+function openConnections(metrics: WorkerMetrics | undefined): number | null {
+  const gauge = metrics?.find((m) => m.name === 'portcullis_connections');
+  return metrics === undefined ? null : (gauge?.values ?? []).reduce((sum, v) => sum + v.value, 0);
 }
 
 /**
