@@ -24,7 +24,12 @@ export function runWorker(): void {
     if (draining) return;
     draining = true;
     void (serving?.close() ?? Promise.resolve()).then(
-      () => process.exit(0),
+      async () => {
+        // What this worker counted stays in the primary's sums after it is gone.
+        const metrics = await serving?.metrics.registry.getMetricsAsJSON();
+        if (metrics !== undefined && process.connected) process.send!({ t: 'final', metrics } satisfies FromWorker, () => process.exit(0));
+        else process.exit(0);
+      },
       (err: unknown) => {
         log.error({ err }, 'worker shutdown failed');
         process.exit(1);
