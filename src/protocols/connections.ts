@@ -6,6 +6,13 @@ import { ConnectionCaps, type CapExceeded } from './connection-caps.js';
 import { unmapAddress } from './connection-policy.js';
 import type { ListenerContext } from './context.js';
 
+/**
+ * At shutdown, how long a connection that has not reached its protocol server yet (first bytes not sniffed, TLS
+ * handshake not done) or has not begun its first request may take to do so: one accepted just before the listener
+ * stopped (a worker replaced in a rolling restart) still gets its first request answered, with `Connection: close`.
+ */
+export const FIRST_REQUEST_GRACE_MS = 1000;
+
 /** A burst of refused connections logs one line per listener this often; the drop metric counts every one. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
@@ -22,8 +29,10 @@ export class ConnectionTracker {
   private readonly caps: ConnectionCaps;
   private lastRefusalLog = -Infinity;
   private refusedSinceLog = 0;
-  /** Sockets no protocol server manages (still being sniffed, or WebSocket tunnels): shutdown ends them itself. */
+  /** Sockets no protocol server manages (WebSocket and CONNECT tunnels): shutdown ends them itself. */
   private readonly unmanaged = new WeakSet<Socket>();
+  /** Sockets not handed to a protocol server yet (being sniffed, in a TLS handshake, or spliced TLS passthrough). */
+  private readonly pending = new WeakSet<Socket>();
   private drained: (() => void) | undefined;
   private closingFlag = false;
 
@@ -92,17 +101,26 @@ export class ConnectionTracker {
     this.unmanaged.add(socket);
   }
 
+  markPending(socket: Socket): void {
+    this.pending.add(socket);
+  }
+
   markManaged(socket: Socket): void {
     this.unmanaged.delete(socket);
+    this.pending.delete(socket);
   }
 
   /**
-   * Ends unmanaged sockets now, waits up to `graceMs` for the other connections to close (their protocol handlers
-   * close idle ones and finish in-flight exchanges), then destroys whatever is left.
+   * Ends unmanaged sockets now and pending ones still pending after FIRST_REQUEST_GRACE_MS, waits up to `graceMs`
+   * for the other connections to close (their protocol handlers close idle ones and finish in-flight exchanges),
+   * then destroys whatever is left.
    */
   async shutdown(graceMs: number): Promise<void> {
     this.closingFlag = true;
     for (const socket of this.open) if (this.unmanaged.has(socket)) socket.end();
+    const pendingTimer = setTimeout(() => {
+      for (const socket of this.open) if (this.pending.has(socket)) socket.end();
+    }, Math.min(FIRST_REQUEST_GRACE_MS, graceMs));
     if (this.open.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -111,6 +129,7 @@ export class ConnectionTracker {
       });
       clearTimeout(timer);
     }
+    clearTimeout(pendingTimer);
     for (const socket of this.open) socket.destroy();
   }
 }

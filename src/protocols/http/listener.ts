@@ -70,7 +70,7 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
     (socket: Socket, protocol: 'h1' | 'h2' | 'sniff'): void => {
       if (protocol === 'h1') return serveHttp1(socket);
       if (protocol === 'h2') return h2.accept(socket);
-      tracker.markUnmanaged(socket);
+      tracker.markPending(socket);
       sniffProtocol(socket, config.http.headersTimeoutMs, (sniffed) => {
         tracker.markManaged(socket);
         if (sniffed === 'h2') h2.accept(socket);

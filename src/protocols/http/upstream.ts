@@ -4,7 +4,8 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { HttpLimits, ListenerConfig } from '../../config/types.js';
-import { H1UpstreamPool, type H1PoolOptions } from './h1/client.js';
+import { H1UpstreamPool } from './h1/client.js';
+import type { H1PoolOptions } from './h1/exchange.js';
 import { connectionWindowSize, initialWindowSize } from './h2/settings.js';
 import { H2UpstreamPool, type H2UpstreamOptions } from './h2/upstream.js';
 import { RequestGate } from './upstream-gate.js';

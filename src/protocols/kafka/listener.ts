@@ -50,7 +50,7 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
       try {
         if (tls !== undefined) {
           tracker.add(socket);
-          tracker.markUnmanaged(socket); // until its handshake is done: shutdown ends it at once
+          tracker.markPending(socket); // until its handshake is done
           void tls.handle(socket, { upstream: upstream() }, (t) => {
             try {
               proxy(t.tlsSocket, t.raw, t.conn, t.decision);

@@ -181,7 +181,7 @@ export function createTlsFront(ctx: ListenerContext): HttpFront {
   return {
     accept(raw, serve) {
       serve.tracker.add(raw);
-      serve.tracker.markUnmanaged(raw);
+      serve.tracker.markPending(raw);
       void connections.handle(raw, { upstream }, connections.serveHttp(serve, { upstream }));
     },
     close: () => connections.close(),

@@ -7,7 +7,7 @@ import type { Headers } from '../forward-headers.js';
 import type { BodySink } from './body.js';
 import { ChunkedDecoder } from './chunked.js';
 import { chunkLine, writeFramed } from './write.js';
-import { RESPONSE_BODY_IDLE_MS, UpstreamError, type Exchange, type H1UpstreamPool } from './client.js';
+import { RESPONSE_BODY_IDLE_MS, UpstreamError, type ConnectionOwner, type Exchange } from './exchange.js';
 import type { DeadlineHolder } from './deadlines.js';
 import { findHeadEnd, HeadError, parseResponseHead } from './head-parser.js';
 
@@ -70,7 +70,7 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
   private keepAliveMs = DEFAULT_KEEP_ALIVE_MS;
   private error: Error | undefined;
 
-  constructor(private readonly pool: H1UpstreamPool) {
+  constructor(private readonly pool: ConnectionOwner<UpstreamConnection>) {
     const { host, port, tls, connectTimeoutMs } = pool.options;
     this.socket =
       tls === undefined

@@ -2,95 +2,11 @@
 // exchange at a time and reused only once its response (and its request) is complete. Requests wait in a queue
 // when every connection is busy (RequestGate bounds that queue); connections are retired on `Connection: close`,
 // close-delimited responses, errors and idle timeouts.
-import type { Socket } from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
-import type { Headers } from '../forward-headers.js';
-import type { BodySource } from './body.js';
 import { UpstreamConnection } from './client-connection.js';
 import { DeadlineSweep } from './deadlines.js';
+import { Exchange, UpstreamError, type ConnectionOwner, type H1PoolOptions, type UpstreamRequest, type UpstreamResponseHandler } from './exchange.js';
 
-export interface UpstreamRequest {
-  readonly method: string;
-  readonly path: string;
-  /** Flat `[name, value, ...]` with lower-case names, `host` included; the client adds its own framing fields. */
-  readonly headers: readonly string[];
-  readonly body: BodySource | null;
-  /** Which of the body's trailer fields (flat, names as sent) go upstream, as fields (none when absent). */
-  readonly forwardTrailers?: (trailers: readonly string[]) => Headers;
-  /** A protocol switch to ask for (`Connection: upgrade`, `Upgrade: <value>`); a 101 hands the socket over. */
-  readonly upgrade?: string;
-}
-
-/** What becomes of one request. Exactly one of onEnd, onError and onUpgrade ends it. */
-export interface UpstreamResponseHandler {
-  /** Called at dispatch: the exchange can be aborted from now on, queued or not. */
-  onStart(abort: (reason: Error) => void): void;
-  /** A 1xx response other than 101. */
-  onInformational(status: number, reason: string, rawHeaders: string[]): void;
-  /** The final response head (names as sent); `resume` restarts a body paused by onData returning false. */
-  onResponse(status: number, reason: string, rawHeaders: string[], resume: () => void): void;
-  onData(chunk: Buffer): boolean;
-  /** The response is complete; trailer fields flat, names as sent. */
-  onEnd(trailers: string[]): void;
-  onError(err: Error): void;
-  /** 101 to an upgrade request: the socket (and the bytes after the head) belong to the handler now. */
-  onUpgrade?(status: number, reason: string, rawHeaders: string[], socket: Socket, head: Buffer): void;
-}
-
-export interface H1PoolOptions {
-  readonly host: string;
-  readonly port: number;
-  /** HTTP/1.1 over TLS with these options (ALPN `http/1.1` is added). */
-  readonly tls?: ConnectionOptions;
-  readonly connectTimeoutMs: number;
-  /** From the end of the request to the response head. */
-  readonly responseTimeoutMs: number;
-  readonly maxConnections: number;
-}
-
-/** A response body that moves no byte for this long fails the exchange (undici's default bodyTimeout). */
-export const RESPONSE_BODY_IDLE_MS = 300_000;
-
-export class UpstreamError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** One request on its way: queued, then carried by one connection (or, once, by a second after the first closed). */
-export class Exchange {
-  /** The connection carrying it; undefined while queued. */
-  conn: UpstreamConnection | undefined;
-  done = false;
-  /** Sent again once already: a second failure is final. */
-  retried = false;
-
-  constructor(
-    readonly request: UpstreamRequest,
-    readonly handler: UpstreamResponseHandler,
-    private readonly pool: H1UpstreamPool,
-  ) {}
-
-  readonly abort = (reason: Error): void => {
-    if (this.done) return;
-    if (this.conn !== undefined) this.conn.abort(reason);
-    else {
-      this.pool.unqueue(this);
-      this.fail(reason);
-    }
-  };
-
-  fail(err: Error): void {
-    if (this.done) return;
-    this.done = true;
-    this.handler.onError(err);
-  }
-}
-
-export class H1UpstreamPool {
+export class H1UpstreamPool implements ConnectionOwner {
   private readonly idle: UpstreamConnection[] = [];
   private readonly queue: Exchange[] = [];
   private readonly connections = new Set<UpstreamConnection>();

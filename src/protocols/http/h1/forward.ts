@@ -2,7 +2,7 @@
 // response, with back-pressure both ways, and records what the client got.
 import type { ConnectionTracker } from '../../connections.js';
 import { downstreamResponseHeaders, lowerCasePairs, type Headers } from '../forward-headers.js';
-import type { UpstreamResponseHandler } from './client.js';
+import type { UpstreamResponseHandler } from './exchange.js';
 import type { H1Request } from './request.js';
 import type { H1Response } from './response.js';
 import { UPSTREAM_OVERLOADED, refusedRequest, sendLocalReply } from '../local-reply.js';

@@ -9,6 +9,7 @@ import { FramingError, inspectRequestHead } from './framing.js';
 import { isKnownMethod } from '../request-fields.js';
 import { closeAfterWrite, refusedRequest, sendLocalReply, writeRawReply } from '../local-reply.js';
 import { ChunkedDecoder } from './chunked.js';
+import { FIRST_REQUEST_GRACE_MS } from '../../connections.js';
 import { DeadlineSweep, type DeadlineHolder } from './deadlines.js';
 import { findHeadEnd, HeadError, parseRequestHead } from './head-parser.js';
 import { H1Request, type RequestBodyReader } from './request.js';
@@ -99,6 +100,8 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
   private paused = false;
   /** The client closed its sending side: the connection ends after the response in flight. */
   private peerEnded = false;
+  /** A request was answered on it: between requests it is an idle keep-alive connection, not a fresh one. */
+  private served = false;
 
   constructor(
     private readonly server: H1Server,
@@ -111,6 +114,12 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
     socket.on('drain', this.onDrain);
     socket.on('close', this.onClose);
     socket.on('error', onSocketError);
+  }
+
+  /** How long the connection may wait for a request head to begin. */
+  private idleLimit(): number {
+    const limit = this.server.limits.idleTimeoutMs;
+    return this.server.closing ? Math.min(limit, FIRST_REQUEST_GRACE_MS) : limit;
   }
 
   // ResponseConnection
@@ -158,16 +167,19 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
     const limits = this.server.limits;
     if (this.state === State.Head) {
       if (this.headStartedAt > 0 && now - this.headStartedAt > limits.headersTimeoutMs) this.refuseHead(408, 'request head not complete within headersTimeoutMs');
-      else if (this.headStartedAt === 0 && now - this.idleSince > limits.idleTimeoutMs) this.socket.destroy();
+      else if (this.headStartedAt === 0 && now - this.idleSince > this.idleLimit()) this.socket.destroy();
     } else if (this.state === State.Body) {
       if (now - this.requestStartedAt > Math.max(REQUEST_TIMEOUT_MS, limits.headersTimeoutMs)) this.bodyFailed(408, 'request timeout', 'request not complete within 300 s');
       else if (now - this.lastActivity > limits.streamIdleTimeoutMs) this.bodyFailed(408, 'request body timeout', `request body made no progress for ${limits.streamIdleTimeoutMs} ms`);
     }
   }
 
-  /** Shutdown: a connection between requests closes now. */
+  /**
+   * Shutdown: a connection between requests closes now. A fresh one may carry a request already on its way (handed
+   * to this worker just before it stopped accepting): it gets FIRST_REQUEST_GRACE_MS to send it, and its answer.
+   */
   closeIfIdle(): void {
-    if (this.state === State.Head && this.headStartedAt === 0 && this.buf === undefined) this.end();
+    if (this.served && this.state === State.Head && this.headStartedAt === 0 && this.buf === undefined) this.end();
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -276,6 +288,7 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
   }
 
   private nextRequest(): void {
+    this.served = true;
     this.req = undefined;
     this.state = State.Head;
     this.flowing = false;

@@ -11,7 +11,7 @@ import { connectionPolicyOf } from '../../connection-policy.js';
 import type { ConnectionTracker } from '../../connections.js';
 import { downstreamResponseHeaders, lowerCasePairs, upstreamRequestHeaders } from '../forward-headers.js';
 import { isRefusal, prepareRequest } from './prepare.js';
-import type { UpstreamResponseHandler } from './client.js';
+import type { UpstreamResponseHandler } from './exchange.js';
 import type { H1Request } from './request.js';
 import {
   ACCESS_DENIED_REPLY,

@@ -4,7 +4,7 @@
 import type { HttpExchange } from '../request-policy.js';
 import { downstreamResponseHeaders } from '../forward-headers.js';
 import type { BodySink, BodySource } from '../h1/body.js';
-import type { UpstreamResponseHandler } from '../h1/client.js';
+import type { UpstreamResponseHandler } from '../h1/exchange.js';
 import { ErrorCode } from './wire/frames.js';
 import type { H2StreamHandler } from './wire/connection.js';
 import type { H2ServerStream } from './wire/server.js';
