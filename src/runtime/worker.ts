@@ -35,6 +35,9 @@ export function runWorker(): void {
   // workers too and means the same.
   process.on('SIGTERM', drain);
   process.on('SIGINT', drain);
+  // The IPC channel closed without a drain: the primary died, and nobody reads the flow pipe any more. node:cluster's
+  // own listener exits the worker at once, so this one goes first and drops the flows (see abandon).
+  process.prependOnceListener('disconnect', () => serving?.abandonFlows());
   process.on('message', (message: ToWorker) => {
     switch (message.t) {
       case 'start':
@@ -73,6 +76,7 @@ interface Serving {
   readonly metrics: ReturnType<typeof createMetrics>;
   apply(sources: Sources, revision: number): void;
   portAnswered(id: number, port: number): void;
+  abandonFlows(): void;
   close(): Promise<void>;
 }
 
@@ -133,6 +137,7 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void): 
       ports.get(id)?.(port);
       ports.delete(id);
     },
+    abandonFlows: () => flows.abandon(),
     close,
   };
 }
