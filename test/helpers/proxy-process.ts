@@ -30,6 +30,7 @@ export interface ProxyProcess {
   readonly dir: string;
   /** Sends a signal to the proxy (the primary, with workers). */
   signal(name: NodeJS.Signals): void;
+  /** Kills the proxy and whatever of its run is left, and removes `dir`. */
   close(): Promise<void>;
 }
 
@@ -84,6 +85,15 @@ export async function startProxyProcess(
     if (!exited()) {
       child.kill('SIGKILL');
       await once(child, 'exit');
+    }
+    // Workers end with the primary's IPC channel; one that does not (a test found such a bug) must not outlive
+    // the test and hold its stderr pipe open.
+    for (const pid of runProcesses(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
     }
     rmSync(dir, { recursive: true, force: true });
   };

@@ -114,6 +114,8 @@ export interface Outcome {
 export interface Load {
   /** Outcomes so far, in the order they completed. */
   readonly outcomes: readonly Outcome[];
+  /** Connections the load has opened so far. */
+  connects(): number;
   /** Stops sending, waits for the requests in flight and closes the connections. */
   stop(): Promise<readonly Outcome[]>;
 }
@@ -130,6 +132,8 @@ export function startLoad(origin: string, o: { lanes: number; paths: readonly st
     { length: o.lanes },
     () => new Client(origin, { localAddress: TIEFIGHTER, pipelining: o.pipelining ?? 1, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS }),
   );
+  let connects = 0;
+  for (const client of clients) client.on('connect', () => connects++);
   const lanes = clients.map(async (client, lane) => {
     for (let i = lane; !stopping; i++) {
       const path = o.paths[i % o.paths.length]!;
@@ -145,6 +149,7 @@ export function startLoad(origin: string, o: { lanes: number; paths: readonly st
   });
   return {
     outcomes,
+    connects: () => connects,
     async stop() {
       stopping = true;
       await Promise.all(lanes);
@@ -152,6 +157,23 @@ export function startLoad(origin: string, o: { lanes: number; paths: readonly st
       return outcomes;
     },
   };
+}
+
+/** Polls `probe` every 20 ms until it gives a value other than undefined or false, and returns it; throws after `ms`. */
+export async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+/** The value of a sample line of the admin endpoint's /metrics, e.g. `name{label="x"}`; undefined when absent. */
+export async function metric(proxy: WorkersProxy, series: string): Promise<number | undefined> {
+  const line = (await proxy.admin('/metrics')).body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 /** The outcomes that are transport errors. */
