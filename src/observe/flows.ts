@@ -42,6 +42,12 @@ export interface RunningFlowRecorder extends FlowRecorder {
   close(): Promise<void>;
   /** Reopens the file target after log rotation; no-op for stdout/off. */
   reopen(): void;
+  /**
+   * The reader is gone for good (a worker whose primary died): drops what is unwritten and records no more. pino
+   * flushes the destination synchronously at exit, and SonicBoom's flushSync retries a write that failed with
+   * EPIPE every 100 ms, forever: without this the process could not exit.
+   */
+  abandon(): void;
 }
 
 /** Writes are batched up to this size before a syscall, unless the flush interval passes first: each write is a
@@ -251,11 +257,17 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     reopen() {
       if (!closing && !broken) file.reopen();
     },
+    abandon() {
+      closing ??= Promise.resolve();
+      closed = broken = true;
+      clearTimeout(flushTimer);
+      dest.destroy(); // marks it destroyed at once: the exit-time flush skips it
+    },
   };
 }
 
 function disabledRecorder(): RunningFlowRecorder {
-  return { enabled: false, record() {}, flush: async () => {}, close: async () => {}, reopen() {} };
+  return { enabled: false, record() {}, flush: async () => {}, close: async () => {}, reopen() {}, abandon() {} };
 }
 
 function countLines(data: string | Buffer): number {

@@ -42,6 +42,9 @@ export function runWorker(): void {
   // workers too and means the same.
   process.on('SIGTERM', drain);
   process.on('SIGINT', drain);
+  // The IPC channel closed without a drain: the primary died, and nobody reads the flow pipe any more. node:cluster's
+  // own listener exits the worker at once, so this one goes first and drops the flows (see abandon).
+  process.prependOnceListener('disconnect', () => serving?.abandonFlows());
   process.on('message', (message: ToWorker) => {
     switch (message.t) {
       case 'start':
@@ -80,6 +83,7 @@ export function runWorker(): void {
 interface Serving {
   readonly metrics: ReturnType<typeof createMetrics>;
   apply(sources: Sources, revision: number): void;
+  abandonFlows(): void;
   close(): Promise<void>;
 }
 
@@ -149,6 +153,7 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void, p
         send({ t: 'rejected', revision, message: (e as Error).message });
       }
     },
+    abandonFlows: () => flows.abandon(),
     close,
   };
 }

@@ -26,17 +26,18 @@ export const STAR_WARS_L4 = readFileSync(packageFile('policies', 'starwars', 'sw
 
 /**
  * portcullis.yaml for a proxy run as a process (proxy-process.ts) in front of an upstream on 127.0.0.1:`upstreamPort`,
- * the policy in ./policy.yaml, flows off; `listenerFields` adds to the listener (e.g. `, upstreamProtocol: h2c`).
+ * the policy in ./policy.yaml; `listenerFields` adds to the listener (e.g. `, upstreamProtocol: h2c`); `o` sets the
+ * admin endpoint and flow target (default off) and the listener's address (default 127.0.0.1:0).
  */
-export function deathstarProcessConfig(upstreamPort: number, listenerFields = ''): string {
+export function deathstarProcessConfig(upstreamPort: number, listenerFields = '', o: { admin?: string; flows?: string; listen?: string } = {}): string {
   return `policies: ./policy.yaml
-admin: "off"
-flows: "off"
+admin: ${JSON.stringify(o.admin ?? 'off')}
+flows: ${JSON.stringify(o.flows ?? 'off')}
 endpoints:
   - {name: deathstar, namespace: default, labels: {org: empire, class: deathstar}, addresses: [127.0.0.10]}
   - {name: tiefighter, namespace: default, labels: {org: empire, class: tiefighter}, addresses: [${TIEFIGHTER}]}
 listeners:
-  - {name: deathstar, listen: "127.0.0.1:0", protocol: http, to: deathstar, upstream: "127.0.0.1:${upstreamPort}", port: 80${listenerFields}}
+  - {name: deathstar, listen: "${o.listen ?? '127.0.0.1:0'}", protocol: http, to: deathstar, upstream: "127.0.0.1:${upstreamPort}", port: 80${listenerFields}}
 `;
 }
 

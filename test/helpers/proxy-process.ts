@@ -3,7 +3,7 @@
 // from the clients'. Its heap is capped, so a runaway fails fast instead of taking the machine's memory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,14 +20,38 @@ export interface ProxyProcess {
   cpuMs(): number;
   /** Whether the process is still running. */
   alive(): boolean;
+  /** Settles when the proxy (the primary, with workers) has exited. */
+  readonly exited: Promise<ProxyExit>;
+  /** The pids of this run's processes still running: the proxy and, with workers, every worker it forked. */
+  processes(): number[];
   /** stderr so far (the JSON log). */
   log(): string;
   /** The folder holding portcullis.yaml and `files` (removed by close). */
   readonly dir: string;
   /** Sends a signal to the proxy (the primary, with workers). */
   signal(name: NodeJS.Signals): void;
+  /** Kills the proxy and whatever of its run is left, and removes `dir`. */
   close(): Promise<void>;
 }
+
+export interface ProxyExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** The proxy exited or did not serve in time; `exit` is undefined when it had to be killed. `dir` names the run (runProcesses). */
+export class ProxyStartFailure extends Error {
+  constructor(
+    readonly dir: string,
+    readonly stderr: string,
+    readonly exit: ProxyExit | undefined,
+  ) {
+    super(`the proxy did not start (${exit === undefined ? 'killed' : `exit ${exit.code ?? exit.signal}`}):\n${stderr}`);
+  }
+}
+
+/** Marks the environment of a run's processes (workers inherit it), so that none can hide from processes(). */
+const RUN_MARKER = 'PORTCULLIS_TEST_RUN';
 
 /**
  * Starts `portcullis run` on `config` (portcullis.yaml text, listeners on port 0). `files` are written beside it
@@ -45,29 +69,44 @@ export async function startProxyProcess(
   const child: ChildProcess = spawn(
     process.execPath,
     [`--max-old-space-size=${o.maxHeapMb ?? 256}`, ...(o.nodeArgs ?? []), packageFile('dist', 'src', 'cli', 'main.js'), 'run', '--no-watch', '--workers', String(o.workers ?? 1), '-c', join(dir, 'portcullis.yaml')],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, [RUN_MARKER]: dir } },
   );
   let stderr = '';
-  let exited = false;
+  let exit: ProxyExit | undefined;
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.once('exit', () => (exited = true));
+  const exitedP = new Promise<ProxyExit>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+    }),
+  );
+  const exited = (): boolean => exit !== undefined;
   const close = async (): Promise<void> => {
-    if (!exited) {
+    if (!exited()) {
       child.kill('SIGKILL');
       await once(child, 'exit');
+    }
+    // Workers end with the primary's IPC channel; one that does not (a test found such a bug) must not outlive
+    // the test and hold its stderr pipe open.
+    for (const pid of runProcesses(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
     }
     rmSync(dir, { recursive: true, force: true });
   };
   let address: string | undefined;
   // With workers, the proxy is up once the primary says every worker serves.
   const up = (): boolean => (o.workers ?? 1) === 1 || stderr.includes('"msg":"every worker is serving"');
-  for (let i = 0; i < 600 && (address === undefined || !up()) && !exited; i++) {
+  for (let i = 0; i < 600 && (address === undefined || !up()) && !exited(); i++) {
     await sleep(25);
     address = /"address":"([\d.]+:\d+)".*"msg":"listening"/.exec(stderr)?.[1];
   }
   if (address === undefined || !up()) {
     await close();
-    throw new Error(`the proxy did not start:\n${stderr}`);
+    throw new ProxyStartFailure(dir, stderr, exit);
   }
   const [host, port] = address.split(':');
   const pid = child.pid!;
@@ -83,10 +122,27 @@ export async function startProxyProcess(
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       return (Number(fields[11]) + Number(fields[12])) * 10;
     },
-    alive: () => !exited,
+    alive: () => !exited(),
+    exited: exitedP,
+    processes: () => runProcesses(dir),
     log: () => stderr,
     dir,
     signal: (name) => child.kill(name),
     close,
   };
+}
+
+/** Running processes whose environment carries the marker of the run in `dir` (Linux /proc, own processes only). */
+export function runProcesses(dir: string): number[] {
+  const marker = Buffer.from(`\0${RUN_MARKER}=${dir}\0`);
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`)]).includes(marker);
+      } catch {
+        return false; // gone, or not ours
+      }
+    })
+    .map(Number);
 }
