@@ -15,6 +15,7 @@ function policyOnlyConfig(): PortcullisConfig {
     certs: resolve('certs'),
     enforcement: 'default',
     audit: false,
+    workers: 1,
     flows: 'off',
     redactHeaders: [],
     endpoints: [],

@@ -1,6 +1,14 @@
-// `portcullis run`: the proxy. Runs until SIGINT/SIGTERM; SIGHUP reloads policies and endpoints.
-import type { Command } from 'commander';
-import type { Portcullis } from '../runtime/server.js';
+// `portcullis run`: the proxy. Runs until SIGINT/SIGTERM; SIGHUP reloads policies and endpoints; with workers,
+// SIGUSR2 replaces them one by one.
+import { availableParallelism } from 'node:os';
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadConfig, MAX_WORKERS } from '../config/load.js';
+
+interface Running {
+  reload(reason: string): unknown;
+  close(): Promise<void>;
+  restartWorkers?(): Promise<void>;
+}
 
 export function registerRun(program: Command): void {
   program
@@ -8,19 +16,23 @@ export function registerRun(program: Command): void {
     .description('run the proxy with a portcullis.yaml (policies and endpoints reload on change and on SIGHUP)')
     .option('-c, --config <file>', 'config file', 'portcullis.yaml')
     .option('--no-watch', 'do not watch files (reload on SIGHUP only)')
-    .action(async (opts: { config: string; watch: boolean }) => {
-      // The proxy's modules (undici, the protocol handlers) load here, not for every other command.
-      const { startPortcullis, StartupError } = await import('../runtime/server.js');
+    .option('-w, --workers <n>', `processes serving the listeners: auto (one per core) or 1 to ${MAX_WORKERS} (default: the config's workers, else auto)`, parseWorkers)
+    .action(async (opts: { config: string; watch: boolean; workers?: 'auto' | number }) => {
+      const workers = workerCount(opts.workers ?? loadConfig(opts.config).config?.workers ?? 'auto');
+      // The proxy's modules (the protocol handlers) load here, not for every other command.
+      const { createLogger } = await import('../observe/logger.js');
+      const { StartupError } = await import('../runtime/listeners.js');
+      const log = createLogger();
       // Signals are handled from before the start: one that arrives while listeners are starting stops the proxy
       // as soon as it is up (files are read at start, so an early SIGHUP has nothing to add).
-      let proxy: Portcullis | undefined;
+      let proxy: Running | undefined;
       let stopSignal: NodeJS.Signals | undefined;
-      const stop = (running: Portcullis, signal: NodeJS.Signals): void => {
-        running.log.info({ signal }, 'shutting down');
+      const stop = (running: Running, signal: NodeJS.Signals): void => {
+        log.info({ signal }, 'shutting down');
         running.close().then(
           () => process.exit(0),
           (err: unknown) => {
-            running.log.error({ err }, 'shutdown failed');
+            log.error({ err }, 'shutdown failed');
             process.exit(1);
           },
         );
@@ -33,13 +45,36 @@ export function registerRun(program: Command): void {
       // Once each: a second SIGINT or SIGTERM ends the process at once.
       process.once('SIGINT', onStopSignal);
       process.once('SIGTERM', onStopSignal);
-      process.on('SIGHUP', () => proxy?.reload('SIGHUP'));
+      process.on('SIGHUP', () => void proxy?.reload('SIGHUP'));
+      process.on('SIGUSR2', () => {
+        if (proxy?.restartWorkers === undefined) return log.warn('SIGUSR2 replaces workers; this proxy runs in one process (workers: 1)');
+        log.info('replacing the workers one by one');
+        void proxy.restartWorkers().then(() => log.info('every worker was replaced'));
+      });
       try {
-        proxy = await startPortcullis(opts.config, { watch: opts.watch });
+        if (workers === 1) {
+          const { startPortcullis } = await import('../runtime/server.js');
+          proxy = await startPortcullis(opts.config, { watch: opts.watch, log });
+        } else {
+          const { startPrimary } = await import('../runtime/primary.js');
+          proxy = await startPrimary(opts.config, workers, { watch: opts.watch, log });
+        }
       } catch (e) {
         process.stderr.write(`${e instanceof StartupError ? e.message : (e as Error).stack}\n`);
         process.exit(1);
       }
       if (stopSignal !== undefined) stop(proxy, stopSignal);
     });
+}
+
+function parseWorkers(value: string): 'auto' | number {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_WORKERS) throw new InvalidArgumentError(`must be auto or an integer from 1 to ${MAX_WORKERS}`);
+  return n;
+}
+
+/** `auto` is one worker per core this process may use (its CPU affinity and cgroup quota counted). */
+function workerCount(workers: 'auto' | number): number {
+  return workers === 'auto' ? availableParallelism() : workers;
 }

@@ -69,10 +69,12 @@ const FORWARD_FIELDS = ['hosts', 'systemResolver', 'resolveTimeoutMs', 'maxConcu
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?(\.[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?)*$/;
 
 const DEFAULT_ADMIN = { host: '127.0.0.1', port: 9901 };
+/** More workers than this is a typo, not a machine: each one holds every listener's state and a compiled policy. */
+export const MAX_WORKERS = 256;
 
 export const DEFAULT_REDACTED_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
 
-const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'admin', 'flows', 'redactHeaders', 'http', 'endpoints', 'listeners'];
+const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'workers', 'admin', 'flows', 'redactHeaders', 'http', 'endpoints', 'listeners'];
 const ENDPOINT_FIELDS = ['name', 'namespace', 'labels', 'addresses', 'identities'];
 const LISTENER_FIELDS = [
   'name', 'listen', 'protocol', 'to', 'upstream', 'port', 'upstreamProtocol', 'maxConnections', 'maxConnectionsPerSource', 'http', 'kafka', 'tls', 'forward',
@@ -415,6 +417,7 @@ export function parseConfigText(text: string, file: string): { config?: Portcull
     certs: resolve(base, r.string(root.get('certs'), './certs') ?? './certs'),
     enforcement: r.oneOf(root.get('enforcement'), ['default', 'always', 'never'], 'default'),
     audit: r.boolean(root.get('audit'), false),
+    workers: readWorkers(r, root.get('workers')),
     ...(admin !== undefined ? { admin } : {}),
     flows: flows === 'stdout' || flows === 'off' ? flows : resolve(base, flows),
     redactHeaders: root.has('redactHeaders') ? r.stringList(root.get('redactHeaders')).map((h) => h.toLowerCase()) : DEFAULT_REDACTED_HEADERS,
@@ -422,6 +425,15 @@ export function parseConfigText(text: string, file: string): { config?: Portcull
     listeners,
   };
   return r.errors.length > 0 ? { errors: r.errors } : { config, errors: [] };
+}
+
+function readWorkers(r: Reader, node: YamlNode): 'auto' | number {
+  if (!node.present || node.value === 'auto') return 'auto';
+  if (typeof node.value === 'string' && !/^\d+$/.test(node.value)) {
+    r.fail(node, `must be auto or an integer from 1 to ${MAX_WORKERS}`);
+    return 'auto';
+  }
+  return r.integer(node, 1, MAX_WORKERS) ?? 'auto';
 }
 
 export function loadConfig(file: string): { config?: PortcullisConfig; errors: SourceError[] } {

@@ -152,6 +152,8 @@ export interface PortcullisConfig {
   readonly certs: string;
   readonly enforcement: 'default' | 'always' | 'never';
   readonly audit: boolean;
+  /** Processes serving the listeners: `auto` (one per core the process may use) or a count; 1 is a single process. */
+  readonly workers: 'auto' | number;
   readonly admin?: { readonly host: string; readonly port: number };
   /** `stdout`, `off`, or a file path. */
   readonly flows: string;

@@ -9,11 +9,14 @@ import type { PolicySnapshot } from '../policy/types.js';
 
 export interface AdminOptions {
   readonly listen: { readonly host: string; readonly port: number };
-  readonly metrics: { readonly registry: Registry };
+  /** A registry, or (with workers) anything that renders the sum of the workers' registries. */
+  readonly metrics: { readonly registry: Pick<Registry, 'metrics' | 'contentType'> };
   /** True once the first snapshot is loaded and every listener is accepting. */
   ready(): boolean;
   /** The snapshot currently in use. */
   snapshot(): PolicySnapshot;
+  /** With workers: one entry per worker, for /workers. */
+  workers?(): readonly unknown[];
   readonly log: Logger;
   /** ms for a request head to arrive (default 10000; tests shorten it). */
   readonly headersTimeoutMs?: number;
@@ -35,6 +38,7 @@ const ROUTES: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   ['/metrics', serveMetrics],
   ['/policies', servePolicies],
   ['/endpoints', serveEndpoints],
+  ['/workers', serveWorkers],
 ]);
 
 export async function startAdmin(opts: AdminOptions): Promise<RunningAdmin> {
@@ -135,6 +139,11 @@ function serveEndpoints(opts: AdminOptions, res: ServerResponse): void {
     identity: e.identity.id,
   }));
   sendJson(res, { revision: snapshot.revision, endpoints });
+}
+
+function serveWorkers(opts: AdminOptions, res: ServerResponse): void {
+  if (opts.workers === undefined) return send(res, 404, 'text/plain; charset=utf-8', 'not found: this proxy runs in one process (workers: 1)\n');
+  sendJson(res, { workers: opts.workers() });
 }
 
 /** No snapshot yet (startup) is a 503 a client can retry, not a server error. */

@@ -6,6 +6,8 @@
 // - end() on a file that failed to open waits forever for it to open, and pino's exit hook throws flushing it
 //   ("sonic boom is not ready yet"). So a file that never opened is not ended but marked closed, and ending is
 //   bounded in time.
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type pino from 'pino';
 
 type SonicBoom = ReturnType<typeof pino.destination>;
@@ -74,5 +76,15 @@ export class FlowDestination {
       for (const [name, listener] of listeners) this.dest.on(name, listener);
       start();
     });
+  }
+}
+
+/** Fail at startup with the OS's reason (EACCES, EISDIR, ...) rather than on the first flow. */
+export function ensureWritable(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    closeSync(openSync(path, 'a'));
+  } catch (err) {
+    throw new Error(`flows: cannot write flow records to ${path}: ${(err as Error).message}`, { cause: err });
   }
 }

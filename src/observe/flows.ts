@@ -3,14 +3,12 @@
 // SonicBoom destination. While the destination is behind (half of `maxBufferBytes` unwritten), flows wait in
 // the queue; past `maxPending` queued flows they are dropped and counted (`onLost`): a slow reader never grows
 // the heap without bound or blocks a request.
-import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { dirname } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import type { FlowEvent, FlowRecorder } from './types.js';
-import { FlowDestination } from './flow-file.js';
+import { ensureWritable, FlowDestination } from './flow-file.js';
 import { writeFlow } from './hubble-flow.js';
 import { LineSlab } from './line-slab.js';
 import type { RenderOptions } from './hubble-flow.js';
@@ -20,8 +18,8 @@ export { renderFlow, formatFlowTime, redactUrl, REDACTED } from './hubble-flow.j
 type SonicBoom = ReturnType<typeof pino.destination>;
 
 export interface FlowRecorderOptions {
-  /** `stdout`, `off`, or a file path (appended to; parent folders are created). */
-  readonly target: 'stdout' | 'off' | string;
+  /** `stdout`, `off`, a file path (appended to; parent folders are created), or an open descriptor (a worker's pipe to the primary). */
+  readonly target: 'stdout' | 'off' | string | number;
   readonly redactHeaders: readonly string[];
   /** Hubble `node_name`; defaults to the host name. */
   readonly nodeName?: string;
@@ -75,10 +73,11 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
   // Writes start below half the bound, and a chunk stays within an eighth of it (plus its last flow), so the
   // bound is never exceeded except by a single flow larger than it.
   const chunkBytes = Math.min(64 * 1024, maxBufferBytes / 8);
-  const toFile = opts.target !== 'stdout';
-  if (toFile) ensureWritable(opts.target);
+  const path = typeof opts.target === 'string' && opts.target !== 'stdout' ? opts.target : undefined;
+  const toFile = path !== undefined;
+  if (toFile) ensureWritable(path);
   const dest: SonicBoom = pino.destination({
-    dest: toFile ? opts.target : 1,
+    dest: path ?? (typeof opts.target === 'number' ? opts.target : 1),
     sync: false,
     minLength: MIN_WRITE_BYTES,
     maxWrite: MAX_WRITE_BYTES,
@@ -257,16 +256,6 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
 
 function disabledRecorder(): RunningFlowRecorder {
   return { enabled: false, record() {}, flush: async () => {}, close: async () => {}, reopen() {} };
-}
-
-/** Fail at startup with the OS's reason (EACCES, EISDIR, ...) rather than on the first flow. */
-function ensureWritable(path: string): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    closeSync(openSync(path, 'a'));
-  } catch (err) {
-    throw new Error(`flows: cannot write flow records to ${path}: ${(err as Error).message}`, { cause: err });
-  }
 }
 
 function countLines(data: string | Buffer): number {

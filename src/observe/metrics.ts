@@ -101,6 +101,8 @@ export function createMetrics(): PortcullisMetrics {
     help: 'Seconds until the certificate of a stored TLS secret expires (negative once expired)',
     labelNames: ['secret'] as const,
     registers,
+    // Every worker reports the same certificates: summing their seconds would be nonsense.
+    aggregator: 'min',
     collect() {
       const now = Date.now();
       for (const [secret, expiry] of notAfter) this.set({ secret }, Math.floor((expiry - now) / 1000));
@@ -136,6 +138,30 @@ export function createMetrics(): PortcullisMetrics {
       notAfter.set(secret, date.getTime());
     },
   };
+}
+
+/** The primary's own series, beside the sums of its workers' (src/runtime/primary.ts). */
+export interface ClusterMetrics {
+  /** portcullis_worker_restarts_total{worker}: a worker that exited unasked was replaced. */
+  restarted(worker: number): void;
+}
+
+export function createClusterMetrics(registry: prom.Registry, serving: () => number): ClusterMetrics {
+  new prom.Gauge({
+    name: 'portcullis_workers',
+    help: 'Worker processes serving the listeners',
+    registers: [registry],
+    collect() {
+      this.set(serving());
+    },
+  });
+  const restarts = new prom.Counter({
+    name: 'portcullis_worker_restarts_total',
+    help: 'Workers replaced after they exited unasked (crash, out of memory, killed), by worker slot',
+    labelNames: ['worker'] as const,
+    registers: [registry],
+  });
+  return { restarted: (worker) => restarts.inc({ worker: String(worker) }) };
 }
 
 /** One label tuple's count since prom-client last collected it. */

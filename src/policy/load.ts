@@ -91,21 +91,41 @@ export function listPolicyPaths(paths: readonly string[]): PolicyPaths {
   return found;
 }
 
-/** Loads what listPolicyPaths finds. `files` lists every file read. */
-export function loadPolicyPaths(paths: readonly string[]): { documents: PolicyDocument[]; errors: SourceError[]; files: string[] } {
+/** A policy file's text as read, so a revision can be compiled again from the same bytes (by every worker). */
+export interface PolicyText {
+  readonly file: string;
+  readonly text: string;
+}
+
+/** Reads what listPolicyPaths finds. */
+export function readPolicyPaths(paths: readonly string[]): { texts: PolicyText[]; errors: SourceError[] } {
   const { files, errors } = listPolicyPaths(paths);
-  const documents: PolicyDocument[] = [];
+  const texts: PolicyText[] = [];
   for (const file of files) {
-    let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      texts.push({ file, text: readFileSync(file, 'utf8') });
     } catch (e) {
       errors.push(fileError(file, `cannot read: ${(e as Error).message}`));
-      continue;
     }
+  }
+  return { texts, errors };
+}
+
+/** Parses policy texts in order. */
+export function parsePolicyTexts(texts: readonly PolicyText[]): { documents: PolicyDocument[]; errors: SourceError[] } {
+  const documents: PolicyDocument[] = [];
+  const errors: SourceError[] = [];
+  for (const { file, text } of texts) {
     const r = parsePolicyText(text, file);
     documents.push(...r.documents);
     errors.push(...r.errors);
   }
-  return { documents, errors, files };
+  return { documents, errors };
+}
+
+/** Reads and parses what listPolicyPaths finds. `files` lists every file read. */
+export function loadPolicyPaths(paths: readonly string[]): { documents: PolicyDocument[]; errors: SourceError[]; files: string[] } {
+  const read = readPolicyPaths(paths);
+  const parsed = parsePolicyTexts(read.texts);
+  return { documents: parsed.documents, errors: [...read.errors, ...parsed.errors], files: read.texts.map((t) => t.file) };
 }

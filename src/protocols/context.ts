@@ -15,6 +15,13 @@ export interface ListenerContext {
   readonly log: Logger;
   /** The runtime's certificate store (`certs:`), for listeners that terminate or originate TLS. */
   readonly certs?: CertStore;
+  /** TLS session ticket keys (48 bytes) shared by every worker; absent, each terminating server makes its own. */
+  readonly tlsTicketKeys?: Buffer;
+  /**
+   * The port of a Kafka listener's per-broker socket for `nodeId` (0: any). With workers, the primary hands out
+   * one port per broker so every worker advertises the same address for it.
+   */
+  brokerPort?(listener: string, nodeId: number): Promise<number>;
 }
 
 /** A running listener. `close` stops accepting and ends open connections gracefully. */

@@ -19,6 +19,7 @@ export class PolicyState {
   #revision: number;
   #watchers: FolderWatchers | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #onChange: (reason: string) => void = () => {};
 
   constructor(
     private readonly configFile: string,
@@ -39,26 +40,44 @@ export class PolicyState {
     return this.#compiled.config;
   }
 
+  get compiled(): Compiled {
+    return this.#compiled;
+  }
+
   /** Re-reads config and policies; swaps the snapshot only if everything is valid. */
   reload(reason: string): boolean {
+    const next = this.prepare(reason);
+    if (next !== undefined) this.commit(next, reason);
+    return next !== undefined;
+  }
+
+  /**
+   * Compiles the next revision from the files as they are now; undefined (logged and counted) when something is
+   * invalid, and the current snapshot stays. `commit` makes it current: a caller with workers first has every worker
+   * switch to it.
+   */
+  prepare(reason: string): Compiled | undefined {
     // What appeared since the last sync is watched before it is read, so a save right after this read is noticed.
     this.#syncWatchers();
     const { compiled, errors } = compile(this.configFile, { revision: this.#revision + 1 });
     if (compiled === undefined) {
       this.observer.reload('failure');
       this.log.error({ reason, errors: errors.map(formatSourceError) }, `reload rejected, keeping revision ${this.#revision}`);
-      return false;
+      return undefined;
     }
     if (JSON.stringify(compiled.config.listeners) !== JSON.stringify(this.#compiled.config.listeners)) {
       this.log.warn('listener changes take effect after a restart; policies and endpoints were reloaded');
     }
+    return compiled;
+  }
+
+  commit(compiled: Compiled, reason: string): void {
     this.#revision = compiled.snapshot.revision;
     this.#compiled = compiled;
     this.observer.reload('success');
     this.#report();
     this.log.info({ reason, revision: this.#revision }, 'policy snapshot reloaded');
     this.#syncWatchers(); // the new config may name other policy paths
-    return true;
   }
 
   /**
@@ -66,7 +85,8 @@ export class PolicyState {
    * The watched folders are re-synced on every reload, accepted or not, so files and folders that were replaced,
    * created or removed stay watched.
    */
-  watch(): void {
+  watch(onChange: (reason: string) => void = (reason) => this.reload(reason)): void {
+    this.#onChange = onChange;
     this.#watchers ??= new FolderWatchers(
       () => this.#schedule(),
       (folder, err) => this.log.warn({ folder, err: err.message }, 'cannot watch folder; use SIGHUP to reload'),
@@ -93,7 +113,7 @@ export class PolicyState {
 
   #schedule(): void {
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.reload('file change'), DEBOUNCE_MS);
+    this.#timer = setTimeout(() => this.#onChange('file change'), DEBOUNCE_MS);
     this.#timer.unref();
   }
 

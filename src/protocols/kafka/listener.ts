@@ -80,7 +80,8 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
   };
 
   const openNode = async (nodeId: number, upstream: HostPort): Promise<NodeListener> => {
-    const server = await serve(options.brokerPorts.get(nodeId) ?? 0, () => node.upstream);
+    const port = options.brokerPorts.get(nodeId) ?? (await ctx.brokerPort?.(config.name, nodeId)) ?? 0;
+    const server = await serve(port, () => node.upstream);
     const node: NodeListener = {
       port: (server.address() as AddressInfo).port,
       upstream,

@@ -62,7 +62,7 @@ export class TlsConnections {
     if (secret === undefined && (this.terminatesAll || this.options.clientCertificates !== 'none')) {
       throw new Error(`listener ${config.name}: tls.secret (the listener's certificate) is required ${this.terminatesAll ? `to terminate TLS on a ${config.protocol} listener` : 'to verify client certificates'}`);
     }
-    this.terminator = new TlsTerminator(ctx.certs, this.options.handshakeTimeoutMs);
+    this.terminator = new TlsTerminator(ctx.certs, this.options.handshakeTimeoutMs, ctx.tlsTicketKeys);
     this.routes = new UpstreamRoutes(ctx.certs, config.http);
   }
 

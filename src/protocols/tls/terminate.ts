@@ -43,6 +43,8 @@ export class TlsTerminator {
   constructor(
     private readonly certs: CertStore,
     private readonly handshakeTimeoutMs: number,
+    /** Session ticket keys shared by every worker, so a session resumes whichever worker the client reaches. */
+    private readonly ticketKeys?: Buffer,
   ) {}
 
   /**
@@ -88,6 +90,7 @@ export class TlsTerminator {
       rejectUnauthorized: mode === 'require',
       ALPNProtocols: [...options.alpn],
       handshakeTimeout: this.handshakeTimeoutMs,
+      ...(this.ticketKeys !== undefined && { ticketKeys: this.ticketKeys }),
     });
     server.on('secureConnection', (tlsSocket: TLSSocket) => this.pending.get(tcpOf(tlsSocket))?.resolve(tlsSocket));
     server.on('tlsClientError', (err: Error, tlsSocket: TLSSocket) => {

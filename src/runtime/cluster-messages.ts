@@ -1,0 +1,31 @@
+// What the primary and its workers say to each other over the cluster IPC channel. Plain JSON.
+import type { Registry } from 'prom-client';
+import type { Sources } from './compile.js';
+
+/** The descriptor a worker writes its rendered flow records to; the primary merges them, whole lines, into `flows`. */
+export const WORKER_FLOWS_FD = 3;
+
+export type ToWorker =
+  /** First message: the revision to serve and what every worker must share. */
+  | { readonly t: 'start'; readonly sources: Sources; readonly revision: number; readonly ticketKeys: string; readonly watchCerts: boolean }
+  /** A reload: switch to this revision and say so. */
+  | { readonly t: 'policy'; readonly sources: Sources; readonly revision: number }
+  | { readonly t: 'metrics'; readonly id: number }
+  /** The answer to a `port` request. */
+  | { readonly t: 'port'; readonly id: number; readonly port: number }
+  /** Stop accepting, finish what is in flight, exit. */
+  | { readonly t: 'drain' };
+
+export type WorkerMetrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+export type FromWorker =
+  /** The worker listens for messages (ESM loads asynchronously: one sent earlier would be lost). */
+  | { readonly t: 'up' }
+  | { readonly t: 'ready'; readonly revision: number }
+  /** Start-up failed (the listener could not bind, a certificate is unusable, ...): the message is the whole answer. */
+  | { readonly t: 'failed'; readonly message: string }
+  | { readonly t: 'applied'; readonly revision: number }
+  | { readonly t: 'rejected'; readonly revision: number; readonly message: string }
+  | { readonly t: 'metrics'; readonly id: number; readonly metrics: WorkerMetrics }
+  /** Which port the per-broker socket of `nodeId` on Kafka listener `listener` uses. */
+  | { readonly t: 'port'; readonly id: number; readonly listener: string; readonly nodeId: number };

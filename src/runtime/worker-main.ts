@@ -1,0 +1,4 @@
+// The program each worker process runs (node:cluster's `exec`, set by primary.ts).
+import { runWorker } from './worker.js';
+
+runWorker();

@@ -1,0 +1,144 @@
+// A worker: serves every listener with the revision the primary sends. It never reads the config or policy files
+// (the primary does, once per revision), writes its flow records to a pipe the primary merges into the one flow
+// stream, and answers the primary's metric scrapes. See primary.ts.
+import type { Logger } from 'pino';
+import { createFlowRecorder, type RunningFlowRecorder } from '../observe/flows.js';
+import { createLogger } from '../observe/logger.js';
+import { createMetrics } from '../observe/metrics.js';
+import { formatSourceError, type PolicySnapshot } from '../policy/types.js';
+import type { RunningListener } from '../protocols/context.js';
+import { WORKER_FLOWS_FD, type FromWorker, type ToWorker } from './cluster-messages.js';
+import { compileSources, type Compiled, type Sources } from './compile.js';
+import { openCertStore, startListeners, startupError } from './listeners.js';
+
+type Start = Extract<ToWorker, { t: 'start' }>;
+
+export function runWorker(): void {
+  const log = createLogger().child({ worker: Number(process.env.PORTCULLIS_WORKER) });
+  const send = (message: FromWorker): void => {
+    if (process.connected) process.send!(message);
+  };
+  let serving: Serving | undefined;
+  let draining = false;
+  const drain = (): void => {
+    if (draining) return;
+    draining = true;
+    void (serving?.close() ?? Promise.resolve()).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'worker shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  // The primary drains its workers on SIGTERM; a signal sent to the whole process group (Ctrl-C) reaches the
+  // workers too and means the same.
+  process.on('SIGTERM', drain);
+  process.on('SIGINT', drain);
+  process.on('message', (message: ToWorker) => {
+    switch (message.t) {
+      case 'start':
+        if (serving === undefined) {
+          serve(message, log, send).then(
+            (s) => {
+              serving = s;
+              send({ t: 'ready', revision: message.revision });
+              if (draining) void s.close().then(() => process.exit(0));
+            },
+            (err: unknown) => {
+              send({ t: 'failed', message: startupError(err).message });
+              process.exit(1);
+            },
+          );
+        }
+        return;
+      case 'policy':
+        serving?.apply(message.sources, message.revision);
+        return;
+      case 'metrics':
+        void serving?.metrics.registry.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: message.id, metrics }));
+        return;
+      case 'port':
+        serving?.portAnswered(message.id, message.port);
+        return;
+      case 'drain':
+        drain();
+        return;
+    }
+  });
+  send({ t: 'up' });
+}
+
+interface Serving {
+  readonly metrics: ReturnType<typeof createMetrics>;
+  apply(sources: Sources, revision: number): void;
+  portAnswered(id: number, port: number): void;
+  close(): Promise<void>;
+}
+
+async function serve(start: Start, log: Logger, send: (m: FromWorker) => void): Promise<Serving> {
+  const { config, snapshot: first } = compileRevision(start.sources, start.revision);
+  let snapshot: PolicySnapshot = first;
+  const metrics = createMetrics();
+  const flows: RunningFlowRecorder = createFlowRecorder({
+    target: config.flows === 'off' ? 'off' : WORKER_FLOWS_FD,
+    redactHeaders: config.redactHeaders,
+    log,
+    onLost: (n) => metrics.flowsLost(n),
+  });
+  const certs = openCertStore(config.certs, start.watchCerts, log, metrics);
+  const ports = new Map<number, (port: number) => void>();
+  let nextPortRequest = 0;
+  const listeners: RunningListener[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.allSettled(listeners.map((l) => l.close()));
+    await flows.close();
+    certs.close();
+  };
+  try {
+    await startListeners(
+      config,
+      {
+        snapshot: () => snapshot,
+        flows,
+        metrics,
+        log,
+        certs,
+        tlsTicketKeys: Buffer.from(start.ticketKeys, 'base64'),
+        brokerPort: (listener, nodeId) =>
+          new Promise<number>((resolve) => {
+            const id = nextPortRequest++;
+            ports.set(id, resolve);
+            send({ t: 'port', id, listener, nodeId });
+          }),
+      },
+      listeners,
+    );
+  } catch (e) {
+    await close().catch(() => {});
+    throw e;
+  }
+  return {
+    metrics,
+    apply(sources, revision) {
+      // The primary compiled these very sources before sending them: a failure here is not the files' fault.
+      try {
+        snapshot = compileRevision(sources, revision).snapshot;
+        send({ t: 'applied', revision });
+      } catch (e) {
+        send({ t: 'rejected', revision, message: (e as Error).message });
+      }
+    },
+    portAnswered(id, port) {
+      ports.get(id)?.(port);
+      ports.delete(id);
+    },
+    close,
+  };
+}
+
+function compileRevision(sources: Sources, revision: number): Compiled {
+  const { compiled, errors } = compileSources(sources, { revision });
+  if (compiled === undefined) throw new Error(`revision ${revision} does not compile: ${errors.map(formatSourceError).join('; ')}`);
+  return compiled;
+}
