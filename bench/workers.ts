@@ -8,11 +8,16 @@
 // BENCH_SECONDS (6) after a warm-up; medians. Reported: req/s and its ratio to 1 worker (target >= 1.7 for 2),
 // the CPU per request of the whole process tree (primary and workers; target: at most +10% for 2), and where the
 // CPU went, per process from /proc (primary, each worker, wrk, the deathstar, this process, and the rest of the
-// machine: other tenants of a shared one), in cores, so a missed target shows its cause.
+// machine: other tenants of a shared one), in cores, so a missed target shows its cause. Each round also runs
+// a control: the same rule walk in N plain processes with no sockets (bench/peers/regex-walk.ts), which shows
+// how far this machine scales CPU work from one core to N at that moment, the ceiling for N workers.
 //   npm run bench:workers
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { median } from './lib/autocannon-run.js';
 import { measureCpu, processCpuSeconds } from './lib/cpu.js';
 import { walkedRegexPolicy } from './lib/policies.js';
@@ -31,6 +36,9 @@ const WORKERS = benchWorkerCounts();
 /** Below this CPU per request with one worker, the case is not proxy-bound on 2 cores shared with wrk and the backend. */
 const PROXY_BOUND_US = 1000;
 const MIN_SPEEDUP_2 = 1.7;
+const CONTROL_SECONDS = 3;
+const here = fileURLToPath(new URL('.', import.meta.url));
+const execFileP = promisify(execFile);
 
 interface Setup {
   readonly variant: WorkerVariant;
@@ -78,14 +86,16 @@ async function main(): Promise<void> {
       await wrk(loadOptions(s, WARM_UP_SECONDS)); // JIT, every worker started and compiled its rules
     }
     const rounds = new Map<Setup, Round[]>(setups.map((s) => [s, []]));
+    const control = new Map<number, number[]>(WORKERS.map((n) => [n, []]));
     for (let round = 1; round <= ROUNDS; round++) {
       for (const s of setups) {
         const r = await measure(s, deathstar);
         rounds.get(s)!.push(r);
         process.stderr.write(`round ${round} ${s.variant.name}: ${Math.round(r.rps)} req/s, ${r.cpuUsPerRequest.toFixed(0)} µs CPU/request\n`);
       }
+      for (const n of WORKERS) control.get(n)!.push(await walkRate(n));
     }
-    report(rounds);
+    report(rounds, control);
   } finally {
     for (const s of servers.reverse()) await s.child.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -105,6 +115,13 @@ async function checkRule(s: Setup): Promise<void> {
   const exhaust = await fetch(`${base}/v1/exhaust-port`, { method: 'PUT' });
   await exhaust.arrayBuffer();
   if (landing.status !== 200 || exhaust.status !== 403) throw new Error(`${s.variant.name}: POST ${LANDING_PATH} answered ${landing.status}, PUT /v1/exhaust-port ${exhaust.status}`);
+}
+
+/** Rule walks per second of `processes` plain processes walking at once, no sockets. */
+async function walkRate(processes: number): Promise<number> {
+  const walk = () => execFileP(process.execPath, [join(here, 'peers', 'regex-walk.js'), String(CONTROL_SECONDS), String(RULES)]);
+  const outs = await Promise.all(Array.from({ length: processes }, walk));
+  return outs.reduce((n, o) => n + Number(o.stdout), 0) / CONTROL_SECONDS;
 }
 
 async function measure(s: Setup, backend: Running): Promise<Round> {
@@ -133,7 +150,7 @@ async function measure(s: Setup, backend: Running): Promise<Round> {
   };
 }
 
-function report(rounds: ReadonlyMap<Setup, readonly Round[]>): void {
+function report(rounds: ReadonlyMap<Setup, readonly Round[]>, control: ReadonlyMap<number, readonly number[]>): void {
   const med = (rs: readonly Round[], f: (r: Round) => number) => median(rs.map(f));
   const setups = [...rounds.keys()];
   const rpsOf = (s: Setup) => med(rounds.get(s)!, (r) => r.rps);
@@ -149,13 +166,18 @@ function report(rounds: ReadonlyMap<Setup, readonly Round[]>): void {
     );
   }
   console.log(`\nwhere the CPU went, in cores (CPU s per s), median; the machine has ${availableParallelism()}`);
-  console.log(`${'setup'.padEnd(width)}  primary  workers      wrk  deathstar  this  others`);
+  console.log(`${'setup'.padEnd(width)}  primary  workers      wrk  deathstar  this  others  (1 worker: the one process is the primary)`);
   for (const s of setups) {
     const rs = rounds.get(s)!;
     const workers = rs[0]!.workers.map((_, i) => med(rs, (r) => r.workers[i] ?? 0).toFixed(2)).join(' + ');
     console.log(
       `${s.variant.name.padEnd(width)}  ${med(rs, (r) => r.primary).toFixed(2).padStart(7)}  ${workers.padEnd(11)}  ${med(rs, (r) => r.wrk).toFixed(2).padStart(4)}  ${med(rs, (r) => r.backend).toFixed(2).padStart(9)}  ${med(rs, (r) => r.self).toFixed(2).padStart(4)}  ${med(rs, (r) => r.others).toFixed(2).padStart(6)}`,
     );
+  }
+  const walks = (n: number) => median(control.get(n)!);
+  console.log(`\ncontrol, the walk alone in plain processes (${CONTROL_SECONDS} s each round, median): 1 process ${walks(1).toFixed(0)} walks/s (${(1e6 / walks(1)).toFixed(0)} µs each)`);
+  for (const n of WORKERS.filter((n) => n > 1)) {
+    console.log(`${n} processes at once: ${(walks(n) / walks(1)).toFixed(2)} x the walks of 1, the ceiling for ${n} workers over 1 here`);
   }
   console.log('\ntargets:');
   for (const s of setups) {
