@@ -22,7 +22,7 @@ import { landingRule } from './lib/http-rule.js';
 import { manyHttpPolicies } from './lib/policies.js';
 import { freePort, startChild, waitForChild, type Child } from './lib/processes.js';
 import {
-  DEATHSTAR_HOST, L7_POLICY, LANDING_BODY, LANDING_PATH, LOAD_SOURCE, startDeathstar, startNativePeers, startPortcullis, type Running,
+  DEATHSTAR_HOST, L7_POLICY, LANDING_PATH, LOAD_SOURCE, landingAndExhaustStatus, landingLoad, startDeathstar, startNativePeers, startPortcullis, type Running,
 } from './lib/starwars-http1.js';
 import { benchWorkerCounts, printWorkerCostRatios, workerVariants, type WorkerVariant } from './lib/workers.js';
 import { wrk, wrkInstalled } from './lib/wrk.js';
@@ -125,16 +125,13 @@ async function startFastify(upstreamPort: number): Promise<Running> {
 
 /** Every setup must land the ship; every proxy must refuse what the rule does not allow, or its figures mean nothing. */
 async function checkRule(s: Setup): Promise<void> {
-  const landing = await fetch(`${s.url}${LANDING_PATH}`, { method: 'POST', body: LANDING_BODY, headers: { 'content-type': 'application/json' } });
-  await landing.arrayBuffer();
-  const exhaust = await fetch(`${s.url}/v1/exhaust-port`, { method: 'PUT' });
-  await exhaust.arrayBuffer();
+  const { landing, exhaust } = await landingAndExhaustStatus(s.url);
   const enforces = s.proxy !== undefined && s.name !== FASTIFY;
-  if (landing.status !== 200 || (exhaust.status === 403) !== enforces) throw new Error(`${s.name}: POST ${LANDING_PATH} answered ${landing.status}, PUT /v1/exhaust-port ${exhaust.status}`);
+  if (landing !== 200 || (exhaust === 403) !== enforces) throw new Error(`${s.name}: POST ${LANDING_PATH} answered ${landing}, PUT /v1/exhaust-port ${exhaust}`);
 }
 
 function loadOptions(s: Setup, connections: number, seconds: number): LoadOptions {
-  return { url: `${s.url}${LANDING_PATH}`, connections, seconds, method: 'POST', body: LANDING_BODY, headers: { 'content-type': 'application/json' } };
+  return landingLoad(s.url, connections, seconds);
 }
 
 /** One warmed-up run, with the CPU the proxy's processes used per request meanwhile. */

@@ -22,7 +22,7 @@ import { median } from './lib/autocannon-run.js';
 import { measureCpu, processCpuSeconds } from './lib/cpu.js';
 import { walkedRegexPolicy } from './lib/policies.js';
 import { processTree } from './lib/processes.js';
-import { LANDING_BODY, LANDING_PATH, startDeathstar, startPortcullis, type Running } from './lib/starwars-http1.js';
+import { LANDING_PATH, landingAndExhaustStatus, landingLoad, startDeathstar, startPortcullis, type Running } from './lib/starwars-http1.js';
 import { benchWorkerCounts, printWorkerCostRatios, workerVariants, type WorkerVariant } from './lib/workers.js';
 import { wrk, wrkInstalled } from './lib/wrk.js';
 
@@ -102,19 +102,13 @@ async function main(): Promise<void> {
   }
 }
 
-function loadOptions(s: Setup, seconds: number) {
-  const url = `http://${s.server.host}:${s.server.port}${LANDING_PATH}`;
-  return { url, connections: CONNECTIONS, seconds, method: 'POST', body: LANDING_BODY, headers: { 'content-type': 'application/json' } };
-}
+const base = (s: Setup) => `http://${s.server.host}:${s.server.port}`;
+const loadOptions = (s: Setup, seconds: number) => landingLoad(base(s), CONNECTIONS, seconds);
 
 /** The landing walks every rule and passes; a call no rule allows (which walks them too) is refused. */
 async function checkRule(s: Setup): Promise<void> {
-  const base = `http://${s.server.host}:${s.server.port}`;
-  const landing = await fetch(`${base}${LANDING_PATH}`, { method: 'POST', body: LANDING_BODY, headers: { 'content-type': 'application/json' } });
-  await landing.arrayBuffer();
-  const exhaust = await fetch(`${base}/v1/exhaust-port`, { method: 'PUT' });
-  await exhaust.arrayBuffer();
-  if (landing.status !== 200 || exhaust.status !== 403) throw new Error(`${s.variant.name}: POST ${LANDING_PATH} answered ${landing.status}, PUT /v1/exhaust-port ${exhaust.status}`);
+  const { landing, exhaust } = await landingAndExhaustStatus(base(s));
+  if (landing !== 200 || exhaust !== 403) throw new Error(`${s.variant.name}: POST ${LANDING_PATH} answered ${landing}, PUT /v1/exhaust-port ${exhaust}`);
 }
 
 /** Rule walks per second of `processes` plain processes walking at once, no sockets. */
