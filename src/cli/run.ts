@@ -23,10 +23,12 @@ export function registerRun(program: Command): void {
       const { createLogger } = await import('../observe/logger.js');
       const { StartupError } = await import('../runtime/listeners.js');
       const log = createLogger();
-      // Signals are handled from before the start: one that arrives while listeners are starting stops the proxy
-      // as soon as it is up (files are read at start, so an early SIGHUP has nothing to add).
+      // Signals are handled from before the start: a stop signal that arrives while listeners (or workers) are
+      // starting stops the proxy as soon as it is up, and a SIGHUP reloads it then (the files were read before the
+      // listeners started, and may have changed since).
       let proxy: Running | undefined;
       let stopSignal: NodeJS.Signals | undefined;
+      let reloadWhenUp = false;
       const stop = (running: Running, signal: NodeJS.Signals): void => {
         log.info({ signal }, 'shutting down');
         running.close().then(
@@ -45,7 +47,10 @@ export function registerRun(program: Command): void {
       // Once each: a second SIGINT or SIGTERM ends the process at once.
       process.once('SIGINT', onStopSignal);
       process.once('SIGTERM', onStopSignal);
-      process.on('SIGHUP', () => void proxy?.reload('SIGHUP'));
+      process.on('SIGHUP', () => {
+        if (proxy) void proxy.reload('SIGHUP');
+        else reloadWhenUp = true;
+      });
       process.on('SIGUSR2', () => {
         if (proxy?.restartWorkers === undefined) return log.warn('SIGUSR2 replaces workers; this proxy runs in one process (workers: 1)');
         log.info('replacing the workers one by one');
@@ -64,6 +69,7 @@ export function registerRun(program: Command): void {
         process.exit(1);
       }
       if (stopSignal !== undefined) stop(proxy, stopSignal);
+      else if (reloadWhenUp) void proxy.reload('SIGHUP');
     });
 }
 

@@ -16,7 +16,7 @@ export interface AdminOptions {
   /** The snapshot currently in use. */
   snapshot(): PolicySnapshot;
   /** With workers: one entry per worker, for /workers. */
-  workers?(): readonly unknown[];
+  workers?(): Promise<readonly unknown[]>;
   readonly log: Logger;
   /** ms for a request head to arrive (default 10000; tests shorten it). */
   readonly headersTimeoutMs?: number;
@@ -141,9 +141,9 @@ function serveEndpoints(opts: AdminOptions, res: ServerResponse): void {
   sendJson(res, { revision: snapshot.revision, endpoints });
 }
 
-function serveWorkers(opts: AdminOptions, res: ServerResponse): void {
+async function serveWorkers(opts: AdminOptions, res: ServerResponse): Promise<void> {
   if (opts.workers === undefined) return send(res, 404, 'text/plain; charset=utf-8', 'not found: this proxy runs in one process (workers: 1)\n');
-  sendJson(res, { workers: opts.workers() });
+  sendJson(res, { workers: await opts.workers() });
 }
 
 /** No snapshot yet (startup) is a 503 a client can retry, not a server error. */

@@ -27,5 +27,7 @@ export type FromWorker =
   | { readonly t: 'applied'; readonly revision: number }
   | { readonly t: 'rejected'; readonly revision: number; readonly message: string }
   | { readonly t: 'metrics'; readonly id: number; readonly metrics: WorkerMetrics }
+  /** Its metrics as it exits after a drain, so its counts stay in the sum. */
+  | { readonly t: 'final'; readonly metrics: WorkerMetrics }
   /** Which port the per-broker socket of `nodeId` on Kafka listener `listener` uses. */
   | { readonly t: 'port'; readonly id: number; readonly listener: string; readonly nodeId: number };

@@ -18,6 +18,8 @@ import { startupError } from './listeners.js';
 import { PolicyState } from './policy-state.js';
 import { WorkerPool } from './worker-pool.js';
 
+/** Metric types whose values only grow, so a gone worker's share stays meaningful in a sum. */
+const CUMULATIVE = new Set(['counter', 'histogram']);
 /** How long a scrape waits for a worker's metrics; a worker that does not answer is left out of the sum. */
 const SCRAPE_WAIT_MS = 2000;
 
@@ -49,6 +51,7 @@ export async function startPrimary(configFile: string, workers: number, options:
     ...(flows !== undefined && { onFlows: (pipe) => flows.add(pipe) }),
     onMessage: (worker, message) => {
       if (message.t === 'metrics') scrapes.answered(message.id, message.metrics);
+      else if (message.t === 'final') scrapes.final(worker, message.metrics);
       else if (message.t === 'port') {
         brokerPorts.portFor(message.listener, message.nodeId).then(
           (port) => worker.send({ t: 'port', id: message.id, port } satisfies ToWorker),
@@ -60,6 +63,7 @@ export async function startPrimary(configFile: string, workers: number, options:
       }
     },
     onRestart: (slot) => clusterMetrics.restarted(slot),
+    onExit: (worker) => void scrapes.retire(worker),
   });
   const clusterMetrics = createClusterMetrics(metrics.registry, () => pool.serving());
 
@@ -77,7 +81,16 @@ export async function startPrimary(configFile: string, workers: number, options:
         metrics: { registry: { contentType: metrics.registry.contentType, metrics: () => scrapes.sum(pool.workers().map((w) => w.worker), metrics.registry) } },
         ready: () => pool.allServing(),
         snapshot: () => state.snapshot,
-        workers: () => pool.workers().map((w) => ({ worker: w.slot, pid: w.worker.process.pid, serving: w.ready, revision: w.revision })),
+        workers: () =>
+          Promise.all(
+            pool.workers().map(async (w) => ({
+              worker: w.slot,
+              pid: w.worker.process.pid,
+              serving: w.serving,
+              revision: w.revision,
+              connections: openConnections(await scrapes.ask(w.worker)),
+            })),
+          ),
         log,
       });
     }
@@ -111,14 +124,21 @@ export async function startPrimary(configFile: string, workers: number, options:
   };
 }
 
-/** Scrapes: every worker's registry as JSON, summed (counters, histograms) with the primary's own series. */
+/**
+ * Scrapes: every worker's registry as JSON, summed (counters, histograms) with the primary's own series. Counters
+ * and histograms of workers that are gone stay in the sum (their final figures when they drained, else their last
+ * scrape), so a restart does not make the proxy's counters go back.
+ */
 class Scrapes {
   #next = 0;
   readonly #pending = new Map<number, (metrics: WorkerMetrics) => void>();
+  readonly #last = new WeakMap<Worker, WorkerMetrics>();
+  #retired: WorkerMetrics = [];
+  #folding = Promise.resolve();
 
   async sum(workers: readonly Worker[], own: prom.Registry): Promise<string> {
-    const answers = await Promise.all(workers.map((w) => this.#ask(w)));
-    const all = [await own.getMetricsAsJSON(), ...answers.filter((a): a is WorkerMetrics => a !== undefined)];
+    const answers = await Promise.all(workers.map((w) => this.ask(w)));
+    const all = [await own.getMetricsAsJSON(), this.#retired, ...answers.filter((a): a is WorkerMetrics => a !== undefined)];
     return prom.AggregatorRegistry.aggregate(all).metrics();
   }
 
@@ -126,17 +146,41 @@ class Scrapes {
     this.#pending.get(id)?.(metrics);
   }
 
-  #ask(worker: Worker): Promise<WorkerMetrics | undefined> {
+  /** One worker's registry; undefined when it does not answer in time. */
+  ask(worker: Worker): Promise<WorkerMetrics | undefined> {
     const id = this.#next++;
     return new Promise<WorkerMetrics | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(undefined), SCRAPE_WAIT_MS);
       this.#pending.set(id, (metrics) => {
         clearTimeout(timer);
+        this.#last.set(worker, metrics);
         resolve(metrics);
       });
       if (worker.isConnected()) worker.send({ t: 'metrics', id } satisfies ToWorker);
     }).finally(() => this.#pending.delete(id));
   }
+
+  final(worker: Worker, metrics: WorkerMetrics): void {
+    this.#last.set(worker, metrics);
+  }
+
+  /** Folds a gone worker's counts into the retired sum (one fold at a time). */
+  retire(worker: Worker): Promise<void> {
+    const last = this.#last.get(worker);
+    this.#last.delete(worker);
+    if (last === undefined) return this.#folding;
+    const counts = last.filter((m) => CUMULATIVE.has(String(m.type)));
+    this.#folding = this.#folding.then(async () => {
+      this.#retired = await prom.AggregatorRegistry.aggregate([this.#retired, counts]).getMetricsAsJSON();
+    });
+    return this.#folding;
+  }
+}
+
+/** A worker's open downstream connections over all listeners (null: it did not answer). */
+function openConnections(metrics: WorkerMetrics | undefined): number | null {
+  const gauge = metrics?.find((m) => m.name === 'portcullis_connections');
+  return metrics === undefined ? null : (gauge?.values ?? []).reduce((sum, v) => sum + v.value, 0);
 }
 
 /**

@@ -38,34 +38,52 @@ export interface PoolOptions {
   onMessage(worker: Worker, message: FromWorker): void;
   /** A worker that exited unasked, about to be replaced. */
   onRestart(slot: number): void;
+  /** A worker is gone (drained, replaced or dead). */
+  onExit(worker: Worker): void;
+}
+
+/** One forked worker. */
+interface Member {
+  readonly worker: Worker;
+  readonly slot: Slot;
+  serving: boolean;
+  revision: number;
+  readyAt: number;
+  /** Asked to exit (drained or replaced): its exit is not a failure. */
+  leaving: boolean;
+  /** Settles when it serves or fails to. */
+  started: Promise<void>;
+  starting?: { resolve(): void; reject(err: Error): void };
+  /** Forked, not yet up: it gets the latest revision when it is. */
+  unstarted: boolean;
+  applied?: (ok: boolean) => void;
 }
 
 interface Slot {
   readonly index: number;
-  worker?: Worker;
-  ready: boolean;
-  revision: number;
+  current?: Member;
+  /** The worker a rolling restart is replacing: it serves until its replacement does. */
+  outgoing?: Member;
   failures: number;
-  readyAt: number;
-  /** Settles when the slot's current worker serves or fails to. */
-  started: Promise<void>;
   timer?: NodeJS.Timeout;
+}
+
+export interface WorkerInfo {
+  readonly slot: number;
+  readonly worker: Worker;
+  readonly serving: boolean;
+  readonly revision: number;
 }
 
 export class WorkerPool {
   readonly #slots: Slot[];
-  /** Workers asked to exit (drained or replaced): their exit is not a failure. */
-  readonly #leaving = new Set<Worker>();
-  readonly #readyWaiters = new Map<Worker, { resolve(): void; reject(err: Error): void }>();
-  readonly #applyWaiters = new Map<Worker, () => void>();
-  /** Forked workers not yet up: each gets the latest revision when it is. */
-  readonly #unstarted = new Set<Worker>();
+  readonly #members = new Map<Worker, Member>();
   #stopping = false;
   /** Set once every first worker served: from then on a worker that exits is replaced. */
   #running = false;
 
   constructor(private readonly opts: PoolOptions) {
-    this.#slots = Array.from({ length: opts.size }, (_, index) => ({ index: index + 1, ready: false, revision: 0, failures: 0, readyAt: 0, started: Promise.resolve() }));
+    this.#slots = Array.from({ length: opts.size }, (_, index) => ({ index: index + 1, failures: 0 }));
     cluster.setupPrimary({
       exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)),
       args: [],
@@ -76,23 +94,23 @@ export class WorkerPool {
 
   /** Forks every worker; resolves when all serve, rejects with the first start-up failure. */
   async start(): Promise<void> {
-    await Promise.all(this.#slots.map((slot) => this.#fork(slot)));
+    await Promise.all(this.#slots.map((slot) => (slot.current = this.#spawn(slot)).started));
     this.#running = true;
   }
 
-  /** Workers serving now. */
+  /** Slots with a worker serving now. */
   serving(): number {
-    return this.#slots.filter((s) => s.ready).length;
+    return this.#slots.filter((s) => s.current?.serving === true || s.outgoing?.serving === true).length;
   }
 
   /** Every slot has a worker serving. */
   allServing(): boolean {
-    return !this.#stopping && this.#slots.every((s) => s.ready);
+    return !this.#stopping && this.serving() === this.#slots.length;
   }
 
-  /** The live workers, by slot (for scrapes and /workers). */
-  workers(): { slot: number; worker: Worker; ready: boolean; revision: number }[] {
-    return this.#slots.flatMap((s) => (s.worker === undefined ? [] : [{ slot: s.index, worker: s.worker, ready: s.ready, revision: s.revision }]));
+  /** Every live worker (a replaced one still draining included), for scrapes and /workers. */
+  workers(): WorkerInfo[] {
+    return [...this.#members.values()].map((m) => ({ slot: m.slot.index, worker: m.worker, serving: m.serving, revision: m.revision }));
   }
 
   /**
@@ -102,25 +120,25 @@ export class WorkerPool {
   async apply(next: Revision): Promise<void> {
     const message: ToWorker = { t: 'policy', sources: next.sources, revision: next.revision };
     await Promise.all(
-      this.#slots.map(async (slot) => {
+      [...this.#members.values()].map(async (m) => {
         // A worker still starting may have been given the revision before `next`.
-        if (!slot.ready) await slot.started.catch(() => {});
-        const worker = slot.worker;
-        if (worker === undefined || !slot.ready || slot.revision >= next.revision) return;
+        await m.started.catch(() => {});
+        if (!m.serving || m.revision >= next.revision || !this.#members.has(m.worker)) return;
         const applied = new Promise<boolean>((resolve) => {
           const timer = setTimeout(() => resolve(false), APPLY_WAIT_MS);
-          this.#applyWaiters.set(worker, () => {
+          m.applied = (ok) => {
             clearTimeout(timer);
-            resolve(true);
-          });
-          worker.once('exit', () => resolve(true)); // its replacement starts with `next`
+            resolve(ok);
+          };
+          m.worker.once('exit', () => m.applied?.(true)); // its replacement starts with `next`
         });
-        worker.send(message);
-        if (!(await applied)) {
-          this.opts.log.error({ worker: slot.index, workerPid: worker.process.pid, revision: next.revision }, 'worker did not apply the revision in time; replacing it');
-          await this.#replace(slot);
-        }
-        this.#applyWaiters.delete(worker);
+        m.worker.send(message);
+        const ok = await applied;
+        m.applied = undefined;
+        if (ok || !this.#members.has(m.worker)) return;
+        this.opts.log.error({ worker: m.slot.index, workerPid: m.worker.process.pid, revision: next.revision }, 'worker did not apply the revision; replacing it');
+        if (m.slot.current === m) await this.#replace(m.slot);
+        else await this.#drain(m, 0);
       }),
     );
   }
@@ -137,87 +155,94 @@ export class WorkerPool {
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const slot of this.#slots) clearTimeout(slot.timer);
-    await Promise.all(this.#slots.map((slot) => (slot.worker === undefined ? undefined : this.#drain(slot.worker))));
+    await Promise.all([...this.#members.values()].map((m) => this.#drain(m, DRAIN_KILL_MS)));
   }
 
-  /** A worker's message about itself; the rest go to the primary. */
-  handle(worker: Worker, message: FromWorker): void {
-    const slot = this.#slots.find((s) => s.worker === worker);
+  #handle(m: Member, message: FromWorker): void {
     switch (message.t) {
       case 'up': {
-        if (!this.#unstarted.delete(worker)) return;
+        if (!m.unstarted) return;
+        m.unstarted = false;
         const { sources, revision } = this.opts.latest();
-        worker.send({ t: 'start', sources, revision, ticketKeys: this.opts.ticketKeys.toString('base64'), watchCerts: this.opts.watchCerts } satisfies ToWorker);
+        m.worker.send({ t: 'start', sources, revision, ticketKeys: this.opts.ticketKeys.toString('base64'), watchCerts: this.opts.watchCerts } satisfies ToWorker);
         return;
       }
       case 'ready':
-        if (slot !== undefined) {
-          slot.ready = true;
-          slot.revision = message.revision;
-          slot.readyAt = Date.now();
-        }
-        this.#readyWaiters.get(worker)?.resolve();
+        m.serving = true;
+        m.revision = message.revision;
+        m.readyAt = Date.now();
+        m.starting?.resolve();
         return;
       case 'failed':
-        this.#readyWaiters.get(worker)?.reject(new StartupError(message.message));
+        m.starting?.reject(new StartupError(message.message));
         return;
       case 'applied':
-        if (slot !== undefined) slot.revision = message.revision;
-        this.#applyWaiters.get(worker)?.();
+        m.revision = message.revision;
+        m.applied?.(true);
         return;
       case 'rejected':
-        // The primary compiled the same sources: the worker is in a bad state, and is replaced below by apply().
-        this.opts.log.error({ worker: slot?.index, revision: message.revision, error: message.message }, 'worker could not apply the revision');
+        // The primary compiled the same sources: this worker is in a bad state (apply() replaces it).
+        this.opts.log.error({ worker: m.slot.index, revision: message.revision, error: message.message }, 'worker could not apply the revision');
+        m.applied?.(false);
         return;
       default:
-        this.opts.onMessage(worker, message);
+        this.opts.onMessage(m.worker, message);
     }
   }
 
-  /** Forks the slot's worker; resolves once it serves. */
-  #fork(slot: Slot): Promise<void> {
+  /** Forks a worker for `slot`; its `started` settles once it serves or fails to. */
+  #spawn(slot: Slot): Member {
     const worker = cluster.fork({ PORTCULLIS_WORKER: String(slot.index) });
-    slot.worker = worker;
-    slot.ready = false;
+    const m: Member = { worker, slot, serving: false, revision: 0, readyAt: 0, leaving: false, unstarted: true, started: Promise.resolve() };
+    this.#members.set(worker, m);
     const pipe = worker.process.stdio?.[WORKER_FLOWS_FD] as Readable | null | undefined;
     if (pipe) {
       if (this.opts.onFlows) this.opts.onFlows(pipe);
       else pipe.resume();
     }
-    worker.on('message', (message: FromWorker) => this.handle(worker, message));
-    worker.once('exit', (code, signal) => this.#exited(slot, worker, code, signal));
-    this.#unstarted.add(worker);
+    worker.on('message', (message: FromWorker) => this.#handle(m, message));
+    worker.once('exit', (code, signal) => this.#exited(m, code, signal));
     let timer: NodeJS.Timeout | undefined;
-    slot.started = new Promise<void>((resolve, reject) => {
-      this.#readyWaiters.set(worker, { resolve, reject });
+    m.started = new Promise<void>((resolve, reject) => {
+      m.starting = { resolve, reject };
       timer = setTimeout(() => {
         reject(new Error(`worker ${slot.index} did not serve within ${START_WAIT_MS / 1000} s`));
         worker.process.kill('SIGKILL');
       }, START_WAIT_MS);
     }).finally(() => {
       clearTimeout(timer);
-      this.#readyWaiters.delete(worker);
+      m.starting = undefined;
     });
-    return slot.started;
+    return m;
   }
 
-  /** Forks a new worker into the slot and, once it serves, drains the one it replaces. */
+  /** Forks a new worker into the slot and, once it serves, drains the one it replaces (kept if the new one fails). */
   async #replace(slot: Slot): Promise<void> {
-    const old = slot.worker;
-    if (old !== undefined) this.#leaving.add(old);
+    const old = slot.current;
+    slot.outgoing = old;
+    const next = (slot.current = this.#spawn(slot));
     try {
-      await this.#fork(slot);
+      await next.started;
     } catch (err) {
-      this.opts.log.error({ worker: slot.index, err }, 'replacement worker failed to start');
+      this.opts.log.error({ worker: slot.index, err }, 'replacement worker failed to start; the worker it was to replace keeps serving');
+      void this.#drain(next, 0);
+      if (old !== undefined && this.#members.has(old.worker)) slot.current = old;
+      else if (slot.current === next) slot.current = undefined;
+      slot.outgoing = undefined;
+      if (slot.current === undefined) this.#restartLater(slot);
+      return;
     }
-    if (old !== undefined) await this.#drain(old);
+    slot.outgoing = undefined;
+    if (old !== undefined) await this.#drain(old, DRAIN_KILL_MS);
   }
 
-  #drain(worker: Worker): Promise<void> {
-    this.#leaving.add(worker);
-    if (worker.isDead()) return Promise.resolve();
+  /** Asks `m` to finish its connections and exit; kills it after `killAfterMs`. Resolves when it has exited. */
+  #drain(m: Member, killAfterMs: number): Promise<void> {
+    m.leaving = true;
+    const { worker } = m;
+    if (!this.#members.has(worker)) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const kill = setTimeout(() => worker.process.kill('SIGKILL'), DRAIN_KILL_MS);
+      const kill = setTimeout(() => worker.process.kill('SIGKILL'), killAfterMs);
       worker.once('exit', () => {
         clearTimeout(kill);
         resolve();
@@ -227,22 +252,34 @@ export class WorkerPool {
     });
   }
 
-  #exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
-    const waiter = this.#readyWaiters.get(worker);
-    waiter?.reject(new Error(`worker ${slot.index} exited before it served (${signal ?? `code ${code}`})`));
-    const asked = this.#leaving.delete(worker);
-    if (slot.worker !== worker) return; // already replaced
-    const stable = slot.ready && Date.now() - slot.readyAt >= STABLE_AFTER_MS;
-    slot.ready = false;
-    slot.worker = undefined;
-    if (asked || this.#stopping || !this.#running) return;
+  #exited(m: Member, code: number | null, signal: string | null): void {
+    this.#members.delete(m.worker);
+    this.opts.onExit(m.worker);
+    m.starting?.reject(new Error(`worker ${m.slot.index} exited before it served (${signal ?? `code ${code}`})`));
+    const { slot } = m;
+    const stable = m.serving && Date.now() - m.readyAt >= STABLE_AFTER_MS;
+    m.serving = false;
+    if (slot.outgoing === m) slot.outgoing = undefined;
+    if (slot.current !== m) return;
+    slot.current = undefined;
+    // A rolling restart in progress, a drain or the start-up handle their own workers.
+    if (m.leaving || this.#stopping || !this.#running) return;
+    if (slot.outgoing !== undefined) return;
     slot.failures = stable ? 1 : slot.failures + 1;
-    const delay = Math.min(FIRST_BACKOFF_MS * 2 ** (slot.failures - 1), MAX_BACKOFF_MS);
-    this.opts.log.error({ worker: slot.index, workerPid: worker.process.pid, code, signal, restartInMs: delay }, 'worker exited; replacing it');
+    const delay = this.#restartLater(slot);
+    this.opts.log.error({ worker: slot.index, workerPid: m.worker.process.pid, code, signal, restartInMs: delay }, 'worker exited; replacing it');
     this.opts.onRestart(slot.index);
+  }
+
+  /** Forks the slot's worker after the back-off its failures call for; returns the delay. */
+  #restartLater(slot: Slot): number {
+    const delay = Math.min(FIRST_BACKOFF_MS * 2 ** Math.max(0, slot.failures - 1), MAX_BACKOFF_MS);
+    clearTimeout(slot.timer);
     slot.timer = setTimeout(() => {
-      if (this.#stopping) return;
-      this.#fork(slot).catch((err: unknown) => this.opts.log.error({ worker: slot.index, err }, 'replacement worker failed to start'));
+      if (this.#stopping || slot.current !== undefined) return;
+      const m = (slot.current = this.#spawn(slot));
+      m.started.catch((err: unknown) => this.opts.log.error({ worker: slot.index, err }, 'replacement worker failed to start'));
     }, delay);
+    return delay;
   }
 }

@@ -20,11 +20,18 @@ export function runWorker(): void {
   };
   let serving: Serving | undefined;
   let draining = false;
+  // Kafka listeners ask the primary for per-broker ports; answers are matched by id.
+  const ports = new PortRequests(send);
   const drain = (): void => {
     if (draining) return;
     draining = true;
     void (serving?.close() ?? Promise.resolve()).then(
-      () => process.exit(0),
+      async () => {
+        // What this worker counted stays in the primary's sums after it is gone.
+        const metrics = await serving?.metrics.registry.getMetricsAsJSON();
+        if (metrics !== undefined && process.connected) process.send!({ t: 'final', metrics } satisfies FromWorker, () => process.exit(0));
+        else process.exit(0);
+      },
       (err: unknown) => {
         log.error({ err }, 'worker shutdown failed');
         process.exit(1);
@@ -39,15 +46,16 @@ export function runWorker(): void {
     switch (message.t) {
       case 'start':
         if (serving === undefined) {
-          serve(message, log, send).then(
+          serve(message, log, send, ports).then(
             (s) => {
               serving = s;
               send({ t: 'ready', revision: message.revision });
               if (draining) void s.close().then(() => process.exit(0));
             },
             (err: unknown) => {
-              send({ t: 'failed', message: startupError(err).message });
-              process.exit(1);
+              const failed: FromWorker = { t: 'failed', message: startupError(err).message };
+              if (process.connected) process.send!(failed, () => process.exit(1));
+              else process.exit(1);
             },
           );
         }
@@ -59,7 +67,7 @@ export function runWorker(): void {
         void serving?.metrics.registry.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: message.id, metrics }));
         return;
       case 'port':
-        serving?.portAnswered(message.id, message.port);
+        ports.answered(message.id, message.port);
         return;
       case 'drain':
         drain();
@@ -72,11 +80,30 @@ export function runWorker(): void {
 interface Serving {
   readonly metrics: ReturnType<typeof createMetrics>;
   apply(sources: Sources, revision: number): void;
-  portAnswered(id: number, port: number): void;
   close(): Promise<void>;
 }
 
-async function serve(start: Start, log: Logger, send: (m: FromWorker) => void): Promise<Serving> {
+class PortRequests {
+  #next = 0;
+  readonly #pending = new Map<number, (port: number) => void>();
+
+  constructor(private readonly send: (m: FromWorker) => void) {}
+
+  brokerPort(listener: string, nodeId: number): Promise<number> {
+    const id = this.#next++;
+    return new Promise<number>((resolve) => {
+      this.#pending.set(id, resolve);
+      this.send({ t: 'port', id, listener, nodeId });
+    });
+  }
+
+  answered(id: number, port: number): void {
+    this.#pending.get(id)?.(port);
+    this.#pending.delete(id);
+  }
+}
+
+async function serve(start: Start, log: Logger, send: (m: FromWorker) => void, ports: PortRequests): Promise<Serving> {
   const { config, snapshot: first } = compileRevision(start.sources, start.revision);
   let snapshot: PolicySnapshot = first;
   const metrics = createMetrics();
@@ -87,8 +114,6 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void): 
     onLost: (n) => metrics.flowsLost(n),
   });
   const certs = openCertStore(config.certs, start.watchCerts, log, metrics);
-  const ports = new Map<number, (port: number) => void>();
-  let nextPortRequest = 0;
   const listeners: RunningListener[] = [];
   const close = async (): Promise<void> => {
     await Promise.allSettled(listeners.map((l) => l.close()));
@@ -105,12 +130,7 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void): 
         log,
         certs,
         tlsTicketKeys: Buffer.from(start.ticketKeys, 'base64'),
-        brokerPort: (listener, nodeId) =>
-          new Promise<number>((resolve) => {
-            const id = nextPortRequest++;
-            ports.set(id, resolve);
-            send({ t: 'port', id, listener, nodeId });
-          }),
+        brokerPort: (listener, nodeId) => ports.brokerPort(listener, nodeId),
       },
       listeners,
     );
@@ -128,10 +148,6 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void): 
       } catch (e) {
         send({ t: 'rejected', revision, message: (e as Error).message });
       }
-    },
-    portAnswered(id, port) {
-      ports.get(id)?.(port);
-      ports.delete(id);
     },
     close,
   };

@@ -2,6 +2,7 @@
 // and answers enough for kafkajs and kcat to produce, consume, and run a consumer group (one member,
 // one partition per topic, records kept in memory). Used to capture client fixtures and to check the
 // codec's responses against real clients; a `deny` hook answers chosen requests with deny responses.
+// `startFakeCluster` runs several as one cluster: each lists them all in Metadata and names a topic's leader.
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   buildApiVersionsFallbackResponse,
@@ -15,6 +16,7 @@ import {
   isSupportedVersion,
   KafkaFrameReader,
   type DecodedRequest,
+  type KafkaBrokerAddress,
   type KafkaPolicyFacts,
   type KafkaStruct,
 } from '../../src/protocols/kafka/index.js';
@@ -29,9 +31,16 @@ export interface KafkaFakeBrokerOptions {
   readonly deny?: (facts: KafkaPolicyFacts) => number | undefined;
   /** Topics that exist from the start (others are created when first asked for). */
   readonly topics?: readonly string[];
+  /** This broker's node id (default 0). */
+  readonly nodeId?: number;
+  /** In a cluster: every broker of it (this one included), for Metadata. Default: this broker alone. */
+  readonly cluster?: () => readonly KafkaBrokerAddress[];
+  /** In a cluster: the leader's node id of a topic's partition 0 (default this broker). */
+  readonly leaders?: Readonly<Record<string, number>>;
+  /** In a cluster: the coordinator's node id for a FindCoordinator key (default this broker). */
+  readonly coordinators?: Readonly<Record<string, number>>;
 }
 
-const NODE_ID = 0;
 const CLUSTER_ID = 'portcullis-fake-cluster';
 const FETCH_WAIT_CAP_MS = 200;
 
@@ -54,7 +63,8 @@ export class KafkaFakeBroker {
   readonly requests: RecordedKafkaRequest[] = [];
   private readonly logs = new Map<string, StoredBatch[]>();
   private readonly sockets = new Set<Socket>();
-  private port = 0;
+  /** The port it listens on (127.0.0.1). */
+  port = 0;
 
   private constructor(
     private readonly server: Server,
@@ -70,6 +80,10 @@ export class KafkaFakeBroker {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     broker.port = (server.address() as { port: number }).port;
     return broker;
+  }
+
+  get nodeId(): number {
+    return this.options.nodeId ?? 0;
   }
 
   get address(): string {
@@ -132,7 +146,17 @@ export class KafkaFakeBroker {
   }
 
   private responseOptions() {
-    return { brokers: [{ nodeId: NODE_ID, host: '127.0.0.1', port: this.port }], controllerId: NODE_ID, clusterId: CLUSTER_ID };
+    const brokers = this.brokers();
+    return { brokers, controllerId: brokers[0]!.nodeId, clusterId: CLUSTER_ID };
+  }
+
+  private brokers(): readonly KafkaBrokerAddress[] {
+    return this.options.cluster?.() ?? [{ nodeId: this.nodeId, host: '127.0.0.1', port: this.port }];
+  }
+
+  private coordinator(key: unknown): KafkaBrokerAddress {
+    const nodeId = this.options.coordinators?.[key as string] ?? this.nodeId;
+    return this.brokers().find((b) => b.nodeId === nodeId)!;
   }
 
   private log(topic: string): StoredBatch[] {
@@ -178,12 +202,13 @@ export class KafkaFakeBroker {
           ...ok,
           topics: asked.map((name) => {
             this.log(name);
+            const leader = this.options.leaders?.[name] ?? this.nodeId;
             return {
               errorCode: 0,
               name,
               topicId: topicUuid([...this.logs.keys()].indexOf(name)),
               isInternal: false,
-              partitions: [{ errorCode: 0, partitionIndex: 0, leaderId: NODE_ID, leaderEpoch: 0, replicaNodes: [NODE_ID], isrNodes: [NODE_ID], offlineReplicas: [] }],
+              partitions: [{ errorCode: 0, partitionIndex: 0, leaderId: leader, leaderEpoch: 0, replicaNodes: [leader], isrNodes: [leader], offlineReplicas: [] }],
             };
           }),
         };
@@ -209,8 +234,8 @@ export class KafkaFakeBroker {
         };
       case 1:
         return this.fetch(req, ok);
-      case 10: // FindCoordinator: always this node
-        return { ...ok, errorCode: 0, nodeId: NODE_ID, host: '127.0.0.1', port: this.port, coordinators: list(ok.coordinators).map((c) => ({ ...c, nodeId: NODE_ID, host: '127.0.0.1', port: this.port })) };
+      case 10: // FindCoordinator: v0-3 ask for one key, v4+ for several
+        return { ...ok, errorCode: 0, ...this.coordinator(req.key), coordinators: list(ok.coordinators).map((c) => ({ ...c, ...this.coordinator(c.key) })) };
       case 11: {
         // JoinGroup: every joiner is the only member and the leader.
         const memberId = (req.memberId as string) || `member-${this.requests.length}`;
@@ -267,4 +292,12 @@ export class KafkaFakeBroker {
       })),
     };
   }
+}
+
+/** `count` fake brokers (node ids 1..count) that list one another in Metadata; `leaders` names each topic's leader. */
+export async function startFakeCluster(count: number, options: Omit<KafkaFakeBrokerOptions, 'nodeId' | 'cluster'> = {}): Promise<KafkaFakeBroker[]> {
+  const brokers: KafkaFakeBroker[] = [];
+  const cluster = () => brokers.map((b) => ({ nodeId: b.nodeId, host: '127.0.0.1', port: b.port }));
+  for (let nodeId = 1; nodeId <= count; nodeId++) brokers.push(await KafkaFakeBroker.start({ ...options, nodeId, cluster }));
+  return brokers;
 }

@@ -22,23 +22,29 @@ export interface ProxyProcess {
   alive(): boolean;
   /** stderr so far (the JSON log). */
   log(): string;
+  /** The folder holding portcullis.yaml and `files` (removed by close). */
+  readonly dir: string;
+  /** Sends a signal to the proxy (the primary, with workers). */
+  signal(name: NodeJS.Signals): void;
   close(): Promise<void>;
 }
 
 /**
  * Starts `portcullis run` on `config` (portcullis.yaml text, listeners on port 0). `files` are written beside it
  * first (name → content), for policies the config names by relative path. `nodeArgs` go to node before the CLI.
+ * `workers` is `--workers` (default 1: one process, whose memory and CPU the process's figures are); with more,
+ * the figures are the primary's, and the test reads the workers through the admin endpoint.
  */
 export async function startProxyProcess(
   config: string,
-  o: { files?: Record<string, string>; maxHeapMb?: number; nodeArgs?: readonly string[] } = {},
+  o: { files?: Record<string, string>; maxHeapMb?: number; nodeArgs?: readonly string[]; workers?: number } = {},
 ): Promise<ProxyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-proc-'));
   for (const [name, content] of Object.entries(o.files ?? {})) writeFileSync(join(dir, name), content);
   writeFileSync(join(dir, 'portcullis.yaml'), config);
   const child: ChildProcess = spawn(
     process.execPath,
-    [`--max-old-space-size=${o.maxHeapMb ?? 256}`, ...(o.nodeArgs ?? []), packageFile('dist', 'src', 'cli', 'main.js'), 'run', '--no-watch', '-c', join(dir, 'portcullis.yaml')],
+    [`--max-old-space-size=${o.maxHeapMb ?? 256}`, ...(o.nodeArgs ?? []), packageFile('dist', 'src', 'cli', 'main.js'), 'run', '--no-watch', '--workers', String(o.workers ?? 1), '-c', join(dir, 'portcullis.yaml')],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -53,11 +59,13 @@ export async function startProxyProcess(
     rmSync(dir, { recursive: true, force: true });
   };
   let address: string | undefined;
-  for (let i = 0; i < 200 && address === undefined && !exited; i++) {
+  // With workers, the proxy is up once the primary says every worker serves.
+  const up = (): boolean => (o.workers ?? 1) === 1 || stderr.includes('"msg":"every worker is serving"');
+  for (let i = 0; i < 600 && (address === undefined || !up()) && !exited; i++) {
     await sleep(25);
     address = /"address":"([\d.]+:\d+)".*"msg":"listening"/.exec(stderr)?.[1];
   }
-  if (address === undefined) {
+  if (address === undefined || !up()) {
     await close();
     throw new Error(`the proxy did not start:\n${stderr}`);
   }
@@ -77,6 +85,8 @@ export async function startProxyProcess(
     },
     alive: () => !exited,
     log: () => stderr,
+    dir,
+    signal: (name) => child.kill(name),
     close,
   };
 }

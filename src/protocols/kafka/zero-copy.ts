@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { packageFile } from '../../demo/package-root.js';
+import { socketDescriptor } from '../node-internals.js';
 
 interface SpliceAddon {
   /** 0 when every byte moved within the call; else a pending transfer's id, and `done` follows. Throws when it fails at once. */
@@ -42,9 +43,7 @@ export function zeroCopySupport(): { available: true } | { available: false; rea
 
 /** A socket's file descriptor, when it is a plain TCP socket (not TLS) with one. */
 function descriptor(socket: Socket): number | undefined {
-  if ('encrypted' in socket) return undefined;
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  return 'encrypted' in socket ? undefined : socketDescriptor(socket);
 }
 
 /** Whether splice may move bytes to this socket (a plain TCP socket, and the addon loaded). */

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { TlsSecretRef } from '../../policy/types.js';
 import type { CertStore } from './cert-store.js';
+import { tlsSocketParent } from '../node-internals.js';
 
 export type ClientCertificateMode = 'none' | 'request' | 'require';
 
@@ -70,6 +71,12 @@ export class TlsTerminator {
     });
   }
 
+  /** The handshake a server's TLS socket belongs to, by the socket it wraps. */
+  #pendingOf(tlsSocket: TLSSocket): Pending | undefined {
+    const tcp = tlsSocketParent(tlsSocket);
+    return tcp === undefined ? undefined : this.pending.get(tcp);
+  }
+
   private serverFor(options: TerminationOptions): TerminatingServer {
     const { secret, clientCA, clientCertificates: mode } = options;
     const ca = mode === 'none' ? undefined : clientCA;
@@ -92,23 +99,15 @@ export class TlsTerminator {
       handshakeTimeout: this.handshakeTimeoutMs,
       ...(this.ticketKeys !== undefined && { ticketKeys: this.ticketKeys }),
     });
-    server.on('secureConnection', (tlsSocket: TLSSocket) => this.pending.get(tcpOf(tlsSocket))?.resolve(tlsSocket));
+    server.on('secureConnection', (tlsSocket: TLSSocket) => this.#pendingOf(tlsSocket)?.resolve(tlsSocket));
     server.on('tlsClientError', (err: Error, tlsSocket: TLSSocket) => {
-      this.pending.get(tcpOf(tlsSocket))?.reject(new TlsHandshakeError(`TLS handshake failed: ${describeHandshakeError(err)}`));
+      this.#pendingOf(tlsSocket)?.reject(new TlsHandshakeError(`TLS handshake failed: ${describeHandshakeError(err)}`));
       tlsSocket.destroy();
     });
     const created = { server, material };
     this.servers.set(key, created);
     return created;
   }
-}
-
-/**
- * The TCP socket a server-side TLS socket wraps. Node keeps it as `_parent` (since v0.11); the terminator needs
- * it to know which pending handshake a `secureConnection` belongs to.
- */
-function tcpOf(tlsSocket: TLSSocket): Socket {
-  return (tlsSocket as unknown as { _parent: Socket })._parent;
 }
 
 function describeHandshakeError(err: Error): string {
