@@ -169,7 +169,7 @@ function report(rounds: ReadonlyMap<Setup, readonly Round[]>, control: ReadonlyM
     );
   }
   const walks = (n: number) => median(control.get(n)!);
-  console.log(`\ncontrol, the walk alone in plain processes (${CONTROL_SECONDS} s each round, median): 1 process ${walks(1).toFixed(0)} walks/s (${(1e6 / walks(1)).toFixed(0)} µs each)`);
+  console.log(`\ncontrol, the walk alone in plain processes (${CONTROL_SECONDS} s each round, median): 1 process ${walks(1).toFixed(0)} walks/s (${(1e6 / walks(1)).toFixed(1)} µs each)`);
   for (const n of WORKERS.filter((n) => n > 1)) {
     console.log(`${n} processes at once: ${(walks(n) / walks(1)).toFixed(2)} x the walks of 1, the ceiling for ${n} workers over 1 here`);
   }
