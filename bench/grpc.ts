@@ -3,6 +3,9 @@
 //   npm run build && node dist/bench/grpc.js      (BENCH_SECONDS=10 BENCH_ROUNDS=3 by default, alternating, median)
 // Uses ghz (scripts/install-go-tools.sh) when installed, else a bounded @grpc/grpc-js load loop. Target:
 // Portcullis >= 60% of direct. The machine is shared and noisy: compare the ratio of one run.
+// BENCH_WORKERS=1,2 (the default) runs each Portcullis setup with each worker count side by side, reporting the
+// CPU per call of its whole process tree and its ratio from 1 to N workers (target: at most +10% for 2). All
+// calls share one connection, so one worker serves them whatever the count: the figure is the cost per call.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +13,7 @@ import { promisify } from 'node:util';
 import grpc from '@grpc/grpc-js';
 import { loadCloudCity } from '../src/demo/cloudcity/proto.js';
 import { CLOUDCITY_PROTO_DIR, REPO_ROOT, measureAlternating, printComparison, startCloudCityBench, type BenchFigures, type Target } from './lib/cloudcity.js';
+import { benchWorkerCounts, printWorkerCostRatios } from './lib/workers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -62,7 +66,7 @@ async function grpcJsLoop(t: Target, seconds: number): Promise<BenchFigures> {
 async function main(): Promise<void> {
   const useGhz = existsSync(GHZ);
   const run = useGhz ? ghz : grpcJsLoop;
-  const bench = await startCloudCityBench();
+  const bench = await startCloudCityBench(benchWorkerCounts());
   try {
     const results = await measureAlternating(bench.targets, run, SECONDS, ROUNDS);
     const ratios = printComparison(
@@ -71,6 +75,7 @@ async function main(): Promise<void> {
     );
     console.log('');
     for (const [name, ratio] of ratios) console.log(`${name} / direct: ${(ratio * 100).toFixed(0)}% (target >= 60%)`);
+    printWorkerCostRatios(results.flatMap(([t, r]) => (t.variant === undefined ? [] : [{ variant: t.variant, cost: r.cpuUsPerRequest }])), 'µs/call');
     if (results.some(([, r]) => r.errors > 0)) {
       console.log('WARNING: some calls failed; the figures are not comparable');
       process.exitCode = 1;

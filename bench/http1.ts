@@ -5,6 +5,9 @@
 //   BENCH_LOADGEN=autocannon       autocannon drives every round (the default is wrk when installed)
 //   BENCH_BASELINE_CLI=<other build>/dist/src/cli/main.js adds that build's Portcullis (flows to a file, and off)
 //   beside this one, so two versions are compared in the same run.
+//   BENCH_WORKERS=1,2 (the default) runs each Portcullis variant with each worker count (`--workers N`), side by
+//   side; the CPU per request is the whole process tree's (primary and workers), and its ratio from 1 to N
+//   workers is reported (target: at most +10% for 2). A baseline build must know `--workers` too.
 // Every server runs in its own process; wrk (1 thread, 50 connections) in another. With wrk as the load generator,
 // a last round runs autocannon (the design card's) against Portcullis and haproxy as a cross-check. Each round also
 // measures direct, haproxy, nginx and Portcullis unloaded (wrk, 1 connection, sequential requests) for the latency
@@ -19,8 +22,9 @@ import { landingRule } from './lib/http-rule.js';
 import { manyHttpPolicies } from './lib/policies.js';
 import { freePort, startChild, waitForChild, type Child } from './lib/processes.js';
 import {
-  DEATHSTAR_HOST, L7_POLICY, LANDING_BODY, LANDING_PATH, LOAD_SOURCE, startDeathstar, startNativePeers, startPortcullis, type Running,
+  DEATHSTAR_HOST, L7_POLICY, LANDING_PATH, LOAD_SOURCE, landingAndExhaustStatus, landingLoad, startDeathstar, startNativePeers, startPortcullis, type Running,
 } from './lib/starwars-http1.js';
+import { benchWorkerCounts, printWorkerCostRatios, workerVariants, type WorkerVariant } from './lib/workers.js';
 import { wrk, wrkInstalled } from './lib/wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -28,6 +32,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARM_UP_SECONDS = 2;
 const UNLOADED_SECONDS = 3;
 const CONNECTIONS = 50;
+const WORKERS = benchWorkerCounts();
+/** Width of the setup column: the longest name is a Portcullis variant with its worker count. */
+const NAME_WIDTH = 36;
 const baselineCli = process.env.BENCH_BASELINE_CLI;
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -70,7 +77,13 @@ async function mainRun(): Promise<void> {
       [FLOWS_OFF, undefined, [L7_POLICY], false],
     ];
     if (baselineCli !== undefined) variants.push(['baseline L7, flow file', baselineCli, [L7_POLICY], true], ['baseline L7, flows off', baselineCli, [L7_POLICY], false]);
-    for (const [name, cli, policies, flows] of variants) servers.push(await startPortcullis(name, dir, deathstar.port, { cli, policies, flows }));
+    const portcullis: WorkerVariant[] = [];
+    for (const [base, cli, policies, flows] of variants) {
+      for (const v of workerVariants(base, WORKERS)) {
+        portcullis.push(v);
+        servers.push(await startPortcullis(v.name, dir, deathstar.port, { cli, policies, flows, runArgs: v.args }));
+      }
+    }
     servers.push(await startFastify(deathstar.port));
 
     const setups: Setup[] = servers.map((s) =>
@@ -93,7 +106,7 @@ async function mainRun(): Promise<void> {
     const crossCheck = new Map<string, Measured[]>();
     if (useWrk) for (const s of setups.filter((x) => x.name === HAPROXY || x.name === PORTCULLIS)) append(crossCheck, s.name, await measure(s, load, CONNECTIONS, SECONDS));
 
-    reportLoaded(loaded);
+    reportLoaded(loaded, portcullis);
     if (haveWrk) reportUnloaded(unloaded);
     else console.log('\nunloaded latency not measured: wrk is not installed');
     if (crossCheck.size > 0) reportCrossCheck(crossCheck);
@@ -112,16 +125,13 @@ async function startFastify(upstreamPort: number): Promise<Running> {
 
 /** Every setup must land the ship; every proxy must refuse what the rule does not allow, or its figures mean nothing. */
 async function checkRule(s: Setup): Promise<void> {
-  const landing = await fetch(`${s.url}${LANDING_PATH}`, { method: 'POST', body: LANDING_BODY, headers: { 'content-type': 'application/json' } });
-  await landing.arrayBuffer();
-  const exhaust = await fetch(`${s.url}/v1/exhaust-port`, { method: 'PUT' });
-  await exhaust.arrayBuffer();
+  const { landing, exhaust } = await landingAndExhaustStatus(s.url);
   const enforces = s.proxy !== undefined && s.name !== FASTIFY;
-  if (landing.status !== 200 || (exhaust.status === 403) !== enforces) throw new Error(`${s.name}: POST ${LANDING_PATH} answered ${landing.status}, PUT /v1/exhaust-port ${exhaust.status}`);
+  if (landing !== 200 || (exhaust === 403) !== enforces) throw new Error(`${s.name}: POST ${LANDING_PATH} answered ${landing}, PUT /v1/exhaust-port ${exhaust}`);
 }
 
 function loadOptions(s: Setup, connections: number, seconds: number): LoadOptions {
-  return { url: `${s.url}${LANDING_PATH}`, connections, seconds, method: 'POST', body: LANDING_BODY, headers: { 'content-type': 'application/json' } };
+  return landingLoad(s.url, connections, seconds);
 }
 
 /** One warmed-up run, with the CPU the proxy's processes used per request meanwhile. */
@@ -164,11 +174,11 @@ function printTable(title: string, summary: readonly Summary[]): void {
   const direct = summary.find((s) => s.name === 'direct')?.rps;
   const haproxy = summary.find((s) => s.name === HAPROXY)?.rps;
   console.log(`\n${title}`);
-  console.log('setup                          req/s  x haproxy  x direct  p50 ms  p99 ms  proxy CPU µs/req  errors+non-2xx');
+  console.log(`${'setup'.padEnd(NAME_WIDTH)} ${pad('req/s', 8)}  x haproxy  x direct  p50 ms  p99 ms  proxy CPU µs/req  errors+non-2xx`);
   for (const s of summary) {
     const cpu = s.name === 'direct' ? '-' : s.cpu.toFixed(0);
     console.log(
-      `${s.name.padEnd(27)} ${pad(String(Math.round(s.rps)), 8)}  ${pad(ratio(s.rps, haproxy), 9)}  ${pad(ratio(s.rps, direct), 8)}  ${pad(s.p50.toFixed(2), 6)}  ${pad(s.p99.toFixed(2), 6)}  ${pad(cpu, 16)}  ${s.bad}`,
+      `${s.name.padEnd(NAME_WIDTH)} ${pad(String(Math.round(s.rps)), 8)}  ${pad(ratio(s.rps, haproxy), 9)}  ${pad(ratio(s.rps, direct), 8)}  ${pad(s.p50.toFixed(2), 6)}  ${pad(s.p99.toFixed(2), 6)}  ${pad(cpu, 16)}  ${s.bad}`,
     );
   }
   if (summary.some((s) => s.bad > 0)) {
@@ -182,7 +192,7 @@ function target(label: string, met: boolean | undefined, detail: string): void {
   console.log(`${met === undefined ? 'n/a ' : met ? 'PASS' : 'MISS'}  ${label}: ${detail}`);
 }
 
-function reportLoaded(results: Map<string, Measured[]>): void {
+function reportLoaded(results: Map<string, Measured[]>, portcullis: readonly WorkerVariant[]): void {
   const summary = summarise(results);
   printTable(`HTTP/1.1, POST ${LANDING_PATH}, ${main.name}, ${CONNECTIONS} connections, ${SECONDS} s x ${ROUNDS} alternating round(s), median`, summary);
   const get = (name: string) => summary.find((s) => s.name === name);
@@ -196,14 +206,15 @@ function reportLoaded(results: Map<string, Measured[]>): void {
   target('10,000 rules cost < 10% of req/s', cost < 0.1, `${(cost * 100).toFixed(1)}%`);
   const fastify = get(FASTIFY)!.rps;
   target('req/s >= 1.5 x @fastify/http-proxy', p.rps >= 1.5 * fastify, `${ratio(p.rps, fastify)} x with flow records, ${ratio(get(FLOWS_OFF)!.rps, fastify)} x without`);
+  printWorkerCostRatios(portcullis.map((variant) => ({ variant, cost: get(variant.name)!.cpu })), 'µs/request');
 }
 
 function reportUnloaded(results: Map<string, number[]>): void {
   const p50 = new Map([...results].map(([name, values]) => [name, median(values) * 1000]));
   const direct = p50.get('direct')!;
   console.log(`\nunloaded, wrk, 1 connection, sequential requests, ${UNLOADED_SECONDS} s x ${ROUNDS} round(s), median p50`);
-  console.log('setup                        p50 µs  added µs');
-  for (const [name, us] of p50) console.log(`${name.padEnd(27)} ${pad(us.toFixed(0), 7)}  ${pad(name === 'direct' ? '-' : (us - direct).toFixed(0), 8)}`);
+  console.log(`${'setup'.padEnd(NAME_WIDTH)} ${pad('p50 µs', 7)}  added µs`);
+  for (const [name, us] of p50) console.log(`${name.padEnd(NAME_WIDTH)} ${pad(us.toFixed(0), 7)}  ${pad(name === 'direct' ? '-' : (us - direct).toFixed(0), 8)}`);
   const haproxy = p50.get(HAPROXY);
   if (haproxy !== undefined) console.log(`added latency of ${PORTCULLIS}: ${ratio(p50.get(PORTCULLIS)! - direct, haproxy - direct)} x haproxy's`);
 }

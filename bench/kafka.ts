@@ -15,6 +15,9 @@
 // their own processes. Each report ends with the CPU each process used per GB and how busy the cores were: when
 // the direct run already keeps every core busy, a proxy's CPU is taken from the broker and the client, and the
 // ratio falls with it. The machine is shared and noisy: compare the ratios of one run.
+// BENCH_WORKERS=1,2 (the default) runs each Portcullis variant with each worker count (`--workers N`) side by
+// side; its CPU per GB is the whole process tree's (primary and workers), and the ratio from 1 to N workers is
+// reported (target: at most +10% for 2).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +30,7 @@ import { haproxyInstalled, startHaproxyTcp } from './lib/haproxy.js';
 import { JavaKafkaLoad } from './lib/kafka-java-load.js';
 import { consumeLoad, percentile, produceLatency, produceLoad, type ConsumeResult, type ProduceResult, type Target } from './lib/kafka-load.js';
 import { freePort, startChild, waitForPort, type Child } from './lib/processes.js';
+import { benchWorkerCounts, printWorkerCostRatios, workerVariants, type WorkerVariant } from './lib/workers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Five: a 5 s produce run now and then lands on the broker's log flush or segment roll and halves. */
@@ -113,8 +117,10 @@ interface Results {
 interface Setup {
   readonly name: string;
   readonly target: Target;
-  /** The proxy's process, whose CPU time per byte is reported (a figure the machine's noise does not skew). */
+  /** The proxy's process, whose tree's CPU time per byte is reported (a figure the machine's noise does not skew). */
   readonly pid?: number;
+  /** Portcullis only: its variant and worker count. */
+  readonly variant?: WorkerVariant;
   readonly latencyMs: number[];
   readonly results: Record<Client, Results>;
   /**
@@ -186,18 +192,20 @@ async function main(): Promise<void> {
   const proxies: Child[] = [];
   const setups: Setup[] = [];
   try {
-    const setup = (name: string, target: Target, pid?: number, keepsClients = true): Setup => {
+    const setup = (name: string, target: Target, pid?: number, keepsClients = true, variant?: WorkerVariant): Setup => {
       const results = () => ({ produce: [], consume: [], cpu: { produce: [], consume: [] } });
-      return { name, target, ...(pid === undefined ? {} : { pid }), latencyMs: [], results: { wire: results(), java: results() }, keepsClients };
+      return { name, target, ...(pid === undefined ? {} : { pid }), ...(variant === undefined ? {} : { variant }), latencyMs: [], results: { wire: results(), java: results() }, keepsClients };
     };
     setups.push(setup('direct', broker.target));
     const variants = [['portcullis', false, true], ['+ flow file', true, true], ['no zero copy', false, false]] as const;
-    for (const [name, flows, zeroCopy] of variants) {
-      const port = await freePort();
-      const proxy = startChild(name, [cli, 'run', '--no-watch', '-c', portcullisConfig(dir, port, broker.target, flows, zeroCopy)]);
-      proxies.push(proxy);
-      await waitForPort('127.0.0.1', port);
-      setups.push(setup(name, { host: '127.0.0.1', port }, proxy.process.pid));
+    for (const [base, flows, zeroCopy] of variants) {
+      for (const v of workerVariants(base, benchWorkerCounts())) {
+        const port = await freePort();
+        const proxy = startChild(v.name, [cli, 'run', '--no-watch', ...v.args, '-c', portcullisConfig(dir, port, broker.target, flows, zeroCopy)]);
+        proxies.push(proxy);
+        await waitForPort('127.0.0.1', port);
+        setups.push(setup(v.name, { host: '127.0.0.1', port }, proxy.process.pid, true, v));
+      }
     }
     if (haproxyInstalled()) {
       const listen = { host: '127.0.0.1', port: await freePort() };
@@ -252,6 +260,7 @@ const CLIENT_TITLES: Record<Client, string> = {
 };
 
 function report(kind: string, all: readonly Setup[], clients: readonly Client[]): void {
+  const width = Math.max(12, ...all.map((s) => s.name.length));
   console.log(`\nKafka, ${kind}; ${SECONDS} s x ${ROUNDS} produce rounds, ${CONSUME_ROUNDS} consume rounds after warm-ups, medians`);
   for (const client of clients) {
     const setups = setupsFor(client, all);
@@ -260,7 +269,7 @@ function report(kind: string, all: readonly Setup[], clients: readonly Client[])
     const consumeMbps = (s: Setup) => median(results(s).consume.map((r) => mbps(r.bytes, r.seconds)));
     const row = (s: Setup) =>
       [
-        s.name.padEnd(12),
+        s.name.padEnd(width),
         produceMbps(s).toFixed(1).padStart(8),
         String(Math.round(median(results(s).produce.map((r) => r.records / r.seconds)))).padStart(10),
         median(results(s).produce.map((r) => r.p99Ms)).toFixed(1).padStart(9),
@@ -269,8 +278,8 @@ function report(kind: string, all: readonly Setup[], clients: readonly Client[])
         String(results(s).produce.reduce((n, r) => n + r.errors, 0)).padStart(7),
       ].join(' ');
     console.log(`\n${CLIENT_TITLES[client]}`);
-    console.log('setup         produce   produce  loaded p99   consume   consume  errors');
-    console.log('                 MB/s  records/s         ms      MB/s  records/s');
+    console.log(`${'setup'.padEnd(width)}  produce   produce  loaded p99   consume   consume  errors`);
+    console.log(`${''.padEnd(width)}     MB/s  records/s         ms      MB/s  records/s`);
     for (const s of setups) console.log(row(s));
     const [direct, ...proxied] = setups as [Setup, ...Setup[]];
     for (const s of proxied) {
@@ -280,14 +289,18 @@ function report(kind: string, all: readonly Setup[], clients: readonly Client[])
     for (const s of setups) {
       const r = results(s);
       const generator = client === 'java' ? 'client' : 'self';
-      console.log(`${s.name.padEnd(12)} produce ${cpuSummary(r.cpu.produce, r.produce, generator)}   consume ${cpuSummary(r.cpu.consume, r.consume, generator)}`);
+      console.log(`${s.name.padEnd(width)} produce ${cpuSummary(r.cpu.produce, r.produce, generator)}   consume ${cpuSummary(r.cpu.consume, r.consume, generator)}`);
+    }
+    const portcullis = setups.filter((s) => s.variant !== undefined);
+    for (const phase of ['produce', 'consume'] as const) {
+      printWorkerCostRatios(portcullis.map((s) => ({ variant: s.variant!, cost: cpuSecondsPerGb(results(s).cpu[phase], results(s)[phase], 'proxy') })), `s/GB ${phase}d`);
     }
   }
   const [direct, ...proxied] = all as [Setup, ...Setup[]];
   console.log(`\nsingle-record produce latency (one in flight, ${LATENCY_SAMPLES} requests): direct p50 ${percentile(direct.latencyMs, 50).toFixed(2)} ms, p99 ${percentile(direct.latencyMs, 99).toFixed(2)} ms`);
   for (const s of proxied) {
     const added = (p: number) => (percentile(s.latencyMs, p) - percentile(direct.latencyMs, p)).toFixed(2);
-    console.log(`${s.name.padEnd(12)} adds p50 ${added(50)} ms, p99 ${added(99)} ms`);
+    console.log(`${s.name.padEnd(width)} adds p50 ${added(50)} ms, p99 ${added(99)} ms`);
   }
   if (all.some((s) => clients.some((c) => s.results[c].produce.some((r) => r.errors > 0)))) {
     console.log('WARNING: some produce requests failed; the figures are not comparable');
@@ -295,10 +308,16 @@ function report(kind: string, all: readonly Setup[], clients: readonly Client[])
   }
 }
 
+type Moved = ReadonlyArray<{ bytes: number; seconds: number }>;
+
+/** CPU seconds the process named `name` (with its descendants) used per GB moved over the runs. */
+function cpuSecondsPerGb(uses: readonly CpuUse[], results: Moved, name: string): number {
+  return uses.reduce((n, u) => n + u.seconds[name]!, 0) / (results.reduce((n, r) => n + r.bytes, 0) / 1e9);
+}
+
 /** "proxy / broker / load generator" CPU seconds per GB moved, then the machine's busy share over the runs. */
-function cpuSummary(uses: readonly CpuUse[], results: ReadonlyArray<{ bytes: number; seconds: number }>, generator: string): string {
-  const gb = results.reduce((n, r) => n + r.bytes, 0) / 1e9;
-  const perGb = (name: string) => (uses.reduce((n, u) => n + u.seconds[name]!, 0) / gb).toFixed(1).padStart(4);
+function cpuSummary(uses: readonly CpuUse[], results: Moved, generator: string): string {
+  const perGb = (name: string) => cpuSecondsPerGb(uses, results, name).toFixed(1).padStart(4);
   const time = results.reduce((n, r) => n + r.seconds, 0);
   const busy = uses.reduce((n, u, i) => n + u.busy * results[i]!.seconds, 0) / time;
   return `${perGb('proxy')} / ${perGb('broker')} / ${perGb(generator)}, ${(busy * 100).toFixed(0).padStart(3)}% busy`;

@@ -6,11 +6,25 @@ import { processTree } from './processes.js';
 
 /** User + system CPU seconds of a process so far (0 when unknown). */
 export function processCpuSeconds(pid: number | undefined): number {
+  return statSeconds(pid, 11);
+}
+
+/**
+ * User + system CPU seconds of this process's children that have exited and been waited for, so far: how a
+ * load generator run to its end (wrk) is measured, as its own /proc entry is gone by then.
+ */
+function exitedChildrenCpuSeconds(): number {
+  return statSeconds('self', 13);
+}
+
+/** Two adjacent clock-tick fields of /proc/<pid>/stat from `at` (counted after the command name), in seconds. */
+function statSeconds(pid: number | 'self' | undefined, at: number): number {
   if (pid === undefined) return 0;
   try {
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th, in clock ticks (100 Hz).
+    // Fields after the parenthesised command name: utime, stime, cutime and cstime are the 12th to 15th, in
+    // clock ticks (100 Hz).
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return (Number(fields[at]) + Number(fields[at + 1])) / 100;
   } catch {
     return 0;
   }
@@ -32,21 +46,29 @@ function machineTicks(): { all: number; idle: number } {
 }
 
 export interface CpuUse {
-  /** CPU seconds of each watched process, by name. */
+  /**
+   * CPU seconds of each watched process (by default with its descendants), by name; `self` is this process and
+   * `exited` its children that ended meanwhile.
+   */
   readonly seconds: Record<string, number>;
   /** Share of all cores' time that was busy, 0..1. */
   readonly busy: number;
 }
 
-/** Starts measuring `pids` (by name; this process is `self`); the returned function ends the measurement. */
-export function measureCpu(pids: Record<string, number | undefined>): () => CpuUse {
-  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
+/**
+ * Starts measuring `pids` (by name), by default each with its descendants, as a Portcullis with workers is a
+ * primary and its forks (`cpuOf` = processCpuSeconds for single processes); the returned function ends it.
+ */
+export function measureCpu(pids: Record<string, number | undefined>, cpuOf: (pid: number | undefined) => number = treeCpuSeconds): () => CpuUse {
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuOf(pid)]));
   const self = process.cpuUsage();
+  const exited = exitedChildrenCpuSeconds();
   const ticks = machineTicks();
   return () => {
-    const seconds = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid) - before[name]!]));
+    const seconds = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuOf(pid) - before[name]!]));
     const used = process.cpuUsage(self);
     seconds.self = (used.user + used.system) / 1e6;
+    seconds.exited = exitedChildrenCpuSeconds() - exited;
     const now = machineTicks();
     const all = now.all - ticks.all;
     return { seconds, busy: all > 0 ? 1 - (now.idle - ticks.idle) / all : 0 };

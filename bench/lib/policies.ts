@@ -26,3 +26,37 @@ ${rules}
   }
   return docs.join('---\n');
 }
+
+/** The `count` regex paths of walkedRegexPolicy, in order: the landing matches only the last. */
+export function walkedRegexPaths(count: number): string[] {
+  return [...Array.from({ length: count - 1 }, (_, i) => `/api/v${i}/resource-[0-9]+`), '/v1/request-landing/?'];
+}
+
+/**
+ * One CNP selecting the deathstar whose `count` HTTP rules every allowed request walks: regex paths are not indexed
+ * (literal paths are: one Map lookup for thousands), and rules are tried in order, so `count - 1` that never
+ * match come first and the last, `POST /v1/request-landing/?`, lets the Star Wars landing through.
+ */
+export function walkedRegexPolicy(count: number): string {
+  const paths = walkedRegexPaths(count);
+  const rules = paths.slice(0, -1).map((p) => `        - path: "${p}"`);
+  rules.push(`        - method: "POST"\n          path: "${paths.at(-1)!}"`);
+  return `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: walked-regex-rules
+spec:
+  endpointSelector:
+    matchLabels: {org: empire, class: deathstar}
+  ingress:
+  - fromEndpoints:
+    - matchLabels: {org: empire}
+    toPorts:
+    - ports:
+      - port: "80"
+        protocol: TCP
+      rules:
+        http:
+${rules.join('\n')}
+`;
+}

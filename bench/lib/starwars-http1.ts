@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { haproxyInstalled, startHaproxyHttp1 } from './haproxy.js';
+import type { LoadOptions } from './autocannon-run.js';
 import type { HttpAllowRule } from './http-rule.js';
 import { nginxInstalled, startNginxHttp1 } from './nginx.js';
 import { freePort, startChild, waitForChild, type Child } from './processes.js';
@@ -15,8 +16,26 @@ export const L7_POLICY = join(here, '..', '..', '..', 'policies', 'starwars', 's
 export const DEATHSTAR_HOST = '127.0.0.10';
 export const LANDING_PATH = '/v1/request-landing';
 export const LANDING_BODY = '{"ship":"tie-ln"}'; // 17 bytes, as in the issue's reference run
+const LANDING_HEADERS = { 'content-type': 'application/json' };
 /** wrk and autocannon cannot choose their source address: 127.0.0.1 is a tiefighter. */
 export const LOAD_SOURCE = '127.0.0.1';
+
+/** The load: the tiefighter's landing through `base` (`http://host:port`). */
+export function landingLoad(base: string, connections: number, seconds: number): LoadOptions {
+  return { url: `${base}${LANDING_PATH}`, connections, seconds, method: 'POST', body: LANDING_BODY, headers: LANDING_HEADERS };
+}
+
+/**
+ * Through `base`: the status of the landing (the L7 policy allows it) and of PUT /v1/exhaust-port (it does not),
+ * so a bench proves a proxy lands the ship and enforces the rule before trusting its figures.
+ */
+export async function landingAndExhaustStatus(base: string): Promise<{ landing: number; exhaust: number }> {
+  const landing = await fetch(`${base}${LANDING_PATH}`, { method: 'POST', body: LANDING_BODY, headers: LANDING_HEADERS });
+  await landing.arrayBuffer();
+  const exhaust = await fetch(`${base}/v1/exhaust-port`, { method: 'PUT' });
+  await exhaust.arrayBuffer();
+  return { landing: landing.status, exhaust: exhaust.status };
+}
 
 /** A server of the bench, listening on `host`:`port`. */
 export interface Running {
@@ -42,6 +61,8 @@ export interface PortcullisOptions {
   readonly moreSources?: readonly string[];
   /** Extra fields of the listener, as YAML flow-mapping entries (`maxConnections: 20000`). */
   readonly listener?: string;
+  /** More arguments for `portcullis run` (`--workers 2`). */
+  readonly runArgs?: readonly string[];
 }
 
 /** Starts Portcullis in front of the deathstar at `upstreamPort`; resolves once it listens on 127.0.0.1. */
@@ -61,7 +82,7 @@ listeners:
   - {name: deathstar-http, listen: "127.0.0.1:${port}", protocol: http, to: deathstar, upstream: "${DEATHSTAR_HOST}:${upstreamPort}", port: 80${opts.listener === undefined ? '' : `, ${opts.listener}`}}
 `,
   );
-  const child = startChild(name, [opts.cli ?? CLI, 'run', '--no-watch', '-c', config]);
+  const child = startChild(name, [opts.cli ?? CLI, 'run', '--no-watch', ...(opts.runArgs ?? []), '-c', config]);
   await waitForChild(child, '127.0.0.1', port);
   return { name, child, host: '127.0.0.1', port };
 }
