@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     const upstreamPort = await freePort(UPSTREAM_HOST);
     children.push(startChild('https upstream', [fileURLToPath(import.meta.url), 'upstream', join(store, 'default', 'api-upstream'), UPSTREAM_HOST, String(upstreamPort)]));
     const proxyPort = await freePort();
-    children.push(startChild('portcullis', [cli, 'run', '--no-watch', '-c', portcullisConfig(dir, store, proxyPort, upstreamPort)]));
+    children.push(startChild('portcullis', [cli, 'run', '--no-watch', '--workers', '1', '-c', portcullisConfig(dir, store, proxyPort, upstreamPort)]));
     await Promise.all([waitForPort(UPSTREAM_HOST, upstreamPort), waitForPort('127.0.0.1', proxyPort)]);
     const targets: Target[] = [
       { name: 'direct HTTPS', host: UPSTREAM_HOST, port: upstreamPort, ca: publicCa },

@@ -61,7 +61,7 @@ export interface PortcullisOptions {
   readonly moreSources?: readonly string[];
   /** Extra fields of the listener, as YAML flow-mapping entries (`maxConnections: 20000`). */
   readonly listener?: string;
-  /** More arguments for `portcullis run` (`--workers 2`). */
+  /** More arguments for `portcullis run` (`--workers 2`); default `--workers 1`, one process whose figures are the proxy's. */
   readonly runArgs?: readonly string[];
 }
 
@@ -82,7 +82,7 @@ listeners:
   - {name: deathstar-http, listen: "127.0.0.1:${port}", protocol: http, to: deathstar, upstream: "${DEATHSTAR_HOST}:${upstreamPort}", port: 80${opts.listener === undefined ? '' : `, ${opts.listener}`}}
 `,
   );
-  const child = startChild(name, [opts.cli ?? CLI, 'run', '--no-watch', ...(opts.runArgs ?? []), '-c', config]);
+  const child = startChild(name, [opts.cli ?? CLI, 'run', '--no-watch', ...(opts.runArgs ?? ['--workers', '1']), '-c', config]);
   await waitForChild(child, '127.0.0.1', port);
   return { name, child, host: '127.0.0.1', port };
 }
