@@ -1,40 +1,35 @@
-// With workers, the one flow stream: each worker renders its records and writes them to a pipe; the primary
-// copies whole lines from every pipe into the configured file or stdout. A record is never split between writes
-// from different workers, because only the bytes up to a pipe's last newline are passed on and the rest waits for
-// its end. When the destination falls behind, the pipes are no longer read, the workers' writes wait, and their
+// With workers and `flows: stdout`, the one flow stream: each worker renders its records and writes them to a pipe;
+// the primary copies whole lines from every pipe to its stdout. A record is never split between writes from
+// different workers, because only the bytes up to a pipe's last newline are passed on and the rest waits for its
+// end. (A flow file needs none of this: every worker appends to it, each write whole, as nginx workers do.) When the destination falls behind, the pipes are no longer read, the workers' writes wait, and their
 // recorders queue and then drop (and count) flows: back-pressure reaches the recorder's existing bound.
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import pino from 'pino';
 import type { Logger } from 'pino';
-import { ensureWritable, FlowDestination } from './flow-file.js';
+import { FlowDestination } from './flow-file.js';
 
 /** How long close() waits for the workers' pipes to end (their recorders flush on drain). */
 const SOURCES_END_WAIT_MS = 15_000;
 
 export class FlowMerge {
   readonly #dest: ReturnType<typeof pino.destination>;
-  readonly #file: FlowDestination;
+  readonly #out: FlowDestination;
   readonly #sources = new Set<Readable>();
   #paused = false;
   #reported = new Set<string>();
 
-  constructor(
-    readonly target: 'stdout' | string,
-    private readonly log: Logger,
-  ) {
-    const toFile = target !== 'stdout';
-    if (toFile) ensureWritable(target);
+  constructor(private readonly log: Logger) {
     // Chunks arrive batched by the workers' recorders: they are written as they come, not batched again.
-    this.#dest = pino.destination({ dest: toFile ? target : 1, sync: false, minLength: 0, contentMode: 'buffer', mkdir: toFile });
-    this.#file = new FlowDestination(this.#dest, toFile);
+    this.#dest = pino.destination({ dest: 1, sync: false, minLength: 0, contentMode: 'buffer' });
+    this.#out = new FlowDestination(this.#dest, false);
     this.#dest.on('drain', () => this.#resume());
     this.#dest.on('write', () => this.#reported.clear());
     this.#dest.on('error', (err: NodeJS.ErrnoException) => {
       const code = err.code ?? err.message;
       if (this.#reported.has(code)) return;
       this.#reported.add(code);
-      this.log.warn({ err, target }, 'flow records could not be written');
+      this.log.warn({ err, target: 'stdout' }, 'flow records could not be written');
     });
   }
 
@@ -58,15 +53,7 @@ export class FlowMerge {
     if (this.#paused) source.pause();
   }
 
-  reopen(): void {
-    this.#file.reopen();
-  }
-
-  flush(): Promise<void> {
-    return this.#file.flush();
-  }
-
-  /** Waits for the workers' pipes to end, then writes what is left and closes the file. */
+  /** Waits for the workers' pipes to end, then writes what is left. */
   async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -75,7 +62,7 @@ export class FlowMerge {
     ]);
     clearTimeout(timer);
     for (const source of this.#sources) source.destroy();
-    await this.#file.end();
+    await this.#out.end();
   }
 
   #pause(): void {

@@ -2,7 +2,11 @@
 import type { Registry } from 'prom-client';
 import type { Sources } from './compile.js';
 
-/** The descriptor a worker writes its rendered flow records to; the primary merges them, whole lines, into `flows`. */
+/**
+ * With `flows: stdout`, the descriptor a worker writes its rendered flow records to; the primary merges them, whole
+ * lines, into its stdout. A flow file is appended to by every worker itself (O_APPEND: each write lands whole at the
+ * end, as nginx workers share an access log).
+ */
 export const WORKER_FLOWS_FD = 3;
 
 export type ToWorker =
@@ -13,6 +17,8 @@ export type ToWorker =
   | { readonly t: 'metrics'; readonly id: number }
   /** The answer to a `port` request. */
   | { readonly t: 'port'; readonly id: number; readonly port: number }
+  /** SIGHUP: reopen the flow file (log rotation). */
+  | { readonly t: 'reopen' }
   /** Stop accepting, finish what is in flight, exit. */
   | { readonly t: 'drain' };
 

@@ -1,15 +1,16 @@
 // `portcullis run` with workers: the primary process. It never serves traffic (node:cluster's round-robin hands
 // each accepted connection to a worker), so a defect in request handling cannot take the whole proxy down. It
 // reads, validates and compiles the config and policies (once per revision) and has every worker switch to the
-// result; it serves the admin endpoint (readiness of every worker, the sum of their metrics); it writes the one flow
-// stream; and it replaces workers that exit. Signals: SIGTERM/SIGINT drain, SIGHUP reloads, SIGUSR2 replaces the
-// workers one by one.
+// result; it serves the admin endpoint (readiness of every worker, the sum of their metrics); it writes the flow
+// stream when it is stdout (workers append to a flow file themselves); and it replaces workers that exit.
+// Signals: SIGTERM/SIGINT drain, SIGHUP reloads, SIGUSR2 replaces the workers one by one.
 import type { Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import prom from 'prom-client';
 import type { Logger } from 'pino';
 import { startAdmin, type RunningAdmin } from '../observe/admin.js';
+import { ensureWritable } from '../observe/flow-file.js';
 import { FlowMerge } from '../observe/flow-merge.js';
 import { createClusterMetrics, createMetrics } from '../observe/metrics.js';
 import type { ToWorker, WorkerMetrics } from './cluster-messages.js';
@@ -38,7 +39,9 @@ export async function startPrimary(configFile: string, workers: number, options:
   const metrics = createMetrics();
   const state = new PolicyState(configFile, compiled, log, metrics);
   let latest = compiled;
-  const flows = config.flows === 'off' ? undefined : startupStep(() => new FlowMerge(config.flows, log));
+  // Workers append to a flow file themselves; stdout is the primary's, so their records come through it.
+  const flows = config.flows === 'stdout' ? new FlowMerge(log) : undefined;
+  if (config.flows !== 'stdout' && config.flows !== 'off') startupStep(() => ensureWritable(config.flows));
   const scrapes = new Scrapes();
   const brokerPorts = new BrokerPorts(config.listeners);
 
@@ -116,7 +119,7 @@ export async function startPrimary(configFile: string, workers: number, options:
 
   return {
     reload: (reason) => {
-      flows?.reopen();
+      pool.broadcast({ t: 'reopen' });
       return reload(reason);
     },
     restartWorkers: () => pool.restartAll(),

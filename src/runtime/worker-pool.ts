@@ -33,7 +33,7 @@ export interface PoolOptions {
   latest(): Revision;
   readonly ticketKeys: Buffer;
   readonly watchCerts: boolean;
-  /** A worker's flow pipe, to merge into the flow stream (absent with `flows: off`). */
+  /** A worker's flow pipe, to merge into stdout (absent unless `flows: stdout`). */
   readonly onFlows?: (pipe: Readable) => void;
   onMessage(worker: Worker, message: FromWorker): void;
   /** A worker that exited unasked, about to be replaced. */
@@ -149,6 +149,11 @@ export class WorkerPool {
       if (this.#stopping) return;
       await this.#replace(slot);
     }
+  }
+
+  /** Sends `message` to every live worker. */
+  broadcast(message: ToWorker): void {
+    for (const m of this.#members.values()) if (m.worker.isConnected()) m.worker.send(message);
   }
 
   /** Drains every worker and resolves when all have exited (killing those that outstay DRAIN_KILL_MS). */

@@ -1,6 +1,6 @@
 // A worker: serves every listener with the revision the primary sends. It never reads the config or policy files
-// (the primary does, once per revision), writes its flow records to a pipe the primary merges into the one flow
-// stream, and answers the primary's metric scrapes. See primary.ts.
+// (the primary does, once per revision), appends its flow records to the flow file (or, for stdout, writes them to a
+// pipe the primary merges), and answers the primary's metric scrapes. See primary.ts.
 import type { Logger } from 'pino';
 import { createFlowRecorder, type RunningFlowRecorder } from '../observe/flows.js';
 import { createLogger } from '../observe/logger.js';
@@ -72,6 +72,9 @@ export function runWorker(): void {
       case 'port':
         ports.answered(message.id, message.port);
         return;
+      case 'reopen':
+        serving?.reopenFlows();
+        return;
       case 'drain':
         drain();
         return;
@@ -84,6 +87,7 @@ interface Serving {
   readonly metrics: ReturnType<typeof createMetrics>;
   apply(sources: Sources, revision: number): void;
   abandonFlows(): void;
+  reopenFlows(): void;
   close(): Promise<void>;
 }
 
@@ -112,7 +116,7 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void, p
   let snapshot: PolicySnapshot = first;
   const metrics = createMetrics();
   const flows: RunningFlowRecorder = createFlowRecorder({
-    target: config.flows === 'off' ? 'off' : WORKER_FLOWS_FD,
+    target: config.flows === 'stdout' ? WORKER_FLOWS_FD : config.flows,
     redactHeaders: config.redactHeaders,
     log,
     onLost: (n) => metrics.flowsLost(n),
@@ -154,6 +158,7 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void, p
       }
     },
     abandonFlows: () => flows.abandon(),
+    reopenFlows: () => flows.reopen(),
     close,
   };
 }
