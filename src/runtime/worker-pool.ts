@@ -206,7 +206,12 @@ export class WorkerPool {
       else pipe.resume();
     }
     worker.on('message', (message: FromWorker) => this.#handle(m, message));
-    worker.once('exit', (code, signal) => this.#exited(m, code, signal));
+    // 'exit' can come before the last messages (a start-up failure's reason): those are read by the time the IPC
+    // channel is closed.
+    worker.once('exit', (code, signal) => {
+      if (worker.isConnected()) worker.once('disconnect', () => this.#exited(m, code, signal));
+      else this.#exited(m, code, signal);
+    });
     let timer: NodeJS.Timeout | undefined;
     m.started = new Promise<void>((resolve, reject) => {
       m.starting = { resolve, reject };

@@ -19,13 +19,15 @@ export function runWorker(): void {
     if (process.connected) process.send!(message);
   };
   let serving: Serving | undefined;
+  // Settles once the start is over either way: a drain waits for it (its flow file may still be opening).
+  let started: Promise<unknown> = Promise.resolve();
   let draining = false;
   // Kafka listeners ask the primary for per-broker ports; answers are matched by id.
   const ports = new PortRequests(send);
   const drain = (): void => {
     if (draining) return;
     draining = true;
-    void (serving?.close() ?? Promise.resolve()).then(
+    void started.then(() => serving?.close()).then(
       async () => {
         // What this worker counted stays in the primary's sums after it is gone.
         const metrics = await serving?.metrics.registry.getMetricsAsJSON();
@@ -49,11 +51,10 @@ export function runWorker(): void {
     switch (message.t) {
       case 'start':
         if (serving === undefined) {
-          serve(message, log, send, ports).then(
+          started = serve(message, log, send, ports).then(
             (s) => {
               serving = s;
               send({ t: 'ready', revision: message.revision });
-              if (draining) void s.close().then(() => process.exit(0));
             },
             (err: unknown) => {
               const failed: FromWorker = { t: 'failed', message: startupError(err).message };

@@ -26,6 +26,8 @@ export interface ProxyProcess {
   processes(): number[];
   /** stderr so far (the JSON log). */
   log(): string;
+  /** stdout so far (flow records with `flows: stdout`), when started with `captureStdout`. */
+  stdout(): string;
   /** The folder holding portcullis.yaml and `files` (removed by close). */
   readonly dir: string;
   /** Sends a signal to the proxy (the primary, with workers). */
@@ -61,7 +63,7 @@ const RUN_MARKER = 'PORTCULLIS_TEST_RUN';
  */
 export async function startProxyProcess(
   config: string,
-  o: { files?: Record<string, string>; maxHeapMb?: number; nodeArgs?: readonly string[]; workers?: number } = {},
+  o: { files?: Record<string, string>; maxHeapMb?: number; nodeArgs?: readonly string[]; workers?: number; captureStdout?: boolean } = {},
 ): Promise<ProxyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-proc-'));
   for (const [name, content] of Object.entries(o.files ?? {})) writeFileSync(join(dir, name), content);
@@ -69,11 +71,13 @@ export async function startProxyProcess(
   const child: ChildProcess = spawn(
     process.execPath,
     [`--max-old-space-size=${o.maxHeapMb ?? 256}`, ...(o.nodeArgs ?? []), packageFile('dist', 'src', 'cli', 'main.js'), 'run', '--no-watch', '--workers', String(o.workers ?? 1), '-c', join(dir, 'portcullis.yaml')],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, [RUN_MARKER]: dir } },
+    { stdio: ['ignore', o.captureStdout === true ? 'pipe' : 'ignore', 'pipe'], env: { ...process.env, [RUN_MARKER]: dir } },
   );
   let stderr = '';
   let exit: ProxyExit | undefined;
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  let stdout = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   const exitedP = new Promise<ProxyExit>((resolve) =>
     child.once('exit', (code, signal) => {
       exit = { code, signal };
@@ -126,6 +130,7 @@ export async function startProxyProcess(
     exited: exitedP,
     processes: () => runProcesses(dir),
     log: () => stderr,
+    stdout: () => stdout,
     dir,
     signal: (name) => child.kill(name),
     close,

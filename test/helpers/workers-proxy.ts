@@ -49,8 +49,8 @@ ${indent(o.listeners)}
  * Starts the proxy with two workers on `config`, which must have `admin: "127.0.0.1:0"`; `files` are written beside
  * it (policies, named by relative path).
  */
-export async function startWorkersProxy(config: string, files: Record<string, string> = {}): Promise<WorkersProxy> {
-  const proc = await startProxyProcess(config, { workers: WORKERS, files });
+export async function startWorkersProxy(config: string, files: Record<string, string> = {}, o: { captureStdout?: boolean } = {}): Promise<WorkersProxy> {
+  const proc = await startProxyProcess(config, { workers: WORKERS, files, ...o });
   try {
     // Workers log their listeners and the primary its admin address on one stderr, in no set order.
     const adminPort = Number(await fromLog(proc, /"address":\{"host":"[\d.]+","port":(\d+)\},"msg":"admin listener started"/));

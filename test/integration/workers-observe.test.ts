@@ -23,7 +23,7 @@ async function startObserved(upstream: EchoUpstream, flows = 'off'): Promise<{ p
 - {name: tiefighter, labels: {class: tiefighter}, addresses: [${TIEFIGHTER}]}`,
     listeners: `- {name: web, listen: "127.0.0.1:0", protocol: http, to: deathstar, upstream: "127.0.0.1:${upstream.port}", port: 80}`,
   });
-  const proxy = await startWorkersProxy(config, { 'flows.yaml': POLICY });
+  const proxy = await startWorkersProxy(config, { 'flows.yaml': POLICY }, { captureStdout: flows === 'stdout' });
   const port = await proxy.listenerPort('web');
   return {
     proxy,
@@ -83,18 +83,20 @@ describe('workers: /metrics sums both workers', { timeout: 30_000 }, () => {
   });
 });
 
-describe('workers: one flow stream from both workers', { timeout: 60_000 }, () => {
+// A flow file is appended to by every worker; stdout is the primary's, which merges the workers' pipes.
+for (const target of ['file', 'stdout'] as const) {
+describe(`workers: one flow stream from both workers (${target})`, { timeout: 60_000 }, () => {
   const CLIENTS = 20;
   const REQUESTS = 2000;
   let upstream: EchoUpstream;
   let proxy: WorkersProxy;
-  let flowsFile: string;
+  let read: () => string;
   let clients: Client[];
   before(async () => {
     upstream = await startEchoUpstream();
-    const observed = await startObserved(upstream, 'flows.jsonl');
+    const observed = await startObserved(upstream, target === 'file' ? 'flows.jsonl' : 'stdout');
     proxy = observed.proxy;
-    flowsFile = join(proxy.dir, 'flows.jsonl');
+    read = target === 'file' ? () => readFileSync(join(proxy.dir, 'flows.jsonl'), 'utf8') : () => proxy.stdout();
     clients = await observed.clients(CLIENTS);
   });
   after(async () => {
@@ -116,10 +118,10 @@ describe('workers: one flow stream from both workers', { timeout: 60_000 }, () =
     let text = '';
     for (let i = 0; i < 400 && lineCount(text) < expected; i++) {
       await sleep(50);
-      text = readFileSync(flowsFile, 'utf8');
+      text = read();
     }
     await sleep(200); // anything more that was coming would be a duplicate
-    text = readFileSync(flowsFile, 'utf8');
+    text = read();
     assert.ok(text.endsWith('\n'), 'the stream ends with a whole record');
     const lines = text.slice(0, -1).split('\n');
     assert.equal(lines.length, expected);
@@ -134,5 +136,6 @@ describe('workers: one flow stream from both workers', { timeout: 60_000 }, () =
     assert.deepEqual(seen, want);
   });
 });
+}
 
 const lineCount = (text: string): number => text.split('\n').length - 1;
