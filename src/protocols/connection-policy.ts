@@ -145,7 +145,7 @@ export class ConnectionPolicy implements FlowParties {
     if (decision.allowed) return true;
     this.recordConnection('DROPPED');
     this.ctx.metrics.drop('POLICY_DENIED', 'TCP');
-    this.ctx.log.debug({ listener: this.ctx.config.name, source: this.sourceAddress, reason: decision.reason }, 'connection denied');
+    this.ctx.log.debug({ source: this.sourceAddress, reason: decision.reason }, 'connection denied');
     reset(this.tcp);
     return false;
   }
@@ -164,7 +164,7 @@ export function flowPeers(parties: FlowParties): Pick<FlowEvent, 'direction' | '
 /** An L3_L4 flow record with why: a TLS passthrough or tunnel, a connection that ended before its protocol began, a lost upstream. */
 export function recordConnection(ctx: ListenerContext, parties: FlowParties, verdict: Verdict, info: string, decision?: ConnectionDecision): void {
   ctx.flows.record({ time: new Date(), verdict, ...flowPeers(parties), type: 'L3_L4', isReply: false, ...(decision !== undefined ? { decision } : {}), info, listener: ctx.config.name });
-  ctx.log.debug({ listener: ctx.config.name, source: parties.sourceAddress, verdict, info }, 'connection');
+  ctx.log.debug({ source: parties.sourceAddress, verdict, info }, 'connection');
 }
 
 export interface Decided {

@@ -74,7 +74,7 @@ export class ConnectionTracker {
     if (now - this.lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) return;
     const { config } = this.ctx;
     this.ctx.log.warn(
-      { listener: config.name, reason, source, refused: this.refusedSinceLog, maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource },
+      { reason, source, refused: this.refusedSinceLog, maxConnections: config.maxConnections, maxConnectionsPerSource: config.maxConnectionsPerSource },
       'connections refused: connection limit reached',
     );
     this.lastRefusalLog = now;

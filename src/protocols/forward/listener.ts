@@ -14,7 +14,7 @@ export async function startForwardListener(ctx: ListenerContext): Promise<Runnin
   if (ctx.config.protocol !== 'forward') throw new Error(`listener ${ctx.config.name}: not a forward listener`);
   const options = ctx.config.forward ?? DEFAULT_FORWARD_OPTIONS;
   if (options.allowUnselectedClients)
-    ctx.log.warn({ listener: ctx.config.name }, 'forward listener relays for clients that no policy selects for egress (forward.allowUnselectedClients: true): anyone who can reach it can use it');
+    ctx.log.warn('forward listener relays for clients that no policy selects for egress (forward.allowUnselectedClients: true): anyone who can reach it can use it');
   const resolver = new TargetResolver(options);
   const connections = new TlsConnections(ctx);
   // The HTTP machinery hands its `serve` (and tracker) to the front with every accepted socket; the proxy's own

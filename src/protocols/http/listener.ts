@@ -93,9 +93,9 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
       resolve();
     });
   });
-  server.on('error', (err) => ctx.log.error({ listener: config.name, err }, 'listener error'));
+  server.on('error', (err) => ctx.log.error({ err }, 'listener error'));
   const bound = server.address() as AddressInfo;
-  ctx.log.info({ listener: config.name, address: bound.address, port: bound.port, tls: config.tls !== undefined }, `${config.protocol} listener started`);
+  ctx.log.info({ address: bound.address, port: bound.port, tls: config.tls !== undefined }, `${config.protocol} listener started`);
 
   let closed: Promise<void> | undefined;
   return {

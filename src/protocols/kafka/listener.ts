@@ -41,12 +41,12 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
       client.once('close', () => connections.delete(connection));
     };
     const failed = (raw: Socket, err: unknown) => {
-      ctx.log.error({ listener: config.name, err }, 'cannot serve a Kafka connection');
+      ctx.log.error({ err }, 'cannot serve a Kafka connection');
       raw.destroy();
     };
     server.on('connection', (socket: Socket) => {
       if (!tracker.accept(socket)) return;
-      socket.on('error', (err) => ctx.log.debug({ listener: config.name, err }, 'Kafka client socket error'));
+      socket.on('error', (err) => ctx.log.debug({ err }, 'Kafka client socket error'));
       try {
         if (tls !== undefined) {
           tracker.add(socket);
@@ -75,7 +75,7 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
         resolve();
       });
     });
-    server.on('error', (err) => ctx.log.error({ listener: config.name, err }, 'listener error'));
+    server.on('error', (err) => ctx.log.error({ err }, 'listener error'));
     return server;
   };
 
@@ -87,7 +87,7 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
       upstream,
       close: () => new Promise<void>((resolve) => server.close(() => resolve())),
     };
-    ctx.log.info({ listener: config.name, nodeId, port: node.port, broker: `${upstream.host}:${upstream.port}` }, 'Kafka broker listener started');
+    ctx.log.info({ nodeId, port: node.port, broker: `${upstream.host}:${upstream.port}` }, 'Kafka broker listener started');
     return node;
   };
 
@@ -98,9 +98,9 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
   const main = await serve(config.listen.port, () => bootstrap);
   const bound = main.address() as AddressInfo;
   mainPort = bound.port;
-  ctx.log.info({ listener: config.name, address: bound.address, port: bound.port }, 'kafka listener started');
+  ctx.log.info({ address: bound.address, port: bound.port }, 'kafka listener started');
   const zeroCopy = zeroCopySupport();
-  if (options.zeroCopy && !zeroCopy.available) ctx.log.info({ listener: config.name, reason: zeroCopy.reason }, 'Kafka responses are copied, not spliced');
+  if (options.zeroCopy && !zeroCopy.available) ctx.log.info({ reason: zeroCopy.reason }, 'Kafka responses are copied, not spliced');
 
   let closed: Promise<void> | undefined;
   return {

@@ -102,7 +102,7 @@ export function createHttp1Server(ctx: ListenerContext, pool: UpstreamClient | u
     },
     malformed(socket, status, reason) {
       ctx.metrics.policyL7('parse_errors', 'http');
-      ctx.log.debug({ listener: ctx.config.name, status, reason, source: socket.remoteAddress }, 'malformed HTTP/1.x request');
+      ctx.log.debug({ status, reason, source: socket.remoteAddress }, 'malformed HTTP/1.x request');
     },
   });
 }

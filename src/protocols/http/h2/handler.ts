@@ -56,15 +56,15 @@ export function createH2Handler(ctx: ListenerContext, shared?: UpstreamClient): 
           handleH2Stream(scope, stream);
         } catch (err) {
           // A defect must cost this stream, not the process and every other connection.
-          ctx.log.error({ listener: config.name, err }, 'HTTP/2 stream handling failed');
+          ctx.log.error({ err }, 'HTTP/2 stream handling failed');
           stream.reset(ErrorCode.INTERNAL_ERROR);
         }
       });
       sessions.set(session, scope);
-      session.on('error', (err) => ctx.log.debug({ listener: config.name, err }, 'HTTP/2 session error'));
+      session.on('error', (err) => ctx.log.debug({ err }, 'HTTP/2 session error'));
       session.on('rapidReset', (resets: number) =>
         ctx.log.warn(
-          { listener: config.name, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, resets },
+          { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, resets },
           'HTTP/2 client reset streams too fast (rapid reset): closing the session',
         ),
       );
