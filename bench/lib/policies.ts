@@ -1,28 +1,11 @@
-// Synthetic policy sets for the "many rules" benchmark.
+// Synthetic policy sets for the "many rules" benchmarks.
 
 /** `count` CNPs selecting the deathstar, each allowing org=empire ten literal API calls on port 80. */
 export function manyHttpPolicies(count: number, rulesPerPolicy = 10): string {
   const docs: string[] = [];
   for (let i = 0; i < count; i++) {
-    const rules = Array.from({ length: rulesPerPolicy }, (_, j) => `        - method: "${j % 2 === 0 ? 'GET' : 'POST'}"\n          path: "/api/v${i}/resource-${j}"`).join('\n');
-    docs.push(`apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: bench-${i}
-spec:
-  endpointSelector:
-    matchLabels: {org: empire, class: deathstar}
-  ingress:
-  - fromEndpoints:
-    - matchLabels: {org: empire}
-    toPorts:
-    - ports:
-      - port: "80"
-        protocol: TCP
-      rules:
-        http:
-${rules}
-`);
+    const rules = Array.from({ length: rulesPerPolicy }, (_, j) => `        - method: "${j % 2 === 0 ? 'GET' : 'POST'}"\n          path: "/api/v${i}/resource-${j}"`);
+    docs.push(deathstarHttpPolicy(`bench-${i}`, rules));
   }
   return docs.join('---\n');
 }
@@ -41,10 +24,15 @@ export function walkedRegexPolicy(count: number): string {
   const paths = walkedRegexPaths(count);
   const rules = paths.slice(0, -1).map((p) => `        - path: "${p}"`);
   rules.push(`        - method: "POST"\n          path: "${paths.at(-1)!}"`);
+  return deathstarHttpPolicy('walked-regex-rules', rules);
+}
+
+/** A CNP named `name` allowing org=empire to the deathstar on port 80 with these HTTP rules (YAML list items). */
+function deathstarHttpPolicy(name: string, rules: readonly string[]): string {
   return `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata:
-  name: walked-regex-rules
+  name: ${name}
 spec:
   endpointSelector:
     matchLabels: {org: empire, class: deathstar}

@@ -5,7 +5,7 @@ import type { PortcullisConfig } from '../config/types.js';
 import { formatSourceError, type PolicySnapshot } from '../policy/types.js';
 import { listPolicyPaths } from '../policy/load.js';
 import { compile, type Compiled } from './compile.js';
-import { FolderWatchers, watchFile, watchFolder, watchPath, type WatchTargets } from './folder-watchers.js';
+import { FolderWatchers, watchFile, watchFolder, watchPath, type WatchTargets } from '../config/folder-watchers.js';
 
 export interface ReloadObserver {
   reload(result: 'success' | 'failure'): void;

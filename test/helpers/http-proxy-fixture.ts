@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
 import type { ListenerConfig, PortcullisConfig } from '../../src/config/types.js';
-import { packageFile } from '../../src/demo/package-root.js';
+import { packageFile } from '../../src/package-root.js';
 import { parsePolicyText } from '../../src/policy/load.js';
 import { buildSnapshot } from '../../src/policy/snapshot.js';
 import { formatSourceError, type PolicySnapshot } from '../../src/policy/types.js';

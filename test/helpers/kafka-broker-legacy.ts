@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { packageFile } from '../../src/demo/package-root.js';
+import { packageFile } from '../../src/package-root.js';
 import { BROKER_LOG4J, CLIENT_JAR, freePorts, setUp, startJvm, tail, terminate, waitUntilAnswering, type RealKafka } from './kafka-broker-real.js';
 
 const LIBS = packageFile('.interop', 'kafka-2.3', 'libs');

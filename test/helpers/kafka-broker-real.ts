@@ -8,7 +8,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { packageFile } from '../../src/demo/package-root.js';
+import { packageFile } from '../../src/package-root.js';
 
 const KAFKA_DIR = packageFile('.interop', 'kafka');
 const LIBS = join(KAFKA_DIR, 'libs');

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
 import type { EndpointConfig, ListenerConfig, PortcullisConfig } from '../../src/config/types.js';
-import { packageFile } from '../../src/demo/package-root.js';
+import { packageFile } from '../../src/package-root.js';
 import { parsePolicyText } from '../../src/policy/load.js';
 import { buildSnapshot } from '../../src/policy/snapshot.js';
 import { formatSourceError, type PolicyDocument, type PolicySnapshot } from '../../src/policy/index.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createLogger } from '../../src/observe/logger.js';
 import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';
-import { packageFile } from '../../src/demo/package-root.js';
+import { packageFile } from '../../src/package-root.js';
 import { startPortcullis, type Portcullis } from '../../src/runtime/server.js';
 
 export const TIEFIGHTER = '127.0.0.2';

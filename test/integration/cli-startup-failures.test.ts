@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { packageFile } from '../../src/demo/package-root.js';
+import { packageFile } from '../../src/package-root.js';
 import { starWarsConfig } from '../helpers/runtime-fixture.js';
 
 const RUN_TIMEOUT_MS = 10_000;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { packageFile, packageRoot } from '../../src/demo/package-root.js';
+import { packageFile, packageRoot } from '../../src/package-root.js';
 import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';
 import { cli, curl, starWarsConfig, TIEFIGHTER } from '../helpers/runtime-fixture.js';
 

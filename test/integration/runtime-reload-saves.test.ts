@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Pool } from 'undici';
-import { packageFile } from '../../src/demo/package-root.js';
+import { packageFile } from '../../src/package-root.js';
 import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { startPortcullis, type Portcullis } from '../../src/runtime/server.js';

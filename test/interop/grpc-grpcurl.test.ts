@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { startDoorServer, type DoorServer } from '../../src/demo/cloudcity/door-server.js';
 import { cloudCityProtoPath } from '../../src/demo/cloudcity/proto.js';
-import { packageFile } from '../../src/demo/package-root.js';
+import { packageFile } from '../../src/package-root.js';
 import { BACKEND, startH2Proxy, type H2Proxy } from '../helpers/h2-proxy-fixture.js';
 
 const GRPCURL = packageFile('.interop', 'bin', 'grpcurl');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { packageFile } from '../../src/demo/package-root.js';
+import { packageFile } from '../../src/package-root.js';
 import { startH2EchoUpstream } from '../helpers/h2-echo-upstream.js';
 import { BACKEND, connectFrom, startH2Proxy, STRANGER } from '../helpers/h2-proxy-fixture.js';
 

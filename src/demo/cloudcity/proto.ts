@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import type { ServiceClientConstructor, ServiceDefinition } from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
-import { packageFile } from '../package-root.js';
+import { packageFile } from '../../package-root.js';
 
 export const DOOR_SERVICE = 'cloudcity.DoorManager';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from '../../observe/logger.js';
 import { startPortcullis } from '../../runtime/server.js';
-import { packageFile } from '../package-root.js';
+import { packageFile } from '../../package-root.js';
 import { DemoScript } from '../script.js';
 import { startDoorServer } from './door-server.js';
 import { openTerminal, type DoorMethod, type DoorOutcome } from './terminal.js';

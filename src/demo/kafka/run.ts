@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from '../../observe/logger.js';
 import { startPortcullis, type Portcullis } from '../../runtime/server.js';
-import { packageFile } from '../package-root.js';
+import { packageFile } from '../../package-root.js';
 import { DemoScript } from '../script.js';
 import { startDemoBroker, type DemoBroker } from './broker/index.js';
 import { consume, produce, type KafkaClientOptions, type KafkaOutcome } from './clients.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startPortcullis } from '../../runtime/server.js';
 import { describeOutcome, httpRequest, type HttpOutcome } from '../http-client.js';
-import { packageFile } from '../package-root.js';
+import { packageFile } from '../../package-root.js';
 import { DemoScript } from '../script.js';
 import { startDeathstar } from './deathstar.js';
 

@@ -14,7 +14,7 @@ import { Pool, ProxyAgent, request } from 'undici';
 import { createLogger } from '../../observe/logger.js';
 import { createCa, issueCertificate } from '../../protocols/tls/certs-tool.js';
 import { startPortcullis, type Portcullis } from '../../runtime/server.js';
-import { packageFile } from '../package-root.js';
+import { packageFile } from '../../package-root.js';
 import { DemoScript } from '../script.js';
 import { startHttpbin, type Httpbin } from './httpbin.js';
 

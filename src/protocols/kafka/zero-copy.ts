@@ -7,7 +7,7 @@
 // against 0.6 CPU-seconds per GB).
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { packageFile } from '../../demo/package-root.js';
+import { packageFile } from '../../package-root.js';
 import { socketDescriptor } from '../node-internals.js';
 
 interface SpliceAddon {

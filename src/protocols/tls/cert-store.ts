@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { TlsSecretRef } from '../../policy/types.js';
-import { FolderWatchers, watchFolder, watchPath, type WatchTargets } from '../../runtime/folder-watchers.js';
+import { FolderWatchers, watchFolder, watchPath, type WatchTargets } from '../../config/folder-watchers.js';
 import { DEFAULT_ITEMS, SecretNameError, checkItemName, checkSecretName, secretLabel } from './secret-path.js';
 
 /** A secret that cannot be used; `message` is what an operator needs (Cilium's wording where Cilium has one). */
