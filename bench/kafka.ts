@@ -42,7 +42,8 @@ const WARM_UP_SECONDS = 5;
 const RECORD_BYTES = 1024;
 /** A producer's default batch.size is 16 KB: 16 records of 1 KB per request. */
 const RECORDS_PER_REQUEST = 16;
-const CONNECTIONS = 2;
+/** Producer connections of the wire client (BENCH_PRODUCERS): with workers, how many workers share the produce load. */
+const CONNECTIONS = Number(process.env.BENCH_PRODUCERS ?? 2);
 const IN_FLIGHT = 5; // the Java producer's max.in.flight.requests.per.connection
 const LATENCY_SAMPLES = 2000;
 /** Records each consume run reads from offset 0 (at most what was produced): about 100 MB. */
