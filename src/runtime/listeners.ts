@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ListenerConfig, PortcullisConfig } from '../config/types.js';
 import type { PortcullisMetrics } from '../observe/metrics.js';
 import type { ListenerContext, RunningListener } from '../protocols/context.js';
-import { CertStore, type CertStoreEvent } from '../protocols/tls/cert-store.js';
+import { CertStore, type CertStoreEvent } from '../secrets/store.js';
 
 type ListenerStarter = (ctx: ListenerContext) => Promise<RunningListener>;
 

@@ -6,7 +6,7 @@
 import { connect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { TlsSecretRef } from '../../policy/types.js';
-import type { CertStore } from '../tls/cert-store.js';
+import type { CertStore } from '../../secrets/store.js';
 import type { HostPort } from './proxy-brokers.js';
 import { AdaptiveReadBuffer } from './read-buffer.js';
 
