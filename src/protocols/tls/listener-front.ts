@@ -20,7 +20,7 @@ import { routeConnection } from '../http/upstream.js';
 import { ClientHelloError, peekClientHello, type PeekedClientHello } from './client-hello.js';
 import { spliceToUpstream } from './listener-passthrough.js';
 import { tunnelIdle } from '../splice.js';
-import { UpstreamRoutes, type OriginTarget } from './originate.js';
+import { UpstreamRoutes, type OriginTarget } from '../http/terminated-upstreams.js';
 import { verifiedPeerNames } from './peer-identity.js';
 import { TlsTerminator } from './terminate.js';
 
