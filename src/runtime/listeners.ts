@@ -14,7 +14,8 @@ type ListenerStarter = (ctx: ListenerContext) => Promise<RunningListener>;
 const STARTERS: Partial<Record<ListenerConfig['protocol'], () => Promise<ListenerStarter>>> = {
   http: async () => (await import('../protocols/http/listener.js')).startHttpListener,
   kafka: async () => (await import('../protocols/kafka/listener.js')).startKafkaListener,
-  tls: async () => (await import('../protocols/tls/listener.js')).startTlsListener,
+  // An HTTP listener whose front is TLS (protocols/http/tls-front.ts): spliced, or terminated and served as HTTP.
+  tls: async () => (await import('../protocols/http/listener.js')).startHttpListener,
   forward: async () => (await import('../protocols/forward/listener.js')).startForwardListener,
 };
 
