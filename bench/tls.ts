@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { createCa, issueCertificate } from '../src/protocols/tls/certs-tool.js';
+import { createCa, issueCertificate } from '../src/secrets/certs-tool.js';
 import autocannon from 'autocannon';
 import { median, type LoadResult } from './lib/autocannon-run.js';
 import { freePort, startChild, waitForPort, type Child } from './lib/processes.js';

@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
-import type { IssuedCertificate } from '../protocols/tls/certs-tool.js';
-import { parseSecretName, SecretNameError } from '../protocols/tls/secret-path.js';
+import type { IssuedCertificate } from '../secrets/certs-tool.js';
+import { parseSecretName, SecretNameError } from '../secrets/secret-path.js';
 
 interface StoreOptions {
   store?: string;
@@ -30,7 +30,7 @@ function printIssued(c: IssuedCertificate): void {
 }
 
 /** The certificate tool (and node-forge) loads only when a certs command runs. */
-const certsTool = () => import('../protocols/tls/certs-tool.js');
+const certsTool = () => import('../secrets/certs-tool.js');
 
 async function guarded(action: (tool: Awaited<ReturnType<typeof certsTool>>) => Promise<void>): Promise<void> {
   const tool = await certsTool();

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { SourceError, TlsSecretRef } from '../policy/types.js';
-import { DEFAULT_KAFKA_REQUEST_LIMITS } from '../protocols/kafka/request-limits.js';
-import { parseSecretName } from '../protocols/tls/secret-path.js';
+import { DEFAULT_KAFKA_REQUEST_LIMITS } from './kafka-request-limits.js';
+import { parseSecretName } from '../secrets/secret-path.js';
 import type {
   EndpointConfig, ForwardListenerOptions, HttpLimits, KafkaListenerOptions, ListenerConfig, ListenerTlsOptions, PortcullisConfig,
 } from './types.js';

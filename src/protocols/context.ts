@@ -3,7 +3,7 @@
 import type { ListenerConfig } from '../config/types.js';
 import type { FlowRecorder, Metrics } from '../observe/types.js';
 import type { PolicySnapshot } from '../policy/types.js';
-import type { CertStore } from './tls/cert-store.js';
+import type { CertStore } from '../secrets/store.js';
 import type { Logger } from 'pino';
 
 export interface ListenerContext {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ListenerConfig, PortcullisConfig } from '../config/types.js';
 import type { PortcullisMetrics } from '../observe/metrics.js';
 import type { ListenerContext, RunningListener } from '../protocols/context.js';
-import { CertStore, type CertStoreEvent } from '../protocols/tls/cert-store.js';
+import { CertStore, type CertStoreEvent } from '../secrets/store.js';
 
 type ListenerStarter = (ctx: ListenerContext) => Promise<RunningListener>;
 
@@ -14,7 +14,8 @@ type ListenerStarter = (ctx: ListenerContext) => Promise<RunningListener>;
 const STARTERS: Partial<Record<ListenerConfig['protocol'], () => Promise<ListenerStarter>>> = {
   http: async () => (await import('../protocols/http/listener.js')).startHttpListener,
   kafka: async () => (await import('../protocols/kafka/listener.js')).startKafkaListener,
-  tls: async () => (await import('../protocols/tls/listener.js')).startTlsListener,
+  // An HTTP listener whose front is TLS (protocols/http/tls-front.ts): spliced, or terminated and served as HTTP.
+  tls: async () => (await import('../protocols/http/listener.js')).startHttpListener,
   forward: async () => (await import('../protocols/forward/listener.js')).startForwardListener,
 };
 

@@ -2,8 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createCa } from '../../src/protocols/tls/certs-tool.js';
-import type { SecretName } from '../../src/protocols/tls/secret-path.js';
+import { createCa } from '../../src/secrets/certs-tool.js';
+import type { SecretName } from '../../src/secrets/secret-path.js';
 
 export interface TempStore {
   readonly root: string;

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { TlsSecretRef } from '../../src/policy/types.js';
-import type { CertStore } from '../../src/protocols/tls/cert-store.js';
+import type { CertStore } from '../../src/secrets/store.js';
 import { peekClientHello, type ClientHello } from '../../src/protocols/tls/client-hello.js';
 import { verifiedPeerNames } from '../../src/protocols/tls/peer-identity.js';
 import { closeServer, listenLocal } from './tls-net.js';

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import grpc from '@grpc/grpc-js';
 import { Pool, ProxyAgent, request } from 'undici';
-import { createCa, issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { createCa, issueCertificate } from '../../src/secrets/certs-tool.js';
 import { ECHO_SERVICE, unary, type EchoClient } from '../helpers/h2-grpc-echo.js';
 import { startHttpsUpstream, type HttpsUpstream, type UpstreamEcho } from '../helpers/tls-https-upstream.js';
 import { runCommand } from '../helpers/tls-net.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { issueCertificate } from '../../src/secrets/certs-tool.js';
 import { startEchoUpstream, type Echo, type EchoUpstream } from '../helpers/http-echo-upstream.js';
 import { startHttpsUpstream, type HttpsUpstream, type UpstreamEcho } from '../helpers/tls-https-upstream.js';
 import { runCommand } from '../helpers/tls-net.js';

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EMPIRE_TOPICS, startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { createCa, issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { createCa, issueCertificate } from '../../src/secrets/certs-tool.js';
 import { kafkajsClient, kafkajsConsume, kafkajsProduce, runKcat, type KafkajsOptions } from '../helpers/kafka-clients.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, empireTlsPolicy, PLANS } from '../helpers/kafka-proxy-fixture.js';
 import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { issueCertificate } from '../../src/secrets/certs-tool.js';
 import { Flag, FrameType, PREFACE, frame, headerBlock, requestFields } from '../helpers/h2-raw-client.js';
 import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';

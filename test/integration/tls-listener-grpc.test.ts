@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import grpc from '@grpc/grpc-js';
 import { fromAddress } from '../../src/demo/cloudcity/grpc-source-address.js';
-import { issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { issueCertificate } from '../../src/secrets/certs-tool.js';
 import { ECHO_SERVICE, startEchoServer, unary, type EchoClient, type EchoServer } from '../helpers/h2-grpc-echo.js';
 import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createCa, issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { createCa, issueCertificate } from '../../src/secrets/certs-tool.js';
 import { startEchoUpstream, type Echo, type EchoUpstream } from '../helpers/http-echo-upstream.js';
 import { runCommand } from '../helpers/tls-net.js';
 import { startRuntime, type FlowRecord, type Runtime } from '../helpers/tls-runtime.js';

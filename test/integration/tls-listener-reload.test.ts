@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type tls from 'node:tls';
-import { createCa, issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { createCa, issueCertificate } from '../../src/secrets/certs-tool.js';
 import { startHttpsUpstream, type HttpsUpstream } from '../helpers/tls-https-upstream.js';
 import { tlsConnectFrom } from '../helpers/tls-net.js';
 import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { issueCertificate } from '../../src/secrets/certs-tool.js';
 import { captureClientHello, nodeClient } from '../helpers/tls-capture-client-hello.js';
 import { clientHelloBody, ext, handshake, records, unframe } from '../helpers/tls-client-hello-builder.js';
 import { startHttpsUpstream, type HttpsUpstream, type UpstreamEcho } from '../helpers/tls-https-upstream.js';

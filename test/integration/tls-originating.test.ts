@@ -5,8 +5,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { CertStore } from '../../src/protocols/tls/cert-store.js';
-import { createCa, issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { CertStore } from '../../src/secrets/store.js';
+import { createCa, issueCertificate } from '../../src/secrets/certs-tool.js';
 import { closeServer, listenLocal, tlsConnectFrom } from '../helpers/tls-net.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { issueCertificate } from '../../src/secrets/certs-tool.js';
 import { startProxy, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
 import { readTextFrames, textFrame, WEBSOCKET_POLICY, websocketKey } from '../helpers/http-websocket.js';
 import { closeServer, listenLocal, tlsConnectFrom } from '../helpers/tls-net.js';

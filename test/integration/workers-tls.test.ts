@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type tls from 'node:tls';
-import { issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { issueCertificate } from '../../src/secrets/certs-tool.js';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/http-echo-upstream.js';
 import { startHttpsUpstream, type HttpsUpstream, type UpstreamEcho } from '../helpers/tls-https-upstream.js';
 import { runCommand, tlsConnectFrom } from '../helpers/tls-net.js';

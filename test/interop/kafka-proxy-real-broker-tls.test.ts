@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { issueCertificate } from '../../src/secrets/certs-tool.js';
 import { runJavaClient, startRealKafka, type JavaClientOutcome, type JavaClientTls, type RealKafka } from '../helpers/kafka-broker-real.js';
 import { runKcat } from '../helpers/kafka-clients.js';
 import { ANNOUNCE, empireTlsPolicy, PLANS } from '../helpers/kafka-proxy-fixture.js';

@@ -10,7 +10,7 @@ import { createServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import kafkajs from 'kafkajs';
-import { createCa, issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { createCa, issueCertificate } from '../../src/secrets/certs-tool.js';
 import { runJavaClient, startRealKafka, type JavaClientOutcome, type JavaClientTls, type KafkaAcl, type RealKafka } from '../helpers/kafka-broker-real.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
 

@@ -64,6 +64,24 @@ test('the config imports no runtime, CLI or demo code', () => {
   assert.deepEqual(crossing(/^config\//, /^(runtime|cli|demo)\//), []);
 });
 
+test('the config imports no protocol code (the defaults it needs live in config/)', () => {
+  assert.deepEqual(crossing(/^config\//, /^protocols\//), []);
+});
+
+test('secrets import no protocol, runtime, CLI or demo code', () => {
+  assert.deepEqual(crossing(/^secrets\//, /^(protocols|runtime|cli|demo)\//), []);
+});
+
+test('TLS never imports HTTP: the HTTP side serves what the TLS front terminates', () => {
+  assert.deepEqual(crossing(/^protocols\/tls\//, /^protocols\/http\//), []);
+});
+
+test('node-forge is the certs tool\'s alone, and only the CLI and the demos import that tool', () => {
+  const forge = sourceFiles(SRC).filter((file) => /\bfrom 'node-forge'|\bimport\(\s*'node-forge'/.test(readFileSync(file, 'utf8')));
+  assert.deepEqual(forge.map((file) => relative(SRC, file)), ['secrets/certs-tool.ts']);
+  assert.deepEqual(crossing(/^(?!cli\/|demo\/)/, /^secrets\/certs-tool\.ts$/), []);
+});
+
 test('no import cycle in src/ (imports that exist at run time)', () => {
   const edges = new Map<string, string[]>();
   for (const i of all) if (!i.typeOnly) edges.set(i.from, [...(edges.get(i.from) ?? []), i.to]);

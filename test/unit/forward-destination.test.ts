@@ -11,7 +11,7 @@ import { formatSourceError } from '../../src/policy/types.js';
 import type { ListenerContext } from '../../src/protocols/context.js';
 import { chooseTarget, splitAuthority } from '../../src/protocols/forward/destination.js';
 import { ResolveError, TargetResolver } from '../../src/protocols/forward/resolve.js';
-import { authorityHost, misdirectedRequest } from '../../src/protocols/tls/terminate-authority.js';
+import { authorityHost, misdirectedRequest } from '../../src/protocols/http/misdirected-request.js';
 import { RecordingFlows, RecordingMetrics } from '../helpers/http-observers.js';
 
 const hosts = new Map([

@@ -3,7 +3,7 @@
 // deny answer is the one the whole request gets.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_KAFKA_REQUEST_LIMITS } from '../../src/protocols/kafka/request-limits.js';
+import { DEFAULT_KAFKA_REQUEST_LIMITS } from '../../src/config/kafka-request-limits.js';
 import {
   buildDenyResponse,
   decodeRequest,

@@ -3,8 +3,8 @@ import { createPrivateKey } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CertStore, TlsSecretError, type CertStoreEvent } from '../../src/protocols/tls/cert-store.js';
-import { issueCertificate } from '../../src/protocols/tls/certs-tool.js';
+import { CertStore, TlsSecretError, type CertStoreEvent } from '../../src/secrets/store.js';
+import { issueCertificate } from '../../src/secrets/certs-tool.js';
 import type { TlsSecretRef } from '../../src/policy/types.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
 

@@ -4,8 +4,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CertToolError, createCa, issueCertificate } from '../../src/protocols/tls/certs-tool.js';
-import { parseSecretName, SecretNameError } from '../../src/protocols/tls/secret-path.js';
+import { CertToolError, createCa, issueCertificate } from '../../src/secrets/certs-tool.js';
+import { parseSecretName, SecretNameError } from '../../src/secrets/secret-path.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';

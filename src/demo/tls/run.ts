@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Pool, ProxyAgent, request } from 'undici';
 import { createLogger } from '../../observe/logger.js';
-import { createCa, issueCertificate } from '../../protocols/tls/certs-tool.js';
+import { createCa, issueCertificate } from '../../secrets/certs-tool.js';
 import { startPortcullis, type Portcullis } from '../../runtime/server.js';
 import { packageFile } from '../../package-root.js';
 import { DemoScript } from '../script.js';

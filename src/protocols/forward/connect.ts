@@ -9,12 +9,12 @@ import type { ConnectionDecision, Verdict } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
 import { flowPeers, recordConnection, unmapAddress, type FlowParties } from '../connection-policy.js';
 import type { HttpServe } from '../http/listener.js';
+import type { TlsHttpConnections } from '../http/tls-front.js';
 import type { H1Request } from '../http/h1/request.js';
 import { ACCESS_DENIED_REPLY, refusedRequest, writeRawReply } from '../http/local-reply.js';
 import { recordRejectedRequest } from '../http/request-policy.js';
 import { spliceToUpstream } from '../tls/listener-passthrough.js';
 import { tunnelIdle } from '../splice.js';
-import type { TlsConnections } from '../tls/listener-front.js';
 import { unresolvedParties } from './absolute-request.js';
 import { chooseTarget, refusedClient, splitAuthority, type ChosenTarget } from './destination.js';
 import { ResolveError, type TargetResolver } from './resolve.js';
@@ -24,7 +24,7 @@ const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 export async function handleConnect(
   ctx: ListenerContext,
   resolver: TargetResolver,
-  connections: TlsConnections,
+  connections: TlsHttpConnections,
   serve: HttpServe,
   req: H1Request,
   socket: Socket,
@@ -70,7 +70,7 @@ export async function handleConnect(
     return;
   }
   const destination = { target, upstream, ...(name === undefined ? {} : { servername: name }) };
-  await connections.handle(socket, destination, connections.serveHttp(serve, destination));
+  await connections.handle(socket, destination, serve);
 }
 
 function needsNothingFromTheStream(decision: ConnectionDecision): boolean {

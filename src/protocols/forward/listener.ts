@@ -5,7 +5,7 @@
 import { DEFAULT_FORWARD_OPTIONS } from '../../config/load.js';
 import type { ListenerContext, RunningListener } from '../context.js';
 import { startHttpListener, type HttpServe } from '../http/listener.js';
-import { TlsConnections } from '../tls/listener-front.js';
+import { TlsHttpConnections } from '../http/tls-front.js';
 import { createAbsoluteRequests, type AbsoluteRequests } from './absolute-request.js';
 import { handleConnect } from './connect.js';
 import { TargetResolver } from './resolve.js';
@@ -16,7 +16,7 @@ export async function startForwardListener(ctx: ListenerContext): Promise<Runnin
   if (options.allowUnselectedClients)
     ctx.log.warn('forward listener relays for clients that no policy selects for egress (forward.allowUnselectedClients: true): anyone who can reach it can use it');
   const resolver = new TargetResolver(options);
-  const connections = new TlsConnections(ctx);
+  const connections = new TlsHttpConnections(ctx);
   // The HTTP machinery hands its `serve` (and tracker) to the front with every accepted socket; the proxy's own
   // handlers only ever run for sockets that were accepted, so it is set by then.
   let serve: HttpServe | undefined;

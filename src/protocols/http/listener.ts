@@ -56,7 +56,7 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
   const { config } = ctx;
   // The TLS machinery (ClientHello parsing, termination, splicing) is loaded only for listeners that use it.
   const tlsFront = config.tls !== undefined || config.protocol === 'tls';
-  const front = parts?.front ?? (tlsFront ? (await import('../tls/listener-front.js')).createTlsFront(ctx) : cleartextFront(ctx));
+  const front = parts?.front ?? (tlsFront ? (await import('./tls-front.js')).createTlsFront(ctx) : cleartextFront(ctx));
   // Forward listeners have no upstream of their own: each connection is routed to its target.
   // Both sides share it: one pool of connections (and one connection limit) per upstream.
   const upstream = config.upstream === undefined ? undefined : createListenerUpstream(config);

@@ -8,7 +8,7 @@ import { checkFrame, readRequestHeader, type KafkaRequestHeader } from './header
 import { KafkaReader } from './reader.js';
 import { messagePlan, type FieldPlan } from './schema.js';
 import { walkStruct, type SchemaVisitor } from './schema-walk.js';
-import { DEFAULT_KAFKA_REQUEST_LIMITS, type KafkaRequestLimits } from './request-limits.js';
+import { DEFAULT_KAFKA_REQUEST_LIMITS, type KafkaRequestLimits } from '../../config/kafka-request-limits.js';
 
 const PRODUCE = 0;
 const FETCH = 1;

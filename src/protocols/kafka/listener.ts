@@ -113,7 +113,7 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
         const nodesClosed = directory.close();
         for (const c of connections) c.drain();
         await tracker.shutdown(SHUTDOWN_GRACE_MS);
-        await Promise.all([mainClosed, nodesClosed, tls?.close()]);
+        await Promise.all([mainClosed, nodesClosed]);
       })()),
   };
 }

@@ -7,7 +7,7 @@
 // Memory: a value spanning reads (at most a 32 KiB string) plus that copy, O(topics + partitions).
 import { KafkaDecodeError, KafkaLimitError } from './errors.js';
 import { EntryCounter } from './facts.js';
-import type { KafkaRequestLimits } from './request-limits.js';
+import type { KafkaRequestLimits } from '../../config/kafka-request-limits.js';
 import { requestHeaderVersion, writeRequestHeader, type KafkaRequestHeader } from './header.js';
 import { messagePlan, type FieldPlan, type StructPlan } from './schema.js';
 import { KafkaWriter } from './writer.js';

@@ -33,7 +33,7 @@ import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, enco
 import { buildDenyResponse, buildResponseBody, TOPIC_AUTHORIZATION_FAILED } from './deny.js';
 import { KafkaDecodeError } from './errors.js';
 import { exceededLimit, extractPolicyFacts, type KafkaPolicyFacts } from './facts.js';
-import type { KafkaRequestLimits } from './request-limits.js';
+import type { KafkaRequestLimits } from '../../config/kafka-request-limits.js';
 import { KafkaFrameReader } from './frame-reader.js';
 import { ProduceScanner } from './produce-scanner.js';
 import { withoutFetchSession } from './proxy-fetch-sessions.js';

@@ -1,12 +1,12 @@
 // The proxy's connection to a broker. In plaintext, reads go into a reusable buffer (net's `onread`, see
 // read-buffer.ts). With `originatingTLS` the proxy is a TLS client that trusts only the secret's CA and checks the
 // broker's certificate against the host it connects to — the address the broker advertises, or the listener's
-// `upstream` for the bootstrap broker — as the HTTP side does (../tls/originate.ts). A failed verification closes
-// the client's connection; there is no fallback to plaintext.
+// `upstream` for the bootstrap broker — as the HTTP side does (../http/terminated-upstreams.ts). A failed
+// verification closes the client's connection; there is no fallback to plaintext.
 import { connect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { TlsSecretRef } from '../../policy/types.js';
-import type { CertStore } from '../tls/cert-store.js';
+import type { CertStore } from '../../secrets/store.js';
 import type { HostPort } from './proxy-brokers.js';
 import { AdaptiveReadBuffer } from './read-buffer.js';
 

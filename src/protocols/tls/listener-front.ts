@@ -4,8 +4,8 @@
 //   - denied (no rule, or serverNames that do not cover the SNI): reset, no bytes written;
 //   - allowed without `terminatingTLS` (tls listeners, tunnels): the raw stream is spliced to the upstream;
 //   - allowed with `terminatingTLS` (or on an `http` or `kafka` listener, with the listener's certificate): the
-//     handshake is completed here and the decrypted socket is served — as HTTP/1.1 or HTTP/2 by ALPN, or as
-//     Kafka — so L7 rules apply.
+//     handshake is completed here and the decrypted socket is handed to the listener, which serves it — as
+//     HTTP/1.1 or HTTP/2 by ALPN (../http/tls-front.ts), or as Kafka — so L7 rules apply.
 // With client certificates (`tls.clientCA`) the identity is part of the decision, so the handshake comes first,
 // with the listener's certificate, and the verified certificate's names select the source endpoint.
 import type { Socket } from 'node:net';
@@ -15,12 +15,9 @@ import type { ListenerTlsOptions } from '../../config/types.js';
 import type { ConnectionDecision, TlsSecretRef, Verdict } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
 import { ConnectionPolicy, decideConnection, listenerDirection, recordConnection, unmapAddress, type FlowParties, type ForwardTarget } from '../connection-policy.js';
-import type { HttpFront, HttpServe } from '../http/listener.js';
-import { routeConnection } from '../http/upstream.js';
 import { ClientHelloError, peekClientHello, type PeekedClientHello } from './client-hello.js';
 import { spliceToUpstream } from './listener-passthrough.js';
 import { tunnelIdle } from '../splice.js';
-import { UpstreamRoutes, type OriginTarget } from './originate.js';
 import { verifiedPeerNames } from './peer-identity.js';
 import { TlsTerminator } from './terminate.js';
 
@@ -49,7 +46,6 @@ export interface TlsDestination {
 export class TlsConnections {
   private readonly options: ListenerTlsOptions;
   private readonly terminator: TlsTerminator;
-  private readonly routes: UpstreamRoutes;
   /** `http` and `kafka` listeners terminate every connection: with the policy's secret, else their own. */
   private readonly terminatesAll: boolean;
 
@@ -63,7 +59,6 @@ export class TlsConnections {
       throw new Error(`listener ${config.name}: tls.secret (the listener's certificate) is required ${this.terminatesAll ? `to terminate TLS on a ${config.protocol} listener` : 'to verify client certificates'}`);
     }
     this.terminator = new TlsTerminator(ctx.certs, this.options.handshakeTimeoutMs, ctx.tlsTicketKeys);
-    this.routes = new UpstreamRoutes(ctx.certs, config.http);
   }
 
   /**
@@ -116,41 +111,8 @@ export class TlsConnections {
     serve({ raw, tlsSocket, conn, decision });
   }
 
-  /** Serves a terminated connection as HTTP (by ALPN), routed upstream as the decision says. */
-  serveHttp(serve: HttpServe, destination: TlsDestination): (terminated: TerminatedConnection) => void {
-    return ({ raw, tlsSocket, conn, decision }) => {
-      serve.tracker.markManaged(raw);
-      const { config } = this.ctx;
-      const origination = decision.originatingTLS;
-      const h2 = tlsSocket.alpnProtocol === 'h2';
-      // An http listener without originatingTLS keeps its own upstream (and upstreamProtocol).
-      if (config.protocol !== 'http' || origination !== undefined) {
-        const { upstream } = destination;
-        const target: OriginTarget = {
-          host: upstream.host,
-          port: upstream.port,
-          // A forward proxy does not know its destinations: HTTP/2 clients get HTTP/2 upstream, as they asked.
-          http2: config.protocol === 'forward' ? h2 : config.upstreamProtocol !== 'http1',
-          ...(origination !== undefined ? { tls: { secret: origination, servername: conn.sni ?? destination.servername ?? upstream.host } } : {}),
-        };
-        let acquired;
-        try {
-          acquired = this.routes.acquire(target);
-        } catch (err) {
-          return this.fail(conn, 'ERROR', `originating TLS with secret ${origination?.namespace}/${origination?.name} is not possible: ${(err as Error).message}`, raw, decision);
-        }
-        routeConnection(tlsSocket, acquired.upstream);
-        tlsSocket.once('close', acquired.release);
-      }
-      serve(tlsSocket, h2 ? 'h2' : 'h1');
-    };
-  }
-
-  close(): Promise<void> {
-    return this.routes.close();
-  }
-
-  private fail(parties: FlowParties, verdict: Verdict, info: string, socket: Socket, decision?: ConnectionDecision): void {
+  /** Records why `socket`'s connection ends here, and resets it. */
+  fail(parties: FlowParties, verdict: Verdict, info: string, socket: Socket, decision?: ConnectionDecision): void {
     recordConnection(this.ctx, parties, verdict, info, decision);
     if (verdict === 'DROPPED') this.ctx.metrics.drop('INVALID_TLS_CLIENT_HELLO', 'TCP');
     if (!socket.destroyed) socket.resetAndDestroy();
@@ -171,21 +133,6 @@ export class TlsConnections {
       return undefined;
     }
   }
-}
-
-/** The front of `tls` listeners and `http` listeners with `tls:`: every connection is TLS to the listener's upstream. */
-export function createTlsFront(ctx: ListenerContext): HttpFront {
-  const upstream = ctx.config.upstream;
-  if (upstream === undefined) throw new Error(`listener ${ctx.config.name}: needs an upstream`);
-  const connections = new TlsConnections(ctx);
-  return {
-    accept(raw, serve) {
-      serve.tracker.add(raw);
-      serve.tracker.markPending(raw);
-      void connections.handle(raw, { upstream }, connections.serveHttp(serve, { upstream }));
-    },
-    close: () => connections.close(),
-  };
 }
 
 /** Source and destination of a connection that has no decision yet (malformed hello, failed handshake). */

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { TlsSecretRef } from '../../policy/types.js';
-import type { CertStore } from './cert-store.js';
+import type { CertStore } from '../../secrets/store.js';
 import { tlsSocketParent } from '../node-internals.js';
 
 export type ClientCertificateMode = 'none' | 'request' | 'require';

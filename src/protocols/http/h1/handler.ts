@@ -16,7 +16,7 @@ import type { H1Response } from './response.js';
 import { ACCESS_DENIED_REPLY, refusedRequest, sendLocalReply, writeRawReply } from '../local-reply.js';
 import { HttpExchange, recordRejectedRequest } from '../request-policy.js';
 import { connectionUpstreamOf, type UpstreamClient } from '../upstream.js';
-import { MISDIRECTED_REPLY, misdirectedRequest } from '../../tls/terminate-authority.js';
+import { MISDIRECTED_REPLY, misdirectedRequest } from '../misdirected-request.js';
 
 /**
  * Forward-proxy listeners: requests on sockets that no connection policy admitted (the proxy's own clients, whose

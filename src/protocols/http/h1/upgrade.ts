@@ -24,7 +24,7 @@ import {
 } from '../local-reply.js';
 import { HttpExchange, recordRejectedRequest } from '../request-policy.js';
 import { upstreamFailure, type UpstreamClient } from '../upstream.js';
-import { MISDIRECTED_REPLY, misdirectedRequest } from '../../tls/terminate-authority.js';
+import { MISDIRECTED_REPLY, misdirectedRequest } from '../misdirected-request.js';
 import { splice, tunnelIdle, type TunnelIdle } from '../../splice.js';
 
 /** A body on an upgrade request would be read by the upstream as the new protocol's first bytes: ambiguous. */

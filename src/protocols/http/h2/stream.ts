@@ -15,7 +15,7 @@ import { normalizePath, PathError } from '../path.js';
 import { fieldWithBadValue, isKnownMethod, isValidAuthority } from '../request-fields.js';
 import { HttpExchange, recordRejectedRequest } from '../request-policy.js';
 import type { UpstreamClient } from '../upstream.js';
-import { MISDIRECTED_REPLY, misdirectedRequest } from '../../tls/terminate-authority.js';
+import { MISDIRECTED_REPLY, misdirectedRequest } from '../misdirected-request.js';
 
 export interface H2StreamScope {
   readonly ctx: ListenerContext;

@@ -1,5 +1,5 @@
-// The Kafka per-request work limits and their defaults, apart from the codec: config loading needs the defaults
-// for every config, and should not load the Kafka message schemas (and their tables) for listeners that are not Kafka.
+// The Kafka per-request work limits and their defaults. They live with the config, which needs the defaults for
+// every config file, so that loading one imports no protocol code (and no Kafka message schemas and their tables).
 
 /**
  * Bounds on the work one request may ask for, checked as each array's length is read, before any element is:

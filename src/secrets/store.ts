@@ -8,8 +8,8 @@ import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import type { TlsSecretRef } from '../../policy/types.js';
-import { FolderWatchers, watchFolder, watchPath, type WatchTargets } from '../../config/folder-watchers.js';
+import type { TlsSecretRef } from '../policy/types.js';
+import { FolderWatchers, watchFolder, watchPath, type WatchTargets } from '../config/folder-watchers.js';
 import { DEFAULT_ITEMS, SecretNameError, checkItemName, checkSecretName, secretLabel } from './secret-path.js';
 
 /** A secret that cannot be used; `message` is what an operator needs (Cilium's wording where Cilium has one). */

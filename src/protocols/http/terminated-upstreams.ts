@@ -9,8 +9,8 @@
 import type tls from 'node:tls';
 import type { HttpLimits } from '../../config/types.js';
 import type { TlsSecretRef } from '../../policy/types.js';
-import { closeUpstream as closeClient, h2Upstream, http1Upstream, type ConnectionUpstream } from '../http/upstream.js';
-import type { CertStore } from './cert-store.js';
+import { closeUpstream as closeClient, h2Upstream, http1Upstream, type ConnectionUpstream } from './upstream.js';
+import type { CertStore } from '../../secrets/store.js';
 
 export interface OriginTarget {
   /** Address (or host name) connected to. */

@@ -4,7 +4,7 @@
 // `421 Misdirected Request` (RFC 9110 §15.5.20, RFC 9113 §9.1.2) instead of being routed.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { refusedRequest, type LocalReply } from '../http/local-reply.js';
+import { refusedRequest, type LocalReply } from './local-reply.js';
 
 export const MISDIRECTED_REPLY: LocalReply = refusedRequest(421, 'Misdirected Request');
 
