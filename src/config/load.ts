@@ -1,4 +1,4 @@
-// Loads and validates `portcullis.yaml` (the contract in DESIGN.md "Runtime configuration").
+// Loads and validates `portcullis.yaml` (the contract in README.md "Configuration").
 // Every problem is reported with file, line, column and field; unknown fields are errors, not ignored.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';

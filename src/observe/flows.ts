@@ -51,8 +51,7 @@ export interface RunningFlowRecorder extends FlowRecorder {
 }
 
 /** Writes are batched up to this size before a syscall, unless the flush interval passes first: each write is a
- * round trip through the libuv thread pool, and the kernel's cost per byte falls with the write's size (on Linux
- * 64 KiB writes cost about twice the CPU of 256 KiB ones, and three times that of 1 MiB ones). */
+ * round trip through the libuv thread pool, and the kernel's cost per byte falls with the write's size. */
 const MIN_WRITE_BYTES = 256 * 1024;
 /** Largest single write (SonicBoom's default of 16 KiB would be below MIN_WRITE_BYTES). */
 const MAX_WRITE_BYTES = 4 * MIN_WRITE_BYTES;

@@ -83,7 +83,7 @@ test('request and response frames round-trip with their headers', () => {
 });
 
 test('hand-checked wire bytes: kcat ApiVersions v3 header and a Metadata v4 body', () => {
-  // From kafka-wire-notes §3b: key 18, v3, corr 1, client "empire-hq", no tags; v3 body: two compact strings + tags.
+  // kcat's first request: key 18, v3, corr 1, client "empire-hq", no tags; v3 body: two compact strings + tags.
   const hex = (s: string): string => Buffer.from(s).toString('hex');
   const payload = Buffer.from('00120003000000010009' + hex('empire-hq') + '00' + '08' + hex('rdkafka') + '06' + hex('2.0.2') + '00', 'hex');
   const frame = Buffer.concat([Buffer.alloc(4), payload]);

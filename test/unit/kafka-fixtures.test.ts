@@ -1,6 +1,6 @@
 // Frames captured from kafkajs and kcat (test/fixtures/kafka): every one decodes fully, re-encodes to
-// the same bytes, and yields the facts policy needs. Versions and headers are checked against what
-// reference/kafka-wire-notes.md §3 observed for these clients.
+// the same bytes, and yields the facts policy needs. Versions and headers are checked against what these
+// clients were observed to send.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeRequest, encodeRequest, extractPolicyFacts } from '../../src/protocols/kafka/index.js';

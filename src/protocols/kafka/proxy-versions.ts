@@ -7,7 +7,7 @@
 //
 // Topic ids: policy names topics, and a request that carries only ids (Fetch v13+, Produce v13+,
 // OffsetCommit/OffsetFetch v10+, ...) gives the policy nothing to match a `topic` rule against. Of the
-// two ways out (kafka-wire-notes §3c) the proxy clamps: ApiVersions answers never offer those versions,
+// two ways out (clamp the versions, or learn id→name from Metadata) the proxy clamps: ApiVersions answers never offer those versions,
 // so clients use the name-based versions every broker still serves, and there is no id→name map that
 // could go stale between a Metadata response and the next Fetch. Versions that carry a name next to the
 // id (Metadata v10+, DeleteTopics v6+) stay: their topics are checked by name, and a request that leaves
