@@ -3,7 +3,7 @@
 // (test/helpers/kafka-fake-broker.ts), then get the codec's deny responses and must report the
 // authorization errors the wire notes (§4c) observed from real brokers.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { KafkaPolicyFacts } from '../../src/protocols/kafka/index.js';
 import { kafkajsConsume, kafkajsProduce, runKcat } from '../helpers/kafka-clients.js';
 import { KafkaFakeBroker } from '../helpers/kafka-fake-broker.js';

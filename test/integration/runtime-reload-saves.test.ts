@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Pool } from 'undici';
 import { packageFile } from '../../src/package-root.js';
 import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionDecision, Verdict } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
 import { flowPeers, recordConnection, unmapAddress, type FlowParties } from '../connection-policy.js';
-import type { HttpServe } from '../http/listener.js';
+import type { HttpServe } from '../http/front.js';
 import type { TlsHttpConnections } from '../http/tls-front.js';
 import type { H1Request } from '../http/h1/request.js';
 import { ACCESS_DENIED_REPLY, refusedRequest, writeRawReply } from '../http/local-reply.js';

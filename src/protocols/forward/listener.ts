@@ -4,7 +4,8 @@
 // served by the same HTTP machinery as reverse-proxy listeners, routed to the address that was decided.
 import { DEFAULT_FORWARD_OPTIONS } from '../../config/load.js';
 import type { ListenerContext, RunningListener } from '../context.js';
-import { startHttpListener, type HttpServe } from '../http/listener.js';
+import type { HttpServe } from '../http/front.js';
+import { startHttpListener } from '../http/listener.js';
 import { TlsHttpConnections } from '../http/tls-front.js';
 import { createAbsoluteRequests, type AbsoluteRequests } from './absolute-request.js';
 import { handleConnect } from './connect.js';

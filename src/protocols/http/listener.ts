@@ -4,41 +4,15 @@
 // a TLS front decides and terminates connections first and serves the decrypted ones (h1 or h2 by ALPN).
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { ListenerContext, RunningListener } from '../context.js';
-import { ConnectionPolicy } from '../connection-policy.js';
 import { ConnectionTracker } from '../connections.js';
 import { createH2Handler } from './h2/handler.js';
 import { createHttp1Server, type ProxyRequestHandlers } from './h1/handler.js';
 import { sniffProtocol } from './sniff.js';
+import { cleartextFront, type HttpFront } from './front.js';
 import { closeUpstream, createListenerUpstream } from './upstream.js';
 
 /** How long shutdown waits for in-flight exchanges before destroying what is left. */
 const SHUTDOWN_GRACE_MS = 10_000;
-
-/** Serves HTTP on an admitted socket: HTTP/1.x, HTTP/2, or a cleartext socket whose first bytes tell. */
-export interface HttpServe {
-  (socket: Socket, protocol: 'h1' | 'h2' | 'sniff'): void;
-  /** The listener's connections: fronts add sockets when they accept them. */
-  readonly tracker: ConnectionTracker;
-}
-
-/** What a listener does with an accepted socket before HTTP is served on it (admission, TLS). */
-export interface HttpFront {
-  /** Takes ownership of a new socket; admitted ones are passed to `serve`. */
-  accept(socket: Socket, serve: HttpServe): void;
-  close(): Promise<void>;
-}
-
-/** Cleartext: admitted at L3/L4 before a byte is read, then sniffed. */
-function cleartextFront(ctx: ListenerContext): HttpFront {
-  return {
-    accept(socket, serve) {
-      if (ConnectionPolicy.admit(ctx, socket) === undefined) return;
-      serve.tracker.add(socket);
-      serve(socket, 'sniff');
-    },
-    close: async () => {},
-  };
-}
 
 /** An error listener shared by every socket (`this`), not a closure per connection. */
 function destroySocket(this: Socket): void {

@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import type { ListenerContext } from '../context.js';
 import { TlsConnections, type TerminatedConnection, type TlsDestination } from '../tls/listener-front.js';
-import type { HttpFront, HttpServe } from './listener.js';
+import type { HttpFront, HttpServe } from './front.js';
 import { UpstreamRoutes, type OriginTarget } from './terminated-upstreams.js';
 import { routeConnection } from './upstream.js';
 

@@ -93,7 +93,6 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
   private decoder: ChunkedDecoder | undefined;
   /** The body is being delivered (to the sink, or dropped after `discard`). */
   private flowing = false;
-  private discarding = false;
   private processing = false;
   /** Body bytes are being handed to the sink (which may resume the flow from inside). */
   private delivering = false;
@@ -157,7 +156,6 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
   discard(): void {
     if (this.req === undefined || this.req.complete) return;
     this.req.sink = undefined;
-    this.discarding = true;
     this.flow();
   }
 
@@ -235,7 +233,6 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
     else {
       this.state = State.Body;
       this.flowing = false;
-      this.discarding = false;
       this.requestStartedAt = this.lastActivity = performance.now();
       if (framing.bodyLength === 'chunked') this.decoder = new ChunkedDecoder(limits.maxHeaderBytes, limits.maxHeaderCount);
       else this.bodyRemaining = framing.bodyLength;
@@ -280,7 +277,6 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
     req.complete = true;
     req.trailers = this.decoder?.trailers ?? [];
     this.decoder = undefined;
-    this.discarding = false;
     // The response was complete first (the rest of the body was dropped): ready for the next request.
     if (this.res === undefined) return this.nextRequest();
     this.state = State.Await;
