@@ -5,14 +5,11 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { ListenerContext, RunningListener } from '../context.js';
 import { ConnectionPolicy } from '../connection-policy.js';
-import { ConnectionTracker } from '../connections.js';
+import { ConnectionTracker, SHUTDOWN_GRACE_MS } from '../connections.js';
 import { createH2Handler } from './h2/handler.js';
 import { createHttp1Server, type ProxyRequestHandlers } from './h1/handler.js';
 import { sniffProtocol } from './sniff.js';
 import { closeUpstream, createListenerUpstream } from './upstream.js';
-
-/** How long shutdown waits for in-flight exchanges before destroying what is left. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Serves HTTP on an admitted socket: HTTP/1.x, HTTP/2, or a cleartext socket whose first bytes tell. */
 export interface HttpServe {
