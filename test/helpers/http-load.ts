@@ -73,5 +73,5 @@ export async function startCountingUpstream(protocol: 'http1' | 'h2c', maxConcur
 
 /** Whether `condition` held within `ms`: waitUntil for the workers tests that assert on it (new tests use waitUntil). */
 export async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-  return waitUntil('', condition, ms).then(() => true, () => false);
+  return waitUntil('the condition', condition, ms).then(() => true, () => false);
 }
