@@ -13,6 +13,12 @@ import type { ListenerContext } from './context.js';
  */
 export const FIRST_REQUEST_GRACE_MS = 1000;
 
+/**
+ * How long a listener's shutdown lets in-flight work finish (HTTP/1.1 exchanges, Kafka responses still owed,
+ * HTTP/2 streams after GOAWAY) before destroying what is left.
+ */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
 /** A burst of refused connections logs one line per listener this often; the drop metric counts every one. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 

@@ -58,13 +58,3 @@ function oneConnection(port: number, localAddress: string, request: Buffer, answ
     });
   });
 }
-
-/** Polls `condition` every 20 ms until it holds or `ms` pass. */
-export async function eventually(condition: () => boolean, ms = 3000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
-}

@@ -3,6 +3,7 @@
 // records every frame the peer sends. HPACK: literal fields without indexing and without Huffman coding,
 // which every decoder must accept (RFC 7541 §6.2.2).
 import net from 'node:net';
+import { waitUntil } from './wait.js';
 
 export const FrameType = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
 export const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8 } as const;
@@ -136,11 +137,7 @@ export class RawH2Client {
 
   /** Resolves when the server has closed the connection (or rejects after `ms`). */
   async waitClosed(ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error('connection still open');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitUntil('the server to close the connection', () => this.closed, ms, 10);
   }
 
   goaway(): Frame | undefined {

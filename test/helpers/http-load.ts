@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+import { waitUntil } from './wait.js';
 
 export interface CountingUpstream {
   readonly port: number;
@@ -70,12 +71,7 @@ export async function startCountingUpstream(protocol: 'http1' | 'h2c', maxConcur
   };
 }
 
-/** Polls `condition` every 20 ms until it holds or `ms` passed; returns whether it held. */
+/** Whether `condition` held within `ms`: waitUntil for the workers tests that assert on it (new tests use waitUntil). */
 export async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
+  return waitUntil('the condition', condition, ms).then(() => true, () => false);
 }

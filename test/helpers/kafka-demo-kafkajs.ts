@@ -43,12 +43,3 @@ export async function startRecordingConsumer(
   });
   return rc;
 }
-
-/** Polls `condition` every 50 ms; rejects with `what` after `timeoutMs`. */
-export async function waitUntil(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -6,8 +6,8 @@ import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { packageFile } from '../../src/package-root.js';
+import { waitUntil } from './wait.js';
 
 export interface ProxyProcess {
   readonly pid: number;
@@ -101,13 +101,12 @@ export async function startProxyProcess(
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  let address: string | undefined;
   // With workers, the proxy is up once the primary says every worker serves.
   const up = (): boolean => (o.workers ?? 1) === 1 || stderr.includes('"msg":"every worker is serving"');
-  for (let i = 0; i < 600 && (address === undefined || !up()) && !exited(); i++) {
-    await sleep(25);
-    address = /"address":"([\d.]+:\d+)".*"msg":"listening"/.exec(stderr)?.[1];
-  }
+  const listening = (): string | undefined => /"address":"([\d.]+:\d+)".*"msg":"listening"/.exec(stderr)?.[1];
+  // Not serving in time is reported below as a ProxyStartFailure, with the proxy's stderr.
+  await waitUntil('the proxy to serve or exit', () => (listening() !== undefined && up()) || exited(), 15_000, 25).catch(() => undefined);
+  const address = listening();
   if (address === undefined || !up()) {
     await close();
     throw new ProxyStartFailure(dir, stderr, exit);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from '../../src/observe/logger.js';
 import { startPortcullis, type Portcullis } from '../../src/runtime/server.js';
+import { waitUntil } from './wait.js';
 
 export interface RuntimeOptions {
   /** Root of the secret store (none when no listener or policy needs one). */
@@ -94,12 +95,11 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
         .map((l) => JSON.parse(l) as FlowRecord);
     },
     async waitForFlows(predicate, count = 1) {
-      const deadline = Date.now() + 2000;
-      for (;;) {
-        const matching = (await runtime.flows()).map((r) => r.flow).filter(predicate);
-        if (matching.length >= count || Date.now() >= deadline) return matching;
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      const matching = async () => (await runtime.flows()).map((r) => r.flow).filter(predicate);
+      return waitUntil(`${count} matching flows`, async () => {
+        const found = await matching();
+        return found.length >= count && found;
+      }, 2000, 25).catch(matching);
     },
     setPolicy(file, yaml) {
       writeFileSync(join(policies, file), yaml);

@@ -5,11 +5,11 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { packageFile, packageRoot } from '../../src/package-root.js';
 import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';
 import { cli, curl, starWarsConfig, TIEFIGHTER } from '../helpers/runtime-fixture.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('portcullis check', () => {
   test('the repo config and its policies are valid', async () => {
@@ -207,14 +207,14 @@ describe('portcullis run', () => {
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     try {
-      for (let i = 0; i < 100 && !stderr.includes('"listening"'); i++) await sleep(50);
+      await waitUntil('the listening line', () => stderr.includes('"listening"'));
       const address = /"address":"([\d.]+:\d+)"/.exec(stderr)?.[1];
       assert.ok(address, stderr);
       const url = `http://${address}`;
       assert.equal((await curl(['--interface', TIEFIGHTER, '-XPUT', `${url}/v1/exhaust-port`])).stdout.split('\n')[0], 'Panic: deathstar exploded');
       copyFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_l7_policy.yaml'), join(dir, 'policies', 'p.yaml'));
       child.kill('SIGHUP');
-      for (let i = 0; i < 100 && !stderr.includes('reloaded'); i++) await sleep(50);
+      await waitUntil('the reloaded line', () => stderr.includes('reloaded'));
       assert.equal((await curl(['--interface', TIEFIGHTER, '-XPUT', `${url}/v1/exhaust-port`])).stdout, 'Access denied\r\n');
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');

@@ -7,12 +7,13 @@ import net from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
 import { encodeRequest } from '../../src/protocols/kafka/index.js';
-import { connectionBurst, eventually } from '../helpers/connection-burst.js';
+import { connectionBurst } from '../helpers/connection-burst.js';
 import { rawExchange } from '../helpers/http-raw-client.js';
 import { startProxy, TIEFIGHTER, XWING, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
 import { EMPIRE, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 import { API_VERSIONS } from '../helpers/kafka-proxy-requests.js';
 import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** Every endpoint may reach the deathstar on port 80: the caps, not policy, decide here. */
 const EVERYONE = `apiVersion: cilium.io/v2
@@ -61,7 +62,7 @@ describe('http listener: connection caps', { timeout: 30_000 }, () => {
     assert.ok((await slowestRequest(proxy.port, XWING, 10)) < 500);
     await burst.close();
     const fixture = proxy;
-    assert.ok(await eventually(() => fixture.metrics.of('connectionClosed').length >= 30), 'the proxy saw the connections close');
+    await waitUntil('the proxy to see the 30 connections close', () => fixture.metrics.of('connectionClosed').length >= 30, 3000);
     const again = await connectionBurst(proxy.port, TIEFIGHTER, 20, GET, httpAnswered);
     assert.equal(again.served.length, 20, 'closed connections make room for new ones');
     await again.close();
@@ -111,7 +112,7 @@ describe('http listener: connection caps', { timeout: 30_000 }, () => {
     assert.equal(drops(proxy.metrics.of('drop'), 'LISTENER_CONNECTION_LIMIT'), 6);
     await burst.close();
     const fixture = proxy;
-    assert.ok(await eventually(() => fixture.metrics.of('connectionClosed').length >= 10));
+    await waitUntil('the proxy to see the 10 connections close', () => fixture.metrics.of('connectionClosed').length >= 10, 3000);
     assert.ok((await slowestRequest(proxy.port, XWING, 3)) < 500);
   });
 });
@@ -141,7 +142,7 @@ describe('kafka listener: connection caps', { timeout: 30_000 }, () => {
     assert.equal(other.served.length, 5);
     assert.ok(performance.now() - started < 500);
     await Promise.all([burst.close(), other.close()]);
-    assert.ok(await eventually(() => proxy.metrics.of('connectionClosed').length >= 25));
+    await waitUntil('the proxy to see the 25 connections close', () => proxy.metrics.of('connectionClosed').length >= 25, 3000);
     const again = await connectionBurst(proxy.port, EMPIRE.hq, 20, apiVersions, kafkaAnswered);
     assert.equal(again.served.length, 20);
     await again.close();

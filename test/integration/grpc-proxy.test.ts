@@ -7,14 +7,7 @@ import grpc from '@grpc/grpc-js';
 import type { ClientDuplexStream, ClientReadableStream, ClientWritableStream, Metadata } from '@grpc/grpc-js';
 import { echoClient, sha256, startEchoServer, unary, type EchoClient, type EchoServer } from '../helpers/h2-grpc-echo.js';
 import { BACKEND, CLIENT, clientPolicy, startH2Proxy, STRANGER, type H2Proxy } from '../helpers/h2-proxy-fixture.js';
-
-const waitFor = async (cond: () => boolean, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+import { waitUntil } from '../helpers/wait.js';
 
 describe('gRPC pass-through (h2c upstream, no policy)', () => {
   let echo: EchoServer;
@@ -123,7 +116,7 @@ describe('gRPC pass-through (h2c upstream, no policy)', () => {
     const before = echo.cancelled.length;
     const r = await unary(client, 'Hang', Buffer.from('wait'), new grpc.Metadata(), { deadline: Date.now() + 300 });
     assert.equal(r.error?.code, grpc.status.DEADLINE_EXCEEDED);
-    await waitFor(() => echo.cancelled.length > before);
+    await waitUntil('the cancellation at the upstream', () => echo.cancelled.length > before, 3000);
     assert.equal(echo.cancelled.at(-1), 'Hang');
   });
 
@@ -137,7 +130,7 @@ describe('gRPC pass-through (h2c upstream, no policy)', () => {
     const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
     call.cancel();
     assert.equal((await status).code, grpc.status.CANCELLED);
-    await waitFor(() => echo.cancelled.length > before);
+    await waitUntil('the cancellation at the upstream', () => echo.cancelled.length > before, 3000);
     assert.equal(echo.cancelled.at(-1), 'Chat');
   });
 
@@ -148,7 +141,7 @@ describe('gRPC pass-through (h2c upstream, no policy)', () => {
     const c = echoClient(CLIENT, p.host, p.port);
     try {
       const pending = unary(c, 'Hang', Buffer.from('x'));
-      await waitFor(() => doomedEcho.lastMetadata !== undefined);
+      await waitUntil('the call at the upstream', () => doomedEcho.lastMetadata !== undefined, 3000);
       doomedEcho.kill();
       const r = await pending;
       assert.ok(r.error, 'the call fails');

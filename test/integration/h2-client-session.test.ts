@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { startDoorServer } from '../../src/demo/cloudcity/door-server.js';
 import { ErrorCode, Flag, FrameType, Setting, frame } from '../../src/protocols/http/h2/wire/frames.js';
@@ -13,6 +14,7 @@ import {
   HOST, closedPort, connect, field, requestHeaders, selfSigned, send, sessionClosed, sha256, startServer, startTap, type TestServer,
 } from '../helpers/h2-client-fixtures.js';
 import { RawH2Server } from '../helpers/h2-client-raw-server.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const PRINTABLE = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('');
 const HUFFMAN_VALUE = `${PRINTABLE} ${'content delivered over http two '.repeat(8)}`;
@@ -178,7 +180,7 @@ describe('against a node:http2 server', () => {
     const session = connect(srv.port);
     try {
       const { stream, reply } = send(session, requestHeaders('/hold-reset'));
-      while (!held.has('/hold-reset')) await new Promise((r) => setTimeout(r, 5));
+      await waitUntil('the server to hold /hold-reset', () => held.has('/hold-reset'));
       stream.reset(ErrorCode.CANCEL);
       assert.equal(stream.closed, true);
       const r = await reply;
@@ -195,7 +197,7 @@ describe('against a node:http2 server', () => {
     const session = connect(srv.port);
     const closed = sessionClosed(session);
     const sends = ['/g1', '/g3', '/g5'].map((p) => send(session, requestHeaders(p)));
-    while (!['/g1', '/g3', '/g5'].every((p) => held.has(p))) await new Promise((r) => setTimeout(r, 5));
+    await waitUntil('the server to hold /g1, /g3 and /g5', () => ['/g1', '/g3', '/g5'].every((p) => held.has(p)));
     const goaway = new Promise<unknown[]>((resolve) => session.once('goaway', (...args: unknown[]) => resolve(args)));
     held.get('/g1')!.session!.goaway(http2.constants.NGHTTP2_NO_ERROR, 3);
     assert.deepEqual((await goaway).slice(0, 2), [0, 3]);
@@ -214,7 +216,7 @@ describe('against a node:http2 server', () => {
   test('close(): open streams finish, new requests throw, then the session closes', async () => {
     const session = connect(srv.port);
     const pending = send(session, requestHeaders('/hold-close'));
-    while (!held.has('/hold-close')) await new Promise((r) => setTimeout(r, 5));
+    await waitUntil('the server to hold /hold-close', () => held.has('/hold-close'));
     const closed = sessionClosed(session);
     session.close();
     assert.throws(() => send(session, requestHeaders('/echo')), { code: 'ERR_HTTP2_GOAWAY_SESSION' });
@@ -227,8 +229,7 @@ describe('against a node:http2 server', () => {
     const session = connect(srv.port);
     const closed = sessionClosed(session);
     const { reply } = send(session, requestHeaders('/hold-partial'));
-    while (!held.has('/hold-partial')) await new Promise((r) => setTimeout(r, 5));
-    const stream = held.get('/hold-partial')!;
+    const stream = await waitUntil('the server to hold /hold-partial', () => held.get('/hold-partial'));
     stream.respond({ ':status': 200 });
     stream.write('partial', () => setTimeout(() => stream.session!.destroy(), 20));
     const r = await reply;
@@ -337,10 +338,10 @@ describe('stream limits and settings from node:http2', () => {
     try {
       const body = randomBytes(200_000);
       const { reply } = send(session, requestHeaders('/upload', 'POST'), { body });
-      while (serverSession === undefined) await new Promise((r) => setTimeout(r, 5));
-      await new Promise((r) => setTimeout(r, 50));
+      const server = await waitUntil('the upload stream at the server', () => serverSession);
+      await sleep(50); // the point: nothing arrives through the zero window meanwhile
       assert.equal(received, 0, 'no DATA through a zero window');
-      serverSession.settings({ initialWindowSize: 65535 });
+      server.settings({ initialWindowSize: 65535 });
       assert.equal(field((await reply).headers, 'x-sha256'), sha256(body));
     } finally {
       session.destroy();
@@ -463,7 +464,7 @@ describe('against a hand-driven server', () => {
       await raw.until(() => raw.frames.filter((f) => f.type === FrameType.SETTINGS && f.flags & Flag.ACK).length === 2);
       raw.send(FrameType.WINDOW_UPDATE, 0, 1, Buffer.from([0, 0, 0, 100])); // -50 + 100 = 50
       await raw.until(() => raw.dataBytes(1) === 150);
-      await new Promise((r) => setTimeout(r, 30));
+      await sleep(30); // the point: no DATA beyond the window follows
       assert.equal(raw.dataBytes(1), 150);
       raw.send(FrameType.WINDOW_UPDATE, 0, 1, Buffer.from([0, 0, 0, 150]));
       const end = await raw.waitFor((f) => f.type === FrameType.DATA && (f.flags & Flag.END_STREAM) !== 0);

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { startH2EchoUpstream, type H2EchoUpstream } from '../helpers/h2-echo-upstream.js';
 import { BACKEND, CLIENT, connectFrom, startH2Proxy, STRANGER, type H2Proxy } from '../helpers/h2-proxy-fixture.js';
 import { ErrorCode, Flag, FrameType, PREFACE, RawH2Client, errorCodeOf, frame, headerBlock, requestFields, type Frame } from '../helpers/h2-raw-client.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** Another, well-behaved client gets a normal answer: the proxy survived. */
 async function servesOthers(proxy: H2Proxy): Promise<void> {
@@ -62,7 +63,7 @@ describe('HTTP/2 limits', () => {
       assert.equal(advertised.get(0x3), 10, 'SETTINGS_MAX_CONCURRENT_STREAMS');
       const seenBefore = upstream.seen.length;
       for (let i = 0; i < 10; i++) raw.headers(raw.newStreamId(), requestFields(authority, '/hang'));
-      while (upstream.seen.length < seenBefore + 10) await new Promise((r) => setTimeout(r, 10));
+      await waitUntil('the ten streams at the upstream', () => upstream.seen.length >= seenBefore + 10);
       assert.equal(raw.frames.filter((f) => f.type === FrameType.RST_STREAM || f.type === FrameType.GOAWAY).length, 0, 'ten streams are fine');
       // The 11th breaks the limit the client acknowledged: a connection error (before the acknowledgement it would be refused).
       raw.headers(raw.newStreamId(), requestFields(authority, '/hang'));
@@ -142,10 +143,11 @@ describe('HTTP/2 limits', () => {
     for (let sent = 0; sent < 64 * 1024 * 1024 && !closed; sent += batch.length) {
       if (!socket.write(batch)) await new Promise<void>((resolve) => socket.once('drain', resolve).once('close', resolve));
     }
-    const deadline = Date.now() + 5000;
-    while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    socket.destroy();
-    assert.ok(closed, 'the proxy closed the connection');
+    try {
+      await waitUntil('the proxy to close the connection', () => closed, 5000);
+    } finally {
+      socket.destroy();
+    }
     await servesOthers(proxy);
   });
 
@@ -292,9 +294,7 @@ describe('HTTP/2 idle timeouts', () => {
       // Headers without END_STREAM, then silence: a request body that never comes, an answer that never comes.
       raw.headers(id, requestFields(`${proxy.host}:${proxy.port}`, '/hang', 'POST'), false);
       assert.equal(errorCodeOf(await raw.waitFor(rstOn(id), 3000)), ErrorCode.CANCEL);
-      const deadline = Date.now() + 3000;
-      while (!upstream.resets.includes(http2.constants.NGHTTP2_CANCEL) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(upstream.resets.includes(http2.constants.NGHTTP2_CANCEL), 'the upstream stream was reset too');
+      await waitUntil('the upstream stream to be reset too', () => upstream.resets.includes(http2.constants.NGHTTP2_CANCEL), 3000);
       await servesOthers(proxy);
     } finally {
       raw.close();

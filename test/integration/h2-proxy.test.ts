@@ -8,6 +8,7 @@ import { curl } from '../helpers/http-proxy-fixture.js';
 import { startEchoUpstream, type Echo, type EchoUpstream } from '../helpers/http-echo-upstream.js';
 import { startH2EchoUpstream, type H2Echo, type H2EchoUpstream } from '../helpers/h2-echo-upstream.js';
 import { BACKEND, CLIENT, clientPolicy, connectFrom, startH2Proxy, type H2Proxy } from '../helpers/h2-proxy-fixture.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const h2curl = (url: string, ...args: string[]) => curl(['--http2-prior-knowledge', '--interface', CLIENT, '-D', '-', ...args, url]);
 
@@ -164,10 +165,9 @@ describe('HTTP/2 cancellation', () => {
     try {
       const req = session.request({ ':method': 'GET', ':path': '/hang' });
       req.on('error', () => {});
-      while (!upstream.seen.includes('/hang')) await new Promise((r) => setTimeout(r, 10));
+      await waitUntil('the request at the upstream', () => upstream.seen.includes('/hang'));
       req.close(http2.constants.NGHTTP2_STREAM_CLOSED);
-      const deadline = Date.now() + 3000;
-      while (upstream.resets.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await waitUntil('the upstream stream to be reset', () => upstream.resets.length > 0, 3000);
       assert.deepEqual(upstream.resets, [http2.constants.NGHTTP2_STREAM_CLOSED]);
     } finally {
       session.destroy();

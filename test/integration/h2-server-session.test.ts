@@ -7,8 +7,7 @@ import { test } from 'node:test';
 import { startH2EchoUpstream, type H2Echo } from '../helpers/h2-echo-upstream.js';
 import { BACKEND, CLIENT, startH2Proxy } from '../helpers/h2-proxy-fixture.js';
 import { ErrorCode, Flag, FrameType, RawH2Client, errorCodeOf, requestFields } from '../helpers/h2-raw-client.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { waitUntil } from '../helpers/wait.js';
 
 async function readResponse(req: http2.ClientHttp2Stream): Promise<{ status: number; body: Buffer }> {
   const status = new Promise<number>((resolve) => req.once('response', (h) => resolve(Number(h[':status']))));
@@ -30,7 +29,7 @@ test('shutdown: GOAWAY(NO_ERROR) names the last stream, which completes; a strea
     const first = raw.newStreamId();
     raw.headers(first, requestFields(authority, '/in-flight', 'POST'), false);
     raw.write(FrameType.DATA, 0, first, Buffer.from('part one, '));
-    while (!upstream.seen.includes('/in-flight')) await sleep(5);
+    await waitUntil('the in-flight request at the upstream', () => upstream.seen.includes('/in-flight'));
     const closing = proxy.close();
     const goaway = await raw.waitFor((f) => f.type === FrameType.GOAWAY);
     assert.equal(errorCodeOf(goaway), ErrorCode.NO_ERROR);

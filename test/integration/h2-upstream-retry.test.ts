@@ -8,6 +8,7 @@ import net from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import grpc from '@grpc/grpc-js';
 import { BACKEND, CLIENT, connectFrom, startH2Proxy, type H2Proxy } from '../helpers/h2-proxy-fixture.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -171,8 +172,9 @@ describe('HTTP/2 upstream refusals are retried once', () => {
         req.on('error', reject);
       });
       req.write('first half, ');
-      while (upstream.attempts.length === 0) await new Promise((r) => setTimeout(r, 5));
-      await new Promise((r) => setTimeout(r, 50)); // the refusal reaches the proxy, which opens the second stream
+      await waitUntil('the first half to reach the upstream', () => upstream.attempts.length > 0);
+      // The refusal reaches the proxy, which counts the retry once it has opened the second stream.
+      await waitUntil('the proxy to retry', () => proxy.metrics.of('upstreamRetry').length > 0);
       req.end('second half');
       assert.deepEqual(await answer, { status: 200, body: 'first half, second half' });
       assert.deepEqual(upstream.attempts.map((a) => [a.path, a.bytes]), [['/early', 12], ['/early', 23]]);

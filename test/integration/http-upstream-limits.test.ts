@@ -7,8 +7,9 @@ import http2 from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { Pool } from 'undici';
 import { startProxy, STAR_WARS_L4, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
-import { startCountingUpstream, waitFor, type CountingUpstream } from '../helpers/http-load.js';
+import { startCountingUpstream, type CountingUpstream } from '../helpers/http-load.js';
 import { p99LatencyMs } from '../helpers/latency.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let proxy: ProxyFixture | undefined;
 let upstream: CountingUpstream | undefined;
@@ -76,7 +77,7 @@ for (const protocol of ['h2c', 'http1'] as const) {
           stream.write('x');
         }
       }
-      assert.ok(await waitFor(() => upstream!.uploading() >= 2 * STALLED, 5000), `${upstream.uploading()} uploads reached the upstream`);
+      await waitUntil(`${2 * STALLED} uploads at the upstream`, () => upstream!.uploading() >= 2 * STALLED, 5000);
 
       const p99 = await p99LatencyMs(40, async () => {
         const res = await client.request({ path: '/other', method: 'GET' });
@@ -85,8 +86,8 @@ for (const protocol of ['h2c', 'http1'] as const) {
       assert.ok(p99 < 50, `p99 ${p99.toFixed(1)} ms beside ${2 * STALLED} stalled uploads`);
 
       // Released after the idle bound (sweeps make it up to 1¼ of it): HTTP/1.1 clients get a 408, HTTP/2 streams a reset.
-      assert.ok(await waitFor(() => upstream!.uploading() === 0, 4000), `${upstream.uploading()} uploads still held upstream`);
-      assert.ok(await waitFor(() => h1Answers.length === STALLED && h2Resets.length === STALLED, 2000), `${h1Answers.length} HTTP/1.1, ${h2Resets.length} HTTP/2 ended`);
+      await waitUntil('no upload held upstream', () => upstream!.uploading() === 0, 4000);
+      await waitUntil(`${STALLED} HTTP/1.1 and ${STALLED} HTTP/2 uploads ended`, () => h1Answers.length === STALLED && h2Resets.length === STALLED, 2000);
       assert.ok(h1Answers.every((t) => t.startsWith('HTTP/1.1 408 Request Timeout\r\n') && t.endsWith('request body timeout\r\n')), h1Answers[0]);
       assert.ok(h2Resets.every((code) => code === http2.constants.NGHTTP2_CANCEL), String(h2Resets[0]));
       const timedOut = proxy.flows.l7('RESPONSE').filter((f) => f.verdict === 'ERROR' && /request body made no progress for 1500 ms/.test(f.info ?? ''));

@@ -8,9 +8,9 @@ import http2 from 'node:http2';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Pool } from 'undici';
 import { deathstarProcessConfig, STAR_WARS_L7, TIEFIGHTER } from '../helpers/http-proxy-fixture.js';
-import { waitFor } from '../helpers/http-load.js';
 import { p99LatencyMs } from '../helpers/latency.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let upstream: http2.Http2Server;
 let proxy: ProxyProcess;
@@ -59,12 +59,12 @@ test('partial POSTs closed together: the proxy stays responsive, its CPU and mem
       const seen = streams;
       const pair = [partialPost(), partialPost()];
       // Usually both are upstream by then; either way they are closed together.
-      await waitFor(() => streams >= seen + 2, 1000);
+      await waitUntil('both uploads at the upstream', () => streams >= seen + 2, 1000).catch(() => undefined);
       for (const s of pair) s.destroy();
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 100)); // rounds apart: each pair is closed on its own
     }
     const cpuBefore = proxy.cpuMs();
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 1000)); // the point: the CPU the proxy uses in a quiet second
     const cpuIdle = proxy.cpuMs() - cpuBefore;
     assert.ok(proxy.alive(), 'the proxy is still running');
     assert.ok(cpuIdle < 300, `the proxy used ${cpuIdle} ms of CPU in the second after the aborts`);

@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy, STAR_WARS_L4, TIEFIGHTER } from '../helpers/http-proxy-fixture.js';
 import { rawExchange, withoutDates } from '../helpers/http-raw-client.js';
+import { waitUntil } from '../helpers/wait.js';
 
 test('an HTTP/1.1 request trickling in byte by byte (first byte shared with the h2 preface) is served', async () => {
   const proxy = await startProxy({ policy: STAR_WARS_L4 });
@@ -32,14 +33,15 @@ test('an h2c preface split across packets reaches the HTTP/2 side, which answers
     const received: Buffer[] = [];
     socket.on('data', (c: Buffer) => received.push(c));
     socket.write('PRI * HTTP/2.0\r\n');
-    await sleep(50);
+    await sleep(50); // the point: the preface arrives in two packets
     // Rest of the preface, then an empty SETTINGS frame (length 0, type 4, flags 0, stream 0).
     socket.write(Buffer.concat([Buffer.from('\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
-    const deadline = Date.now() + 3000;
-    while (Buffer.concat(received).length < 9 && Date.now() < deadline) await sleep(20);
-    socket.destroy();
+    try {
+      await waitUntil('a frame from the server', () => Buffer.concat(received).length >= 9, 3000);
+    } finally {
+      socket.destroy();
+    }
     const frame = Buffer.concat(received);
-    assert.ok(frame.length >= 9, 'got a frame');
     assert.equal(frame[3], 4, 'the first frame from the server is SETTINGS');
   } finally {
     await proxy.close();
@@ -83,7 +85,7 @@ test('close(): in-flight exchanges finish with Connection: close, idle ones are 
     await new Promise<void>((resolve) => idle.once('data', () => resolve()));
 
     const inFlight = rawExchange(proxy.port, 'GET /delay/400 HTTP/1.1\r\nHost: d\r\n\r\n', { localAddress: TIEFIGHTER, waitMs: 3000 });
-    await sleep(100);
+    await waitUntil('the in-flight request at the upstream', () => proxy.upstream.seen.some((r) => r.url === '/delay/400'));
     const closing = proxy.listener.close();
     const res = await inFlight;
     assert.equal(withoutDates(res.text), 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\nDate: <date>\r\nconnection: close\r\n\r\nlate');

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { Pool } from 'undici';
 import { startProxy, STAR_WARS_L4, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
-import { startCountingUpstream, waitFor, type CountingUpstream } from '../helpers/http-load.js';
+import { startCountingUpstream, type CountingUpstream } from '../helpers/http-load.js';
 import { p99LatencyMs } from '../helpers/latency.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let proxy: ProxyFixture | undefined;
 let upstream: CountingUpstream | undefined;
@@ -48,7 +49,7 @@ for (const protocol of ['http1', 'h2c'] as const) {
       attacker.on('data', (c: Buffer) => (text += c.toString('latin1')));
       attacker.resume();
       const bodies = () => text.match(/\/p\/\d+/g) ?? [];
-      assert.ok(await waitFor(() => bodies().length >= PIPELINED, 15_000), `${bodies().length} of ${PIPELINED} responses`);
+      await waitUntil(`${PIPELINED} responses`, () => bodies().length >= PIPELINED, 15_000);
       assert.deepEqual(bodies(), Array.from({ length: PIPELINED }, (_, i) => `/p/${i}`));
     } finally {
       attacker.destroy();

@@ -6,6 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { curl, startProxy, STAR_WARS_L4, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
 import { rawExchange, withoutDates } from '../helpers/http-raw-client.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let proxy: ProxyFixture | undefined;
 afterEach(async () => {
@@ -86,8 +87,7 @@ test('a client that leaves mid-download aborts the upstream exchange; the listen
   await new Promise<void>((resolve) => socket.once('data', () => resolve()));
   socket.destroy();
   // Aborting the exchange closes its upstream connection, long before 100 MB could have been sent.
-  const deadline = Date.now() + 3000;
-  while (Date.now() < deadline && proxy.upstream.closedConnections() === 0) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil('the upstream connection to close', () => proxy!.upstream.closedConnections() > 0, 3000);
   assert.equal(proxy.upstream.closedConnections(), 1);
   const after = await curl(['--interface', TIEFIGHTER, '-X', 'POST', `${proxy.url}/v1/request-landing`]);
   assert.equal(after.stdout, 'Ship landed\n');
@@ -97,7 +97,7 @@ test('a client that leaves mid-upload does not hurt the next request', async () 
   proxy = await startProxy({ policy: STAR_WARS_L4 });
   const socket = connect({ port: proxy.port, host: '127.0.0.1', localAddress: TIEFIGHTER });
   socket.write('POST /echo-stream HTTP/1.1\r\nHost: d\r\nContent-Length: 1000000\r\n\r\n' + 'x'.repeat(1000));
-  await new Promise((r) => setTimeout(r, 100));
+  await waitUntil('the upload at the upstream', () => proxy!.upstream.seen.some((r) => r.url === '/echo-stream'));
   socket.destroy();
   const after = await curl(['--interface', TIEFIGHTER, '-X', 'POST', `${proxy.url}/v1/request-landing`]);
   assert.equal(after.stdout, 'Ship landed\n');

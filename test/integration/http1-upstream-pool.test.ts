@@ -7,9 +7,9 @@ import { request } from 'node:http';
 import { afterEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy, STAR_WARS_L4, TIEFIGHTER, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
-import { waitFor } from '../helpers/http-load.js';
 import { rawExchange } from '../helpers/http-raw-client.js';
 import { okResponse, startRawUpstream, type RawResponder, type RawUpstream } from '../helpers/raw-http-upstream.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let proxy: ProxyFixture | undefined;
 let upstream: RawUpstream | undefined;
@@ -174,5 +174,5 @@ test('an invalid chunk size after the first chunk: the client sees the message c
   const res = await rawExchange(proxy!.port, 'GET /bad HTTP/1.1\r\nHost: d\r\n\r\n', { localAddress: TIEFIGHTER, waitMs: 3000 });
   assert.match(res.text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n5\r\nhello\r\n$/);
   assert.notEqual(res.ending, 'open', 'the client connection is closed');
-  assert.ok(await waitFor(() => upstream!.open() === 0, 2000), 'the upstream connection is dropped');
+  await waitUntil('the upstream connection to be dropped', () => upstream!.open() === 0, 2000);
 });

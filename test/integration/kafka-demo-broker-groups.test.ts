@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
 import type { KafkaStruct } from '../../src/protocols/kafka/index.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const OFFSET_COMMIT = 8;
 const OFFSET_FETCH = 9;
@@ -143,12 +144,7 @@ describe('Kafka demo broker: group coordinator', () => {
     const otherSync = await (leaderClient === a ? b : a).request(SYNC_GROUP, 3, syncBody('sessions', gen, (leaderClient === a ? jb : ja).memberId as string));
     assert.equal(otherSync.errorCode, 0);
     // a keeps heartbeating; b (1 s session) goes silent.
-    let code = 0;
-    const deadline = Date.now() + 5_000;
-    while (code === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      code = await heartbeat(a, 'sessions', gen, ja.memberId as string);
-    }
+    const code = await waitUntil('a heartbeat answered with an error', () => heartbeat(a, 'sessions', gen, ja.memberId as string), 5_000, 200);
     assert.equal(code, 27, 'the expiry of b started a rebalance');
     assert.equal(await heartbeat(b, 'sessions', gen, jb.memberId as string), 25, 'b is no longer a member');
     const rejoin = await a.request(JOIN_GROUP, 5, joinBody('sessions', ja.memberId as string, ['range']));

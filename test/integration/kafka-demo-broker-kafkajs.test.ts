@@ -3,10 +3,16 @@
 // resuming from its committed offset.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { quietKafka, startRecordingConsumer, waitUntil, type ReceivedMessage, type RecordingConsumer } from '../helpers/kafka-demo-kafkajs.js';
+import { quietKafka, startRecordingConsumer, type ReceivedMessage, type RecordingConsumer } from '../helpers/kafka-demo-kafkajs.js';
+import { waitUntil } from '../helpers/wait.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+/** Group joins and rebalances take kafkajs a few of its 300 ms heartbeats, and more on a loaded machine. */
+const GROUP_MS = 20_000;
+/** A message delivered twice would arrive within this; the quiet period is what the duplicate checks assert on. */
+const QUIET_MS = 500;
 
 describe('Kafka demo broker with kafkajs', () => {
   let broker: DemoBroker;
@@ -27,7 +33,7 @@ describe('Kafka demo broker with kafkajs', () => {
     const a = await startRecordingConsumer(quietKafka(broker.port, 'outpost-8888'), { name: 'a', groupId: 'outposts', topic: 'empire-announce', received });
     const b = await startRecordingConsumer(quietKafka(broker.port, 'outpost-9999'), { name: 'b', groupId: 'outposts', topic: 'empire-announce', received });
     running.push(a, b);
-    await waitUntil('both members to own one partition each', () => a.assignment['empire-announce']?.length === 1 && b.assignment['empire-announce']?.length === 1);
+    await waitUntil('both members to own one partition each', () => a.assignment['empire-announce']?.length === 1 && b.assignment['empire-announce']?.length === 1, GROUP_MS);
     assert.notDeepEqual(a.assignment['empire-announce'], b.assignment['empire-announce']);
 
     const plain = kafka.producer();
@@ -39,7 +45,7 @@ describe('Kafka demo broker with kafkajs', () => {
     const idemResult = await idempotent.send({ topic: 'empire-announce', acks: -1, messages: batch(10, 20) });
     assert.ok([...plainResult, ...idemResult].every((r) => r.errorCode === 0));
 
-    await waitUntil('20 messages', () => received.length >= 20);
+    await waitUntil('20 messages', () => received.length >= 20, GROUP_MS);
     const values = received.map((m) => m.value).sort();
     assert.deepEqual(values, Array.from({ length: 20 }, (_, i) => `announcement ${i}`).sort());
     assert.equal(new Set(received.map((m) => `${m.partition}@${m.offset}`)).size, 20, 'no message was delivered twice');
@@ -53,10 +59,10 @@ describe('Kafka demo broker with kafkajs', () => {
     const joinsBefore = a.joins;
     await b.stop();
     running.splice(running.indexOf(b), 1);
-    await waitUntil('a to own both partitions', () => a.joins > joinsBefore && a.assignment['empire-announce']?.length === 2);
+    await waitUntil('a to own both partitions', () => a.joins > joinsBefore && a.assignment['empire-announce']?.length === 2, GROUP_MS);
     await plain.send({ topic: 'empire-announce', messages: batch(20, 24) });
-    await waitUntil('4 more messages', () => received.length >= 24);
-    await new Promise((r) => setTimeout(r, 500));
+    await waitUntil('4 more messages', () => received.length >= 24, GROUP_MS);
+    await sleep(QUIET_MS);
     assert.equal(received.length, 24, 'only the new messages were read');
     assert.deepEqual(received.slice(20).map((m) => m.consumer), ['a', 'a', 'a', 'a']);
     await plain.disconnect();
@@ -72,7 +78,7 @@ describe('Kafka demo broker with kafkajs', () => {
     const received: ReceivedMessage[] = [];
     const first = await startRecordingConsumer(quietKafka(broker.port, 'empire-backup'), { name: 'first', groupId: 'backup', topic: 'deathstar-plans', received });
     running.push(first);
-    await waitUntil('the first 5 plans', () => received.length >= 5);
+    await waitUntil('the first 5 plans', () => received.length >= 5, GROUP_MS);
     await first.stop();
     running.splice(running.indexOf(first), 1);
 
@@ -88,8 +94,8 @@ describe('Kafka demo broker with kafkajs', () => {
     // fromBeginning is ignored once the group has a committed offset.
     const second = await startRecordingConsumer(quietKafka(broker.port, 'empire-backup'), { name: 'second', groupId: 'backup', topic: 'deathstar-plans', received });
     running.push(second);
-    await waitUntil('the 2 new plans', () => received.length >= 7);
-    await new Promise((r) => setTimeout(r, 500));
+    await waitUntil('the 2 new plans', () => received.length >= 7, GROUP_MS);
+    await sleep(QUIET_MS);
     assert.deepEqual(received.filter((m) => m.consumer === 'second').map((m) => [m.offset, m.value]), [[5, 'plan 5'], [6, 'plan 6']]);
     await producer.disconnect();
   });

@@ -240,7 +240,7 @@ describe('Kafka demo broker: wire protocol', () => {
     const polling = c.request(FETCH, 11, fetchBody({ name: 'wire-poll' }, 0n, { maxWaitMs: 10_000 }));
     const behind = c.request(METADATA, 1, { topics: [{ name: 'wire-poll' }] });
     const pollId = c.answered.length;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 200)); // the point: the fetch and the request behind it stay unanswered
     assert.equal(c.answered.length, pollId, 'nothing answered while the fetch waits');
     const t0 = Date.now();
     await producer.request(PRODUCE, 7, produceBody('wire-poll', 0, buildRecordBatch([{ value: 'wake up' }])));

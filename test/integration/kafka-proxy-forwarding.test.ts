@@ -10,6 +10,7 @@ import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { KafkaFakeBroker } from '../helpers/kafka-fake-broker.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, PLANS, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 import { FETCH, fetchBody, METADATA, metadataBody, PRODUCE, produceBody, rows } from '../helpers/kafka-proxy-requests.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('kafka proxy: what reaches the broker', { timeout: 30_000 }, () => {
   let broker: KafkaFakeBroker;
@@ -124,7 +125,14 @@ describe('kafka proxy: large, pipelined and unread traffic (demo broker)', { tim
       c.socket.pause();
       const flowsBefore = proxy.flows.events.length;
       const answers = Array.from({ length: 800 }, () => c.request(FETCH, 11, body));
-      await new Promise((r) => setTimeout(r, 500));
+      // The proxy stops reading once its answers back up: wait until it has decided nothing new for 200 ms (one
+      // that kept reading would go on to decide all 800).
+      let decided = -1;
+      let movedAt = Date.now();
+      await waitUntil('the proxy to stop deciding requests', () => {
+        if (proxy.flows.events.length !== decided) [decided, movedAt] = [proxy.flows.events.length, Date.now()];
+        return Date.now() - movedAt >= 200;
+      });
       const decidedWhileBlocked = proxy.flows.events.length - flowsBefore;
       assert.ok(decidedWhileBlocked < 800, `the proxy stopped reading: ${decidedWhileBlocked} of 800 decided`);
       assert.ok(c.socket.writableLength > 0, 'the client cannot write everything');

@@ -16,6 +16,7 @@ import { startKafkaProxyProcess } from '../helpers/kafka-proxy-process.js';
 import { logEndOffset, METADATA, metadataBody, PRODUCE, rows } from '../helpers/kafka-proxy-requests.js';
 import { latenciesDuring, percentile } from '../helpers/latency.js';
 import type { ProxyProcess } from '../helpers/proxy-process.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const MARKER = Buffer.alloc(16, 0xab);
@@ -75,11 +76,6 @@ function responses(socket: Socket): Buffer[] {
   return frames;
 }
 
-async function waitFor(frames: readonly Buffer[], n: number, limitMs = 5000): Promise<void> {
-  for (const start = Date.now(); frames.length < n; await sleep(10)) {
-    if (Date.now() - start > limitMs) throw new Error(`${frames.length} responses after ${limitMs} ms, expected ${n}`);
-  }
-}
 
 async function write(socket: Socket, bytes: Buffer): Promise<void> {
   if (!socket.write(bytes)) await once(socket, 'drain');
@@ -118,7 +114,7 @@ describe('kafka proxy (child process): a denied Produce is not buffered', { time
     await sendSlowly(attacker, head, 3); // the header and first topic trickle in
     await sendSlowly(attacker, Buffer.alloc(declared), 256 * 1024, 5, 2);
     await sendSlowly(attacker, tail, 7);
-    return { attacker, answer: waitFor(answers, 1).then(() => answers[0]!) };
+    return { attacker, answer: waitUntil('the answer', () => answers[0]) };
   };
 
   /** A proxy process of its own for each test: memory a previous test's frame left to the allocator would hide growth. */
@@ -197,11 +193,11 @@ describe('kafka proxy: a denied Produce and the buffer budget', { timeout: 30_00
     allowed.head.writeInt32BE(allowed.head.length - 4 + batch.length + allowed.tail.length, 0);
     allowed.head.writeInt32BE(batch.length, allowed.head.length - 4);
     await sendSlowly(producer, Buffer.concat([allowed.head, batch, allowed.tail]), 256 * 1024, 5);
-    await waitFor(answers, 1, 3000);
+    await waitUntil('the answer', () => answers.length >= 1, 3000);
     assert.deepEqual(errorsOf(answers[0]!, 7, 2), [[PLANS, [[0, 0]]]]);
     assert.equal(await logEndOffset(broker.port, PLANS), offset + 1n);
     await write(stalled, Buffer.concat([Buffer.alloc(2.5 * MiB), tail]));
-    await waitFor(stalledAnswers, 1);
+    await waitUntil('the stalled Produce answered', () => stalledAnswers.length >= 1);
     assert.deepEqual(errorsOf(stalledAnswers[0]!, 7, 1), [[ANNOUNCE, [[0, 29]]]]);
     stalled.destroy();
     producer.destroy();
@@ -231,10 +227,10 @@ describe('kafka proxy: a Produce decided on its first topic', { timeout: 60_000 
     await write(socket, Buffer.concat([meta, head.subarray(0, 20)]));
     await sendSlowly(socket, head.subarray(20), 1);
     await sendSlowly(socket, Buffer.alloc(300_000), 50_000, 5);
-    await sleep(50);
+    await sleep(50); // the point: the Produce is not answered before it is complete
     assert.equal(answers.length, 1, 'only the Metadata is answered before the Produce is complete');
     await sendSlowly(socket, tail, 1);
-    await waitFor(answers, 2);
+    await waitUntil('both answers', () => answers.length >= 2);
     assert.equal(decodeResponse(answers[0]!, METADATA, 6).correlationId, 1);
     assert.deepEqual(errorsOf(answers[1]!, 9, 2), [[ANNOUNCE, [[0, 29], [2, 29], [1, 29]]], ['other-topic', [[4, 29]]], [PLANS, [[0, 29]]]]);
     const denied = proxy.flows.l7('REQUEST').filter((e) => e.l7?.kafka?.apiKey === PRODUCE && e.l7.kafka.correlationId === 2);
@@ -251,8 +247,8 @@ describe('kafka proxy: a Produce decided on its first topic', { timeout: 60_000 
     await sendSlowly(socket, Buffer.alloc(200_000), 40_000, 5);
     const meta = encodeRequest({ apiKey: METADATA, apiVersion: 6, correlationId: 6, clientId: 'early-deny' }, metadataBody([ANNOUNCE]));
     await write(socket, Buffer.concat([tail, meta])); // the next request in the same read as the Produce's end
-    await waitFor(answers, 1);
-    await sleep(50);
+    await waitUntil('the Metadata answered', () => answers.length >= 1);
+    await sleep(50); // the point: no answer to the acks=0 Produce follows
     assert.equal(answers.length, 1);
     assert.equal(decodeResponse(answers[0]!, METADATA, 6).correlationId, 6);
     socket.destroy();
@@ -266,7 +262,7 @@ describe('kafka proxy: a Produce decided on its first topic', { timeout: 60_000 
     await sendSlowly(socket, head, 3);
     await sendSlowly(socket, Buffer.alloc(100_000), 25_000, 5);
     await sendSlowly(socket, tail, 5);
-    await waitFor(answers, 1);
+    await waitUntil('the answer', () => answers.length >= 1);
     assert.deepEqual(errorsOf(answers[0]!, 8, 9), [[PLANS, [[0, 29]]], ['rebel-base', [[0, 29], [1, 29]]]]);
     assert.equal(await logEndOffset(broker.port, PLANS), before);
     socket.destroy();

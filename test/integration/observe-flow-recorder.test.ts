@@ -10,6 +10,7 @@ import { createFlowRecorder, renderFlow } from '../../src/observe/flows.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { httpRequestEvent } from '../helpers/observe-flow-fixtures.js';
 import { captureLog } from '../helpers/observe-log-capture.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-flows-'));
 const REDACT = ['authorization', 'cookie'];
@@ -75,14 +76,13 @@ test('small batches are written without an explicit flush', async () => {
   const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, flushIntervalMs: 50 });
   rec.record(httpRequestEvent());
   rec.record(httpRequestEvent());
-  const deadline = Date.now() + 3000;
-  while (readLines(file).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil('2 lines in the file', () => readLines(file).length >= 2, 3000);
   assert.equal(readLines(file).length, 2);
   // A batch queued while another is being written must not be stranded below the write threshold.
   rec.record(httpRequestEvent());
   await nextTurn();
   rec.record(httpRequestEvent());
-  while (readLines(file).length < 4 && Date.now() < deadline + 3000) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil('4 lines in the file', () => readLines(file).length >= 4, 3000);
   assert.equal(readLines(file).length, 4);
   await rec.close();
 });
@@ -164,7 +164,7 @@ test('close drains, closes the file, ignores later records and is idempotent', a
   await Promise.all([rec.close(), rec.close()]);
   rec.record(httpRequestEvent());
   await rec.flush();
-  await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 50)); // the point: a record after close is never written, even later
   assert.equal(readLines(file).length, 1);
 });
 

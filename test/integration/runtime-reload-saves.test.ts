@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { Pool } from 'undici';
 import { packageFile } from '../../src/package-root.js';
@@ -13,6 +12,7 @@ import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathsta
 import { createLogger } from '../../src/observe/logger.js';
 import { startPortcullis, type Portcullis } from '../../src/runtime/server.js';
 import { DEATHSTAR, TIEFIGHTER, starWarsConfig } from '../helpers/runtime-fixture.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const L4 = readFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_policy.yaml'), 'utf8');
 const L7 = readFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_l7_policy.yaml'), 'utf8');
@@ -80,19 +80,11 @@ async function startRig(setup: (dir: string) => string): Promise<Rig> {
   };
 }
 
-async function eventually(what: string, done: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + APPLY_WITHIN_MS;
-  while (!(await done())) {
-    if (Date.now() > deadline) assert.fail(`not within ${APPLY_WITHIN_MS} ms: ${what}`);
-    await sleep(25);
-  }
-}
-
 /** Saves `text` and waits for it to be applied: a new revision, and a request decided by it. */
 async function expectApplied(rig: Rig, what: string, save: () => void, status: number | 'reset'): Promise<void> {
   const revision = rig.proxy.state.snapshot.revision;
   save();
-  await eventually(`${what} applied (still revision ${revision})`, () => rig.proxy.state.snapshot.revision > revision);
+  await waitUntil(`${what} applied (still revision ${revision})`, () => rig.proxy.state.snapshot.revision > revision, APPLY_WITHIN_MS);
   assert.equal(await rig.put(), status, `${what}: the request is decided by the new policy`);
 }
 
@@ -101,7 +93,7 @@ async function expectRejected(rig: Rig, what: string, save: () => void, status: 
   const revision = rig.proxy.state.snapshot.revision;
   const failures = await rig.failures();
   save();
-  await eventually(`${what} noticed and rejected`, async () => (await rig.failures()) > failures);
+  await waitUntil(`${what} noticed and rejected`, async () => (await rig.failures()) > failures, APPLY_WITHIN_MS);
   assert.equal(rig.proxy.state.snapshot.revision, revision, `${what}: not applied`);
   assert.equal(await rig.put(), status, `${what}: the last good policy still decides`);
 }
@@ -133,7 +125,7 @@ describe('hot reload: every way of saving is noticed, also after a rejected save
         const revision = rig.proxy.state.snapshot.revision;
         const failures = await rig.failures();
         rmSync(file);
-        await eventually('the deletion noticed', async () => rig.proxy.state.snapshot.revision > revision || (await rig.failures()) > failures);
+        await waitUntil('the deletion noticed', async () => rig.proxy.state.snapshot.revision > revision || (await rig.failures()) > failures, APPLY_WITHIN_MS);
         await expectApplied(rig, 'recreated (L4)', () => writeFileSync(file, L4), 503);
         await expectApplied(rig, 'in-place save after recreation (L7)', () => writeFileSync(file, L7), 403);
         await expectRejected(rig, 'in-place broken save', () => writeFileSync(file, BROKEN), 403);

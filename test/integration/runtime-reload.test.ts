@@ -8,13 +8,13 @@ import { after, before, describe, test } from 'node:test';
 import { Pool } from 'undici';
 import { packageFile } from '../../src/package-root.js';
 import { TIEFIGHTER, startStarWars, type StarWarsFixture } from '../helpers/runtime-fixture.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const L4 = readFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_policy.yaml'), 'utf8');
 const L7 = readFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_l7_policy.yaml'), 'utf8');
 
 async function waitForRevision(sw: StarWarsFixture, revision: number): Promise<void> {
-  for (let i = 0; i < 100 && sw.proxy.state.snapshot.revision < revision; i++) await sleep(50);
-  assert.ok(sw.proxy.state.snapshot.revision >= revision, `revision ${sw.proxy.state.snapshot.revision} < ${revision}`);
+  await waitUntil(`revision ${revision}`, () => sw.proxy.state.snapshot.revision >= revision);
 }
 
 describe('hot reload', () => {
@@ -75,7 +75,7 @@ describe('hot reload', () => {
     await sleep(400);
     const good = sw.proxy.state.snapshot.revision;
     writeFileSync(join(sw.policies, 'broken.yaml'), L4.replace('port: "80"', 'port: "80"\n        bogus: 1'));
-    await sleep(600);
+    await sleep(600); // the point: the broken file is seen and not applied meanwhile
     assert.equal(sw.proxy.state.snapshot.revision, good, 'the broken file was not applied');
     assert.equal((await put()).status, 403, 'the last good (L7) policy still applies');
     rmSync(join(sw.policies, 'broken.yaml'));

@@ -11,6 +11,7 @@ import { startHttpsUpstream, type HttpsUpstream } from '../helpers/tls-https-ups
 import { tlsConnectFrom } from '../helpers/tls-net.js';
 import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const CLIENT = '127.0.0.161';
 const NAME = 'api.example.local';
@@ -80,16 +81,6 @@ function connect(): Promise<{ cert: tls.PeerCertificate; status: string }> {
 /** The issuer CN of a peer certificate (Node gives an array when the subject repeats CN). */
 const issuerCn = (cert: tls.PeerCertificate): string => String(cert.issuer.CN ?? '');
 
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('tls listener: rotation, expiry metrics, policy reload', () => {
   it('/metrics reports days to expiry of the secrets in use', async () => {
     const first = await connect();
@@ -106,7 +97,10 @@ describe('tls listener: rotation, expiry metrics, policy reload', () => {
   it('a rotated terminating certificate is served to the next connections without a restart', async () => {
     const before = await connect();
     await issueCertificate({ store: store.root, ca: store.ca, secret: { namespace: 'default', name: 'api-front' }, names: [NAME], days: 30 });
-    const after = await until(connect, (c) => c.cert.serialNumber !== before.cert.serialNumber, 'the rotated certificate');
+    const after = await waitUntil('the rotated certificate', async () => {
+      const next = await connect();
+      return next.cert.serialNumber !== before.cert.serialNumber && next;
+    }, 5000, 100);
     assert.equal(after.status, 'HTTP/1.1 200 OK');
     assert.match(issuerCn(after.cert), /Portcullis test CA/);
   });

@@ -14,6 +14,7 @@ import { captureClientHello, nodeClient } from '../helpers/tls-capture-client-he
 import { records, unframe } from '../helpers/tls-client-hello-builder.js';
 import { closeServer, listenLocal, runCommand, tlsConnectFrom } from '../helpers/tls-net.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
+import { waitUntil } from '../helpers/wait.js';
 
 type PeekOutcome = { hello: ClientHello; bufferedBytes: number } | { error: ClientHelloError };
 
@@ -29,15 +30,7 @@ const outcomes: PeekOutcome[] = [];
 /** The next peek outcome the splicer records. */
 function nextOutcome(): Promise<PeekOutcome> {
   const seen = outcomes.length;
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + 10_000;
-    const poll = (): void => {
-      if (outcomes.length > seen) return resolve(outcomes[seen]!);
-      if (Date.now() > deadline) return reject(new Error('splicer saw no connection'));
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
+  return waitUntil('the splicer to see a connection', () => outcomes[seen], 10_000, 5);
 }
 
 before(async () => {

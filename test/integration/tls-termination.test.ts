@@ -11,6 +11,7 @@ import { createCa, issueCertificate } from '../../src/secrets/certs-tool.js';
 import { runCommand, tlsConnectFrom } from '../helpers/tls-net.js';
 import { startTerminatingServer, type ConnectionReport, type TerminatingServer } from '../helpers/tls-terminating-server.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let store: TempStore;
 let certs: CertStore;
@@ -137,10 +138,7 @@ describe('terminating TLS with certificates from the store', () => {
     const before = await nodeRequest(server.port, '127.0.0.63', { servername: 'deathstar.empire.local' });
     const reloaded = events.length;
     await issueCertificate({ store: store.root, ca: store.ca, secret: { namespace: 'default', name: 'deathstar' }, names: ['deathstar.empire.local', '127.0.0.1'] });
-    for (const deadline = Date.now() + 5000; !events.slice(reloaded).some((e) => e.kind === 'reloaded' && e.secret === 'default/deathstar'); ) {
-      assert.ok(Date.now() < deadline, `no reload event: ${JSON.stringify(events.slice(reloaded))}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitUntil('the reload event', () => events.slice(reloaded).some((e) => e.kind === 'reloaded' && e.secret === 'default/deathstar'));
     server.refreshDefault();
     const viaSni = await nodeRequest(server.port, '127.0.0.63', { servername: 'deathstar.empire.local' });
     const noSni = await nodeRequest(server.port, '127.0.0.63', {});

@@ -7,6 +7,7 @@ import { CertStore, TlsSecretError, type CertStoreEvent } from '../../src/secret
 import { issueCertificate } from '../../src/secrets/certs-tool.js';
 import type { TlsSecretRef } from '../../src/policy/types.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const DAY = 86_400_000;
 let store: TempStore;
@@ -40,13 +41,6 @@ function nextEvent(events: CertStoreEvent[], waiters: Array<(e: CertStoreEvent) 
       }
     });
   });
-}
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + 5000; !condition(); ) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function watchedStore(): { certs: CertStore; events: CertStoreEvent[]; next: (secret: string, kind: CertStoreEvent['kind']) => Promise<CertStoreEvent> } {
@@ -339,7 +333,7 @@ describe('cert store: reload on change', () => {
 
       writeFileSync(path.join(dir('fragile'), 'tls.key'), goodKey);
       // Same content as the last good version: the error clears and the same context stays in use.
-      await waitFor(() => certs.status()[0]?.error === undefined, 'the error to clear');
+      await waitUntil('the error to clear', () => certs.status()[0]?.error === undefined);
       assert.equal(certs.terminatingContext(ref('fragile')), good);
       assert.equal(events.filter((e) => e.kind === 'reloaded').length, 0);
     } finally {
@@ -399,7 +393,7 @@ describe('cert store: reload on change', () => {
     const { certs, next } = watchedStore();
     const status = () => certs.status().find((s) => s.secret === 'saves/site');
     const expectServing = async (host: string, what: string): Promise<void> => {
-      await waitFor(() => (status()?.subject ?? '').includes(host) && status()?.error === undefined, `${what}: serving ${host}`);
+      await waitUntil(`${what}: serving ${host}`, () => (status()?.subject ?? '').includes(host) && status()?.error === undefined);
       assert.ok(certs.terminatingContext(site));
     };
     try {
@@ -430,7 +424,7 @@ describe('cert store: reload on change', () => {
       mkdirSync(secret, { recursive: true });
       save('saves-v1', 'replace');
       saveWrongKey();
-      await waitFor(() => /does not match/.test(status()?.error ?? ''), 'the broken recreated secret reported');
+      await waitUntil('the broken recreated secret reported', () => /does not match/.test(status()?.error ?? ''));
       save('saves-v2', 'in place');
       await expectServing('v2.example.com', 'namespace folder recreated, broken, then fixed in place');
     } finally {

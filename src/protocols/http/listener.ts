@@ -4,15 +4,12 @@
 // a TLS front decides and terminates connections first and serves the decrypted ones (h1 or h2 by ALPN).
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { ListenerContext, RunningListener } from '../context.js';
-import { ConnectionTracker } from '../connections.js';
+import { ConnectionTracker, SHUTDOWN_GRACE_MS } from '../connections.js';
 import { createH2Handler } from './h2/handler.js';
 import { createHttp1Server, type ProxyRequestHandlers } from './h1/handler.js';
 import { sniffProtocol } from './sniff.js';
 import { cleartextFront, type HttpFront } from './front.js';
 import { closeUpstream, createListenerUpstream } from './upstream.js';
-
-/** How long shutdown waits for in-flight exchanges before destroying what is left. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /** An error listener shared by every socket (`this`), not a closure per connection. */
 function destroySocket(this: Socket): void {

@@ -8,7 +8,7 @@
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
 import { DEFAULT_KAFKA_OPTIONS } from '../../config/load.js';
 import { ConnectionPolicy } from '../connection-policy.js';
-import { ConnectionTracker } from '../connections.js';
+import { ConnectionTracker, SHUTDOWN_GRACE_MS } from '../connections.js';
 import type { ListenerContext, RunningListener } from '../context.js';
 import type { ConnectionDecision } from '../../policy/types.js';
 import { TlsConnections } from '../tls/listener-front.js';
@@ -17,9 +17,6 @@ import { KafkaProxyConnection, SOCKET_BUFFER_BYTES, type KafkaProxyScope } from 
 import type { BrokerRoute } from './proxy-upstream.js';
 import { RequestBufferBudget } from './request-budget.js';
 import { zeroCopySupport } from './zero-copy.js';
-
-/** How long shutdown waits for responses still owed before destroying what is left. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function startKafkaListener(ctx: ListenerContext): Promise<RunningListener> {
   const { config } = ctx;

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ListenerContext } from '../../context.js';
 import { ConnectionPolicy, connectionPolicyOf } from '../../connection-policy.js';
+import { SHUTDOWN_GRACE_MS } from '../../connections.js';
 import { h2ServerOptions } from './settings.js';
 import { handleH2Stream, type H2StreamScope } from './stream.js';
 import { ErrorCode } from './wire/frames.js';
@@ -13,8 +14,6 @@ import { closeUpstream, connectionUpstreamOf, createListenerUpstream, type Upstr
 
 /** How often live sessions are re-decided after a policy reload (a denied one is closed). */
 const RELOAD_CHECK_MS = 500;
-/** How long `close` lets in-flight streams finish after GOAWAY before destroying the sessions. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface H2Handler {
   /** Serves HTTP/2 on an admitted socket (plain h2c, or a TLSSocket that negotiated `h2`); sniffed bytes unshifted. */
