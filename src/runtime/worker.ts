@@ -50,7 +50,9 @@ export function runWorker(): void {
   process.on('message', (message: ToWorker) => {
     switch (message.t) {
       case 'start':
-        if (serving === undefined) {
+        // Drained before it was told what to serve: it exits without starting (a flow file opened now would still be
+        // opening at exit).
+        if (serving === undefined && !draining) {
           started = serve(message, log, send, ports).then(
             (s) => {
               serving = s;
