@@ -111,7 +111,13 @@ export async function startPrimary(configFile: string, workers: number, options:
       const next = state.prepare(reason);
       if (next === undefined) return false;
       latest = next;
-      await pool.apply({ sources: next.sources, revision: next.snapshot.revision });
+      try {
+        await pool.apply({ sources: next.sources, revision: next.snapshot.revision });
+      } catch (err) {
+        // A defect here must not end later reloads; workers that start from now on get `next` anyway.
+        log.error({ err, reason, revision: next.snapshot.revision }, 'reload could not be applied by every worker');
+        return false;
+      }
       state.commit(next, reason);
       return true;
     }));
