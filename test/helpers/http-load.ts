@@ -3,7 +3,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import { waitUntil } from './wait.js';
 
 export interface CountingUpstream {
   readonly port: number;
@@ -69,9 +68,4 @@ export async function startCountingUpstream(protocol: 'http1' | 'h2c', maxConcur
         server.close(() => resolve());
       }),
   };
-}
-
-/** Whether `condition` held within `ms`: waitUntil for the workers tests that assert on it (new tests use waitUntil). */
-export async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-  return waitUntil('the condition', condition, ms).then(() => true, () => false);
 }

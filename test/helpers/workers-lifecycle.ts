@@ -159,17 +159,6 @@ export function startLoad(origin: string, o: { lanes: number; paths: readonly st
   };
 }
 
-/** Polls `probe` every 20 ms until it gives a value other than undefined or false, and returns it; throws after `ms`. */
-export async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-}
-
 /** The value of a sample line of the admin endpoint's /metrics, e.g. `name{label="x"}`; undefined when absent. */
 export async function metric(proxy: WorkersProxy, series: string): Promise<number | undefined> {
   const line = (await proxy.admin('/metrics')).body.split('\n').find((l) => l.startsWith(`${series} `));

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitFor } from '../helpers/http-load.js';
+import { waitUntil } from '../helpers/wait.js';
 import { deathstarProcessConfig } from '../helpers/http-proxy-fixture.js';
 import { ProxyStartFailure, runProcesses, startProxyProcess } from '../helpers/proxy-process.js';
-import { failed, getPolicy, loadOnFreshConnections, metric, startLoad, startWorkersProxy, until } from '../helpers/workers-lifecycle.js';
+import { failed, getPolicy, loadOnFreshConnections, metric, startLoad, startWorkersProxy } from '../helpers/workers-lifecycle.js';
 
 const LANES = 6;
 const EXITED = 'worker exited; replacing it';
@@ -25,7 +25,7 @@ test('workers: a worker killed under load costs only its connections; it is repl
     const killedAt = Date.now();
     process.kill(victim.pid, 'SIGKILL');
     await proxy.waitForLog(EXITED);
-    await until('/ready is 200 again', 10_000, async () => (await proxy.admin('/ready')).status === 200);
+    await waitUntil('/ready to be 200 again', async () => (await proxy.admin('/ready')).status === 200, 10_000);
     await sleep(300);
     const outcomes = await load.stop();
 
@@ -65,13 +65,13 @@ test('workers: a worker that keeps dying is restarted after 100, 200, 400 and 80
     const pids: number[] = [];
     let notReadyDuringBackoff = 0;
     for (let n = 1; n <= 4; n++) {
-      const w = await until(`worker 1 serving (${n})`, 10_000, async () => (await proxy.workers()).find((w) => w.worker === 1 && w.serving && !pids.includes(w.pid)));
+      const w = await waitUntil(`worker 1 serving (${n})`, async () => (await proxy.workers()).find((w) => w.worker === 1 && w.serving && !pids.includes(w.pid)), 10_000);
       pids.push(w.pid);
       process.kill(w.pid, 'SIGKILL');
       await proxy.waitForLog(EXITED, n);
       if ((await proxy.admin('/ready')).status === 503) notReadyDuringBackoff++;
     }
-    const last = await until('worker 1 serving again', 10_000, async () => (await proxy.workers()).find((w) => w.worker === 1 && w.serving && !pids.includes(w.pid)));
+    const last = await waitUntil('worker 1 serving again', async () => (await proxy.workers()).find((w) => w.worker === 1 && w.serving && !pids.includes(w.pid)), 10_000);
     pids.push(last.pid);
 
     const exits = proxy.logLines(EXITED);
@@ -102,7 +102,7 @@ test('workers: the primary killed under load leaves no worker behind', { timeout
     process.kill(proxy.proc.pid, 'SIGKILL');
     const stopped = load.stop();
     // node:cluster ends a worker whose IPC channel closes; its flow pipe, full or not, must not hold it.
-    const gone = await waitFor(() => proxy.proc.processes().length === 0, 5000);
+    const gone = await waitUntil('every process of the run to exit', () => proxy.proc.processes().length === 0, 5000).catch(() => false);
     await stopped;
     assert.ok(gone, `processes left: ${proxy.proc.processes()}`);
   } finally {

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
-import { waitFor } from '../helpers/http-load.js';
+import { waitUntil } from '../helpers/wait.js';
 import { TIEFIGHTER } from '../helpers/http-proxy-fixture.js';
 import { failed, getPolicy, metric, startLoad, startWorkersProxy } from '../helpers/workers-lifecycle.js';
 
@@ -50,7 +50,7 @@ test('workers: SIGTERM lets in-flight HTTP/1.1 and h2c responses complete, refus
     const h1Answer = h1.request({ path: '/delay/1000', method: 'GET' }).then(async (res) => ({ status: res.statusCode, body: await res.body.text() }));
     // Longer, so that the process is still draining when the HTTP/1.1 answer is in.
     const h2Answer = h2Get(h2, '/delay/1600');
-    assert.ok(await waitFor(() => proxy.upstream.seen.length === 2, 5000), 'both requests reached the upstream');
+    await waitUntil('both requests to reach the upstream', () => proxy.upstream.seen.length === 2);
     const termAt = Date.now();
     proxy.proc.signal('SIGTERM');
 
