@@ -11,8 +11,6 @@ import { compile, type Compiled } from './compile.js';
 import { checkProtocols, openCertStore, startListeners, startupError, StartupError } from './listeners.js';
 import { PolicyState } from './policy-state.js';
 
-export { StartupError } from './listeners.js';
-
 export interface Portcullis {
   readonly state: PolicyState;
   readonly listeners: readonly RunningListener[];
