@@ -20,6 +20,8 @@ const DRAIN_KILL_MS = 15_000;
 const START_WAIT_MS = 60_000;
 /** How long every worker may take to apply a revision before the laggard is replaced. */
 const APPLY_WAIT_MS = 30_000;
+/** How a send to a worker that has exited fails. */
+const CLOSED_CHANNEL = new Set(['EPIPE', 'ECONNRESET', 'ERR_IPC_CHANNEL_CLOSED']);
 
 export interface Revision {
   readonly sources: Sources;
@@ -206,6 +208,12 @@ export class WorkerPool {
       else pipe.resume();
     }
     worker.on('message', (message: FromWorker) => this.#handle(m, message));
+    // A worker's exit reaches the primary only when its event loop next runs: a message sent in between (a drain, a
+    // scrape, a revision) fails on the closed channel. The exit is what counts; the message is moot.
+    worker.on('error', (err: NodeJS.ErrnoException) => {
+      if (CLOSED_CHANNEL.has(err.code ?? '')) this.opts.log.debug({ worker: slot.index, err }, 'message to an exited worker dropped');
+      else this.opts.log.error({ worker: slot.index, err }, 'worker process error');
+    });
     // 'exit' can come before the last messages (a start-up failure's reason): those are read by the time the IPC
     // channel is closed.
     worker.once('exit', (code, signal) => {

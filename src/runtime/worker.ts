@@ -15,8 +15,10 @@ type Start = Extract<ToWorker, { t: 'start' }>;
 
 export function runWorker(): void {
   const log = createLogger().child({ worker: Number(process.env.PORTCULLIS_WORKER) });
+  // With a callback, a send that fails because the primary is gone is not an 'error' event (which would crash the
+  // worker with a stack trace); the 'disconnect' below deals with the primary's end.
   const send = (message: FromWorker): void => {
-    if (process.connected) process.send!(message);
+    if (process.connected) process.send!(message, ignoreSendError);
   };
   let serving: Serving | undefined;
   // Settles once the start is over either way: a drain waits for it (its flow file may still be opening).
@@ -85,6 +87,8 @@ export function runWorker(): void {
   });
   send({ t: 'up' });
 }
+
+function ignoreSendError(): void {}
 
 interface Serving {
   readonly metrics: ReturnType<typeof createMetrics>;
