@@ -1,19 +1,19 @@
 #!/usr/bin/env node
-// Generates src/protocols/kafka/generated/messages.ts from Apache Kafka's message definitions
+// Generates src/protocols/kafka/codec/generated/messages.ts from Apache Kafka's message definitions
 // (clients/src/main/resources/common/message/*.json, Apache-2.0). The JSON itself is never committed:
 // the output is a plain data table (fields, versions, nullability, tags, defaults) that the runtime
-// codec in src/protocols/kafka interprets.
+// codec in src/protocols/kafka/codec interprets.
 //
 // Usage: node scripts/gen-kafka-codec.mjs [messagesDir] [outDir]
 //   messagesDir defaults to ../shared/kafka-protocol/messages (relative to the repo root)
-//   outDir      defaults to src/protocols/kafka/generated
+//   outDir      defaults to src/protocols/kafka/codec/generated
 import { readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const messagesDir = resolve(process.argv[2] ?? join(repoRoot, '..', 'shared', 'kafka-protocol', 'messages'));
-const outDir = resolve(process.argv[3] ?? join(repoRoot, 'src', 'protocols', 'kafka', 'generated'));
+const outDir = resolve(process.argv[3] ?? join(repoRoot, 'src', 'protocols', 'kafka', 'codec', 'generated'));
 
 const OPEN_END = 0x7fff;
 const PRIMITIVES = new Set(['bool', 'int8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'float64', 'string', 'uuid', 'bytes', 'records']);
@@ -134,8 +134,8 @@ function checkHeaders(docs) {
   const sig = (d) => JSON.stringify([d.validVersions, d.flexibleVersions, d.fields.map((f) => [f.name, f.type, f.versions, f.flexibleVersions ?? '', f.nullableVersions ?? ''])]);
   const expectReq = JSON.stringify(['0-2', '2+', [['RequestApiKey', 'int16', '0+', '', ''], ['RequestApiVersion', 'int16', '0+', '', ''], ['CorrelationId', 'int32', '0+', '', ''], ['ClientId', 'string', '1+', 'none', '1+']]]);
   const expectRes = JSON.stringify(['0-1', '1+', [['CorrelationId', 'int32', '0+', '', '']]]);
-  if (!req || sig(req) !== expectReq) throw new DefinitionError('RequestHeader.json changed: update src/protocols/kafka/header.ts and this check');
-  if (!res || sig(res) !== expectRes) throw new DefinitionError('ResponseHeader.json changed: update src/protocols/kafka/header.ts and this check');
+  if (!req || sig(req) !== expectReq) throw new DefinitionError('RequestHeader.json changed: update src/protocols/kafka/codec/header.ts and this check');
+  if (!res || sig(res) !== expectRes) throw new DefinitionError('ResponseHeader.json changed: update src/protocols/kafka/codec/header.ts and this check');
 }
 
 function literal(v) {

@@ -4,7 +4,7 @@
 // request and patches its correlation id, so the broker and the proxy are what is measured.
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { decodeResponse, encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/index.js';
+import { decodeResponse, encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { buildRecordBatch } from '../../test/helpers/kafka-demo-record-batch.js';
 
 const PRODUCE = 0;

@@ -6,20 +6,17 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   buildApiVersionsFallbackResponse,
-  buildDenyResponse,
-  buildResponseBody,
   CODEC_API_VERSIONS,
   decodeRequest,
   decodeRequestHeader,
   encodeResponse,
-  extractPolicyFacts,
   isSupportedVersion,
   KafkaFrameReader,
   type DecodedRequest,
-  type KafkaBrokerAddress,
-  type KafkaPolicyFacts,
   type KafkaStruct,
-} from '../../src/protocols/kafka/index.js';
+} from '../../src/protocols/kafka/codec/index.js';
+import { buildDenyResponse, buildResponseBody, type KafkaBrokerAddress } from '../../src/protocols/kafka/proxy/deny.js';
+import { extractPolicyFacts, type KafkaPolicyFacts } from '../../src/protocols/kafka/proxy/facts.js';
 
 export interface RecordedKafkaRequest {
   readonly frame: Buffer;

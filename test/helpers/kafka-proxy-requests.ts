@@ -1,6 +1,6 @@
 // Request bodies for the Kafka proxy's wire tests (the versions kafkajs sends), and a look at a broker's log
 // end offset straight from the broker, to prove what a denial kept away from it.
-import type { KafkaStruct } from '../../src/protocols/kafka/index.js';
+import type { KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { buildRecordBatch } from './kafka-demo-record-batch.js';
 import { KafkaWireClient } from './kafka-demo-wire-client.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { encodeRequest } from '../../src/protocols/kafka/index.js';
+import { encodeRequest } from '../../src/protocols/kafka/codec/index.js';
 import { connectionBurst } from '../helpers/connection-burst.js';
 import { rawExchange } from '../helpers/http-raw-client.js';
 import { startProxy, TIEFIGHTER, XWING, type ProxyFixture } from '../helpers/http-proxy-fixture.js';

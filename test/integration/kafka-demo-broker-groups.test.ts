@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import type { KafkaStruct } from '../../src/protocols/kafka/index.js';
+import type { KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { waitUntil } from '../helpers/wait.js';
 

@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { encodeRequest, type KafkaStruct } from '../../src/protocols/kafka/index.js';
+import { encodeRequest, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { buildRecordBatch, readRecordValues } from '../helpers/kafka-demo-record-batch.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { decodeRequest, encodeRequest } from '../../src/protocols/kafka/index.js';
+import { decodeRequest, encodeRequest } from '../../src/protocols/kafka/codec/index.js';
 import { buildRecordBatch } from '../helpers/kafka-demo-record-batch.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { KafkaFakeBroker } from '../helpers/kafka-fake-broker.js';

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { pino } from 'pino';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { encodeRequest } from '../../src/protocols/kafka/index.js';
+import { encodeRequest } from '../../src/protocols/kafka/codec/index.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 import { FETCH, fetchBody, logEndOffset, METADATA, metadataBody, PRODUCE, produceBody, rows } from '../helpers/kafka-proxy-requests.js';

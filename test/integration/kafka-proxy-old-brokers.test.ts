@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/index.js';
+import { encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { kafkajsConsume, kafkajsProduce, runKcat } from '../helpers/kafka-clients.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';

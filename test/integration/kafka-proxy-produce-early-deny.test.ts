@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { decodeResponse, encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/index.js';
+import { decodeResponse, encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { buildRecordBatch } from '../helpers/kafka-demo-record-batch.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, PLANS, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { encodeRequest } from '../../src/protocols/kafka/index.js';
-import { PROXY_API_VERSIONS } from '../../src/protocols/kafka/proxy-versions.js';
+import { encodeRequest } from '../../src/protocols/kafka/codec/index.js';
+import { PROXY_API_VERSIONS } from '../../src/protocols/kafka/proxy/versions.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, PLANS, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 import {

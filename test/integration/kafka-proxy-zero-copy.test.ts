@@ -7,8 +7,15 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { buildResponseBody, decodeRequest, encodeRequest, encodeResponse, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/index.js';
-import { zeroCopySupport } from '../../src/protocols/kafka/zero-copy.js';
+import {
+  decodeRequest,
+  encodeRequest,
+  encodeResponse,
+  KafkaFrameReader,
+  type KafkaStruct,
+} from '../../src/protocols/kafka/codec/index.js';
+import { buildResponseBody } from '../../src/protocols/kafka/proxy/deny.js';
+import { zeroCopySupport } from '../../src/protocols/kafka/proxy/zero-copy.js';
 import { startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 import { fetchBody, FETCH, PRODUCE, produceBody } from '../helpers/kafka-proxy-requests.js';
 

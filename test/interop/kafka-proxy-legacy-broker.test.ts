@@ -3,7 +3,7 @@
 // every librdkafka connection starts with ApiVersions v3 and gets the broker's v0 error-35 answer through the proxy.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { KafkaStruct } from '../../src/protocols/kafka/index.js';
+import type { KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { startLegacyKafka } from '../helpers/kafka-broker-legacy.js';
 import type { RealKafka } from '../helpers/kafka-broker-real.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';

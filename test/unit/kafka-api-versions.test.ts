@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   buildApiVersionsFallbackResponse,
-  clampApiVersionsResponse,
   CODEC_API_VERSIONS,
   decodeResponse,
   encodeResponse,
@@ -12,7 +11,8 @@ import {
   KafkaDecodeError,
   UNSUPPORTED_VERSION,
   type KafkaStruct,
-} from '../../src/protocols/kafka/index.js';
+} from '../../src/protocols/kafka/codec/index.js';
+import { clampApiVersionsResponse } from '../../src/protocols/kafka/proxy/api-versions-clamp.js';
 
 const keys = (body: KafkaStruct) => (body.apiKeys as KafkaStruct[]).map((k) => [k.apiKey, k.minVersion, k.maxVersion]);
 

@@ -4,15 +4,9 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { requirePlan } from '../../src/protocols/kafka/codec.js';
-import {
-  buildDenyResponse,
-  decodeResponse,
-  encodeRequest,
-  KAFKA_APIS,
-  type KafkaStruct,
-  type KafkaValue,
-} from '../../src/protocols/kafka/index.js';
+import { requirePlan } from '../../src/protocols/kafka/codec/codec.js';
+import { decodeResponse, encodeRequest, KAFKA_APIS, type KafkaStruct, type KafkaValue } from '../../src/protocols/kafka/codec/index.js';
+import { buildDenyResponse } from '../../src/protocols/kafka/proxy/deny.js';
 import { loadKafkaFixture } from '../helpers/kafka-capture-fixtures.js';
 import { RandomKafkaValues, seededRandom } from '../helpers/kafka-random-message.js';
 

@@ -11,10 +11,10 @@ import { fileURLToPath } from 'node:url';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const generator = join(repo, 'scripts', 'gen-kafka-codec.mjs');
-const committed = join(repo, 'src', 'protocols', 'kafka', 'generated', 'messages.ts');
+const committed = join(repo, 'src', 'protocols', 'kafka', 'codec', 'generated', 'messages.ts');
 const definitions = process.env.KAFKA_MESSAGES_DIR ?? join(repo, '..', 'shared', 'kafka-protocol', 'messages');
 
-test('src/protocols/kafka/generated/messages.ts is current', { skip: existsSync(definitions) ? false : `no definitions at ${definitions}` }, () => {
+test('src/protocols/kafka/codec/generated/messages.ts is current', { skip: existsSync(definitions) ? false : `no definitions at ${definitions}` }, () => {
   const out = mkdtempSync(join(tmpdir(), 'kafka-gen-'));
   try {
     execFileSync(process.execPath, [generator, definitions, out], { stdio: 'pipe' });

@@ -5,16 +5,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_KAFKA_REQUEST_LIMITS } from '../../src/config/kafka-request-limits.js';
 import {
-  buildDenyResponse,
   decodeRequest,
   encodeRequest,
-  extractPolicyFacts,
   KafkaDecodeError,
   UNKNOWN_TAGGED_FIELDS,
   type KafkaStruct,
-} from '../../src/protocols/kafka/index.js';
-import { KafkaLimitError } from '../../src/protocols/kafka/errors.js';
-import { ProduceScanner } from '../../src/protocols/kafka/produce-scanner.js';
+} from '../../src/protocols/kafka/codec/index.js';
+import { buildDenyResponse } from '../../src/protocols/kafka/proxy/deny.js';
+import { extractPolicyFacts } from '../../src/protocols/kafka/proxy/facts.js';
+import { KafkaLimitError } from '../../src/protocols/kafka/codec/errors.js';
+import { ProduceScanner } from '../../src/protocols/kafka/proxy/produce-scanner.js';
 import { seededRandom } from '../helpers/kafka-random-message.js';
 
 const PRODUCE = 0;

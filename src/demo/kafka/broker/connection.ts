@@ -15,7 +15,7 @@ import {
   KafkaFrameReader,
   KAFKA_APIS,
   type KafkaRequestHeader,
-} from '../../../protocols/kafka/index.js';
+} from '../../../protocols/kafka/codec/index.js';
 import { CloseConnection, NO_RESPONSE, type BrokerState } from './context.js';
 import { HANDLERS } from './handlers/index.js';
 import { API_VERSIONS } from './supported-versions.js';

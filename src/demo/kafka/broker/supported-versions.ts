@@ -2,7 +2,7 @@
 // versions whose semantics the broker does not implement; maximums are the newest versions the codec's
 // definitions hold whose meaning the handlers cover. Anything else is refused: ApiVersions with error 35,
 // every other request by closing the connection, as Kafka does.
-import { KAFKA_APIS, type KafkaVersionTable } from '../../../protocols/kafka/index.js';
+import { KAFKA_APIS, type KafkaVersionTable } from '../../../protocols/kafka/codec/index.js';
 
 export const PRODUCE = 0;
 export const FETCH = 1;

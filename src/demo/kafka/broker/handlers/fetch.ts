@@ -1,4 +1,4 @@
-import { ZERO_UUID, type KafkaStruct } from '../../../../protocols/kafka/index.js';
+import { ZERO_UUID, type KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import type { RequestContext } from '../context.js';
 import { FETCH_SESSION_ID_NOT_FOUND, NONE, OFFSET_OUT_OF_RANGE, UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION } from '../error-codes.js';
 import { waitForAppend, type PartitionLog } from '../partition-log.js';

@@ -1,5 +1,5 @@
 // The classic group membership APIs: JoinGroup (11), SyncGroup (14), Heartbeat (12), LeaveGroup (13).
-import type { KafkaStruct } from '../../../../protocols/kafka/index.js';
+import type { KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import type { RequestContext } from '../context.js';
 import { NONE } from '../error-codes.js';
 import type { HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest } from '../requests.js';

@@ -1,4 +1,4 @@
-import type { KafkaStruct } from '../../../../protocols/kafka/index.js';
+import type { KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import type { RequestContext } from '../context.js';
 import { INVALID_REQUEST, NONE } from '../error-codes.js';
 import type { InitProducerIdRequest } from '../requests.js';

@@ -1,4 +1,4 @@
-import type { KafkaStruct } from '../../../../protocols/kafka/index.js';
+import type { KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import type { RequestContext } from '../context.js';
 import { NONE, UNKNOWN_TOPIC_OR_PARTITION } from '../error-codes.js';
 import type { OffsetAndTimestamp, PartitionLog } from '../partition-log.js';

@@ -1,4 +1,4 @@
-import { ZERO_UUID, type KafkaStruct } from '../../../../protocols/kafka/index.js';
+import { ZERO_UUID, type KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import { CloseConnection, type BrokerState, type RequestContext } from '../context.js';
 import { INVALID_TOPIC_EXCEPTION, NONE, UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION } from '../error-codes.js';
 import type { MetadataRequest } from '../requests.js';

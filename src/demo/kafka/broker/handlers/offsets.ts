@@ -1,5 +1,5 @@
 // Committed offsets: OffsetCommit (8) and OffsetFetch (9), including v8+'s batch of groups.
-import type { KafkaStruct } from '../../../../protocols/kafka/index.js';
+import type { KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import type { BrokerState, RequestContext } from '../context.js';
 import { INVALID_GROUP_ID, NONE, OFFSET_METADATA_TOO_LARGE, UNKNOWN_TOPIC_OR_PARTITION } from '../error-codes.js';
 import type { OffsetCommitRequest, OffsetFetchRequest, OffsetFetchTopics } from '../requests.js';

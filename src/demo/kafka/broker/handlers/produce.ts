@@ -1,4 +1,4 @@
-import type { KafkaStruct } from '../../../../protocols/kafka/index.js';
+import type { KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import { CloseConnection, NO_RESPONSE, type RequestContext } from '../context.js';
 import { INVALID_REQUIRED_ACKS, NONE, UNKNOWN_TOPIC_OR_PARTITION } from '../error-codes.js';
 import type { AppendResult } from '../partition-log.js';

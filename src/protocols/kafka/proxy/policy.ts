@@ -1,14 +1,14 @@
 // The observable side of one Kafka request on an admitted connection: which authorization error a denial
 // carries, and the flow records and counters of every decision or refusal. The proxy connection decides
 // and moves bytes; what operators see about it is here.
-import type { ConnectionPolicy } from '../connection-policy.js';
-import type { ListenerContext } from '../context.js';
-import type { FlowEvent, KafkaFlowFields } from '../../observe/types.js';
-import { kafkaApiName } from '../../policy/kafka-api-keys.js';
-import type { Decision, Verdict } from '../../policy/types.js';
+import type { ConnectionPolicy } from '../../connection-policy.js';
+import type { ListenerContext } from '../../context.js';
+import type { FlowEvent, KafkaFlowFields } from '../../../observe/types.js';
+import { kafkaApiName } from '../../../policy/kafka-api-keys.js';
+import type { Decision, Verdict } from '../../../policy/types.js';
 import { CLUSTER_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED } from './deny.js';
 import type { KafkaPolicyFacts } from './facts.js';
-import type { KafkaRequestHeader } from './header.js';
+import type { KafkaRequestHeader } from '../codec/header.js';
 import { topicErrorCode, type ResponseErrors } from './response-errors.js';
 
 /** Kafka's INVALID_REQUEST: what a refused (unparseable or unsupported) request is recorded with. */

@@ -13,8 +13,8 @@
 // id (Metadata v10+, DeleteTopics v6+) stay: their topics are checked by name, and a request that leaves
 // the name null is matched with no topic names at all — so any `topic` rule denies it (fail closed).
 // Which versions are id-only is read from the schema, not listed by hand.
-import { CODEC_API_VERSIONS, type KafkaVersionRange, type KafkaVersionTable } from './api-versions.js';
-import { messagePlan, type StructPlan } from './schema.js';
+import { CODEC_API_VERSIONS, type KafkaVersionRange, type KafkaVersionTable } from '../codec/api-versions.js';
+import { messagePlan, type StructPlan } from '../codec/schema.js';
 
 /** Some struct identifies a topic by a TopicId UUID without a topic-name field beside it. */
 function namesTopicsOnlyById(plan: StructPlan): boolean {

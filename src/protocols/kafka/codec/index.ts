@@ -17,27 +17,10 @@ export {
   type UnknownTaggedField,
 } from './codec.js';
 export { KAFKA_APIS, isSupportedVersion, isFlexibleVersion, type KafkaApiInfo } from './schema.js';
-export { extractPolicyFacts, type KafkaPolicyFacts } from './facts.js';
 export {
-  buildDenyResponse,
-  buildResponseBody,
-  TOPIC_AUTHORIZATION_FAILED,
-  GROUP_AUTHORIZATION_FAILED,
-  CLUSTER_AUTHORIZATION_FAILED,
-  type KafkaBrokerAddress,
-  type KafkaResponseOptions,
-} from './deny.js';
-export {
-  clampApiVersionsResponse,
   buildApiVersionsFallbackResponse,
   CODEC_API_VERSIONS,
   UNSUPPORTED_VERSION,
   type KafkaVersionRange,
   type KafkaVersionTable,
 } from './api-versions.js';
-export {
-  rewriteBrokerAddresses,
-  responseCarriesBrokerAddresses,
-  type KafkaBrokerAddressMap,
-  type KafkaBrokerEndpoint,
-} from './broker-addresses.js';

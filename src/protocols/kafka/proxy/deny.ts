@@ -4,8 +4,8 @@
 // clients can attribute the error, and uses Kafka's "unknown" sentinels (-1 offsets, node ids, ...)
 // elsewhere. It is built from the schema for every API; a few per-API touches give the shape particular clients
 // need (kafkajs, librdkafka and the Java client, checked by the interop tests).
-import { decodeRequest, defaultStruct, defaultValue, encodeResponse, requirePlan, type DecodedRequest, type KafkaStruct, type KafkaValue } from './codec.js';
-import type { FieldPlan, StructPlan } from './schema.js';
+import { decodeRequest, defaultStruct, defaultValue, encodeResponse, requirePlan, type DecodedRequest, type KafkaStruct, type KafkaValue } from '../codec/codec.js';
+import type { FieldPlan, StructPlan } from '../codec/schema.js';
 
 export interface KafkaBrokerAddress {
   readonly nodeId: number;

@@ -4,12 +4,12 @@
 // (a reload applies to the next request) — except a Produce spanning reads, decided on its first topic as soon
 // as that has arrived: a denied one is read on without its records (produce-scanner.ts), never held whole.
 // Allowed frames go to the broker byte for byte (except a Fetch that would open an incremental fetch session,
-// see proxy-fetch-sessions.ts). Denied ones never reach it: the client gets the proxy's answer — same API,
+// see fetch-sessions.ts). Denied ones never reach it: the client gets the proxy's answer — same API,
 // version and correlation id, with an authorization error — queued behind the broker responses still in flight,
 // because clients match responses to requests by order. Produce with acks=0 gets no answer either way, as from a broker.
 // Requests the proxy cannot read close the connection: nothing unread is ever forwarded.
 //
-// Responses: streamed back untouched (see proxy-response-relay.ts), except ApiVersions (clamped to what
+// Responses: streamed back untouched (see response-relay.ts), except ApiVersions (clamped to what
 // the proxy parses) and responses naming brokers (rewritten to the proxy's own listeners). Once enough of the
 // start of a large response has been read to know its error codes, the rest goes from socket to socket in the
 // kernel where it can (zero-copy.ts): reading from the broker stops until it has all been written to the client.
@@ -23,31 +23,32 @@
 // kafka.idleTimeoutMs without a byte either way; frames spanning reads share the listener's kafka.maxBufferedBytes
 // (request-budget.ts).
 import type { Socket } from 'node:net';
-import type { KafkaListenerOptions } from '../../config/types.js';
-import { recordConnection, type ConnectionPolicy } from '../connection-policy.js';
-import type { ListenerContext } from '../context.js';
-import type { ConnectionDecision, Decision, Verdict } from '../../policy/types.js';
-import { buildApiVersionsFallbackResponse, clampApiVersionsResponse } from './api-versions.js';
+import type { KafkaListenerOptions } from '../../../config/types.js';
+import { recordConnection, type ConnectionPolicy } from '../../connection-policy.js';
+import type { ListenerContext } from '../../context.js';
+import type { ConnectionDecision, Decision, Verdict } from '../../../policy/types.js';
+import { buildApiVersionsFallbackResponse } from '../codec/api-versions.js';
+import { clampApiVersionsResponse } from './api-versions-clamp.js';
 import { responseCarriesBrokerAddresses, rewriteBrokerAddresses, type KafkaBrokerEndpoint } from './broker-addresses.js';
-import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, encodeResponse } from './codec.js';
+import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, encodeResponse } from '../codec/codec.js';
 import { buildDenyResponse, buildResponseBody, TOPIC_AUTHORIZATION_FAILED } from './deny.js';
-import { KafkaDecodeError } from './errors.js';
+import { KafkaDecodeError } from '../codec/errors.js';
 import { exceededLimit, extractPolicyFacts, type KafkaPolicyFacts } from './facts.js';
-import type { KafkaRequestLimits } from '../../config/kafka-request-limits.js';
-import { KafkaFrameReader } from './frame-reader.js';
+import type { KafkaRequestLimits } from '../../../config/kafka-request-limits.js';
+import { KafkaFrameReader } from '../codec/frame-reader.js';
 import { ProduceScanner } from './produce-scanner.js';
-import { withoutFetchSession } from './proxy-fetch-sessions.js';
-import { readRequestHeader, type KafkaRequestHeader } from './header.js';
-import { KafkaReader } from './reader.js';
-import type { KafkaBrokerDirectory } from './proxy-brokers.js';
-import { connectBroker, type BrokerRoute } from './proxy-upstream.js';
-import { LARGE_READ_BYTES } from './read-buffer.js';
+import { withoutFetchSession } from './fetch-sessions.js';
+import { readRequestHeader, type KafkaRequestHeader } from '../codec/header.js';
+import { KafkaReader } from '../codec/reader.js';
+import type { KafkaBrokerDirectory } from './brokers.js';
+import { connectBroker, type BrokerRoute } from './upstream.js';
+import { LARGE_READ_BYTES } from '../codec/read-buffer.js';
 import type { RequestBufferBudget } from './request-budget.js';
 import { canSplice, mayZeroCopy, spliceBetween, type SpliceJob } from './zero-copy.js';
-import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal, recordKafkaResponse } from './proxy-policy.js';
-import { KafkaResponseRelay, type ResponseRewrite } from './proxy-response-relay.js';
+import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal, recordKafkaResponse } from './policy.js';
+import { KafkaResponseRelay, type ResponseRewrite } from './response-relay.js';
 import { NO_ERRORS, scanResponseStart, type ResponseErrors } from './response-errors.js';
-import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './proxy-versions.js';
+import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './versions.js';
 
 const METADATA = 3;
 const API_VERSIONS = 18;

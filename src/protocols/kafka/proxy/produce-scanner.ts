@@ -5,12 +5,12 @@
 // they arrive; everything else — header, acks, topic names, partition indexes — goes into a copy of the frame
 // whose records are empty, which the usual facts reader and deny builder then read like any request.
 // Memory: a value spanning reads (at most a 32 KiB string) plus that copy, O(topics + partitions).
-import { KafkaDecodeError, KafkaLimitError } from './errors.js';
+import { KafkaDecodeError, KafkaLimitError } from '../codec/errors.js';
 import { EntryCounter } from './facts.js';
-import type { KafkaRequestLimits } from '../../config/kafka-request-limits.js';
-import { requestHeaderVersion, writeRequestHeader, type KafkaRequestHeader } from './header.js';
-import { messagePlan, type FieldPlan, type StructPlan } from './schema.js';
-import { KafkaWriter } from './writer.js';
+import type { KafkaRequestLimits } from '../../../config/kafka-request-limits.js';
+import { requestHeaderVersion, writeRequestHeader, type KafkaRequestHeader } from '../codec/header.js';
+import { messagePlan, type FieldPlan, type StructPlan } from '../codec/schema.js';
+import { KafkaWriter } from '../codec/writer.js';
 
 const PRODUCE = 0;
 /** Kafka's own readers refuse longer strings (Short.MAX_VALUE), compact ones included. */

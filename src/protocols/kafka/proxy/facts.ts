@@ -1,14 +1,14 @@
 // What policy needs of a request, read without materialising it: the walk (schema-walk.ts) follows the
 // request's schema to the end of the frame (so framing is fully validated and trailing bytes are refused,
 // like the full decoder) but only allocates the strings policy looks at.
-import type { KafkaRequestFacts } from '../../policy/types.js';
-import { expectEnd, requirePlan } from './codec.js';
-import { KafkaLimitError } from './errors.js';
-import { checkFrame, readRequestHeader, type KafkaRequestHeader } from './header.js';
-import { KafkaReader } from './reader.js';
-import { messagePlan, type FieldPlan } from './schema.js';
-import { walkStruct, type SchemaVisitor } from './schema-walk.js';
-import { DEFAULT_KAFKA_REQUEST_LIMITS, type KafkaRequestLimits } from '../../config/kafka-request-limits.js';
+import type { KafkaRequestFacts } from '../../../policy/types.js';
+import { expectEnd, requirePlan } from '../codec/codec.js';
+import { KafkaLimitError } from '../codec/errors.js';
+import { checkFrame, readRequestHeader, type KafkaRequestHeader } from '../codec/header.js';
+import { KafkaReader } from '../codec/reader.js';
+import { messagePlan, type FieldPlan } from '../codec/schema.js';
+import { walkStruct, type SchemaVisitor } from '../codec/schema-walk.js';
+import { DEFAULT_KAFKA_REQUEST_LIMITS, type KafkaRequestLimits } from '../../../config/kafka-request-limits.js';
 
 const PRODUCE = 0;
 const FETCH = 1;
@@ -35,7 +35,7 @@ export interface KafkaPolicyFacts extends KafkaRequestFacts {
   readonly acks: number | undefined;
   /** False for Produce with acks=0: the broker sends nothing back, so neither may a deny. */
   readonly expectsResponse: boolean;
-  /** A Fetch (v7+) asking the broker to open an incremental fetch session: session id 0, epoch 0 (proxy-fetch-sessions.ts). */
+  /** A Fetch (v7+) asking the broker to open an incremental fetch session: session id 0, epoch 0 (fetch-sessions.ts). */
   readonly opensFetchSession: boolean;
   /** Array entries and tagged fields the request carries (what kafka.maxTopicsPerRequest/maxPartitionsPerRequest count). */
   readonly entries: number;
