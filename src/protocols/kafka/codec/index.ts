@@ -16,6 +16,8 @@ export {
   type KafkaValue,
   type UnknownTaggedField,
 } from './codec.js';
+export { ApiKey } from './generated/api-keys.js';
+export { ErrorCode } from './error-codes.js';
 export { KAFKA_APIS, isSupportedVersion, isFlexibleVersion, type KafkaApiInfo } from './schema.js';
 export {
   buildApiVersionsFallbackResponse,
