@@ -5,6 +5,7 @@
 // `startFakeCluster` runs several as one cluster: each lists them all in Metadata and names a topic's leader.
 import { createServer, type Server, type Socket } from 'node:net';
 import {
+  ApiKey,
   buildApiVersionsFallbackResponse,
   CODEC_API_VERSIONS,
   decodeRequest,
@@ -127,7 +128,7 @@ export class KafkaFakeBroker {
 
   private async answer(frame: Buffer): Promise<Buffer | null> {
     const header = decodeRequestHeader(frame);
-    if (header.apiKey === 18 && !isSupportedVersion(18, header.apiVersion)) return buildApiVersionsFallbackResponse(header.correlationId);
+    if (header.apiKey === ApiKey.ApiVersions && !isSupportedVersion(ApiKey.ApiVersions, header.apiVersion)) return buildApiVersionsFallbackResponse(header.correlationId);
     const facts = extractPolicyFacts(frame);
     this.requests.push({ frame: Buffer.from(frame), facts });
     const denyCode = this.options.deny?.(facts);

@@ -2,9 +2,8 @@
 // what the proxy and the demo broker both send when a client asks for a version they cannot speak.
 import { encodeResponse } from './codec.js';
 import { KAFKA_APIS } from './schema.js';
-
-const API_VERSIONS = 18;
-export const UNSUPPORTED_VERSION = 35;
+import { ApiKey } from './generated/api-keys.js';
+import { ErrorCode } from './error-codes.js';
 
 export interface KafkaVersionRange {
   readonly minVersion: number;
@@ -29,5 +28,5 @@ export const CODEC_API_VERSIONS: KafkaVersionTable = new Map(
  */
 export function buildApiVersionsFallbackResponse(correlationId: number, supported: KafkaVersionTable = CODEC_API_VERSIONS): Buffer {
   const apiKeys = [...supported].map(([apiKey, r]) => ({ apiKey, minVersion: r.minVersion, maxVersion: r.maxVersion }));
-  return encodeResponse(API_VERSIONS, 0, correlationId, { errorCode: UNSUPPORTED_VERSION, apiKeys });
+  return encodeResponse(ApiKey.ApiVersions, 0, correlationId, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys });
 }

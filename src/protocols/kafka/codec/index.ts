@@ -22,7 +22,6 @@ export { KAFKA_APIS, isSupportedVersion, isFlexibleVersion, type KafkaApiInfo } 
 export {
   buildApiVersionsFallbackResponse,
   CODEC_API_VERSIONS,
-  UNSUPPORTED_VERSION,
   type KafkaVersionRange,
   type KafkaVersionTable,
 } from './api-versions.js';

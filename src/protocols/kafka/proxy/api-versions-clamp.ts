@@ -1,10 +1,10 @@
 // ApiVersions clamping for a proxy that must only let clients use versions it can parse: every range a
 // broker offers is narrowed to what the proxy accepts, and keys it does not know are dropped.
 import { decodeResponse, encodeResponse, type DecodedResponse, type KafkaStruct } from '../codec/codec.js';
-import { CODEC_API_VERSIONS, UNSUPPORTED_VERSION, type KafkaVersionTable } from '../codec/api-versions.js';
+import { CODEC_API_VERSIONS, type KafkaVersionTable } from '../codec/api-versions.js';
 import { KafkaDecodeError } from '../codec/errors.js';
-
-const API_VERSIONS = 18;
+import { ApiKey } from '../codec/generated/api-keys.js';
+import { ErrorCode } from '../codec/error-codes.js';
 
 /**
  * A broker answers an ApiVersions version it does not know with error 35 in a v0 body (KIP-511), whatever
@@ -14,18 +14,18 @@ const API_VERSIONS = 18;
  * error 35 with no list: the client still retries lower, and learns no version the proxy has not checked.
  */
 function decodeApiVersions(frame: Buffer, requestVersion: number): DecodedResponse & { readonly version: number } {
-  const unsupported = errorCodeOf(frame) === UNSUPPORTED_VERSION;
+  const unsupported = errorCodeOf(frame) === ErrorCode.UNSUPPORTED_VERSION;
   const versions = unsupported ? [0, requestVersion] : [requestVersion, 0];
   let failure: unknown;
   for (const version of new Set(versions)) {
     try {
-      return { ...decodeResponse(frame, API_VERSIONS, version), version };
+      return { ...decodeResponse(frame, ApiKey.ApiVersions, version), version };
     } catch (e) {
       if (!(e instanceof KafkaDecodeError)) throw e;
       failure ??= e;
     }
   }
-  if (unsupported) return { correlationId: frame.readInt32BE(4), body: { errorCode: UNSUPPORTED_VERSION, apiKeys: [] }, version: 0 };
+  if (unsupported) return { correlationId: frame.readInt32BE(4), body: { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [] }, version: 0 };
   throw failure;
 }
 
@@ -53,5 +53,5 @@ function clampKeys(keys: readonly KafkaStruct[], supported: KafkaVersionTable): 
 export function clampApiVersionsResponse(frame: Buffer, requestVersion: number, supported: KafkaVersionTable = CODEC_API_VERSIONS): Buffer {
   const { correlationId, body, version } = decodeApiVersions(frame, requestVersion);
   const clamped = { ...body, apiKeys: clampKeys((body.apiKeys ?? []) as readonly KafkaStruct[], supported) };
-  return encodeResponse(API_VERSIONS, version, correlationId, clamped);
+  return encodeResponse(ApiKey.ApiVersions, version, correlationId, clamped);
 }

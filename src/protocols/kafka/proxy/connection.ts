@@ -31,7 +31,7 @@ import { buildApiVersionsFallbackResponse } from '../codec/api-versions.js';
 import { clampApiVersionsResponse } from './api-versions-clamp.js';
 import { responseCarriesBrokerAddresses, rewriteBrokerAddresses, type KafkaBrokerEndpoint } from './broker-addresses.js';
 import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, encodeResponse } from '../codec/codec.js';
-import { buildDenyResponse, buildResponseBody, TOPIC_AUTHORIZATION_FAILED } from './deny.js';
+import { buildDenyResponse, buildResponseBody } from './deny.js';
 import { KafkaDecodeError } from '../codec/errors.js';
 import { exceededLimit, extractPolicyFacts, type KafkaPolicyFacts } from './facts.js';
 import type { KafkaRequestLimits } from '../../../config/kafka-request-limits.js';
@@ -49,16 +49,16 @@ import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal, recordKafkaRe
 import { KafkaResponseRelay, type ResponseRewrite } from './response-relay.js';
 import { NO_ERRORS, scanResponseStart, type ResponseErrors } from './response-errors.js';
 import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './versions.js';
+import { ApiKey } from '../codec/generated/api-keys.js';
+import { ErrorCode } from '../codec/error-codes.js';
 
-const METADATA = 3;
-const API_VERSIONS = 18;
 /**
  * Bytes a socket buffers before its writer is told to wait. Node's 16 KiB default is smaller than one
  * 16 KiB produce batch plus headers, so every request would pause the client; a few requests' worth keeps
  * pipelined requests and long responses flowing while still bounding memory per connection.
  */
 export const SOCKET_BUFFER_BYTES = 256 * 1024;
-const API_VERSIONS_MAX = PROXY_API_VERSIONS.get(API_VERSIONS)?.maxVersion ?? 0;
+const API_VERSIONS_MAX = PROXY_API_VERSIONS.get(ApiKey.ApiVersions)?.maxVersion ?? 0;
 /** Below this, the rest of a response is cheaper to copy than to splice. */
 const SPLICE_MIN_BYTES = 128 * 1024;
 /**
@@ -346,7 +346,7 @@ export class KafkaProxyConnection {
     const exceeded = exceededLimit(prefix, this.scope.limits);
     if (exceeded !== undefined) return this.refuse(exceeded.header, exceeded.error.message, false);
     const header = prefixHeader(prefix);
-    if (header === undefined || proxyAcceptsVersion(header.apiKey, header.apiVersion) || header.apiKey === API_VERSIONS) return true;
+    if (header === undefined || proxyAcceptsVersion(header.apiKey, header.apiVersion) || header.apiKey === ApiKey.ApiVersions) return true;
     return this.refuse(header, `API ${header.apiKey} version ${header.apiVersion} is not accepted by this proxy`, true);
   }
 
@@ -361,7 +361,7 @@ export class KafkaProxyConnection {
       if (!(err instanceof KafkaDecodeError)) throw err;
       const header = headerOf(frame);
       if (header === undefined) return this.refuse(undefined, `unreadable request header: ${err.message}`, false);
-      if (header.apiKey === API_VERSIONS && header.apiVersion > API_VERSIONS_MAX) {
+      if (header.apiKey === ApiKey.ApiVersions && header.apiVersion > API_VERSIONS_MAX) {
         // KIP-511: a newer client's ApiVersions is answered in v0 with the versions spoken here.
         const newer = headerFacts(header);
         return this.decide(connection.decideKafka(newer), newer, frame);
@@ -383,7 +383,7 @@ export class KafkaProxyConnection {
     }
     const errorCode = denialErrorCode(facts);
     recordKafkaDecision(ctx, this.policy, facts, decision, errorCode, false);
-    if (facts.apiKey === API_VERSIONS) {
+    if (facts.apiKey === ApiKey.ApiVersions) {
       // A client cannot go on without ApiVersions, and has no way to show an error for it: end here.
       return this.fail(`ApiVersions denied by policy (${decision.reason})`, 'info');
     }
@@ -392,7 +392,7 @@ export class KafkaProxyConnection {
       return this.fail(`denied request with more than ${MAX_DENIED_ENTRIES_ANSWERED} entries (${facts.entries}) is closed, not answered`, 'info');
     }
     try {
-      if (facts.apiKey === METADATA && facts.apiVersion >= 1) this.forwardBrokersOnly(frame, facts);
+      if (facts.apiKey === ApiKey.Metadata && facts.apiVersion >= 1) this.forwardBrokersOnly(frame, facts);
       else this.answer(facts.correlationId, buildDenyResponse(frame, errorCode, { brokers: this.scope.directory.known(this.advertiseHost) })!);
     } catch (err) {
       return this.fail(`cannot answer a denied ${facts.apiKey} v${facts.apiVersion} request: ${(err as Error).message}`);
@@ -403,7 +403,7 @@ export class KafkaProxyConnection {
   /** Sends an allowed request on (or answers it here); true when the broker's response is awaited. */
   private forward(frame: Buffer, facts: KafkaPolicyFacts, verdict: Verdict): boolean {
     const { apiKey, apiVersion, correlationId } = facts;
-    if (apiKey === API_VERSIONS && apiVersion > API_VERSIONS_MAX) {
+    if (apiKey === ApiKey.ApiVersions && apiVersion > API_VERSIONS_MAX) {
       this.answer(correlationId, buildApiVersionsFallbackResponse(correlationId, PROXY_API_VERSIONS));
       return false;
     }
@@ -416,7 +416,7 @@ export class KafkaProxyConnection {
   }
 
   private rewriteFor(apiKey: number, apiVersion: number): ResponseRewrite | undefined {
-    if (apiKey === API_VERSIONS) return (frame) => clampApiVersionsResponse(frame, apiVersion, PROXY_API_VERSIONS);
+    if (apiKey === ApiKey.ApiVersions) return (frame) => clampApiVersionsResponse(frame, apiVersion, PROXY_API_VERSIONS);
     if (responseCarriesBrokerAddresses(apiKey, apiVersion)) return (frame) => this.rewriteBrokers(frame, apiKey, apiVersion);
     return undefined;
   }
@@ -428,17 +428,17 @@ export class KafkaProxyConnection {
    */
   private forwardBrokersOnly(frame: Buffer, facts: KafkaPolicyFacts): void {
     const request = decodeRequest(frame);
-    const deniedTopics = buildResponseBody(request, TOPIC_AUTHORIZATION_FAILED).topics;
+    const deniedTopics = buildResponseBody(request, ErrorCode.TOPIC_AUTHORIZATION_FAILED).topics;
     const brokersOnly = encodeRequest(request.header, { ...request.body, topics: [], allowAutoTopicCreation: false });
     const version = facts.apiVersion;
     const withDeniedTopics = (response: Buffer) => {
-      const { correlationId, body } = decodeResponse(response, METADATA, version);
-      return encodeResponse(METADATA, version, correlationId, { ...body, topics: deniedTopics });
+      const { correlationId, body } = decodeResponse(response, ApiKey.Metadata, version);
+      return encodeResponse(ApiKey.Metadata, version, correlationId, { ...body, topics: deniedTopics });
     };
     this.pending.push({
       correlationId: facts.correlationId,
       rewrite: (response) => {
-        const rewritten = this.rewriteBrokers(response, METADATA, version);
+        const rewritten = this.rewriteBrokers(response, ApiKey.Metadata, version);
         return rewritten instanceof Promise ? rewritten.then(withDeniedTopics) : withDeniedTopics(rewritten);
       },
     });
