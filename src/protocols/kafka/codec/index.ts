@@ -1,4 +1,6 @@
-// The Kafka wire codec's public surface, for the proxy, the demo broker and tests.
+// The Kafka wire codec's public surface: all the demo broker may use (test/unit/architecture.test.ts), and what
+// tests and benches encode and decode with. The proxy beside it also reads schema plans and raw frames, so it
+// imports the codec's modules directly.
 export { KafkaDecodeError, KafkaEncodeError, KafkaFrameError } from './errors.js';
 export { KafkaFrameReader, DEFAULT_MAX_KAFKA_FRAME_SIZE, type KafkaFrameReaderOptions } from './frame-reader.js';
 export { requestHeaderVersion, responseHeaderVersion, type KafkaRequestHeader } from './header.js';
