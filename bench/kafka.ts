@@ -22,7 +22,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { zeroCopySupport } from '../src/protocols/kafka/zero-copy.js';
+import { zeroCopySupport } from '../src/protocols/kafka/proxy/zero-copy.js';
 import { assertKafkaInstalled, startRealKafka } from '../test/helpers/kafka-broker-real.js';
 import { median } from './lib/autocannon-run.js';
 import { measureCpu, type CpuUse } from './lib/cpu.js';

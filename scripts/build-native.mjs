@@ -1,7 +1,7 @@
 // Compiles the Kafka proxy's zero-copy relay (native/splice-relay.c) into dist/native/splice-relay.node with the
 // system C compiler and the headers of the Node that runs this script; a Node-API addon links against nothing
 // else. Part of `npm run build`. Where it cannot be built (not Linux, no compiler, no headers) it says why and
-// the build goes on: the proxy then copies those bytes instead (src/protocols/kafka/zero-copy.ts).
+// the build goes on: the proxy then copies those bytes instead (src/protocols/kafka/proxy/zero-copy.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -4,11 +4,9 @@
 // request and patches its correlation id, so the broker and the proxy are what is measured.
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { decodeResponse, encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/index.js';
+import { ApiKey, decodeResponse, encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { buildRecordBatch } from '../../test/helpers/kafka-demo-record-batch.js';
 
-const PRODUCE = 0;
-const FETCH = 1;
 const PRODUCE_VERSION = 7;
 const FETCH_VERSION = 11;
 const CORRELATION_ID_OFFSET = 8;
@@ -66,7 +64,7 @@ function produceRequest(topic: string, recordsPerRequest: number, recordBytes: n
   const value = 'k'.repeat(recordBytes);
   const batch = buildRecordBatch(Array.from({ length: recordsPerRequest }, () => ({ value })), { baseTimestamp: Date.now() });
   const body = { transactionalId: null, acks: -1, timeoutMs: 30_000, topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }] };
-  return encodeRequest({ apiKey: PRODUCE, apiVersion: PRODUCE_VERSION, correlationId: 0, clientId: 'bench-producer' }, body);
+  return encodeRequest({ apiKey: ApiKey.Produce, apiVersion: PRODUCE_VERSION, correlationId: 0, clientId: 'bench-producer' }, body);
 }
 
 function produceError(body: KafkaStruct): number {
@@ -105,7 +103,7 @@ export async function produceLoad(o: {
   const deadline = Date.now() + o.seconds * 1000;
   const loop = async (c: WireConnection) => {
     while (Date.now() < deadline) {
-      const r = await c.send(template, PRODUCE, PRODUCE_VERSION);
+      const r = await c.send(template, ApiKey.Produce, PRODUCE_VERSION);
       if (produceError(r.body) !== 0) errors++;
       else requests++;
       latenciesMs.push(Number(r.latencyNs) / 1e6);
@@ -126,7 +124,7 @@ export async function produceLatency(o: { target: Target; localAddress: string; 
   const c = await WireConnection.open(o.target, o.localAddress);
   const out: number[] = [];
   try {
-    for (let i = 0; i < o.count; i++) out.push(Number((await c.send(template, PRODUCE, PRODUCE_VERSION)).latencyNs) / 1e6);
+    for (let i = 0; i < o.count; i++) out.push(Number((await c.send(template, ApiKey.Produce, PRODUCE_VERSION)).latencyNs) / 1e6);
   } finally {
     c.close();
   }
@@ -175,8 +173,8 @@ export async function consumeLoad(o: { target: Target; localAddress: string; top
         forgottenTopicsData: [],
         rackId: '',
       };
-      const frame = encodeRequest({ apiKey: FETCH, apiVersion: FETCH_VERSION, correlationId: 0, clientId: 'bench-consumer' }, body);
-      const r = await c.send(frame, FETCH, FETCH_VERSION);
+      const frame = encodeRequest({ apiKey: ApiKey.Fetch, apiVersion: FETCH_VERSION, correlationId: 0, clientId: 'bench-consumer' }, body);
+      const r = await c.send(frame, ApiKey.Fetch, FETCH_VERSION);
       const partition = rows(rows(r.body.responses)[0]!.partitions)[0]!;
       if (partition.errorCode !== 0) throw new Error(`Fetch error ${String(partition.errorCode)}`);
       const data = (partition.records as Buffer | null) ?? Buffer.alloc(0);

@@ -5,8 +5,8 @@
 // it and haproxy, what Node costs.
 //   node dist/bench/peers/kafka-node-relay.js <listen port> <broker host> <broker port>
 import { connect, createServer, type NetConnectOpts, type Socket } from 'node:net';
-import { AdaptiveReadBuffer } from '../../src/protocols/kafka/read-buffer.js';
-import { spliceBetween } from '../../src/protocols/kafka/zero-copy.js';
+import { AdaptiveReadBuffer } from '../../src/protocols/kafka/codec/read-buffer.js';
+import { spliceBetween } from '../../src/protocols/kafka/proxy/zero-copy.js';
 
 const SPLICE_MIN_BYTES = 128 * 1024;
 const READ_BYTES = 32 * 1024;

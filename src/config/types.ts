@@ -58,7 +58,7 @@ export interface HttpLimits {
   readonly tunnelIdleTimeoutMs: number;
 }
 
-/** Kafka listeners: framing limits and how brokers are fronted (see src/protocols/kafka/listener.ts). */
+/** Kafka listeners: framing limits and how brokers are fronted (see src/protocols/kafka/proxy/listener.ts). */
 export interface KafkaListenerOptions {
   /** Largest request or response frame accepted, bytes without the size prefix (default 100 MiB, Kafka's socket.request.max.bytes). */
   readonly maxFrameSize: number;

@@ -13,7 +13,7 @@ type ListenerStarter = (ctx: ListenerContext) => Promise<RunningListener>;
  */
 const STARTERS: Partial<Record<ListenerConfig['protocol'], () => Promise<ListenerStarter>>> = {
   http: async () => (await import('../protocols/http/listener.js')).startHttpListener,
-  kafka: async () => (await import('../protocols/kafka/listener.js')).startKafkaListener,
+  kafka: async () => (await import('../protocols/kafka/proxy/listener.js')).startKafkaListener,
   // An HTTP listener whose front is TLS (protocols/http/tls-front.ts): spliced, or terminated and served as HTTP.
   tls: async () => (await import('../protocols/http/listener.js')).startHttpListener,
   forward: async () => (await import('../protocols/forward/listener.js')).startForwardListener,

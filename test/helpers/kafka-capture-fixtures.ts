@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KAFKA_APIS } from '../../src/protocols/kafka/index.js';
+import { KAFKA_APIS } from '../../src/protocols/kafka/codec/index.js';
 import { kafkajsAdmin, kafkajsConsume, kafkajsProduce, runKcat } from './kafka-clients.js';
 import { KafkaFakeBroker, type RecordedKafkaRequest } from './kafka-fake-broker.js';
 

@@ -3,7 +3,7 @@
 // fields and malformed bytes real clients never would.
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { decodeResponse, encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/index.js';
+import { decodeResponse, encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 
 interface Pending {
   readonly correlationId: number;

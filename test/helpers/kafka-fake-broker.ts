@@ -5,21 +5,19 @@
 // `startFakeCluster` runs several as one cluster: each lists them all in Metadata and names a topic's leader.
 import { createServer, type Server, type Socket } from 'node:net';
 import {
+  ApiKey,
   buildApiVersionsFallbackResponse,
-  buildDenyResponse,
-  buildResponseBody,
   CODEC_API_VERSIONS,
   decodeRequest,
   decodeRequestHeader,
   encodeResponse,
-  extractPolicyFacts,
   isSupportedVersion,
   KafkaFrameReader,
   type DecodedRequest,
-  type KafkaBrokerAddress,
-  type KafkaPolicyFacts,
   type KafkaStruct,
-} from '../../src/protocols/kafka/index.js';
+} from '../../src/protocols/kafka/codec/index.js';
+import { buildDenyResponse, buildResponseBody, type KafkaBrokerAddress } from '../../src/protocols/kafka/proxy/deny.js';
+import { extractPolicyFacts, type KafkaPolicyFacts } from '../../src/protocols/kafka/proxy/facts.js';
 
 export interface RecordedKafkaRequest {
   readonly frame: Buffer;
@@ -130,7 +128,7 @@ export class KafkaFakeBroker {
 
   private async answer(frame: Buffer): Promise<Buffer | null> {
     const header = decodeRequestHeader(frame);
-    if (header.apiKey === 18 && !isSupportedVersion(18, header.apiVersion)) return buildApiVersionsFallbackResponse(header.correlationId);
+    if (header.apiKey === ApiKey.ApiVersions && !isSupportedVersion(ApiKey.ApiVersions, header.apiVersion)) return buildApiVersionsFallbackResponse(header.correlationId);
     const facts = extractPolicyFacts(frame);
     this.requests.push({ frame: Buffer.from(frame), facts });
     const denyCode = this.options.deny?.(facts);

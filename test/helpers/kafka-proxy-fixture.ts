@@ -11,7 +11,7 @@ import { parsePolicyText } from '../../src/policy/load.js';
 import { buildSnapshot } from '../../src/policy/snapshot.js';
 import { formatSourceError, type PolicyDocument, type PolicySnapshot } from '../../src/policy/index.js';
 import type { RunningListener } from '../../src/protocols/context.js';
-import { startKafkaListener } from '../../src/protocols/kafka/listener.js';
+import { startKafkaListener } from '../../src/protocols/kafka/proxy/listener.js';
 import { RecordingFlows, RecordingMetrics } from './http-observers.js';
 
 /** Source addresses of the Empire's Kafka clients (and the broker's own identity, app=kafka). */

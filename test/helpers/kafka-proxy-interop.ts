@@ -9,15 +9,8 @@ import { consume, produce, type KafkaClientOptions } from '../../src/demo/kafka/
 import { runJavaClient, type JavaClientOutcome } from './kafka-broker-real.js';
 import { runKcat, type KcatResult } from './kafka-clients.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, PLANS, SPY_AND_SCOUT_POLICY, startKafkaProxy, type KafkaProxy } from './kafka-proxy-fixture.js';
+import { ApiKey, ErrorCode } from '../../src/protocols/kafka/codec/index.js';
 
-const PRODUCE = 0;
-const FETCH = 1;
-const METADATA = 3;
-const JOIN_GROUP = 11;
-const INIT_PRODUCER_ID = 22;
-const TOPIC_DENIED = 29;
-const GROUP_DENIED = 30;
-const CLUSTER_DENIED = 31;
 const TIMEOUT_MS = 20_000;
 
 export interface InteropBroker {
@@ -59,7 +52,7 @@ export function describeProxyInterop(brokerName: string, startBroker: () => Prom
      * librdkafka's brokers-only Metadata (answered with the brokers anyway) and the empty Fetch the Java
      * consumer sends on close to end a fetch session it never got (it ignores the answer).
      */
-    const onlyTopiclessRequests = (dropped: unknown[][]) => dropped.every(([key, topic, code]) => (key === METADATA || key === FETCH) && topic === '' && code === CLUSTER_DENIED);
+    const onlyTopiclessRequests = (dropped: unknown[][]) => dropped.every(([key, topic, code]) => (key === ApiKey.Metadata || key === ApiKey.Fetch) && topic === '' && code === ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
 
     describe('Java client (kafka-clients)', () => {
       const java = (command: string, address: string, args: string[]) =>
@@ -73,7 +66,7 @@ export function describeProxyInterop(brokerName: string, startBroker: () => Prom
           written[topic]!.push(...values(prefix, 5));
         }
         assert.deepEqual(droppedSince(from, 'empire-hq'), []);
-        assert.ok(proxy.flows.events.slice(from).some((e) => e.verdict === 'FORWARDED' && e.l7?.kafka?.apiKey === INIT_PRODUCER_ID));
+        assert.ok(proxy.flows.events.slice(from).some((e) => e.verdict === 'FORWARDED' && e.l7?.kafka?.apiKey === ApiKey.InitProducerId));
       });
 
       test('outposts and the backup consume in consumer groups', async () => {
@@ -92,7 +85,7 @@ export function describeProxyInterop(brokerName: string, startBroker: () => Prom
         const [error, ...more] = ofType(out, 'error');
         assert.deepEqual(more, []);
         assert.deepEqual([error?.['exception'], error?.['unauthorizedTopics'], error?.['records']], ['TopicAuthorizationException', [ANNOUNCE], 2], JSON.stringify(out));
-        assert.deepEqual(droppedSince(from, 'empire-outpost'), [[PRODUCE, ANNOUNCE, TOPIC_DENIED]]);
+        assert.deepEqual(droppedSince(from, 'empire-outpost'), [[ApiKey.Produce, ANNOUNCE, ErrorCode.TOPIC_AUTHORIZATION_FAILED]]);
 
         const idempotent = await java('produce', EMPIRE.outpost, ['--topic', ANNOUNCE, '--count', '1', '--idempotence', 'true']);
         // Depending on whether InitProducerId failed before send(), the client throws the exception itself or
@@ -100,7 +93,7 @@ export function describeProxyInterop(brokerName: string, startBroker: () => Prom
         const [denied] = ofType(idempotent, 'error');
         const cluster = 'org.apache.kafka.common.errors.ClusterAuthorizationException';
         assert.ok(denied?.['class'] === cluster || denied?.['cause'] === cluster, JSON.stringify(idempotent));
-        assert.ok(droppedSince(from, 'empire-outpost').some(([key, , code]) => key === INIT_PRODUCER_ID && code === CLUSTER_DENIED));
+        assert.ok(droppedSince(from, 'empire-outpost').some(([key, , code]) => key === ApiKey.InitProducerId && code === ErrorCode.CLUSTER_AUTHORIZATION_FAILED));
       });
 
       test('denied metadata: a consumer of deathstar-plans gets TopicAuthorizationException', async () => {
@@ -108,7 +101,7 @@ export function describeProxyInterop(brokerName: string, startBroker: () => Prom
         const out = await java('consume', EMPIRE.outpost, ['--topic', PLANS, '--group', group('outpost')]);
         const [error] = ofType(out, 'error');
         assert.deepEqual([error?.['exception'], error?.['unauthorizedTopics']], ['TopicAuthorizationException', [PLANS]], JSON.stringify(out));
-        assert.ok(droppedSince(from, 'empire-outpost').some(([key, topic, code]) => key === METADATA && topic === PLANS && code === TOPIC_DENIED));
+        assert.ok(droppedSince(from, 'empire-outpost').some(([key, topic, code]) => key === ApiKey.Metadata && topic === PLANS && code === ErrorCode.TOPIC_AUTHORIZATION_FAILED));
       });
 
       test('denied fetch: TopicAuthorizationException after the lookups were allowed', async () => {
@@ -116,7 +109,7 @@ export function describeProxyInterop(brokerName: string, startBroker: () => Prom
         const out = await java('consume', EMPIRE.spy, ['--topic', PLANS]);
         const [error] = ofType(out, 'error');
         assert.deepEqual([error?.['exception'], error?.['unauthorizedTopics']], ['TopicAuthorizationException', [PLANS]], JSON.stringify(out));
-        assert.ok(droppedSince(from, 'empire-spy').some(([key, topic, code]) => key === FETCH && topic === PLANS && code === TOPIC_DENIED));
+        assert.ok(droppedSince(from, 'empire-spy').some(([key, topic, code]) => key === ApiKey.Fetch && topic === PLANS && code === ErrorCode.TOPIC_AUTHORIZATION_FAILED));
       });
 
       test('denied group: GroupAuthorizationException naming the group', async () => {
@@ -125,7 +118,7 @@ export function describeProxyInterop(brokerName: string, startBroker: () => Prom
         const out = await java('consume', EMPIRE.scout, ['--topic', ANNOUNCE, '--group', name]);
         const [error] = ofType(out, 'error');
         assert.deepEqual([error?.['exception'], error?.['groupId']], ['GroupAuthorizationException', name], JSON.stringify(out));
-        assert.deepEqual(droppedSince(from, 'empire-scout').filter(([key]) => key !== METADATA), [[JOIN_GROUP, '', GROUP_DENIED]]);
+        assert.deepEqual(droppedSince(from, 'empire-scout').filter(([key]) => key !== ApiKey.Metadata), [[ApiKey.JoinGroup, '', ErrorCode.GROUP_AUTHORIZATION_FAILED]]);
       });
     });
 
@@ -156,7 +149,7 @@ export function describeProxyInterop(brokerName: string, startBroker: () => Prom
         const r = await kcat('empire-outpost', ['-P', '-t', ANNOUNCE], 'Vader Booed at Empire Karaoke Party\n');
         assert.notEqual(r.code, 0);
         assert.match(r.stderr, /Delivery failed for message: Broker: Topic authorization failed/);
-        assert.ok(droppedSince(from, 'empire-outpost').some(([key, topic, code]) => key === PRODUCE && topic === ANNOUNCE && code === TOPIC_DENIED));
+        assert.ok(droppedSince(from, 'empire-outpost').some(([key, topic, code]) => key === ApiKey.Produce && topic === ANNOUNCE && code === ErrorCode.TOPIC_AUTHORIZATION_FAILED));
       });
 
       test('denied metadata: "Topic deathstar-plans error: Broker: Topic authorization failed"', async () => {
@@ -170,7 +163,7 @@ export function describeProxyInterop(brokerName: string, startBroker: () => Prom
         const r = await kcat('empire-spy', ['-C', '-t', PLANS, '-o', 'beginning', '-e']);
         assert.notEqual(r.code, 0);
         assert.match(r.stderr, /Topic deathstar-plans \[0\] error: Fetch from broker \d+ failed: Broker: Topic authorization failed/);
-        assert.ok(droppedSince(from, 'empire-spy').some(([key, topic, code]) => key === FETCH && topic === PLANS && code === TOPIC_DENIED));
+        assert.ok(droppedSince(from, 'empire-spy').some(([key, topic, code]) => key === ApiKey.Fetch && topic === PLANS && code === ErrorCode.TOPIC_AUTHORIZATION_FAILED));
       });
 
       test('denied group: "JoinGroup failed: Broker: Group authorization failed"', async () => {
@@ -210,9 +203,9 @@ export function describeProxyInterop(brokerName: string, startBroker: () => Prom
           ['group', await consume(client(EMPIRE.scout, 'empire-scout'), ANNOUNCE, group('scout'), 1), 'GROUP_AUTHORIZATION_FAILED'],
         ] as const;
         for (const [what, outcome, type] of cases) assert.deepEqual([what, outcome.ok, outcome.errorType], [what, false, type], outcome.error);
-        assert.deepEqual(droppedSince(from, 'empire-outpost'), [[PRODUCE, ANNOUNCE, TOPIC_DENIED], [METADATA, PLANS, TOPIC_DENIED]]);
-        assert.deepEqual(droppedSince(from, 'empire-spy'), [[FETCH, PLANS, TOPIC_DENIED]]);
-        assert.deepEqual(droppedSince(from, 'empire-scout'), [[JOIN_GROUP, '', GROUP_DENIED]]);
+        assert.deepEqual(droppedSince(from, 'empire-outpost'), [[ApiKey.Produce, ANNOUNCE, ErrorCode.TOPIC_AUTHORIZATION_FAILED], [ApiKey.Metadata, PLANS, ErrorCode.TOPIC_AUTHORIZATION_FAILED]]);
+        assert.deepEqual(droppedSince(from, 'empire-spy'), [[ApiKey.Fetch, PLANS, ErrorCode.TOPIC_AUTHORIZATION_FAILED]]);
+        assert.deepEqual(droppedSince(from, 'empire-scout'), [[ApiKey.JoinGroup, '', ErrorCode.GROUP_AUTHORIZATION_FAILED]]);
       });
     });
 

@@ -1,16 +1,8 @@
 // Request bodies for the Kafka proxy's wire tests (the versions kafkajs sends), and a look at a broker's log
 // end offset straight from the broker, to prove what a denial kept away from it.
-import type { KafkaStruct } from '../../src/protocols/kafka/index.js';
+import { ApiKey, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { buildRecordBatch } from './kafka-demo-record-batch.js';
 import { KafkaWireClient } from './kafka-demo-wire-client.js';
-
-export const PRODUCE = 0;
-export const FETCH = 1;
-export const LIST_OFFSETS = 2;
-export const METADATA = 3;
-export const FIND_COORDINATOR = 10;
-export const JOIN_GROUP = 11;
-export const API_VERSIONS = 18;
 
 export type Rows = readonly KafkaStruct[];
 export const rows = (v: unknown): Rows => v as Rows;
@@ -49,7 +41,7 @@ export function metadataBody(topics: readonly string[] | null): KafkaStruct {
 export async function logEndOffset(brokerPort: number, topic: string, localAddress = '127.0.0.1'): Promise<bigint> {
   const c = await KafkaWireClient.connect(brokerPort, localAddress);
   try {
-    const r = await c.request(LIST_OFFSETS, 2, { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -1n }] }] });
+    const r = await c.request(ApiKey.ListOffsets, 2, { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -1n }] }] });
     return rows(rows(r.topics)[0]!.partitions)[0]!.offset as bigint;
   } finally {
     c.close();

@@ -1,8 +1,8 @@
 // Seeded random Kafka messages built from the codec's own schema plans: every field gets a value that
 // is valid for its type, with nulls where the version allows them, tagged fields present or absent,
 // nested arrays, and unknown tagged fields — for round-trip tests and fuzzing.
-import { UNKNOWN_TAGGED_FIELDS, type KafkaStruct, type KafkaValue, type UnknownTaggedField } from '../../src/protocols/kafka/codec.js';
-import type { FieldPlan, StructPlan } from '../../src/protocols/kafka/schema.js';
+import { UNKNOWN_TAGGED_FIELDS, type KafkaStruct, type KafkaValue, type UnknownTaggedField } from '../../src/protocols/kafka/codec/codec.js';
+import type { FieldPlan, StructPlan } from '../../src/protocols/kafka/codec/schema.js';
 
 /** mulberry32: tiny, fast, and deterministic for a given seed. */
 export function seededRandom(seed: number): () => number {

@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { encodeRequest } from '../../src/protocols/kafka/index.js';
+import { ApiKey, encodeRequest } from '../../src/protocols/kafka/codec/index.js';
 import { connectionBurst } from '../helpers/connection-burst.js';
 import { rawExchange } from '../helpers/http-raw-client.js';
 import { startProxy, TIEFIGHTER, XWING, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
 import { EMPIRE, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
-import { API_VERSIONS } from '../helpers/kafka-proxy-requests.js';
 import { startRuntime, type Runtime } from '../helpers/tls-runtime.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -129,7 +128,7 @@ describe('kafka listener: connection caps', { timeout: 30_000 }, () => {
     await broker.close();
   });
 
-  const apiVersions = encodeRequest({ apiKey: API_VERSIONS, apiVersion: 0, correlationId: 1, clientId: 'cap-test' }, {});
+  const apiVersions = encodeRequest({ apiKey: ApiKey.ApiVersions, apiVersion: 0, correlationId: 1, clientId: 'cap-test' }, {});
   const kafkaAnswered = (b: Buffer): boolean => b.length >= 4 && b.length >= 4 + b.readInt32BE(0);
 
   test('maxConnectionsPerSource 20: 50 at once from one source → 20 answered, 30 reset; another source answered; room again after closing', async () => {

@@ -4,7 +4,7 @@
 // authorization errors the wire notes (§4c) observed from real brokers.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { KafkaPolicyFacts } from '../../src/protocols/kafka/index.js';
+import type { KafkaPolicyFacts } from '../../src/protocols/kafka/proxy/facts.js';
 import { kafkajsConsume, kafkajsProduce, runKcat } from '../helpers/kafka-clients.js';
 import { KafkaFakeBroker } from '../helpers/kafka-fake-broker.js';
 

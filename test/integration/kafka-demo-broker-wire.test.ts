@@ -5,16 +5,9 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { encodeRequest, type KafkaStruct } from '../../src/protocols/kafka/index.js';
+import { ApiKey, encodeRequest, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { buildRecordBatch, readRecordValues } from '../helpers/kafka-demo-record-batch.js';
-
-const PRODUCE = 0;
-const FETCH = 1;
-const LIST_OFFSETS = 2;
-const METADATA = 3;
-const API_VERSIONS = 18;
-const INIT_PRODUCER_ID = 22;
 
 type Rows = readonly KafkaStruct[];
 const rows = (v: unknown): Rows => v as Rows;
@@ -70,20 +63,20 @@ describe('Kafka demo broker: wire protocol', () => {
   test('ApiVersions v0-v4 list the served APIs; an unknown version gets v0 with error 35 and the connection stays open', async () => {
     const c = await client();
     for (let v = 0; v <= 4; v++) {
-      const r = await c.request(API_VERSIONS, v, v >= 3 ? { clientSoftwareName: 'wire-test', clientSoftwareVersion: '1.0' } : {});
+      const r = await c.request(ApiKey.ApiVersions, v, v >= 3 ? { clientSoftwareName: 'wire-test', clientSoftwareVersion: '1.0' } : {});
       assert.equal(r.errorCode, 0);
       const keys = new Map(rows(r.apiKeys).map((k) => [k.apiKey, [k.minVersion, k.maxVersion]]));
       assert.deepEqual([...keys.keys()].sort((a, b) => (a as number) - (b as number)), [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 18, 22]);
-      assert.deepEqual(keys.get(API_VERSIONS), [0, 4]);
-      assert.deepEqual(keys.get(FETCH), [4, 17]);
+      assert.deepEqual(keys.get(ApiKey.ApiVersions), [0, 4]);
+      assert.deepEqual(keys.get(ApiKey.Fetch), [4, 17]);
     }
     // v5 does not exist in the definitions: the header is flexible (v3+ rule), the body unreadable.
-    const v5 = encodeRequest({ apiKey: API_VERSIONS, apiVersion: 4, correlationId: 500, clientId: 'future' }, { clientSoftwareName: 'future', clientSoftwareVersion: '9' });
+    const v5 = encodeRequest({ apiKey: ApiKey.ApiVersions, apiVersion: 4, correlationId: 500, clientId: 'future' }, { clientSoftwareName: 'future', clientSoftwareVersion: '9' });
     v5.writeInt16BE(5, 6);
     const fallback = await c.requestFrame(v5, { responseVersion: 0 });
     assert.equal(fallback.errorCode, 35);
-    assert.deepEqual(rows(fallback.apiKeys).find((k) => k.apiKey === API_VERSIONS), { apiKey: API_VERSIONS, minVersion: 0, maxVersion: 4 });
-    const again = await c.request(API_VERSIONS, 3, { clientSoftwareName: 'wire-test', clientSoftwareVersion: '1.0' });
+    assert.deepEqual(rows(fallback.apiKeys).find((k) => k.apiKey === ApiKey.ApiVersions), { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 4 });
+    const again = await c.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 'wire-test', clientSoftwareVersion: '1.0' });
     assert.equal(again.errorCode, 0);
   });
 
@@ -91,7 +84,7 @@ describe('Kafka demo broker: wire protocol', () => {
     const createTopics = await client();
     await assert.rejects(createTopics.request(19, 3, { topics: [], timeoutMs: 1000, validateOnly: false }), /connection closed/);
     const oldProduce = await client();
-    await assert.rejects(oldProduce.request(PRODUCE, 2, { acks: 1, timeoutMs: 1000, topicData: [] }), /connection closed/);
+    await assert.rejects(oldProduce.request(ApiKey.Produce, 2, { acks: 1, timeoutMs: 1000, topicData: [] }), /connection closed/);
 
     const garbage = async (bytes: Buffer): Promise<void> => {
       const s = connect({ host: '127.0.0.1', port: broker.port });
@@ -109,58 +102,58 @@ describe('Kafka demo broker: wire protocol', () => {
     await garbage(Buffer.from([0, 0, 0, 12, 0, 18, 0, 0, 0, 0, 0, 1, 0, 0, 0xde, 0xad]));
 
     const fresh = await client();
-    const r = await fresh.request(METADATA, 1, { topics: null });
+    const r = await fresh.request(ApiKey.Metadata, 1, { topics: null });
     assert.equal(rows(r.topics).length, 7);
   });
 
   test('Metadata: null and v0 [] mean every topic, [] means none, unknown and invalid names get errors, v12 asks by id; the advertised address is reported', async () => {
     const c = await client();
-    const all = await c.request(METADATA, 1, { topics: null });
+    const all = await c.request(ApiKey.Metadata, 1, { topics: null });
     assert.deepEqual(rows(all.brokers), [{ nodeId: broker.nodeId, host: '127.0.0.77', port: 19092, rack: null }]);
     assert.equal(all.controllerId, broker.nodeId);
     assert.ok(rows(all.topics).some((t) => t.name === 'empire-announce' && rows(t.partitions).length === 1 && rows(t.partitions)[0]!.leaderId === broker.nodeId));
-    assert.equal(rows((await c.request(METADATA, 0, { topics: [] })).topics).length, 7);
-    assert.equal(rows((await c.request(METADATA, 4, { topics: [], allowAutoTopicCreation: true })).topics).length, 0);
+    assert.equal(rows((await c.request(ApiKey.Metadata, 0, { topics: [] })).topics).length, 7);
+    assert.equal(rows((await c.request(ApiKey.Metadata, 4, { topics: [], allowAutoTopicCreation: true })).topics).length, 0);
 
-    const named = await c.request(METADATA, 9, { topics: [{ name: 'deathstar-plans' }, { name: 'no-such-topic' }, { name: 'bad/name' }], allowAutoTopicCreation: true, includeTopicAuthorizedOperations: false });
+    const named = await c.request(ApiKey.Metadata, 9, { topics: [{ name: 'deathstar-plans' }, { name: 'no-such-topic' }, { name: 'bad/name' }], allowAutoTopicCreation: true, includeTopicAuthorizedOperations: false });
     assert.deepEqual(rows(named.topics).map((t) => [t.name, t.errorCode, rows(t.partitions).length]), [
       ['deathstar-plans', 0, 1],
       ['no-such-topic', 3, 0],
       ['bad/name', 17, 0],
     ]);
-    const id = rows((await c.request(METADATA, 12, { topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'deathstar-plans' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })).topics)[0]!.topicId as string;
+    const id = rows((await c.request(ApiKey.Metadata, 12, { topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'deathstar-plans' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })).topics)[0]!.topicId as string;
     assert.notEqual(id, 'AAAAAAAAAAAAAAAAAAAAAA');
-    const byId = await c.request(METADATA, 12, { topics: [{ topicId: id, name: null }, { topicId: 'BBBBBBBBBBBBBBBBBBBBBA', name: null }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    const byId = await c.request(ApiKey.Metadata, 12, { topics: [{ topicId: id, name: null }, { topicId: 'BBBBBBBBBBBBBBBBBBBBBA', name: null }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
     assert.deepEqual(rows(byId.topics).map((t) => [t.name, t.errorCode]), [['deathstar-plans', 0], [null, 100]]);
   });
 
   test('Produce stamps offsets; Fetch returns the batches from the fetch offset with the high watermark; Fetch v13 finds topics by id', async () => {
     const c = await client();
-    const first = partitionOf(await c.request(PRODUCE, 7, produceBody('wire-log', 0, buildRecordBatch([{ value: 'a' }, { value: 'b' }, { value: 'c' }]))));
+    const first = partitionOf(await c.request(ApiKey.Produce, 7, produceBody('wire-log', 0, buildRecordBatch([{ value: 'a' }, { value: 'b' }, { value: 'c' }]))));
     assert.deepEqual([first.errorCode, first.baseOffset, first.logStartOffset], [0, 0n, 0n]);
-    const second = partitionOf(await c.request(PRODUCE, 9, produceBody('wire-log', 0, buildRecordBatch([{ value: 'd' }, { value: 'e' }]))));
+    const second = partitionOf(await c.request(ApiKey.Produce, 9, produceBody('wire-log', 0, buildRecordBatch([{ value: 'd' }, { value: 'e' }]))));
     assert.deepEqual([second.errorCode, second.baseOffset], [0, 3n]);
 
-    const fromStart = fetchedPartition(await c.request(FETCH, 11, fetchBody({ name: 'wire-log' }, 0n)));
+    const fromStart = fetchedPartition(await c.request(ApiKey.Fetch, 11, fetchBody({ name: 'wire-log' }, 0n)));
     assert.equal(fromStart.highWatermark, 5n);
     assert.equal(fromStart.lastStableOffset, 5n);
     assert.deepEqual(readRecordValues(fromStart.records as Buffer).map((r) => `${r.offset}:${r.value}`), ['0:a', '1:b', '2:c', '3:d', '4:e']);
-    const fromFour = fetchedPartition(await c.request(FETCH, 11, fetchBody({ name: 'wire-log' }, 4n)));
+    const fromFour = fetchedPartition(await c.request(ApiKey.Fetch, 11, fetchBody({ name: 'wire-log' }, 4n)));
     assert.deepEqual(readRecordValues(fromFour.records as Buffer, 4).map((r) => r.value), ['e']);
 
-    const meta = await c.request(METADATA, 12, { topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'wire-log' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    const meta = await c.request(ApiKey.Metadata, 12, { topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'wire-log' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
     const topicId = rows(meta.topics)[0]!.topicId as string;
-    const byId = await c.request(FETCH, 13, fetchBody({ id: topicId }, 3n));
+    const byId = await c.request(ApiKey.Fetch, 13, fetchBody({ id: topicId }, 3n));
     assert.equal(rows(byId.responses)[0]!.topicId, topicId);
     assert.deepEqual(readRecordValues(fetchedPartition(byId).records as Buffer).map((r) => r.value), ['d', 'e']);
-    const unknownId = await c.request(FETCH, 13, fetchBody({ id: 'BBBBBBBBBBBBBBBBBBBBBA' }, 0n));
+    const unknownId = await c.request(ApiKey.Fetch, 13, fetchBody({ id: 'BBBBBBBBBBBBBBBBBBBBBA' }, 0n));
     assert.equal(fetchedPartition(unknownId).errorCode, 100);
 
-    const outOfRange = fetchedPartition(await c.request(FETCH, 11, fetchBody({ name: 'wire-log' }, 99n)));
+    const outOfRange = fetchedPartition(await c.request(ApiKey.Fetch, 11, fetchBody({ name: 'wire-log' }, 99n)));
     assert.deepEqual([outOfRange.errorCode, outOfRange.highWatermark], [1, 5n]);
-    const unknown = fetchedPartition(await c.request(FETCH, 11, fetchBody({ name: 'nope' }, 0n)));
+    const unknown = fetchedPartition(await c.request(ApiKey.Fetch, 11, fetchBody({ name: 'nope' }, 0n)));
     assert.deepEqual([unknown.errorCode, unknown.highWatermark], [3, -1n]);
-    const session = await c.request(FETCH, 11, fetchBody({ name: 'wire-log' }, 0n, { sessionId: 42, sessionEpoch: 1 }));
+    const session = await c.request(ApiKey.Fetch, 11, fetchBody({ name: 'wire-log' }, 0n, { sessionId: 42, sessionEpoch: 1 }));
     assert.equal(session.errorCode, 70);
   });
 
@@ -179,7 +172,7 @@ describe('Kafka demo broker: wire protocol', () => {
       ['transactional batch', produceBody('wire-log', 0, buildRecordBatch([{ value: 't' }], { attributes: 0x10, producerId: 9n, producerEpoch: 0, baseSequence: 0 })), 48],
     ];
     for (const [name, body, code] of cases) {
-      const p = partitionOf(await c.request(PRODUCE, 8, body));
+      const p = partitionOf(await c.request(ApiKey.Produce, 8, body));
       assert.equal(p.errorCode, code, name);
       assert.equal(p.baseOffset, -1n, name);
       assert.equal(typeof p.errorMessage, 'string', name);
@@ -188,32 +181,32 @@ describe('Kafka demo broker: wire protocol', () => {
 
   test('acks=0 gets no response (the next response answers the next request); a failed acks=0 produce closes the connection', async () => {
     const c = await client();
-    const silent = c.send(PRODUCE, 7, produceBody('wire-acks0', 0, buildRecordBatch([{ value: 'fire and forget' }]), 0));
-    const meta = await c.request(METADATA, 1, { topics: [{ name: 'wire-acks0' }] });
+    const silent = c.send(ApiKey.Produce, 7, produceBody('wire-acks0', 0, buildRecordBatch([{ value: 'fire and forget' }]), 0));
+    const meta = await c.request(ApiKey.Metadata, 1, { topics: [{ name: 'wire-acks0' }] });
     assert.equal(rows(meta.topics)[0]!.errorCode, 0);
     assert.ok(!c.answered.includes(silent));
-    const stored = fetchedPartition(await c.request(FETCH, 11, fetchBody({ name: 'wire-acks0' }, 0n)));
+    const stored = fetchedPartition(await c.request(ApiKey.Fetch, 11, fetchBody({ name: 'wire-acks0' }, 0n)));
     assert.deepEqual(readRecordValues(stored.records as Buffer).map((r) => r.value), ['fire and forget']);
 
     const failing = await client();
-    failing.send(PRODUCE, 7, produceBody('no-such-topic', 0, buildRecordBatch([{ value: 'lost' }]), 0));
+    failing.send(ApiKey.Produce, 7, produceBody('no-such-topic', 0, buildRecordBatch([{ value: 'lost' }]), 0));
     await failing.closed;
   });
 
   test('idempotent producers: InitProducerId, retried batches are acknowledged once, gaps and stale epochs are refused', async () => {
     const c = await client();
-    const init = await c.request(INIT_PRODUCER_ID, 4, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1n, producerEpoch: -1 });
+    const init = await c.request(ApiKey.InitProducerId, 4, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1n, producerEpoch: -1 });
     assert.equal(init.errorCode, 0);
     const producerId = init.producerId as bigint;
     assert.ok(producerId > 0n);
-    const other = await c.request(INIT_PRODUCER_ID, 1, { transactionalId: null, transactionTimeoutMs: 60000 });
+    const other = await c.request(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 60000 });
     assert.notEqual(other.producerId, producerId);
-    const txn = await c.request(INIT_PRODUCER_ID, 1, { transactionalId: 'empire-tx', transactionTimeoutMs: 60000 });
+    const txn = await c.request(ApiKey.InitProducerId, 1, { transactionalId: 'empire-tx', transactionTimeoutMs: 60000 });
     assert.equal(txn.errorCode, 42);
 
     const batch = (seq: number, epoch = 0, values = ['v']): Buffer =>
       buildRecordBatch(values.map((value) => ({ value })), { producerId, producerEpoch: epoch, baseSequence: seq });
-    const send = async (b: Buffer): Promise<KafkaStruct> => partitionOf(await c.request(PRODUCE, 7, produceBody('wire-idem', 0, b, -1)));
+    const send = async (b: Buffer): Promise<KafkaStruct> => partitionOf(await c.request(ApiKey.Produce, 7, produceBody('wire-idem', 0, b, -1)));
     const firstWrite = await send(batch(0, 0, ['a', 'b']));
     assert.deepEqual([firstWrite.errorCode, firstWrite.baseOffset], [0, 0n]);
     const retry = await send(batch(0, 0, ['a', 'b']));
@@ -223,7 +216,7 @@ describe('Kafka demo broker: wire protocol', () => {
     assert.deepEqual([(await send(batch(0, 1))).baseOffset], [3n], 'a new epoch restarts at sequence 0');
     assert.equal((await send(batch(3, 0))).errorCode, 47, 'an older epoch is fenced');
     assert.equal((await send(batch(4, 2))).errorCode, 45, 'a new epoch must start at 0');
-    const log = fetchedPartition(await c.request(FETCH, 11, fetchBody({ name: 'wire-idem' }, 0n)));
+    const log = fetchedPartition(await c.request(ApiKey.Fetch, 11, fetchBody({ name: 'wire-idem' }, 0n)));
     assert.deepEqual(readRecordValues(log.records as Buffer).map((r) => r.value), ['a', 'b', 'v', 'v']);
     assert.equal(log.highWatermark, 4n);
   });
@@ -232,18 +225,18 @@ describe('Kafka demo broker: wire protocol', () => {
     const c = await client();
     const producer = await client();
     const started = Date.now();
-    const empty = fetchedPartition(await c.request(FETCH, 11, fetchBody({ name: 'wire-poll' }, 0n, { maxWaitMs: 400 })));
+    const empty = fetchedPartition(await c.request(ApiKey.Fetch, 11, fetchBody({ name: 'wire-poll' }, 0n, { maxWaitMs: 400 })));
     const waited = Date.now() - started;
     assert.ok(waited >= 350 && waited < 2000, `waited ${waited} ms`);
     assert.equal((empty.records as Buffer).length, 0);
 
-    const polling = c.request(FETCH, 11, fetchBody({ name: 'wire-poll' }, 0n, { maxWaitMs: 10_000 }));
-    const behind = c.request(METADATA, 1, { topics: [{ name: 'wire-poll' }] });
+    const polling = c.request(ApiKey.Fetch, 11, fetchBody({ name: 'wire-poll' }, 0n, { maxWaitMs: 10_000 }));
+    const behind = c.request(ApiKey.Metadata, 1, { topics: [{ name: 'wire-poll' }] });
     const pollId = c.answered.length;
     await new Promise((r) => setTimeout(r, 200)); // the point: the fetch and the request behind it stay unanswered
     assert.equal(c.answered.length, pollId, 'nothing answered while the fetch waits');
     const t0 = Date.now();
-    await producer.request(PRODUCE, 7, produceBody('wire-poll', 0, buildRecordBatch([{ value: 'wake up' }])));
+    await producer.request(ApiKey.Produce, 7, produceBody('wire-poll', 0, buildRecordBatch([{ value: 'wake up' }])));
     const woke = fetchedPartition(await polling);
     assert.ok(Date.now() - t0 < 2000, 'the append ended the wait');
     assert.deepEqual(readRecordValues(woke.records as Buffer).map((r) => r.value), ['wake up']);
@@ -256,7 +249,7 @@ describe('Kafka demo broker: wire protocol', () => {
     const other = await startDemoBroker({ topics: { t: 1 } });
     const poller = await KafkaWireClient.connect(other.port);
     const joiner = await KafkaWireClient.connect(other.port);
-    const poll = poller.request(FETCH, 11, fetchBody({ name: 't' }, 0n, { maxWaitMs: 30_000 }));
+    const poll = poller.request(ApiKey.Fetch, 11, fetchBody({ name: 't' }, 0n, { maxWaitMs: 30_000 }));
     const join = joiner.request(11, 5, { groupId: 'g', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 30_000, memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }] });
     const answered = Promise.all([assert.rejects(poll, /connection closed/), assert.rejects(join, /connection closed/)]);
     await new Promise((r) => setTimeout(r, 100));
@@ -271,10 +264,10 @@ describe('Kafka demo broker: wire protocol', () => {
   test('ListOffsets: earliest, latest, by timestamp (exact in uncompressed batches) and max timestamp', async () => {
     const c = await client();
     const t = 1_700_000_000_000;
-    await c.request(PRODUCE, 7, produceBody('wire-time', 0, buildRecordBatch([{ value: 'r0', timestamp: t }, { value: 'r1', timestamp: t + 10 }, { value: 'r2', timestamp: t + 20 }], { baseTimestamp: t })));
-    await c.request(PRODUCE, 7, produceBody('wire-time', 0, buildRecordBatch([{ value: 'r3', timestamp: t + 5 }], { baseTimestamp: t + 5 })));
+    await c.request(ApiKey.Produce, 7, produceBody('wire-time', 0, buildRecordBatch([{ value: 'r0', timestamp: t }, { value: 'r1', timestamp: t + 10 }, { value: 'r2', timestamp: t + 20 }], { baseTimestamp: t })));
+    await c.request(ApiKey.Produce, 7, produceBody('wire-time', 0, buildRecordBatch([{ value: 'r3', timestamp: t + 5 }], { baseTimestamp: t + 5 })));
     const ask = async (version: number, timestamp: bigint): Promise<[unknown, unknown, unknown]> => {
-      const r = await c.request(LIST_OFFSETS, version, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'wire-time', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }], timeoutMs: 1000 });
+      const r = await c.request(ApiKey.ListOffsets, version, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'wire-time', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }], timeoutMs: 1000 });
       const p = rows(rows(r.topics)[0]!.partitions)[0]!;
       return [p.errorCode, p.offset, p.timestamp];
     };
@@ -285,7 +278,7 @@ describe('Kafka demo broker: wire protocol', () => {
     assert.deepEqual(await ask(5, BigInt(t + 21)), [0, -1n, -1n]);
     assert.deepEqual(await ask(7, -3n), [0, 2n, BigInt(t + 20)]);
     assert.deepEqual(await ask(10, -4n), [0, 0n, -1n]);
-    const unknown = await c.request(LIST_OFFSETS, 2, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'nope', partitions: [{ partitionIndex: 0, timestamp: -1n }] }] });
+    const unknown = await c.request(ApiKey.ListOffsets, 2, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'nope', partitions: [{ partitionIndex: 0, timestamp: -1n }] }] });
     assert.equal(rows(rows(unknown.topics)[0]!.partitions)[0]!.errorCode, 3);
   });
 });

@@ -10,7 +10,8 @@ import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/in
 import { consume, produce, type KafkaClientOptions } from '../../src/demo/kafka/clients.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
-import { FIND_COORDINATOR, METADATA, metadataBody, PRODUCE, produceBody, rows } from '../helpers/kafka-proxy-requests.js';
+import { metadataBody, produceBody, rows } from '../helpers/kafka-proxy-requests.js';
+import { ApiKey } from '../../src/protocols/kafka/codec/index.js';
 
 /** A TCP relay to `target` on 127.0.0.1 that counts the connections it carried. */
 async function startRelay(target: number): Promise<{ port: number; connections: number; close(): Promise<void> }> {
@@ -67,9 +68,9 @@ describe('kafka proxy: one listener per broker node', { timeout: 60_000 }, () =>
   test('Metadata and FindCoordinator name the node listener (on its configured port), not the broker or the bootstrap listener', async () => {
     const c = await KafkaWireClient.connect(proxy.port, EMPIRE.outpost);
     try {
-      const md = await c.request(METADATA, 6, metadataBody([ANNOUNCE]));
+      const md = await c.request(ApiKey.Metadata, 6, metadataBody([ANNOUNCE]));
       assert.deepEqual(rows(md.brokers).map((b) => [b.nodeId, b.host, b.port]), [[broker.nodeId, proxy.host, nodePort]]);
-      const fc = await c.request(FIND_COORDINATOR, 2, { key: 'outposts', keyType: 0 });
+      const fc = await c.request(ApiKey.FindCoordinator, 2, { key: 'outposts', keyType: 0 });
       assert.deepEqual([fc.nodeId, fc.host, fc.port], [broker.nodeId, proxy.host, nodePort]);
     } finally {
       c.close();
@@ -88,7 +89,7 @@ describe('kafka proxy: one listener per broker node', { timeout: 60_000 }, () =>
   test('the node listener enforces the same policy: L7 denials and L3/L4 resets', async () => {
     const c = await KafkaWireClient.connect(nodePort, EMPIRE.outpost);
     try {
-      const r = await c.request(PRODUCE, 7, produceBody([ANNOUNCE]));
+      const r = await c.request(ApiKey.Produce, 7, produceBody([ANNOUNCE]));
       assert.equal(rows(rows(r.responses)[0]!.partitionResponses)[0]!.errorCode, 29);
     } finally {
       c.close();
@@ -104,12 +105,12 @@ describe('kafka proxy: one listener per broker node', { timeout: 60_000 }, () =>
   test('closing the proxy closes the node listener too, with a client still connected to it', async () => {
     const other = await startKafkaProxy({ upstream: { host: '127.0.0.1', port: relay.port }, policies: [EMPIRE_POLICY] });
     const bootstrap = await KafkaWireClient.connect(other.port, EMPIRE.outpost);
-    const md = await bootstrap.request(METADATA, 6, metadataBody([ANNOUNCE]));
+    const md = await bootstrap.request(ApiKey.Metadata, 6, metadataBody([ANNOUNCE]));
     bootstrap.close();
     const port = rows(md.brokers)[0]!.port as number;
     assert.notEqual(port, other.port);
     const connected = await KafkaWireClient.connect(port, EMPIRE.outpost);
-    assert.equal(rows((await connected.request(METADATA, 6, metadataBody([ANNOUNCE]))).topics)[0]!.errorCode, 0);
+    assert.equal(rows((await connected.request(ApiKey.Metadata, 6, metadataBody([ANNOUNCE]))).topics)[0]!.errorCode, 0);
     const started = Date.now();
     await other.close();
     await connected.closed;

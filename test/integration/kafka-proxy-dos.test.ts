@@ -10,13 +10,13 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { encodeRequest } from '../../src/protocols/kafka/index.js';
+import { ApiKey, encodeRequest } from '../../src/protocols/kafka/codec/index.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 import { startKafkaProxyProcess } from '../helpers/kafka-proxy-process.js';
 import { latenciesDuring, percentile } from '../helpers/latency.js';
 import type { ProxyProcess } from '../helpers/proxy-process.js';
-import { FETCH, fetchBody, logEndOffset, METADATA, metadataBody, PRODUCE, rows } from '../helpers/kafka-proxy-requests.js';
+import { fetchBody, logEndOffset, metadataBody, rows } from '../helpers/kafka-proxy-requests.js';
 import { captureLog } from '../helpers/observe-log-capture.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -29,7 +29,7 @@ function metadataNaming(count: number): Buffer {
   const body = 4 + count * 10 + 1;
   const frame = Buffer.allocUnsafe(4 + header + body);
   let at = frame.writeInt32BE(header + body, 0);
-  at = frame.writeInt16BE(METADATA, at);
+  at = frame.writeInt16BE(ApiKey.Metadata, at);
   at = frame.writeInt16BE(4, at);
   at = frame.writeInt32BE(1, at);
   at = frame.writeInt16BE(clientId.length, at);
@@ -64,7 +64,7 @@ function fetchingMany(topics: number, partitions: number) {
 }
 
 function producing(topics: number, partitions: number): Buffer {
-  return encodeRequest({ apiKey: PRODUCE, apiVersion: 9, correlationId: 1, clientId: 'dos' }, produceBody(topics, partitions));
+  return encodeRequest({ apiKey: ApiKey.Produce, apiVersion: 9, correlationId: 1, clientId: 'dos' }, produceBody(topics, partitions));
 }
 
 async function rawConnect(port: number, localAddress: string = EMPIRE.hq): Promise<Socket> {
@@ -95,7 +95,7 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
   let bystander: KafkaWireClient;
   let proxy: ProxyProcess;
   const metadata = async () => {
-    const r = await bystander.request(METADATA, 6, metadataBody([ANNOUNCE]));
+    const r = await bystander.request(ApiKey.Metadata, 6, metadataBody([ANNOUNCE]));
     assert.equal(rows(r.topics)[0]!.errorCode, 0);
   };
 
@@ -164,12 +164,12 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
       // A denied request of another API read whole (a Fetch of 2,000 partitions of a topic the outpost may not read) is closed too.
       const fetcher = await rawConnect(proxy.port, EMPIRE.outpost);
       fetcher.on('data', (d: Buffer) => (answered += d.length));
-      fetcher.write(encodeRequest({ apiKey: FETCH, apiVersion: 11, correlationId: 1, clientId: 'dos' }, fetchingMany(20, 100)));
+      fetcher.write(encodeRequest({ apiKey: ApiKey.Fetch, apiVersion: 11, correlationId: 1, clientId: 'dos' }, fetchingMany(20, 100)));
       await closedWithin(fetcher, 5000);
       assert.equal(answered, 0, 'nothing answered');
       const closedUnanswered = /denied request with more than 1000 entries \(2020\) is closed, not answered/;
       await waitUntil('the reason logged', () => closedUnanswered.test(proxy.log()), 2000);
-      const r = await outpost.request(PRODUCE, 9, produceBody(10, 99));
+      const r = await outpost.request(ApiKey.Produce, 9, produceBody(10, 99));
       const codes = rows(r.responses).flatMap((t) => rows(t.partitionResponses).map((p) => p.errorCode));
       assert.equal(codes.length, 990);
       assert.ok(codes.every((c) => c === 29), 'TOPIC_AUTHORIZATION_FAILED everywhere');
@@ -214,7 +214,7 @@ describe('kafka proxy: a frame waiting for buffer room', { timeout: 30_000 }, ()
     stalled.write(Buffer.from([0, 0, 0xea, 0x60, 0, 3])); // declares 60,000 bytes: reserved, then nothing more
     await sleep(50);
     // 20 kB in two writes: the frame spans reads, so it needs room the stalled frame holds.
-    const request = encodeRequest({ apiKey: METADATA, apiVersion: 6, correlationId: 99, clientId: 'x'.repeat(20_000) }, metadataBody([ANNOUNCE]));
+    const request = encodeRequest({ apiKey: ApiKey.Metadata, apiVersion: 6, correlationId: 99, clientId: 'x'.repeat(20_000) }, metadataBody([ANNOUNCE]));
     const waiting = await rawConnect(proxy.port, EMPIRE.outpost);
     const answer = new Promise<Buffer>((resolve) => {
       let received = Buffer.alloc(0);
@@ -290,10 +290,10 @@ describe('kafka proxy: request and idle timeouts', { timeout: 60_000 }, () => {
     const consumer = await KafkaWireClient.connect(proxy.port, EMPIRE.outpost);
     try {
       const started = Date.now();
-      const r = await consumer.request(FETCH, 11, fetchBody(ANNOUNCE, offset, 1500));
+      const r = await consumer.request(ApiKey.Fetch, 11, fetchBody(ANNOUNCE, offset, 1500));
       assert.ok(Date.now() - started >= 1200, 'the broker held the fetch');
       assert.equal(rows(rows(r.responses)[0]!.partitions)[0]!.errorCode, 0);
-      const again = await consumer.request(METADATA, 6, metadataBody([ANNOUNCE]));
+      const again = await consumer.request(ApiKey.Metadata, 6, metadataBody([ANNOUNCE]));
       assert.equal(rows(again.topics)[0]!.errorCode, 0);
     } finally {
       consumer.close();

@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { decodeRequest, encodeRequest } from '../../src/protocols/kafka/index.js';
+import { ApiKey, decodeRequest, encodeRequest } from '../../src/protocols/kafka/codec/index.js';
 import { buildRecordBatch } from '../helpers/kafka-demo-record-batch.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { KafkaFakeBroker } from '../helpers/kafka-fake-broker.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, PLANS, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
-import { FETCH, fetchBody, METADATA, metadataBody, PRODUCE, produceBody, rows } from '../helpers/kafka-proxy-requests.js';
+import { fetchBody, metadataBody, produceBody, rows } from '../helpers/kafka-proxy-requests.js';
 import { waitUntil } from '../helpers/wait.js';
 
 describe('kafka proxy: what reaches the broker', { timeout: 30_000 }, () => {
@@ -36,10 +36,10 @@ describe('kafka proxy: what reaches the broker', { timeout: 30_000 }, () => {
 
   test('allowed requests are forwarded unchanged', async () => {
     const frames = [
-      encodeRequest({ apiKey: METADATA, apiVersion: 6, correlationId: 1, clientId: 'empire-hq' }, metadataBody([ANNOUNCE, PLANS])),
-      encodeRequest({ apiKey: PRODUCE, apiVersion: 7, correlationId: 2, clientId: 'empire-hq' }, produceBody([ANNOUNCE, PLANS])),
+      encodeRequest({ apiKey: ApiKey.Metadata, apiVersion: 6, correlationId: 1, clientId: 'empire-hq' }, metadataBody([ANNOUNCE, PLANS])),
+      encodeRequest({ apiKey: ApiKey.Produce, apiVersion: 7, correlationId: 2, clientId: 'empire-hq' }, produceBody([ANNOUNCE, PLANS])),
       // Sessionless already (kafkajs, librdkafka): untouched.
-      encodeRequest({ apiKey: FETCH, apiVersion: 11, correlationId: 3, clientId: 'empire-outpost' }, fetchBody(ANNOUNCE, 0n)),
+      encodeRequest({ apiKey: ApiKey.Fetch, apiVersion: 11, correlationId: 3, clientId: 'empire-outpost' }, fetchBody(ANNOUNCE, 0n)),
     ];
     const seen = broker.requests.length;
     await sendAs(EMPIRE.hq, frames.slice(0, 2));
@@ -50,7 +50,7 @@ describe('kafka proxy: what reaches the broker', { timeout: 30_000 }, () => {
 
   test('a Fetch that would open an incremental fetch session is forwarded sessionless; nothing else about it changes', async () => {
     const body = { ...fetchBody(ANNOUNCE, 0n), sessionId: 0, sessionEpoch: 0 };
-    const frame = encodeRequest({ apiKey: FETCH, apiVersion: 11, correlationId: 4, clientId: 'empire-outpost' }, body);
+    const frame = encodeRequest({ apiKey: ApiKey.Fetch, apiVersion: 11, correlationId: 4, clientId: 'empire-outpost' }, body);
     const seen = broker.requests.length;
     await sendAs(EMPIRE.outpost, [frame]);
     const [forwarded] = broker.requests.slice(seen).map((r) => r.frame);
@@ -78,7 +78,7 @@ describe('kafka proxy: large, pipelined and unread traffic (demo broker)', { tim
     const value = 'x'.repeat(64 * 1024);
     for (let i = 0; i < 64; i++) {
       const batch = buildRecordBatch(Array.from({ length: 1 }, () => ({ value })));
-      const r = await hq.request(PRODUCE, 7, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: PLANS, partitionData: [{ index: 0, records: batch }] }] });
+      const r = await hq.request(ApiKey.Produce, 7, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: PLANS, partitionData: [{ index: 0, records: batch }] }] });
       assert.equal(rows(rows(r.responses)[0]!.partitionResponses)[0]!.errorCode, 0);
     }
     hq.close();
@@ -86,7 +86,7 @@ describe('kafka proxy: large, pipelined and unread traffic (demo broker)', { tim
     const viaProxy = await KafkaWireClient.connect(proxy.port, EMPIRE.backup);
     const direct = await KafkaWireClient.connect(broker.port);
     try {
-      const [a, b] = await Promise.all([viaProxy.request(FETCH, 11, body), direct.request(FETCH, 11, body)]);
+      const [a, b] = await Promise.all([viaProxy.request(ApiKey.Fetch, 11, body), direct.request(ApiKey.Fetch, 11, body)]);
       const records = (r: typeof a) => rows(rows(r.responses)[0]!.partitions)[0]!.records as Buffer;
       assert.ok(records(a).length > 4 * 1024 * 1024, `fetched ${records(a).length} bytes`);
       assert.ok(records(a).equals(records(b)));
@@ -101,7 +101,7 @@ describe('kafka proxy: large, pipelined and unread traffic (demo broker)', { tim
     try {
       const answers = await Promise.all(
         Array.from({ length: 300 }, (_, i) =>
-          i % 3 === 0 ? c.request(PRODUCE, 7, produceBody([ANNOUNCE])) : c.request(METADATA, 6, metadataBody([i % 3 === 1 ? ANNOUNCE : PLANS])),
+          i % 3 === 0 ? c.request(ApiKey.Produce, 7, produceBody([ANNOUNCE])) : c.request(ApiKey.Metadata, 6, metadataBody([i % 3 === 1 ? ANNOUNCE : PLANS])),
         ),
       );
       assert.equal(answers.length, 300);
@@ -124,7 +124,7 @@ describe('kafka proxy: large, pipelined and unread traffic (demo broker)', { tim
     try {
       c.socket.pause();
       const flowsBefore = proxy.flows.events.length;
-      const answers = Array.from({ length: 800 }, () => c.request(FETCH, 11, body));
+      const answers = Array.from({ length: 800 }, () => c.request(ApiKey.Fetch, 11, body));
       // The proxy stops reading once its answers back up: wait until it has decided nothing new for 200 ms (one
       // that kept reading would go on to decide all 800).
       let decided = -1;
@@ -137,7 +137,7 @@ describe('kafka proxy: large, pipelined and unread traffic (demo broker)', { tim
       assert.ok(decidedWhileBlocked < 800, `the proxy stopped reading: ${decidedWhileBlocked} of 800 decided`);
       assert.ok(c.socket.writableLength > 0, 'the client cannot write everything');
       const other = await KafkaWireClient.connect(proxy.port, EMPIRE.outpost);
-      assert.equal(rows((await other.request(METADATA, 6, metadataBody([ANNOUNCE]))).topics)[0]!.errorCode, 0, 'others are served meanwhile');
+      assert.equal(rows((await other.request(ApiKey.Metadata, 6, metadataBody([ANNOUNCE]))).topics)[0]!.errorCode, 0, 'others are served meanwhile');
       other.close();
       c.socket.resume();
       const all = await Promise.all(answers);

@@ -8,10 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { pino } from 'pino';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { encodeRequest } from '../../src/protocols/kafka/index.js';
+import { ApiKey, encodeRequest } from '../../src/protocols/kafka/codec/index.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
-import { FETCH, fetchBody, logEndOffset, METADATA, metadataBody, PRODUCE, produceBody, rows } from '../helpers/kafka-proxy-requests.js';
+import { fetchBody, logEndOffset, metadataBody, produceBody, rows } from '../helpers/kafka-proxy-requests.js';
 import { seededRandom } from '../helpers/kafka-random-message.js';
 import { captureLog } from '../helpers/observe-log-capture.js';
 
@@ -51,7 +51,7 @@ describe('kafka proxy: broker unreachable', { timeout: 30_000 }, () => {
     try {
       for (let i = 0; i < 2; i++) {
         const c = await KafkaWireClient.connect(proxy.port, EMPIRE.hq);
-        await assert.rejects(c.request(METADATA, 6, metadataBody([ANNOUNCE])), /connection closed/);
+        await assert.rejects(c.request(ApiKey.Metadata, 6, metadataBody([ANNOUNCE])), /connection closed/);
       }
       const reasons = log.lines().filter((l) => l.msg === 'closing Kafka connection').map((l) => String(l.reason));
       assert.equal(reasons.length, 2);
@@ -89,7 +89,7 @@ describe('kafka proxy: hostile and unreadable input', { timeout: 60_000 }, () =>
 
   const reasons = () => log.lines().filter((l) => l.msg === 'closing Kafka connection').map((l) => String(l.reason));
   const bystanderStillServed = async () => {
-    const r = await bystander.request(METADATA, 6, metadataBody([ANNOUNCE]));
+    const r = await bystander.request(ApiKey.Metadata, 6, metadataBody([ANNOUNCE]));
     assert.equal(rows(r.topics)[0]!.errorCode, 0);
   };
 
@@ -125,7 +125,7 @@ describe('kafka proxy: hostile and unreadable input', { timeout: 60_000 }, () =>
     for (let i = 0; i < 40; i++) {
       const payload = Buffer.from(Array.from({ length: 8 + Math.floor(random() * 200) }, () => Math.floor(random() * 256)));
       // Known API keys half of the time, so body parsers see the garbage too, not just the key lookup.
-      if (i % 2 === 0) payload.writeInt16BE([PRODUCE, FETCH, METADATA][i % 3]!, 0);
+      if (i % 2 === 0) payload.writeInt16BE([ApiKey.Produce, ApiKey.Fetch, ApiKey.Metadata][i % 3]!, 0);
       assert.equal((await sendUntilClosed(proxy.port, frame(payload))).length, 0);
     }
     assert.equal(reasons().length - refusedBefore, 40);
@@ -135,12 +135,12 @@ describe('kafka proxy: hostile and unreadable input', { timeout: 60_000 }, () =>
   test('a request whose body is cut short is refused: ERROR flow, parse error, no forwarding', async () => {
     proxy.metrics.clear();
     const before = await logEndOffset(broker.port, ANNOUNCE);
-    const full = encodeRequest({ apiKey: PRODUCE, apiVersion: 7, correlationId: 5, clientId: 'empire-hq' }, produceBody([ANNOUNCE]));
+    const full = encodeRequest({ apiKey: ApiKey.Produce, apiVersion: 7, correlationId: 5, clientId: 'empire-hq' }, produceBody([ANNOUNCE]));
     const answer = await sendUntilClosed(proxy.port, frame(full.subarray(4, full.length - 10)));
     assert.equal(answer.length, 0);
     assert.match(reasons().at(-1) ?? '', /refused Kafka request/);
     const record = proxy.flows.l7('REQUEST').at(-1)!;
-    assert.deepEqual([record.verdict, record.l7!.kafka!.apiKey, record.l7!.kafka!.correlationId, record.l7!.kafka!.errorCode], ['ERROR', PRODUCE, 5, 42]);
+    assert.deepEqual([record.verdict, record.l7!.kafka!.apiKey, record.l7!.kafka!.correlationId, record.l7!.kafka!.errorCode], ['ERROR', ApiKey.Produce, 5, 42]);
     assert.deepEqual(proxy.metrics.of('policyL7'), [['parse_errors', 'kafka']]);
     assert.equal(await logEndOffset(broker.port, ANNOUNCE), before);
     await bystanderStillServed();
@@ -151,14 +151,14 @@ describe('kafka proxy: hostile and unreadable input', { timeout: 60_000 }, () =>
     const unknownKey = Buffer.from([0x03, 0xe7, 0, 0, 0, 0, 0, 9, 0, 2, 0x68, 0x71]); // key 999 v0, corr 9, client "hq"
     assert.equal((await sendUntilClosed(proxy.port, frame(unknownKey))).length, 0);
     // Fetch v13 names topics by id: the codec reads it, but ApiVersions never offers it and policy could not check it.
-    const fetch13 = encodeRequest({ apiKey: FETCH, apiVersion: 13, correlationId: 3, clientId: 'empire-hq' }, { ...fetchBody(ANNOUNCE, 0n), topics: [] });
+    const fetch13 = encodeRequest({ apiKey: ApiKey.Fetch, apiVersion: 13, correlationId: 3, clientId: 'empire-hq' }, { ...fetchBody(ANNOUNCE, 0n), topics: [] });
     assert.equal((await sendUntilClosed(proxy.port, fetch13)).length, 0);
     assert.match(reasons().at(-1) ?? '', /API 1 version 13 is not accepted by this proxy/);
     // SaslHandshake v0 would be followed by SASL tokens outside Kafka framing: refused before it reaches the broker.
     const handshake0 = encodeRequest({ apiKey: 17, apiVersion: 0, correlationId: 4, clientId: 'empire-hq' }, { mechanism: 'PLAIN' });
     assert.equal((await sendUntilClosed(proxy.port, handshake0)).length, 0);
     assert.match(reasons().at(-1) ?? '', /API 17 version 0 is not accepted by this proxy/);
-    assert.deepEqual(proxy.metrics.of('kafkaUnsupported'), [[999, 0], [FETCH, 13], [17, 0]]);
+    assert.deepEqual(proxy.metrics.of('kafkaUnsupported'), [[999, 0], [ApiKey.Fetch, 13], [17, 0]]);
     assert.deepEqual(proxy.metrics.of('policyL7'), [['parse_errors', 'kafka'], ['parse_errors', 'kafka'], ['parse_errors', 'kafka']]);
     await bystanderStillServed();
   });
@@ -166,7 +166,7 @@ describe('kafka proxy: hostile and unreadable input', { timeout: 60_000 }, () =>
   test('after all of it, new clients are served as before', async () => {
     const c = await KafkaWireClient.connect(proxy.port, EMPIRE.hq);
     try {
-      const r = await c.request(PRODUCE, 7, produceBody([ANNOUNCE]));
+      const r = await c.request(ApiKey.Produce, 7, produceBody([ANNOUNCE]));
       assert.equal(rows(rows(r.responses)[0]!.partitionResponses)[0]!.errorCode, 0);
     } finally {
       c.close();

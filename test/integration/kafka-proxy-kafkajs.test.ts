@@ -7,10 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
 import { consume, produce, type KafkaClientOptions } from '../../src/demo/kafka/clients.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, PLANS, SPY_AND_SCOUT_POLICY, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
-
-const FETCH = 1;
-const JOIN_GROUP = 11;
-const PRODUCE = 0;
+import { ApiKey } from '../../src/protocols/kafka/codec/index.js';
 
 describe('kafka proxy: kafkajs through Portcullis (demo broker, Empire policy)', { timeout: 120_000 }, () => {
   let broker: DemoBroker;
@@ -32,7 +29,7 @@ describe('kafka proxy: kafkajs through Portcullis (demo broker, Empire policy)',
   test('empire-hq produces to both topics; the requests are forwarded and recorded', async () => {
     assert.deepEqual(await produce(client(EMPIRE.hq, 'empire-hq'), ANNOUNCE, ['Happy 40th Birthday to General Tagge']), { ok: true, values: ['Happy 40th Birthday to General Tagge'] });
     assert.deepEqual(await produce(client(EMPIRE.hq, 'empire-hq'), PLANS, ['deathstar plans v3']), { ok: true, values: ['deathstar plans v3'] });
-    const produced = proxy.flows.l7('REQUEST').filter((e) => e.l7?.kafka?.apiKey === PRODUCE);
+    const produced = proxy.flows.l7('REQUEST').filter((e) => e.l7?.kafka?.apiKey === ApiKey.Produce);
     assert.deepEqual(produced.map((e) => [e.verdict, e.source.identity.name, e.l7!.kafka!.topic, e.l7!.kafka!.errorCode]), [
       ['FORWARDED', 'empire-hq', ANNOUNCE, undefined],
       ['FORWARDED', 'empire-hq', PLANS, undefined],
@@ -58,7 +55,7 @@ describe('kafka proxy: kafkajs through Portcullis (demo broker, Empire policy)',
     assert.equal(o.errorType, 'TOPIC_AUTHORIZATION_FAILED', o.error);
     const [denied, ...more] = droppedBy('empire-outpost-8888');
     assert.equal(more.length, 0);
-    assert.deepEqual(denied!.l7!.kafka, { apiKey: PRODUCE, apiVersion: 7, correlationId: denied!.l7!.kafka!.correlationId, topic: ANNOUNCE, errorCode: 29 });
+    assert.deepEqual(denied!.l7!.kafka, { apiKey: ApiKey.Produce, apiVersion: 7, correlationId: denied!.l7!.kafka!.correlationId, topic: ANNOUNCE, errorCode: 29 });
     assert.match(denied!.decision!.reason, /no kafka rule matched produce v7/);
     assert.ok(proxy.metrics.of('kafkaRequest').some(([key, code, verdict]) => key === 'produce' && code === 29 && verdict === 'DROPPED'));
     const all = await consume(client(EMPIRE.outpost, 'empire-outpost-8888'), ANNOUNCE, group(), 1);
@@ -76,13 +73,13 @@ describe('kafka proxy: kafkajs through Portcullis (demo broker, Empire policy)',
   test('a denied Fetch crashes the kafkajs consumer with TOPIC_AUTHORIZATION_FAILED (spy)', async () => {
     const o = await consume(client(EMPIRE.spy, 'empire-spy'), PLANS, group(), 1);
     assert.equal(o.errorType, 'TOPIC_AUTHORIZATION_FAILED', o.error);
-    assert.deepEqual(droppedBy('empire-spy').map((e) => [e.l7!.kafka!.apiKey, e.l7!.kafka!.topic, e.l7!.kafka!.errorCode]), [[FETCH, PLANS, 29]]);
+    assert.deepEqual(droppedBy('empire-spy').map((e) => [e.l7!.kafka!.apiKey, e.l7!.kafka!.topic, e.l7!.kafka!.errorCode]), [[ApiKey.Fetch, PLANS, 29]]);
   });
 
   test('a denied JoinGroup is reported as GROUP_AUTHORIZATION_FAILED (scout)', async () => {
     const o = await consume(client(EMPIRE.scout, 'empire-scout'), ANNOUNCE, group(), 1);
     assert.equal(o.errorType, 'GROUP_AUTHORIZATION_FAILED', o.error);
-    assert.deepEqual(droppedBy('empire-scout').map((e) => [e.l7!.kafka!.apiKey, e.l7!.kafka!.topic, e.l7!.kafka!.errorCode]), [[JOIN_GROUP, '', 30]]);
+    assert.deepEqual(droppedBy('empire-scout').map((e) => [e.l7!.kafka!.apiKey, e.l7!.kafka!.topic, e.l7!.kafka!.errorCode]), [[ApiKey.JoinGroup, '', 30]]);
   });
 
   test('a client no policy names is reset at L3/L4 before a byte is answered', async () => {

@@ -7,12 +7,11 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/index.js';
+import { ApiKey, encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { kafkajsConsume, kafkajsProduce, runKcat } from '../helpers/kafka-clients.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 
-const API_VERSIONS = 18;
 const keysOf = (body: KafkaStruct) => (body.apiKeys as KafkaStruct[]).map((k) => [k.apiKey, k.minVersion, k.maxVersion]);
 
 for (const maxApiVersionsVersion of [2, 0]) {
@@ -32,11 +31,11 @@ for (const maxApiVersionsVersion of [2, 0]) {
       const client = await KafkaWireClient.connect(proxy.port);
       try {
         for (let version = maxApiVersionsVersion + 1; version <= 3; version++) {
-          const body = await client.request(API_VERSIONS, version, {}, { responseVersion: 0 });
+          const body = await client.request(ApiKey.ApiVersions, version, {}, { responseVersion: 0 });
           assert.equal(body.errorCode, 35, `v${version}`);
-          assert.deepEqual(keysOf(body).find(([key]) => key === API_VERSIONS), [API_VERSIONS, 0, maxApiVersionsVersion], `v${version}`);
+          assert.deepEqual(keysOf(body).find(([key]) => key === ApiKey.ApiVersions), [ApiKey.ApiVersions, 0, maxApiVersionsVersion], `v${version}`);
         }
-        const accepted = await client.request(API_VERSIONS, maxApiVersionsVersion, {});
+        const accepted = await client.request(ApiKey.ApiVersions, maxApiVersionsVersion, {});
         assert.equal(accepted.errorCode, 0);
       } finally {
         client.close();
@@ -90,7 +89,7 @@ describe('kafka proxy: an error-35 ApiVersions answer carrying the error code on
     const client = await KafkaWireClient.connect(proxy.port);
     try {
       for (const version of [1, 2, 3]) {
-        const body = await client.requestFrame(encodeRequest({ apiKey: API_VERSIONS, apiVersion: version, correlationId: 40 + version, clientId: 'old-broker' }, {}), { responseVersion: 0 });
+        const body = await client.requestFrame(encodeRequest({ apiKey: ApiKey.ApiVersions, apiVersion: version, correlationId: 40 + version, clientId: 'old-broker' }, {}), { responseVersion: 0 });
         assert.deepEqual([body.errorCode, keysOf(body)], [35, []], `v${version}`);
       }
     } finally {

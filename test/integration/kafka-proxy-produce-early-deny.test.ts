@@ -8,12 +8,12 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
-import { decodeResponse, encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/index.js';
+import { ApiKey, decodeResponse, encodeRequest, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import { buildRecordBatch } from '../helpers/kafka-demo-record-batch.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, PLANS, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 import { startKafkaProxyProcess } from '../helpers/kafka-proxy-process.js';
-import { logEndOffset, METADATA, metadataBody, PRODUCE, rows } from '../helpers/kafka-proxy-requests.js';
+import { logEndOffset, metadataBody, rows } from '../helpers/kafka-proxy-requests.js';
 import { latenciesDuring, percentile } from '../helpers/latency.js';
 import type { ProxyProcess } from '../helpers/proxy-process.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -30,7 +30,7 @@ function produce(apiVersion: number, correlationId: number, topics: ReadonlyArra
     name,
     partitionData: partitions.map((index, p) => ({ index, records: t === 0 && p === 0 ? MARKER : batch })),
   }));
-  return encodeRequest({ apiKey: PRODUCE, apiVersion, correlationId, clientId: 'early-deny' }, { transactionalId: null, acks, timeoutMs: 5000, topicData });
+  return encodeRequest({ apiKey: ApiKey.Produce, apiVersion, correlationId, clientId: 'early-deny' }, { transactionalId: null, acks, timeoutMs: 5000, topicData });
 }
 
 /**
@@ -76,7 +76,6 @@ function responses(socket: Socket): Buffer[] {
   return frames;
 }
 
-
 async function write(socket: Socket, bytes: Buffer): Promise<void> {
   if (!socket.write(bytes)) await once(socket, 'drain');
 }
@@ -91,7 +90,7 @@ async function sendSlowly(socket: Socket, bytes: Buffer, piece: number, pauseMs 
 
 /** [topic, [partition, errorCode][]][] of a Produce response. */
 function errorsOf(frame: Buffer, apiVersion: number, correlationId: number): Array<[string, Array<[number, number]>]> {
-  const r = decodeResponse(frame, PRODUCE, apiVersion);
+  const r = decodeResponse(frame, ApiKey.Produce, apiVersion);
   assert.equal(r.correlationId, correlationId);
   return rows(r.body.responses).map((t: KafkaStruct) => [t.name as string, rows(t.partitionResponses).map((p) => [p.index as number, p.errorCode as number])]);
 }
@@ -101,7 +100,7 @@ describe('kafka proxy (child process): a denied Produce is not buffered', { time
   let proxy: ProxyProcess;
   let bystander: KafkaWireClient;
   const metadata = async () => {
-    const r = await bystander.request(METADATA, 6, metadataBody([ANNOUNCE]));
+    const r = await bystander.request(ApiKey.Metadata, 6, metadataBody([ANNOUNCE]));
     assert.equal(rows(r.topics)[0]!.errorCode, 0);
   };
 
@@ -221,7 +220,7 @@ describe('kafka proxy: a Produce decided on its first topic', { timeout: 60_000 
     const before = await logEndOffset(broker.port, ANNOUNCE);
     const socket = await rawConnect(proxy.port, EMPIRE.outpost);
     const answers = responses(socket);
-    const meta = encodeRequest({ apiKey: METADATA, apiVersion: 6, correlationId: 1, clientId: 'early-deny' }, metadataBody([ANNOUNCE]));
+    const meta = encodeRequest({ apiKey: ApiKey.Metadata, apiVersion: 6, correlationId: 1, clientId: 'early-deny' }, metadataBody([ANNOUNCE]));
     const frame = produce(9, 2, [[ANNOUNCE, [0, 2, 1]], ['other-topic', [4]], [PLANS, [0]]]);
     const { head, tail } = growFirstRecords(frame, 9, 300_000);
     await write(socket, Buffer.concat([meta, head.subarray(0, 20)]));
@@ -231,9 +230,9 @@ describe('kafka proxy: a Produce decided on its first topic', { timeout: 60_000 
     assert.equal(answers.length, 1, 'only the Metadata is answered before the Produce is complete');
     await sendSlowly(socket, tail, 1);
     await waitUntil('both answers', () => answers.length >= 2);
-    assert.equal(decodeResponse(answers[0]!, METADATA, 6).correlationId, 1);
+    assert.equal(decodeResponse(answers[0]!, ApiKey.Metadata, 6).correlationId, 1);
     assert.deepEqual(errorsOf(answers[1]!, 9, 2), [[ANNOUNCE, [[0, 29], [2, 29], [1, 29]]], ['other-topic', [[4, 29]]], [PLANS, [[0, 29]]]]);
-    const denied = proxy.flows.l7('REQUEST').filter((e) => e.l7?.kafka?.apiKey === PRODUCE && e.l7.kafka.correlationId === 2);
+    const denied = proxy.flows.l7('REQUEST').filter((e) => e.l7?.kafka?.apiKey === ApiKey.Produce && e.l7.kafka.correlationId === 2);
     assert.deepEqual(denied.map((e) => [e.verdict, e.l7?.kafka?.topic, e.l7?.kafka?.errorCode]), [ANNOUNCE, 'other-topic', PLANS].map((t) => ['DROPPED', t, 29]));
     assert.equal(await logEndOffset(broker.port, ANNOUNCE), before);
     socket.destroy();
@@ -245,12 +244,12 @@ describe('kafka proxy: a Produce decided on its first topic', { timeout: 60_000 
     const { head, tail } = growFirstRecords(produce(7, 5, [[ANNOUNCE, [0]]], 0), 7, 200_000);
     await sendSlowly(socket, head, 2);
     await sendSlowly(socket, Buffer.alloc(200_000), 40_000, 5);
-    const meta = encodeRequest({ apiKey: METADATA, apiVersion: 6, correlationId: 6, clientId: 'early-deny' }, metadataBody([ANNOUNCE]));
+    const meta = encodeRequest({ apiKey: ApiKey.Metadata, apiVersion: 6, correlationId: 6, clientId: 'early-deny' }, metadataBody([ANNOUNCE]));
     await write(socket, Buffer.concat([tail, meta])); // the next request in the same read as the Produce's end
     await waitUntil('the Metadata answered', () => answers.length >= 1);
     await sleep(50); // the point: no answer to the acks=0 Produce follows
     assert.equal(answers.length, 1);
-    assert.equal(decodeResponse(answers[0]!, METADATA, 6).correlationId, 6);
+    assert.equal(decodeResponse(answers[0]!, ApiKey.Metadata, 6).correlationId, 6);
     socket.destroy();
   });
 
@@ -295,7 +294,7 @@ describe('kafka proxy: a large frame of an API the proxy does not read', { timeo
     await broker?.close();
   });
 
-  for (const [apiKey, apiVersion] of [[9999, 0], [PRODUCE, 99]] as const) {
+  for (const [apiKey, apiVersion] of [[9999, 0], [ApiKey.Produce, 99]] as const) {
     test(`API ${apiKey} v${apiVersion} declaring 50 MiB is refused from its first bytes, not once buffered whole`, async () => {
       proxy.metrics.clear();
       const socket = await rawConnect(proxy.port, EMPIRE.hq);

@@ -7,10 +7,18 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { buildResponseBody, decodeRequest, encodeRequest, encodeResponse, KafkaFrameReader, type KafkaStruct } from '../../src/protocols/kafka/index.js';
-import { zeroCopySupport } from '../../src/protocols/kafka/zero-copy.js';
+import {
+  ApiKey,
+  decodeRequest,
+  encodeRequest,
+  encodeResponse,
+  KafkaFrameReader,
+  type KafkaStruct,
+} from '../../src/protocols/kafka/codec/index.js';
+import { buildResponseBody } from '../../src/protocols/kafka/proxy/deny.js';
+import { zeroCopySupport } from '../../src/protocols/kafka/proxy/zero-copy.js';
 import { startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
-import { fetchBody, FETCH, PRODUCE, produceBody } from '../helpers/kafka-proxy-requests.js';
+import { fetchBody, produceBody } from '../helpers/kafka-proxy-requests.js';
 
 const TOPIC = 'empire-announce';
 const FETCH_VERSION = 11;
@@ -173,10 +181,10 @@ describe('kafka proxy: large responses spliced from socket to socket', () => {
     const p = await proxy();
     const c = await client(p);
     broker.sent.length = 0;
-    c.send(FETCH, FETCH_VERSION, fetchBody(TOPIC, 0n));
-    c.send(FETCH, FETCH_VERSION, fetchBody(TOPIC, 0n));
-    const denied = c.send(PRODUCE, PRODUCE_VERSION, produceBody([TOPIC]));
-    c.send(FETCH, FETCH_VERSION, fetchBody(TOPIC, 0n));
+    c.send(ApiKey.Fetch, FETCH_VERSION, fetchBody(TOPIC, 0n));
+    c.send(ApiKey.Fetch, FETCH_VERSION, fetchBody(TOPIC, 0n));
+    const denied = c.send(ApiKey.Produce, PRODUCE_VERSION, produceBody([TOPIC]));
+    c.send(ApiKey.Fetch, FETCH_VERSION, fetchBody(TOPIC, 0n));
     const got = await c.responses(4);
     assert.deepEqual(got.map(correlationIdOf), [1, 2, 3, 4]);
     assert.deepEqual([got[0], got[1], got[3]], broker.sent);
@@ -193,7 +201,7 @@ describe('kafka proxy: large responses spliced from socket to socket', () => {
     const c = await client(p);
     broker.sent.length = 0;
     broker.headFirst = true;
-    c.send(FETCH, FETCH_VERSION, fetchBody(TOPIC, 0n));
+    c.send(ApiKey.Fetch, FETCH_VERSION, fetchBody(TOPIC, 0n));
     assert.deepEqual(await c.responses(1), broker.sent);
     // Nothing after the head could change its error codes: the proxy waited for no more of it before splicing.
     assert.equal(splicedBytes(p), broker.sent[0]!.length - broker.headBytes);
@@ -205,7 +213,7 @@ describe('kafka proxy: large responses spliced from socket to socket', () => {
     const c = await client(p);
     broker.sent.length = 0;
     c.socket.pause();
-    for (let i = 0; i < 3; i++) c.send(FETCH, FETCH_VERSION, fetchBody(TOPIC, 0n));
+    for (let i = 0; i < 3; i++) c.send(ApiKey.Fetch, FETCH_VERSION, fetchBody(TOPIC, 0n));
     await new Promise((r) => setTimeout(r, 500));
     c.socket.resume();
     const got = await c.responses(3);
@@ -217,7 +225,7 @@ describe('kafka proxy: large responses spliced from socket to socket', () => {
     const p = await proxy('zeroCopy: false');
     const c = await client(p);
     broker.sent.length = 0;
-    for (let i = 0; i < 3; i++) c.send(FETCH, FETCH_VERSION, fetchBody(TOPIC, 0n));
+    for (let i = 0; i < 3; i++) c.send(ApiKey.Fetch, FETCH_VERSION, fetchBody(TOPIC, 0n));
     assert.deepEqual(await c.responses(3), broker.sent);
     assert.equal(splicedBytes(p), 0);
   });
@@ -227,15 +235,15 @@ describe('kafka proxy: large responses spliced from socket to socket', () => {
     const fdsBefore = openFds();
     const c = await client(p);
     c.socket.pause(); // the response fills the socket buffers and the splice waits on the client
-    c.send(FETCH, FETCH_VERSION, fetchBody(TOPIC, 0n));
-    c.send(FETCH, FETCH_VERSION, fetchBody(TOPIC, 0n));
+    c.send(ApiKey.Fetch, FETCH_VERSION, fetchBody(TOPIC, 0n));
+    c.send(ApiKey.Fetch, FETCH_VERSION, fetchBody(TOPIC, 0n));
     await new Promise((r) => setTimeout(r, 300));
     c.socket.destroy();
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(openFds() <= fdsBefore + 1, `open descriptors: ${fdsBefore} before, ${openFds()} after`);
     const next = await client(p);
     broker.sent.length = 0;
-    next.send(FETCH, FETCH_VERSION, fetchBody(TOPIC, 0n));
+    next.send(ApiKey.Fetch, FETCH_VERSION, fetchBody(TOPIC, 0n));
     assert.deepEqual(await next.responses(1), broker.sent);
   });
 
@@ -244,7 +252,7 @@ describe('kafka proxy: large responses spliced from socket to socket', () => {
     const c = await client(p);
     broker.sent.length = 0;
     broker.cutNext = true;
-    c.send(FETCH, FETCH_VERSION, fetchBody(TOPIC, 0n));
+    c.send(ApiKey.Fetch, FETCH_VERSION, fetchBody(TOPIC, 0n));
     await c.closed;
     assert.equal(c.frames.length, 0, 'no partial response is passed off as a whole one');
   });

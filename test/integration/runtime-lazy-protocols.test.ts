@@ -42,5 +42,5 @@ test('an http listener loads neither the Kafka, TLS-front nor forward-proxy mach
 
 test('a kafka listener loads the Kafka machinery', async () => {
   const loaded = await modulesLoaded('kafka', '  - {name: k, listen: "127.0.0.1:0", protocol: kafka, to: deathstar, upstream: "127.0.0.10:9"}\n');
-  assert.ok(loaded.includes('protocols/kafka/listener.js') && loaded.includes('protocols/kafka/codec.js'), loaded.join(' '));
+  assert.ok(loaded.includes('protocols/kafka/proxy/listener.js') && loaded.includes('protocols/kafka/codec/codec.js'), loaded.join(' '));
 });

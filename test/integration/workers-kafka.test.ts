@@ -8,11 +8,16 @@ import { after, before, describe, test } from 'node:test';
 import { startFakeCluster, type KafkaFakeBroker } from '../helpers/kafka-fake-broker.js';
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY } from '../helpers/kafka-proxy-fixture.js';
-import { FETCH, FIND_COORDINATOR, METADATA, PRODUCE, fetchBody, metadataBody, produceBody, rows } from '../helpers/kafka-proxy-requests.js';
+import {
+  fetchBody,
+  metadataBody,
+  produceBody,
+  rows,
+} from '../helpers/kafka-proxy-requests.js';
 import { assertBothWorkersHold, openInTurn, startWorkersProxy, waitUntilIdle, workersConfig, type WorkersProxy } from '../helpers/workers-proxy.js';
+import { ApiKey, ErrorCode } from '../../src/protocols/kafka/codec/index.js';
 
 const CONNECTIONS = 6;
-const TOPIC_AUTHORIZATION_FAILED = 29;
 /** Consumer groups whose coordinator is node 1 / node 2. */
 const GROUP_ON = { 1: 'outposts-on-1', 2: 'outposts-on-2' } as const;
 
@@ -51,7 +56,7 @@ describe('workers: kafka listener in front of a two-broker cluster', { timeout: 
     const clients = await openInTurn(count, async (i) => {
       const c = await KafkaWireClient.connect(bootstrap, EMPIRE.outpost);
       await first(c, i);
-      const md = await c.request(METADATA, 6, metadataBody([ANNOUNCE]));
+      const md = await c.request(ApiKey.Metadata, 6, metadataBody([ANNOUNCE]));
       answers.push(rows(md.brokers).map((b) => [b.nodeId as number, b.host as string, b.port as number]));
       assert.deepEqual(
         rows(md.topics).map((t) => [t.name, t.errorCode, rows(t.partitions)[0]!.leaderId]),
@@ -69,7 +74,7 @@ describe('workers: kafka listener in front of a two-broker cluster', { timeout: 
     const coordinators: number[] = [];
     const { clients, answers } = await brokersSeen(CONNECTIONS, async (c, i) => {
       if (i >= 2) return;
-      const fc = await c.request(FIND_COORDINATOR, 2, { key: GROUP_ON[i === 0 ? 2 : 1], keyType: 0 });
+      const fc = await c.request(ApiKey.FindCoordinator, 2, { key: GROUP_ON[i === 0 ? 2 : 1], keyType: 0 });
       assert.deepEqual([fc.errorCode, fc.nodeId, fc.host], [0, i === 0 ? 2 : 1, '127.0.0.1']);
       coordinators.push(fc.port as number);
     });
@@ -97,7 +102,7 @@ describe('workers: kafka listener in front of a two-broker cluster', { timeout: 
 
     const producers = await openInTurn(CONNECTIONS, async (i) => {
       const c = await KafkaWireClient.connect(announcePort, EMPIRE.hq);
-      const r = await c.request(PRODUCE, 7, produceBody([ANNOUNCE], { value: `announcement ${i}` }));
+      const r = await c.request(ApiKey.Produce, 7, produceBody([ANNOUNCE], { value: `announcement ${i}` }));
       assert.equal(rows(rows(r.responses)[0]!.partitionResponses)[0]!.errorCode, 0);
       return c;
     });
@@ -111,9 +116,9 @@ describe('workers: kafka listener in front of a two-broker cluster', { timeout: 
 
     const consumers = await openInTurn(CONNECTIONS, async () => {
       const c = await KafkaWireClient.connect(announcePort, EMPIRE.outpost);
-      const denied = await c.request(PRODUCE, 7, produceBody([ANNOUNCE], { value: 'from an outpost' }));
-      assert.equal(rows(rows(denied.responses)[0]!.partitionResponses)[0]!.errorCode, TOPIC_AUTHORIZATION_FAILED);
-      const fetched = await c.request(FETCH, 11, fetchBody(ANNOUNCE, 0n));
+      const denied = await c.request(ApiKey.Produce, 7, produceBody([ANNOUNCE], { value: 'from an outpost' }));
+      assert.equal(rows(rows(denied.responses)[0]!.partitionResponses)[0]!.errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+      const fetched = await c.request(ApiKey.Fetch, 11, fetchBody(ANNOUNCE, 0n));
       const partition = rows(rows(fetched.responses)[0]!.partitions)[0]!;
       assert.equal(partition.errorCode, 0);
       const records = (partition.records as Buffer).toString('latin1');

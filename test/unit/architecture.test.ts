@@ -45,6 +45,7 @@ test('the scan sees the imports it checks (a broken scanner would pass every rul
   assert.ok(all.length > 300, `${all.length} imports`);
   assert.ok(all.some((i) => i.from === 'runtime/server.ts' && i.to === 'observe/admin.ts'));
   assert.ok(all.some((i) => i.from === 'runtime/listeners.ts' && i.to === 'protocols/http/listener.ts'), 'dynamic imports are seen');
+  assert.ok(all.some((i) => i.from.startsWith('demo/kafka/') && i.to === 'protocols/kafka/codec/index.ts'), 'the demo broker\'s codec imports are seen');
   assert.ok(all.some((i) => i.typeOnly));
 });
 
@@ -70,6 +71,14 @@ test('the config imports no protocol code (the defaults it needs live in config/
 
 test('secrets import no protocol, runtime, CLI or demo code', () => {
   assert.deepEqual(crossing(/^secrets\//, /^(protocols|runtime|cli|demo)\//), []);
+});
+
+test('the demos use the Kafka codec through its public surface, never the proxy or codec internals', () => {
+  assert.deepEqual(crossing(/^demo\//, /^protocols\/kafka\/(?!codec\/index\.ts$)/), []);
+});
+
+test('the Kafka codec imports nothing from the Kafka proxy', () => {
+  assert.deepEqual(crossing(/^protocols\/kafka\/codec\//, /^protocols\/kafka\/proxy\//), []);
 });
 
 test('TLS never imports HTTP: the HTTP side serves what the TLS front terminates', () => {

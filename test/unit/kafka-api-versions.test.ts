@@ -4,15 +4,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   buildApiVersionsFallbackResponse,
-  clampApiVersionsResponse,
   CODEC_API_VERSIONS,
   decodeResponse,
   encodeResponse,
+  ErrorCode,
   KAFKA_APIS,
   KafkaDecodeError,
-  UNSUPPORTED_VERSION,
   type KafkaStruct,
-} from '../../src/protocols/kafka/index.js';
+} from '../../src/protocols/kafka/codec/index.js';
+import { clampApiVersionsResponse } from '../../src/protocols/kafka/proxy/api-versions-clamp.js';
 
 const keys = (body: KafkaStruct) => (body.apiKeys as KafkaStruct[]).map((k) => [k.apiKey, k.minVersion, k.maxVersion]);
 
@@ -52,7 +52,7 @@ test('a caller table narrows further, e.g. to keep clients off topic-id Fetch an
 });
 
 test('a broker\'s v0 "unsupported version" answer to a newer request is clamped as v0', () => {
-  const v0 = encodeResponse(18, 0, 9, { errorCode: UNSUPPORTED_VERSION, apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 2 }, { apiKey: 500, minVersion: 0, maxVersion: 0 }] });
+  const v0 = encodeResponse(18, 0, 9, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 2 }, { apiKey: 500, minVersion: 0, maxVersion: 0 }] });
   const out = clampApiVersionsResponse(v0, 3);
   const res = decodeResponse(out, 18, 0);
   assert.deepEqual([res.correlationId, res.body.errorCode, keys(res.body)], [9, 35, [[18, 0, 2]]]);
@@ -68,8 +68,8 @@ test('fallback answer for an ApiVersions version the codec does not speak', () =
 });
 
 test('an error-35 answer is read as v0 whatever ApiVersions version asked: with its list (clamped), an empty one, or none at all', () => {
-  const withList = encodeResponse(18, 0, 9, { errorCode: UNSUPPORTED_VERSION, apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 2 }, { apiKey: 500, minVersion: 0, maxVersion: 0 }] });
-  const emptyList = encodeResponse(18, 0, 9, { errorCode: UNSUPPORTED_VERSION, apiKeys: [] });
+  const withList = encodeResponse(18, 0, 9, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 2 }, { apiKey: 500, minVersion: 0, maxVersion: 0 }] });
+  const emptyList = encodeResponse(18, 0, 9, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [] });
   // An older broker's answer may stop after the error code: clients retry lower on the code alone.
   const codeOnly = Buffer.from('00000006' + '00000009' + '0023', 'hex');
   const { minVersion, maxVersion } = CODEC_API_VERSIONS.get(18)!;

@@ -2,15 +2,12 @@
 // schema, gets the proxy's address for that node; untouched frames come back as the same object.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { decodeResponse, encodeResponse, KAFKA_APIS, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import {
-  decodeResponse,
-  encodeResponse,
-  KAFKA_APIS,
   rewriteBrokerAddresses,
   responseCarriesBrokerAddresses,
   type KafkaBrokerAddressMap,
-  type KafkaStruct,
-} from '../../src/protocols/kafka/index.js';
+} from '../../src/protocols/kafka/proxy/broker-addresses.js';
 
 const proxyFor: KafkaBrokerAddressMap = ({ nodeId }) => (nodeId <= 2 ? { host: '127.0.0.1', port: 19090 + nodeId } : undefined);
 

@@ -11,9 +11,9 @@ import {
   encodeResponse,
   defaultStruct,
   requirePlan,
-} from '../../src/protocols/kafka/codec.js';
-import { KAFKA_MESSAGE_DEFINITIONS } from '../../src/protocols/kafka/generated/messages.js';
-import { KAFKA_APIS, messagePlan } from '../../src/protocols/kafka/schema.js';
+} from '../../src/protocols/kafka/codec/codec.js';
+import { KAFKA_MESSAGE_DEFINITIONS } from '../../src/protocols/kafka/codec/generated/messages.js';
+import { KAFKA_APIS, messagePlan } from '../../src/protocols/kafka/codec/schema.js';
 import { RandomKafkaValues, seededRandom } from '../helpers/kafka-random-message.js';
 
 const SAMPLES_PER_VERSION = 6;

@@ -4,19 +4,18 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { requirePlan } from '../../src/protocols/kafka/codec.js';
+import { requirePlan } from '../../src/protocols/kafka/codec/codec.js';
 import {
-  buildDenyResponse,
+  ApiKey,
   decodeResponse,
   encodeRequest,
   KAFKA_APIS,
   type KafkaStruct,
   type KafkaValue,
-} from '../../src/protocols/kafka/index.js';
+} from '../../src/protocols/kafka/codec/index.js';
+import { buildDenyResponse } from '../../src/protocols/kafka/proxy/deny.js';
 import { loadKafkaFixture } from '../helpers/kafka-capture-fixtures.js';
 import { RandomKafkaValues, seededRandom } from '../helpers/kafka-random-message.js';
-
-const FETCH = 1;
 
 function request(apiKey: number, apiVersion: number, body: KafkaStruct, correlationId = 4242): Buffer {
   return encodeRequest({ apiKey, apiVersion, correlationId, clientId: 'deny-test' }, body);
@@ -52,12 +51,12 @@ test('every API × version gets a decodable deny response carrying the error cod
         const codes = errorCodes(res);
         for (const [path, code] of codes) {
           // Fetch keeps the top-level error 0 when partitions carry it.
-          if (api.apiKey === FETCH && path === '.errorCode' && (res.responses as unknown[]).length > 0) assert.equal(code, 0);
+          if (api.apiKey === ApiKey.Fetch && path === '.errorCode' && (res.responses as unknown[]).length > 0) assert.equal(code, 0);
           else assert.equal(code, 31, `${api.name} v${v} ${path}`);
         }
         if (codes.length > 0) withCodes++;
         // A top-level error code, where the version has one, always carries the denial (Fetch aside).
-        if ('errorCode' in res && api.apiKey !== FETCH) assert.equal(res.errorCode, 31, `${api.name} v${v}`);
+        if ('errorCode' in res && api.apiKey !== ApiKey.Fetch) assert.equal(res.errorCode, 31, `${api.name} v${v}`);
       }
       versions++;
     }

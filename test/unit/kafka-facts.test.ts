@@ -2,19 +2,19 @@
 // decoding the message — cross-checked against the full decoder for every API and version.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { requirePlan, ZERO_UUID } from '../../src/protocols/kafka/codec.js';
-import { KafkaLimitError } from '../../src/protocols/kafka/errors.js';
-import { exceededLimit } from '../../src/protocols/kafka/facts.js';
+import { requirePlan, ZERO_UUID } from '../../src/protocols/kafka/codec/codec.js';
+import { KafkaLimitError } from '../../src/protocols/kafka/codec/errors.js';
+import { exceededLimit } from '../../src/protocols/kafka/proxy/facts.js';
 import {
   decodeRequest,
   encodeRequest,
-  extractPolicyFacts,
   KAFKA_APIS,
   KafkaDecodeError,
   type KafkaStruct,
   type KafkaValue,
-} from '../../src/protocols/kafka/index.js';
-import type { StructPlan } from '../../src/protocols/kafka/schema.js';
+} from '../../src/protocols/kafka/codec/index.js';
+import { extractPolicyFacts } from '../../src/protocols/kafka/proxy/facts.js';
+import type { StructPlan } from '../../src/protocols/kafka/codec/schema.js';
 import { RandomKafkaValues, seededRandom } from '../helpers/kafka-random-message.js';
 
 function frame(apiKey: number, apiVersion: number, body: KafkaStruct, clientId: string | null = 'cli'): Buffer {

@@ -3,7 +3,8 @@
 // clients were observed to send.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeRequest, encodeRequest, extractPolicyFacts } from '../../src/protocols/kafka/index.js';
+import { decodeRequest, encodeRequest } from '../../src/protocols/kafka/codec/index.js';
+import { extractPolicyFacts } from '../../src/protocols/kafka/proxy/facts.js';
 import { loadKafkaFixture, type KafkaFixtureFrame } from '../helpers/kafka-capture-fixtures.js';
 
 const kafkajs = loadKafkaFixture('kafkajs-requests.json');

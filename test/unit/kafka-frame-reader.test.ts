@@ -5,8 +5,8 @@ import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { connect } from 'node:tls';
-import { DEFAULT_MAX_KAFKA_FRAME_SIZE, KafkaFrameReader } from '../../src/protocols/kafka/frame-reader.js';
-import { KafkaDecodeError, KafkaFrameError } from '../../src/protocols/kafka/errors.js';
+import { DEFAULT_MAX_KAFKA_FRAME_SIZE, KafkaFrameReader } from '../../src/protocols/kafka/codec/frame-reader.js';
+import { KafkaDecodeError, KafkaFrameError } from '../../src/protocols/kafka/codec/errors.js';
 import { seededRandom } from '../helpers/kafka-random-message.js';
 
 function frame(payload: Buffer): Buffer {

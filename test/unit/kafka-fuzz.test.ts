@@ -5,20 +5,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  buildDenyResponse,
-  clampApiVersionsResponse,
   decodeRequest,
   decodeResponse,
   encodeRequest,
   encodeResponse,
-  extractPolicyFacts,
   KAFKA_APIS,
   KafkaDecodeError,
   KafkaFrameError,
   KafkaFrameReader,
-  rewriteBrokerAddresses,
-} from '../../src/protocols/kafka/index.js';
-import { requirePlan } from '../../src/protocols/kafka/codec.js';
+} from '../../src/protocols/kafka/codec/index.js';
+import { clampApiVersionsResponse } from '../../src/protocols/kafka/proxy/api-versions-clamp.js';
+import { rewriteBrokerAddresses } from '../../src/protocols/kafka/proxy/broker-addresses.js';
+import { buildDenyResponse } from '../../src/protocols/kafka/proxy/deny.js';
+import { extractPolicyFacts } from '../../src/protocols/kafka/proxy/facts.js';
+import { requirePlan } from '../../src/protocols/kafka/codec/codec.js';
 import { RandomKafkaValues, seededRandom } from '../helpers/kafka-random-message.js';
 
 const APIS = [...KAFKA_APIS.values()];

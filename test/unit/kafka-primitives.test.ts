@@ -2,9 +2,9 @@
 // KafkaDecodeError instead of reading past the end.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KafkaDecodeError, KafkaEncodeError } from '../../src/protocols/kafka/errors.js';
-import { KafkaReader } from '../../src/protocols/kafka/reader.js';
-import { KafkaWriter, uuidBytes } from '../../src/protocols/kafka/writer.js';
+import { KafkaDecodeError, KafkaEncodeError } from '../../src/protocols/kafka/codec/errors.js';
+import { KafkaReader } from '../../src/protocols/kafka/codec/reader.js';
+import { KafkaWriter, uuidBytes } from '../../src/protocols/kafka/codec/writer.js';
 
 const hex = (write: (w: KafkaWriter) => void): string => {
   const w = new KafkaWriter(1); // start tiny so growth is exercised too

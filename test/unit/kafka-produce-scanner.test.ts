@@ -5,19 +5,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_KAFKA_REQUEST_LIMITS } from '../../src/config/kafka-request-limits.js';
 import {
-  buildDenyResponse,
+  ApiKey,
   decodeRequest,
   encodeRequest,
-  extractPolicyFacts,
   KafkaDecodeError,
-  UNKNOWN_TAGGED_FIELDS,
   type KafkaStruct,
-} from '../../src/protocols/kafka/index.js';
-import { KafkaLimitError } from '../../src/protocols/kafka/errors.js';
-import { ProduceScanner } from '../../src/protocols/kafka/produce-scanner.js';
+  UNKNOWN_TAGGED_FIELDS,
+} from '../../src/protocols/kafka/codec/index.js';
+import { buildDenyResponse } from '../../src/protocols/kafka/proxy/deny.js';
+import { extractPolicyFacts } from '../../src/protocols/kafka/proxy/facts.js';
+import { KafkaLimitError } from '../../src/protocols/kafka/codec/errors.js';
+import { ProduceScanner } from '../../src/protocols/kafka/proxy/produce-scanner.js';
 import { seededRandom } from '../helpers/kafka-random-message.js';
 
-const PRODUCE = 0;
 const MiB = 1024 * 1024;
 const VERSIONS = [0, 2, 3, 7, 8, 9, 11];
 
@@ -38,7 +38,7 @@ function produce(apiVersion: number, o: { acks?: number; tagged?: boolean } = {}
     ],
     ...tags('top'),
   };
-  return encodeRequest({ apiKey: PRODUCE, apiVersion, correlationId: 4242, clientId: 'scanner-test' }, body);
+  return encodeRequest({ apiKey: ApiKey.Produce, apiVersion, correlationId: 4242, clientId: 'scanner-test' }, body);
 }
 
 function splits(frame: Buffer, sizes: () => number): Buffer[] {
@@ -83,7 +83,7 @@ for (const version of VERSIONS) {
       const scanner = scan(frame, chunks);
       assert.equal(scanner.done, true, way);
       assert.equal(scanner.firstTopic, 'denied-first', way);
-      assert.deepEqual(scanner.header, { apiKey: PRODUCE, apiVersion: version, correlationId: 4242, clientId: 'scanner-test', headerVersion: version >= 9 ? 2 : 1 }, way);
+      assert.deepEqual(scanner.header, { apiKey: ApiKey.Produce, apiVersion: version, correlationId: 4242, clientId: 'scanner-test', headerVersion: version >= 9 ? 2 : 1 }, way);
       assert.equal(scanner.bytesRead, frame.length, way);
       const kept = scanner.keptFrame();
       assert.ok(kept.length < 200, `${way}: kept ${kept.length} of ${frame.length} bytes`);
@@ -126,7 +126,7 @@ test('a request that is not a Produce, or of a version the codec does not read, 
 
 test('a record set declared 64 MiB long is dropped as it arrives, not held', () => {
   const head = encodeRequest(
-    { apiKey: PRODUCE, apiVersion: 7, correlationId: 1, clientId: 'big' },
+    { apiKey: ApiKey.Produce, apiVersion: 7, correlationId: 1, clientId: 'big' },
     { transactionalId: null, acks: 1, timeoutMs: 1000, topicData: [{ name: 'big', partitionData: [{ index: 0, records: Buffer.alloc(0) }] }] },
   );
   const declared = 64 * MiB;

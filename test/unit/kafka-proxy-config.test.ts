@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_KAFKA_OPTIONS, parseConfigText } from '../../src/config/load.js';
 import { formatSourceError } from '../../src/policy/types.js';
-import { CODEC_API_VERSIONS } from '../../src/protocols/kafka/index.js';
-import { PROXY_API_VERSIONS, proxyAcceptsVersion } from '../../src/protocols/kafka/proxy-versions.js';
+import { CODEC_API_VERSIONS } from '../../src/protocols/kafka/codec/index.js';
+import { PROXY_API_VERSIONS, proxyAcceptsVersion } from '../../src/protocols/kafka/proxy/versions.js';
 
 function listener(extra: string, protocol = 'kafka'): string {
   return `endpoints:

@@ -4,8 +4,8 @@
 // never assembles a pass-through frame and refuses bad sizes.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { KafkaFrameError } from '../../src/protocols/kafka/index.js';
-import { INSPECT_BYTES, KafkaResponseRelay, type ResponseRelayHooks, type ResponseRewrite } from '../../src/protocols/kafka/proxy-response-relay.js';
+import { KafkaFrameError } from '../../src/protocols/kafka/codec/index.js';
+import { INSPECT_BYTES, KafkaResponseRelay, type ResponseRelayHooks, type ResponseRewrite } from '../../src/protocols/kafka/proxy/response-relay.js';
 import { seededRandom } from '../helpers/kafka-random-message.js';
 
 function response(correlationId: number, body: string): Buffer {

@@ -2,7 +2,7 @@
 // never handed out again while bytes read into it may still be queued for the client.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AdaptiveReadBuffer, LARGE_READ_BYTES, SMALL_READ_BYTES } from '../../src/protocols/kafka/read-buffer.js';
+import { AdaptiveReadBuffer, LARGE_READ_BYTES, SMALL_READ_BYTES } from '../../src/protocols/kafka/codec/read-buffer.js';
 
 test('starts small and is reused while nothing read into it is still queued', () => {
   const reads = new AdaptiveReadBuffer();

@@ -2,7 +2,7 @@
 // and are granted as room frees or as waiting frames ahead of them give up.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RequestBufferBudget } from '../../src/protocols/kafka/request-budget.js';
+import { RequestBufferBudget } from '../../src/protocols/kafka/proxy/request-budget.js';
 
 test('frames that fit are reserved at once; the rest wait in order and are granted as room frees', () => {
   const budget = new RequestBufferBudget(100);

@@ -3,10 +3,10 @@
 // safe on responses cut short (the proxy reads only the start of a large one).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { requirePlan } from '../../src/protocols/kafka/codec.js';
-import { decodeResponse, encodeResponse, KAFKA_APIS, type KafkaStruct, type KafkaValue } from '../../src/protocols/kafka/index.js';
-import { NO_ERRORS, scanResponseStart, topicErrorCode, type ResponseErrors } from '../../src/protocols/kafka/response-errors.js';
-import type { StructPlan } from '../../src/protocols/kafka/schema.js';
+import { requirePlan } from '../../src/protocols/kafka/codec/codec.js';
+import { decodeResponse, encodeResponse, KAFKA_APIS, type KafkaStruct, type KafkaValue } from '../../src/protocols/kafka/codec/index.js';
+import { NO_ERRORS, scanResponseStart, topicErrorCode, type ResponseErrors } from '../../src/protocols/kafka/proxy/response-errors.js';
+import type { StructPlan } from '../../src/protocols/kafka/codec/schema.js';
 import { RandomKafkaValues, seededRandom } from '../helpers/kafka-random-message.js';
 
 const scanResponseErrors = (bytes: Buffer, apiKey: number, version: number): ResponseErrors => scanResponseStart(bytes, apiKey, version).errors;

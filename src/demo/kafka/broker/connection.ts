@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import {
+  ApiKey,
   buildApiVersionsFallbackResponse,
   decodeRequest,
   decodeRequestHeader,
@@ -15,14 +16,12 @@ import {
   KafkaFrameReader,
   KAFKA_APIS,
   type KafkaRequestHeader,
-} from '../../../protocols/kafka/index.js';
+} from '../../../protocols/kafka/codec/index.js';
 import { CloseConnection, NO_RESPONSE, type BrokerState } from './context.js';
 import { HANDLERS } from './handlers/index.js';
-import { API_VERSIONS } from './supported-versions.js';
 
 /** Frames read ahead while one is being served; past this the socket is paused (backpressure). */
 const MAX_QUEUED_FRAMES = 64;
-
 
 export class BrokerConnection {
   private readonly reader: KafkaFrameReader;
@@ -81,7 +80,7 @@ export class BrokerConnection {
     if (!range || !handler) throw new CloseConnection(`${apiName(header)} is not supported by the demo broker`);
     if (header.apiVersion < range.minVersion || header.apiVersion > range.maxVersion) {
       // KIP-511: answer an unknown ApiVersions version with v0 and error 35, so the client retries lower.
-      if (header.apiKey === API_VERSIONS) return buildApiVersionsFallbackResponse(header.correlationId, this.broker.apiVersions);
+      if (header.apiKey === ApiKey.ApiVersions) return buildApiVersionsFallbackResponse(header.correlationId, this.broker.apiVersions);
       throw new CloseConnection(`${apiName(header)} v${header.apiVersion} is not supported (serving v${range.minVersion}-${range.maxVersion})`);
     }
     const { body } = decodeRequest(frame);

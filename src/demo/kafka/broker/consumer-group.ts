@@ -5,14 +5,7 @@
 // heartbeating for its session timeout is removed, which starts the next rebalance.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import {
-  COORDINATOR_NOT_AVAILABLE,
-  ILLEGAL_GENERATION,
-  INCONSISTENT_GROUP_PROTOCOL,
-  NONE,
-  REBALANCE_IN_PROGRESS,
-  UNKNOWN_MEMBER_ID,
-} from './error-codes.js';
+import { ErrorCode } from '../../../protocols/kafka/codec/index.js';
 
 type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
 
@@ -105,8 +98,8 @@ export class ConsumerGroup {
 
   join(req: JoinRequest): Promise<JoinResult> {
     const existing = req.memberId === '' ? undefined : this.members.get(req.memberId);
-    if (req.memberId !== '' && !existing) return Promise.resolve(this.joinError(UNKNOWN_MEMBER_ID, req.memberId));
-    if (!this.acceptsProtocols(req, existing)) return Promise.resolve(this.joinError(INCONSISTENT_GROUP_PROTOCOL, req.memberId));
+    if (req.memberId !== '' && !existing) return Promise.resolve(this.joinError(ErrorCode.UNKNOWN_MEMBER_ID, req.memberId));
+    if (!this.acceptsProtocols(req, existing)) return Promise.resolve(this.joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId));
 
     let member = existing;
     if (!member) {
@@ -120,7 +113,7 @@ export class ConsumerGroup {
     member.protocols = req.protocols;
     member.stopSessionClock();
     // The same member joining again before the last join finished (a client retry): answer the old one.
-    member.awaitingJoin?.(this.joinError(REBALANCE_IN_PROGRESS, member.id));
+    member.awaitingJoin?.(this.joinError(ErrorCode.REBALANCE_IN_PROGRESS, member.id));
     const result = new Promise<JoinResult>((resolve) => (member.awaitingJoin = resolve));
     if (this.state === 'PreparingRebalance') this.maybeCompleteJoin();
     else this.prepareRebalance(`member ${member.id} joined`);
@@ -129,52 +122,52 @@ export class ConsumerGroup {
 
   sync(memberId: string, generationId: number, protocolType: string | null, protocolName: string | null, assignments: ReadonlyMap<string, Buffer>): Promise<SyncResult> {
     const member = this.members.get(memberId);
-    if (!member) return Promise.resolve(this.syncResult(UNKNOWN_MEMBER_ID));
-    if (generationId !== this.generation) return Promise.resolve(this.syncResult(ILLEGAL_GENERATION));
+    if (!member) return Promise.resolve(this.syncResult(ErrorCode.UNKNOWN_MEMBER_ID));
+    if (generationId !== this.generation) return Promise.resolve(this.syncResult(ErrorCode.ILLEGAL_GENERATION));
     if ((protocolType !== null && protocolType !== this.protocolType) || (protocolName !== null && protocolName !== this.protocolName)) {
-      return Promise.resolve(this.syncResult(INCONSISTENT_GROUP_PROTOCOL));
+      return Promise.resolve(this.syncResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     }
-    if (this.state === 'PreparingRebalance') return Promise.resolve(this.syncResult(REBALANCE_IN_PROGRESS));
+    if (this.state === 'PreparingRebalance') return Promise.resolve(this.syncResult(ErrorCode.REBALANCE_IN_PROGRESS));
     member.touch(this.expire);
-    if (this.state === 'Stable') return Promise.resolve(this.syncResult(NONE, member.assignment));
+    if (this.state === 'Stable') return Promise.resolve(this.syncResult(ErrorCode.NONE, member.assignment));
 
     // CompletingRebalance: followers wait for the leader's assignment.
-    member.awaitingSync?.(this.syncResult(REBALANCE_IN_PROGRESS));
+    member.awaitingSync?.(this.syncResult(ErrorCode.REBALANCE_IN_PROGRESS));
     const result = new Promise<SyncResult>((resolve) => (member.awaitingSync = resolve));
     if (member.id === this.leaderId) {
       for (const m of this.members.values()) m.assignment = assignments.get(m.id) ?? EMPTY;
       this.state = 'Stable';
       this.log.info({ group: this.id, generation: this.generation }, 'consumer group stable');
-      for (const m of this.members.values()) this.answerSync(m, this.syncResult(NONE, m.assignment));
+      for (const m of this.members.values()) this.answerSync(m, this.syncResult(ErrorCode.NONE, m.assignment));
     }
     return result;
   }
 
   heartbeat(memberId: string, generationId: number): number {
     const member = this.members.get(memberId);
-    if (!member) return UNKNOWN_MEMBER_ID;
-    if (generationId !== this.generation) return ILLEGAL_GENERATION;
+    if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (generationId !== this.generation) return ErrorCode.ILLEGAL_GENERATION;
     member.touch(this.expire);
-    return this.state === 'PreparingRebalance' ? REBALANCE_IN_PROGRESS : NONE;
+    return this.state === 'PreparingRebalance' ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE;
   }
 
   leave(memberId: string): number {
     const member = this.members.get(memberId);
-    if (!member) return UNKNOWN_MEMBER_ID;
+    if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
     this.removeMember(member, 'left the group');
-    return NONE;
+    return ErrorCode.NONE;
   }
 
   /** OffsetCommit's membership check (Kafka's GroupCoordinator.handleCommitOffsets). */
   checkCommit(memberId: string, generationId: number): number {
     // Consumers outside group management commit with generation -1 to a group nobody is in.
-    if (generationId < 0 && this.state === 'Empty') return NONE;
+    if (generationId < 0 && this.state === 'Empty') return ErrorCode.NONE;
     const member = this.members.get(memberId);
-    if (!member) return UNKNOWN_MEMBER_ID;
-    if (generationId !== this.generation) return ILLEGAL_GENERATION;
-    if (this.state === 'CompletingRebalance') return REBALANCE_IN_PROGRESS;
+    if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (generationId !== this.generation) return ErrorCode.ILLEGAL_GENERATION;
+    if (this.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS;
     member.touch(this.expire);
-    return NONE;
+    return ErrorCode.NONE;
   }
 
   /** Broker shutdown: stop every timer and release every waiting request. */
@@ -183,8 +176,8 @@ export class ConsumerGroup {
     clearTimeout(this.initialDelayTimer);
     for (const m of this.members.values()) {
       m.stopSessionClock();
-      this.answerJoin(m, this.joinError(COORDINATOR_NOT_AVAILABLE, m.id));
-      this.answerSync(m, this.syncResult(COORDINATOR_NOT_AVAILABLE));
+      this.answerJoin(m, this.joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, m.id));
+      this.answerSync(m, this.syncResult(ErrorCode.COORDINATOR_NOT_AVAILABLE));
     }
     this.members.clear();
   }
@@ -192,7 +185,7 @@ export class ConsumerGroup {
   // ------------------------------------------------------------------------------------------ rebalance
 
   private prepareRebalance(reason: string): void {
-    for (const m of this.members.values()) this.answerSync(m, this.syncResult(REBALANCE_IN_PROGRESS));
+    for (const m of this.members.values()) this.answerSync(m, this.syncResult(ErrorCode.REBALANCE_IN_PROGRESS));
     const fromEmpty = this.state === 'Empty';
     this.state = 'PreparingRebalance';
     this.log.info({ group: this.id, generation: this.generation, reason }, 'consumer group rebalancing');
@@ -246,7 +239,7 @@ export class ConsumerGroup {
     }));
     for (const m of this.members.values()) {
       const result: JoinResult = {
-        errorCode: NONE,
+        errorCode: ErrorCode.NONE,
         generationId: this.generation,
         protocolType: this.protocolType,
         protocolName: this.protocolName,
@@ -262,8 +255,8 @@ export class ConsumerGroup {
   private removeMember(member: Member, reason: string): void {
     this.members.delete(member.id);
     member.stopSessionClock();
-    this.answerJoin(member, this.joinError(UNKNOWN_MEMBER_ID, member.id));
-    this.answerSync(member, this.syncResult(UNKNOWN_MEMBER_ID));
+    this.answerJoin(member, this.joinError(ErrorCode.UNKNOWN_MEMBER_ID, member.id));
+    this.answerSync(member, this.syncResult(ErrorCode.UNKNOWN_MEMBER_ID));
     this.log.info({ group: this.id, member: member.id, reason }, 'member removed from consumer group');
     if (this.state === 'PreparingRebalance') this.maybeCompleteJoin();
     else if (this.state !== 'Empty') this.prepareRebalance(`member ${member.id} ${reason}`);
@@ -311,7 +304,7 @@ export class ConsumerGroup {
   }
 
   private syncResult(errorCode: number, assignment: Buffer = EMPTY): SyncResult {
-    return errorCode === NONE
+    return errorCode === ErrorCode.NONE
       ? { errorCode, protocolType: this.protocolType, protocolName: this.protocolName, assignment }
       : { errorCode, protocolType: null, protocolName: null, assignment: EMPTY };
   }

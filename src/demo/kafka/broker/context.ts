@@ -1,7 +1,7 @@
 // What every request handler gets: the decoded request, the broker's state, and a signal that fires when
 // the connection closes or the broker stops (long-polling handlers give up on it).
 import type { Logger } from 'pino';
-import type { KafkaRequestHeader, KafkaStruct, KafkaVersionTable } from '../../../protocols/kafka/index.js';
+import type { KafkaRequestHeader, KafkaStruct, KafkaVersionTable } from '../../../protocols/kafka/codec/index.js';
 import type { GroupCoordinator } from './group-coordinator.js';
 import type { TopicRegistry } from './topics.js';
 

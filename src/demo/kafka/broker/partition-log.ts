@@ -1,9 +1,9 @@
 // One partition's log, in memory: record batches kept as the bytes clients sent, stamped with offsets.
 // Single node, so the high watermark is the log end offset; nothing is ever deleted, so the log start
 // offset stays 0.
-import { INVALID_TXN_STATE, NONE } from './error-codes.js';
 import { ProducerStates } from './producer-state.js';
 import { checkProducedBatch, recordTimestamps, setBaseOffset } from './record-batch.js';
+import { ErrorCode } from '../../../protocols/kafka/codec/index.js';
 
 export interface StoredBatch {
   readonly baseOffset: number;
@@ -13,7 +13,7 @@ export interface StoredBatch {
 }
 
 export type AppendResult =
-  | { readonly errorCode: typeof NONE; readonly baseOffset: number }
+  | { readonly errorCode: typeof ErrorCode.NONE; readonly baseOffset: number }
   | { readonly errorCode: number; readonly message: string };
 
 export interface OffsetAndTimestamp {
@@ -42,10 +42,10 @@ export class PartitionLog {
     const checked = checkProducedBatch(records);
     if (!checked.ok) return checked;
     const h = checked.header;
-    if (h.transactional) return { errorCode: INVALID_TXN_STATE, message: 'transactions are not supported by the demo broker' };
+    if (h.transactional) return { errorCode: ErrorCode.INVALID_TXN_STATE, message: 'transactions are not supported by the demo broker' };
     const sequence = this.producers.check(h);
     if (sequence.kind === 'error') return sequence;
-    if (sequence.kind === 'duplicate') return { errorCode: NONE, baseOffset: sequence.baseOffset };
+    if (sequence.kind === 'duplicate') return { errorCode: ErrorCode.NONE, baseOffset: sequence.baseOffset };
     // Copy: the request frame must not stay alive for as long as the log does.
     const bytes = Buffer.from(records!);
     const baseOffset = this.endOffset;
@@ -54,7 +54,7 @@ export class PartitionLog {
     this.endOffset += h.lastOffsetDelta + 1;
     this.producers.record(h, baseOffset);
     for (const listener of [...this.appendListeners]) listener();
-    return { errorCode: NONE, baseOffset };
+    return { errorCode: ErrorCode.NONE, baseOffset };
   }
 
   /**

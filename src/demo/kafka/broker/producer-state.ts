@@ -2,8 +2,8 @@
 // producers without transactions. Each producer id remembers its epoch and its last five batches, so a
 // retried batch is acknowledged with its original offset instead of being written twice, and a gap in
 // sequence numbers is refused.
-import { INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER } from './error-codes.js';
 import type { RecordBatchHeader } from './record-batch.js';
+import { ErrorCode } from '../../../protocols/kafka/codec/index.js';
 
 /** Kafka keeps the metadata of this many recent batches per producer for duplicate detection. */
 const RETAINED_BATCHES = 5;
@@ -39,19 +39,19 @@ export class ProducerStates {
     // No state (first batch, or a producer id from before a restart): accept, as Kafka does once state is gone.
     if (!entry) return { kind: 'append' };
     if (h.producerEpoch < entry.epoch) {
-      return { kind: 'error', errorCode: INVALID_PRODUCER_EPOCH, message: `producer epoch ${h.producerEpoch} is older than ${entry.epoch}` };
+      return { kind: 'error', errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: `producer epoch ${h.producerEpoch} is older than ${entry.epoch}` };
     }
     if (h.producerEpoch > entry.epoch) {
       return h.baseSequence === 0
         ? { kind: 'append' }
-        : { kind: 'error', errorCode: OUT_OF_ORDER_SEQUENCE_NUMBER, message: `a new producer epoch must start at sequence 0, got ${h.baseSequence}` };
+        : { kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `a new producer epoch must start at sequence 0, got ${h.baseSequence}` };
     }
     const last = lastSequence(h);
     const duplicate = entry.batches.find((b) => b.firstSeq === h.baseSequence && b.lastSeq === last);
     if (duplicate) return { kind: 'duplicate', baseOffset: duplicate.baseOffset };
     const expected = (entry.batches[entry.batches.length - 1]!.lastSeq + 1) % SEQUENCE_MODULUS;
     if (h.baseSequence === expected) return { kind: 'append' };
-    return { kind: 'error', errorCode: OUT_OF_ORDER_SEQUENCE_NUMBER, message: `expected sequence ${expected}, got ${h.baseSequence}` };
+    return { kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `expected sequence ${expected}, got ${h.baseSequence}` };
   }
 
   /** Record an appended batch; call only after check() said 'append'. */

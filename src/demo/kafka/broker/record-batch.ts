@@ -2,7 +2,7 @@
 // and stamps with offsets, followed by records it never needs to decode — except to answer timestamp
 // lookups precisely in uncompressed batches.
 import { crc32c } from './crc32c.js';
-import { CORRUPT_MESSAGE, INVALID_RECORD } from './error-codes.js';
+import { ErrorCode } from '../../../protocols/kafka/codec/index.js';
 
 // Header layout (DefaultRecordBatch): every field's byte offset.
 const BASE_OFFSET = 0;
@@ -47,17 +47,17 @@ function reject(errorCode: number, message: string): BatchCheck {
  * agree with the record count.
  */
 export function checkProducedBatch(records: Buffer | null): BatchCheck {
-  if (records === null || records.length < BATCH_HEADER_SIZE) return reject(INVALID_RECORD, 'produce requests must carry exactly one record batch');
+  if (records === null || records.length < BATCH_HEADER_SIZE) return reject(ErrorCode.INVALID_RECORD, 'produce requests must carry exactly one record batch');
   const size = LOG_OVERHEAD + records.readInt32BE(BATCH_LENGTH);
-  if (records.readInt8(MAGIC) !== 2) return reject(INVALID_RECORD, 'only record batches of message format v2 are accepted');
-  if (size < BATCH_HEADER_SIZE || size > records.length) return reject(CORRUPT_MESSAGE, 'record batch length does not match its bytes');
-  if (size !== records.length) return reject(INVALID_RECORD, 'produce requests must carry exactly one record batch');
-  if (records.readUInt32BE(CRC) !== crc32c(records, ATTRIBUTES, size)) return reject(CORRUPT_MESSAGE, 'record batch CRC mismatch');
+  if (records.readInt8(MAGIC) !== 2) return reject(ErrorCode.INVALID_RECORD, 'only record batches of message format v2 are accepted');
+  if (size < BATCH_HEADER_SIZE || size > records.length) return reject(ErrorCode.CORRUPT_MESSAGE, 'record batch length does not match its bytes');
+  if (size !== records.length) return reject(ErrorCode.INVALID_RECORD, 'produce requests must carry exactly one record batch');
+  if (records.readUInt32BE(CRC) !== crc32c(records, ATTRIBUTES, size)) return reject(ErrorCode.CORRUPT_MESSAGE, 'record batch CRC mismatch');
   const attributes = records.readInt16BE(ATTRIBUTES);
   const lastOffsetDelta = records.readInt32BE(LAST_OFFSET_DELTA);
   const recordCount = records.readInt32BE(RECORDS_COUNT);
-  if (recordCount < 1 || lastOffsetDelta !== recordCount - 1) return reject(INVALID_RECORD, 'record count and offset deltas disagree');
-  if (attributes & CONTROL_FLAG) return reject(INVALID_RECORD, 'clients may not produce control batches');
+  if (recordCount < 1 || lastOffsetDelta !== recordCount - 1) return reject(ErrorCode.INVALID_RECORD, 'record count and offset deltas disagree');
+  if (attributes & CONTROL_FLAG) return reject(ErrorCode.INVALID_RECORD, 'clients may not produce control batches');
   return {
     ok: true,
     header: {

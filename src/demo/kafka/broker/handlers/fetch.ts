@@ -1,6 +1,5 @@
-import { ZERO_UUID, type KafkaStruct } from '../../../../protocols/kafka/index.js';
+import { ErrorCode, ZERO_UUID, type KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import type { RequestContext } from '../context.js';
-import { FETCH_SESSION_ID_NOT_FOUND, NONE, OFFSET_OUT_OF_RANGE, UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION } from '../error-codes.js';
 import { waitForAppend, type PartitionLog } from '../partition-log.js';
 import type { FetchRequest } from '../requests.js';
 
@@ -23,7 +22,7 @@ function targets({ body, broker }: RequestContext): FetchTarget[] {
     return {
       topic: topic?.name ?? t.topic ?? '',
       topicId: topic?.id ?? t.topicId ?? ZERO_UUID,
-      topicError: topic ? NONE : t.topicId !== undefined ? UNKNOWN_TOPIC_ID : UNKNOWN_TOPIC_OR_PARTITION,
+      topicError: topic ? ErrorCode.NONE : t.topicId !== undefined ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
       partitions: t.partitions.map((p) => ({
         index: p.partition,
         // Offsets past 2^53 are out of range of any in-memory log anyway.
@@ -48,11 +47,11 @@ function read(targets: readonly FetchTarget[], maxBytes: number): { topics: Kafk
     topicId: t.topicId,
     partitions: t.partitions.map((p) => {
       const log = p.log;
-      const errorCode = t.topicError !== NONE ? t.topicError : !log ? UNKNOWN_TOPIC_OR_PARTITION : p.offset < log.logStartOffset || p.offset > log.highWatermark ? OFFSET_OUT_OF_RANGE : NONE;
-      if (errorCode !== NONE) {
+      const errorCode = t.topicError !== ErrorCode.NONE ? t.topicError : !log ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : p.offset < log.logStartOffset || p.offset > log.highWatermark ? ErrorCode.OFFSET_OUT_OF_RANGE : ErrorCode.NONE;
+      if (errorCode !== ErrorCode.NONE) {
         errors = true;
         // Out of range still reports the log's bounds, so the consumer can reset its position.
-        return log && errorCode === OFFSET_OUT_OF_RANGE
+        return log && errorCode === ErrorCode.OFFSET_OUT_OF_RANGE
           ? { ...failed(p.index, errorCode), highWatermark: BigInt(log.highWatermark), lastStableOffset: BigInt(log.highWatermark), logStartOffset: BigInt(log.logStartOffset) }
           : failed(p.index, errorCode);
       }
@@ -63,7 +62,7 @@ function read(targets: readonly FetchTarget[], maxBytes: number): { topics: Kafk
       const hw = BigInt(log!.highWatermark);
       return {
         partitionIndex: p.index,
-        errorCode: NONE,
+        errorCode: ErrorCode.NONE,
         highWatermark: hw,
         lastStableOffset: hw, // no transactions: everything is stable
         logStartOffset: BigInt(log!.logStartOffset),
@@ -83,9 +82,9 @@ function read(targets: readonly FetchTarget[], maxBytes: number): { topics: Kafk
  */
 export async function handleFetch(ctx: RequestContext): Promise<KafkaStruct> {
   const req = ctx.body as unknown as FetchRequest;
-  const response = (topics: KafkaStruct[], errorCode = NONE): KafkaStruct => ({ throttleTimeMs: 0, errorCode, sessionId: 0, responses: topics });
+  const response = (topics: KafkaStruct[], errorCode: number = ErrorCode.NONE): KafkaStruct => ({ throttleTimeMs: 0, errorCode, sessionId: 0, responses: topics });
   // Session id 0 with epoch 0 (create) or -1 (sessionless) is a full fetch; anything else names a session we never made.
-  if ((req.sessionId ?? 0) !== 0 || (req.sessionEpoch ?? -1) > 0) return response([], FETCH_SESSION_ID_NOT_FOUND);
+  if ((req.sessionId ?? 0) !== 0 || (req.sessionEpoch ?? -1) > 0) return response([], ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
 
   const wanted = targets(ctx);
   const logs = wanted.flatMap((t) => t.partitions.flatMap((p) => (p.log ? [p.log] : [])));

@@ -1,6 +1,5 @@
-import type { KafkaStruct } from '../../../../protocols/kafka/index.js';
+import { ErrorCode, type KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import type { BrokerState, RequestContext } from '../context.js';
-import { INVALID_REQUEST, NONE } from '../error-codes.js';
 import type { FindCoordinatorRequest } from '../requests.js';
 
 const GROUP = 0;
@@ -11,8 +10,8 @@ function coordinator(broker: BrokerState, key: string, keyType: number): KafkaSt
   if (keyType === TRANSACTION) errorMessage = 'transactions are not supported by the demo broker';
   else if (keyType !== GROUP) errorMessage = `coordinator type ${keyType} is not supported by the demo broker`;
   else if (key === '') errorMessage = 'empty group id';
-  if (errorMessage !== null) return { key, errorCode: INVALID_REQUEST, errorMessage, nodeId: -1, host: '', port: -1 };
-  return { key, errorCode: NONE, errorMessage: null, nodeId: broker.nodeId, host: broker.advertisedHost, port: broker.advertisedPort };
+  if (errorMessage !== null) return { key, errorCode: ErrorCode.INVALID_REQUEST, errorMessage, nodeId: -1, host: '', port: -1 };
+  return { key, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: broker.nodeId, host: broker.advertisedHost, port: broker.advertisedPort };
 }
 
 /** FindCoordinator (10): this broker coordinates every group; v0-3 ask for one key, v4+ for a batch. */

@@ -1,7 +1,6 @@
 // The classic group membership APIs: JoinGroup (11), SyncGroup (14), Heartbeat (12), LeaveGroup (13).
-import type { KafkaStruct } from '../../../../protocols/kafka/index.js';
+import { ErrorCode, type KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import type { RequestContext } from '../context.js';
-import { NONE } from '../error-codes.js';
 import type { HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest } from '../requests.js';
 
 /** JoinGroup v7 made the protocol name nullable; before that "no protocol" is the empty string. */
@@ -50,5 +49,5 @@ export function handleLeaveGroup({ body, broker }: RequestContext): KafkaStruct 
   const req = body as unknown as LeaveGroupRequest;
   if (req.members === undefined) return { throttleTimeMs: 0, errorCode: broker.groups.leave(req.groupId, req.memberId ?? '') };
   const members = req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: broker.groups.leave(req.groupId, m.memberId) }));
-  return { throttleTimeMs: 0, errorCode: NONE, members };
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, members };
 }

@@ -1,6 +1,5 @@
-import type { KafkaStruct } from '../../../../protocols/kafka/index.js';
+import { ErrorCode, type KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import type { RequestContext } from '../context.js';
-import { INVALID_REQUEST, NONE } from '../error-codes.js';
 import type { InitProducerIdRequest } from '../requests.js';
 
 /**
@@ -12,7 +11,7 @@ export function handleInitProducerId({ body, broker }: RequestContext): KafkaStr
   const req = body as unknown as InitProducerIdRequest;
   if (req.transactionalId !== null) {
     broker.log.warn({ transactionalId: req.transactionalId }, 'InitProducerId refused: transactions are not supported by the demo broker');
-    return { throttleTimeMs: 0, errorCode: INVALID_REQUEST, producerId: -1n, producerEpoch: -1 };
+    return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, producerId: -1n, producerEpoch: -1 };
   }
-  return { throttleTimeMs: 0, errorCode: NONE, producerId: broker.allocateProducerId(), producerEpoch: 0 };
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: broker.allocateProducerId(), producerEpoch: 0 };
 }

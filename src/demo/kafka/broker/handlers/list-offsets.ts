@@ -1,6 +1,5 @@
-import type { KafkaStruct } from '../../../../protocols/kafka/index.js';
+import { ErrorCode, type KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import type { RequestContext } from '../context.js';
-import { NONE, UNKNOWN_TOPIC_OR_PARTITION } from '../error-codes.js';
 import type { OffsetAndTimestamp, PartitionLog } from '../partition-log.js';
 import type { ListOffsetsRequest } from '../requests.js';
 
@@ -38,9 +37,9 @@ export function handleListOffsets({ body, broker }: RequestContext): KafkaStruct
       name: t.name,
       partitions: t.partitions.map((p) => {
         const log = broker.topics.partition(t.name, p.partitionIndex);
-        if (!log) return { partitionIndex: p.partitionIndex, errorCode: UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1n, offset: -1n, leaderEpoch: -1 };
+        if (!log) return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1n, offset: -1n, leaderEpoch: -1 };
         const found = lookup(log, Number(p.timestamp));
-        return { partitionIndex: p.partitionIndex, errorCode: NONE, timestamp: BigInt(found.timestamp), offset: BigInt(found.offset), leaderEpoch: -1 };
+        return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, timestamp: BigInt(found.timestamp), offset: BigInt(found.offset), leaderEpoch: -1 };
       }),
     })),
   };

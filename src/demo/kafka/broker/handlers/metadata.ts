@@ -1,17 +1,16 @@
-import { ZERO_UUID, type KafkaStruct } from '../../../../protocols/kafka/index.js';
+import { ErrorCode, ZERO_UUID, type KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import { CloseConnection, type BrokerState, type RequestContext } from '../context.js';
-import { INVALID_TOPIC_EXCEPTION, NONE, UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION } from '../error-codes.js';
 import type { MetadataRequest } from '../requests.js';
 import { TOPIC_NAME, type Topic } from '../topics.js';
 
 function describeTopic(topic: Topic, nodeId: number): KafkaStruct {
   return {
-    errorCode: NONE,
+    errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.id,
     isInternal: false,
     partitions: topic.partitions.map((p) => ({
-      errorCode: NONE,
+      errorCode: ErrorCode.NONE,
       partitionIndex: p.partition,
       leaderId: nodeId,
       // No leader epochs: clients then skip epoch validation (OffsetForLeaderEpoch), which a single node never needs.
@@ -31,12 +30,12 @@ function requestedTopic(broker: BrokerState, t: { topicId?: string; name: string
   if (t.name === null) {
     // v10+ may ask by id alone.
     const topic = t.topicId === undefined ? undefined : broker.topics.withId(t.topicId);
-    return topic ? describeTopic(topic, broker.nodeId) : topicError(UNKNOWN_TOPIC_ID, null, t.topicId ?? ZERO_UUID);
+    return topic ? describeTopic(topic, broker.nodeId) : topicError(ErrorCode.UNKNOWN_TOPIC_ID, null, t.topicId ?? ZERO_UUID);
   }
-  if (!TOPIC_NAME.test(t.name)) return topicError(INVALID_TOPIC_EXCEPTION, t.name, ZERO_UUID);
+  if (!TOPIC_NAME.test(t.name)) return topicError(ErrorCode.INVALID_TOPIC_EXCEPTION, t.name, ZERO_UUID);
   const topic = broker.topics.named(t.name);
   // No auto-creation: the demo's topics exist from the start, as in Cilium's example.
-  return topic ? describeTopic(topic, broker.nodeId) : topicError(UNKNOWN_TOPIC_OR_PARTITION, t.name, ZERO_UUID);
+  return topic ? describeTopic(topic, broker.nodeId) : topicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, t.name, ZERO_UUID);
 }
 
 /** Lookups by topic id came with v12; v10-11 carry the id field but must name every topic (as Kafka checks). */

@@ -1,7 +1,6 @@
 // Committed offsets: OffsetCommit (8) and OffsetFetch (9), including v8+'s batch of groups.
-import type { KafkaStruct } from '../../../../protocols/kafka/index.js';
+import { ErrorCode, type KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import type { BrokerState, RequestContext } from '../context.js';
-import { INVALID_GROUP_ID, NONE, OFFSET_METADATA_TOO_LARGE, UNKNOWN_TOPIC_OR_PARTITION } from '../error-codes.js';
 import type { OffsetCommitRequest, OffsetFetchRequest, OffsetFetchTopics } from '../requests.js';
 
 /** Kafka's offset.metadata.max.bytes default. */
@@ -17,9 +16,9 @@ export function handleOffsetCommit({ body, broker }: RequestContext): KafkaStruc
       name: t.name,
       partitions: t.partitions.map((p) => {
         let errorCode = groupError;
-        if (errorCode === NONE && !broker.topics.partition(t.name, p.partitionIndex)) errorCode = UNKNOWN_TOPIC_OR_PARTITION;
-        if (errorCode === NONE && p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > MAX_OFFSET_METADATA) errorCode = OFFSET_METADATA_TOO_LARGE;
-        if (errorCode === NONE) {
+        if (errorCode === ErrorCode.NONE && !broker.topics.partition(t.name, p.partitionIndex)) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        if (errorCode === ErrorCode.NONE && p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > MAX_OFFSET_METADATA) errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE;
+        if (errorCode === ErrorCode.NONE) {
           broker.groups.offsets.commit(req.groupId, t.name, p.partitionIndex, {
             offset: p.committedOffset,
             leaderEpoch: p.committedLeaderEpoch ?? -1,
@@ -34,10 +33,10 @@ export function handleOffsetCommit({ body, broker }: RequestContext): KafkaStruc
 
 /** One group's committed offsets for the asked partitions (null: every committed partition); -1 where none. */
 function groupOffsets(broker: BrokerState, groupId: string, topics: OffsetFetchTopics): { errorCode: number; topics: KafkaStruct[] } {
-  if (groupId === '') return { errorCode: INVALID_GROUP_ID, topics: [] };
+  if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, topics: [] };
   const asked = topics?.map((t) => ({ topic: t.name, partitions: t.partitionIndexes })) ?? broker.groups.offsets.all(groupId);
   return {
-    errorCode: NONE,
+    errorCode: ErrorCode.NONE,
     topics: asked.map(({ topic, partitions }) => ({
       name: topic,
       partitions: partitions.map((partitionIndex) => {
@@ -47,7 +46,7 @@ function groupOffsets(broker: BrokerState, groupId: string, topics: OffsetFetchT
           committedOffset: c?.offset ?? -1n,
           committedLeaderEpoch: c?.leaderEpoch ?? -1,
           metadata: c ? c.metadata : '',
-          errorCode: NONE,
+          errorCode: ErrorCode.NONE,
         };
       }),
     })),

@@ -1,6 +1,5 @@
-import type { KafkaStruct } from '../../../../protocols/kafka/index.js';
+import { ErrorCode, type KafkaStruct } from '../../../../protocols/kafka/codec/index.js';
 import { CloseConnection, NO_RESPONSE, type RequestContext } from '../context.js';
-import { INVALID_REQUIRED_ACKS, NONE, UNKNOWN_TOPIC_OR_PARTITION } from '../error-codes.js';
 import type { AppendResult } from '../partition-log.js';
 import type { ProduceRequest } from '../requests.js';
 
@@ -31,11 +30,11 @@ export function handleProduce({ body, broker }: RequestContext): KafkaStruct | t
     partitionResponses: t.partitionData.map((p) => {
       const log = broker.topics.partition(t.name, p.index);
       const result: AppendResult = !acksValid
-        ? { errorCode: INVALID_REQUIRED_ACKS, message: `acks must be -1, 0 or 1, got ${req.acks}` }
+        ? { errorCode: ErrorCode.INVALID_REQUIRED_ACKS, message: `acks must be -1, 0 or 1, got ${req.acks}` }
         : log
           ? log.append(p.records)
-          : { errorCode: UNKNOWN_TOPIC_OR_PARTITION, message: `unknown topic partition ${t.name}-${p.index}` };
-      if (result.errorCode !== NONE) failures.push(`${t.name}-${p.index}: error ${result.errorCode}`);
+          : { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `unknown topic partition ${t.name}-${p.index}` };
+      if (result.errorCode !== ErrorCode.NONE) failures.push(`${t.name}-${p.index}: error ${result.errorCode}`);
       return partitionResponse(p.index, result);
     }),
   }));

@@ -11,7 +11,7 @@
 //
 // A chunk's memory is only lent for the push() call (the connection reuses its read buffer): whatever
 // the relay keeps longer — a frame being collected, bytes held behind a rewrite — it copies.
-import { KafkaFrameError } from './errors.js';
+import { KafkaFrameError } from '../codec/errors.js';
 
 /** Turns a whole response frame (size prefix included) into the frame the client gets. */
 export type ResponseRewrite = (frame: Buffer) => Buffer | Promise<Buffer>;

@@ -1,18 +1,17 @@
 // The observable side of one Kafka request on an admitted connection: which authorization error a denial
 // carries, and the flow records and counters of every decision or refusal. The proxy connection decides
 // and moves bytes; what operators see about it is here.
-import type { ConnectionPolicy } from '../connection-policy.js';
-import type { ListenerContext } from '../context.js';
-import type { FlowEvent, KafkaFlowFields } from '../../observe/types.js';
-import { kafkaApiName } from '../../policy/kafka-api-keys.js';
-import type { Decision, Verdict } from '../../policy/types.js';
-import { CLUSTER_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED } from './deny.js';
+import type { ConnectionPolicy } from '../../connection-policy.js';
+import type { ListenerContext } from '../../context.js';
+import type { FlowEvent, KafkaFlowFields } from '../../../observe/types.js';
+import { kafkaApiName } from '../../../policy/kafka-api-keys.js';
+import type { Decision, Verdict } from '../../../policy/types.js';
 import type { KafkaPolicyFacts } from './facts.js';
-import type { KafkaRequestHeader } from './header.js';
+import type { KafkaRequestHeader } from '../codec/header.js';
 import { topicErrorCode, type ResponseErrors } from './response-errors.js';
+import { ErrorCode } from '../codec/error-codes.js';
 
 /** Kafka's INVALID_REQUEST: what a refused (unparseable or unsupported) request is recorded with. */
-const INVALID_REQUEST = 42;
 
 /**
  * The error a denied request is answered with. A request naming topics is a topic denial (29) even when it
@@ -21,9 +20,9 @@ const INVALID_REQUEST = 42;
  * everything else — InitProducerId, ListGroups, brokers-only Metadata, admin APIs — is cluster-level (31).
  */
 export function denialErrorCode(facts: KafkaPolicyFacts): number {
-  if (facts.topics.length > 0) return TOPIC_AUTHORIZATION_FAILED;
-  if (facts.groupIds.length > 0) return GROUP_AUTHORIZATION_FAILED;
-  return CLUSTER_AUTHORIZATION_FAILED;
+  if (facts.topics.length > 0) return ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+  if (facts.groupIds.length > 0) return ErrorCode.GROUP_AUTHORIZATION_FAILED;
+  return ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
 }
 
 /**
@@ -84,8 +83,8 @@ export function recordKafkaResponse(ctx: ListenerContext, conn: ConnectionPolicy
 export function recordKafkaRefusal(ctx: ListenerContext, conn: ConnectionPolicy, header: KafkaRequestHeader, reason: string, unsupported: boolean): void {
   ctx.metrics.policyL7('parse_errors', 'kafka');
   if (unsupported) ctx.metrics.kafkaUnsupported?.(header.apiKey, header.apiVersion);
-  ctx.metrics.kafkaRequest(kafkaApiName(header.apiKey), INVALID_REQUEST, 'ERROR');
-  const kafka: KafkaFlowFields = { apiKey: header.apiKey, apiVersion: header.apiVersion, correlationId: header.correlationId, topic: '', errorCode: INVALID_REQUEST };
+  ctx.metrics.kafkaRequest(kafkaApiName(header.apiKey), ErrorCode.INVALID_REQUEST, 'ERROR');
+  const kafka: KafkaFlowFields = { apiKey: header.apiKey, apiVersion: header.apiVersion, correlationId: header.correlationId, topic: '', errorCode: ErrorCode.INVALID_REQUEST };
   ctx.flows.record(requestEvent(ctx, conn, 'ERROR', kafka, undefined, reason));
 }
 

@@ -5,10 +5,10 @@
 // verification closes the client's connection; there is no fallback to plaintext.
 import { connect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import tls from 'node:tls';
-import type { TlsSecretRef } from '../../policy/types.js';
-import type { CertStore } from '../../secrets/store.js';
-import type { HostPort } from './proxy-brokers.js';
-import { AdaptiveReadBuffer } from './read-buffer.js';
+import type { TlsSecretRef } from '../../../policy/types.js';
+import type { CertStore } from '../../../secrets/store.js';
+import type { HostPort } from './brokers.js';
+import { AdaptiveReadBuffer } from '../codec/read-buffer.js';
 
 /** A broker, and the `originatingTLS` secret whose CA verifies it when the hop is TLS. */
 export interface BrokerRoute extends HostPort {

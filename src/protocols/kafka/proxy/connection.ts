@@ -4,12 +4,12 @@
 // (a reload applies to the next request) — except a Produce spanning reads, decided on its first topic as soon
 // as that has arrived: a denied one is read on without its records (produce-scanner.ts), never held whole.
 // Allowed frames go to the broker byte for byte (except a Fetch that would open an incremental fetch session,
-// see proxy-fetch-sessions.ts). Denied ones never reach it: the client gets the proxy's answer — same API,
+// see fetch-sessions.ts). Denied ones never reach it: the client gets the proxy's answer — same API,
 // version and correlation id, with an authorization error — queued behind the broker responses still in flight,
 // because clients match responses to requests by order. Produce with acks=0 gets no answer either way, as from a broker.
 // Requests the proxy cannot read close the connection: nothing unread is ever forwarded.
 //
-// Responses: streamed back untouched (see proxy-response-relay.ts), except ApiVersions (clamped to what
+// Responses: streamed back untouched (see response-relay.ts), except ApiVersions (clamped to what
 // the proxy parses) and responses naming brokers (rewritten to the proxy's own listeners). Once enough of the
 // start of a large response has been read to know its error codes, the rest goes from socket to socket in the
 // kernel where it can (zero-copy.ts): reading from the broker stops until it has all been written to the client.
@@ -23,41 +23,42 @@
 // kafka.idleTimeoutMs without a byte either way; frames spanning reads share the listener's kafka.maxBufferedBytes
 // (request-budget.ts).
 import type { Socket } from 'node:net';
-import type { KafkaListenerOptions } from '../../config/types.js';
-import { recordConnection, type ConnectionPolicy } from '../connection-policy.js';
-import type { ListenerContext } from '../context.js';
-import type { ConnectionDecision, Decision, Verdict } from '../../policy/types.js';
-import { buildApiVersionsFallbackResponse, clampApiVersionsResponse } from './api-versions.js';
+import type { KafkaListenerOptions } from '../../../config/types.js';
+import { recordConnection, type ConnectionPolicy } from '../../connection-policy.js';
+import type { ListenerContext } from '../../context.js';
+import type { ConnectionDecision, Decision, Verdict } from '../../../policy/types.js';
+import { buildApiVersionsFallbackResponse } from '../codec/api-versions.js';
+import { clampApiVersionsResponse } from './api-versions-clamp.js';
 import { responseCarriesBrokerAddresses, rewriteBrokerAddresses, type KafkaBrokerEndpoint } from './broker-addresses.js';
-import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, encodeResponse } from './codec.js';
-import { buildDenyResponse, buildResponseBody, TOPIC_AUTHORIZATION_FAILED } from './deny.js';
-import { KafkaDecodeError } from './errors.js';
+import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, encodeResponse } from '../codec/codec.js';
+import { buildDenyResponse, buildResponseBody } from './deny.js';
+import { KafkaDecodeError } from '../codec/errors.js';
 import { exceededLimit, extractPolicyFacts, type KafkaPolicyFacts } from './facts.js';
-import type { KafkaRequestLimits } from '../../config/kafka-request-limits.js';
-import { KafkaFrameReader } from './frame-reader.js';
+import type { KafkaRequestLimits } from '../../../config/kafka-request-limits.js';
+import { KafkaFrameReader } from '../codec/frame-reader.js';
 import { ProduceScanner } from './produce-scanner.js';
-import { withoutFetchSession } from './proxy-fetch-sessions.js';
-import { readRequestHeader, type KafkaRequestHeader } from './header.js';
-import { KafkaReader } from './reader.js';
-import type { KafkaBrokerDirectory } from './proxy-brokers.js';
-import { connectBroker, type BrokerRoute } from './proxy-upstream.js';
-import { LARGE_READ_BYTES } from './read-buffer.js';
+import { withoutFetchSession } from './fetch-sessions.js';
+import { readRequestHeader, type KafkaRequestHeader } from '../codec/header.js';
+import { KafkaReader } from '../codec/reader.js';
+import type { KafkaBrokerDirectory } from './brokers.js';
+import { connectBroker, type BrokerRoute } from './upstream.js';
+import { LARGE_READ_BYTES } from '../codec/read-buffer.js';
 import type { RequestBufferBudget } from './request-budget.js';
 import { canSplice, mayZeroCopy, spliceBetween, type SpliceJob } from './zero-copy.js';
-import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal, recordKafkaResponse } from './proxy-policy.js';
-import { KafkaResponseRelay, type ResponseRewrite } from './proxy-response-relay.js';
+import { denialErrorCode, recordKafkaDecision, recordKafkaRefusal, recordKafkaResponse } from './policy.js';
+import { KafkaResponseRelay, type ResponseRewrite } from './response-relay.js';
 import { NO_ERRORS, scanResponseStart, type ResponseErrors } from './response-errors.js';
-import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './proxy-versions.js';
+import { PROXY_API_VERSIONS, proxyAcceptsVersion } from './versions.js';
+import { ApiKey } from '../codec/generated/api-keys.js';
+import { ErrorCode } from '../codec/error-codes.js';
 
-const METADATA = 3;
-const API_VERSIONS = 18;
 /**
  * Bytes a socket buffers before its writer is told to wait. Node's 16 KiB default is smaller than one
  * 16 KiB produce batch plus headers, so every request would pause the client; a few requests' worth keeps
  * pipelined requests and long responses flowing while still bounding memory per connection.
  */
 export const SOCKET_BUFFER_BYTES = 256 * 1024;
-const API_VERSIONS_MAX = PROXY_API_VERSIONS.get(API_VERSIONS)?.maxVersion ?? 0;
+const API_VERSIONS_MAX = PROXY_API_VERSIONS.get(ApiKey.ApiVersions)?.maxVersion ?? 0;
 /** Below this, the rest of a response is cheaper to copy than to splice. */
 const SPLICE_MIN_BYTES = 128 * 1024;
 /**
@@ -345,7 +346,7 @@ export class KafkaProxyConnection {
     const exceeded = exceededLimit(prefix, this.scope.limits);
     if (exceeded !== undefined) return this.refuse(exceeded.header, exceeded.error.message, false);
     const header = prefixHeader(prefix);
-    if (header === undefined || proxyAcceptsVersion(header.apiKey, header.apiVersion) || header.apiKey === API_VERSIONS) return true;
+    if (header === undefined || proxyAcceptsVersion(header.apiKey, header.apiVersion) || header.apiKey === ApiKey.ApiVersions) return true;
     return this.refuse(header, `API ${header.apiKey} version ${header.apiVersion} is not accepted by this proxy`, true);
   }
 
@@ -360,7 +361,7 @@ export class KafkaProxyConnection {
       if (!(err instanceof KafkaDecodeError)) throw err;
       const header = headerOf(frame);
       if (header === undefined) return this.refuse(undefined, `unreadable request header: ${err.message}`, false);
-      if (header.apiKey === API_VERSIONS && header.apiVersion > API_VERSIONS_MAX) {
+      if (header.apiKey === ApiKey.ApiVersions && header.apiVersion > API_VERSIONS_MAX) {
         // KIP-511: a newer client's ApiVersions is answered in v0 with the versions spoken here.
         const newer = headerFacts(header);
         return this.decide(connection.decideKafka(newer), newer, frame);
@@ -382,7 +383,7 @@ export class KafkaProxyConnection {
     }
     const errorCode = denialErrorCode(facts);
     recordKafkaDecision(ctx, this.policy, facts, decision, errorCode, false);
-    if (facts.apiKey === API_VERSIONS) {
+    if (facts.apiKey === ApiKey.ApiVersions) {
       // A client cannot go on without ApiVersions, and has no way to show an error for it: end here.
       return this.fail(`ApiVersions denied by policy (${decision.reason})`, 'info');
     }
@@ -391,7 +392,7 @@ export class KafkaProxyConnection {
       return this.fail(`denied request with more than ${MAX_DENIED_ENTRIES_ANSWERED} entries (${facts.entries}) is closed, not answered`, 'info');
     }
     try {
-      if (facts.apiKey === METADATA && facts.apiVersion >= 1) this.forwardBrokersOnly(frame, facts);
+      if (facts.apiKey === ApiKey.Metadata && facts.apiVersion >= 1) this.forwardBrokersOnly(frame, facts);
       else this.answer(facts.correlationId, buildDenyResponse(frame, errorCode, { brokers: this.scope.directory.known(this.advertiseHost) })!);
     } catch (err) {
       return this.fail(`cannot answer a denied ${facts.apiKey} v${facts.apiVersion} request: ${(err as Error).message}`);
@@ -402,7 +403,7 @@ export class KafkaProxyConnection {
   /** Sends an allowed request on (or answers it here); true when the broker's response is awaited. */
   private forward(frame: Buffer, facts: KafkaPolicyFacts, verdict: Verdict): boolean {
     const { apiKey, apiVersion, correlationId } = facts;
-    if (apiKey === API_VERSIONS && apiVersion > API_VERSIONS_MAX) {
+    if (apiKey === ApiKey.ApiVersions && apiVersion > API_VERSIONS_MAX) {
       this.answer(correlationId, buildApiVersionsFallbackResponse(correlationId, PROXY_API_VERSIONS));
       return false;
     }
@@ -415,7 +416,7 @@ export class KafkaProxyConnection {
   }
 
   private rewriteFor(apiKey: number, apiVersion: number): ResponseRewrite | undefined {
-    if (apiKey === API_VERSIONS) return (frame) => clampApiVersionsResponse(frame, apiVersion, PROXY_API_VERSIONS);
+    if (apiKey === ApiKey.ApiVersions) return (frame) => clampApiVersionsResponse(frame, apiVersion, PROXY_API_VERSIONS);
     if (responseCarriesBrokerAddresses(apiKey, apiVersion)) return (frame) => this.rewriteBrokers(frame, apiKey, apiVersion);
     return undefined;
   }
@@ -427,17 +428,17 @@ export class KafkaProxyConnection {
    */
   private forwardBrokersOnly(frame: Buffer, facts: KafkaPolicyFacts): void {
     const request = decodeRequest(frame);
-    const deniedTopics = buildResponseBody(request, TOPIC_AUTHORIZATION_FAILED).topics;
+    const deniedTopics = buildResponseBody(request, ErrorCode.TOPIC_AUTHORIZATION_FAILED).topics;
     const brokersOnly = encodeRequest(request.header, { ...request.body, topics: [], allowAutoTopicCreation: false });
     const version = facts.apiVersion;
     const withDeniedTopics = (response: Buffer) => {
-      const { correlationId, body } = decodeResponse(response, METADATA, version);
-      return encodeResponse(METADATA, version, correlationId, { ...body, topics: deniedTopics });
+      const { correlationId, body } = decodeResponse(response, ApiKey.Metadata, version);
+      return encodeResponse(ApiKey.Metadata, version, correlationId, { ...body, topics: deniedTopics });
     };
     this.pending.push({
       correlationId: facts.correlationId,
       rewrite: (response) => {
-        const rewritten = this.rewriteBrokers(response, METADATA, version);
+        const rewritten = this.rewriteBrokers(response, ApiKey.Metadata, version);
         return rewritten instanceof Promise ? rewritten.then(withDeniedTopics) : withDeniedTopics(rewritten);
       },
     });

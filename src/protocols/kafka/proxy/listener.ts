@@ -1,20 +1,20 @@
 // A `kafka` listener: a policy-enforcing proxy in front of a Kafka cluster. The main socket fronts the
 // bootstrap broker (`upstream`); every other broker a response names gets a socket of its own on the same
-// host (see proxy-brokers.ts), with the same destination endpoint, policy port and policy. Connections
+// host (see brokers.ts), with the same destination endpoint, policy port and policy. Connections
 // are decided at L3/L4 before a byte is read (a denied one is reset), then request by request
-// (proxy-connection.ts). With `tls:` every client connection is TLS, decided with its SNI and client certificate
+// (connection.ts). With `tls:` every client connection is TLS, decided with its SNI and client certificate
 // and terminated before Kafka is read (../tls/listener-front.ts); the hop to the brokers is TLS when policy
-// says `originatingTLS` (proxy-upstream.ts).
+// says `originatingTLS` (upstream.ts).
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
-import { DEFAULT_KAFKA_OPTIONS } from '../../config/load.js';
-import { ConnectionPolicy } from '../connection-policy.js';
-import { ConnectionTracker, SHUTDOWN_GRACE_MS } from '../connections.js';
-import type { ListenerContext, RunningListener } from '../context.js';
-import type { ConnectionDecision } from '../../policy/types.js';
-import { TlsConnections } from '../tls/listener-front.js';
-import { KafkaBrokerDirectory, type HostPort, type NodeListener } from './proxy-brokers.js';
-import { KafkaProxyConnection, SOCKET_BUFFER_BYTES, type KafkaProxyScope } from './proxy-connection.js';
-import type { BrokerRoute } from './proxy-upstream.js';
+import { DEFAULT_KAFKA_OPTIONS } from '../../../config/load.js';
+import { ConnectionPolicy } from '../../connection-policy.js';
+import { ConnectionTracker, SHUTDOWN_GRACE_MS } from '../../connections.js';
+import type { ListenerContext, RunningListener } from '../../context.js';
+import type { ConnectionDecision } from '../../../policy/types.js';
+import { TlsConnections } from '../../tls/listener-front.js';
+import { KafkaBrokerDirectory, type HostPort, type NodeListener } from './brokers.js';
+import { KafkaProxyConnection, SOCKET_BUFFER_BYTES, type KafkaProxyScope } from './connection.js';
+import type { BrokerRoute } from './upstream.js';
 import { RequestBufferBudget } from './request-budget.js';
 import { zeroCopySupport } from './zero-copy.js';
 

@@ -5,9 +5,7 @@ import { KafkaDecodeError } from './errors.js';
 import type { KafkaReader } from './reader.js';
 import { isFlexibleVersion } from './schema.js';
 import type { KafkaWriter } from './writer.js';
-
-const CONTROLLED_SHUTDOWN = 7;
-const API_VERSIONS = 18;
+import { ApiKey } from './generated/api-keys.js';
 
 export interface KafkaRequestHeader {
   readonly apiKey: number;
@@ -22,7 +20,7 @@ export interface KafkaRequestHeader {
 /** Header version of a request. Unknown API keys read as v1: their flexibility cannot be known. */
 export function requestHeaderVersion(apiKey: number, apiVersion: number): 0 | 1 | 2 {
   // ControlledShutdown v0 predates client ids (Kafka's generator special-cases it the same way).
-  if (apiKey === CONTROLLED_SHUTDOWN && apiVersion === 0) return 0;
+  if (apiKey === ApiKey.ControlledShutdown && apiVersion === 0) return 0;
   return isFlexibleVersion(apiKey, apiVersion) ? 2 : 1;
 }
 
@@ -30,7 +28,7 @@ export function requestHeaderVersion(apiKey: number, apiVersion: number): 0 | 1 
 export function responseHeaderVersion(apiKey: number, apiVersion: number): 0 | 1 {
   // KIP-511: ApiVersions responses always use header v0, so a client that sent a version the broker
   // does not know can still read the (v0) error response.
-  if (apiKey === API_VERSIONS) return 0;
+  if (apiKey === ApiKey.ApiVersions) return 0;
   return isFlexibleVersion(apiKey, apiVersion) ? 1 : 0;
 }
 

@@ -1,28 +1,10 @@
-// ApiVersions handling for a proxy that must only let clients use versions it can parse: clamp what
-// the broker offers, and answer versions the codec does not know the way a broker does (KIP-511).
-import { decodeResponse, encodeResponse, type DecodedResponse, type KafkaStruct } from './codec.js';
-import { KafkaDecodeError } from './errors.js';
-import { KAFKA_APIS } from './schema.js';
-
-const API_VERSIONS = 18;
-export const UNSUPPORTED_VERSION = 35;
-
-export interface KafkaVersionRange {
-  readonly minVersion: number;
-  readonly maxVersion: number;
-}
-export type KafkaVersionTable = ReadonlyMap<number, KafkaVersionRange>;
-
-/**
- * What the codec parses, by API key, without versions upstream still marks unstable (they may change
- * before release, so a broker running another build could mean something else by them).
- */
-export const CODEC_API_VERSIONS: KafkaVersionTable = new Map(
-  [...KAFKA_APIS.values()].flatMap((api): [number, KafkaVersionRange][] => {
-    const maxVersion = api.latestVersionUnstable ? api.maxVersion - 1 : api.maxVersion;
-    return maxVersion < api.minVersion ? [] : [[api.apiKey, { minVersion: api.minVersion, maxVersion }]];
-  }),
-);
+// ApiVersions clamping for a proxy that must only let clients use versions it can parse: every range a
+// broker offers is narrowed to what the proxy accepts, and keys it does not know are dropped.
+import { decodeResponse, encodeResponse, type DecodedResponse, type KafkaStruct } from '../codec/codec.js';
+import { CODEC_API_VERSIONS, type KafkaVersionTable } from '../codec/api-versions.js';
+import { KafkaDecodeError } from '../codec/errors.js';
+import { ApiKey } from '../codec/generated/api-keys.js';
+import { ErrorCode } from '../codec/error-codes.js';
 
 /**
  * A broker answers an ApiVersions version it does not know with error 35 in a v0 body (KIP-511), whatever
@@ -32,18 +14,18 @@ export const CODEC_API_VERSIONS: KafkaVersionTable = new Map(
  * error 35 with no list: the client still retries lower, and learns no version the proxy has not checked.
  */
 function decodeApiVersions(frame: Buffer, requestVersion: number): DecodedResponse & { readonly version: number } {
-  const unsupported = errorCodeOf(frame) === UNSUPPORTED_VERSION;
+  const unsupported = errorCodeOf(frame) === ErrorCode.UNSUPPORTED_VERSION;
   const versions = unsupported ? [0, requestVersion] : [requestVersion, 0];
   let failure: unknown;
   for (const version of new Set(versions)) {
     try {
-      return { ...decodeResponse(frame, API_VERSIONS, version), version };
+      return { ...decodeResponse(frame, ApiKey.ApiVersions, version), version };
     } catch (e) {
       if (!(e instanceof KafkaDecodeError)) throw e;
       failure ??= e;
     }
   }
-  if (unsupported) return { correlationId: frame.readInt32BE(4), body: { errorCode: UNSUPPORTED_VERSION, apiKeys: [] }, version: 0 };
+  if (unsupported) return { correlationId: frame.readInt32BE(4), body: { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [] }, version: 0 };
   throw failure;
 }
 
@@ -71,14 +53,5 @@ function clampKeys(keys: readonly KafkaStruct[], supported: KafkaVersionTable): 
 export function clampApiVersionsResponse(frame: Buffer, requestVersion: number, supported: KafkaVersionTable = CODEC_API_VERSIONS): Buffer {
   const { correlationId, body, version } = decodeApiVersions(frame, requestVersion);
   const clamped = { ...body, apiKeys: clampKeys((body.apiKeys ?? []) as readonly KafkaStruct[], supported) };
-  return encodeResponse(API_VERSIONS, version, correlationId, clamped);
-}
-
-/**
- * The answer to an ApiVersions request whose version the codec does not speak: v0, error 35
- * UNSUPPORTED_VERSION, and the versions we do speak, so the client retries with one of them.
- */
-export function buildApiVersionsFallbackResponse(correlationId: number, supported: KafkaVersionTable = CODEC_API_VERSIONS): Buffer {
-  const apiKeys = [...supported].map(([apiKey, r]) => ({ apiKey, minVersion: r.minVersion, maxVersion: r.maxVersion }));
-  return encodeResponse(API_VERSIONS, 0, correlationId, { errorCode: UNSUPPORTED_VERSION, apiKeys });
+  return encodeResponse(ApiKey.ApiVersions, version, correlationId, clamped);
 }

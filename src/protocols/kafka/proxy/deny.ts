@@ -4,8 +4,10 @@
 // clients can attribute the error, and uses Kafka's "unknown" sentinels (-1 offsets, node ids, ...)
 // elsewhere. It is built from the schema for every API; a few per-API touches give the shape particular clients
 // need (kafkajs, librdkafka and the Java client, checked by the interop tests).
-import { decodeRequest, defaultStruct, defaultValue, encodeResponse, requirePlan, type DecodedRequest, type KafkaStruct, type KafkaValue } from './codec.js';
-import type { FieldPlan, StructPlan } from './schema.js';
+import { decodeRequest, defaultStruct, defaultValue, encodeResponse, requirePlan, type DecodedRequest, type KafkaStruct, type KafkaValue } from '../codec/codec.js';
+import type { FieldPlan, StructPlan } from '../codec/schema.js';
+import { ApiKey } from '../codec/generated/api-keys.js';
+import { ErrorCode } from '../codec/error-codes.js';
 
 export interface KafkaBrokerAddress {
   readonly nodeId: number;
@@ -26,12 +28,6 @@ export interface KafkaResponseOptions {
   readonly clusterId?: string | null;
 }
 
-export const TOPIC_AUTHORIZATION_FAILED = 29;
-export const GROUP_AUTHORIZATION_FAILED = 30;
-export const CLUSTER_AUTHORIZATION_FAILED = 31;
-
-const PRODUCE = 0;
-const FETCH = 1;
 const EMPTY_RECORDS = Buffer.alloc(0);
 
 // Fields that identify an entry, so a response entry can be matched to the request entry it answers.
@@ -159,7 +155,7 @@ export function buildResponseBody(request: DecodedRequest, errorCode: number, op
     else if (f.name === 'ControllerId' && options.controllerId !== undefined) body[f.key] = options.controllerId;
     else if (f.name === 'ClusterId' && options.clusterId !== undefined && (options.clusterId !== null || f.nullable)) body[f.key] = options.clusterId;
   }
-  if (apiKey === FETCH) shapeFetch(body, errorCode);
+  if (apiKey === ApiKey.Fetch) shapeFetch(body, errorCode);
   return body;
 }
 
@@ -183,6 +179,6 @@ function shapeFetch(body: KafkaStruct, errorCode: number): void {
 export function buildDenyResponse(requestFrame: Buffer, errorCode: number, options: KafkaResponseOptions = {}): Buffer | null {
   const request = decodeRequest(requestFrame);
   const { apiKey, apiVersion, correlationId } = request.header;
-  if (apiKey === PRODUCE && request.body.acks === 0) return null;
+  if (apiKey === ApiKey.Produce && request.body.acks === 0) return null;
   return encodeResponse(apiKey, apiVersion, correlationId, buildResponseBody(request, errorCode, options));
 }

@@ -1,23 +1,21 @@
 // What policy needs of a request, read without materialising it: the walk (schema-walk.ts) follows the
 // request's schema to the end of the frame (so framing is fully validated and trailing bytes are refused,
 // like the full decoder) but only allocates the strings policy looks at.
-import type { KafkaRequestFacts } from '../../policy/types.js';
-import { expectEnd, requirePlan } from './codec.js';
-import { KafkaLimitError } from './errors.js';
-import { checkFrame, readRequestHeader, type KafkaRequestHeader } from './header.js';
-import { KafkaReader } from './reader.js';
-import { messagePlan, type FieldPlan } from './schema.js';
-import { walkStruct, type SchemaVisitor } from './schema-walk.js';
-import { DEFAULT_KAFKA_REQUEST_LIMITS, type KafkaRequestLimits } from '../../config/kafka-request-limits.js';
+import type { KafkaRequestFacts } from '../../../policy/types.js';
+import { expectEnd, requirePlan } from '../codec/codec.js';
+import { KafkaLimitError } from '../codec/errors.js';
+import { checkFrame, readRequestHeader, type KafkaRequestHeader } from '../codec/header.js';
+import { KafkaReader } from '../codec/reader.js';
+import { messagePlan, type FieldPlan } from '../codec/schema.js';
+import { walkStruct, type SchemaVisitor } from '../codec/schema-walk.js';
+import { DEFAULT_KAFKA_REQUEST_LIMITS, type KafkaRequestLimits } from '../../../config/kafka-request-limits.js';
+import { ApiKey } from '../codec/generated/api-keys.js';
 
-const PRODUCE = 0;
-const FETCH = 1;
-const FIND_COORDINATOR = 10;
 /** FindCoordinator key types: the key is a group id (0, also v0's only kind) or a transactional id (1). */
 const COORDINATOR_GROUP = 0;
 const COORDINATOR_TRANSACTION = 1;
-/** DescribeConfigs, AlterConfigs, IncrementalAlterConfigs: resources name topics when ResourceType is 2. */
-const CONFIG_APIS = new Set([32, 33, 44]);
+/** APIs whose resources name topics when ResourceType is 2. */
+const CONFIG_APIS = new Set<number>([ApiKey.DescribeConfigs, ApiKey.AlterConfigs, ApiKey.IncrementalAlterConfigs]);
 const CONFIG_RESOURCE_TOPIC = 2;
 
 export interface KafkaPolicyFacts extends KafkaRequestFacts {
@@ -35,7 +33,7 @@ export interface KafkaPolicyFacts extends KafkaRequestFacts {
   readonly acks: number | undefined;
   /** False for Produce with acks=0: the broker sends nothing back, so neither may a deny. */
   readonly expectsResponse: boolean;
-  /** A Fetch (v7+) asking the broker to open an incremental fetch session: session id 0, epoch 0 (proxy-fetch-sessions.ts). */
+  /** A Fetch (v7+) asking the broker to open an incremental fetch session: session id 0, epoch 0 (fetch-sessions.ts). */
   readonly opensFetchSession: boolean;
   /** Array entries and tagged fields the request carries (what kafka.maxTopicsPerRequest/maxPartitionsPerRequest count). */
   readonly entries: number;
@@ -65,13 +63,13 @@ function roleOf(f: FieldPlan, apiKey: number): FactRole | null {
   else if (f.type === 'string' && d.entityType === 'groupId') role = 'group';
   else if (f.type === 'string' && d.entityType === 'transactionalId') role = 'transactionalId';
   else if (f.type === 'uuid' && d.name === 'TopicId') role = 'topicId';
-  else if (apiKey === PRODUCE && d.name === 'Acks') role = 'acks';
+  else if (apiKey === ApiKey.Produce && d.name === 'Acks') role = 'acks';
   else if (CONFIG_APIS.has(apiKey) && d.name === 'ResourceType') role = 'resourceType';
   else if (CONFIG_APIS.has(apiKey) && d.name === 'ResourceName') role = 'resourceName';
-  else if (apiKey === FIND_COORDINATOR && (d.name === 'Key' || d.name === 'CoordinatorKeys')) role = 'coordinatorKey';
-  else if (apiKey === FIND_COORDINATOR && d.name === 'KeyType') role = 'coordinatorKeyType';
-  else if (apiKey === FETCH && d.name === 'SessionId') role = 'sessionId';
-  else if (apiKey === FETCH && d.name === 'SessionEpoch') role = 'sessionEpoch';
+  else if (apiKey === ApiKey.FindCoordinator && (d.name === 'Key' || d.name === 'CoordinatorKeys')) role = 'coordinatorKey';
+  else if (apiKey === ApiKey.FindCoordinator && d.name === 'KeyType') role = 'coordinatorKeyType';
+  else if (apiKey === ApiKey.Fetch && d.name === 'SessionId') role = 'sessionId';
+  else if (apiKey === ApiKey.Fetch && d.name === 'SessionEpoch') role = 'sessionEpoch';
   roles.set(f, role);
   return role;
 }
@@ -197,7 +195,7 @@ export function extractPolicyFacts(frame: Buffer, limits: KafkaRequestLimits = D
     groupIds: [...sink.groupIds],
     transactionalIds: [...sink.transactionalIds],
     acks: sink.acks,
-    expectsResponse: !(header.apiKey === PRODUCE && sink.acks === 0),
+    expectsResponse: !(header.apiKey === ApiKey.Produce && sink.acks === 0),
     opensFetchSession: sink.sessionId === 0 && sink.sessionEpoch === 0,
     entries: entries.total,
   };

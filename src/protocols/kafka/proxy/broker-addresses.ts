@@ -2,8 +2,8 @@
 // advertises (Metadata and DescribeCluster brokers, FindCoordinator coordinators, the NodeEndpoints
 // leader hints of Produce/Fetch/ShareFetch, Raft endpoints) is replaced by the proxy's address for that
 // node. Which structs are addresses comes from the schema (a node id with Host and Port), not a list.
-import { decodeResponse, encodeResponse, type KafkaStruct } from './codec.js';
-import { messagePlan, type FieldPlan, type StructPlan } from './schema.js';
+import { decodeResponse, encodeResponse, type KafkaStruct } from '../codec/codec.js';
+import { messagePlan, type FieldPlan, type StructPlan } from '../codec/schema.js';
 
 export interface KafkaBrokerEndpoint {
   readonly nodeId: number;

@@ -5,14 +5,14 @@
 // they arrive; everything else — header, acks, topic names, partition indexes — goes into a copy of the frame
 // whose records are empty, which the usual facts reader and deny builder then read like any request.
 // Memory: a value spanning reads (at most a 32 KiB string) plus that copy, O(topics + partitions).
-import { KafkaDecodeError, KafkaLimitError } from './errors.js';
+import { KafkaDecodeError, KafkaLimitError } from '../codec/errors.js';
 import { EntryCounter } from './facts.js';
-import type { KafkaRequestLimits } from '../../config/kafka-request-limits.js';
-import { requestHeaderVersion, writeRequestHeader, type KafkaRequestHeader } from './header.js';
-import { messagePlan, type FieldPlan, type StructPlan } from './schema.js';
-import { KafkaWriter } from './writer.js';
+import type { KafkaRequestLimits } from '../../../config/kafka-request-limits.js';
+import { requestHeaderVersion, writeRequestHeader, type KafkaRequestHeader } from '../codec/header.js';
+import { messagePlan, type FieldPlan, type StructPlan } from '../codec/schema.js';
+import { KafkaWriter } from '../codec/writer.js';
+import { ApiKey } from '../codec/generated/api-keys.js';
 
-const PRODUCE = 0;
 /** Kafka's own readers refuse longer strings (Short.MAX_VALUE), compact ones included. */
 const MAX_STRING_BYTES = 0x7fff;
 /** Tagged fields a request header may carry (as header.ts bounds them). */
@@ -50,7 +50,7 @@ export class ProduceScanner {
   ) {
     this.frameBytes = 4 + frameSize;
     this.left = this.frameBytes;
-    this.counter = new EntryCounter(PRODUCE, limits);
+    this.counter = new EntryCounter(ApiKey.Produce, limits);
     this.steps = this.frame();
     this.steps.next(); // runs to its first read
   }
@@ -101,7 +101,7 @@ export class ProduceScanner {
     const fixed = yield* this.take(8);
     const apiKey = fixed.readInt16BE(0);
     const apiVersion = fixed.readInt16BE(2);
-    const plan = apiKey === PRODUCE ? messagePlan(apiKey, apiVersion, 'request') : undefined;
+    const plan = apiKey === ApiKey.Produce ? messagePlan(apiKey, apiVersion, 'request') : undefined;
     if (plan === undefined) {
       this.notProduce = true;
       return;

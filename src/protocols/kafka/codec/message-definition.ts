@@ -1,4 +1,4 @@
-// The shape of Apache Kafka's message definitions as scripts/gen-kafka-codec.mjs writes them into generated/.
+// The shape of Apache Kafka's message definitions as scripts/generate-kafka.mjs writes them into generated/.
 
 /** Inclusive [min, max]; max 32767 stands for "and every later version". */
 export type VersionRange = readonly [number, number];

@@ -6,11 +6,11 @@
 // bytes keeps what it found, so a large Fetch yields the codes before its first record batches. A scan also
 // says how far its result holds, so the proxy can stop reading a response's start as soon as more of it cannot
 // change the answer: a Fetch's head is settled once its first record batches begin.
-import { KafkaDecodeError } from './errors.js';
-import { responseHeaderVersion, skipTaggedFields } from './header.js';
-import { KafkaReader } from './reader.js';
-import { messagePlan, type FieldPlan } from './schema.js';
-import { walkStruct, type SchemaVisitor } from './schema-walk.js';
+import { KafkaDecodeError } from '../codec/errors.js';
+import { responseHeaderVersion, skipTaggedFields } from '../codec/header.js';
+import { KafkaReader } from '../codec/reader.js';
+import { messagePlan, type FieldPlan } from '../codec/schema.js';
+import { walkStruct, type SchemaVisitor } from '../codec/schema-walk.js';
 
 export interface ResponseErrors {
   /** The first non-zero error code anywhere in what was read, 0 when none. */

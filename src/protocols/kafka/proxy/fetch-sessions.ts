@@ -6,7 +6,7 @@
 // requests, which policy checks topic by topic. kafkajs and librdkafka already send epoch -1: their
 // requests pass unchanged. An incremental Fetch (a session id the proxy never let a broker create) is
 // decided on the topics it lists, so a `topic` rule denies it when it lists none.
-import { decodeRequest, encodeRequest } from './codec.js';
+import { decodeRequest, encodeRequest } from '../codec/codec.js';
 import type { KafkaPolicyFacts } from './facts.js';
 
 const NO_SESSION_EPOCH = -1;

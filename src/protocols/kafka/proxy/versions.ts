@@ -13,8 +13,9 @@
 // id (Metadata v10+, DeleteTopics v6+) stay: their topics are checked by name, and a request that leaves
 // the name null is matched with no topic names at all — so any `topic` rule denies it (fail closed).
 // Which versions are id-only is read from the schema, not listed by hand.
-import { CODEC_API_VERSIONS, type KafkaVersionRange, type KafkaVersionTable } from './api-versions.js';
-import { messagePlan, type StructPlan } from './schema.js';
+import { CODEC_API_VERSIONS, type KafkaVersionRange, type KafkaVersionTable } from '../codec/api-versions.js';
+import { messagePlan, type StructPlan } from '../codec/schema.js';
+import { ApiKey } from '../codec/generated/api-keys.js';
 
 /** Some struct identifies a topic by a TopicId UUID without a topic-name field beside it. */
 function namesTopicsOnlyById(plan: StructPlan): boolean {
@@ -38,11 +39,9 @@ export const PROXY_API_VERSIONS: KafkaVersionTable = new Map(
   }),
 );
 
-const SASL_HANDSHAKE = 17;
-
 /** May a client send this API version through the proxy? What ApiVersions answers offer, except SaslHandshake v0. */
 export function proxyAcceptsVersion(apiKey: number, apiVersion: number): boolean {
-  if (apiKey === SASL_HANDSHAKE && apiVersion === 0) return false;
+  if (apiKey === ApiKey.SaslHandshake && apiVersion === 0) return false;
   const range = PROXY_API_VERSIONS.get(apiKey);
   return range !== undefined && apiVersion >= range.minVersion && apiVersion <= range.maxVersion;
 }

@@ -7,8 +7,8 @@
 // against 0.6 CPU-seconds per GB).
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { packageFile } from '../../package-root.js';
-import { socketDescriptor } from '../node-internals.js';
+import { packageFile } from '../../../package-root.js';
+import { socketDescriptor } from '../../node-internals.js';
 
 interface SpliceAddon {
   /** 0 when every byte moved within the call; else a pending transfer's id, and `done` follows. Throws when it fails at once. */
