@@ -1,6 +1,7 @@
-// The error catalogue: every error Portcullis throws or rejects with is a PortcullisError whose `code` is one of
-// the stable codes below. Codes are API (logs, scripts and callers match on them), so a code is never renamed or
-// reused; messages are for humans and may say more. This file imports nothing: every folder may import it.
+// The error catalogue: every error class in src extends PortcullisError, whose `code` is one of the stable codes
+// below (a plain Error remains where only its message is used: abort reasons, invariants, text a StartupError
+// wraps). Codes are API: callers and scripts match on them, so a code is never renamed or reused; messages are for
+// humans. This file imports nothing, so every folder may import it.
 
 /** Every code, with what it means: the one list of them. */
 export const ERROR_CODES = {

@@ -68,7 +68,7 @@ export type DropReason =
   | 'INVALID_TLS_CLIENT_HELLO' // the TLS front could not read a ClientHello
   | RefusalReason;
 
-/** portcullis_upstream_retries_total{reason}: the upstream refused a request unprocessed (RST_STREAM REFUSED_STREAM, or above its GOAWAY). */
+/** portcullis_upstream_retries_total{reason}: how the upstream refused a request unprocessed. */
 export type UpstreamRetryReason = 'refused_stream' | 'goaway';
 
 export interface FlowRecorder {
