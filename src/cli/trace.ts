@@ -2,6 +2,7 @@
 // verdict and the rule that decided it, or why nothing matched — the L7 trace Cilium never had.
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
+import { PortcullisError } from '../errors.js';
 import type { EndpointConfig } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
 import { normalizePath, PathError } from '../protocols/http/path.js';
@@ -34,7 +35,9 @@ interface TraceOptions {
   json?: boolean;
 }
 
-class UsageError extends Error {}
+export class UsageError extends PortcullisError {
+  readonly code = 'PCL_ERR_USAGE';
+}
 
 const ENTITIES = ['world', 'host', 'unmanaged', 'health', 'init', 'remote-node', 'kube-apiserver', 'ingress'];
 

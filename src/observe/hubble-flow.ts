@@ -4,7 +4,7 @@
 // against real Hubble records. Pure (its caches only memoise): no clocks, no I/O.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Decision, HttpDecision, Identity, Peer, RuleRef } from '../policy/types.js';
-import type { FlowEvent, HttpFlowFields, KafkaFlowFields } from './types.js';
+import type { DropReason, FlowEvent, HttpFlowFields, KafkaFlowFields } from './types.js';
 // The policy engine's naming (Cilium's names, then Kafka's lower-cased): flows and decision reasons agree.
 import { kafkaApiName } from '../policy/kafka-api-keys.js';
 import { LineSlab } from './line-slab.js';
@@ -17,17 +17,17 @@ const MESSAGE_TYPE_POLICY_VERDICT = 5;
 const MESSAGE_TYPE_ACCESS_LOG = 129;
 
 /** Datapath drop reasons (cilium pkg/monitor/api/drop.go): default deny vs. an explicit deny rule. */
-const DROP_POLICY_DENIED = dropReasonOf(133, 'POLICY_DENIED');
-const DROP_POLICY_DENY = dropReasonOf(181, 'POLICY_DENY');
+const DROP_POLICY_DENIED = datapathDrop(133, 'POLICY_DENIED');
+const DROP_POLICY_DENY = datapathDrop(181, 'POLICY_DENY');
 
-interface DropReason {
+interface DatapathDrop {
   readonly code: number;
-  readonly name: string;
+  readonly name: DropReason;
   /** `,"drop_reason":<code>` */
   readonly field: Buffer;
 }
 
-function dropReasonOf(code: number, name: string): DropReason {
+function datapathDrop(code: number, name: DropReason): DatapathDrop {
   return { code, name, field: Buffer.from(`,"drop_reason":${code}`) };
 }
 
@@ -62,7 +62,7 @@ export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions):
   const time = timeFields(event.time, node);
   out.bytes(time.head);
   const l7 = event.type === 'L7' ? event.l7 : undefined;
-  let drop: DropReason | undefined;
+  let drop: DatapathDrop | undefined;
   if (l7) {
     out.bytes(l7Head(event, l7.type, node));
   } else {
@@ -455,7 +455,7 @@ function renderEndpoint(identity: Identity): string {
  * `,"event_type":...,"traffic_direction":...,"drop_reason_desc":...,"is_reply":...`: a few combinations, each
  * rendered once.
  */
-function verdictFields(event: FlowEvent, drop: DropReason | undefined): VerdictJson {
+function verdictFields(event: FlowEvent, drop: DatapathDrop | undefined): VerdictJson {
   const kind = event.type === 'L7' ? 0 : drop === undefined ? 1 : drop === DROP_POLICY_DENY ? 2 : 3;
   const index = kind * 4 + (event.direction === 'ingress' ? 0 : 2) + (event.isReply ? 1 : 0);
   let json = verdictTexts[index];
@@ -480,7 +480,7 @@ function eventType(event: FlowEvent, drop: { code: number } | undefined): string
   return `{"type":${MESSAGE_TYPE_POLICY_VERDICT}}`;
 }
 
-function dropReason(decision: Decision | undefined): DropReason {
+function dropReason(decision: Decision | undefined): DatapathDrop {
   return decision && decision.deniedBy.length > 0 ? DROP_POLICY_DENY : DROP_POLICY_DENIED;
 }
 

@@ -55,6 +55,22 @@ export interface FlowEvent {
   readonly listener: string;
 }
 
+/** A connection refused before it is read, by a listener's caps (maxConnections, maxConnectionsPerSource). */
+export type RefusalReason = 'LISTENER_CONNECTION_LIMIT' | 'SOURCE_CONNECTION_LIMIT';
+
+/**
+ * Why a connection was dropped: hubble_drop_total{reason} and a flow's `drop_reason_desc`. Cilium's drop reason
+ * names (pkg/monitor/api/drop.go) where Cilium has one, Portcullis' own for what only a proxy sees.
+ */
+export type DropReason =
+  | 'POLICY_DENIED' // no rule allows it (default deny)
+  | 'POLICY_DENY' // a deny rule matched
+  | 'INVALID_TLS_CLIENT_HELLO' // the TLS front could not read a ClientHello
+  | RefusalReason;
+
+/** portcullis_upstream_retries_total{reason}: how the upstream refused a request unprocessed. */
+export type UpstreamRetryReason = 'refused_stream' | 'goaway';
+
 export interface FlowRecorder {
   /** False when flow records are off: callers on a request's path skip building events nobody reads. */
   readonly enabled: boolean;
@@ -68,7 +84,7 @@ export interface Metrics {
   /** hubble_http_requests_total{method, protocol, status}. */
   httpRequest(method: string, protocol: string, status: number): void;
   /** hubble_drop_total{reason, protocol}: L3/L4 drops. */
-  drop(reason: string, protocol: string): void;
+  drop(reason: DropReason, protocol: 'TCP'): void;
   /** hubble_kafka_requests_total{api_key, error_code, verdict}. */
   kafkaRequest(apiKey: string, errorCode: number, verdict: Verdict): void;
   /** portcullis_connections{listener}: open downstream connections. */
@@ -79,7 +95,7 @@ export interface Metrics {
   /** portcullis_kafka_spliced_bytes_total{listener}: response bytes moved from broker to client in the kernel (zero copy). */
   kafkaSpliced?(listener: string, bytes: number): void;
   /** portcullis_upstream_retries_total{listener, reason}: requests sent again after the upstream refused them unprocessed. */
-  upstreamRetry?(listener: string, reason: 'refused_stream' | 'goaway'): void;
+  upstreamRetry?(listener: string, reason: UpstreamRetryReason): void;
   /** portcullis_certificate_expiry_seconds{secret}: call when a stored certificate is loaded. */
   certificateExpiry?(secret: string, notAfter: Date): void;
 }

@@ -2,8 +2,7 @@
 // file descriptor and buffers until it closes, whatever policy later says about it, so it is counted from accept
 // to close. Source entries are removed when their count drops to zero: the map is as large as the number of
 // sources with a connection open, never more.
-
-export type CapExceeded = 'LISTENER_CONNECTION_LIMIT' | 'SOURCE_CONNECTION_LIMIT';
+import type { RefusalReason } from '../observe/types.js';
 
 export class ConnectionCaps {
   private total = 0;
@@ -15,7 +14,7 @@ export class ConnectionCaps {
   ) {}
 
   /** Counts one more connection from `source`, or says which cap it would exceed (nothing counted then). */
-  take(source: string): CapExceeded | undefined {
+  take(source: string): RefusalReason | undefined {
     if (this.total >= this.maxConnections) return 'LISTENER_CONNECTION_LIMIT';
     const held = this.bySource.get(source) ?? 0;
     if (held >= this.maxPerSource) return 'SOURCE_CONNECTION_LIMIT';

@@ -2,7 +2,8 @@
 // caps checked at accept, the connection gauge, and a graceful shutdown that lets in-flight exchanges finish
 // before anything is destroyed.
 import type { Socket } from 'node:net';
-import { ConnectionCaps, type CapExceeded } from './connection-caps.js';
+import type { RefusalReason } from '../observe/types.js';
+import { ConnectionCaps } from './connection-caps.js';
 import { unmapAddress } from './connection-policy.js';
 import type { ListenerContext } from './context.js';
 
@@ -74,7 +75,7 @@ export class ConnectionTracker {
     return false;
   }
 
-  private logRefusal(reason: CapExceeded, source: string): void {
+  private logRefusal(reason: RefusalReason, source: string): void {
     this.refusedSinceLog++;
     const now = performance.now();
     if (now - this.lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) return;

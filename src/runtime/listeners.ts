@@ -1,5 +1,6 @@
 // Starting a proxy's listeners: shared by the single-process runtime (server.ts) and by each worker (worker.ts).
 import type { Logger } from 'pino';
+import { PortcullisError } from '../errors.js';
 import type { ListenerConfig, PortcullisConfig } from '../config/types.js';
 import type { PortcullisMetrics } from '../observe/metrics.js';
 import type { ListenerContext, RunningListener } from '../protocols/context.js';
@@ -19,10 +20,12 @@ const STARTERS: Partial<Record<ListenerConfig['protocol'], () => Promise<Listene
   forward: async () => (await import('../protocols/forward/listener.js')).startForwardListener,
 };
 
-export class StartupError extends Error {}
+export class StartupError extends PortcullisError {
+  readonly code = 'PCL_ERR_STARTUP';
+}
 
 export function startupError(e: unknown): StartupError {
-  return e instanceof StartupError ? e : new StartupError(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
+  return e instanceof StartupError ? e : new StartupError(`cannot start: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
 /** Every listener's protocol must be in this build, before anything is started. */

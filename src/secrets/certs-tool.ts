@@ -9,10 +9,11 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
+import { PortcullisError } from '../errors.js';
 import { DEFAULT_ITEMS, secretDir, secretLabel, type SecretName } from './secret-path.js';
 
-export class CertToolError extends Error {
-  override readonly name = 'CertToolError';
+export class CertToolError extends PortcullisError {
+  readonly code = 'PCL_ERR_CERT_TOOL';
 }
 
 export interface CreateCaOptions {

@@ -1,6 +1,7 @@
 // Where a secret lives in the store (`<root>/<namespace>/<name>/<item>`). Names come from policy files and the
 // CLI, so they are checked against Kubernetes' own naming rules before they become paths: no `..`, no `/`.
 import path from 'node:path';
+import { PortcullisError } from '../errors.js';
 
 export interface SecretName {
   readonly namespace: string;
@@ -15,8 +16,8 @@ const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 const NAME = /^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$/;
 const ITEM = /^[-._a-zA-Z0-9]{1,253}$/;
 
-export class SecretNameError extends Error {
-  override readonly name = 'SecretNameError';
+export class SecretNameError extends PortcullisError {
+  readonly code = 'PCL_ERR_SECRET_NAME';
 }
 
 export function secretLabel(secret: SecretName): string {

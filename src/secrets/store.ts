@@ -8,19 +8,21 @@ import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
+import { PortcullisError } from '../errors.js';
 import type { TlsSecretRef } from '../policy/types.js';
 import { FolderWatchers, watchFolder, watchPath, type WatchTargets } from '../config/folder-watchers.js';
 import { DEFAULT_ITEMS, SecretNameError, checkItemName, checkSecretName, secretLabel } from './secret-path.js';
 
 /** A secret that cannot be used; `message` is what an operator needs (Cilium's wording where Cilium has one). */
-export class TlsSecretError extends Error {
-  override readonly name = 'TlsSecretError';
+export class TlsSecretError extends PortcullisError {
+  readonly code = 'PCL_ERR_TLS_SECRET';
   constructor(
     /** `namespace/name`. */
     readonly secret: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

@@ -38,7 +38,8 @@ test('upstream down: 503 with a plain-text body, an ERROR flow saying why, and t
   );
   const responses = proxy.flows.l7('RESPONSE');
   assert.deepEqual(responses.map((e) => [e.verdict, e.l7?.http?.code]), [['ERROR', 503], ['ERROR', 503]]);
-  assert.match(responses[0]!.info ?? '', /ECONNREFUSED/);
+  // The info names the socket's own code, then its message.
+  assert.match(responses[0]!.info ?? '', /^upstream ECONNREFUSED: connect ECONNREFUSED /);
   // Pipelined requests fail independently, so their records may come in either order.
   assert.deepEqual(proxy.metrics.of('httpRequest').map(String).sort(), ['GET,HTTP/1.1,503', 'POST,HTTP/1.1,503']);
 });
@@ -67,7 +68,7 @@ test('upstream too slow: 504 after upstreamTimeoutMs, with an ERROR flow', async
   assert.ok(Date.now() - started < 2500, 'answered at the timeout, not when the upstream finished');
   const [response] = proxy.flows.l7('RESPONSE');
   assert.equal(response?.verdict, 'ERROR');
-  assert.match(response?.info ?? '', /no response head within 300 ms \(upstreamTimeoutMs\)/);
+  assert.equal(response?.info, 'upstream PCL_UPSTREAM_RESPONSE_TIMEOUT: no response head within 300 ms (upstreamTimeoutMs)');
 });
 
 test('upstream resets mid-body: the client sees a truncated response, never a complete one', async () => {

@@ -57,7 +57,7 @@ before(async () => {
       up.write(buffered);
       client.pipe(up).pipe(client);
     } catch (err) {
-      // peekClientHello rejects only with ClientHelloError; the tests check `.code` on it.
+      // peekClientHello rejects only with ClientHelloError; the tests check `.reason` on it.
       outcomes.push({ error: err as ClientHelloError });
       client.destroy();
     }
@@ -170,7 +170,7 @@ describe('peekClientHello failures on real sockets', () => {
     const request = Buffer.from('GET / HTTP/1.1\r\nHost: api.example.com\r\n\r\n');
     const outcome = await send(request, false);
     assert.ok('error' in outcome);
-    assert.equal(outcome.error.code, 'not-tls');
+    assert.equal(outcome.error.reason, 'not-tls');
     assert.deepEqual(outcome.error.buffered, request);
   });
 
@@ -178,7 +178,7 @@ describe('peekClientHello failures on real sockets', () => {
     const hello = await captureClientHello(nodeClient({ servername: 'api.example.com' }));
     const outcome = await send(hello.subarray(0, 100), true);
     assert.ok('error' in outcome);
-    assert.equal(outcome.error.code, 'truncated');
+    assert.equal(outcome.error.reason, 'truncated');
     assert.equal(outcome.error.buffered?.length, 100);
   });
 
@@ -187,7 +187,7 @@ describe('peekClientHello failures on real sockets', () => {
     const started = Date.now();
     const outcome = await send(hello.subarray(0, 50), false);
     assert.ok('error' in outcome);
-    assert.equal(outcome.error.code, 'timeout');
+    assert.equal(outcome.error.reason, 'timeout');
     assert.ok(Date.now() - started >= 1900, 'waited for the 2 s timeout');
   });
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ClientHelloReader, type ClientHelloErrorCode, type ClientHelloResult } from '../../src/protocols/tls/client-hello.js';
+import { ClientHelloReader, type ClientHelloFailure, type ClientHelloResult } from '../../src/protocols/tls/client-hello.js';
 import { clientHelloBody, ext, handshake, records, unframe, vec16, type HelloFields } from '../helpers/tls-client-hello-builder.js';
 
 const fixtureDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/tls');
@@ -32,10 +32,10 @@ function bytewise(buf: Buffer): Buffer[] {
   return Array.from({ length: buf.length }, (_, i) => buf.subarray(i, i + 1));
 }
 
-function expectError(result: ClientHelloResult, code: ClientHelloErrorCode, message?: RegExp): void {
+function expectError(result: ClientHelloResult, code: ClientHelloFailure, message?: RegExp): void {
   assert.equal(result.state, 'error', `expected ${code}, got ${JSON.stringify(result)}`);
   if (result.state !== 'error') return;
-  assert.equal(result.error.code, code, result.error.message);
+  assert.equal(result.error.reason, code, result.error.message);
   if (message) assert.match(result.error.message, message);
 }
 
@@ -245,7 +245,7 @@ describe('ClientHello reader: robustness', () => {
       const reader = new ClientHelloReader();
       let result = reader.push(bytes.subarray(0, cut));
       if (result.state === 'incomplete') result = reader.end();
-      outcomes.add(result.state === 'error' ? result.error.code : result.state);
+      outcomes.add(result.state === 'error' ? result.error.reason : result.state);
       if (result.state === 'complete' && result.hello.sni !== undefined) assert.match(result.hello.sni, /^[a-z0-9_.-]+$/);
     }
     // The mutations must have exercised both acceptance and several distinct rejections.

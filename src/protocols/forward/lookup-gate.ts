@@ -2,9 +2,10 @@
 // flow-file writes among it. A lookup that hangs keeps its thread until the system resolver gives up, whatever the
 // proxy's own timeout says, so a client asking for slow names could take every thread. The gate lets `limit`
 // lookups run at once, counting each until it has really finished, and `queueLimit` more wait for a turn.
+import { PortcullisError } from '../../errors.js';
 
-export class LookupGateFull extends Error {
-  override readonly name = 'LookupGateFull';
+export class LookupGateFull extends PortcullisError {
+  readonly code = 'PCL_ERR_LOOKUP_GATE_FULL';
 }
 
 export class LookupGate {

@@ -3,6 +3,7 @@
 // address policy saw is the address used (a DNS answer that changes between check and connect cannot slip through).
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { PortcullisError } from '../../errors.js';
 import { DEFAULT_FORWARD_OPTIONS } from '../../config/load.js';
 import type { ForwardListenerOptions } from '../../config/types.js';
 import { LookupGate, LookupGateFull } from './lookup-gate.js';
@@ -14,14 +15,15 @@ export interface ResolvedTarget {
   readonly addresses: readonly string[];
 }
 
-export class ResolveError extends Error {
-  override readonly name = 'ResolveError';
+export class ResolveError extends PortcullisError {
+  readonly code = 'PCL_ERR_RESOLVE';
   constructor(
     message: string,
     /** The answer to the client: 400 (not a host name), 502 (no address), 503 (too many lookups at once). */
     readonly status: 400 | 502 | 503 = 502,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 
   /** The request named something that is not a host. */
@@ -70,9 +72,9 @@ export class TargetResolver {
       return answers.map((a) => a.address);
     } catch (err) {
       if (err instanceof ResolveError) throw err;
-      if (err instanceof LookupGateFull) throw new ResolveError(`too many name lookups in progress (${err.message}): try again later`, 503);
+      if (err instanceof LookupGateFull) throw new ResolveError(`too many name lookups in progress (${err.message}): try again later`, 503, { cause: err });
       const code = (err as { code?: unknown }).code;
-      throw new ResolveError(`cannot resolve ${name}${typeof code === 'string' ? ` (${code})` : ''}`);
+      throw new ResolveError(`cannot resolve ${name}${typeof code === 'string' ? ` (${code})` : ''}`, 502, { cause: err });
     } finally {
       clearTimeout(timer);
     }

@@ -4,7 +4,7 @@
 import type { ListenerContext } from '../context.js';
 import type { FlowParties } from '../connection-policy.js';
 import type { ConnectionDecision, HttpDecision, HttpRequestFacts, Peer, Verdict } from '../../policy/types.js';
-import type { FlowEvent } from '../../observe/types.js';
+import type { FlowEvent, UpstreamRetryReason } from '../../observe/types.js';
 import { applyHeaderActions, type Headers } from './forward-headers.js';
 
 /** Hubble's protocol strings. */
@@ -62,7 +62,7 @@ export class HttpExchange {
   }
 
   /** Counts a request sent to the upstream again after it refused it unprocessed. */
-  retried(reason: 'refused_stream' | 'goaway'): void {
+  retried(reason: UpstreamRetryReason): void {
     this.ctx.metrics.upstreamRetry?.(this.ctx.config.name, reason);
   }
 

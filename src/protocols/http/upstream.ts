@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { HttpLimits, ListenerConfig } from '../../config/types.js';
 import { H1UpstreamPool } from './h1/client.js';
-import type { H1PoolOptions } from './h1/exchange.js';
+import { UpstreamError, type H1PoolOptions } from './h1/exchange.js';
 import { connectionWindowSize, initialWindowSize } from './h2/settings.js';
 import { H2UpstreamPool, type H2UpstreamOptions } from './h2/upstream.js';
 import { RequestGate } from './upstream-gate.js';
@@ -66,9 +66,10 @@ export async function closeUpstream(upstream: UpstreamClient): Promise<void> {
 
 /** The local reply for a request whose upstream exchange failed before response headers, and why. */
 export function upstreamFailure(err: Error): { readonly reply: LocalReply; readonly info: string } {
-  const code = (err as { code?: unknown }).code;
+  // HTTP/2 pool errors carry a Node or HTTP/2 code of their own.
+  const code = err instanceof UpstreamError ? err.detail : (err as { code?: unknown }).code;
   const info = `upstream ${typeof code === 'string' ? code + ': ' : ''}${err.message}`;
-  return { reply: code === 'PCL_UPSTREAM_RESPONSE_TIMEOUT' ? UPSTREAM_TIMEOUT : UPSTREAM_CONNECT_ERROR, info };
+  return { reply: err instanceof UpstreamError && err.reason === 'PCL_UPSTREAM_RESPONSE_TIMEOUT' ? UPSTREAM_TIMEOUT : UPSTREAM_CONNECT_ERROR, info };
 }
 
 /**

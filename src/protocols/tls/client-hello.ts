@@ -3,6 +3,7 @@
 // so every length is checked before it is used, nothing is read out of bounds, memory is capped by `maxBytes`,
 // and the only failure mode is a typed ClientHelloError (returned, never thrown).
 import type { Socket } from 'node:net';
+import { PortcullisError } from '../../errors.js';
 
 export interface ClientHello {
   /** `legacy_version` of the ClientHello (0x0303 for TLS 1.2 and 1.3). */
@@ -15,7 +16,7 @@ export interface ClientHello {
   readonly tlsVersions?: readonly number[];
 }
 
-export type ClientHelloErrorCode =
+export type ClientHelloFailure =
   | 'not-tls' // first bytes are not a TLS handshake record (plain HTTP, SSLv2 hello, garbage)
   | 'not-client-hello' // a TLS handshake, but its first message is not a ClientHello
   | 'malformed' // a length or field that does not fit the TLS grammar
@@ -24,15 +25,16 @@ export type ClientHelloErrorCode =
   | 'truncated' // the stream ended (or failed) before the hello was complete
   | 'timeout'; // peekClientHello only: the hello did not arrive in time
 
-export class ClientHelloError extends Error {
-  override readonly name = 'ClientHelloError';
+export class ClientHelloError extends PortcullisError {
+  readonly code = 'PCL_ERR_CLIENT_HELLO';
   /** Every byte read from the socket before the failure (peekClientHello only), e.g. to fall back to plaintext. */
   buffered?: Buffer;
   constructor(
-    readonly code: ClientHelloErrorCode,
+    readonly reason: ClientHelloFailure,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -153,8 +155,8 @@ export class ClientHelloReader {
     this.fail('too-large', `ClientHello needs at least ${bytes} bytes, over the ${this.maxBytes}-byte limit`);
   }
 
-  private fail(code: ClientHelloErrorCode, message: string): void {
-    this.result = { state: 'error', error: new ClientHelloError(code, message) };
+  private fail(reason: ClientHelloFailure, message: string): void {
+    this.result = { state: 'error', error: new ClientHelloError(reason, message) };
   }
 }
 
@@ -364,7 +366,7 @@ export function peekClientHello(socket: Socket, options: PeekOptions): Promise<P
     };
     const onEnd = (): void => settle(reader.end());
     const onError = (err: Error): void => {
-      settle({ state: 'error', error: new ClientHelloError('truncated', `socket failed before the ClientHello was complete: ${err.message}`) });
+      settle({ state: 'error', error: new ClientHelloError('truncated', `socket failed before the ClientHello was complete: ${err.message}`, { cause: err }) });
     };
     const timer = setTimeout(() => {
       settle({ state: 'error', error: new ClientHelloError('timeout', `no complete ClientHello within ${options.timeoutMs} ms`) });

@@ -73,7 +73,7 @@ export class TlsConnections {
       peeked = await peekClientHello(raw, { timeoutMs: options.handshakeTimeoutMs, maxBytes: options.maxClientHelloBytes });
     } catch (err) {
       const e = err as ClientHelloError;
-      return this.fail(partiesOf(ctx, raw, destination), 'DROPPED', `TLS ClientHello ${e.code ?? 'error'}: ${e.message}`, raw);
+      return this.fail(partiesOf(ctx, raw, destination), 'DROPPED', `TLS ClientHello ${e.reason ?? 'error'}: ${e.message}`, raw);
     }
     const sni = peeked.hello.sni;
     const admit = { ...target, ...(sni === undefined ? {} : { sni }), clientHasSent: true };

@@ -5,6 +5,7 @@
 // handshake (by policy for the SNI, or by the listener), and a store reload swaps the server's context.
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
+import { PortcullisError } from '../../errors.js';
 import type { TlsSecretRef } from '../../policy/types.js';
 import type { CertStore } from '../../secrets/store.js';
 import { tlsSocketParent } from '../node-internals.js';
@@ -22,8 +23,8 @@ export interface TerminationOptions {
 }
 
 /** A handshake that did not complete; `message` says why (for the flow record). */
-export class TlsHandshakeError extends Error {
-  override readonly name = 'TlsHandshakeError';
+export class TlsHandshakeError extends PortcullisError {
+  readonly code = 'PCL_ERR_TLS_HANDSHAKE';
 }
 
 interface Pending {
@@ -101,7 +102,7 @@ export class TlsTerminator {
     });
     server.on('secureConnection', (tlsSocket: TLSSocket) => this.#pendingOf(tlsSocket)?.resolve(tlsSocket));
     server.on('tlsClientError', (err: Error, tlsSocket: TLSSocket) => {
-      this.#pendingOf(tlsSocket)?.reject(new TlsHandshakeError(`TLS handshake failed: ${describeHandshakeError(err)}`));
+      this.#pendingOf(tlsSocket)?.reject(new TlsHandshakeError(`TLS handshake failed: ${describeHandshakeError(err)}`, { cause: err }));
       tlsSocket.destroy();
     });
     const created = { server, material };

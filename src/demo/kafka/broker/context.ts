@@ -1,6 +1,7 @@
 // What every request handler gets: the decoded request, the broker's state, and a signal that fires when
 // the connection closes or the broker stops (long-polling handlers give up on it).
 import type { Logger } from 'pino';
+import { PortcullisError } from '../../../errors.js';
 import type { KafkaRequestHeader, KafkaStruct, KafkaVersionTable } from '../../../protocols/kafka/codec/index.js';
 import type { GroupCoordinator } from './group-coordinator.js';
 import type { TopicRegistry } from './topics.js';
@@ -33,6 +34,6 @@ export const NO_RESPONSE = Symbol('no response');
 export type RequestHandler = (ctx: RequestContext) => KafkaStruct | typeof NO_RESPONSE | Promise<KafkaStruct | typeof NO_RESPONSE>;
 
 /** Thrown when the only correct reaction is to close the connection, as Kafka does. */
-export class CloseConnection extends Error {
-  override readonly name = 'CloseConnection';
+export class CloseConnection extends PortcullisError {
+  readonly code = 'PCL_ERR_DEMO_CLOSE_CONNECTION';
 }

@@ -376,8 +376,8 @@ export class UpstreamConnection implements DeadlineHolder, BodySink {
       return;
     }
     ex.request.body?.abandon();
-    const err = this.error as (Error & { code?: string }) | undefined;
-    ex.fail(err !== undefined ? new UpstreamError(err.code ?? 'PCL_UPSTREAM_ERROR', err.message) : new UpstreamError('PCL_UPSTREAM_CLOSED', 'upstream closed the connection before the response was complete'));
+    const err = this.error;
+    ex.fail(err !== undefined ? new UpstreamError('PCL_UPSTREAM_ERROR', err.message, { cause: err }) : new UpstreamError('PCL_UPSTREAM_CLOSED', 'upstream closed the connection before the response was complete'));
   };
 }
 

@@ -2,6 +2,7 @@
 // handler of its response, the exchange that carries both, and the pool as a connection sees it.
 import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
+import { PortcullisError } from '../../../errors.js';
 import type { Headers } from '../forward-headers.js';
 import type { BodySource } from './body.js';
 import type { DeadlineSweep } from './deadlines.js';
@@ -48,12 +49,29 @@ export interface H1PoolOptions {
 /** A response body that moves no byte for this long fails the exchange (undici's default bodyTimeout). */
 export const RESPONSE_BODY_IDLE_MS = 300_000;
 
-export class UpstreamError extends Error {
+/** Why an exchange failed, in the words the flow's info starts with. */
+export type UpstreamFailure =
+  | 'PCL_UPSTREAM_CLOSED' // the pool closed, or the upstream closed the connection before the response was complete
+  | 'PCL_UPSTREAM_CONNECT_TIMEOUT' // upstreamConnectTimeoutMs
+  | 'PCL_UPSTREAM_RESPONSE_TIMEOUT' // upstreamTimeoutMs: no response head (the client gets 504)
+  | 'PCL_UPSTREAM_BODY_TIMEOUT' // the response body stalled
+  | 'PCL_UPSTREAM_BAD_RESPONSE' // a response this client does not relay
+  | 'PCL_UPSTREAM_ERROR'; // the socket failed: the socket's error is the cause
+
+export class UpstreamError extends PortcullisError {
+  readonly code = 'PCL_ERR_UPSTREAM';
   constructor(
-    readonly code: string,
+    readonly reason: UpstreamFailure,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
+  }
+
+  /** What the flow's info names: the socket error's own code (ECONNREFUSED, ...) when one is the cause, else `reason`. */
+  get detail(): string {
+    const code = (this.cause as { code?: unknown } | undefined)?.code;
+    return typeof code === 'string' ? code : this.reason;
   }
 }
 

@@ -1,10 +1,11 @@
 // HPACK Huffman decoding (RFC 7541 §5.2, Appendix B), four bits at a time through a state table built once
 // at load: a state is a node of the code tree, so each nibble costs one table read and emits at most one
 // symbol (the shortest code is 5 bits).
+import { PortcullisError } from '../../../../errors.js';
 
 /** A malformed header block: the connection fails with COMPRESSION_ERROR. */
-export class HpackError extends Error {
-  readonly code = 'ERR_HPACK_COMPRESSION';
+export class HpackError extends PortcullisError {
+  readonly code = 'PCL_ERR_HPACK';
 }
 
 /**
