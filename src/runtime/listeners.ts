@@ -53,10 +53,9 @@ export async function startListeners(config: PortcullisConfig, shared: ListenerS
  * The secret store of `certs:`. Secrets load on first use (a policy's terminatingTLS/originatingTLS, a listener's
  * certificate) and reload when their files change; each load reports the certificate's expiry to /metrics.
  */
-export function openCertStore(root: string, watch: boolean, debounceMs: number, log: Logger, metrics: PortcullisMetrics): CertStore {
+export function openCertStore(root: string, watch: boolean, log: Logger, metrics: PortcullisMetrics): CertStore {
   const store: CertStore = new CertStore(root, {
     watch,
-    debounceMs,
     onEvent: (event: CertStoreEvent) => {
       if (event.kind === 'failed') {
         log.error({ secret: event.secret, keptLastGood: event.keptLastGood ?? false, err: event.error }, 'TLS secret unusable');

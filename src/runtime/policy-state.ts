@@ -24,7 +24,7 @@ export class PolicyState {
     initial: Compiled,
     private readonly log: Logger,
     private readonly observer: ReloadObserver,
-    /** Timings.policyDebounceMs */
+    /** File events reload this long after the last of a burst (Timings.policyDebounceMs). */
     private readonly debounceMs: number,
   ) {
     this.#compiled = initial;

@@ -54,7 +54,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   const listeners: RunningListener[] = [];
   let ready = false;
   let admin: Awaited<ReturnType<typeof startAdmin>> | undefined;
-  const certs = openCertStore(config.certs, options.watch !== false, timings.secretDebounceMs, log, metrics);
+  const certs = openCertStore(config.certs, options.watch !== false, log, metrics);
 
   const close = async () => {
     ready = false;

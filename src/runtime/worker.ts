@@ -125,7 +125,7 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void, p
     log,
     onLost: (n) => metrics.flowsLost(n),
   });
-  const certs = openCertStore(config.certs, start.watchCerts, TIMINGS.secretDebounceMs, log, metrics);
+  const certs = openCertStore(config.certs, start.watchCerts, log, metrics);
   const listeners: RunningListener[] = [];
   const close = async (): Promise<void> => {
     await Promise.allSettled(listeners.map((l) => l.close()));
