@@ -93,7 +93,7 @@ export class ConnectionPolicy implements FlowParties {
     const snapshot = ctx.snapshot();
     const decided = decideConnection(snapshot, ctx, sourceAddress, options);
     const state = new ConnectionPolicy(ctx, socket, sourceAddress, options, snapshot, decided);
-    if (!state.verdictAllows(options.clientHasSent ? resetNow : resetOnFirstBytes)) return undefined;
+    if (!state.verdictAllows(options.clientHasSent ? resetNow : (s) => resetOnFirstBytes(s, ctx.timings.deniedWaitMs))) return undefined;
     policies.set(socket, state);
     return state;
   }
@@ -233,16 +233,13 @@ function resetNow(socket: Socket): void {
   if (!socket.destroyed) socket.resetAndDestroy();
 }
 
-/** A denied client that has not sent anything yet gets this long to do so before the reset. */
-const DENIED_WAIT_MS = 1000;
-
 /**
- * Resets a denied new connection once its first bytes arrive (nothing is ever written to it). Resetting
- * inside the accept races the client's own handshake, which then reports "could not connect" instead of
- * the "connection reset by peer" a policy drop should look like.
+ * Resets a denied new connection once its first bytes arrive, or after `waitMs` without any (nothing is ever
+ * written to it). Resetting inside the accept races the client's own handshake, which then reports "could not
+ * connect" instead of the "connection reset by peer" a policy drop should look like.
  */
-function resetOnFirstBytes(socket: Socket): void {
-  const timer = setTimeout(resetNow, DENIED_WAIT_MS, socket);
+function resetOnFirstBytes(socket: Socket, waitMs: number): void {
+  const timer = setTimeout(resetNow, waitMs, socket);
   socket.once('data', () => {
     clearTimeout(timer);
     resetNow(socket);

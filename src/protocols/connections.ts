@@ -7,19 +7,6 @@ import { ConnectionCaps } from './connection-caps.js';
 import { unmapAddress } from './connection-policy.js';
 import type { ListenerContext } from './context.js';
 
-/**
- * At shutdown, how long a connection that has not reached its protocol server yet (first bytes not sniffed, TLS
- * handshake not done) or has not begun its first request may take to do so: one accepted just before the listener
- * stopped (a worker replaced in a rolling restart) still gets its first request answered, with `Connection: close`.
- */
-export const FIRST_REQUEST_GRACE_MS = 1000;
-
-/**
- * How long a listener's shutdown lets in-flight work finish (HTTP/1.1 exchanges, Kafka responses still owed,
- * HTTP/2 streams after GOAWAY) before destroying what is left.
- */
-export const SHUTDOWN_GRACE_MS = 10_000;
-
 /** A burst of refused connections logs one line per listener this often; the drop metric counts every one. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
@@ -118,21 +105,22 @@ export class ConnectionTracker {
   }
 
   /**
-   * Ends unmanaged sockets now and pending ones still pending after FIRST_REQUEST_GRACE_MS, waits up to `graceMs`
-   * for the other connections to close (their protocol handlers close idle ones and finish in-flight exchanges),
-   * then destroys whatever is left.
+   * Ends unmanaged sockets now and pending ones still pending after the first-request grace, waits up to the
+   * shutdown grace for the other connections to close (their protocol handlers close idle ones and finish in-flight
+   * exchanges), then destroys whatever is left.
    */
-  async shutdown(graceMs: number): Promise<void> {
+  async shutdown(): Promise<void> {
+    const { firstRequestGraceMs, shutdownGraceMs } = this.ctx.timings;
     this.closingFlag = true;
     for (const socket of this.open) if (this.unmanaged.has(socket)) socket.end();
     const pendingTimer = setTimeout(() => {
       for (const socket of this.open) if (this.pending.has(socket)) socket.end();
-    }, Math.min(FIRST_REQUEST_GRACE_MS, graceMs));
+    }, Math.min(firstRequestGraceMs, shutdownGraceMs));
     if (this.open.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.drained = resolve;
-        timer = setTimeout(resolve, graceMs);
+        timer = setTimeout(resolve, shutdownGraceMs);
       });
       clearTimeout(timer);
     }

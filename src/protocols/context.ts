@@ -4,6 +4,7 @@ import type { ListenerConfig } from '../config/types.js';
 import type { FlowRecorder, Metrics } from '../observe/types.js';
 import type { PolicySnapshot } from '../policy/types.js';
 import type { CertStore } from '../secrets/store.js';
+import type { ListenerTimings } from './timings.js';
 import type { Logger } from 'pino';
 
 export interface ListenerContext {
@@ -13,6 +14,8 @@ export interface ListenerContext {
   readonly flows: FlowRecorder;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** What the listener waits on by itself (production values but in tests). */
+  readonly timings: ListenerTimings;
   /** The runtime's certificate store (`certs:`), for listeners that terminate or originate TLS. */
   readonly certs?: CertStore;
   /** TLS session ticket keys (48 bytes) shared by every worker; absent, each terminating server makes its own. */

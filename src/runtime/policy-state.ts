@@ -12,8 +12,6 @@ export interface ReloadObserver {
   snapshotInfo(revision: number, policies: number, endpoints: number): void;
 }
 
-const DEBOUNCE_MS = 200;
-
 export class PolicyState {
   #compiled: Compiled;
   #revision: number;
@@ -26,6 +24,8 @@ export class PolicyState {
     initial: Compiled,
     private readonly log: Logger,
     private readonly observer: ReloadObserver,
+    /** File events reload this long after the last of a burst (Timings.policyDebounceMs). */
+    private readonly debounceMs: number,
   ) {
     this.#compiled = initial;
     this.#revision = initial.snapshot.revision;
@@ -113,7 +113,7 @@ export class PolicyState {
 
   #schedule(): void {
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#onChange('file change'), DEBOUNCE_MS);
+    this.#timer = setTimeout(() => this.#onChange('file change'), this.debounceMs);
     this.#timer.unref();
   }
 

@@ -17,6 +17,7 @@ import type { ToWorker, WorkerMetrics } from './cluster-messages.js';
 import { compileFirst, startupStep } from './server.js';
 import { startupError } from './listeners.js';
 import { PolicyState } from './policy-state.js';
+import { TIMINGS } from './timings.js';
 import { WorkerPool } from './worker-pool.js';
 
 /** Metric types whose values only grow, so a gone worker's share stays meaningful in a sum. */
@@ -37,7 +38,7 @@ export async function startPrimary(configFile: string, workers: number, options:
   const compiled = compileFirst(configFile);
   const { config } = compiled;
   const metrics = createMetrics();
-  const state = new PolicyState(configFile, compiled, log, metrics);
+  const state = new PolicyState(configFile, compiled, log, metrics, TIMINGS.policyDebounceMs);
   let latest = compiled;
   // Workers append to a flow file themselves; stdout is the primary's, so their records come through it.
   const flows = config.flows === 'stdout' ? new FlowMerge(log) : undefined;

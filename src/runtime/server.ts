@@ -10,6 +10,7 @@ import type { RunningListener } from '../protocols/context.js';
 import { compile, type Compiled } from './compile.js';
 import { checkProtocols, openCertStore, startListeners, startupError, StartupError } from './listeners.js';
 import { PolicyState } from './policy-state.js';
+import { TIMINGS, type Timings } from './timings.js';
 
 export interface Portcullis {
   readonly state: PolicyState;
@@ -27,6 +28,8 @@ export interface StartOptions {
   /** Watch config and policy files for changes (default true). */
   readonly watch?: boolean;
   readonly log?: Logger;
+  /** What the runtime waits on by itself (default: the production TIMINGS); tests pass shorter ones. */
+  readonly timings?: Timings;
 }
 
 /** Revision 1 of a config and its policies, or a StartupError naming every problem. */
@@ -42,11 +45,12 @@ export function compileFirst(configFile: string): Compiled {
 
 export async function startPortcullis(configFile: string, options: StartOptions = {}): Promise<Portcullis> {
   const log = options.log ?? createLogger();
+  const timings = options.timings ?? TIMINGS;
   const compiled = compileFirst(configFile);
   const { config } = compiled;
   const metrics = createMetrics();
   const flows = startupStep(() => createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, log, onLost: (n) => metrics.flowsLost(n) }));
-  const state = new PolicyState(configFile, compiled, log, metrics);
+  const state = new PolicyState(configFile, compiled, log, metrics, timings.policyDebounceMs);
   const listeners: RunningListener[] = [];
   let ready = false;
   let admin: Awaited<ReturnType<typeof startAdmin>> | undefined;
@@ -65,7 +69,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     if (config.admin !== undefined) {
       admin = await startAdmin({ listen: config.admin, metrics, ready: () => ready, snapshot: () => state.snapshot, log });
     }
-    await startListeners(config, { snapshot: () => state.snapshot, flows, metrics, log, certs }, listeners);
+    await startListeners(config, { snapshot: () => state.snapshot, flows, metrics, log, certs, timings }, listeners);
   } catch (e) {
     // What did start is stopped before the answer; a failure to stop must not replace the reason.
     await close().catch((err: unknown) => log.error({ err }, 'stopping after a failed start'));

@@ -10,6 +10,7 @@ import type { RunningListener } from '../protocols/context.js';
 import { WORKER_FLOWS_FD, type FromWorker, type ToWorker } from './cluster-messages.js';
 import { compileSources, type Compiled, type Sources } from './compile.js';
 import { openCertStore, startListeners, startupError } from './listeners.js';
+import { TIMINGS } from './timings.js';
 
 type Start = Extract<ToWorker, { t: 'start' }>;
 
@@ -144,6 +145,7 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void, p
         metrics,
         log,
         certs,
+        timings: TIMINGS,
         tlsTicketKeys: Buffer.from(start.ticketKeys, 'base64'),
         brokerPort: (listener, nodeId) => ports.brokerPort(listener, nodeId),
       },

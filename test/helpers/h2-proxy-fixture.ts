@@ -13,6 +13,7 @@ import { formatSourceError, type PolicySnapshot } from '../../src/policy/types.j
 import { ConnectionPolicy } from '../../src/protocols/connection-policy.js';
 import { createH2Handler } from '../../src/protocols/http/h2/handler.js';
 import { sniffProtocol } from '../../src/protocols/http/sniff.js';
+import { LISTENER_TIMINGS, type ListenerTimings } from '../../src/protocols/timings.js';
 import { RecordingFlows, RecordingMetrics } from './http-observers.js';
 
 /** The upstream's address (endpoint `backend`, app=backend). */
@@ -47,6 +48,8 @@ export interface H2ProxyOptions {
   readonly http?: string;
   /** Terminate TLS (ALPN h2) and hand the TLSSocket to the handler, as the TLS listener will. */
   readonly tls?: { readonly key: string; readonly cert: string };
+  /** Shorter waits than production's, for a test that would otherwise wait one out. */
+  readonly timings?: Partial<ListenerTimings>;
 }
 
 export interface H2Proxy {
@@ -68,7 +71,7 @@ export async function startH2Proxy(o: H2ProxyOptions): Promise<H2Proxy> {
   const flows = new RecordingFlows();
   const metrics = new RecordingMetrics();
   const listenerConfig = config.listeners[0]!;
-  const ctx = { config: listenerConfig, snapshot: () => snapshot, flows, metrics, log: pino({ level: process.env.H2_TEST_LOG ?? 'silent' }) };
+  const ctx = { config: listenerConfig, snapshot: () => snapshot, flows, metrics, log: pino({ level: process.env.H2_TEST_LOG ?? 'silent' }), timings: { ...LISTENER_TIMINGS, ...o.timings } };
   const h2 = createH2Handler(ctx);
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {

@@ -13,6 +13,7 @@ import { buildSnapshot } from '../../src/policy/snapshot.js';
 import { formatSourceError, type PolicySnapshot } from '../../src/policy/types.js';
 import type { RunningListener } from '../../src/protocols/context.js';
 import { startHttpListener } from '../../src/protocols/http/listener.js';
+import { LISTENER_TIMINGS, type ListenerTimings } from '../../src/protocols/timings.js';
 import { startEchoUpstream, type EchoUpstream } from './http-echo-upstream.js';
 import { RecordingFlows, RecordingMetrics } from './http-observers.js';
 
@@ -68,6 +69,8 @@ export interface ProxyOptions {
   readonly upstreamProtocol?: 'http1' | 'h2c';
   /** More listener fields, e.g. `{maxConnectionsPerSource: 20}`. */
   readonly listenerFields?: Readonly<Record<string, string | number>>;
+  /** Shorter waits than production's, for a test that would otherwise wait one out. */
+  readonly timings?: Partial<ListenerTimings>;
 }
 
 export interface ProxyFixture {
@@ -98,6 +101,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyFixture> {
     flows,
     metrics,
     log: pino({ level: 'silent' }),
+    timings: { ...LISTENER_TIMINGS, ...options.timings },
   });
   return {
     port: listener.address.port,

@@ -12,6 +12,7 @@ import { buildSnapshot } from '../../src/policy/snapshot.js';
 import { formatSourceError, type PolicyDocument, type PolicySnapshot } from '../../src/policy/index.js';
 import type { RunningListener } from '../../src/protocols/context.js';
 import { startKafkaListener } from '../../src/protocols/kafka/proxy/listener.js';
+import { LISTENER_TIMINGS } from '../../src/protocols/timings.js';
 import { RecordingFlows, RecordingMetrics } from './http-observers.js';
 
 /** Source addresses of the Empire's Kafka clients (and the broker's own identity, app=kafka). */
@@ -143,7 +144,7 @@ export async function startKafkaProxy(o: KafkaProxyOptions): Promise<KafkaProxy>
   const flows = new RecordingFlows();
   const metrics = new KafkaRecordingMetrics();
   const listenerConfig = config.listeners[0]!;
-  const ctx = { config: listenerConfig, snapshot: () => snapshot, flows, metrics, log: o.log ?? pino({ level: process.env.KAFKA_TEST_LOG ?? 'silent' }) };
+  const ctx = { config: listenerConfig, snapshot: () => snapshot, flows, metrics, log: o.log ?? pino({ level: process.env.KAFKA_TEST_LOG ?? 'silent' }), timings: LISTENER_TIMINGS };
   const listener: RunningListener = await startKafkaListener(ctx);
   const { host, port } = listener.address;
   return {

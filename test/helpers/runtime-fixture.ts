@@ -9,10 +9,14 @@ import { createLogger } from '../../src/observe/logger.js';
 import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';
 import { packageFile } from '../../src/package-root.js';
 import { startPortcullis, type Portcullis } from '../../src/runtime/server.js';
+import { TIMINGS, type Timings } from '../../src/runtime/timings.js';
 
 export const TIEFIGHTER = '127.0.0.2';
 export const XWING = '127.0.0.3';
 export const DEATHSTAR = '127.0.0.10';
+
+/** Production timings but a short debounce of file events, for tests that save files and wait for the reload. */
+export const QUICK_RELOAD_TIMINGS: Timings = { ...TIMINGS, policyDebounceMs: 50 };
 
 export interface StarWarsFixture {
   readonly dir: string;
@@ -42,7 +46,7 @@ listeners:
 `;
 }
 
-export async function startStarWars(o: { policy?: string; audit?: boolean; admin?: boolean; watch?: boolean } = {}): Promise<StarWarsFixture> {
+export async function startStarWars(o: { policy?: string; audit?: boolean; admin?: boolean; watch?: boolean; timings?: Timings } = {}): Promise<StarWarsFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   const policies = join(dir, 'policies');
   mkdirSync(policies);
@@ -52,7 +56,7 @@ export async function startStarWars(o: { policy?: string; audit?: boolean; admin
   const flowsFile = join(dir, 'flows.jsonl');
   const configFile = join(dir, 'portcullis.yaml');
   writeFileSync(configFile, starWarsConfig({ upstreamPort: deathstar.port, policies, flows: flowsFile, audit: o.audit ?? false, admin: o.admin ?? false }));
-  const proxy = await startPortcullis(configFile, { watch: o.watch ?? false, log: createLogger({ level: 'silent' }) });
+  const proxy = await startPortcullis(configFile, { watch: o.watch ?? false, log: createLogger({ level: 'silent' }), ...(o.timings ? { timings: o.timings } : {}) });
   const at = proxy.listeners[0]!.address;
   return {
     dir,
@@ -73,6 +77,14 @@ export async function startStarWars(o: { policy?: string; audit?: boolean; admin
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Reloads rejected so far, from the admin endpoint's /metrics (the proxy must have one). */
+export async function reloadFailures(proxy: Portcullis): Promise<number> {
+  const { host, port } = proxy.admin!.address;
+  const text = await (await fetch(`http://${host}:${port}/metrics`)).text();
+  const m = /^portcullis_policy_reload_total\{result="failure"\} (\d+)$/m.exec(text);
+  return m ? Number(m[1]) : 0;
 }
 
 const execFileP = promisify(execFile);

@@ -1,13 +1,13 @@
-// `portcullis run --workers 2` as a child process in front of the echo upstream, with its admin endpoint (read
-// from the primary's log) and flow file, plus an HTTP/1.1 load from undici that keeps every outcome: the fixture of
-// the workers life-cycle tests (reload, a worker killed, drain, rolling restart).
+// The workers life-cycle tests' proxy (reload, a worker killed, drain, rolling restart): the workers fixture
+// (workers-proxy.ts) running deathstarProcessConfig in front of the echo upstream, with a flow file and ./policy.yaml,
+// plus an HTTP/1.1 load from undici that keeps every outcome.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, request } from 'undici';
+import { Client } from 'undici';
 import { startEchoUpstream, type EchoUpstream } from './http-echo-upstream.js';
 import { deathstarHttpPolicy, deathstarProcessConfig, TIEFIGHTER } from './http-proxy-fixture.js';
-import { startProxyProcess, type ProxyProcess } from './proxy-process.js';
+import { startWorkersProxy, type WorkerEntry, type WorkersProxy } from './workers-proxy.js';
 
 /** Every request and response of these tests is over within this (the slow ones take about a second). */
 const REQUEST_TIMEOUT_MS = 5000;
@@ -20,83 +20,39 @@ export function getPolicy(...paths: readonly string[]): string {
   );
 }
 
-/** One entry of the admin endpoint's /workers. */
-export interface WorkerRow {
-  readonly worker: number;
-  readonly pid: number;
-  readonly serving: boolean;
-  readonly revision: number;
-  readonly connections: number | null;
-}
-
-export type LogLine = Record<string, unknown> & { msg: string };
-
-export interface WorkersProxy {
-  readonly proc: ProxyProcess;
+export interface LifecycleProxy extends WorkersProxy {
   readonly upstream: EchoUpstream;
   /** The listener, http://127.0.0.1:port. */
   readonly origin: string;
-  admin(path: string): Promise<{ status: number; body: string }>;
-  workers(): Promise<WorkerRow[]>;
   /** Replaces ./policy.yaml (the proxy runs with --no-watch: a SIGHUP makes it read it). */
   writePolicy(text: string): void;
-  /** The JSON log lines whose msg starts with `msg`. */
-  logLines(msg: string): LogLine[];
-  /** Waits until `count` log lines start with `msg`; resolves with Date.now() when that was seen. */
-  waitForLog(msg: string, count?: number, ms?: number): Promise<number>;
   /** The flow records written so far. */
   flows(): Array<{ flow: Record<string, any> }>;
-  close(): Promise<void>;
 }
 
-export async function startWorkersProxy(policy: string, listenerFields = ''): Promise<WorkersProxy> {
+/** The proxy with two workers in front of a fresh echo upstream, under `policy`. */
+export async function startLifecycleProxy(policy: string): Promise<LifecycleProxy> {
   const upstream = await startEchoUpstream();
-  let proc: ProxyProcess;
+  let proxy: WorkersProxy;
   try {
-    proc = await startProxyProcess(deathstarProcessConfig(upstream.port, listenerFields, { admin: '127.0.0.1:0', flows: './flows.jsonl' }), {
-      workers: 2,
-      files: { 'policy.yaml': policy },
-    });
+    proxy = await startWorkersProxy(deathstarProcessConfig(upstream.port, '', { admin: '127.0.0.1:0', flows: './flows.jsonl' }), { 'policy.yaml': policy });
   } catch (e) {
     await upstream.close();
     throw e;
   }
-  const logLines = (msg: string): LogLine[] =>
-    proc
-      .log()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as LogLine)
-      .filter((line) => line.msg.startsWith(msg));
-  const started = logLines('admin listener started')[0]?.address as { host: string; port: number } | undefined;
-  if (started === undefined) throw new Error(`no admin address in the log:\n${proc.log()}`);
-  const admin = async (path: string): Promise<{ status: number; body: string }> => {
-    const res = await request(`http://${started.host}:${started.port}${path}`, { headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
-    return { status: res.statusCode, body: await res.body.text() };
-  };
+  const { proc } = proxy;
   return {
-    proc,
+    ...proxy,
     upstream,
     origin: `http://${proc.host}:${proc.port}`,
-    admin,
-    workers: async () => (JSON.parse((await admin('/workers')).body) as { workers: WorkerRow[] }).workers,
     writePolicy: (text) => writeFileSync(join(proc.dir, 'policy.yaml'), text),
-    logLines,
-    async waitForLog(msg, count = 1, ms = 10_000) {
-      const deadline = Date.now() + ms;
-      while (logLines(msg).length < count) {
-        if (Date.now() > deadline) throw new Error(`no ${count}× "${msg}" in the log within ${ms} ms:\n${proc.log()}`);
-        await sleep(10);
-      }
-      return Date.now();
-    },
     flows: () =>
       readFileSync(join(proc.dir, 'flows.jsonl'), 'utf8')
         .split('\n')
         .filter((line) => line !== '')
         .map((line) => JSON.parse(line) as { flow: Record<string, any> }),
     async close() {
-      await proc.close();
+      await proxy.close();
       await upstream.close();
     },
   };
@@ -159,19 +115,13 @@ export function startLoad(origin: string, o: { lanes: number; paths: readonly st
   };
 }
 
-/** The value of a sample line of the admin endpoint's /metrics, e.g. `name{label="x"}`; undefined when absent. */
-export async function metric(proxy: WorkersProxy, series: string): Promise<number | undefined> {
-  const line = (await proxy.admin('/metrics')).body.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
 /** The outcomes that are transport errors. */
 export function failed(outcomes: readonly Outcome[]): Outcome[] {
   return outcomes.filter((o) => o.error !== undefined);
 }
 
 /** Runs a load of `lanes` new connections for `ms` and returns /workers as seen while those connections were open. */
-export async function loadOnFreshConnections(proxy: WorkersProxy, lanes: number, paths: readonly string[], ms: number): Promise<{ outcomes: readonly Outcome[]; workers: WorkerRow[] }> {
+export async function loadOnFreshConnections(proxy: LifecycleProxy, lanes: number, paths: readonly string[], ms: number): Promise<{ outcomes: readonly Outcome[]; workers: WorkerEntry[] }> {
   const load = startLoad(proxy.origin, { lanes, paths });
   await sleep(ms);
   const workers = await proxy.workers();

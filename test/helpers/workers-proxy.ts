@@ -1,10 +1,13 @@
-// `portcullis run --workers 2` as a child process (proxy-process.ts), for tests that every protocol works when the
-// primary spreads connections over two workers: each listener's port by name, the admin endpoint's /workers and
-// /metrics, and the check that both workers hold some of a test's open connections.
+// `portcullis run --workers 2` as a child process (proxy-process.ts): the fixture of every workers test. It gives
+// each listener's port by name, the admin endpoint (/workers, /metrics), the JSON log line by line, and the check
+// that both workers hold some of a test's open connections. The life-cycle tests' proxy (workers-lifecycle.ts) is
+// this one in front of the echo upstream.
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
 import { startProxyProcess, type ProxyProcess } from './proxy-process.js';
+import { waitUntil } from './wait.js';
 
+/** One entry of the admin endpoint's /workers. */
 export interface WorkerEntry {
   readonly worker: number;
   readonly pid: number;
@@ -13,15 +16,26 @@ export interface WorkerEntry {
   readonly connections: number | null;
 }
 
-export interface WorkersProxy extends ProxyProcess {
+export type LogLine = Record<string, unknown> & { msg: string };
+
+export interface WorkersProxy {
+  readonly proc: ProxyProcess;
   /** The port of the listener named `name` (the same on every worker). */
   listenerPort(name: string): Promise<number>;
   /** `GET path` on the admin endpoint: its status and body. */
   admin(path: string): Promise<{ status: number; body: string }>;
   workers(): Promise<WorkerEntry[]>;
+  /** The JSON log lines so far whose msg starts with `msg`. */
+  logLines(msg: string): LogLine[];
+  /** Waits until `count` log lines start with `msg`; resolves with Date.now() when that was seen. */
+  waitForLog(msg: string, count?: number, ms?: number): Promise<number>;
+  close(): Promise<void>;
 }
 
 export const WORKERS = 2;
+
+/** Every admin request of these tests is answered within this. */
+const ADMIN_TIMEOUT_MS = 5000;
 
 const indent = (yaml: string): string =>
   yaml
@@ -51,18 +65,38 @@ ${indent(o.listeners)}
  */
 export async function startWorkersProxy(config: string, files: Record<string, string> = {}, o: { captureStdout?: boolean } = {}): Promise<WorkersProxy> {
   const proc = await startProxyProcess(config, { workers: WORKERS, files, ...o });
+  // Only whole lines: the last one may still be being written.
+  const logLines = (msg: string): LogLine[] =>
+    proc
+      .log()
+      .split('\n')
+      .slice(0, -1)
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as LogLine)
+      .filter((line) => line.msg.startsWith(msg));
   try {
-    // Workers log their listeners and the primary its admin address on one stderr, in no set order.
-    const adminPort = Number(await fromLog(proc, /"address":\{"host":"[\d.]+","port":(\d+)\},"msg":"admin listener started"/));
-    const admin = async (path: string) => {
-      const res = await fetch(`http://127.0.0.1:${adminPort}${path}`, { signal: AbortSignal.timeout(5000) });
-      return { status: res.status, body: await res.text() };
+    // The primary starts its admin endpoint before the workers, so its address is logged once the proxy is up.
+    const started = logLines('admin listener started')[0]?.address as { host: string; port: number } | undefined;
+    if (started === undefined) throw new Error(`no admin address in the log:\n${proc.log()}`);
+    const admin = async (path: string): Promise<{ status: number; body: string }> => {
+      const res = await request(`http://${started.host}:${started.port}${path}`, { headersTimeout: ADMIN_TIMEOUT_MS, bodyTimeout: ADMIN_TIMEOUT_MS });
+      return { status: res.statusCode, body: await res.body.text() };
     };
     return {
-      ...proc,
-      listenerPort: async (name) => Number(await fromLog(proc, new RegExp(`"listener":"${name}","protocol":"\\w+","address":"[\\d.]+:(\\d+)","msg":"listening"`))),
+      proc,
+      // Every worker logs each listener it starts, on the same port; the first one is enough.
+      listenerPort: async (name) => {
+        const line = await waitUntil(`listener ${name} in the log`, () => logLines('listening').find((l) => l.listener === name));
+        return Number(String(line.address).split(':').pop());
+      },
       admin,
       workers: async () => (JSON.parse((await admin('/workers')).body) as { workers: WorkerEntry[] }).workers,
+      logLines,
+      async waitForLog(msg, count = 1, ms = 10_000) {
+        await waitUntil(`${count}× "${msg}" in the log`, () => logLines(msg).length >= count, ms, 10);
+        return Date.now();
+      },
+      close: () => proc.close(),
     };
   } catch (e) {
     await proc.close();
@@ -70,14 +104,10 @@ export async function startWorkersProxy(config: string, files: Record<string, st
   }
 }
 
-/** The first capture of `pattern` in the proxy's log, waiting up to 5 s for it. */
-async function fromLog(proc: ProxyProcess, pattern: RegExp): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const match = pattern.exec(proc.log());
-    if (match) return match[1]!;
-    await sleep(25);
-  }
-  throw new Error(`${pattern} not in the log:\n${proc.log()}`);
+/** The value of a sample line of the admin endpoint's /metrics, e.g. `name{label="x"}`; undefined when absent. */
+export async function metric(proxy: WorkersProxy, series: string): Promise<number | undefined> {
+  const line = (await proxy.admin('/metrics')).body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 /**
@@ -96,12 +126,12 @@ export async function assertBothWorkersHold(proxy: WorkersProxy, what: string): 
 /** Waits until no worker holds a connection (the previous test's clients have gone), at most 5 s. */
 export async function waitUntilIdle(proxy: WorkersProxy): Promise<void> {
   let workers: WorkerEntry[] = [];
-  for (let i = 0; i < 100; i++) {
-    workers = await proxy.workers();
-    if (workers.every((w) => w.connections === 0)) return;
-    await sleep(50);
-  }
-  assert.fail(`connections still open: ${JSON.stringify(workers)}`);
+  await waitUntil(
+    'no connection open on any worker',
+    async () => (workers = await proxy.workers()).every((w) => w.connections === 0),
+    5000,
+    50,
+  ).catch((e: Error) => assert.fail(`${e.message}; connections still open: ${JSON.stringify(workers)}`));
 }
 
 /** Opens `count` connections one after another, each finished with `open` before the next, so round-robin alternates. */

@@ -158,7 +158,12 @@ describe('gRPC under the policy', () => {
   let proxy: H2Proxy;
   before(async () => {
     echo = await startEchoServer(BACKEND);
-    proxy = await startH2Proxy({ upstreamPort: echo.port, policy: clientPolicy(['{method: POST, path: /test.Echo/Unary}', '{method: POST, path: /test.Echo/Chat}']) });
+    proxy = await startH2Proxy({
+      upstreamPort: echo.port,
+      policy: clientPolicy(['{method: POST, path: /test.Echo/Unary}', '{method: POST, path: /test.Echo/Chat}']),
+      // Live sessions are re-decided this often after a reload (production: every 500 ms).
+      timings: { reloadCheckMs: 20 },
+    });
   });
   after(async () => {
     await proxy.close();
@@ -218,13 +223,14 @@ describe('gRPC under the policy', () => {
     try {
       assert.deepEqual((await unary(client, 'Unary', Buffer.from('before'))).reply, Buffer.from('before'));
       const call = client.Chat() as ClientDuplexStream<Buffer, Buffer>;
-      const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+      let status: grpc.StatusObject | undefined;
+      call.on('status', (s) => (status = s));
       call.on('error', () => {});
       call.write(Buffer.from('open'));
       await new Promise((r) => call.once('data', r));
       // The new policy only admits app=stranger.
       proxy.usePolicy(clientPolicy(['{method: POST}']).replace('app: client', 'app: stranger'));
-      const s = await status;
+      const s = await waitUntil('the session closed by the reload', () => status, 2000);
       assert.equal(s.code, grpc.status.UNAVAILABLE);
     } finally {
       client.close();

@@ -107,7 +107,8 @@ test('xwing is reset at L3/L4: curl exit 56, undici ECONNRESET, nothing reaches 
 });
 
 test('a denied client that sends nothing is still reset, without a byte written', async () => {
-  proxy = await startProxy({ policy: STAR_WARS_L7 });
+  // It is reset after this long without a byte (production: a second).
+  proxy = await startProxy({ policy: STAR_WARS_L7, timings: { deniedWaitMs: 100 } });
   const res = await rawExchange(proxy.port, '', { localAddress: XWING, waitMs: 3000 });
   assert.deepEqual([res.text, res.ending], ['', 'reset']);
 });

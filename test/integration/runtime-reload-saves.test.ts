@@ -11,13 +11,13 @@ import { packageFile } from '../../src/package-root.js';
 import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { startPortcullis, type Portcullis } from '../../src/runtime/server.js';
-import { DEATHSTAR, TIEFIGHTER, starWarsConfig } from '../helpers/runtime-fixture.js';
+import { DEATHSTAR, QUICK_RELOAD_TIMINGS, reloadFailures, TIEFIGHTER, starWarsConfig } from '../helpers/runtime-fixture.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const L4 = readFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_policy.yaml'), 'utf8');
 const L7 = readFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_l7_policy.yaml'), 'utf8');
 const BROKEN = L4.replace('port: "80"', 'port: "80"\n        bogus: 1');
-/** Longest a valid save may take to be applied (the debounce is 200 ms). */
+/** Longest a valid save may take to be applied (the debounce is QUICK_RELOAD_TIMINGS'). */
 const APPLY_WITHIN_MS = 3000;
 
 /** Saves the way `sed -i` and most editors do: a new file renamed over the old one (a new inode). */
@@ -48,10 +48,9 @@ async function startRig(setup: (dir: string) => string): Promise<Rig> {
   const deathstar: Deathstar = await startDeathstar(DEATHSTAR);
   const configFile = join(dir, 'portcullis.yaml');
   writeFileSync(configFile, starWarsConfig({ upstreamPort: deathstar.port, policies, flows: 'off', admin: true }));
-  const proxy = await startPortcullis(configFile, { watch: true, log: createLogger({ level: 'silent' }) });
+  const proxy = await startPortcullis(configFile, { watch: true, log: createLogger({ level: 'silent' }), timings: QUICK_RELOAD_TIMINGS });
   const at = proxy.listeners[0]!.address;
   const pool = new Pool(`http://${at.host}:${at.port}`, { connections: 1, localAddress: TIEFIGHTER });
-  const admin = `http://${proxy.admin!.address.host}:${proxy.admin!.address.port}`;
   return {
     dir,
     configFile,
@@ -66,11 +65,7 @@ async function startRig(setup: (dir: string) => string): Promise<Rig> {
         throw e;
       }
     },
-    async failures() {
-      const text = await (await fetch(`${admin}/metrics`)).text();
-      const m = /^portcullis_policy_reload_total\{result="failure"\} (\d+)$/m.exec(text);
-      return m ? Number(m[1]) : 0;
-    },
+    failures: () => reloadFailures(proxy),
     async close() {
       await pool.close();
       await proxy.close();

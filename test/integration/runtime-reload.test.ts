@@ -3,11 +3,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Pool } from 'undici';
 import { packageFile } from '../../src/package-root.js';
-import { TIEFIGHTER, startStarWars, type StarWarsFixture } from '../helpers/runtime-fixture.js';
+import { QUICK_RELOAD_TIMINGS, reloadFailures, TIEFIGHTER, startStarWars, type StarWarsFixture } from '../helpers/runtime-fixture.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const L4 = readFileSync(packageFile('policies', 'starwars', 'sw_l3_l4_policy.yaml'), 'utf8');
@@ -21,7 +20,7 @@ describe('hot reload', () => {
   let sw: StarWarsFixture;
   let pool: Pool;
   before(async () => {
-    sw = await startStarWars({ watch: true });
+    sw = await startStarWars({ watch: true, admin: true, timings: QUICK_RELOAD_TIMINGS });
     writeFileSync(join(sw.policies, 'deathstar.yaml'), L4);
     await waitForRevision(sw, 2);
     pool = new Pool(sw.url, { connections: 4, localAddress: TIEFIGHTER, pipelining: 1 });
@@ -71,11 +70,13 @@ describe('hot reload', () => {
   });
 
   test('a broken policy file keeps the last good snapshot; fixing it applies the change', async () => {
+    const before = sw.proxy.state.snapshot.revision;
     writeFileSync(join(sw.policies, 'deathstar.yaml'), L7);
-    await sleep(400);
+    await waitForRevision(sw, before + 1);
     const good = sw.proxy.state.snapshot.revision;
+    const failures = await reloadFailures(sw.proxy);
     writeFileSync(join(sw.policies, 'broken.yaml'), L4.replace('port: "80"', 'port: "80"\n        bogus: 1'));
-    await sleep(600); // the point: the broken file is seen and not applied meanwhile
+    await waitUntil('the broken file rejected', async () => (await reloadFailures(sw.proxy)) > failures);
     assert.equal(sw.proxy.state.snapshot.revision, good, 'the broken file was not applied');
     assert.equal((await put()).status, 403, 'the last good (L7) policy still applies');
     rmSync(join(sw.policies, 'broken.yaml'));

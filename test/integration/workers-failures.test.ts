@@ -8,13 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { waitUntil } from '../helpers/wait.js';
 import { deathstarProcessConfig } from '../helpers/http-proxy-fixture.js';
 import { ProxyStartFailure, runProcesses, startProxyProcess } from '../helpers/proxy-process.js';
-import { failed, getPolicy, loadOnFreshConnections, metric, startLoad, startWorkersProxy } from '../helpers/workers-lifecycle.js';
+import { failed, getPolicy, loadOnFreshConnections, startLifecycleProxy, startLoad } from '../helpers/workers-lifecycle.js';
+import { metric } from '../helpers/workers-proxy.js';
 
 const LANES = 6;
 const EXITED = 'worker exited; replacing it';
 
 test('workers: a worker killed under load costs only its connections; it is replaced and both serve again', { timeout: 30_000 }, async () => {
-  const proxy = await startWorkersProxy(getPolicy('/public'));
+  const proxy = await startLifecycleProxy(getPolicy('/public'));
   try {
     const load = startLoad(proxy.origin, { lanes: LANES, paths: ['/public'] });
     await sleep(500);
@@ -59,7 +60,7 @@ test('workers: a worker killed under load costs only its connections; it is repl
 
 // A worker cannot be made to crash by config or traffic, so this one is killed each time it has come up.
 test('workers: a worker that keeps dying is restarted after 100, 200, 400 and 800 ms, not ready meanwhile', { timeout: 30_000 }, async () => {
-  const proxy = await startWorkersProxy(getPolicy('/public'));
+  const proxy = await startLifecycleProxy(getPolicy('/public'));
   try {
     const other = (await proxy.workers())[1]!;
     const pids: number[] = [];
@@ -93,7 +94,7 @@ test('workers: a worker that keeps dying is restarted after 100, 200, 400 and 80
 });
 
 test('workers: the primary killed under load leaves no worker behind', { timeout: 30_000 }, async () => {
-  const proxy = await startWorkersProxy(getPolicy('/public'));
+  const proxy = await startLifecycleProxy(getPolicy('/public'));
   try {
     const load = startLoad(proxy.origin, { lanes: LANES, paths: ['/public'] });
     await sleep(500);

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from 'undici';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/http-echo-upstream.js';
 import { deathstarHttpPolicy, TIEFIGHTER } from '../helpers/http-proxy-fixture.js';
+import { waitUntil } from '../helpers/wait.js';
 import { assertBothWorkersHold, openInTurn, startWorkersProxy, workersConfig, type WorkersProxy } from '../helpers/workers-proxy.js';
 
 const POLICY = deathstarHttpPolicy('flows', '\n        - {method: GET, path: "/flow/.*"}');
@@ -96,7 +97,7 @@ describe(`workers: one flow stream from both workers (${target})`, { timeout: 60
     upstream = await startEchoUpstream();
     const observed = await startObserved(upstream, target === 'file' ? 'flows.jsonl' : 'stdout');
     proxy = observed.proxy;
-    read = target === 'file' ? () => readFileSync(join(proxy.dir, 'flows.jsonl'), 'utf8') : () => proxy.stdout();
+    read = target === 'file' ? () => readFileSync(join(proxy.proc.dir, 'flows.jsonl'), 'utf8') : () => proxy.proc.stdout();
     clients = await observed.clients(CLIENTS);
   });
   after(async () => {
@@ -115,13 +116,10 @@ describe(`workers: one flow stream from both workers (${target})`, { timeout: 60
     );
     // A request and a response record per request (the clients' first requests too).
     const expected = 2 * (REQUESTS + CLIENTS);
-    let text = '';
-    for (let i = 0; i < 400 && lineCount(text) < expected; i++) {
-      await sleep(50);
-      text = read();
-    }
+    // Records missing after the wait show in the count asserted below.
+    await waitUntil(`${expected} flow records`, () => lineCount(read()) >= expected, 20_000, 50).catch(() => undefined);
     await sleep(200); // anything more that was coming would be a duplicate
-    text = read();
+    const text = read();
     assert.ok(text.endsWith('\n'), 'the stream ends with a whole record');
     const lines = text.slice(0, -1).split('\n');
     assert.equal(lines.length, expected);

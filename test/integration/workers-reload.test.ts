@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { failed, getPolicy, startLoad, startWorkersProxy, type Outcome } from '../helpers/workers-lifecycle.js';
+import { failed, getPolicy, startLifecycleProxy, startLoad, type Outcome } from '../helpers/workers-lifecycle.js';
 
 /** Lanes (connections) of the load: enough that the primary's round robin puts several on each worker. */
 const LANES = 6;
 
 test('workers: reloads under load decide every request sent after the reload line, with no failed request', { timeout: 30_000 }, async () => {
-  const proxy = await startWorkersProxy(getPolicy('/public'));
+  const proxy = await startLifecycleProxy(getPolicy('/public'));
   try {
     const load = startLoad(proxy.origin, { lanes: LANES, paths: ['/public', '/new'] });
     await sleep(700);

@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
 import { waitUntil } from '../helpers/wait.js';
 import { TIEFIGHTER } from '../helpers/http-proxy-fixture.js';
-import { failed, getPolicy, metric, startLoad, startWorkersProxy } from '../helpers/workers-lifecycle.js';
+import { failed, getPolicy, startLifecycleProxy, startLoad } from '../helpers/workers-lifecycle.js';
+import { metric } from '../helpers/workers-proxy.js';
 
 /** The primary's drain grace (DRAIN_KILL_MS is longer: this is what the feature promises). */
 const GRACE_MS = 10_000;
@@ -41,7 +42,7 @@ function connectOutcome(host: string, port: number): Promise<string> {
 }
 
 test('workers: SIGTERM lets in-flight HTTP/1.1 and h2c responses complete, refuses new connections, writes their flows, exits 0', { timeout: 30_000 }, async () => {
-  const proxy = await startWorkersProxy(getPolicy('/delay/.*'));
+  const proxy = await startLifecycleProxy(getPolicy('/delay/.*'));
   const { host, port } = proxy.proc;
   const h1 = new Client(proxy.origin, { localAddress: TIEFIGHTER });
   const h2 = http2.connect(proxy.origin, { createConnection: () => connect({ host, port, localAddress: TIEFIGHTER }) });
@@ -78,7 +79,7 @@ test('workers: SIGTERM lets in-flight HTTP/1.1 and h2c responses complete, refus
 });
 
 test('workers: SIGUSR2 under load on new connections replaces both workers with no refused connection or failed request', { timeout: 60_000 }, async () => {
-  const proxy = await startWorkersProxy(getPolicy('/public'));
+  const proxy = await startLifecycleProxy(getPolicy('/public'));
   try {
     const before = await proxy.workers();
     // pipelining 0: a new connection for every request, so connections are opened throughout the restart.

@@ -66,7 +66,7 @@ describe('workers: TLS', { timeout: 60_000 }, () => {
     proxy = await startWorkersProxy(config, { 'api.yaml': POLICY });
     sni = await proxy.listenerPort('sni');
     terminating = await proxy.listenerPort('terminating');
-    sessionDir = proxy.dir;
+    sessionDir = proxy.proc.dir;
   });
   after(async () => {
     await proxy?.close();

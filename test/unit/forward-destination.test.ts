@@ -11,6 +11,7 @@ import { formatSourceError } from '../../src/policy/types.js';
 import type { ListenerContext } from '../../src/protocols/context.js';
 import { chooseTarget, splitAuthority } from '../../src/protocols/forward/destination.js';
 import { ResolveError, TargetResolver } from '../../src/protocols/forward/resolve.js';
+import { LISTENER_TIMINGS } from '../../src/protocols/timings.js';
 import { authorityHost, misdirectedRequest } from '../../src/protocols/http/misdirected-request.js';
 import { RecordingFlows, RecordingMetrics } from '../helpers/http-observers.js';
 
@@ -90,7 +91,7 @@ spec:
   );
   const built = buildSnapshot({ documents: parsed.documents, endpoints: config.endpoints, enforcement: 'default', audit: false, revision: 1 });
   const snapshot = built.snapshot!;
-  const ctx: ListenerContext = { config: config.listeners[0]!, snapshot: () => snapshot, flows: new RecordingFlows(), metrics: new RecordingMetrics(), log: pino({ level: 'silent' }) };
+  const ctx: ListenerContext = { config: config.listeners[0]!, snapshot: () => snapshot, flows: new RecordingFlows(), metrics: new RecordingMetrics(), log: pino({ level: 'silent' }), timings: LISTENER_TIMINGS };
   const bot = { address: '127.0.0.5', port: 40000 };
 
   it('an allowed name: world peer with its names, egress, the target port', () => {

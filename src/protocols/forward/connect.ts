@@ -36,7 +36,7 @@ export async function handleConnect(
   const authority = req.url;
   const refuse = (status: number, reason: string) => {
     recordRejectedRequest(ctx, unresolvedParties(ctx, req), 'CONNECT', authority, 'HTTP/1.1', status, reason);
-    writeRawReply(socket, refusedRequest(status, reason));
+    writeRawReply(socket, refusedRequest(status, reason), ctx.timings.lingerMs);
   };
   const hostPort = splitAuthority(authority);
   if (hostPort === undefined) return refuse(400, 'CONNECT needs host:port');
@@ -81,7 +81,7 @@ function needsNothingFromTheStream(decision: ConnectionDecision): boolean {
 function denyTunnel(ctx: ListenerContext, socket: Socket, refused: Decided, authority: string): void {
   recordConnect(ctx, refused, authority, 'DROPPED');
   ctx.metrics.drop('POLICY_DENIED', 'TCP');
-  writeRawReply(socket, ACCESS_DENIED_REPLY);
+  writeRawReply(socket, ACCESS_DENIED_REPLY, ctx.timings.lingerMs);
 }
 
 type Decided = Pick<ChosenTarget, 'parties' | 'decision'>;

@@ -4,7 +4,7 @@
 // a TLS front decides and terminates connections first and serves the decrypted ones (h1 or h2 by ALPN).
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { ListenerContext, RunningListener } from '../context.js';
-import { ConnectionTracker, SHUTDOWN_GRACE_MS } from '../connections.js';
+import { ConnectionTracker } from '../connections.js';
 import { createH2Handler } from './h2/handler.js';
 import { createHttp1Server, type ProxyRequestHandlers } from './h1/handler.js';
 import { sniffProtocol } from './sniff.js';
@@ -78,7 +78,7 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
         // HTTP/2 sessions a GOAWAY.
         server.close();
         http1.close();
-        await Promise.all([tracker.shutdown(SHUTDOWN_GRACE_MS), h2.close()]);
+        await Promise.all([tracker.shutdown(), h2.close()]);
         await Promise.all([upstream === undefined ? undefined : closeUpstream(upstream), front.close()]);
       })()),
   };

@@ -28,10 +28,10 @@ export function sendLocalReply(res: H1Response, reply: LocalReply, close: boolea
  * Writes a local reply straight onto a socket the HTTP server no longer manages (upgrade and CONNECT
  * requests), then closes it once the client has read it.
  */
-export function writeRawReply(socket: Socket, reply: LocalReply): Headers {
+export function writeRawReply(socket: Socket, reply: LocalReply, lingerMs: number): Headers {
   const length = String(Buffer.byteLength(reply.body));
   const headers = ['content-type', 'text/plain', 'content-length', length, 'connection', 'close'];
-  closeAfterWrite(socket, formatResponseHead(reply.status, STATUS_CODES[reply.status] ?? '', headers) + reply.body);
+  closeAfterWrite(socket, lingerMs, formatResponseHead(reply.status, STATUS_CODES[reply.status] ?? '', headers) + reply.body);
   return lowerCasePairs(headers);
 }
 
@@ -42,15 +42,12 @@ export function formatResponseHead(status: number, statusText: string, headers: 
   return head + '\r\n';
 }
 
-/** Bytes still arriving after the reply are read and dropped before closing, so the reply is not lost to a reset. */
-const LINGER_MS = 1000;
-
 /**
  * Ends `socket` after `data` (if any) is written. Closing with unread input makes the kernel send a RST,
  * which can destroy the reply before the client reads it (Apache's "lingering close"), so input is drained
- * for a moment first.
+ * for `lingerMs` first (ListenerTimings).
  */
-export function closeAfterWrite(socket: Socket, data?: string): void {
+export function closeAfterWrite(socket: Socket, lingerMs: number, data?: string): void {
   if (socket.destroyed) return;
   if (socket.writable) {
     if (data === undefined) socket.end();
@@ -59,7 +56,7 @@ export function closeAfterWrite(socket: Socket, data?: string): void {
   socket.on('data', discard);
   socket.resume();
   // A fixed deadline, not an idle timeout: a client that keeps sending must not keep the socket.
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  const timer = setTimeout(() => socket.destroy(), lingerMs);
   socket.once('close', () => clearTimeout(timer));
   socket.once('end', () => socket.destroy());
 }

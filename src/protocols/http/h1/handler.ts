@@ -87,7 +87,7 @@ export function createHttp1Server(ctx: ListenerContext, pool: UpstreamClient | u
     );
   };
 
-  return new H1Server(limits, {
+  return new H1Server(limits, ctx.timings, {
     request,
     upgrade(req, socket, head) {
       if (req.method === 'CONNECT') {
@@ -97,7 +97,7 @@ export function createHttp1Server(ctx: ListenerContext, pool: UpstreamClient | u
       }
       const upstream = connectionUpstreamOf(socket)?.http1 ?? pool;
       // A forward proxy's own clients: protocol switches are tunnelled with CONNECT, not forwarded.
-      if (upstream === undefined) return void writeRawReply(socket, refusedRequest(501, 'Upgrade is not forwarded by this proxy; tunnel with CONNECT'));
+      if (upstream === undefined) return void writeRawReply(socket, refusedRequest(501, 'Upgrade is not forwarded by this proxy; tunnel with CONNECT'), ctx.timings.lingerMs);
       handleUpgrade(ctx, upstream, tracker, req, socket, head);
     },
     malformed(socket, status, reason) {

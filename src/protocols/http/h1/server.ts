@@ -9,7 +9,7 @@ import { FramingError, inspectRequestHead } from './framing.js';
 import { isKnownMethod } from '../request-fields.js';
 import { closeAfterWrite, refusedRequest, sendLocalReply, writeRawReply } from '../local-reply.js';
 import { ChunkedDecoder } from './chunked.js';
-import { FIRST_REQUEST_GRACE_MS } from '../../connections.js';
+import type { ListenerTimings } from '../../timings.js';
 import { DeadlineSweep, type DeadlineHolder } from './deadlines.js';
 import { findHeadEnd, HeadError, parseRequestHead } from './head-parser.js';
 import { H1Request, type RequestBodyReader } from './request.js';
@@ -38,6 +38,7 @@ export class H1Server {
 
   constructor(
     readonly limits: HttpLimits,
+    readonly timings: ListenerTimings,
     readonly handlers: H1Handlers,
   ) {
     this.sweep = new DeadlineSweep(Math.min(limits.headersTimeoutMs, limits.idleTimeoutMs, limits.streamIdleTimeoutMs));
@@ -118,7 +119,7 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
   /** How long the connection may wait for a request head to begin. */
   private idleLimit(): number {
     const limit = this.server.limits.idleTimeoutMs;
-    return this.server.closing ? Math.min(limit, FIRST_REQUEST_GRACE_MS) : limit;
+    return this.server.closing ? Math.min(limit, this.server.timings.firstRequestGraceMs) : limit;
   }
 
   // ResponseConnection
@@ -174,7 +175,7 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
 
   /**
    * Shutdown: a connection between requests closes now. A fresh one may carry a request already on its way (handed
-   * to this worker just before it stopped accepting): it gets FIRST_REQUEST_GRACE_MS to send it, and its answer.
+   * to this worker just before it stopped accepting): it gets the first-request grace (ListenerTimings) to send it, and its answer.
    */
   closeIfIdle(): void {
     if (this.served && this.state === State.Head && this.headStartedAt === 0 && this.buf === undefined) this.end();
@@ -314,7 +315,7 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
     this.buf = undefined;
     this.server.handlers.malformed(this.socket, status, reason);
     this.pauseSocket();
-    writeRawReply(this.socket, refusedRequest(status, HEAD_REPLY_REASON[status] ?? 'malformed request'));
+    writeRawReply(this.socket, refusedRequest(status, HEAD_REPLY_REASON[status] ?? 'malformed request'), this.server.timings.lingerMs);
     return false;
   }
 
@@ -342,7 +343,7 @@ class H1Connection implements ResponseConnection, RequestBodyReader, DeadlineHol
     this.state = State.Gone;
     this.buf = undefined;
     const socket = this.socket;
-    if (unread) return closeAfterWrite(socket);
+    if (unread) return closeAfterWrite(socket, this.server.timings.lingerMs);
     if (socket.destroyed) return;
     socket.once('finish', () => socket.destroy());
     socket.end();

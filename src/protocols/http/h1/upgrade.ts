@@ -51,31 +51,31 @@ export function handleUpgrade(
   if (isRefusal(prepared) || prepared.head.hasBody) {
     const { status, reason } = isRefusal(prepared) ? prepared : UPGRADE_WITH_BODY;
     recordRejectedRequest(ctx, conn, req.method, req.url, 'HTTP/1.1', status, reason);
-    writeRawReply(socket, refusedRequest(status, reason));
+    writeRawReply(socket, refusedRequest(status, reason), ctx.timings.lingerMs);
     return;
   }
   const encrypted = (socket as TLSSocket).encrypted === true;
   const misdirected = encrypted ? misdirectedRequest(socket, prepared.facts.host) : undefined;
   if (misdirected !== undefined) {
     recordRejectedRequest(ctx, conn, prepared.facts.method, prepared.facts.path, prepared.protocol, MISDIRECTED_REPLY.status, misdirected);
-    writeRawReply(socket, MISDIRECTED_REPLY);
+    writeRawReply(socket, MISDIRECTED_REPLY, ctx.timings.lingerMs);
     return;
   }
   const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, encrypted ? 'https' : 'http', prepared.received);
   if (!exchange.allowed) {
-    exchange.responded(ACCESS_DENIED_REPLY.status, writeRawReply(socket, ACCESS_DENIED_REPLY));
+    exchange.responded(ACCESS_DENIED_REPLY.status, writeRawReply(socket, ACCESS_DENIED_REPLY, ctx.timings.lingerMs));
     return;
   }
   if (upstream.protocol !== 'http1') {
     // A tunnel needs HTTP/1.1 upstream (WebSocket over HTTP/2, RFC 8441, is not supported), and the answer to a
     // plain request on this raw socket would need an HTTP/1.1 writer of its own.
     const reason = `Upgrade requests are not forwarded to an ${upstream.protocol} upstream`;
-    exchange.failed(501, reason, writeRawReply(socket, refusedRequest(501, reason)));
+    exchange.failed(501, reason, writeRawReply(socket, refusedRequest(501, reason), ctx.timings.lingerMs));
     return;
   }
   const release = upstream.gate.enter();
   if (release === undefined) {
-    exchange.failed(UPSTREAM_OVERLOADED.status, upstream.gate.refusal, writeRawReply(socket, UPSTREAM_OVERLOADED));
+    exchange.failed(UPSTREAM_OVERLOADED.status, upstream.gate.refusal, writeRawReply(socket, UPSTREAM_OVERLOADED, ctx.timings.lingerMs));
     return;
   }
   const { head, facts, authority } = prepared;
@@ -88,7 +88,7 @@ export function handleUpgrade(
       body: null,
       ...(websocket ? { upgrade: head.upgrade } : {}),
     },
-    new DetachedExchange(socket, bodyHead, exchange, release, tunnelIdle(ctx, conn, 'WebSocket tunnel', connection)),
+    new DetachedExchange(socket, bodyHead, exchange, release, tunnelIdle(ctx, conn, 'WebSocket tunnel', connection), ctx.timings.lingerMs),
   );
 }
 
@@ -100,7 +100,7 @@ export function handleConnect(ctx: ListenerContext, req: H1Request, socket: Sock
     return;
   }
   recordRejectedRequest(ctx, conn, 'CONNECT', req.url, 'HTTP/1.1', CONNECT_NOT_ALLOWED.status, 'CONNECT on a reverse-proxy listener');
-  writeRawReply(socket, CONNECT_NOT_ALLOWED);
+  writeRawReply(socket, CONNECT_NOT_ALLOWED, ctx.timings.lingerMs);
 }
 
 /** Relays the upstream answer to an upgrade request onto the raw client socket: a tunnel, or one response then close. */
@@ -117,6 +117,7 @@ class DetachedExchange implements UpstreamResponseHandler {
     /** Frees the request's place at the upstream (a tunnel leaves the pool's connections). */
     private readonly release: () => void,
     private readonly idle: TunnelIdle,
+    private readonly lingerMs: number,
   ) {
     socket.once('close', () => {
       if (!this.finished) this.abortUpstream?.(new Error('client closed the connection'));
@@ -161,7 +162,7 @@ class DetachedExchange implements UpstreamResponseHandler {
   onEnd(): void {
     this.finished = true;
     this.release();
-    closeAfterWrite(this.socket);
+    closeAfterWrite(this.socket, this.lingerMs);
   }
 
   onError(err: Error): void {
@@ -173,6 +174,6 @@ class DetachedExchange implements UpstreamResponseHandler {
       return;
     }
     const { reply, info } = upstreamFailure(err);
-    this.exchange.failed(reply.status, info, writeRawReply(this.socket, reply));
+    this.exchange.failed(reply.status, info, writeRawReply(this.socket, reply, this.lingerMs));
   }
 }

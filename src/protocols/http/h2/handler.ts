@@ -5,15 +5,11 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ListenerContext } from '../../context.js';
 import { ConnectionPolicy, connectionPolicyOf } from '../../connection-policy.js';
-import { SHUTDOWN_GRACE_MS } from '../../connections.js';
 import { h2ServerOptions } from './settings.js';
 import { handleH2Stream, type H2StreamScope } from './stream.js';
 import { ErrorCode } from './wire/frames.js';
 import { H2ServerSession } from './wire/server.js';
 import { closeUpstream, connectionUpstreamOf, createListenerUpstream, type UpstreamClient } from '../upstream.js';
-
-/** How often live sessions are re-decided after a policy reload (a denied one is closed). */
-const RELOAD_CHECK_MS = 500;
 
 export interface H2Handler {
   /** Serves HTTP/2 on an admitted socket (plain h2c, or a TLSSocket that negotiated `h2`); sniffed bytes unshifted. */
@@ -39,7 +35,7 @@ export function createH2Handler(ctx: ListenerContext, shared?: UpstreamClient): 
     if (snapshot === lastSnapshot) return;
     lastSnapshot = snapshot;
     for (const scope of sessions.values()) scope.conn.current();
-  }, RELOAD_CHECK_MS);
+  }, ctx.timings.reloadCheckMs);
   reloadCheck.unref();
 
   return {
@@ -76,7 +72,7 @@ export function createH2Handler(ctx: ListenerContext, shared?: UpstreamClient): 
       const closed = Promise.all(open.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
       for (const s of open) s.close();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)))]);
+      await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, ctx.timings.shutdownGraceMs)))]);
       clearTimeout(timer);
       for (const s of open) s.destroy();
       if (own !== undefined) await closeUpstream(own);

@@ -8,7 +8,7 @@
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
 import { DEFAULT_KAFKA_OPTIONS } from '../../../config/load.js';
 import { ConnectionPolicy } from '../../connection-policy.js';
-import { ConnectionTracker, SHUTDOWN_GRACE_MS } from '../../connections.js';
+import { ConnectionTracker } from '../../connections.js';
 import type { ListenerContext, RunningListener } from '../../context.js';
 import type { ConnectionDecision } from '../../../policy/types.js';
 import { TlsConnections } from '../../tls/listener-front.js';
@@ -109,7 +109,7 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
         const mainClosed = new Promise<void>((resolve) => main.close(() => resolve()));
         const nodesClosed = directory.close();
         for (const c of connections) c.drain();
-        await tracker.shutdown(SHUTDOWN_GRACE_MS);
+        await tracker.shutdown();
         await Promise.all([mainClosed, nodesClosed]);
       })()),
   };
