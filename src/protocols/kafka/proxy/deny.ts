@@ -7,7 +7,6 @@
 import { decodeRequest, defaultStruct, defaultValue, encodeResponse, requirePlan, type DecodedRequest, type KafkaStruct, type KafkaValue } from '../codec/codec.js';
 import type { FieldPlan, StructPlan } from '../codec/schema.js';
 import { ApiKey } from '../codec/generated/api-keys.js';
-import { ErrorCode } from '../codec/error-codes.js';
 
 export interface KafkaBrokerAddress {
   readonly nodeId: number;
