@@ -8,7 +8,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { startDemoBroker, type DemoBroker } from '../../src/demo/kafka/broker/index.js';
 import { ApiKey, encodeRequest } from '../../src/protocols/kafka/codec/index.js';
 import { connectionBurst } from '../helpers/connection-burst.js';
-import { assertBystanderUnhurt } from '../helpers/latency.js';
+import { assertBystanderUnhurt, baselineOf, latencyOf } from '../helpers/latency.js';
 import { rawExchange } from '../helpers/http-raw-client.js';
 import { startProxy, TIEFIGHTER, XWING, type ProxyFixture } from '../helpers/http-proxy-fixture.js';
 import { EMPIRE, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
@@ -31,25 +31,21 @@ const httpAnswered = (b: Buffer): boolean => b.includes('\r\n\r\n');
 
 const drops = (calls: Array<ReadonlyArray<string | number>>, reason: string): number => calls.filter((c) => c[0] === reason).length;
 
+/** A GET from `source` on a connection of its own, answered 200. */
+const getFrom = (port: number, source: string) => async (): Promise<void> => {
+  const r = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: deathstar\r\nConnection: close\r\n\r\n', { localAddress: source });
+  assert.match(r.text, /^HTTP\/1\.1 200 /, `a request from ${source}`);
+};
+
 /** Latencies (ms) of sequential requests from `source`, each on a new connection, until `count` or `until`. */
 async function requestLatencies(port: number, source: string, count: number, until = Infinity): Promise<number[]> {
+  const get = getFrom(port, source);
   const latencies: number[] = [];
-  for (let i = 0; i < count && performance.now() < until; i++) {
-    const started = performance.now();
-    const r = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: deathstar\r\nConnection: close\r\n\r\n', { localAddress: source });
-    assert.match(r.text, /^HTTP\/1\.1 200 /, `request ${i} from ${source}`);
-    latencies.push(performance.now() - started);
-  }
+  while (latencies.length < count && performance.now() < until) latencies.push(await latencyOf(get));
   return latencies;
 }
 
 const slowestRequest = async (port: number, source: string, count: number): Promise<number> => Math.max(...(await requestLatencies(port, source, count)));
-
-/** `requestLatencies`, after 5 untimed requests to warm the JIT: what they take before an attack. */
-async function baselineLatencies(port: number, source: string): Promise<number[]> {
-  await requestLatencies(port, source, 5);
-  return requestLatencies(port, source, 30);
-}
 
 describe('http listener: connection caps', { timeout: 30_000 }, () => {
   let proxy: ProxyFixture | undefined;
@@ -60,7 +56,7 @@ describe('http listener: connection caps', { timeout: 30_000 }, () => {
 
   test('maxConnectionsPerSource 20: 50 at once from one source → 20 served, 30 reset; others unaffected; room again after closing', async (t) => {
     proxy = await startProxy({ policy: EVERYONE, listenerFields: { maxConnectionsPerSource: 20 } });
-    const baseline = await baselineLatencies(proxy.port, XWING);
+    const baseline = await baselineOf(getFrom(proxy.port, XWING));
     const closedBefore = proxy.metrics.of('connectionClosed').length;
     const burst = await connectionBurst(proxy.port, TIEFIGHTER, 50, GET, httpAnswered);
     assert.equal(burst.served.length, 20);
@@ -79,7 +75,7 @@ describe('http listener: connection caps', { timeout: 30_000 }, () => {
   test('during a reconnect flood from a source at its cap, another source is not held up and the proxy holds no more than the cap', async (t) => {
     proxy = await startProxy({ policy: EVERYONE, listenerFields: { maxConnectionsPerSource: 20 } });
     const port = proxy.port;
-    const baseline = await baselineLatencies(port, XWING);
+    const baseline = await baselineOf(getFrom(port, XWING));
     const held = await connectionBurst(port, TIEFIGHTER, 20, GET, httpAnswered);
     assert.equal(held.served.length, 20);
     const metrics = proxy.metrics;
