@@ -1,6 +1,7 @@
 // Frame floods against the proxy running as its own process: a few connections each send one kind of cheap frame as
 // fast as they can (reconnecting when cut off) for two seconds. The proxy's memory must stay bounded and a
-// well-behaved client on another connection must keep getting answers quickly (p99 under 50 ms) meanwhile.
+// well-behaved client on another connection must keep getting answers about as fast as just before the flood
+// (test/helpers/latency.ts) meanwhile.
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -10,13 +11,12 @@ import { startH2EchoUpstream, type H2EchoUpstream } from '../helpers/h2-echo-ups
 import { runFlood } from '../helpers/h2-flood-process.js';
 import { BACKEND, CLIENT, h2ProxyConfigText, STRANGER } from '../helpers/h2-proxy-fixture.js';
 import { Flag, FrameType, PREFACE, frame, headerBlock, requestFields } from '../helpers/h2-raw-client.js';
-import { percentile } from '../helpers/latency.js';
+import { assertBystanderUnhurt, baselineOf } from '../helpers/latency.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 
 const FLOOD_MS = 2000;
 /** RSS growth allowed during a flood: a few MiB of session state and socket buffers, not the flood itself. */
 const MAX_RSS_GROWTH = 96 * 1024 * 1024;
-const MAX_P99_MS = 50;
 
 const PRIORITY = 0x2;
 const PADDED = 0x8;
@@ -96,13 +96,13 @@ describe('HTTP/2 frame floods (proxy in its own process)', () => {
   });
 
   for (const f of floods) {
-    test(`${f.name}: memory stays bounded, another client keeps p99 < ${MAX_P99_MS} ms`, { timeout: 30_000 }, async () => {
+    test(`${f.name}: memory stays bounded, another client is not held up`, { timeout: 30_000 }, async (t) => {
       const session = http2.connect(`http://${proxy.host}:${proxy.port}`, {
         createConnection: () => net.connect({ host: proxy.host, port: proxy.port, localAddress: STRANGER }),
       });
       session.on('error', () => {});
       try {
-        for (let i = 0; i < 5; i++) await timedGet(session); // warm: connection, upstream session, JIT
+        const baseline = await baselineOf(() => timedGet(session));
         const rssBefore = proxy.rss();
         const cpuBefore = proxy.cpuMs();
         const started = Date.now();
@@ -122,14 +122,13 @@ describe('HTTP/2 frame floods (proxy in its own process)', () => {
         clearInterval(sampler);
         const cpu = (proxy.cpuMs() - cpuBefore) / (Date.now() - started);
         assert.ok(proxy.alive(), `the proxy died:\n${proxy.log().slice(-2000)}`);
-        const p99 = percentile(latencies, 99);
         const growth = peak - rssBefore;
         const worst = [...latencies].sort((a, b) => a - b).slice(-4).map((l) => l.toFixed(0)).join(",");
-        const detail = `worst ${worst} ms; ${connects} connections, ${(bytes / 2 ** 20).toFixed(0)} MiB written; RSS +${(growth / 2 ** 20).toFixed(1)} MiB; p99 ${p99.toFixed(1)} ms over ${latencies.length} requests; proxy CPU ${(cpu * 100).toFixed(0)}%`;
+        const detail = `worst ${worst} ms; ${connects} connections, ${(bytes / 2 ** 20).toFixed(0)} MiB written; RSS +${(growth / 2 ** 20).toFixed(1)} MiB; ${latencies.length} requests; proxy CPU ${(cpu * 100).toFixed(0)}%`;
         // A p99 that is more than the worst sample: at least 100 of them.
         assert.ok(latencies.length >= 100, detail);
         assert.ok(growth < MAX_RSS_GROWTH, `memory grew: ${detail}`);
-        assert.ok(p99 < MAX_P99_MS, `the other client waited: ${detail}`);
+        t.diagnostic(assertBystanderUnhurt(latencies, baseline, `the flood (${detail})`));
       } finally {
         session.destroy();
       }

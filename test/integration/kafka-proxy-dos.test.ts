@@ -1,7 +1,7 @@
 // Requests built to exhaust the proxy rather than to be served: one naming millions of topics, frames left
 // incomplete, connections left idle, many connections each holding most of a large frame. Each is ended (or made
 // to wait) within its bound, the proxy's memory stays bounded, and a client on another connection keeps being
-// served with p99 latency under 50 ms meanwhile. The memory cases run Portcullis as a child process, so its RSS
+// served meanwhile about as fast as just before the attack (test/helpers/latency.ts). The memory cases run Portcullis as a child process, so its RSS
 // and event loop are its own.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -14,7 +14,7 @@ import { ApiKey, encodeRequest } from '../../src/protocols/kafka/codec/index.js'
 import { KafkaWireClient } from '../helpers/kafka-demo-wire-client.js';
 import { ANNOUNCE, EMPIRE, EMPIRE_POLICY, startKafkaProxy, type KafkaProxy } from '../helpers/kafka-proxy-fixture.js';
 import { startKafkaProxyProcess } from '../helpers/kafka-proxy-process.js';
-import { latenciesDuring, percentile } from '../helpers/latency.js';
+import { assertBystanderUnhurt, baselineOf, latenciesDuring } from '../helpers/latency.js';
 import type { ProxyProcess } from '../helpers/proxy-process.js';
 import { fetchBody, logEndOffset, metadataBody, rows } from '../helpers/kafka-proxy-requests.js';
 import { captureLog } from '../helpers/observe-log-capture.js';
@@ -94,6 +94,8 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
   let broker: DemoBroker;
   let bystander: KafkaWireClient;
   let proxy: ProxyProcess;
+  /** The bystander's latencies just before an attack, on the same connection. */
+  let baseline: number[];
   const metadata = async () => {
     const r = await bystander.request(ApiKey.Metadata, 6, metadataBody([ANNOUNCE]));
     assert.equal(rows(r.topics)[0]!.errorCode, 0);
@@ -114,9 +116,10 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
     proxy = await startKafkaProxyProcess({ upstream: broker, ...(kafka === undefined ? {} : { kafka }) });
     bystander = await KafkaWireClient.connect(proxy.port, EMPIRE.outpost);
     for (let i = 0; i < 20; i++) await metadata(); // warm: JIT, buffers
+    baseline = await baselineOf(metadata);
   };
 
-  test('a Metadata request naming 2 million topics is refused before they are read; others keep p99 < 50 ms', async () => {
+  test('a Metadata request naming 2 million topics is refused before they are read; others are not held up', async (t) => {
     await start();
     const frame = metadataNaming(2_000_000); // 20 MB, within the default 100 MiB maxFrameSize
     const rssBefore = proxy.rss();
@@ -130,14 +133,13 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
     await closed;
     assert.equal(answered, 0, 'nothing answered');
     assert.match(proxy.log(), /refused Kafka request: request names more than 10000 topics \(kafka\.maxTopicsPerRequest\)/);
-    const p99 = percentile(latencies, 99);
-    assert.ok(p99 < 50, `bystander p99 ${p99.toFixed(1)} ms over ${latencies.length} requests during the attack`);
+    t.diagnostic(assertBystanderUnhurt(latencies, baseline, 'a Metadata request naming 2 million topics'));
     // The frame itself is buffered (it must be whole to be refused): 20 MB, plus a copy while it is assembled.
     assert.ok(rssGrowth < 80 * MiB, `proxy RSS grew ${(rssGrowth / MiB).toFixed(0)} MiB`);
     await metadata();
   });
 
-  test('a denied request too large to answer in band is closed, not answered; smaller ones get their errors; others keep p99 < 50 ms', async () => {
+  test('a denied request too large to answer in band is closed, not answered; smaller ones get their errors; others are not held up', async (t) => {
     await start();
     // 10 topics of 5,000 partitions: within the limits, but mirroring every entry in a deny answer took ~100 ms.
     const big = producing(10, 5000);
@@ -156,8 +158,7 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
     await attack;
     assert.equal(answered, 0, 'nothing answered');
     assert.match(proxy.log(), /denied request with more than 1000 entries.* is closed, not answered/);
-    const p99 = percentile(latencies, 99);
-    assert.ok(p99 < 50, `bystander p99 ${p99.toFixed(1)} ms over ${latencies.length} requests during ${attacks} attacks`);
+    t.diagnostic(assertBystanderUnhurt(latencies, baseline, `${attacks} denied Produce requests too large to answer`));
     // At the bound (10 topics + 990 partitions) the client still gets an authorization error for every partition.
     const outpost = await KafkaWireClient.connect(proxy.port, EMPIRE.outpost);
     try {
@@ -178,7 +179,7 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
     }
   });
 
-  test('24 connections each holding 3.5 MiB of a 4 MiB frame stay within maxBufferedBytes; others keep p99 < 50 ms', async () => {
+  test('24 connections each holding 3.5 MiB of a 4 MiB frame stay within maxBufferedBytes; others are not held up', async (t) => {
     await start(`maxFrameSize: ${4 * MiB}, maxBufferedBytes: ${8 * MiB}`);
     const rssBefore = proxy.rss();
     const partial = Buffer.alloc(3.5 * MiB);
@@ -189,8 +190,7 @@ describe('kafka proxy (child process): bounded work and memory under attack', { 
     const latencies = await latenciesDuring(sleep(1500), metadata, 30);
     const rssGrowth = proxy.rss() - rssBefore;
     for (const a of attackers) a.destroy();
-    const p99 = percentile(latencies, 99);
-    assert.ok(p99 < 50, `bystander p99 ${p99.toFixed(1)} ms over ${latencies.length} requests during the attack`);
+    t.diagnostic(assertBystanderUnhurt(latencies, baseline, '24 connections holding most of a 4 MiB frame'));
     // Without the budget: 24 × 3.5 = 84 MiB held. With it: 8 MiB, plus at most a socket read per connection.
     assert.ok(rssGrowth < 40 * MiB, `proxy RSS grew ${(rssGrowth / MiB).toFixed(0)} MiB`);
     await metadata();
