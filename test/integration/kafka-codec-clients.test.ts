@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import type { KafkaPolicyFacts } from '../../src/protocols/kafka/proxy/facts.js';
 import { kafkajsConsume, kafkajsProduce, runKcat } from '../helpers/kafka-clients.js';
 import { KafkaFakeBroker } from '../helpers/kafka-fake-broker.js';
+import { ApiKey } from '../../src/protocols/kafka/codec/index.js';
 
 const TOPIC = 'deathstar-plans';
 
@@ -60,7 +61,7 @@ describe('codec deny responses as real clients report them', { timeout: 90_000 }
   });
 
   test('Metadata for a topic denied with 29 (empty partitions): both clients give up at once', async () => {
-    await withBroker((f) => (f.apiKey === 3 && f.topics.includes(TOPIC) ? 29 : undefined), async (broker) => {
+    await withBroker((f) => (f.apiKey === ApiKey.Metadata && f.topics.includes(TOPIC) ? 29 : undefined), async (broker) => {
       await assert.rejects(kafkajsProduce(broker.address, TOPIC, ['x']), /Not authorized to access topics/);
       const kcat = await runKcat(broker.address, ['-C', '-t', TOPIC, '-o', 'beginning', '-e']);
       assert.equal(kcat.code, 1);
@@ -91,7 +92,7 @@ describe('codec deny responses as real clients report them', { timeout: 90_000 }
       assert.equal((await runKcat(broker.address, ['-P', '-t', TOPIC], { input: 'x\n' })).code, 0);
       const kcat = await runKcat(broker.address, ['-G', 'empire-backup', '-c', '1', TOPIC], { timeoutMs: 10_000 });
       assert.match(kcat.stderr, /Failed to fetch committed offsets for 1 partition\(s\) in group "empire-backup": Broker: Group authorization failed/);
-      assert.ok(broker.requests.some((r) => r.facts.apiKey === 9 && r.facts.apiVersion === 7 && r.facts.headerVersion === 2));
+      assert.ok(broker.requests.some((r) => r.facts.apiKey === ApiKey.OffsetFetch && r.facts.apiVersion === 7 && r.facts.headerVersion === 2));
     });
   });
 });

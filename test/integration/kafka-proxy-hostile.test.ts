@@ -155,7 +155,7 @@ describe('kafka proxy: hostile and unreadable input', { timeout: 60_000 }, () =>
     assert.equal((await sendUntilClosed(proxy.port, fetch13)).length, 0);
     assert.match(reasons().at(-1) ?? '', /API 1 version 13 is not accepted by this proxy/);
     // SaslHandshake v0 would be followed by SASL tokens outside Kafka framing: refused before it reaches the broker.
-    const handshake0 = encodeRequest({ apiKey: 17, apiVersion: 0, correlationId: 4, clientId: 'empire-hq' }, { mechanism: 'PLAIN' });
+    const handshake0 = encodeRequest({ apiKey: ApiKey.SaslHandshake, apiVersion: 0, correlationId: 4, clientId: 'empire-hq' }, { mechanism: 'PLAIN' });
     assert.equal((await sendUntilClosed(proxy.port, handshake0)).length, 0);
     assert.match(reasons().at(-1) ?? '', /API 17 version 0 is not accepted by this proxy/);
     assert.deepEqual(proxy.metrics.of('kafkaUnsupported'), [[999, 0], [ApiKey.Fetch, 13], [17, 0]]);

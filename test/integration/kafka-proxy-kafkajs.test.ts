@@ -66,7 +66,7 @@ describe('kafka proxy: kafkajs through Portcullis (demo broker, Empire policy)',
     const o = await consume(client(EMPIRE.outpost, 'empire-outpost-8888'), PLANS, group(), 1);
     assert.equal(o.errorType, 'TOPIC_AUTHORIZATION_FAILED', o.error);
     assert.deepEqual(o.values, []);
-    const metadata = droppedBy('empire-outpost-8888').filter((e) => e.l7!.kafka!.apiKey === 3);
+    const metadata = droppedBy('empire-outpost-8888').filter((e) => e.l7!.kafka!.apiKey === ApiKey.Metadata);
     assert.ok(metadata.length >= 1 && metadata.every((e) => e.l7!.kafka!.topic === PLANS && e.l7!.kafka!.errorCode === 29));
   });
 

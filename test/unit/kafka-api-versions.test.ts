@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  ApiKey,
   buildApiVersionsFallbackResponse,
   CODEC_API_VERSIONS,
   decodeResponse,
@@ -17,7 +18,7 @@ import { clampApiVersionsResponse } from '../../src/protocols/kafka/proxy/api-ve
 const keys = (body: KafkaStruct) => (body.apiKeys as KafkaStruct[]).map((k) => [k.apiKey, k.minVersion, k.maxVersion]);
 
 function brokerResponse(version: number, apiKeys: [number, number, number][], extra: KafkaStruct = {}): Buffer {
-  return encodeResponse(18, version, 77, { errorCode: 0, apiKeys: apiKeys.map(([apiKey, minVersion, maxVersion]) => ({ apiKey, minVersion, maxVersion })), throttleTimeMs: 5, ...extra });
+  return encodeResponse(ApiKey.ApiVersions, version, 77, { errorCode: 0, apiKeys: apiKeys.map(([apiKey, minVersion, maxVersion]) => ({ apiKey, minVersion, maxVersion })), throttleTimeMs: 5, ...extra });
 }
 
 test('the codec table has every stable version and leaves out unstable latest ones', () => {
@@ -52,7 +53,7 @@ test('a caller table narrows further, e.g. to keep clients off topic-id Fetch an
 });
 
 test('a broker\'s v0 "unsupported version" answer to a newer request is clamped as v0', () => {
-  const v0 = encodeResponse(18, 0, 9, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 2 }, { apiKey: 500, minVersion: 0, maxVersion: 0 }] });
+  const v0 = encodeResponse(ApiKey.ApiVersions, 0, 9, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 2 }, { apiKey: 500, minVersion: 0, maxVersion: 0 }] });
   const out = clampApiVersionsResponse(v0, 3);
   const res = decodeResponse(out, 18, 0);
   assert.deepEqual([res.correlationId, res.body.errorCode, keys(res.body)], [9, 35, [[18, 0, 2]]]);
@@ -68,8 +69,8 @@ test('fallback answer for an ApiVersions version the codec does not speak', () =
 });
 
 test('an error-35 answer is read as v0 whatever ApiVersions version asked: with its list (clamped), an empty one, or none at all', () => {
-  const withList = encodeResponse(18, 0, 9, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 2 }, { apiKey: 500, minVersion: 0, maxVersion: 0 }] });
-  const emptyList = encodeResponse(18, 0, 9, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [] });
+  const withList = encodeResponse(ApiKey.ApiVersions, 0, 9, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 2 }, { apiKey: 500, minVersion: 0, maxVersion: 0 }] });
+  const emptyList = encodeResponse(ApiKey.ApiVersions, 0, 9, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: [] });
   // An older broker's answer may stop after the error code: clients retry lower on the code alone.
   const codeOnly = Buffer.from('00000006' + '00000009' + '0023', 'hex');
   const { minVersion, maxVersion } = CODEC_API_VERSIONS.get(18)!;

@@ -2,7 +2,7 @@
 // schema, gets the proxy's address for that node; untouched frames come back as the same object.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeResponse, encodeResponse, KAFKA_APIS, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
+import { ApiKey, decodeResponse, encodeResponse, KAFKA_APIS, type KafkaStruct } from '../../src/protocols/kafka/codec/index.js';
 import {
   rewriteBrokerAddresses,
   responseCarriesBrokerAddresses,
@@ -53,9 +53,9 @@ test('which responses can carry addresses is known up front, and nothing else is
   assert.equal(responseCarriesBrokerAddresses(0, 10), true);
   assert.equal(responseCarriesBrokerAddresses(1, 15), false);
   assert.equal(responseCarriesBrokerAddresses(18, 3), false);
-  const produce = encodeResponse(0, 7, 1, { responses: [], throttleTimeMs: 0 });
+  const produce = encodeResponse(ApiKey.Produce, 7, 1, { responses: [], throttleTimeMs: 0 });
   assert.equal(rewriteBrokerAddresses(produce, 0, 7, proxyFor), produce);
   // Addresses already pointing at the proxy (or unmapped) leave the frame as it was.
-  const metadata = encodeResponse(3, 4, 1, { brokers: [{ nodeId: 1, host: '127.0.0.1', port: 19091, rack: null }], topics: [] });
+  const metadata = encodeResponse(ApiKey.Metadata, 4, 1, { brokers: [{ nodeId: 1, host: '127.0.0.1', port: 19091, rack: null }], topics: [] });
   assert.equal(rewriteBrokerAddresses(metadata, 3, 4, proxyFor), metadata);
 });

@@ -15,6 +15,7 @@ import {
 import { KAFKA_MESSAGE_DEFINITIONS } from '../../src/protocols/kafka/codec/generated/messages.js';
 import { KAFKA_APIS, messagePlan } from '../../src/protocols/kafka/codec/schema.js';
 import { RandomKafkaValues, seededRandom } from '../helpers/kafka-random-message.js';
+import { ApiKey } from '../../src/protocols/kafka/codec/index.js';
 
 const SAMPLES_PER_VERSION = 6;
 
@@ -91,7 +92,7 @@ test('hand-checked wire bytes: kcat ApiVersions v3 header and a Metadata v4 body
   const req = decodeRequest(frame);
   assert.deepEqual(
     { ...req.header },
-    { apiKey: 18, apiVersion: 3, correlationId: 1, clientId: 'empire-hq', headerVersion: 2 },
+    { apiKey: ApiKey.ApiVersions, apiVersion: 3, correlationId: 1, clientId: 'empire-hq', headerVersion: 2 },
   );
   assert.deepEqual(req.body, { clientSoftwareName: 'rdkafka', clientSoftwareVersion: '2.0.2' });
 

@@ -46,7 +46,7 @@ test('every API × version gets a decodable deny response carrying the error cod
     for (let v = api.minVersion; v <= api.maxVersion; v++) {
       for (let sample = 0; sample < 3; sample++) {
         const body = values.struct(requirePlan(api.apiKey, v, 'request'));
-        if (api.apiKey === 0) body.acks = -1; // acks=0 has no response; covered below
+        if (api.apiKey === ApiKey.Produce) body.acks = -1; // acks=0 has no response; covered below
         const res = deny(api.apiKey, v, body, 31);
         const codes = errorCodes(res);
         for (const [path, code] of codes) {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  ApiKey,
   decodeRequest,
   decodeResponse,
   encodeRequest,
@@ -59,7 +60,7 @@ function exerciseRequest(frame: Buffer): void {
 function exerciseResponse(frame: Buffer, apiKey: number, version: number): void {
   decodeResponse(frame, apiKey, version);
   rewriteBrokerAddresses(frame, apiKey, version, mapAll);
-  if (apiKey === 18) clampApiVersionsResponse(frame, version);
+  if (apiKey === ApiKey.ApiVersions) clampApiVersionsResponse(frame, version);
 }
 
 function validFrames(seed: number, perVersion: number): { request: Buffer; response: Buffer; apiKey: number; version: number }[] {

@@ -115,7 +115,7 @@ test('acks=0 is kept: the kept frame expects no response', () => {
 });
 
 test('a request that is not a Produce, or of a version the codec does not read, is left alone', () => {
-  const metadata = encodeRequest({ apiKey: 3, apiVersion: 4, correlationId: 1, clientId: 'x' }, { topics: [{ name: 't' }], allowAutoTopicCreation: false });
+  const metadata = encodeRequest({ apiKey: ApiKey.Metadata, apiVersion: 4, correlationId: 1, clientId: 'x' }, { topics: [{ name: 't' }], allowAutoTopicCreation: false });
   const other = scan(metadata, [metadata]);
   assert.equal(other.notProduce, true);
   assert.equal(other.firstTopic, undefined);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { requirePlan } from '../../src/protocols/kafka/codec/codec.js';
-import { decodeResponse, encodeResponse, KAFKA_APIS, type KafkaStruct, type KafkaValue } from '../../src/protocols/kafka/codec/index.js';
+import { ApiKey, decodeResponse, encodeResponse, KAFKA_APIS, type KafkaStruct, type KafkaValue } from '../../src/protocols/kafka/codec/index.js';
 import { NO_ERRORS, scanResponseStart, topicErrorCode, type ResponseErrors } from '../../src/protocols/kafka/proxy/response-errors.js';
 import type { StructPlan } from '../../src/protocols/kafka/codec/schema.js';
 import { RandomKafkaValues, seededRandom } from '../helpers/kafka-random-message.js';
@@ -109,7 +109,7 @@ test('cut short anywhere: never throws, and never gives a topic a code that is n
   });
   for (const [apiKey, version, bytes] of [[3, 9, metadata], [1, 11, fetch]] as const) {
     const whole = scanResponseErrors(bytes, apiKey, version);
-    assert.deepEqual(Object.fromEntries(whole.byTopic), { a: apiKey === 3 ? 3 : 1, b: apiKey === 3 ? 29 : 3 });
+    assert.deepEqual(Object.fromEntries(whole.byTopic), { a: apiKey === ApiKey.Metadata ? 3 : 1, b: apiKey === ApiKey.Metadata ? 29 : 3 });
     for (let cut = 0; cut < bytes.length; cut++) {
       const part = scanResponseErrors(bytes.subarray(0, cut), apiKey, version);
       assert.equal(part.top, 0, `cut at ${cut}`);
