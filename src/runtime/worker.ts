@@ -25,6 +25,7 @@ export function runWorker(): void {
   // Settles once the start is over either way: a drain waits for it (its flow file may still be opening).
   let started: Promise<unknown> = Promise.resolve();
   let draining = false;
+  let told = false;
   // Kafka listeners ask the primary for per-broker ports; answers are matched by id.
   const ports = new PortRequests(send);
   const drain = (): void => {
@@ -53,9 +54,10 @@ export function runWorker(): void {
   process.on('message', (message: ToWorker) => {
     switch (message.t) {
       case 'start':
-        // Drained before it was told what to serve: it exits without starting (a flow file opened now would still be
-        // opening at exit).
-        if (serving === undefined && !draining) {
+        // Started once only. Drained before it was told what to serve: it exits without starting (a flow file opened
+        // now would still be opening at exit).
+        if (!told && !draining) {
+          told = true;
           started = serve(message, log, send, ports).then(
             (s) => {
               serving = s;
