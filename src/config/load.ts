@@ -94,6 +94,8 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** Collects errors while reading typed values out of located YAML nodes. */
 class Reader {
   readonly errors: SourceError[] = [];
+  /** Valid, but likely not what was meant (`check` prints them, `run` logs them, `check --strict` fails on them). */
+  readonly warnings: SourceError[] = [];
 
   fail(node: YamlNode, message: string): undefined {
     this.errors.push(node.error(message));
@@ -145,15 +147,60 @@ class Reader {
     return out;
   }
 
-  /** `host:port`, `[v6]:port`, or a bare port (host defaults). */
-  hostPort(node: YamlNode, defaultHost: string): { host: string; port: number } | undefined {
+  /**
+   * `host:port`, `[v6]:port`, or a bare port (host defaults). The host is an IP address or a host name; listen
+   * addresses may use port 0 (the OS picks one).
+   */
+  hostPort(node: YamlNode, defaultHost: string, minPort = 1): { host: string; port: number } | undefined {
     const raw = typeof node.value === 'number' ? String(node.value) : node.string;
     if (raw === undefined) return this.fail(node, 'must be "host:port"');
-    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(raw) ?? (/^(\d{1,5})$/.test(raw) ? [raw, undefined, defaultHost, raw] : null);
-    const port = m ? Number(m[3]) : NaN;
-    if (!m || port > 65535) return this.fail(node, `"${raw}" is not "host:port"`);
-    return { host: m[1] ?? (m[2] || defaultHost), port };
+    const split = splitHostPort(raw);
+    if (typeof split === 'string') return this.fail(node, `"${raw}": ${split}`);
+    const { host, portText } = split;
+    const hostProblem = host === '' ? undefined : describeBadHost(host);
+    if (hostProblem !== undefined) return this.fail(node, `"${raw}": ${hostProblem}`);
+    if (portText === undefined || portText === '') return this.fail(node, `"${raw}" has no port (expected host:port, e.g. ${host.includes(':') ? `[${host}]` : host || defaultHost}:8080)`);
+    if (!/^\d+$/.test(portText)) return this.fail(node, `"${raw}": port "${portText}" is not a number`);
+    const port = Number(portText);
+    if (port < minPort || port > 65535) return this.fail(node, `"${raw}": port ${port} is out of range (${minPort} to 65535)`);
+    return { host: host || defaultHost, port };
   }
+
+  /** A listen address: as hostPort, and a warning where it is not what it may seem. */
+  listenAddress(node: YamlNode): { host: string; port: number } | undefined {
+    const address = this.hostPort(node, '127.0.0.1', 0);
+    if (address === undefined) return undefined;
+    const raw = node.string ?? '';
+    if (raw.startsWith(':')) {
+      this.warnings.push(node.error(`"${raw}" listens on 127.0.0.1 only (an empty host means loopback here, not every interface): write 127.0.0.1${raw} or 0.0.0.0${raw} to say which`));
+    } else if (address.host === '0.0.0.0' || address.host === '::') {
+      this.warnings.push(node.error(`"${raw}" listens on every interface: reachable from other machines, not only from this one`));
+    }
+    return address;
+  }
+}
+
+/** `host` and the text after its `:` (undefined without one), or what is wrong with the shape. */
+function splitHostPort(raw: string): { host: string; portText: string | undefined } | string {
+  if (/^\d+$/.test(raw)) return { host: '', portText: raw };
+  if (raw.startsWith('[')) {
+    const end = raw.indexOf(']');
+    const rest = raw.slice(end + 1);
+    if (end < 0 || (rest !== '' && !rest.startsWith(':'))) return 'expected "[IPv6 address]:port"';
+    const host = raw.slice(1, end);
+    if (isIP(host) !== 6) return `"${host}" is not an IPv6 address`;
+    return { host, portText: rest === '' ? undefined : rest.slice(1) };
+  }
+  const colon = raw.lastIndexOf(':');
+  if (raw.indexOf(':') !== colon) return isIP(raw) === 6 ? `an IPv6 address needs brackets and a port: "[${raw}]:8080"` : 'expected "host:port"';
+  return colon < 0 ? { host: raw, portText: undefined } : { host: raw.slice(0, colon), portText: raw.slice(colon + 1) };
+}
+
+/** Why `host` (no brackets) is neither an IP address nor a host name; undefined when it is one. */
+function describeBadHost(host: string): string | undefined {
+  if (isIP(host) !== 0) return undefined;
+  if (/^[\d.]+$/.test(host)) return `"${host}" is not an IPv4 address (four numbers from 0 to 255)`;
+  return HOST_NAME.test(host.toLowerCase()) ? undefined : `"${host}" is not an IP address or host name`;
 }
 
 function readHttpLimits(r: Reader, node: YamlNode, base: HttpLimits): HttpLimits {
@@ -319,7 +366,7 @@ function readListener(r: Reader, node: YamlNode, limits: HttpLimits, endpoints: 
   const name = r.string(node.get('name'));
   if (!node.has('name')) r.fail(node, 'name is required');
   const listenNode = node.get('listen');
-  const listen = listenNode.present ? r.hostPort(listenNode, '127.0.0.1') : r.fail(node, 'listen is required');
+  const listen = listenNode.present ? r.listenAddress(listenNode) : r.fail(node, 'listen is required');
   const protocol = node.has('protocol') ? r.oneOf(node.get('protocol'), PROTOCOLS, 'http') : r.fail(node, `protocol is required (${PROTOCOLS.join(', ')})`);
   const toNode = node.get('to');
   const to = r.string(toNode);
@@ -372,22 +419,33 @@ function readListener(r: Reader, node: YamlNode, limits: HttpLimits, endpoints: 
   };
 }
 
+export interface ParsedConfig {
+  readonly config?: PortcullisConfig;
+  readonly errors: SourceError[];
+  readonly warnings: SourceError[];
+}
+
 /** Parses config text; `file` is used for error locations and to resolve relative paths. */
-export function parseConfigText(text: string, file: string): { config?: PortcullisConfig; errors: SourceError[] } {
+export function parseConfigText(text: string, file: string): ParsedConfig {
   const absolute = resolve(file);
   const base = dirname(absolute);
   const { documents, errors } = parseYamlSource(text, file);
-  if (errors.length > 0) return { errors };
+  if (errors.length > 0) return { errors, warnings: [] };
   const root = documents[0];
+  const kind = root?.get('kind');
+  if (kind?.string !== undefined && root!.has('apiVersion')) {
+    const message = `this is a ${kind.string}, not a portcullis.yaml config: give policy files to "portcullis check <paths>" or list them under "policies:" in the config`;
+    return { errors: [kind.error(message)], warnings: [] };
+  }
   if (documents.length !== 1 || root === undefined || root.kind !== 'map') {
-    return { errors: [{ file, line: 1, column: 1, path: '', message: 'the config must be exactly one YAML map' }] };
+    return { errors: [{ file, line: 1, column: 1, path: '', message: 'the config must be exactly one YAML map' }], warnings: [] };
   }
   const r = new Reader();
   r.onlyFields(root, TOP_FIELDS);
 
   const policies = r.stringList(root.get('policies'));
   const adminNode = root.get('admin');
-  const admin = !adminNode.present ? DEFAULT_ADMIN : adminNode.string === 'off' ? undefined : r.hostPort(adminNode, '127.0.0.1');
+  const admin = !adminNode.present ? DEFAULT_ADMIN : adminNode.string === 'off' ? undefined : r.listenAddress(adminNode);
   const limits = readHttpLimits(r, root.get('http'), DEFAULT_HTTP_LIMITS);
 
   const endpoints: EndpointConfig[] = [];
@@ -424,7 +482,7 @@ export function parseConfigText(text: string, file: string): { config?: Portcull
     endpoints,
     listeners,
   };
-  return r.errors.length > 0 ? { errors: r.errors } : { config, errors: [] };
+  return r.errors.length > 0 ? { errors: r.errors, warnings: r.warnings } : { config, errors: [], warnings: r.warnings };
 }
 
 function readWorkers(r: Reader, node: YamlNode): 'auto' | number {
@@ -436,12 +494,12 @@ function readWorkers(r: Reader, node: YamlNode): 'auto' | number {
   return r.integer(node, 1, MAX_WORKERS) ?? 'auto';
 }
 
-export function loadConfig(file: string): { config?: PortcullisConfig; errors: SourceError[] } {
+export function loadConfig(file: string): ParsedConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    return { errors: [{ file, line: 1, column: 1, path: '', message: `cannot read config: ${(e as Error).message}` }] };
+    return { errors: [{ file, line: 1, column: 1, path: '', message: `cannot read config: ${(e as Error).message}` }], warnings: [] };
   }
   return parseConfigText(text, file);
 }

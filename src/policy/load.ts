@@ -12,8 +12,15 @@ export type { PolicyDocument } from './model.js';
 
 const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
-/** Every CNP/CCNP in a (multi-document) YAML or JSON text. */
-export function parsePolicyText(text: string, file: string): { documents: PolicyDocument[]; errors: SourceError[] } {
+/** What parsing policy texts found: the valid documents, the errors, and what was skipped or ignored (warnings). */
+export interface ParsedPolicies {
+  readonly documents: PolicyDocument[];
+  readonly errors: SourceError[];
+  readonly warnings: SourceError[];
+}
+
+/** Every CNP/CCNP in a (multi-document) YAML or JSON text; documents of other kinds are skipped with a warning. */
+export function parsePolicyText(text: string, file: string): ParsedPolicies {
   const { documents: roots, errors } = parseYamlSource(text, file);
   const p = new Problems();
   const documents: PolicyDocument[] = [];
@@ -21,7 +28,7 @@ export function parsePolicyText(text: string, file: string): { documents: Policy
     const doc = parsePolicyDocument(root, p);
     if (doc) documents.push(doc);
   }
-  return { documents, errors: [...errors, ...p.errors] };
+  return { documents, errors: [...errors, ...p.errors], warnings: p.warnings };
 }
 
 function fileError(file: string, message: string): SourceError {
@@ -112,20 +119,20 @@ export function readPolicyPaths(paths: readonly string[]): { texts: PolicyText[]
 }
 
 /** Parses policy texts in order. */
-export function parsePolicyTexts(texts: readonly PolicyText[]): { documents: PolicyDocument[]; errors: SourceError[] } {
-  const documents: PolicyDocument[] = [];
-  const errors: SourceError[] = [];
+export function parsePolicyTexts(texts: readonly PolicyText[]): ParsedPolicies {
+  const all: ParsedPolicies = { documents: [], errors: [], warnings: [] };
   for (const { file, text } of texts) {
     const r = parsePolicyText(text, file);
-    documents.push(...r.documents);
-    errors.push(...r.errors);
+    all.documents.push(...r.documents);
+    all.errors.push(...r.errors);
+    all.warnings.push(...r.warnings);
   }
-  return { documents, errors };
+  return all;
 }
 
 /** Reads and parses what listPolicyPaths finds. `files` lists every file read. */
-export function loadPolicyPaths(paths: readonly string[]): { documents: PolicyDocument[]; errors: SourceError[]; files: string[] } {
+export function loadPolicyPaths(paths: readonly string[]): ParsedPolicies & { files: string[] } {
   const read = readPolicyPaths(paths);
   const parsed = parsePolicyTexts(read.texts);
-  return { documents: parsed.documents, errors: [...read.errors, ...parsed.errors], files: read.texts.map((t) => t.file) };
+  return { ...parsed, errors: [...read.errors, ...parsed.errors], files: read.texts.map((t) => t.file) };
 }

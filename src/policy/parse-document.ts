@@ -5,7 +5,7 @@ import type { YamlNode } from '../config/yaml-source.js';
 import type { Direction, PolicyKind, RuleRef } from './types.js';
 import type { AllowEntry, DenyEntry, PolicyDocument, PolicyRule } from './model.js';
 import { ALL_PORTS } from './model.js';
-import { booleanOf, checkFields, listOf, stringOf } from './parse-fields.js';
+import { booleanOf, checkFields, closestName, listOf, stringOf } from './parse-fields.js';
 import type { Problems } from './parse-fields.js';
 import { parseSelector } from './parse-selector.js';
 import { subjectSelector } from './selector.js';
@@ -163,6 +163,29 @@ function parseRule(node: YamlNode, ctx: Context): PolicyRule | undefined {
   };
 }
 
+/**
+ * Policy folders also hold other Kubernetes objects (kustomization.yaml, ConfigMaps, Services): a document of another
+ * kind, or no Kubernetes object at all, is skipped with a warning. A document meant as a Cilium policy (a kind one typo away, or a cilium.io
+ * `...NetworkPolicy`) is an error: skipping it would silently drop a policy.
+ */
+function isOtherKind(root: YamlNode, p: Problems): boolean {
+  if (!['apiVersion', 'kind', 'spec', 'specs'].some((f) => root.has(f))) {
+    p.warn(root, 'skipped: not a Kubernetes object (no apiVersion or kind)');
+    return true;
+  }
+  const kindNode = root.get('kind');
+  const kind = kindNode.string;
+  if (kind === undefined || KINDS.includes(kind as PolicyKind)) return false;
+  const typo = closestName(kind, KINDS);
+  if (typo !== undefined || (root.get('apiVersion').string?.startsWith('cilium.io/') && kind.endsWith('NetworkPolicy'))) {
+    p.at(kindNode, `unsupported kind "${kind}" (${typo !== undefined ? `did you mean "${typo}"?` : 'expected CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy'})`);
+    return true;
+  }
+  const name = root.get('metadata').get('name').string;
+  p.warn(kindNode, `skipped ${kind}${name ? ` "${name}"` : ''}: not a CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy`);
+  return true;
+}
+
 /** One YAML document; undefined (with problems reported) when it is not a valid policy. */
 export function parsePolicyDocument(root: YamlNode, p: Problems): PolicyDocument | undefined {
   const before = p.errors.length;
@@ -170,14 +193,13 @@ export function parsePolicyDocument(root: YamlNode, p: Problems): PolicyDocument
     p.at(root, `expected a CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy document (a map), got ${root.kind === 'seq' ? 'a list' : 'a scalar'}`);
     return undefined;
   }
-  if (!checkFields(root, ['apiVersion', 'kind', 'metadata', 'spec', 'specs', 'status'], p)) return undefined;
+  if (isOtherKind(root, p)) return undefined;
+  const description = root.get('description');
+  if (description.present) p.warn(description, 'ignored: only spec.description is part of a policy');
+  if (!checkFields(root, ['apiVersion', 'kind', 'metadata', 'spec', 'specs', 'status', 'description'], p)) return undefined;
   const apiVersion = stringOf(root.get('apiVersion'), p, true);
   if (apiVersion !== undefined && apiVersion !== 'cilium.io/v2') p.at(root.get('apiVersion'), `unsupported apiVersion "${apiVersion}" (expected cilium.io/v2)`);
   const kindText = stringOf(root.get('kind'), p, true);
-  if (kindText !== undefined && !KINDS.includes(kindText as PolicyKind)) {
-    p.at(root.get('kind'), `unsupported kind "${kindText}" (expected CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy)`);
-    return undefined;
-  }
   if (kindText === undefined) return undefined;
   const kind = kindText as PolicyKind;
 

@@ -5,9 +5,15 @@ import type { YamlNode } from '../config/yaml-source.js';
 
 export class Problems {
   readonly errors: SourceError[] = [];
+  /** What is ignored rather than enforced: reported, never a reason to reject (unless `check --strict`). */
+  readonly warnings: SourceError[] = [];
 
   at(node: YamlNode, message: string): void {
     this.errors.push(node.error(message));
+  }
+
+  warn(node: YamlNode, message: string): void {
+    this.warnings.push(node.error(message));
   }
 }
 
@@ -33,14 +39,21 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function suggestion(name: string, known: readonly string[]): string {
+/** The known name closest to `name`, when it is close enough to be a typo of it. */
+export function closestName(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const k of known) {
     const d = editDistance(name, k);
     if (d < bestDistance) [best, bestDistance] = [k, d];
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 4)) ? ` (did you mean "${best}"?)` : '';
+  return bestDistance <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
+}
+
+/** ` (did you mean "x"?)`, or nothing. */
+export function suggestion(name: string, known: readonly string[]): string {
+  const best = closestName(name, known);
+  return best !== undefined ? ` (did you mean "${best}"?)` : '';
 }
 
 /**

@@ -195,5 +195,14 @@ export interface SourceError {
 }
 
 export function formatSourceError(e: SourceError): string {
-  return `${e.file}:${e.line}:${e.column}: ${e.path ? e.path + ': ' : ''}${e.message}`;
+  return formatLocated(e, '');
+}
+
+/** A problem that does not make the file invalid: `file:line:column: warning: path: message`. */
+export function formatSourceWarning(e: SourceError): string {
+  return formatLocated(e, 'warning: ');
+}
+
+function formatLocated(e: SourceError, label: string): string {
+  return `${e.file}:${e.line}:${e.column}: ${label}${e.path ? e.path + ': ' : ''}${e.message}`;
 }

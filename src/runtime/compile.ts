@@ -2,6 +2,7 @@
 // A revision is compiled from its sources: the texts of the config and of every policy file, read once. Workers
 // compile the primary's sources, never the files, so every worker runs the same revision whatever the disk holds.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseConfigText } from '../config/load.js';
 import type { EndpointConfig, PortcullisConfig } from '../config/types.js';
 import { parsePolicyTexts, readPolicyPaths, type PolicyText } from '../policy/load.js';
@@ -21,6 +22,8 @@ export interface Compiled {
   /** Policy files that were read (for watching). */
   readonly files: readonly string[];
   readonly sources: Sources;
+  /** What is valid but skipped or likely not meant (other kinds in a policy folder, a listener on every interface). */
+  readonly warnings: readonly SourceError[];
 }
 
 export interface CompileOptions {
@@ -31,7 +34,7 @@ export interface CompileOptions {
   readonly extraEndpoints?: readonly EndpointConfig[];
 }
 
-type Result = { compiled?: Compiled; errors: SourceError[] };
+type Result = { compiled?: Compiled; errors: SourceError[]; warnings: SourceError[] };
 
 /** Reads the config file and the policy files it names, and compiles them. */
 export function compile(configFile: string, options: CompileOptions): Result {
@@ -39,31 +42,39 @@ export function compile(configFile: string, options: CompileOptions): Result {
   try {
     configText = readFileSync(configFile, 'utf8');
   } catch (e) {
-    return { errors: [{ file: configFile, line: 1, column: 1, path: '', message: `cannot read config: ${(e as Error).message}` }] };
+    return { errors: [{ file: configFile, line: 1, column: 1, path: '', message: `cannot read config: ${(e as Error).message}` }], warnings: [] };
   }
-  const { config, errors } = parseConfigText(configText, configFile);
-  if (config === undefined) return { errors };
-  return compileConfig(config, options, configText);
+  const { config, errors, warnings } = parseConfigText(configText, configFile);
+  if (config === undefined) return { errors, warnings };
+  return compileConfig(config, options, configText, warnings);
 }
 
 /** Compiles sources read elsewhere (a worker compiling the primary's revision). */
 export function compileSources(sources: Sources, options: CompileOptions): Result {
-  const { config, errors } = parseConfigText(sources.configText, sources.configFile);
-  if (config === undefined) return { errors };
-  return build(config, sources, options);
+  const { config, errors, warnings } = parseConfigText(sources.configText, sources.configFile);
+  if (config === undefined) return { errors, warnings };
+  return build(config, sources, options, warnings);
 }
 
-/** Reads the policy files a parsed config names (and `extraPolicies`) and compiles them. */
-export function compileConfig(config: PortcullisConfig, options: CompileOptions, configText = ''): Result {
+/**
+ * Reads the policy files a parsed config names (and `extraPolicies`) and compiles them; `configWarnings` are the
+ * config's own, passed on with the policies'.
+ */
+export function compileConfig(config: PortcullisConfig, options: CompileOptions, configText = '', configWarnings: readonly SourceError[] = []): Result {
   const read = readPolicyPaths([...config.policies, ...(options.extraPolicies ?? [])]);
-  return build(config, { configFile: config.file, configText, policies: read.texts }, options, read.errors);
+  // A config kept in its own policy folder is not a policy.
+  const policies = read.texts.filter((t) => resolve(t.file) !== config.file);
+  return build(config, { configFile: config.file, configText, policies }, options, configWarnings, read.errors);
 }
 
 /** `readErrors`: files that could not be read; the others are still parsed, so one answer names every problem. */
-function build(config: PortcullisConfig, sources: Sources, options: CompileOptions, readErrors: readonly SourceError[] = []): Result {
+function build(
+  config: PortcullisConfig, sources: Sources, options: CompileOptions, configWarnings: readonly SourceError[], readErrors: readonly SourceError[] = [],
+): Result {
   const parsed = parsePolicyTexts(sources.policies);
   const errors = [...readErrors, ...parsed.errors];
-  if (errors.length > 0) return { errors };
+  const warnings = [...configWarnings, ...parsed.warnings];
+  if (errors.length > 0) return { errors, warnings };
   const built = buildSnapshot({
     documents: parsed.documents,
     endpoints: [...config.endpoints, ...(options.extraEndpoints ?? [])],
@@ -71,6 +82,6 @@ function build(config: PortcullisConfig, sources: Sources, options: CompileOptio
     audit: config.audit,
     revision: options.revision,
   });
-  if (built.snapshot === undefined || built.errors.length > 0) return { errors: built.errors };
-  return { compiled: { config, snapshot: built.snapshot, files: sources.policies.map((p) => p.file), sources }, errors: [] };
+  if (built.snapshot === undefined || built.errors.length > 0) return { errors: built.errors, warnings };
+  return { compiled: { config, snapshot: built.snapshot, files: sources.policies.map((p) => p.file), sources, warnings }, errors: [], warnings };
 }

@@ -2,7 +2,7 @@
 // A reload that fails validation keeps the last good snapshot and says why.
 import type { Logger } from 'pino';
 import type { PortcullisConfig } from '../config/types.js';
-import { formatSourceError, type PolicySnapshot } from '../policy/types.js';
+import { formatSourceError, formatSourceWarning, type PolicySnapshot } from '../policy/types.js';
 import { listPolicyPaths } from '../policy/load.js';
 import { compile, type Compiled } from './compile.js';
 import { FolderWatchers, watchFile, watchFolder, watchPath, type WatchTargets } from '../config/folder-watchers.js';
@@ -30,6 +30,7 @@ export class PolicyState {
     this.#compiled = initial;
     this.#revision = initial.snapshot.revision;
     this.#report();
+    this.#logWarnings(initial);
   }
 
   get snapshot(): PolicySnapshot {
@@ -68,6 +69,7 @@ export class PolicyState {
     if (JSON.stringify(compiled.config.listeners) !== JSON.stringify(this.#compiled.config.listeners)) {
       this.log.warn('listener changes take effect after a restart; policies and endpoints were reloaded');
     }
+    this.#logWarnings(compiled);
     return compiled;
   }
 
@@ -115,6 +117,11 @@ export class PolicyState {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => this.#onChange('file change'), this.debounceMs);
     this.#timer.unref();
+  }
+
+  /** One line per warning (a skipped document, a listener on every interface): they do not stop a revision. */
+  #logWarnings(compiled: Compiled): void {
+    for (const w of compiled.warnings) this.log.warn(formatSourceWarning(w));
   }
 
   #report(): void {
