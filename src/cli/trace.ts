@@ -3,9 +3,11 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { PortcullisError } from '../errors.js';
-import type { EndpointConfig } from '../config/types.js';
+import type { EndpointConfig, ListenerConfig } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
+import { forwardDestination } from '../protocols/connection-policy.js';
 import { normalizePath, PathError } from '../protocols/http/path.js';
+import { suggestion } from '../policy/parse-fields.js';
 import {
   formatSourceError,
   type ConnectionDecision,
@@ -69,7 +71,37 @@ function resolvePeer(snapshot: PolicySnapshot, role: 'from' | 'to', text: string
   if (role === 'to' && /^[a-z0-9_]([-a-z0-9_]*)(\.[a-z0-9_][-a-z0-9_]*)+\.?$/i.test(text)) {
     return { identity: endpoints.reserved('world'), names: [text.toLowerCase().replace(/\.$/, '')] };
   }
-  throw new UsageError(`--${role} "${text}": not an endpoint, label set, IP address, entity (${ENTITIES.join(', ')}) or DNS name`);
+  const names = endpoints.list().flatMap((e) => [e.name, `${e.namespace}/${e.name}`]);
+  throw new UsageError(`--${role} "${text}": not an endpoint, label set, IP address, entity (${ENTITIES.join(', ')}) or DNS name${suggestion(text, [...names, ...ENTITIES])}`);
+}
+
+/** `--port`: a whole number from 1 to 65535, or nothing (the listener's). */
+function portOption(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new UsageError(`--port "${text}": expected a port number from 1 to 65535`);
+  return port;
+}
+
+/**
+ * The listener a connection to `destination` arrives on: the one that fronts it, else a forward proxy (egress to
+ * anything else goes through one). A name the forward proxy maps in `hosts` is traced at its first address.
+ */
+function routeTo(listeners: readonly ListenerConfig[], snapshot: PolicySnapshot, destination: Peer): { listener?: ListenerConfig; destination: Peer } {
+  const fronting = listeners.find((l) => l.to !== undefined && snapshot.endpoints.byName(l.to)?.identity === destination.identity);
+  if (fronting !== undefined) return { listener: fronting, destination };
+  const forward = listeners.find((l) => l.protocol === 'forward');
+  if (forward === undefined) return { destination };
+  const names = destination.names ?? [];
+  const address = names[0] === undefined ? undefined : forward.forward?.hosts.get(names[0])?.[0];
+  // forwardDestination looks at the address and the names only; the port is decided below.
+  return { listener: forward, destination: address === undefined ? destination : forwardDestination(snapshot, { address, port: 0, names }) };
+}
+
+/** What the client is answered when the connection is denied. */
+function deniedConnectionAnswer(listener: ListenerConfig | undefined): string {
+  // A forward proxy has no connection to reset per request: it answers the request or the CONNECT itself.
+  return listener?.protocol === 'forward' ? `the forward proxy "${listener.name}" answers 403 Access denied to the request or CONNECT` : 'the connection is reset';
 }
 
 function describePeer(p: Peer): string {
@@ -123,6 +155,7 @@ function printDecision(label: string, d: Decision): void {
 }
 
 function trace(o: TraceOptions): number {
+  const requestedPort = portOption(o.port);
   const loaded = loadConfig(o.config);
   if (loaded.config === undefined) {
     for (const e of loaded.errors) process.stderr.write(`${formatSourceError(e)}\n`);
@@ -136,24 +169,29 @@ function trace(o: TraceOptions): number {
   }
   const snapshot = compiled.snapshot;
   const source = resolvePeer(snapshot, 'from', o.from);
-  const destination = resolvePeer(snapshot, 'to', o.to);
-  const listener = compiled.config.listeners.find((l) => l.to !== undefined && snapshot.endpoints.byName(l.to)?.identity === destination.identity);
-  const port = o.port !== undefined ? Number(o.port) : listener?.port;
-  if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port is required (no listener fronts that destination)');
+  const { listener, destination } = routeTo(compiled.config.listeners, snapshot, resolvePeer(snapshot, 'to', o.to));
+  const forward = listener?.protocol === 'forward';
+  // Through a forward proxy: http://name/ means port 80, and a TLS name is most likely a CONNECT to 443.
+  const port = requestedPort ?? (forward ? (o.sni ? 443 : 80) : listener?.port);
+  if (port === undefined) throw new UsageError('--port is required (no listener fronts that destination)');
 
   const http = httpFacts(o);
   const kafka = kafkaFacts(o);
-  const connection: ConnectionDecision = snapshot.decideConnection({ source, destination, port, ...(o.sni ? { sni: o.sni } : {}) });
+  const forwardClients = forward ? { forwardClients: listener.forward?.allowUnselectedClients ? ('any' as const) : ('selected' as const) } : {};
+  const connection: ConnectionDecision = snapshot.decideConnection({ source, destination, port, ...(o.sni ? { sni: o.sni } : {}), ...forwardClients });
   const l7: Decision | undefined = connection.allowed ? (http ? connection.decideHttp(http) : kafka ? connection.decideKafka(kafka) : undefined) : undefined;
   const final = l7 ?? connection;
 
+  const answer = connection.allowed ? undefined : deniedConnectionAnswer(listener);
   if (o.json) {
-    process.stdout.write(`${JSON.stringify({ source, destination, port, connection: plain(connection), l7: l7 && plain(l7), verdict: final.verdict }, null, 2)}\n`);
+    const via = { listener: listener?.name ?? null, ...(answer ? { answer } : {}) };
+    process.stdout.write(`${JSON.stringify({ source, destination, port, ...via, connection: plain(connection), l7: l7 && plain(l7), verdict: final.verdict }, null, 2)}\n`);
   } else {
-    process.stdout.write(`from ${describePeer(source)}\nto   ${describePeer(destination)} port ${port}/TCP${o.sni ? ` SNI ${o.sni}` : ''}\n`);
+    const via = listener ? ` via ${listener.protocol} listener ${listener.name}` : '';
+    process.stdout.write(`from ${describePeer(source)}\nto   ${describePeer(destination)} port ${port}/TCP${o.sni ? ` SNI ${o.sni}` : ''}${via}\n`);
     printDecision('L3/L4', connection);
     if (l7 !== undefined) printDecision(http ? `L7 http ${http.method} ${http.path}` : `L7 kafka ${o.kafka}`, l7);
-    else if (!connection.allowed) process.stdout.write('L7: not reached (the connection is reset)\n');
+    else if (answer !== undefined) process.stdout.write(`L7: not reached (${answer})\n`);
     else if (connection.l7 !== 'none') process.stdout.write(`L7: ${connection.l7} rules apply; give --http, --grpc or --kafka to trace a request\n`);
     process.stdout.write(`verdict: ${final.verdict}\n`);
   }
@@ -171,7 +209,7 @@ export function registerTrace(program: Command): void {
     .requiredOption('--from <peer>', 'source: endpoint name, label set (org=empire,class=tiefighter), IP address or entity (world, host, ...)')
     .requiredOption('--to <peer>', 'destination: endpoint name, label set, IP address, entity, or DNS name')
     .option('-c, --config <file>', 'config file', 'portcullis.yaml')
-    .option('--port <port>', 'destination port (default: the port of the listener that fronts --to)')
+    .option('--port <port>', 'destination port, 1..65535 (default: the port of the listener that fronts --to; through a forward proxy 80, or 443 with --sni)')
     .option('-n, --namespace <ns>', 'namespace for label-set peers', 'default')
     .option('--http <request>', 'an HTTP request: "METHOD /path?query"')
     .option('--grpc <method>', 'a gRPC call: package.Service/Method')
