@@ -176,16 +176,22 @@ describe('portcullis check --json', () => {
 });
 
 describe('portcullis run with the same folder', () => {
-  test('logs each warning once, one line each, and serves', async () => {
+  test('logs each warning, one line each, at start-up and again on a reload', async () => {
     const child = spawn(process.execPath, [packageFile('dist', 'src', 'cli', 'main.js'), 'run', '--no-watch', '--workers', '1', '-c', join(dir, 'portcullis.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     try {
+      const logged = (times: number) => {
+        const lines = stderr.split('\n');
+        for (const warning of folderWarnings('warning: ')) {
+          assert.equal(lines.filter((l) => l.includes(JSON.stringify(warning).slice(1, -1))).length, times, `${warning}\n${stderr}`);
+        }
+      };
       await waitUntil('the listening line', () => stderr.includes('"listening"'));
-      const lines = stderr.split('\n');
-      for (const warning of folderWarnings('warning: ')) {
-        assert.equal(lines.filter((l) => l.includes(JSON.stringify(warning).slice(1, -1))).length, 1, `${warning}\n${stderr}`);
-      }
+      logged(1);
+      child.kill('SIGHUP');
+      await waitUntil('the reloaded line', () => stderr.includes('reloaded'));
+      logged(2);
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
       assert.equal(code, 0, stderr);
