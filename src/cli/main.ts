@@ -7,12 +7,12 @@ import { registerCheck } from './check.js';
 import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
 import { registerTrace } from './trace.js';
+import { addUsageHints } from './usage-hints.js';
+import { registerVersion } from './version.js';
 
 const program = new Command()
   .name('portcullis')
   .description('L7 policy-enforcing proxy for CiliumNetworkPolicy: HTTP/1.1, HTTP/2, gRPC, Kafka and TLS')
-  .version('0.1.0')
-  .showHelpAfterError()
   .addHelpText('after', '\nExit codes: 0 success (trace: allowed), 1 invalid config/policy or failure, 2 trace: denied.');
 
 registerRun(program);
@@ -21,5 +21,7 @@ registerTrace(program);
 registerDemo(program);
 registerCerts(program);
 registerBackend(program);
+registerVersion(program);
+addUsageHints(program);
 
 await program.parseAsync(process.argv);
