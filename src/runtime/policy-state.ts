@@ -1,7 +1,11 @@
 // Holds the current snapshot and replaces it atomically on reload (file change or SIGHUP).
-// A reload that fails validation keeps the last good snapshot and says why.
+// A reload that fails validation keeps the last good snapshot and says why. Start-up and every reload log one line
+// saying what is in force and, on reload, what changed (policy/summary.ts); edits only a restart applies are named
+// in a warning (config/restart-settings.ts).
 import type { Logger } from 'pino';
+import { restartOnlyChanges } from '../config/restart-settings.js';
 import type { PortcullisConfig } from '../config/types.js';
+import { describeRevision, diffRevisions, summarizeRevision } from '../policy/summary.js';
 import { formatSourceError, type PolicySnapshot } from '../policy/types.js';
 import { listPolicyPaths } from '../policy/load.js';
 import { compile, type Compiled } from './compile.js';
@@ -14,6 +18,8 @@ export interface ReloadObserver {
 
 export class PolicyState {
   #compiled: Compiled;
+  /** The config the process started with: its listeners and other start-up settings are the ones running. */
+  readonly #running: PortcullisConfig;
   #revision: number;
   #watchers: FolderWatchers | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -28,8 +34,11 @@ export class PolicyState {
     private readonly debounceMs: number,
   ) {
     this.#compiled = initial;
+    this.#running = initial.config;
     this.#revision = initial.snapshot.revision;
     this.#report();
+    const summary = summarizeRevision(initial.snapshot);
+    this.log.info(summary, `policy snapshot loaded: ${describeRevision(summary)}`);
   }
 
   get snapshot(): PolicySnapshot {
@@ -65,18 +74,20 @@ export class PolicyState {
       this.log.error({ reason, errors: errors.map(formatSourceError) }, `reload rejected, keeping revision ${this.#revision}`);
       return undefined;
     }
-    if (JSON.stringify(compiled.config.listeners) !== JSON.stringify(this.#compiled.config.listeners)) {
-      this.log.warn('listener changes take effect after a restart; policies and endpoints were reloaded');
-    }
     return compiled;
   }
 
   commit(compiled: Compiled, reason: string): void {
+    const changes = diffRevisions(this.#compiled.snapshot, compiled.snapshot);
     this.#revision = compiled.snapshot.revision;
     this.#compiled = compiled;
     this.observer.reload('success');
     this.#report();
-    this.log.info({ reason, revision: this.#revision }, 'policy snapshot reloaded');
+    const summary = summarizeRevision(compiled.snapshot);
+    this.log.info({ reason, ...summary, changes }, `policy snapshot reloaded on ${reason}: ${describeRevision(summary, changes)}`);
+    // Against the running config, so an edit still waiting for a restart is named again, and one undone is not.
+    const pending = restartOnlyChanges(this.#running, compiled.config);
+    if (pending.length > 0) this.log.warn({ pending }, `not applied until a restart: ${pending.join('; ')}`);
     this.#syncWatchers(); // the new config may name other policy paths
   }
 
