@@ -1,15 +1,16 @@
 // `portcullis run`'s operational log as an operator reads it: the line saying what is in force at start-up and
 // after each reload (with what changed), the restart warning only for edits a reload cannot apply, --log-level and
-// `log: {format: pretty}` in every process.
+// `log: {format: pretty}` in every process; and the flow file reopened on SIGHUP, as log rotation needs.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { packageFile } from '../../src/package-root.js';
-import { starWarsConfig } from '../helpers/runtime-fixture.js';
+import { startDeathstar } from '../../src/demo/starwars/deathstar.js';
+import { cli, curl, starWarsConfig, TIEFIGHTER } from '../helpers/runtime-fixture.js';
 import { waitUntil } from '../helpers/wait.js';
 
 type LogLine = Record<string, any>;
@@ -48,11 +49,11 @@ function run(folder: string, args: readonly string[] = []): Run {
 }
 
 /** A folder with portcullis.yaml (the Star Wars endpoints and one listener) and a policies/ folder. */
-function starWarsFolder(name: string, policy: string, extra = ''): string {
+function starWarsFolder(name: string, policy: string, o: { upstreamPort?: number; flows?: string } = {}): string {
   const folder = join(dir, name);
   mkdirSync(join(folder, 'policies'), { recursive: true });
   copyFileSync(packageFile('policies', 'starwars', policy), join(folder, 'policies', 'rule1.yaml'));
-  writeFileSync(join(folder, 'portcullis.yaml'), `${extra}${starWarsConfig({ upstreamPort: 9, policies: join(folder, 'policies'), flows: 'off' })}`);
+  writeFileSync(join(folder, 'portcullis.yaml'), starWarsConfig({ upstreamPort: o.upstreamPort ?? 9, policies: join(folder, 'policies'), flows: o.flows ?? 'off' }));
   return folder;
 }
 
@@ -121,15 +122,21 @@ test('listener lines name the listener once', async () => {
   }
 });
 
+test('an unknown --log-level is refused, naming the levels', async () => {
+  const r = await cli(['run', '--log-level', 'loud']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.split('\n')[0], "error: option '--log-level <level>' argument 'loud' is invalid. must be one of: trace, debug, info, warn, error, fatal, silent");
+});
+
 // A forward listener open to unselected clients warns at start in every process that serves it.
 const FORWARD = `listeners:
   - {name: egress, listen: "127.0.0.1:0", protocol: forward, forward: {allowUnselectedClients: true, systemResolver: false}}
 `;
 
-test('--log-level warn hides info lines in the primary and in every worker', async () => {
+test('--log-level warn hides info lines in the primary and in every worker (and overrides log.level)', async () => {
   const folder = join(dir, 'warn');
   mkdirSync(folder);
-  writeFileSync(join(folder, 'portcullis.yaml'), `policies: []\nadmin: off\nflows: off\n${FORWARD}`);
+  writeFileSync(join(folder, 'portcullis.yaml'), `policies: []\nadmin: off\nflows: off\nlog: {level: error}\n${FORWARD}`);
   const proxy = run(folder, ['--workers', '2', '--log-level', 'warn']);
   try {
     const warnings = await waitUntil('both workers\' warnings', () => {
@@ -161,3 +168,35 @@ test('log: {format: pretty} makes every process write readable lines', async () 
     proxy.child.kill('SIGKILL');
   }
 });
+
+// logrotate moves the file away and sends SIGHUP (no copytruncate): every process then writes to a new file.
+for (const workers of [1, 2]) {
+  test(`SIGHUP reopens the flow file after it was moved away (${workers} worker(s))`, async () => {
+    const deathstar = await startDeathstar('127.0.0.10');
+    const folder = starWarsFolder(`rotate-${workers}`, 'sw_l3_l4_l7_policy.yaml', { upstreamPort: deathstar.port, flows: 'flows.jsonl' });
+    const flows = join(folder, 'flows.jsonl');
+    const proxy = run(folder, ['--workers', String(workers)]);
+    // The requests for `path` recorded in `file` (each is denied, with a REQUEST flow naming its path).
+    const flowsFor = (file: string, path: string) =>
+      existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"type":"REQUEST"') && l.includes(path)).length : 0;
+    try {
+      const listening = await waitUntil('the listening line', () => proxy.lines().find((l) => l.msg === 'listening'));
+      // A new connection per request: with workers, each may be served by either.
+      const requests = async (path: string) => {
+        for (let i = 0; i < 4; i++) assert.equal((await curl(['--interface', TIEFIGHTER, `http://${String(listening.address)}${path}`])).code, 0);
+      };
+      await requests('/v1/before-rotation');
+      await waitUntil('flows in the file', () => flowsFor(flows, '/v1/before-rotation') === 4);
+      renameSync(flows, `${flows}.1`);
+      proxy.child.kill('SIGHUP');
+      await waitUntil('the reload', () => proxy.lines().find((l) => l.revision === 2));
+      await requests('/v1/after-rotation');
+      await waitUntil('flows in a new file', () => flowsFor(flows, '/v1/after-rotation') === 4);
+      assert.equal(flowsFor(`${flows}.1`, '/v1/after-rotation'), 0);
+      assert.equal(await proxy.stop(), 0);
+    } finally {
+      proxy.child.kill('SIGKILL');
+      await deathstar.close();
+    }
+  });
+}
