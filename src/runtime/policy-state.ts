@@ -3,7 +3,7 @@
 // saying what is in force and, on reload, what changed (policy/summary.ts); edits only a restart applies are named
 // in a warning (config/restart-settings.ts).
 import type { Logger } from 'pino';
-import { restartOnlyChanges } from '../config/restart-settings.js';
+import { restartOnlyChanges, WORKER_SETTINGS } from '../config/restart-settings.js';
 import type { PortcullisConfig } from '../config/types.js';
 import { describeRevision, diffRevisions, summarizeRevision } from '../policy/summary.js';
 import { formatSourceError, type PolicySnapshot } from '../policy/types.js';
@@ -18,8 +18,8 @@ export interface ReloadObserver {
 
 export class PolicyState {
   #compiled: Compiled;
-  /** The config the process started with: its listeners and other start-up settings are the ones running. */
-  readonly #running: PortcullisConfig;
+  /** The config whose listeners and other start-up settings are running (the start's, until workers are replaced). */
+  #running: PortcullisConfig;
   #revision: number;
   #watchers: FolderWatchers | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -89,6 +89,12 @@ export class PolicyState {
     const pending = restartOnlyChanges(this.#running, compiled.config);
     if (pending.length > 0) this.log.warn({ pending }, `not applied until a restart: ${pending.join('; ')}`);
     this.#syncWatchers(); // the new config may name other policy paths
+  }
+
+  /** Every worker was replaced: they run the current revision's listeners, secret store and header redaction. */
+  workersReplaced(): void {
+    const now = this.#compiled.config;
+    this.#running = { ...this.#running, ...Object.fromEntries(WORKER_SETTINGS.map((k) => [k, now[k]])) };
   }
 
   /**

@@ -131,7 +131,7 @@ export async function startPrimary(configFile: string, workers: number, options:
       pool.broadcast({ t: 'reopen' });
       return reload(reason);
     },
-    restartWorkers: () => pool.restartAll(),
+    restartWorkers: () => pool.restartAll().then(() => state.workersReplaced()),
     close,
   };
 }

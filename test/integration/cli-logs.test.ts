@@ -102,7 +102,19 @@ for (const workers of [1, 2]) {
       assert.deepEqual(lines.flatMap((l, i) => (l.level === 'warn' ? [i] : [])), [at(4) + 1], proxy.stderr());
       assert.deepEqual(warning.pending, ['listener "deathstar-http": listen.host']);
       assert.equal(msg(warning), 'not applied until a restart: listener "deathstar-http": listen.host');
+
+      // The edit waits until the listener restarts: one process names it again at the next reload; replacing the
+      // workers (SIGUSR2) applies it, so it is not named again.
+      if (workers > 1) {
+        proxy.child.kill('SIGUSR2');
+        await waitUntil('the workers replaced', () => proxy.lines().find((l) => msg(l) === 'every worker was replaced'), 20_000);
+      }
+      writeFileSync(config, readFileSync(config, 'utf8').replace('audit: true', 'audit: false'));
+      proxy.child.kill('SIGHUP');
+      await waitUntil('revision 5', () => reloaded(5));
       assert.equal(await proxy.stop(), 0);
+      const warnings = proxy.lines().filter((l) => l.level === 'warn').map((l) => l.pending as string[]);
+      assert.deepEqual(warnings, workers === 1 ? [['listener "deathstar-http": listen.host'], ['listener "deathstar-http": listen.host']] : [['listener "deathstar-http": listen.host']]);
     } finally {
       proxy.child.kill('SIGKILL');
     }
