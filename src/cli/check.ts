@@ -31,6 +31,7 @@ function policyOnlyConfig(): PortcullisConfig {
     audit: false,
     workers: 1,
     flows: 'off',
+    log: { level: 'info', format: 'json' },
     redactHeaders: [],
     endpoints: [],
     listeners: [],

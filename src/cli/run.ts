@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, MAX_WORKERS } from '../config/load.js';
+import { LOG_LEVELS, type LogOptions } from '../config/log-options.js';
 
 interface Running {
   reload(reason: string): unknown;
@@ -17,12 +18,16 @@ export function registerRun(program: Command): void {
     .option('-c, --config <file>', 'config file', 'portcullis.yaml')
     .option('--no-watch', 'do not watch files (reload on SIGHUP only)')
     .option('-w, --workers <n>', `processes serving the listeners: auto (one per core) or 1 to ${MAX_WORKERS} (default: the config's workers, else auto)`, parseWorkers)
-    .action(async (opts: { config: string; watch: boolean; workers?: 'auto' | number }) => {
-      const workers = workerCount(opts.workers ?? loadConfig(opts.config).config?.workers ?? 'auto');
+    .option('--log-level <level>', `${LOG_LEVELS.join(', ')} (default: the config's log.level, else info)`, parseLogLevel)
+    .action(async (opts: { config: string; watch: boolean; workers?: 'auto' | number; logLevel?: string }) => {
+      // An invalid config is reported by the start below, with every error; until then the defaults serve.
+      const config = loadConfig(opts.config).config;
+      const workers = workerCount(opts.workers ?? config?.workers ?? 'auto');
+      const logOptions: LogOptions = { level: opts.logLevel ?? config?.log.level ?? 'info', format: config?.log.format ?? 'json' };
       // The proxy's modules (the protocol handlers) load here, not for every other command.
       const { createLogger } = await import('../observe/logger.js');
       const { StartupError } = await import('../runtime/listeners.js');
-      const log = createLogger();
+      const log = createLogger(logOptions);
       // Signals are handled from before the start: a stop signal that arrives while listeners (or workers) are
       // starting stops the proxy as soon as it is up, and a SIGHUP reloads it then (the files were read before the
       // listeners started, and may have changed since).
@@ -62,7 +67,7 @@ export function registerRun(program: Command): void {
           proxy = await startPortcullis(opts.config, { watch: opts.watch, log });
         } else {
           const { startPrimary } = await import('../runtime/primary.js');
-          proxy = await startPrimary(opts.config, workers, { watch: opts.watch, log });
+          proxy = await startPrimary(opts.config, workers, { watch: opts.watch, log, logOptions });
         }
       } catch (e) {
         process.stderr.write(`${e instanceof StartupError ? e.message : (e as Error).stack}\n`);
@@ -78,6 +83,11 @@ function parseWorkers(value: string): 'auto' | number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1 || n > MAX_WORKERS) throw new InvalidArgumentError(`must be auto or an integer from 1 to ${MAX_WORKERS}`);
   return n;
+}
+
+function parseLogLevel(value: string): string {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of: ${LOG_LEVELS.join(', ')}`);
+  return value;
 }
 
 /** `auto` is one worker per core this process may use (its CPU affinity and cgroup quota counted). */

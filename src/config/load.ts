@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { SourceError, TlsSecretRef } from '../policy/types.js';
 import { DEFAULT_KAFKA_REQUEST_LIMITS } from './kafka-request-limits.js';
+import { LOG_FORMATS, LOG_LEVELS } from './log-options.js';
 import { parseSecretName } from '../secrets/secret-path.js';
 import type {
   EndpointConfig, ForwardListenerOptions, HttpLimits, KafkaListenerOptions, ListenerConfig, ListenerTlsOptions, PortcullisConfig,
@@ -74,7 +75,8 @@ export const MAX_WORKERS = 256;
 
 export const DEFAULT_REDACTED_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
 
-const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'workers', 'admin', 'flows', 'redactHeaders', 'http', 'endpoints', 'listeners'];
+const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'workers', 'admin', 'flows', 'log', 'redactHeaders', 'http', 'endpoints', 'listeners'];
+const LOG_FIELDS = ['level', 'format'];
 const ENDPOINT_FIELDS = ['name', 'namespace', 'labels', 'addresses', 'identities'];
 const LISTENER_FIELDS = [
   'name', 'listen', 'protocol', 'to', 'upstream', 'port', 'upstreamProtocol', 'maxConnections', 'maxConnectionsPerSource', 'http', 'kafka', 'tls', 'forward',
@@ -478,11 +480,18 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
     workers: readWorkers(r, root.get('workers')),
     ...(admin !== undefined ? { admin } : {}),
     flows: flows === 'stdout' || flows === 'off' ? flows : resolve(base, flows),
+    log: readLog(r, root.get('log')),
     redactHeaders: root.has('redactHeaders') ? r.stringList(root.get('redactHeaders')).map((h) => h.toLowerCase()) : DEFAULT_REDACTED_HEADERS,
     endpoints,
     listeners,
   };
   return r.errors.length > 0 ? { errors: r.errors, warnings: r.warnings } : { config, errors: [], warnings: r.warnings };
+}
+
+function readLog(r: Reader, node: YamlNode): PortcullisConfig['log'] {
+  if (node.present && node.kind !== 'map') r.fail(node, `must be a map with any of: ${LOG_FIELDS.join(', ')}`);
+  else r.onlyFields(node, LOG_FIELDS);
+  return { level: r.oneOf<string>(node.get('level'), LOG_LEVELS, 'info'), format: r.oneOf(node.get('format'), LOG_FORMATS, 'json') };
 }
 
 function readWorkers(r: Reader, node: YamlNode): 'auto' | number {

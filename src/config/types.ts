@@ -1,5 +1,6 @@
 // The parsed form of `portcullis.yaml` (see README "Configuration"). Defaults are filled in by the loader.
 import type { TlsSecretRef } from '../policy/types.js';
+import type { LogOptions } from './log-options.js';
 
 export interface EndpointConfig {
   readonly name: string;
@@ -157,6 +158,8 @@ export interface PortcullisConfig {
   readonly admin?: { readonly host: string; readonly port: number };
   /** `stdout`, `off`, or a file path. */
   readonly flows: string;
+  /** Operational logs on stderr (`run --log-level` overrides the level). */
+  readonly log: LogOptions;
   /** Header names whose values flow records show as `HUBBLE_REDACTED`. */
   readonly redactHeaders: readonly string[];
   readonly endpoints: readonly EndpointConfig[];

@@ -3,7 +3,7 @@
 // any error means no snapshot, so callers keep the last good one.
 import type { EndpointConfig } from '../config/types.js';
 import type {
-  ConnectionDecision, ConnectionRequest, Direction, EndpointRegistry, Identity, Peer, PolicySnapshot, PolicySummary, SourceError,
+  ConnectionDecision, ConnectionRequest, Direction, EndpointRegistry, Identity, Peer, PolicySnapshot, PolicySummary, RuleCounts, SourceError,
 } from './types.js';
 import type { AllowEntry, PolicyDocument, PolicyRule } from './model.js';
 import { portsOverlap } from './model.js';
@@ -142,6 +142,18 @@ function peerKey(p: Peer): string {
   return `${id.id}:${p.address ?? ''}:${p.names?.join(',') ?? ''}`;
 }
 
+function countRules(rules: readonly PolicyRule[]): RuleCounts {
+  const counts = { l3l4: 0, http: 0, kafka: 0, dns: 0, deny: 0 };
+  for (const r of rules) {
+    for (const e of [...r.allow.ingress, ...r.allow.egress]) {
+      if (e.l7 === undefined) counts.l3l4++;
+      else counts[e.l7.type] += e.l7.rules.length;
+    }
+    counts.deny += r.deny.ingress.length + r.deny.egress.length;
+  }
+  return counts;
+}
+
 export function buildSnapshot(input: SnapshotInput): { snapshot?: PolicySnapshot; errors: SourceError[] } {
   const { registry, errors } = buildEndpointRegistry(input.endpoints, input.localAddresses);
   errors.push(...duplicatePolicies(input.documents));
@@ -155,6 +167,7 @@ export function buildSnapshot(input: SnapshotInput): { snapshot?: PolicySnapshot
     file: d.file,
     line: d.line,
     rules: d.rules.length,
+    ruleCounts: countRules(d.rules),
     spec: d.source,
   }));
   return { snapshot: new Snapshot(input.revision, input.audit, input.enforcement, registry, policies, rules), errors };

@@ -164,7 +164,21 @@ export interface PolicySummary {
   readonly file: string;
   readonly line: number;
   readonly rules: number;
+  /** What its rules govern, for the line that says what is in force (summary.ts). */
+  readonly ruleCounts: RuleCounts;
   readonly spec: unknown;
+}
+
+/**
+ * A policy's rules by what they govern: L7 rules by protocol as written (an `http` list of three counts three; gRPC
+ * rules are `http` rules), allows without L7 rules (`l3l4`, one per peer set and `toPorts` entry), and deny rules.
+ */
+export interface RuleCounts {
+  readonly l3l4: number;
+  readonly http: number;
+  readonly kafka: number;
+  readonly dns: number;
+  readonly deny: number;
 }
 
 /** Compiled, immutable result of all policies + endpoints. Swapped atomically on reload. */

@@ -1,5 +1,6 @@
 // What the primary and its workers say to each other over the cluster IPC channel. Plain JSON.
 import type { Registry } from 'prom-client';
+import { LOG_FORMATS, type LogOptions } from '../config/log-options.js';
 import type { Sources } from './compile.js';
 
 /**
@@ -8,6 +9,19 @@ import type { Sources } from './compile.js';
  * end, as nginx workers share an access log).
  */
 export const WORKER_FLOWS_FD = 3;
+
+/**
+ * A worker's environment: its slot, and the log settings of the run (the logger exists before the first message
+ * arrives, and a worker never reads the config file).
+ */
+export function workerEnv(slot: number, log: LogOptions): Record<string, string> {
+  return { PORTCULLIS_WORKER: String(slot), PORTCULLIS_LOG_LEVEL: log.level, PORTCULLIS_LOG_FORMAT: log.format };
+}
+
+export function workerLogOptions(env: NodeJS.ProcessEnv): LogOptions {
+  const format = LOG_FORMATS.find((f) => f === env.PORTCULLIS_LOG_FORMAT) ?? 'json';
+  return { level: env.PORTCULLIS_LOG_LEVEL ?? 'info', format };
+}
 
 export type ToWorker =
   /** First message: the revision to serve and what every worker must share. */

@@ -46,9 +46,11 @@ export async function startListeners(config: PortcullisConfig, shared: ListenerS
   for (const l of config.listeners) {
     checkListenerSecrets(shared.certs, l);
     const start = await STARTERS[l.protocol]!();
-    const running = await start({ ...shared, config: l, log: shared.log.child({ listener: l.name }) });
+    // Every line a listener logs names it once, through this child: callers do not pass `listener` again.
+    const log = shared.log.child({ listener: l.name });
+    const running = await start({ ...shared, config: l, log });
     started.push(running);
-    shared.log.info({ listener: l.name, protocol: l.protocol, address: `${running.address.host}:${running.address.port}` }, 'listening');
+    log.info({ protocol: l.protocol, address: `${running.address.host}:${running.address.port}`, tls: l.tls !== undefined }, 'listening');
   }
 }
 

@@ -1,7 +1,11 @@
 // Holds the current snapshot and replaces it atomically on reload (file change or SIGHUP).
-// A reload that fails validation keeps the last good snapshot and says why.
+// A reload that fails validation keeps the last good snapshot and says why. Start-up and every reload log one line
+// saying what is in force and, on reload, what changed (policy/summary.ts); edits only a restart applies are named
+// in a warning (config/restart-settings.ts).
 import type { Logger } from 'pino';
+import { restartOnlyChanges, WORKER_SETTINGS } from '../config/restart-settings.js';
 import type { PortcullisConfig } from '../config/types.js';
+import { describeRevision, diffRevisions, summarizeRevision } from '../policy/summary.js';
 import { formatSourceError, formatSourceWarning, type PolicySnapshot } from '../policy/types.js';
 import { listPolicyPaths } from '../policy/load.js';
 import { compile, type Compiled } from './compile.js';
@@ -14,6 +18,8 @@ export interface ReloadObserver {
 
 export class PolicyState {
   #compiled: Compiled;
+  /** The config whose listeners and other start-up settings are running (the start's, until workers are replaced). */
+  #running: PortcullisConfig;
   #revision: number;
   #watchers: FolderWatchers | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -28,9 +34,12 @@ export class PolicyState {
     private readonly debounceMs: number,
   ) {
     this.#compiled = initial;
+    this.#running = initial.config;
     this.#revision = initial.snapshot.revision;
     this.#report();
     this.#logWarnings(initial);
+    const summary = summarizeRevision(initial.snapshot);
+    this.log.info(summary, `policy snapshot loaded: ${describeRevision(summary)}`);
   }
 
   get snapshot(): PolicySnapshot {
@@ -66,20 +75,28 @@ export class PolicyState {
       this.log.error({ reason, errors: errors.map(formatSourceError) }, `reload rejected, keeping revision ${this.#revision}`);
       return undefined;
     }
-    if (JSON.stringify(compiled.config.listeners) !== JSON.stringify(this.#compiled.config.listeners)) {
-      this.log.warn('listener changes take effect after a restart; policies and endpoints were reloaded');
-    }
     this.#logWarnings(compiled);
     return compiled;
   }
 
   commit(compiled: Compiled, reason: string): void {
+    const changes = diffRevisions(this.#compiled.snapshot, compiled.snapshot);
     this.#revision = compiled.snapshot.revision;
     this.#compiled = compiled;
     this.observer.reload('success');
     this.#report();
-    this.log.info({ reason, revision: this.#revision }, 'policy snapshot reloaded');
+    const summary = summarizeRevision(compiled.snapshot);
+    this.log.info({ reason, ...summary, changes }, `policy snapshot reloaded on ${reason}: ${describeRevision(summary, changes)}`);
+    // Against the running config, so an edit still waiting for a restart is named again, and one undone is not.
+    const pending = restartOnlyChanges(this.#running, compiled.config);
+    if (pending.length > 0) this.log.warn({ pending }, `not applied until a restart: ${pending.join('; ')}`);
     this.#syncWatchers(); // the new config may name other policy paths
+  }
+
+  /** Every worker was replaced: they run the current revision's listeners, secret store and header redaction. */
+  workersReplaced(): void {
+    const now = this.#compiled.config;
+    this.#running = { ...this.#running, ...Object.fromEntries(WORKER_SETTINGS.map((k) => [k, now[k]])) };
   }
 
   /**

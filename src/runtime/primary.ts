@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import prom from 'prom-client';
 import type { Logger } from 'pino';
+import type { LogOptions } from '../config/log-options.js';
 import { startAdmin, type RunningAdmin } from '../observe/admin.js';
 import { ensureWritable } from '../observe/flow-file.js';
 import { FlowMerge } from '../observe/flow-merge.js';
@@ -33,7 +34,7 @@ export interface Primary {
   close(): Promise<void>;
 }
 
-export async function startPrimary(configFile: string, workers: number, options: { watch: boolean; log: Logger }): Promise<Primary> {
+export async function startPrimary(configFile: string, workers: number, options: { watch: boolean; log: Logger; logOptions: LogOptions }): Promise<Primary> {
   const { log } = options;
   const compiled = compileFirst(configFile);
   const { config } = compiled;
@@ -49,6 +50,7 @@ export async function startPrimary(configFile: string, workers: number, options:
   const pool: WorkerPool = new WorkerPool({
     size: workers,
     log,
+    logOptions: options.logOptions,
     latest: () => ({ sources: latest.sources, revision: latest.snapshot.revision }),
     ticketKeys: randomBytes(48),
     watchCerts: options.watch,
@@ -129,7 +131,7 @@ export async function startPrimary(configFile: string, workers: number, options:
       pool.broadcast({ t: 'reopen' });
       return reload(reason);
     },
-    restartWorkers: () => pool.restartAll(),
+    restartWorkers: () => pool.restartAll().then(() => state.workersReplaced()),
     close,
   };
 }

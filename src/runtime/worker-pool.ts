@@ -5,7 +5,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { WORKER_FLOWS_FD, type FromWorker, type ToWorker } from './cluster-messages.js';
+import type { LogOptions } from '../config/log-options.js';
+import { WORKER_FLOWS_FD, workerEnv, type FromWorker, type ToWorker } from './cluster-messages.js';
 import type { Sources } from './compile.js';
 import { StartupError } from './listeners.js';
 
@@ -31,6 +32,8 @@ export interface Revision {
 export interface PoolOptions {
   readonly size: number;
   readonly log: Logger;
+  /** The level and format every worker logs with (the primary's). */
+  readonly logOptions: LogOptions;
   /** What every worker starts with: the latest revision (asked at each fork) and the shared secrets. */
   latest(): Revision;
   readonly ticketKeys: Buffer;
@@ -199,7 +202,7 @@ export class WorkerPool {
 
   /** Forks a worker for `slot`; its `started` settles once it serves or fails to. */
   #spawn(slot: Slot): Member {
-    const worker = cluster.fork({ PORTCULLIS_WORKER: String(slot.index) });
+    const worker = cluster.fork(workerEnv(slot.index, this.opts.logOptions));
     const m: Member = { worker, slot, serving: false, revision: 0, readyAt: 0, leaving: false, unstarted: true, started: Promise.resolve() };
     this.#members.set(worker, m);
     const pipe = worker.process.stdio?.[WORKER_FLOWS_FD] as Readable | null | undefined;

@@ -7,7 +7,7 @@ import { createLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
 import { formatSourceError, type PolicySnapshot } from '../policy/types.js';
 import type { RunningListener } from '../protocols/context.js';
-import { WORKER_FLOWS_FD, type FromWorker, type ToWorker } from './cluster-messages.js';
+import { WORKER_FLOWS_FD, workerLogOptions, type FromWorker, type ToWorker } from './cluster-messages.js';
 import { compileSources, type Compiled, type Sources } from './compile.js';
 import { openCertStore, startListeners, startupError } from './listeners.js';
 import { TIMINGS } from './timings.js';
@@ -15,7 +15,7 @@ import { TIMINGS } from './timings.js';
 type Start = Extract<ToWorker, { t: 'start' }>;
 
 export function runWorker(): void {
-  const log = createLogger().child({ worker: Number(process.env.PORTCULLIS_WORKER) });
+  const log = createLogger(workerLogOptions(process.env)).child({ worker: Number(process.env.PORTCULLIS_WORKER) });
   // With a callback, a send that fails because the primary is gone is not an 'error' event (which would crash the
   // worker with a stack trace); the 'disconnect' below deals with the primary's end.
   const send = (message: FromWorker): void => {

@@ -43,6 +43,7 @@ function pool(latest: Revision): WorkerPool {
   return new WorkerPool({
     size: 1,
     log: createLogger({ level: 'silent' }),
+    logOptions: { level: 'info', format: 'json' },
     latest: () => latest,
     ticketKeys: randomBytes(48),
     watchCerts: false,

@@ -34,3 +34,15 @@ test('an unknown level is a clear error', () => {
   assert.throws(() => createLogger({ level: 'verbose' }), /unknown log level "verbose"/);
   assert.doesNotThrow(() => createLogger({ level: 'silent', destination: captureLog().stream }));
 });
+
+test('pretty: one line per event with time, level, message and key=value, quoting only where needed', () => {
+  const out = captureLog();
+  const log = createLogger({ format: 'pretty', destination: out.stream }).child({ listener: 'deathstar-http' });
+  log.warn({ address: '127.0.0.1:8080', reason: 'upstream refused', changes: { added: ['default/a'] }, headers: { authorization: 'x' } }, 'two words');
+  log.error({ err: new TypeError('bad\nthing') }, 'failed');
+  const lines = out.text().split('\n');
+  assert.equal(lines.length, 3); // two lines and the last newline
+  assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN {2}two words listener=deathstar-http address=127\.0\.0\.1:8080 reason="upstream refused" changes=\{"added":\["default\/a"\]\} headers=\{"authorization":"\[REDACTED\]"\}$/);
+  assert.match(lines[1]!, /^\S+ ERROR failed listener=deathstar-http err="TypeError: bad\\nthing\\n {4}at /);
+  assert.doesNotMatch(out.text(), /pid=|hostname=|name=portcullis/);
+});

@@ -66,7 +66,6 @@ export async function startHttpListener(ctx: ListenerContext, parts?: HttpListen
   });
   server.on('error', (err) => ctx.log.error({ err }, 'listener error'));
   const bound = server.address() as AddressInfo;
-  ctx.log.info({ address: bound.address, port: bound.port, tls: config.tls !== undefined }, `${config.protocol} listener started`);
 
   let closed: Promise<void> | undefined;
   return {

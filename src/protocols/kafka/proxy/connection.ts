@@ -607,7 +607,7 @@ export class KafkaProxyConnection {
 
   private fail(reason: string, level: 'info' | 'warn' | 'error' = 'warn'): false {
     if (!this.client.destroyed) {
-      this.scope.ctx.log[level]({ listener: this.scope.ctx.config.name, source: this.policy.sourceAddress, reason }, 'closing Kafka connection');
+      this.scope.ctx.log[level]({ source: this.policy.sourceAddress, reason }, 'closing Kafka connection');
     }
     this.client.destroy();
     this.upstream.destroy();

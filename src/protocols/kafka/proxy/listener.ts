@@ -95,7 +95,6 @@ export async function startKafkaListener(ctx: ListenerContext): Promise<RunningL
   const main = await serve(config.listen.port, () => bootstrap);
   const bound = main.address() as AddressInfo;
   mainPort = bound.port;
-  ctx.log.info({ address: bound.address, port: bound.port }, 'kafka listener started');
   const zeroCopy = zeroCopySupport();
   if (options.zeroCopy && !zeroCopy.available) ctx.log.info({ reason: zeroCopy.reason }, 'Kafka responses are copied, not spliced');
 
