@@ -8,7 +8,7 @@ import { formatSourceError, type SourceError } from '../policy/types.js';
 import { compileConfig } from '../runtime/compile.js';
 
 /** With no config file around, policies are checked on their own (no endpoints, no listeners). */
-function policyOnlyConfig(): PortcullisConfig {
+export function policyOnlyConfig(): PortcullisConfig {
   return {
     file: resolve('portcullis.yaml'),
     policies: [],
