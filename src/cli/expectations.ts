@@ -26,9 +26,9 @@ export interface Located<T> {
 }
 
 export interface ExpectationCase {
-  /** `file:line` of the case, and the request as written, for reports. */
-  readonly where: string;
+  /** The peers and the request as written, for reports. */
   readonly title: string;
+  /** Where the case is. */
   readonly at: SourceError;
   readonly from: Located<string>;
   readonly to: Located<string>;
@@ -170,7 +170,6 @@ function parseCase(node: YamlNode, group: YamlNode, p: Problems): ExpectationCas
   if (!from || !to || !request || !expect) return undefined;
   const at = node.error('');
   return {
-    where: `${at.file}:${at.line}`,
     title: name ?? `${from.value} -> ${to.value}${port !== undefined ? `:${port}` : ''}${sni ? ` (SNI ${sni})` : ''} ${title}`,
     at,
     from,

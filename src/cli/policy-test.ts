@@ -159,10 +159,11 @@ function runTests(paths: string[], o: TestOptions): number {
     for (const r of results) {
       if (r.passed) passed++;
       else failedCount++;
-      process.stdout.write(`${r.passed ? 'PASS' : 'FAIL'} ${r.c.where} ${r.c.title}: ${r.error ?? r.summary}\n`);
+      const where = `${shown(r.c.at.file)}:${r.c.at.line}`;
+      process.stdout.write(`${r.passed ? 'PASS' : 'FAIL'} ${where} ${r.c.title}: ${r.error ?? r.summary}\n`);
       for (const line of r.details) process.stdout.write(`     ${line}\n`);
       const jc = { name: r.c.title, classname: name };
-      suite.push(r.passed ? jc : r.error !== undefined ? { ...jc, error: r.error } : { ...jc, failure: { message: r.summary, details: [`${r.c.where}`, ...r.details].join('\n') } });
+      suite.push(r.passed ? jc : r.error !== undefined ? { ...jc, error: r.error } : { ...jc, failure: { message: r.summary, details: [where, ...r.details].join('\n') } });
     }
   }
   process.stdout.write(`${passed} passed, ${failedCount} failed (${files.length} file${files.length === 1 ? '' : 's'})\n`);

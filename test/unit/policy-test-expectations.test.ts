@@ -24,7 +24,7 @@ cases:
   const [g] = groups;
   assert.deepEqual(g!.policies, ['/policies/a.yaml', '/shared']);
   const [landing, get, grpc, produce, join, tls] = g!.cases;
-  assert.equal(landing!.where, `${FILE}:6`);
+  assert.deepEqual([landing!.at.file, landing!.at.line, landing!.at.path], [FILE, 6, 'cases[0]']);
   assert.equal(landing!.title, 'tiefighter -> deathstar:80 POST /v1/request-landing');
   assert.deepEqual(landing!.expect, { kind: 'allowed' });
   assert.equal(get!.from.value, 'xwing');
