@@ -149,15 +149,15 @@ function parseCase(node: YamlNode, group: YamlNode, p: Problems): ExpectationCas
   const grpc = p.string(node.get('grpc'));
   const kafka = p.string(node.get('kafka'));
   if (grpc !== undefined) {
-    const facts = p.facts(node.get('grpc'), () => grpcFacts(grpc, host, headers));
+    const facts = p.facts(node.get('grpc'), () => grpcFacts('grpc', grpc, host, headers));
     request = facts && { type: 'grpc', facts };
     title = `grpc ${grpc}`;
   } else if (http !== undefined) {
-    const facts = p.facts(node.get('http'), () => httpFacts(http, host, headers));
+    const facts = p.facts(node.get('http'), () => httpFacts('http', http, host, headers));
     request = facts && { type: 'http', facts };
     title = http;
   } else if (kafka !== undefined) {
-    const facts = p.facts(node.get('kafka'), () => kafkaFacts(kafka, clientId));
+    const facts = p.facts(node.get('kafka'), () => kafkaFacts('kafka', kafka, clientId));
     const group = p.string(node.get('group'));
     request = facts && { type: 'kafka', facts, groupIds: group ? [group] : [] };
     title = `kafka ${kafka}`;

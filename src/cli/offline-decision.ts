@@ -37,9 +37,9 @@ export function syntheticEndpoint(name: string, text: string, namespace: string,
 
 /**
  * An endpoint name, a label set (found as the synthetic endpoint `synthetic` names), an IP address, a reserved
- * entity, or a DNS name (a world destination).
+ * entity, or a DNS name (a world destination). `field` names the argument in errors (`--from`, `from`).
  */
-export function resolvePeer(snapshot: PolicySnapshot, role: 'from' | 'to', text: string, synthetic?: EndpointConfig): Peer {
+export function resolvePeer(snapshot: PolicySnapshot, role: 'from' | 'to', field: string, text: string, synthetic?: EndpointConfig): Peer {
   const endpoints = snapshot.endpoints;
   const endpoint = synthetic
     ? endpoints.list().find((e) => e.name === synthetic.name && e.namespace === synthetic.namespace)
@@ -50,7 +50,7 @@ export function resolvePeer(snapshot: PolicySnapshot, role: 'from' | 'to', text:
   if (role === 'to' && /^[a-z0-9_]([-a-z0-9_]*)(\.[a-z0-9_][-a-z0-9_]*)+\.?$/i.test(text)) {
     return { identity: endpoints.reserved('world'), names: [text.toLowerCase().replace(/\.$/, '')] };
   }
-  throw new UsageError(`${role} "${text}": not an endpoint, label set, IP address, entity (${ENTITIES.join(', ')}) or DNS name`);
+  throw new UsageError(`${field} "${text}": not an endpoint, label set, IP address, entity (${ENTITIES.join(', ')}) or DNS name`);
 }
 
 export function describePeer(p: Peer): string {
@@ -71,36 +71,37 @@ export function decidingRules(d: Decision): string[] {
   return rules.filter((r) => !d.reason.includes(`${r.file}:${r.line}`)).map((r) => `${verb} ${describeRule(r)}`);
 }
 
-export function headerFacts(headers: readonly string[]): Array<[string, string]> {
+/** The request parsers below name the argument they parse (`--http`, `http`) in their errors. */
+export function headerFacts(field: string, headers: readonly string[]): Array<[string, string]> {
   return headers.map((h) => {
     const colon = h.indexOf(':');
-    if (colon <= 0) throw new UsageError(`header "${h}": expected "Name: value"`);
+    if (colon <= 0) throw new UsageError(`${field} "${h}": expected "Name: value"`);
     return [h.slice(0, colon).trim().toLowerCase(), h.slice(colon + 1).trim()];
   });
 }
 
 /** A gRPC call `package.Service/Method` as the HTTP/2 request policy sees. */
-export function grpcFacts(method: string, host: string | undefined, headers: readonly string[]): HttpRequestFacts {
+export function grpcFacts(field: string, method: string, host: string | undefined, headers: readonly string[]): HttpRequestFacts {
   const m = /^\/?([\w.]+)\/(\w+)$/.exec(method);
-  if (!m) throw new UsageError(`grpc "${method}": expected package.Service/Method`);
-  return { method: 'POST', path: `/${m[1]}/${m[2]}`, host: host ?? '', headers: [['content-type', 'application/grpc'], ['te', 'trailers'], ...headerFacts(headers)] };
+  if (!m) throw new UsageError(`${field} "${method}": expected package.Service/Method`);
+  return { method: 'POST', path: `/${m[1]}/${m[2]}`, host: host ?? '', headers: [['content-type', 'application/grpc'], ['te', 'trailers'], ...headerFacts(`${field} header`, headers)] };
 }
 
 /** `METHOD /path?query`, normalised as the proxy normalises it (or refused as it would be, with 400). */
-export function httpFacts(request: string, host: string | undefined, headers: readonly string[]): HttpRequestFacts {
+export function httpFacts(field: string, request: string, host: string | undefined, headers: readonly string[]): HttpRequestFacts {
   const m = /^([A-Z][A-Z0-9_-]*)\s+(\S+)$/.exec(request.trim());
-  if (!m) throw new UsageError(`http "${request}": expected "METHOD /path"`);
+  if (!m) throw new UsageError(`${field} "${request}": expected "METHOD /path"`);
   const path = normalizePath(m[2]!, 'reject');
-  if (path instanceof PathError) throw new UsageError(`http "${request}": the proxy would answer 400: ${path.reason}`);
-  const extra = headerFacts(headers);
+  if (path instanceof PathError) throw new UsageError(`${field} "${request}": the proxy would answer 400: ${path.reason}`);
+  const extra = headerFacts(`${field} header`, headers);
   return { method: m[1]!, path, host: host ?? '', headers: host ? [['host', host], ...extra] : extra };
 }
 
 /** `<apiKey>[@version] [topic,topic]`, e.g. `produce@9 empire-announce`. */
-export function kafkaFacts(request: string, clientId: string | undefined): KafkaRequestFacts {
+export function kafkaFacts(field: string, request: string, clientId: string | undefined): KafkaRequestFacts {
   const m = /^(\w+)(?:@(\d+))?(?:\s+(\S+))?$/.exec(request.trim());
   const apiKey = m ? (/^\d+$/.test(m[1]!) ? Number(m[1]) : kafkaApiKeyByName(m[1]!)) : undefined;
-  if (!m || apiKey === undefined) throw new UsageError(`kafka "${request}": expected "<apiKey>[@version] [topic,topic]", e.g. "produce@9 empire-announce"`);
+  if (!m || apiKey === undefined) throw new UsageError(`${field} "${request}": expected "<apiKey>[@version] [topic,topic]", e.g. "produce@9 empire-announce"`);
   return { apiKey, apiVersion: m[2] ? Number(m[2]) : 0, clientId: clientId ?? null, topics: m[3] ? m[3].split(',') : [] };
 }
 

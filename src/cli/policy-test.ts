@@ -72,8 +72,8 @@ interface CaseResult {
 }
 
 function runCase(c: ExpectationCase, config: PortcullisConfig, snapshot: PolicySnapshot, synthetic: ReadonlyMap<string, EndpointConfig>): CaseResult {
-  const source = resolvePeer(snapshot, 'from', c.from.value, synthetic.get(c.from.value));
-  const destination = resolvePeer(snapshot, 'to', c.to.value, synthetic.get(c.to.value));
+  const source = resolvePeer(snapshot, 'from', 'from', c.from.value, synthetic.get(c.from.value));
+  const destination = resolvePeer(snapshot, 'to', 'to', c.to.value, synthetic.get(c.to.value));
   const { kind, listener } = listenerFor(c, config, snapshot, destination);
   const port = c.port ?? (kind !== 'forward' ? listener?.port : undefined);
   if (port === undefined) throw new UsageError(`port is required: no listener fronts "${c.to.value}"`);

@@ -44,14 +44,14 @@ function trace(o: TraceOptions): number {
     return 1;
   }
   const snapshot = compiled.snapshot;
-  const source = resolvePeer(snapshot, 'from', o.from, from);
-  const destination = resolvePeer(snapshot, 'to', o.to, to);
+  const source = resolvePeer(snapshot, 'from', '--from', o.from, from);
+  const destination = resolvePeer(snapshot, 'to', '--to', o.to, to);
   const listener = compiled.config.listeners.find((l) => l.to !== undefined && snapshot.endpoints.byName(l.to)?.identity === destination.identity);
   const port = o.port !== undefined ? Number(o.port) : listener?.port;
   if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port is required (no listener fronts that destination)');
 
-  const http = o.grpc !== undefined ? grpcFacts(o.grpc, o.host, o.header) : o.http !== undefined ? httpFacts(o.http, o.host, o.header) : undefined;
-  const kafka = o.kafka !== undefined ? kafkaFacts(o.kafka, o.clientId) : undefined;
+  const http = o.grpc !== undefined ? grpcFacts('--grpc', o.grpc, o.host, o.header) : o.http !== undefined ? httpFacts('--http', o.http, o.host, o.header) : undefined;
+  const kafka = o.kafka !== undefined ? kafkaFacts('--kafka', o.kafka, o.clientId) : undefined;
   const { connection, l7, final } = decideOffline(snapshot, { source, destination, port, ...(o.sni ? { sni: o.sni } : {}), ...(http ? { http } : kafka ? { kafka } : {}) });
 
   if (o.json) {
