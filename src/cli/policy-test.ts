@@ -68,15 +68,26 @@ interface CaseResult {
   /** What happened, and why when it was not what was expected. */
   readonly summary: string;
   readonly details: readonly string[];
+  /** The case could not be run: why, located at the field at fault. */
   readonly error?: string;
 }
 
+/** Runs `fn`; a usage error it throws is re-thrown located at `at` (the field at fault). */
+function locate<T>(at: SourceError, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(formatSourceError({ ...at, message: e.message }), { cause: e });
+    throw e;
+  }
+}
+
 function runCase(c: ExpectationCase, config: PortcullisConfig, snapshot: PolicySnapshot, synthetic: ReadonlyMap<string, EndpointConfig>): CaseResult {
-  const source = resolvePeer(snapshot, 'from', 'from', c.from.value, synthetic.get(c.from.value));
-  const destination = resolvePeer(snapshot, 'to', 'to', c.to.value, synthetic.get(c.to.value));
-  const { kind, listener } = listenerFor(c, config, snapshot, destination);
+  const source = locate(c.from.at, () => resolvePeer(snapshot, 'from', 'from', c.from.value, synthetic.get(c.from.value)));
+  const destination = locate(c.to.at, () => resolvePeer(snapshot, 'to', 'to', c.to.value, synthetic.get(c.to.value)));
+  const { kind, listener } = locate(c.via?.at ?? c.at, () => listenerFor(c, config, snapshot, destination));
   const port = c.port ?? (kind !== 'forward' ? listener?.port : undefined);
-  if (port === undefined) throw new UsageError(`port is required: no listener fronts "${c.to.value}"`);
+  if (port === undefined) throw new UsageError(formatSourceError({ ...c.at, message: `port is required: no listener fronts "${c.to.value}"` }));
   const r = c.request;
   const decision = decideOffline(snapshot, {
     source, destination, port,
@@ -94,35 +105,39 @@ function runCase(c: ExpectationCase, config: PortcullisConfig, snapshot: PolicyS
   return { c, passed, summary: `expected ${describeExpected(c.expect)}, got ${describeAnswer(answer)} (${d.verdict})`, details: [d.reason, ...rules] };
 }
 
+/** The result of a case that could not be run because of the (located) usage error `e`. */
+function notRun(c: ExpectationCase, e: unknown): CaseResult {
+  if (!(e instanceof UsageError)) throw e;
+  return { c, passed: false, summary: e.message, details: [], error: e.message };
+}
+
 /** Compiles the config (with the group's policies, if it names them) and runs the group's cases. */
 function runGroup(g: ExpectationGroup, config: PortcullisConfig): { results: CaseResult[]; errors: SourceError[] } {
+  // Label-set peers become endpoints of their own, one per distinct label set.
   const synthetic = new Map<string, EndpointConfig>();
-  const results: CaseResult[] = [];
-  const runnable: ExpectationCase[] = [];
-  const failed = (c: ExpectationCase, at: SourceError, message: string): CaseResult => ({ c, passed: false, summary: message, details: [], error: formatSourceError({ ...at, message }) });
+  const invalid = new Map<ExpectationCase, CaseResult>();
   for (const c of g.cases) {
     try {
       for (const peer of [c.from, c.to]) {
-        const ep = syntheticEndpoint(peer.value, peer.value, c.namespace, g.file);
-        if (ep && !synthetic.has(peer.value)) synthetic.set(peer.value, { ...ep, line: peer.at.line });
+        const ep = locate(peer.at, () => syntheticEndpoint(peer.value, peer.value, c.namespace, g.file));
+        if (ep) synthetic.set(peer.value, { ...ep, line: peer.at.line });
       }
-      runnable.push(c);
     } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      results.push(failed(c, c.at, e.message));
+      invalid.set(c, notRun(c, e));
     }
   }
-  const { compiled, errors } = compileConfig(g.policies ? { ...config, policies: g.policies } : config, { revision: 1, extraEndpoints: [...synthetic.values()] });
-  if (compiled === undefined) return { results, errors };
-  for (const c of runnable) {
+  const policies = g.policies ?? config.policies;
+  // Without policies everything is allowed, and every `allowed` case would pass for nothing.
+  if (policies.length === 0) return { results: [], errors: [{ file: g.file, line: 1, column: 1, path: 'policies', message: 'no policies to test: name them here (`policies:`) or give a config that does (-c)' }] };
+  const { compiled, errors } = compileConfig({ ...config, policies }, { revision: 1, extraEndpoints: [...synthetic.values()] });
+  if (compiled === undefined) return { results: [], errors };
+  const results = g.cases.map((c) => {
     try {
-      results.push(runCase(c, config, compiled.snapshot, synthetic));
+      return invalid.get(c) ?? runCase(c, config, compiled.snapshot, synthetic);
     } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      const at = /^(from|to) /.test(e.message) ? (e.message.startsWith('from') ? c.from.at : c.to.at) : e.message.startsWith('via') ? c.via!.at : c.at;
-      results.push(failed(c, at, e.message));
+      return notRun(c, e);
     }
-  }
+  });
   return { results, errors };
 }
 

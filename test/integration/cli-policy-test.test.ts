@@ -120,11 +120,60 @@ describe('portcullis test refuses what it cannot run', () => {
 
   test('an unknown peer or listener fails its case at its field; the other cases still run', async () => {
     const file = join(dir, 'peers.expect.yaml');
-    writeFileSync(file, 'to: deathstar\ncases:\n  - {from: tiefigher, expect: allowed}\n  - {from: tiefighter, via: deathstar-grpc, expect: allowed}\n  - {from: tiefighter, expect: allowed}\n');
+    writeFileSync(file, 'to: deathstar\ncases:\n  - {from: tiefigher, expect: allowed}\n  - {from: tiefighter, via: deathstar-grpc, expect: allowed}\n  - {from: tiefighter, expect: allowed}\n  - {from: "=empire", expect: allowed}\n  - {from: xwing, expect: reset}\n');
     const r = await cli(['test', file, '-c', packageFile('portcullis.yaml')], dir);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, new RegExp(`^FAIL peers\\.expect\\.yaml:3 tiefigher -> deathstar connection: ${escape(file)}:3:12: cases\\[0\\]\\.from: from "tiefigher": not an endpoint`, 'm'));
     assert.match(r.stdout, new RegExp(`^FAIL peers\\.expect\\.yaml:4 .*${escape(file)}:4:29: cases\\[1\\]\\.via: via "deathstar-grpc": not a listener of ${escape(packageFile('portcullis.yaml'))} nor one of http, kafka, tls, forward$`, 'm'));
     assert.match(r.stdout, /^PASS peers\.expect\.yaml:5 tiefighter -> deathstar connection: allowed$/m);
+    assert.match(r.stdout, new RegExp(`^FAIL peers\\.expect\\.yaml:6 =empire -> deathstar connection: ${escape(file)}:6:12: cases\\[3\\]\\.from: "=empire": expected a label set like org=empire,class=tiefighter$`, 'm'));
+    assert.match(r.stdout, /^PASS peers\.expect\.yaml:7 xwing -> deathstar connection: reset\n2 passed, 3 failed \(1 file\)\n$/m);
+  });
+
+  test('TLS SNI, HTTP host and headers, and Kafka client ids reach the engine (no config: label sets and policy ports)', async () => {
+    const sub = mkdtempSync(join(dir, 'protocols-'));
+    writeFileSync(join(sub, 'api.yaml'), `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: client}}]
+    toPorts:
+    - ports: [{port: "443", protocol: TCP}]
+      serverNames: [api.example.com]
+    - ports: [{port: "80", protocol: TCP}]
+      rules:
+        http: [{method: GET, host: api.local, headers: ["X-Token: secret"]}]
+    - ports: [{port: "9092", protocol: TCP}]
+      rules:
+        kafka: [{role: produce, topic: t1, clientID: good}]
+`);
+    writeFileSync(join(sub, 'api.expect.yaml'), `from: app=client
+to: app=api
+cases: [{port: 80, http: "GET /", expect: allowed}]
+`);
+    const none = await cli(['test', 'api.expect.yaml'], sub);
+    assert.equal(none.code, 1, none.stdout + none.stderr);
+    assert.equal(none.stderr, `api.expect.yaml:1:1: policies: no policies to test: name them here (\`policies:\`) or give a config that does (-c)\n1 error\n`);
+
+    writeFileSync(join(sub, 'api.expect.yaml'), `policies: [api.yaml]
+from: app=client
+to: app=api
+cases:
+  - {port: 443, via: tls, sni: api.example.com, expect: allowed}
+  - {port: 443, via: tls, sni: evil.example.com, expect: reset}
+  - {port: 443, via: tls, expect: reset}
+  - {port: 80, http: "GET /", host: api.local, headers: {X-Token: secret}, expect: allowed}
+  - {port: 80, http: "GET /", host: api.local, expect: {denied: 403}}
+  - {port: 80, http: "GET /", host: evil.local, headers: {X-Token: secret}, expect: {denied: 403}}
+  - {port: 9092, kafka: "produce@9 t1", clientId: good, expect: allowed}
+  - {port: 9092, kafka: "produce@9 t1", clientId: bad, expect: {denied: 29}}
+  - {port: 9092, kafka: "produce@9 t1", clientId: bad, expect: allowed}
+`);
+    const r = await cli(['test', 'api.expect.yaml'], sub);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^FAIL api\.expect\.yaml:13 app=client -> app=api:9092 kafka produce@9 t1: expected allowed, got denied \(Kafka error 29\) \(DROPPED\)\n {5}L7: no kafka rule matched produce v9 client "bad" topics \[t1\]/m);
+    assert.match(r.stdout, /\n8 passed, 1 failed \(1 file\)\n$/);
   });
 });
