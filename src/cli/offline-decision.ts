@@ -3,7 +3,7 @@
 // policy engine decides on, and the decision itself, so both commands answer from the same code.
 import { isIP } from 'node:net';
 import { PortcullisError } from '../errors.js';
-import type { EndpointConfig } from '../config/types.js';
+import type { EndpointConfig, ListenerConfig, PortcullisConfig } from '../config/types.js';
 import { normalizePath, PathError } from '../protocols/http/path.js';
 import type {
   ConnectionDecision, Decision, HttpRequestFacts, KafkaRequestFacts, Peer, PolicySnapshot, RuleRef,
@@ -51,6 +51,11 @@ export function resolvePeer(snapshot: PolicySnapshot, role: 'from' | 'to', field
     return { identity: endpoints.reserved('world'), names: [text.toLowerCase().replace(/\.$/, '')] };
   }
   throw new UsageError(`${field} "${text}": not an endpoint, label set, IP address, entity (${ENTITIES.join(', ')}) or DNS name`);
+}
+
+/** The listener whose `to` is the destination: it gives a trace or a test its default port. */
+export function frontingListener(config: PortcullisConfig, snapshot: PolicySnapshot, destination: Peer): ListenerConfig | undefined {
+  return config.listeners.find((l) => l.to !== undefined && snapshot.endpoints.byName(l.to)?.identity === destination.identity);
 }
 
 export function describePeer(p: Peer): string {

@@ -12,7 +12,7 @@ import { compileConfig } from '../runtime/compile.js';
 import { policyOnlyConfig } from './check.js';
 import { LISTENER_KINDS, readExpectationFile, type ExpectationCase, type ExpectationGroup, type Expected } from './expectations.js';
 import { junitXml, type JunitCase } from './junit.js';
-import { decideOffline, decidingRules, describeRule, resolvePeer, syntheticEndpoint, UsageError } from './offline-decision.js';
+import { decideOffline, decidingRules, describeRule, frontingListener, resolvePeer, syntheticEndpoint, UsageError } from './offline-decision.js';
 import { describeAnswer, proxyAnswer, type ListenerKind, type ProxyAnswer } from './proxy-answer.js';
 
 interface TestOptions {
@@ -55,7 +55,7 @@ function listenerFor(c: ExpectationCase, config: PortcullisConfig, snapshot: Pol
     if (kind) return { kind };
     throw new UsageError(`via "${c.via.value}": not a listener of ${config.file} nor one of ${LISTENER_KINDS.join(', ')}`);
   }
-  const fronting = config.listeners.find((l) => l.to !== undefined && snapshot.endpoints.byName(l.to)?.identity === destination.identity);
+  const fronting = frontingListener(config, snapshot, destination);
   if (fronting) return { kind: fronting.protocol, listener: fronting };
   const registered = snapshot.endpoints.list().some((e) => e.identity === destination.identity);
   const forward = registered ? undefined : config.listeners.find((l) => l.protocol === 'forward');

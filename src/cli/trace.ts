@@ -5,7 +5,7 @@ import { loadConfig } from '../config/load.js';
 import { formatSourceError, type Decision } from '../policy/types.js';
 import { compileConfig } from '../runtime/compile.js';
 import {
-  decideOffline, decidingRules, describePeer, grpcFacts, httpFacts, kafkaFacts, resolvePeer, syntheticEndpoint, UsageError,
+  decideOffline, decidingRules, describePeer, frontingListener, grpcFacts, httpFacts, kafkaFacts, resolvePeer, syntheticEndpoint, UsageError,
 } from './offline-decision.js';
 
 interface TraceOptions {
@@ -46,7 +46,7 @@ function trace(o: TraceOptions): number {
   const snapshot = compiled.snapshot;
   const source = resolvePeer(snapshot, 'from', '--from', o.from, from);
   const destination = resolvePeer(snapshot, 'to', '--to', o.to, to);
-  const listener = compiled.config.listeners.find((l) => l.to !== undefined && snapshot.endpoints.byName(l.to)?.identity === destination.identity);
+  const listener = frontingListener(compiled.config, snapshot, destination);
   const port = o.port !== undefined ? Number(o.port) : listener?.port;
   if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port is required (no listener fronts that destination)');
 
