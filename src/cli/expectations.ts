@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseYamlSource, type YamlNode } from '../config/yaml-source.js';
-import type { HttpRequestFacts, KafkaRequestFacts, SourceError } from '../policy/types.js';
+import { formatSourceError, type HttpRequestFacts, type KafkaRequestFacts, type SourceError } from '../policy/types.js';
 import { grpcFacts, httpFacts, kafkaFacts, UsageError } from './offline-decision.js';
 import type { ListenerKind } from './proxy-answer.js';
 
@@ -210,7 +210,9 @@ export function parseExpectationText(text: string, file: string): { groups: Expe
   const p = new Problems();
   const groups = documents.map((d) => parseGroup(d, file, p)).filter((g) => g !== undefined);
   if (documents.length === 0 && errors.length === 0) p.errors.push({ file, line: 1, column: 1, path: '', message: 'no expectations in this file' });
-  return { groups, errors: [...errors, ...p.errors] };
+  // A bad group default is met once per case: report it once.
+  const unique = new Map(p.errors.map((e) => [formatSourceError(e), e]));
+  return { groups, errors: [...errors, ...unique.values()] };
 }
 
 export function readExpectationFile(file: string): { groups: ExpectationGroup[]; errors: SourceError[] } {

@@ -84,12 +84,15 @@ cases:
   ]);
 });
 
-test('a group without peers or cases, YAML errors and empty files', () => {
+test('a group without peers or cases, a bad group default (reported once), YAML errors and empty files', () => {
   assert.deepEqual(parseExpectationText('cases: [{http: "GET /", expect: allowed}]\n', FILE).errors.map(formatSourceError), [
     `${FILE}:1:9: cases[0]: from is required (in the case or the group)`,
     `${FILE}:1:9: cases[0]: to is required (in the case or the group)`,
   ]);
   assert.deepEqual(parseExpectationText('from: a\nto: b\ncases: []\n', FILE).errors.map(formatSourceError), [`${FILE}:3:8: cases: required: a non-empty list of cases`]);
+  assert.deepEqual(parseExpectationText('from: a\nto: b\nport: http\ncases: [{expect: allowed}, {expect: reset}]\n', FILE).errors.map(formatSourceError), [
+    `${FILE}:3:7: port: must be a port number (0-65535)`,
+  ]);
   assert.match(parseExpectationText('from: a\ncases: [\n', FILE).errors.map(formatSourceError).join('\n'), /^\/policies\/app\.expect\.yaml:\d+:\d+: invalid YAML: /);
   assert.deepEqual(parseExpectationText('# nothing yet\n', FILE).errors.map(formatSourceError), [`${FILE}:1:1: no expectations in this file`]);
 });
