@@ -182,7 +182,13 @@ function runTests(paths: string[], o: TestOptions): number {
     }
   }
   process.stdout.write(`${passed} passed, ${failedCount} failed (${files.length} file${files.length === 1 ? '' : 's'})\n`);
-  if (o.junit !== undefined) writeFileSync(o.junit, junitXml(suites));
+  if (o.junit !== undefined) {
+    try {
+      writeFileSync(o.junit, junitXml(suites));
+    } catch (e) {
+      throw new UsageError(`--junit: cannot write ${o.junit}: ${(e as Error).message}`, { cause: e });
+    }
+  }
   return failedCount > 0 ? 1 : 0;
 }
 

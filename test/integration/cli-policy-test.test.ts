@@ -118,6 +118,12 @@ describe('portcullis test refuses what it cannot run', () => {
     assert.equal(r.stderr, `${file}:4:48: cases[0].expect: expected allowed, denied, reset, or {denied: <code>} (an HTTP status, gRPC status or Kafka error code)\n1 error\n`);
   });
 
+  test('a JUnit file that cannot be written: exit 1 saying so', async () => {
+    const r = await cli(['test', expectFile('kafka/kafka-sw-security-policy'), '--junit', join(dir, 'missing', 'results.xml')], dir);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`^portcullis test: --junit: cannot write ${escape(join(dir, 'missing', 'results.xml'))}: ENOENT`));
+  });
+
   test('an unknown peer or listener fails its case at its field; the other cases still run', async () => {
     const file = join(dir, 'peers.expect.yaml');
     writeFileSync(file, 'to: deathstar\ncases:\n  - {from: tiefigher, expect: allowed}\n  - {from: tiefighter, via: deathstar-grpc, expect: allowed}\n  - {from: tiefighter, expect: allowed}\n  - {from: "=empire", expect: allowed}\n  - {from: xwing, expect: reset}\n');
