@@ -6,7 +6,7 @@
 /** Every code, with what it means: the one list of them. */
 export const ERROR_CODES = {
   PCL_ERR_STARTUP: 'the proxy cannot start: config or policy errors, a listener that cannot listen, a worker that did not serve',
-  PCL_ERR_USAGE: 'a command line the CLI cannot use (portcullis trace arguments)',
+  PCL_ERR_USAGE: 'a command line the CLI cannot use (portcullis trace arguments, portcullis test expectations)',
   PCL_ERR_SECRET_NAME: 'a secret or item name that is not a valid Kubernetes name',
   PCL_ERR_TLS_SECRET: 'a TLS secret that cannot be used: missing, unreadable, incomplete or not valid for TLS',
   PCL_ERR_CERT_TOOL: 'portcullis certs cannot create or issue: bad options, an existing CA, an unusable CA',

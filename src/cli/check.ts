@@ -22,7 +22,7 @@ interface Problem extends SourceError {
 }
 
 /** With no config file around, policies are checked on their own (no endpoints, no listeners). */
-function policyOnlyConfig(): PortcullisConfig {
+export function policyOnlyConfig(): PortcullisConfig {
   return {
     file: resolve('portcullis.yaml'),
     policies: [],

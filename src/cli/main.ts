@@ -5,6 +5,7 @@ import { registerBackend } from './backend.js';
 import { registerCerts } from './certs.js';
 import { registerCheck } from './check.js';
 import { registerDemo } from './demo.js';
+import { registerTest } from './policy-test.js';
 import { registerRun } from './run.js';
 import { registerTrace } from './trace.js';
 import { addUsageHints } from './usage-hints.js';
@@ -18,6 +19,7 @@ const program = new Command()
 registerRun(program);
 registerCheck(program);
 registerTrace(program);
+registerTest(program);
 registerDemo(program);
 registerCerts(program);
 registerBackend(program);

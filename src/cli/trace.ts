@@ -1,25 +1,14 @@
 // `portcullis trace`: offline L7 policy trace. Given a source, a destination, a port and a request, print the
 // verdict and the rule that decided it, or why nothing matched — the L7 trace Cilium never had.
-import { isIP } from 'node:net';
 import type { Command } from 'commander';
-import { PortcullisError } from '../errors.js';
-import type { EndpointConfig, ListenerConfig } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
+import type { ListenerConfig, PortcullisConfig } from '../config/types.js';
 import { forwardDestination } from '../protocols/connection-policy.js';
-import { normalizePath, PathError } from '../protocols/http/path.js';
-import { suggestion } from '../policy/parse-fields.js';
-import {
-  formatSourceError,
-  type ConnectionDecision,
-  type Decision,
-  type HttpRequestFacts,
-  type KafkaRequestFacts,
-  type Peer,
-  type PolicySnapshot,
-  type RuleRef,
-} from '../policy/types.js';
-import { kafkaApiKeyByName } from '../policy/kafka-api-keys.js';
+import { formatSourceError, type Decision, type Peer, type PolicySnapshot } from '../policy/types.js';
 import { compileConfig } from '../runtime/compile.js';
+import {
+  decideOffline, decidingRules, describePeer, frontingListener, grpcFacts, httpFacts, kafkaFacts, resolvePeer, syntheticEndpoint, UsageError,
+} from './offline-decision.js';
 
 interface TraceOptions {
   config: string;
@@ -37,44 +26,6 @@ interface TraceOptions {
   json?: boolean;
 }
 
-export class UsageError extends PortcullisError {
-  readonly code = 'PCL_ERR_USAGE';
-}
-
-const ENTITIES = ['world', 'host', 'unmanaged', 'health', 'init', 'remote-node', 'kube-apiserver', 'ingress'];
-
-/** `k=v,k2=v2` -> labels; anything else -> undefined. */
-function parseLabelSet(text: string): Record<string, string> | undefined {
-  if (!text.includes('=')) return undefined;
-  const labels: Record<string, string> = {};
-  for (const part of text.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) throw new UsageError(`"${text}": expected a label set like org=empire,class=tiefighter`);
-    labels[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-  }
-  return labels;
-}
-
-function syntheticEndpoint(role: 'from' | 'to', text: string, namespace: string): EndpointConfig | undefined {
-  const labels = parseLabelSet(text);
-  if (labels === undefined) return undefined;
-  return { name: `trace-${role}`, namespace, labels, addresses: [], identities: [], file: '<trace>', line: 0 };
-}
-
-/** An endpoint name, a label set, an IP address, a reserved entity, or a DNS name (a world destination). */
-function resolvePeer(snapshot: PolicySnapshot, role: 'from' | 'to', text: string): Peer {
-  const endpoints = snapshot.endpoints;
-  const endpoint = endpoints.byName(parseLabelSet(text) ? `trace-${role}` : text);
-  if (endpoint !== undefined) return { identity: endpoint.identity, ...(endpoint.addresses[0] ? { address: endpoint.addresses[0].split('/')[0]! } : {}) };
-  if (isIP(text)) return { identity: endpoints.resolveAddress(text), address: text };
-  if (ENTITIES.includes(text)) return { identity: endpoints.reserved(text) };
-  if (role === 'to' && /^[a-z0-9_]([-a-z0-9_]*)(\.[a-z0-9_][-a-z0-9_]*)+\.?$/i.test(text)) {
-    return { identity: endpoints.reserved('world'), names: [text.toLowerCase().replace(/\.$/, '')] };
-  }
-  const names = endpoints.list().flatMap((e) => [e.name, `${e.namespace}/${e.name}`]);
-  throw new UsageError(`--${role} "${text}": not an endpoint, label set, IP address, entity (${ENTITIES.join(', ')}) or DNS name${suggestion(text, [...names, ...ENTITIES])}`);
-}
-
 /** `--port`: a whole number from 1 to 65535, or nothing (the listener's). */
 function portOption(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -87,10 +38,10 @@ function portOption(text: string | undefined): number | undefined {
  * The listener a connection to `destination` arrives on: the one that fronts it, else a forward proxy (egress to
  * anything else goes through one). A name the forward proxy maps in `hosts` is traced at its first address.
  */
-function routeTo(listeners: readonly ListenerConfig[], snapshot: PolicySnapshot, destination: Peer): { listener?: ListenerConfig; destination: Peer } {
-  const fronting = listeners.find((l) => l.to !== undefined && snapshot.endpoints.byName(l.to)?.identity === destination.identity);
+function routeTo(config: PortcullisConfig, snapshot: PolicySnapshot, destination: Peer): { listener?: ListenerConfig; destination: Peer } {
+  const fronting = frontingListener(config, snapshot, destination);
   if (fronting !== undefined) return { listener: fronting, destination };
-  const forward = listeners.find((l) => l.protocol === 'forward');
+  const forward = config.listeners.find((l) => l.protocol === 'forward');
   if (forward === undefined) return { destination };
   const names = destination.names ?? [];
   const address = names[0] === undefined ? undefined : forward.forward?.hosts.get(names[0])?.[0];
@@ -104,54 +55,10 @@ function deniedConnectionAnswer(listener: ListenerConfig | undefined): string {
   return listener?.protocol === 'forward' ? `the forward proxy "${listener.name}" answers 403 Access denied to the request or CONNECT` : 'the connection is reset';
 }
 
-function describePeer(p: Peer): string {
-  const id = p.identity;
-  const who = id.namespace ? `${id.namespace}/${id.name}` : id.name;
-  const where = p.address ? ` at ${p.address}` : p.names ? ` (${p.names.join(', ')})` : '';
-  return `${who}${where} (identity ${id.id}: ${id.labelStrings.join(' ')})`;
-}
-
-function describeRule(r: RuleRef): string {
-  const ns = r.policy.namespace ? `${r.policy.namespace}/` : '';
-  return `${r.policy.kind} ${ns}${r.policy.name} ${r.path} (${r.file}:${r.line})`;
-}
-
-function headerFacts(headers: readonly string[]): Array<[string, string]> {
-  return headers.map((h) => {
-    const colon = h.indexOf(':');
-    if (colon <= 0) throw new UsageError(`--header "${h}": expected "Name: value"`);
-    return [h.slice(0, colon).trim().toLowerCase(), h.slice(colon + 1).trim()];
-  });
-}
-
-function httpFacts(o: TraceOptions): HttpRequestFacts | undefined {
-  const extra = headerFacts(o.header);
-  if (o.grpc !== undefined) {
-    const m = /^\/?([\w.]+)\/(\w+)$/.exec(o.grpc);
-    if (!m) throw new UsageError(`--grpc "${o.grpc}": expected package.Service/Method`);
-    return { method: 'POST', path: `/${m[1]}/${m[2]}`, host: o.host ?? '', headers: [['content-type', 'application/grpc'], ['te', 'trailers'], ...extra] };
-  }
-  if (o.http === undefined) return undefined;
-  const m = /^([A-Z][A-Z0-9_-]*)\s+(\S+)$/.exec(o.http.trim());
-  if (!m) throw new UsageError(`--http "${o.http}": expected "METHOD /path"`);
-  const path = normalizePath(m[2]!, 'reject');
-  if (path instanceof PathError) throw new UsageError(`--http: the proxy would answer 400: ${path.reason}`);
-  return { method: m[1]!, path, host: o.host ?? '', headers: o.host ? [['host', o.host], ...extra] : extra };
-}
-
-function kafkaFacts(o: TraceOptions): KafkaRequestFacts | undefined {
-  if (o.kafka === undefined) return undefined;
-  const m = /^(\w+)(?:@(\d+))?(?:\s+(\S+))?$/.exec(o.kafka.trim());
-  const apiKey = m ? (/^\d+$/.test(m[1]!) ? Number(m[1]) : kafkaApiKeyByName(m[1]!)) : undefined;
-  if (!m || apiKey === undefined) throw new UsageError(`--kafka "${o.kafka}": expected "<apiKey>[@version] [topic,topic]", e.g. "produce@9 empire-announce"`);
-  return { apiKey, apiVersion: m[2] ? Number(m[2]) : 0, clientId: o.clientId ?? null, topics: m[3] ? m[3].split(',') : [] };
-}
-
 /** The verdict, the engine's reason, and the deciding rules the reason does not already name. */
 function printDecision(label: string, d: Decision): void {
   process.stdout.write(`${label}: ${d.verdict}\n  ${d.reason}\n`);
-  const [verb, rules] = d.allowed ? ['allowed by', d.allowedBy] : ['denied by', d.deniedBy];
-  for (const r of rules) if (!d.reason.includes(`${r.file}:${r.line}`)) process.stdout.write(`  ${verb} ${describeRule(r)}\n`);
+  for (const line of decidingRules(d)) process.stdout.write(`  ${line}\n`);
 }
 
 function trace(o: TraceOptions): number {
@@ -161,26 +68,31 @@ function trace(o: TraceOptions): number {
     for (const e of loaded.errors) process.stderr.write(`${formatSourceError(e)}\n`);
     return 1;
   }
-  const extraEndpoints = [syntheticEndpoint('from', o.from, o.namespace), syntheticEndpoint('to', o.to, o.namespace)].filter((e) => e !== undefined);
-  const { compiled, errors } = compileConfig(loaded.config, { revision: 1, extraEndpoints });
+  const from = syntheticEndpoint('trace-from', o.from, o.namespace, '<trace>');
+  const to = syntheticEndpoint('trace-to', o.to, o.namespace, '<trace>');
+  const { compiled, errors } = compileConfig(loaded.config, { revision: 1, extraEndpoints: [from, to].filter((e) => e !== undefined) });
   if (compiled === undefined) {
     for (const e of errors) process.stderr.write(`${formatSourceError(e)}\n`);
     return 1;
   }
   const snapshot = compiled.snapshot;
-  const source = resolvePeer(snapshot, 'from', o.from);
-  const { listener, destination } = routeTo(compiled.config.listeners, snapshot, resolvePeer(snapshot, 'to', o.to));
+  const source = resolvePeer(snapshot, 'from', '--from', o.from, from);
+  const { listener, destination } = routeTo(compiled.config, snapshot, resolvePeer(snapshot, 'to', '--to', o.to, to));
   const forward = listener?.protocol === 'forward';
   // Through a forward proxy: http://name/ means port 80, and a TLS name is most likely a CONNECT to 443.
   const port = requestedPort ?? (forward ? (o.sni ? 443 : 80) : listener?.port);
   if (port === undefined) throw new UsageError('--port is required (no listener fronts that destination)');
 
-  const http = httpFacts(o);
-  const kafka = kafkaFacts(o);
-  const forwardClients = forward ? { forwardClients: listener.forward?.allowUnselectedClients ? ('any' as const) : ('selected' as const) } : {};
-  const connection: ConnectionDecision = snapshot.decideConnection({ source, destination, port, ...(o.sni ? { sni: o.sni } : {}), ...forwardClients });
-  const l7: Decision | undefined = connection.allowed ? (http ? connection.decideHttp(http) : kafka ? connection.decideKafka(kafka) : undefined) : undefined;
-  const final = l7 ?? connection;
+  const http = o.grpc !== undefined ? grpcFacts('--grpc', o.grpc, o.host, o.header) : o.http !== undefined ? httpFacts('--http', o.http, o.host, o.header) : undefined;
+  const kafka = o.kafka !== undefined ? kafkaFacts('--kafka', o.kafka, o.clientId) : undefined;
+  const { connection, l7, final } = decideOffline(snapshot, {
+    source,
+    destination,
+    port,
+    ...(o.sni ? { sni: o.sni } : {}),
+    ...(forward ? { forwardClients: listener.forward?.allowUnselectedClients ? ('any' as const) : ('selected' as const) } : {}),
+    ...(http ? { http } : kafka ? { kafka } : {}),
+  });
 
   const answer = connection.allowed ? undefined : deniedConnectionAnswer(listener);
   if (o.json) {

@@ -12,6 +12,9 @@ export type { PolicyDocument } from './model.js';
 
 const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
+/** `portcullis test` expectation files, which live beside the policies and are not policies. */
+export const EXPECTATION_FILE = /\.expect\.ya?ml$/i;
+
 /** What parsing policy texts found: the valid documents, the errors, and what was skipped or ignored (warnings). */
 export interface ParsedPolicies {
   readonly documents: PolicyDocument[];
@@ -73,13 +76,13 @@ function walkFolder(dir: string, seen: Set<string>, found: PolicyPaths): void {
       continue;
     }
     if (isDir) walkFolder(path, seen, found);
-    else if (POLICY_EXTENSIONS.has(extname(name).toLowerCase()) && !found.files.includes(path)) found.files.push(path);
+    else if (POLICY_EXTENSIONS.has(extname(name).toLowerCase()) && !EXPECTATION_FILE.test(name) && !found.files.includes(path)) found.files.push(path);
   }
 }
 
 /**
- * The files and folders `paths` name now: folders recursively (*.yaml, *.yml, *.json); a file named explicitly
- * counts whatever its extension.
+ * The files and folders `paths` name now: folders recursively (*.yaml, *.yml, *.json, but not *.expect.yaml); a
+ * file named explicitly counts whatever its name.
  */
 export function listPolicyPaths(paths: readonly string[]): PolicyPaths {
   const found: PolicyPaths = { files: [], folders: [], errors: [] };

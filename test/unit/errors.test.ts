@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { packageFile } from '../../src/package-root.js';
 import { ERROR_CODES, PortcullisError, type PortcullisErrorCode } from '../../src/errors.js';
-import { UsageError } from '../../src/cli/trace.js';
+import { UsageError } from '../../src/cli/offline-decision.js';
 import { CloseConnection } from '../../src/demo/kafka/broker/context.js';
 import { LookupGateFull } from '../../src/protocols/forward/lookup-gate.js';
 import { ResolveError } from '../../src/protocols/forward/resolve.js';

@@ -22,6 +22,7 @@ before(() => {
     spec: { endpointSelector: {}, ingress: [{ fromEntities: ['host'] }] },
   }));
   writeFileSync(join(dir, 'nested', 'notes.txt'), 'not a policy');
+  writeFileSync(join(dir, 'nested', 'b.expect.yaml'), 'from: a\nto: b\ncases: [{expect: allowed}]\n');
   writeFileSync(join(dir, '.hidden', 'h.yaml'), policy('hidden'));
   writeFileSync(join(dir, '.editor-swap.yaml'), 'garbage: [');
   writeFileSync(join(dir, 'bad.yaml'), cnp('bad', `endpointSelector: {}\ningress: [{fromEntities: [nobody]}]`));
@@ -31,7 +32,7 @@ before(() => {
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('a folder is read recursively; dot-files, other extensions and symlink loops are skipped', () => {
+test('a folder is read recursively; dot-files, other extensions, `portcullis test` expectation files and symlink loops are skipped', () => {
   const r = loadPolicyPaths([dir]);
   assert.deepEqual(r.documents.map((d) => d.name).sort(), ['a1', 'a2', 'b', 'c']);
   assert.deepEqual(r.files.map((f) => f.slice(dir.length + 1)), ['a.yaml', 'bad.yaml', 'nested/b.yml', 'nested/deeper/c.json']);

@@ -19,7 +19,7 @@ import { ErrorCode } from '../codec/error-codes.js';
  * requests (FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetFetch for all topics) get 30;
  * everything else — InitProducerId, ListGroups, brokers-only Metadata, admin APIs — is cluster-level (31).
  */
-export function denialErrorCode(facts: KafkaPolicyFacts): number {
+export function denialErrorCode(facts: Pick<KafkaPolicyFacts, 'topics' | 'groupIds'>): number {
   if (facts.topics.length > 0) return ErrorCode.TOPIC_AUTHORIZATION_FAILED;
   if (facts.groupIds.length > 0) return ErrorCode.GROUP_AUTHORIZATION_FAILED;
   return ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
