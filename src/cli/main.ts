@@ -5,7 +5,7 @@ import { registerBackend } from './backend.js';
 import { registerCerts } from './certs.js';
 import { registerCheck } from './check.js';
 import { registerDemo } from './demo.js';
-import { registerTest } from './policy-test.js';
+import { registerTest } from './test-command.js';
 import { registerRun } from './run.js';
 import { registerTrace } from './trace.js';
 import { addUsageHints } from './usage-hints.js';

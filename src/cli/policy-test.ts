@@ -3,7 +3,6 @@
 // 403, gRPC status 7, Kafka error 29), so a policy change that silently opens or closes traffic fails CI.
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { EndpointConfig, ListenerConfig, PortcullisConfig } from '../config/types.js';
 import { EXPECTATION_FILE } from '../policy/load.js';
@@ -15,7 +14,7 @@ import { junitXml, type JunitCase } from './junit.js';
 import { decideOffline, decidingRules, describeRule, frontingListener, resolvePeer, syntheticEndpoint, UsageError } from './offline-decision.js';
 import { describeAnswer, proxyAnswer, type ListenerKind, type ProxyAnswer } from './proxy-answer.js';
 
-interface TestOptions {
+export interface TestOptions {
   config?: string;
   junit?: string;
 }
@@ -147,7 +146,7 @@ function loadTestConfig(file: string | undefined): { config?: PortcullisConfig; 
   return loadConfig(configFile);
 }
 
-function runTests(paths: string[], o: TestOptions): number {
+export function runTests(paths: string[], o: TestOptions): number {
   const loaded = loadTestConfig(o.config);
   const fail = (errors: readonly SourceError[]) => {
     for (const e of errors) process.stderr.write(`${formatSourceError(e)}\n`);
@@ -190,23 +189,4 @@ function runTests(paths: string[], o: TestOptions): number {
     }
   }
   return failedCount > 0 ? 1 : 0;
-}
-
-export function registerTest(program: Command): void {
-  program
-    .command('test')
-    .description('policy unit tests: run expectation files (*.expect.yaml) offline against the config and policies')
-    .argument('[paths...]', "expectation files or folders (default: *.expect.yaml beside the config's policies)")
-    .option('-c, --config <file>', 'config file (default: portcullis.yaml if it exists)')
-    .option('--junit <file>', 'also write the results as JUnit XML')
-    .addHelpText('after', '\nExit codes: 0 every case passed, 1 a case failed or an expectation file, config or policy is invalid.')
-    .action((paths: string[], o: TestOptions) => {
-      try {
-        process.exitCode = runTests(paths, o);
-      } catch (e) {
-        if (!(e instanceof UsageError)) throw e;
-        process.stderr.write(`portcullis test: ${e.message}\n`);
-        process.exitCode = 1;
-      }
-    });
 }

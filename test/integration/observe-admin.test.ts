@@ -76,7 +76,16 @@ test('/policies and /endpoints: 503 before a snapshot, then the current revision
   assert.equal(body.policies.length, 1);
   assert.deepEqual(
     { ...body.policies[0], spec: undefined },
-    { kind: 'CiliumNetworkPolicy', name: 'rule1', namespace: 'default', file: STARWARS_POLICY, line: 1, rules: 1, spec: undefined },
+    {
+      kind: 'CiliumNetworkPolicy',
+      name: 'rule1',
+      namespace: 'default',
+      file: STARWARS_POLICY,
+      line: 1,
+      rules: 1,
+      ruleCounts: { l3l4: 0, http: 1, kafka: 0, dns: 0, deny: 0 },
+      spec: undefined,
+    },
   );
   assert.match(JSON.stringify(body.policies[0]?.spec), /"path":"\/v1\/request-landing"/);
 
