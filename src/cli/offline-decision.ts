@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { PortcullisError } from '../errors.js';
 import type { EndpointConfig, ListenerConfig, PortcullisConfig } from '../config/types.js';
+import { forwardDestination } from '../protocols/connection-policy.js';
 import { normalizePath, PathError } from '../protocols/http/path.js';
 import type {
   ConnectionDecision, Decision, HttpRequestFacts, KafkaRequestFacts, Peer, PolicySnapshot, RuleRef,
@@ -55,9 +56,24 @@ export function resolvePeer(snapshot: PolicySnapshot, role: 'from' | 'to', field
   throw new UsageError(`${field} "${text}": not an endpoint, label set, IP address, entity (${ENTITIES.join(', ')}) or DNS name${suggestion(text, [...names, ...ENTITIES])}`);
 }
 
-/** The listener whose `to` is the destination: it gives a trace or a test its default port. */
-export function frontingListener(config: PortcullisConfig, snapshot: PolicySnapshot, destination: Peer): ListenerConfig | undefined {
-  return config.listeners.find((l) => l.to !== undefined && snapshot.endpoints.byName(l.to)?.identity === destination.identity);
+/**
+ * The listener a connection to `destination` arrives on: the one whose `to` it is (it gives a trace or a test its
+ * default port), else a forward proxy (egress to anything else goes through one). A name the forward proxy maps in
+ * `hosts` is decided at its first address, as the proxy connects there.
+ */
+export function routeTo(config: PortcullisConfig, snapshot: PolicySnapshot, destination: Peer): { listener?: ListenerConfig; destination: Peer } {
+  const fronting = config.listeners.find((l) => l.to !== undefined && snapshot.endpoints.byName(l.to)?.identity === destination.identity);
+  if (fronting !== undefined) return { listener: fronting, destination };
+  const forward = config.listeners.find((l) => l.protocol === 'forward');
+  return forward === undefined ? { destination } : { listener: forward, destination: throughForward(forward, snapshot, destination) };
+}
+
+/** `destination` as the forward proxy `forward` reaches it: a name it maps in `hosts` becomes its first address. */
+export function throughForward(forward: ListenerConfig, snapshot: PolicySnapshot, destination: Peer): Peer {
+  const names = destination.names ?? [];
+  const address = names[0] === undefined ? undefined : forward.forward?.hosts.get(names[0])?.[0];
+  // forwardDestination looks at the address and the names only; the caller decides the port.
+  return address === undefined ? destination : forwardDestination(snapshot, { address, port: 0, names });
 }
 
 export function describePeer(p: Peer): string {

@@ -11,7 +11,7 @@ import { compileConfig } from '../runtime/compile.js';
 import { policyOnlyConfig } from './check.js';
 import { LISTENER_KINDS, readExpectationFile, type ExpectationCase, type ExpectationGroup, type Expected } from './expectations.js';
 import { junitXml, type JunitCase } from './junit.js';
-import { decideOffline, decidingRules, describeRule, frontingListener, resolvePeer, syntheticEndpoint, UsageError } from './offline-decision.js';
+import { decideOffline, decidingRules, describeRule, resolvePeer, routeTo, syntheticEndpoint, throughForward, UsageError } from './offline-decision.js';
 import { describeAnswer, proxyAnswer, type ListenerKind, type ProxyAnswer } from './proxy-answer.js';
 
 export interface TestOptions {
@@ -45,20 +45,17 @@ function describeExpected(e: Expected): string {
   return e.kind === 'denied' && e.code !== undefined ? `denied (${e.code})` : e.kind;
 }
 
-/** The listener a case goes through: `via` (a name or a protocol), the one fronting `to`, or a forward proxy for the world. */
-function listenerFor(c: ExpectationCase, config: PortcullisConfig, snapshot: PolicySnapshot, destination: Peer): { kind?: ListenerKind; listener?: ListenerConfig } {
+/** The listener a case goes through: `via` (a name or a protocol), else where trace routes its destination. */
+function listenerFor(c: ExpectationCase, config: PortcullisConfig, snapshot: PolicySnapshot, destination: Peer): { kind?: ListenerKind; listener?: ListenerConfig; destination: Peer } {
   if (c.via) {
     const named = config.listeners.find((l) => l.name === c.via!.value);
-    if (named) return { kind: named.protocol, listener: named };
+    if (named) return { kind: named.protocol, listener: named, destination: named.protocol === 'forward' ? throughForward(named, snapshot, destination) : destination };
     const kind = LISTENER_KINDS.find((k) => k === c.via!.value);
-    if (kind) return { kind };
+    if (kind) return { kind, destination };
     throw new UsageError(`via "${c.via.value}": not a listener of ${config.file} nor one of ${LISTENER_KINDS.join(', ')}`);
   }
-  const fronting = frontingListener(config, snapshot, destination);
-  if (fronting) return { kind: fronting.protocol, listener: fronting };
-  const registered = snapshot.endpoints.list().some((e) => e.identity === destination.identity);
-  const forward = registered ? undefined : config.listeners.find((l) => l.protocol === 'forward');
-  return forward ? { kind: 'forward', listener: forward } : {};
+  const routed = routeTo(config, snapshot, destination);
+  return { ...(routed.listener ? { kind: routed.listener.protocol, listener: routed.listener } : {}), destination: routed.destination };
 }
 
 interface CaseResult {
@@ -83,8 +80,8 @@ function locate<T>(at: SourceError, fn: () => T): T {
 
 function runCase(c: ExpectationCase, config: PortcullisConfig, snapshot: PolicySnapshot, synthetic: ReadonlyMap<string, EndpointConfig>): CaseResult {
   const source = locate(c.from.at, () => resolvePeer(snapshot, 'from', 'from', c.from.value, synthetic.get(c.from.value)));
-  const destination = locate(c.to.at, () => resolvePeer(snapshot, 'to', 'to', c.to.value, synthetic.get(c.to.value)));
-  const { kind, listener } = locate(c.via?.at ?? c.at, () => listenerFor(c, config, snapshot, destination));
+  const to = locate(c.to.at, () => resolvePeer(snapshot, 'to', 'to', c.to.value, synthetic.get(c.to.value)));
+  const { kind, listener, destination } = locate(c.via?.at ?? c.at, () => listenerFor(c, config, snapshot, to));
   const port = c.port ?? (kind !== 'forward' ? listener?.port : undefined);
   if (port === undefined) throw new UsageError(formatSourceError({ ...c.at, message: `port is required: no listener fronts "${c.to.value}"` }));
   const r = c.request;

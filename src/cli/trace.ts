@@ -2,12 +2,11 @@
 // verdict and the rule that decided it, or why nothing matched — the L7 trace Cilium never had.
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
-import type { ListenerConfig, PortcullisConfig } from '../config/types.js';
-import { forwardDestination } from '../protocols/connection-policy.js';
-import { formatSourceError, type Decision, type Peer, type PolicySnapshot } from '../policy/types.js';
+import type { ListenerConfig } from '../config/types.js';
+import { formatSourceError, type Decision } from '../policy/types.js';
 import { compileConfig } from '../runtime/compile.js';
 import {
-  decideOffline, decidingRules, describePeer, frontingListener, grpcFacts, httpFacts, kafkaFacts, resolvePeer, syntheticEndpoint, UsageError,
+  decideOffline, decidingRules, describePeer, grpcFacts, httpFacts, kafkaFacts, resolvePeer, routeTo, syntheticEndpoint, UsageError,
 } from './offline-decision.js';
 
 interface TraceOptions {
@@ -32,21 +31,6 @@ function portOption(text: string | undefined): number | undefined {
   const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
   if (!(port >= 1 && port <= 65535)) throw new UsageError(`--port "${text}": expected a port number from 1 to 65535`);
   return port;
-}
-
-/**
- * The listener a connection to `destination` arrives on: the one that fronts it, else a forward proxy (egress to
- * anything else goes through one). A name the forward proxy maps in `hosts` is traced at its first address.
- */
-function routeTo(config: PortcullisConfig, snapshot: PolicySnapshot, destination: Peer): { listener?: ListenerConfig; destination: Peer } {
-  const fronting = frontingListener(config, snapshot, destination);
-  if (fronting !== undefined) return { listener: fronting, destination };
-  const forward = config.listeners.find((l) => l.protocol === 'forward');
-  if (forward === undefined) return { destination };
-  const names = destination.names ?? [];
-  const address = names[0] === undefined ? undefined : forward.forward?.hosts.get(names[0])?.[0];
-  // forwardDestination looks at the address and the names only; the port is decided below.
-  return { listener: forward, destination: address === undefined ? destination : forwardDestination(snapshot, { address, port: 0, names }) };
 }
 
 /** What the client is answered when the connection is denied. */

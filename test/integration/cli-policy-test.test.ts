@@ -183,3 +183,44 @@ cases:
     assert.match(r.stdout, /\n8 passed, 1 failed \(1 file\)\n$/);
   });
 });
+
+describe('portcullis test routes world destinations as the forward proxy reaches them', () => {
+  let dir = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'portcullis-policy-test-forward-'));
+    // The rule names the address the forward proxy's `hosts` maps the name to, not the name.
+    writeFileSync(join(dir, 'egress.yaml'), `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: tiefighter-egress}
+spec:
+  endpointSelector: {matchLabels: {class: tiefighter}}
+  egress:
+  - toCIDR: [127.0.0.40/32]
+    toPorts:
+    - ports: [{port: "80", protocol: TCP}]
+      rules: {http: [{method: GET, path: /get}]}
+`);
+    writeFileSync(join(dir, 'portcullis.yaml'), `policies: egress.yaml
+endpoints:
+  - {name: tiefighter, labels: {org: empire, class: tiefighter}, addresses: [127.0.0.2]}
+listeners:
+  - {name: egress, listen: "127.0.0.1:0", protocol: forward, forward: {hosts: {httpbin.local: [127.0.0.40]}}}
+`);
+    writeFileSync(join(dir, 'egress.expect.yaml'), `from: tiefighter
+to: httpbin.local
+port: 80
+cases:
+  - {http: "GET /get", expect: allowed}
+  - {http: "POST /get", expect: {denied: 403}}
+  - {via: egress, http: "GET /get", expect: allowed}
+  - {to: example.com, http: "GET /get", expect: {denied: 403}}
+`);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("a name in the forward listener's hosts is decided at its address, with or without via", async () => {
+    const r = await cli(['test', 'egress.expect.yaml', '-c', 'portcullis.yaml'], dir);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\n4 passed, 0 failed \(1 file\)\n$/);
+  });
+});
