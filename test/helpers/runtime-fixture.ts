@@ -1,15 +1,14 @@
 // A whole Portcullis in-process on a temp folder (config + policies) in front of the real deathstar, for
 // end-to-end tests of the runtime, the CLI and the demos.
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createLogger } from '../../src/observe/logger.js';
 import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';
 import { packageFile } from '../../src/package-root.js';
 import { startPortcullis, type Portcullis } from '../../src/runtime/server.js';
 import { TIMINGS, type Timings } from '../../src/runtime/timings.js';
+import { execCommand, type Exited } from './exec.js';
 
 export const TIEFIGHTER = '127.0.0.2';
 export const XWING = '127.0.0.3';
@@ -87,26 +86,13 @@ export async function reloadFailures(proxy: Portcullis): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-const execFileP = promisify(execFile);
-
 /** Runs curl; returns its exit code, stdout and stderr (never throws on a non-zero exit). */
-export async function curl(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP('curl', ['-sS', '--max-time', '5', ...args], { encoding: 'utf8' });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
+export function curl(args: readonly string[]): Promise<Exited> {
+  return execCommand('curl', ['-sS', '--max-time', '5', ...args]);
 }
 
 /** Runs the built CLI (`dist/src/cli/main.js`). */
-export async function cli(args: readonly string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [packageFile('dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', ...(cwd ? { cwd } : {}) });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
+export function cli(args: readonly string[], cwd?: string): Promise<Exited> {
+  // No deadline of its own: the test's timeout bounds it.
+  return execCommand(process.execPath, [packageFile('dist', 'src', 'cli', 'main.js'), ...args], { ...(cwd ? { cwd } : {}), timeoutMs: 0 });
 }
