@@ -8,6 +8,7 @@ import type { DropReason, FlowEvent, HttpFlowFields, KafkaFlowFields } from './t
 // The policy engine's naming (Cilium's names, then Kafka's lower-cased): flows and decision reasons agree.
 import { kafkaApiName } from '../policy/kafka-api-keys.js';
 import { LineSlab } from './line-slab.js';
+import { policyDropReason } from './drop-reason.js';
 
 export const REDACTED = 'HUBBLE_REDACTED';
 
@@ -481,7 +482,7 @@ function eventType(event: FlowEvent, drop: { code: number } | undefined): string
 }
 
 function dropReason(decision: Decision | undefined): DatapathDrop {
-  return decision && decision.deniedBy.length > 0 ? DROP_POLICY_DENY : DROP_POLICY_DENIED;
+  return policyDropReason(decision) === 'POLICY_DENY' ? DROP_POLICY_DENY : DROP_POLICY_DENIED;
 }
 
 /** A decision's fields: Hubble's (after `Summary`) and the extension's (after `listener`), each with leading commas. */

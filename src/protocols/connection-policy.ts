@@ -10,6 +10,7 @@
 import type { Socket } from 'node:net';
 import type { ListenerContext } from './context.js';
 import type { FlowEvent } from '../observe/types.js';
+import { policyDropReason } from '../observe/drop-reason.js';
 import type { ConnectionDecision, Direction, Peer, PolicySnapshot, Verdict } from '../policy/types.js';
 
 const policies = new WeakMap<Socket, ConnectionPolicy>();
@@ -144,7 +145,7 @@ export class ConnectionPolicy implements FlowParties {
     if (decision.verdict === 'AUDIT') this.recordConnection('AUDIT');
     if (decision.allowed) return true;
     this.recordConnection('DROPPED');
-    this.ctx.metrics.drop('POLICY_DENIED', 'TCP');
+    this.ctx.metrics.drop(policyDropReason(decision), 'TCP');
     this.ctx.log.debug({ source: this.sourceAddress, reason: decision.reason }, 'connection denied');
     reset(this.tcp);
     return false;

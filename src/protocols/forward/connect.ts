@@ -5,6 +5,7 @@
 //     `terminatingTLS`, intercepted (TLS inspection): the proxy answers the handshake with the stored certificate for
 //     that name, enforces the HTTP rules on the decrypted requests, and re-originates TLS to the address it decided.
 import type { Socket } from 'node:net';
+import { policyDropReason } from '../../observe/drop-reason.js';
 import type { ConnectionDecision, Verdict } from '../../policy/types.js';
 import type { ListenerContext } from '../context.js';
 import { flowPeers, recordConnection, unmapAddress, type FlowParties } from '../connection-policy.js';
@@ -80,7 +81,7 @@ function needsNothingFromTheStream(decision: ConnectionDecision): boolean {
 /** A CONNECT policy refused: `403` before any tunnel opens. */
 function denyTunnel(ctx: ListenerContext, socket: Socket, refused: Decided, authority: string): void {
   recordConnect(ctx, refused, authority, 'DROPPED');
-  ctx.metrics.drop('POLICY_DENIED', 'TCP');
+  ctx.metrics.drop(policyDropReason(refused.decision), 'TCP');
   writeRawReply(socket, ACCESS_DENIED_REPLY, ctx.timings.lingerMs);
 }
 
