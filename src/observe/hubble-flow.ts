@@ -4,7 +4,7 @@
 // against real Hubble records. Pure (its caches only memoise): no clocks, no I/O.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Decision, HttpDecision, Identity, Peer, RuleRef } from '../policy/types.js';
-import type { DropReason, FlowEvent, HttpFlowFields, KafkaFlowFields } from './types.js';
+import type { DropReason, FlowEvent, HttpFlowFields, KafkaFlowFields, LocalReplyFields } from './types.js';
 // The policy engine's naming (Cilium's names, then Kafka's lower-cased): flows and decision reasons agree.
 import { kafkaApiName } from '../policy/kafka-api-keys.js';
 import { LineSlab } from './line-slab.js';
@@ -95,9 +95,9 @@ export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions):
     }
     out.byte(BRACE_CLOSE);
   }
-  const info = event.info !== undefined && event.info !== '' ? event.info : undefined;
+  const reason = event.reason !== undefined && event.reason !== '' ? event.reason : undefined;
   const verdict = verdictFields(event, drop);
-  // The Summary's text is the L7 record's, else `info`.
+  // The Summary's text is the L7 record's, else the event's reason.
   if (http) {
     out.bytes(verdict.withSummary);
     out.jsonText(http.protocol);
@@ -118,25 +118,21 @@ export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions):
       out.repeat(url.start, url.end);
     }
     out.byte(QUOTE);
-  } else if (kafkaSummary !== undefined || info !== undefined) {
+  } else if (kafkaSummary !== undefined || reason !== undefined) {
     out.bytes(verdict.withSummary);
     if (kafkaSummary !== undefined) out.text(kafkaSummary);
-    else out.jsonText(info!);
+    else out.jsonText(reason!);
     out.byte(QUOTE);
   } else {
     out.bytes(verdict.bytes);
   }
-  out.bytes(policyFields(event.decision, event.listener));
+  writePolicyFields(out, event.decision, event.listener, reason);
   const kafka = event.l7?.kafka;
   if (kafka?.errorCode && event.l7!.type === 'REQUEST') {
     out.bytes(KAFKA_ERROR_CODE);
     out.number(kafka.errorCode);
   }
-  if (info !== undefined) {
-    out.bytes(INFO);
-    out.jsonText(info);
-    out.byte(QUOTE);
-  }
+  if (event.localReply !== undefined) writeLocalReply(out, event.localReply);
   out.bytes(time.tail);
   out.endLine();
 }
@@ -144,7 +140,9 @@ export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions):
 const bytesOf = (text: string): Buffer => Buffer.from(text, 'utf8');
 const LATENCY = bytesOf(',"latency_ns":"');
 const KAFKA_ERROR_CODE = bytesOf(',"kafka_error_code":');
-const INFO = bytesOf(',"info":"');
+const REASON = bytesOf(',"reason":"');
+const LOCAL_REPLY = bytesOf(',"local_reply":{"code":');
+const GRPC_STATUS = bytesOf(',"grpc_status":');
 const MS_OPEN = bytesOf('ms (');
 const QUOTE = 0x22;
 const SPACE = 0x20;
@@ -484,27 +482,68 @@ function dropReason(decision: Decision | undefined): DatapathDrop {
   return decision && decision.deniedBy.length > 0 ? DROP_POLICY_DENY : DROP_POLICY_DENIED;
 }
 
-/** A decision's fields: Hubble's (after `Summary`) and the extension's (after `listener`), each with leading commas. */
+/**
+ * A decision's fields: Hubble's (after `Summary`) and the extension's (after `listener`), each with leading
+ * commas. The extension is kept in two parts around its `reason`, which an event's own reason replaces.
+ */
 interface DecisionJson {
   readonly hubble: string;
-  readonly extension: string;
-  /** Both around `,"portcullis":{"listener":...`, for the listener last seen with this decision. */
+  /** `,"reason":...` or ''. */
+  readonly reason: string;
+  /** The extension's fields after the reason. */
+  readonly rest: string;
+  /** For the listener last seen with this decision: everything, and the parts before and after the reason. */
   listener?: string;
   bytes: Buffer;
+  head: Buffer;
+  tail: Buffer;
 }
 
 // Allowed decisions are shared by every request a rule allows: their text is rendered once.
 const decisions = new WeakMap<Decision, DecisionJson>();
 
-/** The decision's Hubble fields, then the `portcullis` extension up to its optional Kafka and `info` fields. */
-function policyFields(decision: Decision | undefined, listener: string): Buffer {
-  if (decision === undefined) return listenerField(listener);
+/**
+ * The decision's Hubble fields, then the `portcullis` extension up to its optional Kafka and local reply fields;
+ * `reason`, when given, in place of the decision's.
+ */
+function writePolicyFields(out: LineSlab, decision: Decision | undefined, listener: string, reason: string | undefined): void {
+  if (decision === undefined) {
+    out.bytes(listenerField(listener));
+    if (reason !== undefined) writeReason(out, reason);
+    return;
+  }
   const json = renderDecision(decision);
   if (json.listener !== listener) {
     json.listener = listener;
-    json.bytes = bytesOf(`${json.hubble},"portcullis":{"listener":${JSON.stringify(listener)}${json.extension}`);
+    const head = `${json.hubble},"portcullis":{"listener":${JSON.stringify(listener)}`;
+    json.bytes = bytesOf(head + json.reason + json.rest);
+    json.head = bytesOf(head);
+    json.tail = bytesOf(json.rest);
   }
-  return json.bytes;
+  if (reason === undefined) {
+    out.bytes(json.bytes);
+    return;
+  }
+  out.bytes(json.head);
+  writeReason(out, reason);
+  out.bytes(json.tail);
+}
+
+function writeReason(out: LineSlab, reason: string): void {
+  out.bytes(REASON);
+  out.jsonText(reason);
+  out.byte(QUOTE);
+}
+
+/** `,"local_reply":{"code":...,"grpc_status":...}`: what the client got from the proxy itself. */
+function writeLocalReply(out: LineSlab, reply: LocalReplyFields): void {
+  out.bytes(LOCAL_REPLY);
+  out.number(reply.code);
+  if (reply.grpcStatus !== undefined) {
+    out.bytes(GRPC_STATUS);
+    out.number(reply.grpcStatus);
+  }
+  out.byte(BRACE_CLOSE);
 }
 
 function renderDecision(decision: Decision): DecisionJson {
@@ -519,7 +558,8 @@ function renderDecision(decision: Decision): DecisionJson {
     renderPolicies('egress_denied_by', decision.deniedBy, 'egress') +
     renderPolicies('ingress_denied_by', decision.deniedBy, 'ingress') +
     policyLog([...allowed, ...decision.deniedBy]);
-  json = { hubble, extension: renderExtension(decision), bytes: EMPTY };
+  const reason = decision.reason === '' ? '' : `,"reason":${JSON.stringify(decision.reason)}`;
+  json = { hubble, reason, rest: renderExtension(decision), bytes: EMPTY, head: EMPTY, tail: EMPTY };
   decisions.set(decision, json);
   return json;
 }
@@ -550,12 +590,12 @@ function policyLog(refs: readonly RuleRef[]): string {
 }
 
 /**
- * Portcullis extension: where the verdict came from, which Hubble cannot say. `rules` locate (`file:line path`)
- * the deny rules when one decided, else the rules the decision names: those that allowed the flow or, for an
- * L7 denial, those whose L7 rules it failed to match.
+ * Portcullis extension after its reason: where the verdict came from, which Hubble cannot say. `rules` locate
+ * (`file:line path`) the deny rules when one decided, else the rules the decision names: those that allowed the
+ * flow or, for an L7 denial, those whose L7 rules it failed to match.
  */
 function renderExtension(decision: Decision): string {
-  let out = decision.reason === '' ? '' : `,"reason":${JSON.stringify(decision.reason)}`;
+  let out = '';
   const deciding = decision.deniedBy.length > 0 ? decision.deniedBy : decision.allowedBy;
   if (deciding.length > 0) out += `,"rules":${JSON.stringify(deciding.map((r) => `${r.file}:${r.line} ${r.path}`))}`;
   // HttpDecision's headerMatches results; other decisions do not carry them.

@@ -90,7 +90,8 @@ test('a request refused before policy is an ERROR flow with the reason, counted 
     assert.equal(none.length, 0);
     assert.equal(event?.verdict, 'ERROR');
     assert.equal(event?.l7?.type, 'REQUEST');
-    assert.equal(event?.info, '400: escaped slash (%2F or %5C) in path');
+    assert.equal(event?.reason, 'escaped slash (%2F or %5C) in path');
+    assert.deepEqual(event?.localReply, { code: 400 });
     assert.deepEqual(proxy.metrics.of('policyL7'), [['parse_errors', 'http']]);
     assert.deepEqual(proxy.metrics.of('httpRequest'), [['GET', 'HTTP/1.1', 400]]);
   } finally {

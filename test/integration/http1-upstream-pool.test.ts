@@ -111,10 +111,10 @@ test('a request with a body is not retried: 503 and an ERROR flow', async () => 
   const res = await send('/upload', 'POST', 'payload');
   assert.equal(res.status, 503);
   assert.deepEqual(upstream!.connections, [['/one', '/upload']]);
-  const [, failure] = proxy!.flows.l7('RESPONSE');
-  assert.equal(failure?.verdict, 'ERROR');
-  assert.equal(failure?.l7?.http?.code, 503);
-  assert.match(failure?.info ?? '', /upstream/);
+  assert.deepEqual(proxy!.flows.l7('RESPONSE').map((f) => f.verdict), ['FORWARDED']);
+  const [failure] = proxy!.flows.failures();
+  assert.deepEqual(failure?.localReply, { code: 503 });
+  assert.match(failure?.reason ?? '', /upstream/);
 });
 
 test('upstreamMaxConnections bounds the connections; queued requests are served in order as connections free up', async () => {

@@ -40,7 +40,7 @@ export interface RequestEvents {
   /** The client accepted response data it had not: the upstream may send more. */
   creditUpstream(): void;
   /** The request body made no progress for too long: the exchange ends with `reply` (or a reset). */
-  requestStalled(reply: LocalReply, info: string): void;
+  requestStalled(reply: LocalReply, why: string): void;
 }
 
 /** The client side of a relayed request: an HTTP/2 server stream, or an HTTP/1.1 request and its response. */
@@ -213,11 +213,11 @@ class H2Relay implements H2ResponseHandler, RequestEvents {
     this.us.reset(reset);
   }
 
-  requestStalled(reply: LocalReply, info: string): void {
+  requestStalled(reply: LocalReply, why: string): void {
     this.clearTimer();
     this.answered = true;
     const sent = this.ds.reply(reply);
-    this.fail(sent?.code ?? 502, info);
+    this.fail(sent?.code ?? 502, why);
     if (sent === undefined) this.ds.reset(ErrorCode.CANCEL);
     this.us.reset(ErrorCode.CANCEL);
   }
@@ -350,9 +350,9 @@ class H2Relay implements H2ResponseHandler, RequestEvents {
     this.exchange.responded(this.status, this.pairs);
   }
 
-  private fail(code: number, info: string): void {
+  private fail(code: number, why: string): void {
     if (this.recorded) return;
     this.recorded = true;
-    this.exchange.failed(code, info);
+    this.exchange.failed(code, why);
   }
 }
