@@ -8,8 +8,7 @@ import type { DropReason, FlowEvent, HttpFlowFields, KafkaFlowFields, LocalReply
 // The policy engine's naming (Cilium's names, then Kafka's lower-cased): flows and decision reasons agree.
 import { kafkaApiName } from '../policy/kafka-api-keys.js';
 import { LineSlab } from './line-slab.js';
-
-export const REDACTED = 'HUBBLE_REDACTED';
+import { REDACTED, redactQuery, redactUrl, type QueryRedaction } from './url-redaction.js';
 
 /** Monitor message types (cilium pkg/monitor/api/types.go) used as `event_type.type`. */
 const MESSAGE_TYPE_DROP = 1;
@@ -34,6 +33,8 @@ function datapathDrop(code: number, name: DropReason): DatapathDrop {
 export interface RenderOptions {
   /** Lower-cased header names whose values are replaced by `HUBBLE_REDACTED`. */
   readonly redactHeaders: ReadonlySet<string>;
+  /** `redactQuery`; absent (the default), URLs keep their query. */
+  readonly redactQuery?: QueryRedaction;
   readonly nodeName: string;
 }
 
@@ -82,7 +83,7 @@ export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions):
       out.byte(QUOTE);
     }
     if (http) {
-      url = writeHttp(out, http, opts.redactHeaders);
+      url = writeHttp(out, http, opts);
     } else if (l7.kafka) {
       const kafka = l7.kafka;
       const apiKey = kafkaApiName(kafka.apiKey);
@@ -279,30 +280,12 @@ function timeFields(time: Date, node: NodeJson): { readonly head: Buffer; readon
 }
 let lastTime = { ms: NaN, node: undefined as NodeJson | undefined, head: EMPTY, tail: EMPTY };
 
-/** Replaces the password of `scheme://user:password@host/...` as Hubble's filterURL does. */
-export function redactUrl(url: string): string {
-  if (!url.includes('@')) return url; // no userinfo: the common case, decided in one scan
-  const schemeEnd = url.indexOf('://');
-  if (schemeEnd < 0) return url;
-  const authorityStart = schemeEnd + 3;
-  let authorityEnd = url.length;
-  for (const c of ['/', '?', '#']) {
-    const i = url.indexOf(c, authorityStart);
-    if (i >= 0 && i < authorityEnd) authorityEnd = i;
-  }
-  const at = url.lastIndexOf('@', authorityEnd - 1);
-  if (at < authorityStart) return url;
-  const colon = url.indexOf(':', authorityStart);
-  if (colon < 0 || colon > at) return url;
-  return `${url.slice(0, colon + 1)}${REDACTED}${url.slice(at)}`;
-}
-
 /**
  * `,"http":{...}`. Returns where the redacted, escaped URL's text is in the line, for the Summary to copy.
  * Each field's opening text also closes the one before it (FIELD_OPEN), so the constant text between two values
  * is one copy.
  */
-function writeHttp(out: LineSlab, http: HttpFlowFields, redact: ReadonlySet<string>): { start: number; end: number } {
+function writeHttp(out: LineSlab, http: HttpFlowFields, opts: RenderOptions): { start: number; end: number } {
   let before = AT_START;
   if (http.code) {
     out.bytes(HTTP_CODE);
@@ -316,7 +299,7 @@ function writeHttp(out: LineSlab, http: HttpFlowFields, redact: ReadonlySet<stri
     out.jsonText(http.method);
     before = AFTER_STRING;
   }
-  const url = redactUrl(http.url);
+  const url = opts.redactQuery === undefined ? redactUrl(http.url) : redactQuery(redactUrl(http.url), opts.redactQuery);
   let start = 0;
   let end = 0;
   if (url !== '') {
@@ -332,6 +315,7 @@ function writeHttp(out: LineSlab, http: HttpFlowFields, redact: ReadonlySet<stri
     before = AFTER_STRING;
   }
   const headers = http.headers;
+  const redact = opts.redactHeaders;
   if (headers.length > 0) {
     // Hubble sorts by key; the sort is stable, so duplicates keep their arrival order.
     const sorted = isSortedByKey(headers) ? headers : sortByKey(headers);

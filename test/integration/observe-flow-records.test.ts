@@ -75,3 +75,24 @@ describe('flow records of a mixed run', () => {
     }
   });
 });
+
+describe('redactQuery: [token] with curl', () => {
+  let sw: StarWarsFixture;
+  // The L3/L4 policy lets tiefighter's request with a query through: a request and a response record.
+  before(async () => (sw = await startStarWars({ policy: 'sw_l3_l4_policy.yaml', extraConfig: 'redactQuery: [token]\n' })));
+  after(() => sw.close());
+
+  test("the token's value is hidden in the url and Summary of every record; other parameters and their order stay", async () => {
+    const query = '?ship=tie&token=s3cret&to%6Ben=again&fleet=1';
+    const landed = await curl(['--interface', TIEFIGHTER, '-XPOST', `${sw.url}/v1/request-landing${query}`]);
+    assert.equal(landed.code, 0, landed.stderr);
+    const records = (await sw.flows()).filter((f) => f.flow.Type === 'L7');
+    assert.doesNotMatch(readFileSync(sw.flowsFile, 'utf8'), /s3cret|again/);
+    assert.deepEqual(records.map((f) => f.flow.l7.type), ['REQUEST', 'RESPONSE']);
+    const redacted = '/v1/request-landing?ship=tie&token=HUBBLE_REDACTED&to%6Ben=HUBBLE_REDACTED&fleet=1';
+    for (const { flow } of records) {
+      assert.ok(flow.l7.http.url.endsWith(redacted), flow.l7.http.url);
+      assert.ok(flow.Summary.includes(redacted), flow.Summary);
+    }
+  });
+});
