@@ -534,7 +534,7 @@ function renderDecision(decision: Decision): DecisionJson {
   let json = decisions.get(decision);
   if (json !== undefined) return json;
   // A denied request's decision still names the rules that admitted its connection; they did not allow it.
-  // (Decided by the decision, not the record: the 403 response to a denial is itself FORWARDED.)
+  // (Decided by the decision, not by the verdict of the record it is on.)
   const allowed = decision.verdict === 'FORWARDED' ? decision.allowedBy : [];
   const hubble =
     renderPolicies('egress_allowed_by', allowed, 'egress') +

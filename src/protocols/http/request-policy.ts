@@ -107,11 +107,13 @@ export class HttpExchange {
   }
 
   /**
-   * The exchange failed after the request was allowed (upstream down or slow, overloaded, the client reset) and
-   * the proxy answered `code` itself: an ERROR record in the request's direction, with the latency since the
-   * request, `reason`, and the answer (`headers` carry a gRPC answer's grpc-status); the request metric.
+   * The exchange failed after the request was allowed (upstream down or slow, overloaded, the client reset):
+   * an ERROR record in the request's direction, with the latency since the request and `reason`, and the request
+   * metric with `code`. `sent`: the headers of the answer the proxy made itself with that code (a gRPC answer's
+   * carry its grpc-status), recorded as the local reply; absent when the client got none (it reset the stream,
+   * or its stream was reset).
    */
-  failed(code: number, reason: string, headers: Headers = []): void {
+  failed(code: number, reason: string, sent?: Headers): void {
     const { ctx } = this;
     ctx.metrics.httpRequest(this.facts.method, this.protocol, code);
     if (!ctx.flows.enabled) return;
@@ -120,7 +122,7 @@ export class HttpExchange {
       ...event,
       l7: { ...event.l7!, latencyNs: process.hrtime.bigint() - this.started },
       reason,
-      localReply: localReplyOf(code, headers),
+      ...(sent === undefined ? {} : { localReply: localReplyOf(code, sent) }),
     });
   }
 
