@@ -148,7 +148,8 @@ export class HttpExchange {
 /** `portcullis.local_reply` of an answer: its status, and a gRPC answer's grpc-status. */
 function localReplyOf(code: number, headers: Headers): LocalReplyFields {
   for (const [name, value] of headers) {
-    if (name === 'grpc-status') return { code, grpcStatus: Number(value) };
+    const grpcStatus = name === 'grpc-status' ? Number(value) : NaN;
+    if (Number.isInteger(grpcStatus)) return { code, grpcStatus };
   }
   return { code };
 }
