@@ -1,5 +1,5 @@
-// Issue #19, end to end with curl: the flow file of a run with mixed traffic (allowed, denied, malformed,
-// dropped at L3/L4, upstream down) holds JSON lines with no null, and what the proxy answered itself is never a
+// Issue #19, end to end with curl: the flow file of a run with mixed traffic (HTTP/1.1 and h2c; allowed, denied,
+// malformed, dropped at L3/L4, upstream down) holds JSON lines with no null, and what the proxy answered itself is never a
 // RESPONSE record from the deathstar, which was not asked: a denial is its DROPPED request, a failure an ERROR
 // record in the request's direction, each with the status the client got.
 import assert from 'node:assert/strict';
@@ -19,8 +19,12 @@ describe('flow records of a mixed run', () => {
     assert.equal((await as(TIEFIGHTER, '-XPUT', `${sw.url}/v1/exhaust-port`)).stdout, '403');
     assert.equal((await as(TIEFIGHTER, '--path-as-is', `${sw.url}/v1/a%2Fb`)).stdout, '400');
     assert.equal((await as(XWING, '-XPOST', `${sw.url}/v1/request-landing`)).code, 56);
+    const h2 = (method: string, path: string) => as(TIEFIGHTER, '--http2-prior-knowledge', '-X', method, `${sw.url}${path}`);
+    assert.equal((await h2('POST', '/v1/request-landing')).stdout, '200');
+    assert.equal((await h2('PUT', '/v1/exhaust-port')).stdout, '403');
     await sw.deathstar.close();
     assert.equal((await as(TIEFIGHTER, '-XPOST', `${sw.url}/v1/request-landing`)).stdout, '503');
+    assert.equal((await h2('POST', '/v1/request-landing')).stdout, '503');
     flows = await sw.flows();
     const { host, port } = sw.proxy.admin!.address;
     metrics = (await curl([`http://${host}:${port}/metrics`])).stdout;
@@ -29,23 +33,26 @@ describe('flow records of a mixed run', () => {
 
   test('every line of the flow file is JSON with no null anywhere', () => {
     const lines = readFileSync(sw.flowsFile, 'utf8').split('\n').filter(Boolean);
-    assert.ok(lines.length >= 7, `${lines.length} records`);
+    assert.ok(lines.length >= 11, `${lines.length} records`);
     for (const line of lines) assertNoNull(line);
   });
 
-  test('the only RESPONSE record is the deathstar answering the landing', () => {
+  test('the only RESPONSE records are the deathstar answering the landings', () => {
     const responses = flows.filter((f) => f.flow.l7?.type === 'RESPONSE');
-    assert.deepEqual(responses.map((f) => [f.flow.verdict, f.flow.l7.http.code, f.flow.source.pod_name, f.flow.is_reply]), [['FORWARDED', 200, 'deathstar', true]]);
-    assert.equal(responses[0]!.flow.portcullis.local_reply, undefined);
+    assert.deepEqual(
+      responses.map((f) => [f.flow.verdict, f.flow.l7.http.protocol, f.flow.l7.http.code, f.flow.source.pod_name, f.flow.is_reply, f.flow.portcullis.local_reply]),
+      [['FORWARDED', 'HTTP/1.1', 200, 'deathstar', true, undefined], ['FORWARDED', 'HTTP/2', 200, 'deathstar', true, undefined]],
+    );
   });
 
   test("a denial is the DROPPED request only, with the proxy's 403", () => {
     const put = flows.filter((f) => f.flow.l7?.http?.method === 'PUT');
-    assert.equal(put.length, 1);
-    const { flow } = put[0]!;
-    assert.deepEqual([flow.verdict, flow.l7.type, flow.is_reply, flow.source.pod_name], ['DROPPED', 'REQUEST', false, 'tiefighter']);
-    assert.deepEqual(flow.portcullis.local_reply, { code: 403 });
-    assert.match(flow.portcullis.reason, /exhaust-port|no http rule|L7/i);
+    assert.deepEqual(put.map((f) => f.flow.l7.http.protocol), ['HTTP/1.1', 'HTTP/2']);
+    for (const { flow } of put) {
+      assert.deepEqual([flow.verdict, flow.l7.type, flow.is_reply, flow.source.pod_name], ['DROPPED', 'REQUEST', false, 'tiefighter']);
+      assert.deepEqual(flow.portcullis.local_reply, { code: 403 });
+      assert.match(flow.portcullis.reason, /exhaust-port|no http rule|L7/i);
+    }
   });
 
   test('a rejected request is its ERROR request with the reason and the 400', () => {
@@ -58,21 +65,26 @@ describe('flow records of a mixed run', () => {
 
   test('upstream down: an ERROR record from the client, with the latency, why, the 503 and the rule that allowed it', () => {
     const failed = flows.filter((f) => f.flow.verdict === 'ERROR' && f.flow.l7?.http?.method === 'POST');
-    assert.equal(failed.length, 1);
-    const { flow } = failed[0]!;
-    assert.deepEqual([flow.l7.type, flow.is_reply, flow.source.pod_name, flow.destination.pod_name], ['REQUEST', false, 'tiefighter', 'deathstar']);
-    assert.match(flow.l7.latency_ns, /^[1-9]\d*$/);
-    assert.match(flow.portcullis.reason, /^upstream ECONNREFUSED: /);
-    assert.deepEqual(flow.portcullis.local_reply, { code: 503 });
-    assert.equal(flow.portcullis.rules.length, 1);
-    assert.deepEqual(flow.ingress_allowed_by.map((p: { name: string }) => p.name), ['rule1']);
-    assert.match(flow.Summary, /^HTTP\/1\.1 POST http:\/\/.*\/v1\/request-landing$/);
+    assert.deepEqual(failed.map((f) => f.flow.l7.http.protocol), ['HTTP/1.1', 'HTTP/2']);
+    for (const { flow } of failed) {
+      assert.deepEqual([flow.l7.type, flow.is_reply, flow.source.pod_name, flow.destination.pod_name], ['REQUEST', false, 'tiefighter', 'deathstar']);
+      assert.match(flow.l7.latency_ns, /^[1-9]\d*$/);
+      assert.match(flow.portcullis.reason, /^upstream /);
+      assert.deepEqual(flow.portcullis.local_reply, { code: 503 });
+      assert.equal(flow.portcullis.rules.length, 1);
+      assert.deepEqual(flow.ingress_allowed_by.map((p: { name: string }) => p.name), ['rule1']);
+      assert.match(flow.Summary, /^HTTP\/(1\.1|2) POST http:\/\/.*\/v1\/request-landing$/);
+    }
+    assert.match(failed[0]!.flow.portcullis.reason, /^upstream ECONNREFUSED: /);
   });
 
   test('hubble_http_requests_total counts each answer with the status the client got', () => {
-    for (const [method, status] of [['POST', 200], ['PUT', 403], ['GET', 400], ['POST', 503]] as const) {
-      assert.match(metrics, new RegExp(`hubble_http_requests_total\\{method="${method}",protocol="HTTP/1\\.1",status="${status}"\\} 1\\n`));
+    for (const protocol of ['HTTP/1.1', 'HTTP/2']) {
+      for (const [method, status] of [['POST', 200], ['PUT', 403], ['POST', 503]] as const) {
+        assert.match(metrics, new RegExp(`hubble_http_requests_total\\{method="${method}",protocol="${protocol.replace('.', '\\.')}",status="${status}"\\} 1\\n`));
+      }
     }
+    assert.match(metrics, /hubble_http_requests_total\{method="GET",protocol="HTTP\/1\.1",status="400"\} 1\n/);
   });
 });
 
