@@ -41,17 +41,27 @@ export function redactQuery(url: string, how: QueryRedaction): string {
     return url.slice(0, q === end - 1 ? q + 1 : q);
   }
   if (q < 0) return url;
-  const params = url.slice(q + 1, end).split('&');
-  let changed = false;
-  for (let i = 0; i < params.length; i++) {
-    const param = params[i]!;
-    const eq = param.indexOf('=');
-    if (eq < 0 || !how.has(parameterName(param.slice(0, eq)))) continue;
-    params[i] = `${param.slice(0, eq + 1)}${REDACTED}`;
-    changed = true;
+  // One pass over the query, copying only around the values it hides.
+  let out = '';
+  let copied = 0;
+  for (let start = q + 1; start <= end; ) {
+    let eq = -1;
+    let amp = start;
+    for (; amp < end; amp++) {
+      const c = url.charCodeAt(amp);
+      if (c === AMPERSAND) break;
+      if (c === EQUALS && eq < 0) eq = amp;
+    }
+    if (eq >= 0 && how.has(parameterName(url.slice(start, eq)))) {
+      out += `${url.slice(copied, eq + 1)}${REDACTED}`;
+      copied = amp;
+    }
+    start = amp + 1;
   }
-  return changed ? `${url.slice(0, q + 1)}${params.join('&')}${url.slice(end)}` : url;
+  return copied === 0 ? url : out + url.slice(copied);
 }
+const AMPERSAND = 0x26;
+const EQUALS = 0x3d;
 
 /** A parameter's name as a form decoder reads it; one with a malformed escape is compared as written. */
 function parameterName(raw: string): string {
