@@ -7,7 +7,7 @@ import type { ConnectionDecision, HttpDecision, HttpRequestFacts, Peer, Verdict 
 import type { FlowEvent, LocalReplyFields, UpstreamRetryReason } from '../../observe/types.js';
 import { applyHeaderActions, type Headers } from './forward-headers.js';
 
-/** An answer the proxy wrote itself: its status and headers, as sendLocalReply/sendH2LocalReply return them. */
+/** An answer the proxy wrote itself: its status, and the headers sendLocalReply/writeRawReply/sendH2LocalReply return. */
 export interface SentReply {
   readonly code: number;
   readonly headers: Headers;
