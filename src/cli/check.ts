@@ -33,6 +33,7 @@ export function policyOnlyConfig(): PortcullisConfig {
     flows: 'off',
     log: { level: 'info', format: 'json' },
     redactHeaders: [],
+    redactQuery: false,
     endpoints: [],
     listeners: [],
   };

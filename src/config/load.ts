@@ -75,7 +75,7 @@ export const MAX_WORKERS = 256;
 
 export const DEFAULT_REDACTED_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
 
-const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'workers', 'admin', 'flows', 'log', 'redactHeaders', 'http', 'endpoints', 'listeners'];
+const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'workers', 'admin', 'flows', 'log', 'redactHeaders', 'redactQuery', 'http', 'endpoints', 'listeners'];
 const LOG_FIELDS = ['level', 'format'];
 const ENDPOINT_FIELDS = ['name', 'namespace', 'labels', 'addresses', 'identities'];
 const LISTENER_FIELDS = [
@@ -482,10 +482,20 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
     flows: flows === 'stdout' || flows === 'off' ? flows : resolve(base, flows),
     log: readLog(r, root.get('log')),
     redactHeaders: root.has('redactHeaders') ? r.stringList(root.get('redactHeaders')).map((h) => h.toLowerCase()) : DEFAULT_REDACTED_HEADERS,
+    redactQuery: readRedactQuery(r, root.get('redactQuery')),
     endpoints,
     listeners,
   };
   return r.errors.length > 0 ? { errors: r.errors, warnings: r.warnings } : { config, errors: [], warnings: r.warnings };
+}
+
+/** `redactQuery`: true, false, or the names of the query parameters whose values flow records hide. */
+function readRedactQuery(r: Reader, node: YamlNode): PortcullisConfig['redactQuery'] {
+  if (!node.present || node.kind === 'null') return false;
+  if (typeof node.value === 'boolean') return node.value;
+  if (node.kind === 'seq') return r.stringList(node);
+  r.fail(node, 'must be true, false or a list of query parameter names');
+  return false;
 }
 
 function readLog(r: Reader, node: YamlNode): PortcullisConfig['log'] {

@@ -162,6 +162,8 @@ export interface PortcullisConfig {
   readonly log: LogOptions;
   /** Header names whose values flow records show as `HUBBLE_REDACTED`. */
   readonly redactHeaders: readonly string[];
+  /** Flow records' URLs: true drops the query, a list hides those parameters' values (`HUBBLE_REDACTED`). */
+  readonly redactQuery: boolean | readonly string[];
   readonly endpoints: readonly EndpointConfig[];
   readonly listeners: readonly ListenerConfig[];
 }

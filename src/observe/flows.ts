@@ -13,7 +13,8 @@ import { writeFlow } from './hubble-flow.js';
 import { LineSlab } from './line-slab.js';
 import type { RenderOptions } from './hubble-flow.js';
 
-export { renderFlow, formatFlowTime, redactUrl, REDACTED } from './hubble-flow.js';
+export { renderFlow, formatFlowTime } from './hubble-flow.js';
+export { redactQuery, redactUrl, REDACTED, type QueryRedaction } from './url-redaction.js';
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
@@ -21,6 +22,8 @@ export interface FlowRecorderOptions {
   /** `stdout`, `off`, a file path (appended to; parent folders are created), or an open descriptor (a worker's pipe to the primary). */
   readonly target: 'stdout' | 'off' | string | number;
   readonly redactHeaders: readonly string[];
+  /** `redactQuery` of portcullis.yaml; absent or false: URLs keep their query. */
+  readonly redactQuery?: boolean | readonly string[];
   /** Hubble `node_name`; defaults to the host name. */
   readonly nodeName?: string;
   /** Operational log for destination errors (ENOSPC, ...). */
@@ -67,10 +70,18 @@ const TURN_BUDGET_MS = 2;
 const COMPACT_AFTER = 4096;
 const WRITER_RETRY_MS = 1000;
 
+/** RenderOptions' `redactQuery`: left out when nothing is redacted, so the renderer pays nothing for it. */
+function queryRedaction(setting: FlowRecorderOptions['redactQuery']): Pick<RenderOptions, 'redactQuery'> {
+  if (setting === true) return { redactQuery: true };
+  if (setting === undefined || setting === false || setting.length === 0) return {};
+  return { redactQuery: new Set(setting) };
+}
+
 export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecorder {
   if (opts.target === 'off') return disabledRecorder();
   const render: RenderOptions = {
     redactHeaders: new Set(opts.redactHeaders.map((h) => h.toLowerCase())),
+    ...queryRedaction(opts.redactQuery),
     nodeName: opts.nodeName ?? hostname(),
   };
   const maxPending = opts.maxPending ?? 100_000;

@@ -4,13 +4,12 @@
 // against real Hubble records. Pure (its caches only memoise): no clocks, no I/O.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Decision, HttpDecision, Identity, Peer, RuleRef } from '../policy/types.js';
-import type { DropReason, FlowEvent, HttpFlowFields, KafkaFlowFields } from './types.js';
+import type { DropReason, FlowEvent, HttpFlowFields, KafkaFlowFields, LocalReplyFields } from './types.js';
 // The policy engine's naming (Cilium's names, then Kafka's lower-cased): flows and decision reasons agree.
 import { kafkaApiName } from '../policy/kafka-api-keys.js';
 import { LineSlab } from './line-slab.js';
 import { policyDropReason } from './drop-reason.js';
-
-export const REDACTED = 'HUBBLE_REDACTED';
+import { REDACTED, redactQuery, redactUrl, type QueryRedaction } from './url-redaction.js';
 
 /** Monitor message types (cilium pkg/monitor/api/types.go) used as `event_type.type`. */
 const MESSAGE_TYPE_DROP = 1;
@@ -35,6 +34,8 @@ function datapathDrop(code: number, name: DropReason): DatapathDrop {
 export interface RenderOptions {
   /** Lower-cased header names whose values are replaced by `HUBBLE_REDACTED`. */
   readonly redactHeaders: ReadonlySet<string>;
+  /** `redactQuery`; absent (the default), URLs keep their query. */
+  readonly redactQuery?: QueryRedaction;
   readonly nodeName: string;
 }
 
@@ -83,7 +84,7 @@ export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions):
       out.byte(QUOTE);
     }
     if (http) {
-      url = writeHttp(out, http, opts.redactHeaders);
+      url = writeHttp(out, http, opts);
     } else if (l7.kafka) {
       const kafka = l7.kafka;
       const apiKey = kafkaApiName(kafka.apiKey);
@@ -96,9 +97,9 @@ export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions):
     }
     out.byte(BRACE_CLOSE);
   }
-  const info = event.info !== undefined && event.info !== '' ? event.info : undefined;
+  const reason = event.reason !== undefined && event.reason !== '' ? event.reason : undefined;
   const verdict = verdictFields(event, drop);
-  // The Summary's text is the L7 record's, else `info`.
+  // The Summary's text is the L7 record's, else the event's reason.
   if (http) {
     out.bytes(verdict.withSummary);
     out.jsonText(http.protocol);
@@ -119,25 +120,21 @@ export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions):
       out.repeat(url.start, url.end);
     }
     out.byte(QUOTE);
-  } else if (kafkaSummary !== undefined || info !== undefined) {
+  } else if (kafkaSummary !== undefined || reason !== undefined) {
     out.bytes(verdict.withSummary);
     if (kafkaSummary !== undefined) out.text(kafkaSummary);
-    else out.jsonText(info!);
+    else out.jsonText(reason!);
     out.byte(QUOTE);
   } else {
     out.bytes(verdict.bytes);
   }
-  out.bytes(policyFields(event.decision, event.listener));
+  writePolicyFields(out, event.decision, event.listener, reason);
   const kafka = event.l7?.kafka;
   if (kafka?.errorCode && event.l7!.type === 'REQUEST') {
     out.bytes(KAFKA_ERROR_CODE);
     out.number(kafka.errorCode);
   }
-  if (info !== undefined) {
-    out.bytes(INFO);
-    out.jsonText(info);
-    out.byte(QUOTE);
-  }
+  if (event.localReply !== undefined) writeLocalReply(out, event.localReply);
   out.bytes(time.tail);
   out.endLine();
 }
@@ -145,7 +142,9 @@ export function writeFlow(out: LineSlab, event: FlowEvent, opts: RenderOptions):
 const bytesOf = (text: string): Buffer => Buffer.from(text, 'utf8');
 const LATENCY = bytesOf(',"latency_ns":"');
 const KAFKA_ERROR_CODE = bytesOf(',"kafka_error_code":');
-const INFO = bytesOf(',"info":"');
+const REASON = bytesOf(',"reason":"');
+const LOCAL_REPLY = bytesOf(',"local_reply":{"code":');
+const GRPC_STATUS = bytesOf(',"grpc_status":');
 const MS_OPEN = bytesOf('ms (');
 const QUOTE = 0x22;
 const SPACE = 0x20;
@@ -282,30 +281,12 @@ function timeFields(time: Date, node: NodeJson): { readonly head: Buffer; readon
 }
 let lastTime = { ms: NaN, node: undefined as NodeJson | undefined, head: EMPTY, tail: EMPTY };
 
-/** Replaces the password of `scheme://user:password@host/...` as Hubble's filterURL does. */
-export function redactUrl(url: string): string {
-  if (!url.includes('@')) return url; // no userinfo: the common case, decided in one scan
-  const schemeEnd = url.indexOf('://');
-  if (schemeEnd < 0) return url;
-  const authorityStart = schemeEnd + 3;
-  let authorityEnd = url.length;
-  for (const c of ['/', '?', '#']) {
-    const i = url.indexOf(c, authorityStart);
-    if (i >= 0 && i < authorityEnd) authorityEnd = i;
-  }
-  const at = url.lastIndexOf('@', authorityEnd - 1);
-  if (at < authorityStart) return url;
-  const colon = url.indexOf(':', authorityStart);
-  if (colon < 0 || colon > at) return url;
-  return `${url.slice(0, colon + 1)}${REDACTED}${url.slice(at)}`;
-}
-
 /**
  * `,"http":{...}`. Returns where the redacted, escaped URL's text is in the line, for the Summary to copy.
  * Each field's opening text also closes the one before it (FIELD_OPEN), so the constant text between two values
  * is one copy.
  */
-function writeHttp(out: LineSlab, http: HttpFlowFields, redact: ReadonlySet<string>): { start: number; end: number } {
+function writeHttp(out: LineSlab, http: HttpFlowFields, opts: RenderOptions): { start: number; end: number } {
   let before = AT_START;
   if (http.code) {
     out.bytes(HTTP_CODE);
@@ -319,7 +300,7 @@ function writeHttp(out: LineSlab, http: HttpFlowFields, redact: ReadonlySet<stri
     out.jsonText(http.method);
     before = AFTER_STRING;
   }
-  const url = redactUrl(http.url);
+  const url = opts.redactQuery === undefined ? redactUrl(http.url) : redactQuery(redactUrl(http.url), opts.redactQuery);
   let start = 0;
   let end = 0;
   if (url !== '') {
@@ -335,6 +316,7 @@ function writeHttp(out: LineSlab, http: HttpFlowFields, redact: ReadonlySet<stri
     before = AFTER_STRING;
   }
   const headers = http.headers;
+  const redact = opts.redactHeaders;
   if (headers.length > 0) {
     // Hubble sorts by key; the sort is stable, so duplicates keep their arrival order.
     const sorted = isSortedByKey(headers) ? headers : sortByKey(headers);
@@ -485,34 +467,75 @@ function dropReason(decision: Decision | undefined): DatapathDrop {
   return policyDropReason(decision) === 'POLICY_DENY' ? DROP_POLICY_DENY : DROP_POLICY_DENIED;
 }
 
-/** A decision's fields: Hubble's (after `Summary`) and the extension's (after `listener`), each with leading commas. */
+/**
+ * A decision's fields: Hubble's (after `Summary`) and the extension's (after `listener`), each with leading
+ * commas. The extension is kept in two parts around its `reason`, which an event's own reason replaces.
+ */
 interface DecisionJson {
   readonly hubble: string;
-  readonly extension: string;
-  /** Both around `,"portcullis":{"listener":...`, for the listener last seen with this decision. */
+  /** `,"reason":...` or ''. */
+  readonly reason: string;
+  /** The extension's fields after the reason. */
+  readonly rest: string;
+  /** For the listener last seen with this decision: everything, and the parts before and after the reason. */
   listener?: string;
   bytes: Buffer;
+  head: Buffer;
+  tail: Buffer;
 }
 
 // Allowed decisions are shared by every request a rule allows: their text is rendered once.
 const decisions = new WeakMap<Decision, DecisionJson>();
 
-/** The decision's Hubble fields, then the `portcullis` extension up to its optional Kafka and `info` fields. */
-function policyFields(decision: Decision | undefined, listener: string): Buffer {
-  if (decision === undefined) return listenerField(listener);
+/**
+ * The decision's Hubble fields, then the `portcullis` extension up to its optional Kafka and local reply fields;
+ * `reason`, when given, in place of the decision's.
+ */
+function writePolicyFields(out: LineSlab, decision: Decision | undefined, listener: string, reason: string | undefined): void {
+  if (decision === undefined) {
+    out.bytes(listenerField(listener));
+    if (reason !== undefined) writeReason(out, reason);
+    return;
+  }
   const json = renderDecision(decision);
   if (json.listener !== listener) {
     json.listener = listener;
-    json.bytes = bytesOf(`${json.hubble},"portcullis":{"listener":${JSON.stringify(listener)}${json.extension}`);
+    const head = `${json.hubble},"portcullis":{"listener":${JSON.stringify(listener)}`;
+    json.bytes = bytesOf(head + json.reason + json.rest);
+    json.head = bytesOf(head);
+    json.tail = bytesOf(json.rest);
   }
-  return json.bytes;
+  if (reason === undefined) {
+    out.bytes(json.bytes);
+    return;
+  }
+  out.bytes(json.head);
+  writeReason(out, reason);
+  out.bytes(json.tail);
+}
+
+function writeReason(out: LineSlab, reason: string): void {
+  out.bytes(REASON);
+  out.jsonText(reason);
+  out.byte(QUOTE);
+}
+
+/** `,"local_reply":{"code":...,"grpc_status":...}`: what the client got from the proxy itself. */
+function writeLocalReply(out: LineSlab, reply: LocalReplyFields): void {
+  out.bytes(LOCAL_REPLY);
+  out.number(reply.code);
+  if (reply.grpcStatus !== undefined) {
+    out.bytes(GRPC_STATUS);
+    out.number(reply.grpcStatus);
+  }
+  out.byte(BRACE_CLOSE);
 }
 
 function renderDecision(decision: Decision): DecisionJson {
   let json = decisions.get(decision);
   if (json !== undefined) return json;
   // A denied request's decision still names the rules that admitted its connection; they did not allow it.
-  // (Decided by the decision, not the record: the 403 response to a denial is itself FORWARDED.)
+  // (Decided by the decision, not by the verdict of the record it is on.)
   const allowed = decision.verdict === 'FORWARDED' ? decision.allowedBy : [];
   const hubble =
     renderPolicies('egress_allowed_by', allowed, 'egress') +
@@ -520,7 +543,8 @@ function renderDecision(decision: Decision): DecisionJson {
     renderPolicies('egress_denied_by', decision.deniedBy, 'egress') +
     renderPolicies('ingress_denied_by', decision.deniedBy, 'ingress') +
     policyLog([...allowed, ...decision.deniedBy]);
-  json = { hubble, extension: renderExtension(decision), bytes: EMPTY };
+  const reason = decision.reason === '' ? '' : `,"reason":${JSON.stringify(decision.reason)}`;
+  json = { hubble, reason, rest: renderExtension(decision), bytes: EMPTY, head: EMPTY, tail: EMPTY };
   decisions.set(decision, json);
   return json;
 }
@@ -551,12 +575,12 @@ function policyLog(refs: readonly RuleRef[]): string {
 }
 
 /**
- * Portcullis extension: where the verdict came from, which Hubble cannot say. `rules` locate (`file:line path`)
- * the deny rules when one decided, else the rules the decision names: those that allowed the flow or, for an
- * L7 denial, those whose L7 rules it failed to match.
+ * Portcullis extension after its reason: where the verdict came from, which Hubble cannot say. `rules` locate
+ * (`file:line path`) the deny rules when one decided, else the rules the decision names: those that allowed the
+ * flow or, for an L7 denial, those whose L7 rules it failed to match.
  */
 function renderExtension(decision: Decision): string {
-  let out = decision.reason === '' ? '' : `,"reason":${JSON.stringify(decision.reason)}`;
+  let out = '';
   const deciding = decision.deniedBy.length > 0 ? decision.deniedBy : decision.allowedBy;
   if (deciding.length > 0) out += `,"rules":${JSON.stringify(deciding.map((r) => `${r.file}:${r.line} ${r.path}`))}`;
   // HttpDecision's headerMatches results; other decisions do not carry them.

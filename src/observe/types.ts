@@ -24,6 +24,14 @@ export interface KafkaFlowFields {
   readonly errorCode?: number;
 }
 
+/** What a client got from the proxy itself: `portcullis.local_reply`. */
+export interface LocalReplyFields {
+  /** HTTP status (for gRPC the `:status`, 200). */
+  readonly code: number;
+  /** The `grpc-status` of a gRPC answer. */
+  readonly grpcStatus?: number;
+}
+
 export interface FlowEvent {
   /** Wall-clock time the event happened. */
   readonly time: Date;
@@ -49,8 +57,13 @@ export interface FlowEvent {
   readonly isReply: boolean;
   /** The decision behind the verdict (policy names for `*_allowed_by` / `*_denied_by`). */
   readonly decision?: Decision;
-  /** Extra human detail, e.g. why an upstream failed. */
-  readonly info?: string;
+  /**
+   * Why, in the event's own words (an upstream failure, a refused request, a TLS or Kafka parse error): it is
+   * what `portcullis.reason` says, instead of the decision's reason. L3/L4 records' Summary as well.
+   */
+  readonly reason?: string;
+  /** The answer the proxy made itself instead of the destination's (a record in the request's direction). */
+  readonly localReply?: LocalReplyFields;
   /** Listener name, for operators running several. */
   readonly listener: string;
 }

@@ -163,9 +163,9 @@ export function flowPeers(parties: FlowParties): Pick<FlowEvent, 'direction' | '
 }
 
 /** An L3_L4 flow record with why: a TLS passthrough or tunnel, a connection that ended before its protocol began, a lost upstream. */
-export function recordConnection(ctx: ListenerContext, parties: FlowParties, verdict: Verdict, info: string, decision?: ConnectionDecision): void {
-  ctx.flows.record({ time: new Date(), verdict, ...flowPeers(parties), type: 'L3_L4', isReply: false, ...(decision !== undefined ? { decision } : {}), info, listener: ctx.config.name });
-  ctx.log.debug({ source: parties.sourceAddress, verdict, info }, 'connection');
+export function recordConnection(ctx: ListenerContext, parties: FlowParties, verdict: Verdict, reason: string, decision?: ConnectionDecision): void {
+  ctx.flows.record({ time: new Date(), verdict, ...flowPeers(parties), type: 'L3_L4', isReply: false, ...(decision !== undefined ? { decision } : {}), reason, listener: ctx.config.name });
+  ctx.log.debug({ source: parties.sourceAddress, verdict, reason }, 'connection');
 }
 
 export interface Decided {

@@ -49,7 +49,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   const compiled = compileFirst(configFile);
   const { config } = compiled;
   const metrics = createMetrics();
-  const flows = startupStep(() => createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, log, onLost: (n) => metrics.flowsLost(n) }));
+  const flows = startupStep(() => createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, redactQuery: config.redactQuery, log, onLost: (n) => metrics.flowsLost(n) }));
   const state = new PolicyState(configFile, compiled, log, metrics, timings.policyDebounceMs);
   const listeners: RunningListener[] = [];
   let ready = false;

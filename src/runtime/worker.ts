@@ -128,6 +128,7 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void, p
   const flows: RunningFlowRecorder = createFlowRecorder({
     target: config.flows === 'stdout' ? WORKER_FLOWS_FD : config.flows,
     redactHeaders: config.redactHeaders,
+    redactQuery: config.redactQuery,
     log,
     onLost: (n) => metrics.flowsLost(n),
   });

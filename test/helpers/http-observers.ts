@@ -1,5 +1,6 @@
 // Observers for HTTP proxy tests that keep what they are given: every flow event and every metric call,
 // so tests can assert on exactly what the listener reported (rendering is tested by its owner).
+import assert from 'node:assert/strict';
 import type { FlowEvent, FlowRecorder, Metrics } from '../../src/observe/types.js';
 
 export class RecordingFlows implements FlowRecorder {
@@ -14,6 +15,20 @@ export class RecordingFlows implements FlowRecorder {
   }
   l3l4(): FlowEvent[] {
     return this.events.filter((e) => e.type === 'L3_L4');
+  }
+  /**
+   * The exchanges that failed after the request was allowed and that the proxy answered itself: ERROR records
+   * carrying the allowing decision (a request rejected before policy has none), in the request's direction (never
+   * a RESPONSE from a destination that did not answer), each checked for that shape.
+   */
+  failures(): FlowEvent[] {
+    const failed = this.events.filter((e) => e.type === 'L7' && e.verdict === 'ERROR' && e.l7?.http !== undefined && e.decision !== undefined);
+    for (const e of failed) {
+      assert.equal(e.l7!.type, 'REQUEST', 'a failure is not a response record');
+      assert.equal(e.isReply, false);
+      assert.equal(typeof e.l7!.latencyNs, 'bigint', 'a failure has the latency since its request');
+    }
+    return failed;
   }
   clear(): void {
     this.events.length = 0;

@@ -45,7 +45,8 @@ listeners:
 `;
 }
 
-export async function startStarWars(o: { policy?: string; audit?: boolean; admin?: boolean; watch?: boolean; timings?: Timings } = {}): Promise<StarWarsFixture> {
+/** `extraConfig`: top-level portcullis.yaml lines added to the Star Wars config. */
+export async function startStarWars(o: { policy?: string; audit?: boolean; admin?: boolean; watch?: boolean; timings?: Timings; extraConfig?: string } = {}): Promise<StarWarsFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   const policies = join(dir, 'policies');
   mkdirSync(policies);
@@ -54,7 +55,7 @@ export async function startStarWars(o: { policy?: string; audit?: boolean; admin
   const deathstar = await startDeathstar(DEATHSTAR);
   const flowsFile = join(dir, 'flows.jsonl');
   const configFile = join(dir, 'portcullis.yaml');
-  writeFileSync(configFile, starWarsConfig({ upstreamPort: deathstar.port, policies, flows: flowsFile, audit: o.audit ?? false, admin: o.admin ?? false }));
+  writeFileSync(configFile, starWarsConfig({ upstreamPort: deathstar.port, policies, flows: flowsFile, audit: o.audit ?? false, admin: o.admin ?? false }) + (o.extraConfig ?? ''));
   const proxy = await startPortcullis(configFile, { watch: o.watch ?? false, log: createLogger({ level: 'silent' }), ...(o.timings ? { timings: o.timings } : {}) });
   const at = proxy.listeners[0]!.address;
   return {

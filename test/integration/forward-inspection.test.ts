@@ -202,8 +202,9 @@ describe('forward proxy: TLS inspection', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.equal(reply(result.stdout).status, 503);
     assert.equal(impostor.seen.length, before);
-    const [error] = await runtime.waitForFlows((f) => f.Type === 'L7' && f.l7.type === 'RESPONSE' && f.verdict === 'ERROR' && f.l7.http.url.includes(`:${impostor.port}/`));
-    assert.match(error?.portcullis.info ?? '', /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
+    const [error] = await runtime.waitForFlows((f) => f.Type === 'L7' && f.verdict === 'ERROR' && f.l7.http.url.includes(`:${impostor.port}/`));
+    assert.deepEqual([error?.l7.type, error?.is_reply, error?.portcullis.local_reply], ['REQUEST', false, { code: 503 }]);
+    assert.match(error?.portcullis.reason ?? '', /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
   });
 
   it('gRPC through grpc_proxy: an allowed call reaches the server, another is PERMISSION_DENIED inside the tunnel', async () => {

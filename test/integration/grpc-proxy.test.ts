@@ -253,7 +253,9 @@ describe('gRPC upstream failures', () => {
       const r = await unary(client, 'Unary', Buffer.from('x'));
       assert.equal(r.error?.code, grpc.status.UNAVAILABLE);
       assert.match(r.error?.details ?? '', /upstream connect error/);
-      assert.ok(proxy.flows.l7('RESPONSE').some((e) => e.verdict === 'ERROR'));
+      // The client got the proxy's UNAVAILABLE: a trailers-only 200 with grpc-status 14.
+      assert.deepEqual(proxy.flows.failures().map((e) => e.localReply), [{ code: 200, grpcStatus: grpc.status.UNAVAILABLE }]);
+      assert.equal(proxy.flows.l7('RESPONSE').length, 0);
     } finally {
       client.close();
       await proxy.close();

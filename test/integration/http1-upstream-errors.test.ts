@@ -36,10 +36,12 @@ test('upstream down: 503 with a plain-text body, an ERROR flow saying why, and t
     withoutDates(res.text),
     reply + 'Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nupstream connect error\r\n' + reply + 'Connection: close\r\n\r\nupstream connect error\r\n',
   );
-  const responses = proxy.flows.l7('RESPONSE');
-  assert.deepEqual(responses.map((e) => [e.verdict, e.l7?.http?.code]), [['ERROR', 503], ['ERROR', 503]]);
-  // The info names the socket's own code, then its message.
-  assert.match(responses[0]!.info ?? '', /^upstream ECONNREFUSED: connect ECONNREFUSED /);
+  // The deathstar never answered: no response records, an ERROR record per request saying what the client got.
+  assert.equal(proxy.flows.l7('RESPONSE').length, 0);
+  const failures = proxy.flows.failures();
+  assert.deepEqual(failures.map((e) => e.localReply), [{ code: 503 }, { code: 503 }]);
+  // The reason names the socket's own code, then its message.
+  assert.match(failures[0]!.reason ?? '', /^upstream ECONNREFUSED: connect ECONNREFUSED /);
   // Pipelined requests fail independently, so their records may come in either order.
   assert.deepEqual(proxy.metrics.of('httpRequest').map(String).sort(), ['GET,HTTP/1.1,503', 'POST,HTTP/1.1,503']);
 });
@@ -54,9 +56,10 @@ test('upstream drops the connection mid-upload: 503, the rest of the upload is d
   );
   assert.match(res.text, /^HTTP\/1\.1 503 Service Unavailable\r\n[\s\S]*\r\n\r\nupstream connect error\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*Ship landed\n$/);
   assert.equal(res.ending, 'closed');
-  const [failure] = proxy.flows.l7('RESPONSE');
-  assert.equal(failure?.verdict, 'ERROR');
-  assert.match(failure?.info ?? '', /upstream/);
+  const [failure, ...others] = proxy.flows.failures();
+  assert.equal(others.length, 0);
+  assert.deepEqual(failure?.localReply, { code: 503 });
+  assert.match(failure?.reason ?? '', /upstream/);
 });
 
 test('upstream too slow: 504 after upstreamTimeoutMs, with an ERROR flow', async () => {
@@ -66,9 +69,10 @@ test('upstream too slow: 504 after upstreamTimeoutMs, with an ERROR flow', async
   assert.equal(res.code, 0, res.stderr);
   assert.match(res.stdout, /^HTTP\/1\.1 504 Gateway Timeout\r\n[\s\S]*\r\n\r\nupstream request timeout\r\n$/);
   assert.ok(Date.now() - started < 2500, 'answered at the timeout, not when the upstream finished');
-  const [response] = proxy.flows.l7('RESPONSE');
-  assert.equal(response?.verdict, 'ERROR');
-  assert.equal(response?.info, 'upstream PCL_UPSTREAM_RESPONSE_TIMEOUT: no response head within 300 ms (upstreamTimeoutMs)');
+  assert.equal(proxy.flows.l7('RESPONSE').length, 0);
+  const [failure] = proxy.flows.failures();
+  assert.deepEqual(failure?.localReply, { code: 504 });
+  assert.equal(failure?.reason, 'upstream PCL_UPSTREAM_RESPONSE_TIMEOUT: no response head within 300 ms (upstreamTimeoutMs)');
 });
 
 test('upstream resets mid-body: the client sees a truncated response, never a complete one', async () => {

@@ -111,10 +111,10 @@ test('a request with a body is not retried: 503 and an ERROR flow', async () => 
   const res = await send('/upload', 'POST', 'payload');
   assert.equal(res.status, 503);
   assert.deepEqual(upstream!.connections, [['/one', '/upload']]);
-  const [, failure] = proxy!.flows.l7('RESPONSE');
-  assert.equal(failure?.verdict, 'ERROR');
-  assert.equal(failure?.l7?.http?.code, 503);
-  assert.match(failure?.info ?? '', /upstream/);
+  assert.deepEqual(proxy!.flows.l7('RESPONSE').map((f) => f.verdict), ['FORWARDED']);
+  const [failure] = proxy!.flows.failures();
+  assert.deepEqual(failure?.localReply, { code: 503 });
+  assert.match(failure?.reason ?? '', /upstream/);
 });
 
 test('upstreamMaxConnections bounds the connections; queued requests are served in order as connections free up', async () => {
@@ -159,10 +159,11 @@ for (const [what, response] of [
     const res = await rawExchange(proxy!.port, 'GET /bad HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n', { localAddress: TIEFIGHTER });
     assert.match(res.text, /^HTTP\/1\.1 50[23] [^\r]*\r\n/);
     assert.doesNotMatch(res.text, /hello|X-Smuggled/i);
-    // One record, of what the client got: no FORWARDED 200 for a head that was never sent.
-    const flows = proxy!.flows.l7('RESPONSE');
-    assert.deepEqual(flows.map((f) => f.verdict), ['ERROR']);
-    assert.match(String(flows[0]!.l7?.http?.code), /^50[23]$/);
+    // One record, of what the client got: no FORWARDED 200 for a head that was never sent, and no response at all.
+    assert.equal(proxy!.flows.l7('RESPONSE').length, 0);
+    const flows = proxy!.flows.failures();
+    assert.equal(flows.length, 1);
+    assert.match(String(flows[0]!.localReply?.code), /^50[23]$/);
   });
 }
 

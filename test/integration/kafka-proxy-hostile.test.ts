@@ -56,7 +56,7 @@ describe('kafka proxy: broker unreachable', { timeout: 30_000 }, () => {
       const reasons = log.lines().filter((l) => l.msg === 'closing Kafka connection').map((l) => String(l.reason));
       assert.equal(reasons.length, 2);
       assert.match(reasons[0]!, /broker 127\.0\.0\.1:9: connect ECONNREFUSED/);
-      const errors = proxy.flows.l3l4().map((f) => [f.verdict, /^broker 127\.0\.0\.1:9: connect ECONNREFUSED/.test(f.info ?? ''), f.source.address]);
+      const errors = proxy.flows.l3l4().map((f) => [f.verdict, /^broker 127\.0\.0\.1:9: connect ECONNREFUSED/.test(f.reason ?? ''), f.source.address]);
       assert.deepEqual(errors, [['ERROR', true, EMPIRE.hq], ['ERROR', true, EMPIRE.hq]]);
     } finally {
       await proxy.close();

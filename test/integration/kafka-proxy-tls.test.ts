@@ -154,7 +154,7 @@ describe('kafka listener with client certificates and TLS to the broker (origina
     try {
       const hq = client('kafka-tls-both', 'empire-hq', clientTls({ certificate: 'hq-client' }));
       await assert.rejects(kafkajsProduce(hq, PLANS, ['must not arrive']));
-      const [refused] = await runtime.waitForFlows((f) => f.verdict === 'ERROR' && f.Type === 'L3_L4' && /^broker [^:]+:\d+: .*certificate/.test(f.portcullis?.info ?? ''));
+      const [refused] = await runtime.waitForFlows((f) => f.verdict === 'ERROR' && f.Type === 'L3_L4' && /^broker [^:]+:\d+: .*certificate/.test(f.portcullis?.reason ?? ''));
       assert.ok(refused, 'an ERROR flow names the broker that failed verification');
       assert.equal(refused.source.pod_name, 'empire-hq');
     } finally {

@@ -59,7 +59,7 @@ test('a burst is rendered over several turns and keeps its order while more flow
 test('megabytes of flows reach the file byte for byte as rendered, while the slabs they were written from are reused', async () => {
   const file = join(dir, 'bytes.json');
   const rec = createFlowRecorder({ target: file, redactHeaders: REDACT, nodeName: 'node-a' });
-  const events = Array.from({ length: 6000 }, (_, i) => httpRequestEvent({ sourcePort: 1 + i, info: 'x'.repeat(i % 700) }));
+  const events = Array.from({ length: 6000 }, (_, i) => httpRequestEvent({ sourcePort: 1 + i, reason: 'x'.repeat(i % 700) }));
   for (let i = 0; i < events.length; i++) {
     rec.record(events[i]!);
     if (i % 500 === 499) await new Promise((resolve) => setTimeout(resolve, 20)); // written out meanwhile

@@ -60,10 +60,10 @@ describe('Star Wars L7 policy', () => {
     assert.match(put.flow.Summary, /^HTTP\/1\.1 PUT http:\/\/.*\/v1\/exhaust-port$/);
     assert.equal(post.flow.verdict, 'FORWARDED');
     assert.deepEqual(post.flow.ingress_allowed_by.map((p: { name: string }) => p.name), ['rule1']);
-    const response = flows.find((f) => f.flow.l7?.type === 'RESPONSE' && f.flow.l7.http.code === 403);
-    assert.ok(response, 'a response record for the local 403');
-    assert.equal(response.flow.is_reply, true);
-    assert.equal(response.flow.source.pod_name, 'deathstar', 'responses swap source and destination');
+    // The 403 is the proxy's answer, on the denied request's record; the deathstar only answered the POST.
+    assert.deepEqual(put.flow.portcullis.local_reply, { code: 403 });
+    const responses = flows.filter((f) => f.flow.l7?.type === 'RESPONSE');
+    assert.deepEqual(responses.map((f) => [f.flow.l7.http.code, f.flow.is_reply, f.flow.source.pod_name]), [[200, true, 'deathstar']], 'responses swap source and destination');
   });
 
   test('admin: /ready, /metrics and /policies reflect what happened', async () => {

@@ -168,7 +168,8 @@ describe('tls listener: terminating and originating TLS', () => {
       assert.equal(result.code, 0, result.stderr);
       assert.equal(split(result.stdout).status, 421, version);
     }
-    const refused = await runtime.waitForFlows((f) => f.Type === 'L7' && f.verdict === 'ERROR' && /does not match the TLS server name/.test(f.portcullis.info ?? ''), 2);
+    const refused = await runtime.waitForFlows((f) => f.Type === 'L7' && f.verdict === 'ERROR' && /does not match the TLS server name/.test(f.portcullis.reason ?? ''), 2);
+    assert.deepEqual(refused.map((f) => f.portcullis.local_reply), [{ code: 421 }, { code: 421 }]);
     assert.equal(refused.length, 2);
     // A Host with the same name and an explicit port is the same server.
     const port = runtime.port('good');
@@ -189,9 +190,13 @@ describe('tls listener: terminating and originating TLS', () => {
         assert.equal(split(result.stdout).status, 503, version);
       }
       assert.equal(upstreams[`upstream-${listener}`]!.seen.length, before, 'no request reached the unverified upstream');
-      const errors = await runtime.waitForFlows((f) => f.Type === 'L7' && f.portcullis.listener === listener && f.l7.type === 'RESPONSE' && f.verdict === 'ERROR', 2);
+      // The proxy's 503, not the upstream's: ERROR records in the request's direction (the client is the source).
+      const errors = await runtime.waitForFlows((f) => f.Type === 'L7' && f.portcullis.listener === listener && f.verdict === 'ERROR', 2);
       assert.equal(errors.length, 2);
-      for (const e of errors) assert.match(e.portcullis.info, why);
+      for (const e of errors) {
+        assert.deepEqual([e.l7.type, e.is_reply, e.portcullis.local_reply], ['REQUEST', false, { code: 503 }]);
+        assert.match(e.portcullis.reason, why);
+      }
     });
   }
 

@@ -69,7 +69,7 @@ describe('WebSocket tunnel (http listener)', { timeout: 20_000 }, () => {
     proxy = await startProxy({ policy: WEBSOCKET_POLICY, http: `tunnelIdleTimeoutMs: ${IDLE_MS}` });
     const lasted = await closesWhenIdle(await openTunnel(proxy.port));
     assert.ok(lasted >= IDLE_MS - 50, `closed after ${lasted} ms`);
-    const closedFlows = proxy.flows.l3l4().filter((f) => /WebSocket tunnel closed: no traffic either way for 500 ms/.test(f.info ?? ''));
+    const closedFlows = proxy.flows.l3l4().filter((f) => /WebSocket tunnel closed: no traffic either way for 500 ms/.test(f.reason ?? ''));
     assert.equal(closedFlows.length, 1);
     assert.equal(closedFlows[0]!.source.address, TIEFIGHTER);
   });

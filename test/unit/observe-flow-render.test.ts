@@ -185,7 +185,7 @@ test('L3/L4 drop by default deny: drop event 133 POLICY_DENIED, reserved identit
     source: world,
     sourcePort: 51000,
     decision: decision('DROPPED', 'no ingress rule of deathstar allows reserved:world on port 80'),
-    info: 'connection reset',
+    reason: 'connection reset',
   });
   const { l7: _omit, ...l3l4 } = event;
   assertJson(renderFlow(l3l4, opts), {
@@ -204,11 +204,8 @@ test('L3/L4 drop by default deny: drop event 133 POLICY_DENIED, reserved identit
       drop_reason_desc: 'POLICY_DENIED',
       is_reply: false,
       Summary: 'connection reset',
-      portcullis: {
-        listener: 'deathstar-http',
-        reason: 'no ingress rule of deathstar allows reserved:world on port 80',
-        info: 'connection reset',
-      },
+      // The event's own reason is the one reason field (issue #19).
+      portcullis: { listener: 'deathstar-http', reason: 'connection reset' },
     },
     node_name: 'portcullis-1',
     time: TIME,
@@ -375,7 +372,7 @@ test('text that needs JSON escaping is escaped exactly as JSON.stringify does', 
       http: { method: 'GET', url: 'http://deathstar/"q"\\', protocol: 'HTTP/1.1', headers: awkward.map((v, i) => [`x-${String.fromCharCode(97 + i)}`, v] as const) },
     },
     listener: 'li"stener',
-    info: 'why\nnot',
+    reason: 'why\nnot',
   });
   const line = renderFlow(event, opts);
   for (const text of [...awkward, 'http://deathstar/"q"\\', 'li"stener', 'why\nnot']) assert.ok(line.includes(JSON.stringify(text)), text);

@@ -33,12 +33,12 @@ export function createAbsoluteRequests(ctx: ListenerContext, resolver: TargetRes
   const gate = new RequestGate(limits);
 
   const refuse = (req: H1Request, res: H1Response, status: number, reason: string) => {
-    recordRejectedRequest(ctx, unresolvedParties(ctx, req), req.method, req.url, httpProtocol(req), status, reason);
-    sendLocalReply(res, refusedRequest(status, reason), status === 400);
+    const headers = sendLocalReply(res, refusedRequest(status, reason), status === 400);
+    recordRejectedRequest(ctx, unresolvedParties(ctx, req), req.method, req.url, httpProtocol(req), reason, { code: status, headers });
   };
 
   const deny = (res: H1Response, exchange: HttpExchange) => {
-    exchange.responded(ACCESS_DENIED_REPLY.status, sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing));
+    exchange.denied({ code: ACCESS_DENIED_REPLY.status, headers: sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing) });
   };
 
   const handle = async (req: H1Request, res: H1Response): Promise<void> => {

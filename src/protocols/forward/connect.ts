@@ -36,8 +36,8 @@ export async function handleConnect(
   serve.tracker.markUnmanaged(socket);
   const authority = req.url;
   const refuse = (status: number, reason: string) => {
-    recordRejectedRequest(ctx, unresolvedParties(ctx, req), 'CONNECT', authority, 'HTTP/1.1', status, reason);
-    writeRawReply(socket, refusedRequest(status, reason), ctx.timings.lingerMs);
+    const headers = writeRawReply(socket, refusedRequest(status, reason), ctx.timings.lingerMs);
+    recordRejectedRequest(ctx, unresolvedParties(ctx, req), 'CONNECT', authority, 'HTTP/1.1', reason, { code: status, headers });
   };
   const hostPort = splitAuthority(authority);
   if (hostPort === undefined) return refuse(400, 'CONNECT needs host:port');
@@ -80,15 +80,15 @@ function needsNothingFromTheStream(decision: ConnectionDecision): boolean {
 
 /** A CONNECT policy refused: `403` before any tunnel opens. */
 function denyTunnel(ctx: ListenerContext, socket: Socket, refused: Decided, authority: string): void {
-  recordConnect(ctx, refused, authority, 'DROPPED');
+  recordConnect(ctx, refused, authority, 'DROPPED', ACCESS_DENIED_REPLY.status);
   ctx.metrics.drop(policyDropReason(refused.decision), 'TCP');
   writeRawReply(socket, ACCESS_DENIED_REPLY, ctx.timings.lingerMs);
 }
 
 type Decided = Pick<ChosenTarget, 'parties' | 'decision'>;
 
-/** The CONNECT request as an L7 record: which tunnel was asked for and what policy said. */
-function recordConnect(ctx: ListenerContext, chosen: Decided, authority: string, verdict: Verdict): void {
+/** The CONNECT request as an L7 record: which tunnel was asked for, what policy said, and the proxy's answer to a denial. */
+function recordConnect(ctx: ListenerContext, chosen: Decided, authority: string, verdict: Verdict, localReply?: number): void {
   const parties: FlowParties = chosen.parties;
   ctx.metrics.policyL7('received', 'http');
   ctx.metrics.policyL7(chosen.decision.allowed ? 'forwarded' : 'denied', 'http');
@@ -100,6 +100,7 @@ function recordConnect(ctx: ListenerContext, chosen: Decided, authority: string,
     l7: { type: 'REQUEST', http: { method: 'CONNECT', url: authority, protocol: 'HTTP/1.1', headers: [] } },
     isReply: false,
     decision: chosen.decision,
+    ...(localReply === undefined ? {} : { localReply: { code: localReply } }),
     listener: ctx.config.name,
   });
 }

@@ -4,8 +4,14 @@
 import type { ListenerContext } from '../context.js';
 import type { FlowParties } from '../connection-policy.js';
 import type { ConnectionDecision, HttpDecision, HttpRequestFacts, Peer, Verdict } from '../../policy/types.js';
-import type { FlowEvent, UpstreamRetryReason } from '../../observe/types.js';
+import type { FlowEvent, LocalReplyFields, UpstreamRetryReason } from '../../observe/types.js';
 import { applyHeaderActions, type Headers } from './forward-headers.js';
+
+/** An answer the proxy wrote itself: its status, and the headers sendLocalReply/writeRawReply/sendH2LocalReply return. */
+export interface SentReply {
+  readonly code: number;
+  readonly headers: Headers;
+}
 
 /** Hubble's protocol strings. */
 export type HttpProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
@@ -24,8 +30,9 @@ export class HttpExchange {
   private readonly url: string;
 
   /**
-   * Decides `facts` under the connection's current decision, records the REQUEST flow (FORWARDED,
-   * DROPPED or AUDIT) and counts it. The caller forwards when `allowed`, else answers with its denial.
+   * Decides `facts` under the connection's current decision, records the REQUEST flow of an allowed request
+   * (FORWARDED or AUDIT) and counts it. The caller forwards when `allowed`, else answers with its denial and
+   * calls `denied`.
    * `received` is the whole header section as it arrived, for the record; policy decides on `facts.headers`,
    * its end-to-end fields.
    */
@@ -49,35 +56,21 @@ export class HttpExchange {
     const act = this.decision.allowed && actions.length > 0;
     this.headers = act ? applyHeaderActions(facts.headers, actions) : facts.headers;
     this.recorded = received === facts.headers ? this.headers : act ? applyHeaderActions(received, actions) : received;
-    if (ctx.flows.enabled) ctx.flows.record(this.requestEvent(this.decision.verdict));
+    if (this.decision.allowed && ctx.flows.enabled) ctx.flows.record(this.requestEvent(this.decision.verdict));
   }
 
   get allowed(): boolean {
     return this.decision.allowed;
   }
 
-  /** Records the response the client got (from upstream or a local 403): RESPONSE flow + request metric. */
+  /** Records the upstream's response the client got: RESPONSE flow + request metric. */
   responded(code: number, headers: Headers): void {
-    this.recordResponse('FORWARDED', code, headers, undefined);
-  }
-
-  /** Counts a request sent to the upstream again after it refused it unprocessed. */
-  retried(reason: UpstreamRetryReason): void {
-    this.ctx.metrics.upstreamRetry?.(this.ctx.config.name, reason);
-  }
-
-  /** Records a response the proxy made because the exchange failed (upstream down or slow), with why in `info`. */
-  failed(code: number, info: string, headers: Headers = []): void {
-    this.recordResponse('ERROR', code, headers, info);
-  }
-
-  private recordResponse(verdict: Verdict, code: number, headers: Headers, info: string | undefined): void {
     const { ctx } = this;
     ctx.metrics.httpRequest(this.facts.method, this.protocol, code);
     if (!ctx.flows.enabled) return;
     ctx.flows.record({
       time: new Date(),
-      verdict,
+      verdict: 'FORWARDED',
       direction: this.conn.direction,
       source: this.destination,
       destination: this.source,
@@ -91,8 +84,45 @@ export class HttpExchange {
       },
       isReply: true,
       // No decision: as in Hubble, the policy that let the request through is on the request record.
-      info,
       listener: ctx.config.name,
+    });
+  }
+
+  /**
+   * The proxy answered the denied request (`sent`; undefined when the client had gone): the DROPPED REQUEST
+   * record with that answer, and the request metric. No response record: as Cilium's Kafka and DNS proxies
+   * log a denial, the destination was never asked.
+   */
+  denied(sent: SentReply | undefined): void {
+    const { ctx } = this;
+    if (sent !== undefined) ctx.metrics.httpRequest(this.facts.method, this.protocol, sent.code);
+    if (!ctx.flows.enabled) return;
+    const event = this.requestEvent(this.decision.verdict);
+    ctx.flows.record(sent === undefined ? event : { ...event, localReply: localReplyOf(sent.code, sent.headers) });
+  }
+
+  /** Counts a request sent to the upstream again after it refused it unprocessed. */
+  retried(reason: UpstreamRetryReason): void {
+    this.ctx.metrics.upstreamRetry?.(this.ctx.config.name, reason);
+  }
+
+  /**
+   * The exchange failed after the request was allowed (upstream down or slow, overloaded, the client reset):
+   * an ERROR record in the request's direction, with the latency since the request and `reason`, and the request
+   * metric with `code`. `sent`: the headers of the answer the proxy made itself with that code (a gRPC answer's
+   * carry its grpc-status), recorded as the local reply; absent when the client got none (it reset the stream,
+   * or its stream was reset).
+   */
+  failed(code: number, reason: string, sent?: Headers): void {
+    const { ctx } = this;
+    ctx.metrics.httpRequest(this.facts.method, this.protocol, code);
+    if (!ctx.flows.enabled) return;
+    const event = this.requestEvent('ERROR');
+    ctx.flows.record({
+      ...event,
+      l7: { ...event.l7!, latencyNs: process.hrtime.bigint() - this.started },
+      reason,
+      ...(sent === undefined ? {} : { localReply: localReplyOf(code, sent) }),
     });
   }
 
@@ -115,9 +145,19 @@ export class HttpExchange {
   }
 }
 
+/** `portcullis.local_reply` of an answer: its status, and a gRPC answer's grpc-status. */
+function localReplyOf(code: number, headers: Headers): LocalReplyFields {
+  for (const [name, value] of headers) {
+    const grpcStatus = name === 'grpc-status' ? Number(value) : NaN;
+    if (Number.isInteger(grpcStatus)) return { code, grpcStatus };
+  }
+  return { code };
+}
+
 /**
- * A request refused before policy (bad path, ambiguous framing, header limits): counted as a parse error
- * and recorded as an ERROR request flow whose `info` says why, so operators can see the 400/431.
+ * A request refused before policy (bad path, ambiguous framing, header limits) and answered with `sent`
+ * (undefined when the client had gone): counted as a parse error and recorded as an ERROR request flow whose
+ * reason says why, with the answer, so operators can see the 400/431.
  */
 export function recordRejectedRequest(
   ctx: ListenerContext,
@@ -125,11 +165,11 @@ export function recordRejectedRequest(
   method: string,
   target: string,
   protocol: HttpProtocol,
-  status: number,
   reason: string,
+  sent: SentReply | undefined,
 ): void {
   ctx.metrics.policyL7('parse_errors', 'http');
-  ctx.metrics.httpRequest(method, protocol, status);
+  if (sent !== undefined) ctx.metrics.httpRequest(method, protocol, sent.code);
   ctx.flows.record({
     time: new Date(),
     verdict: 'ERROR',
@@ -141,7 +181,8 @@ export function recordRejectedRequest(
     type: 'L7',
     l7: { type: 'REQUEST', http: { method, url: target, protocol, headers: [] } },
     isReply: false,
-    info: `${status}: ${reason}`,
+    reason,
+    ...(sent === undefined ? {} : { localReply: localReplyOf(sent.code, sent.headers) }),
     listener: ctx.config.name,
   });
 }

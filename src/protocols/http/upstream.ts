@@ -65,11 +65,11 @@ export async function closeUpstream(upstream: UpstreamClient): Promise<void> {
 }
 
 /** The local reply for a request whose upstream exchange failed before response headers, and why. */
-export function upstreamFailure(err: Error): { readonly reply: LocalReply; readonly info: string } {
+export function upstreamFailure(err: Error): { readonly reply: LocalReply; readonly why: string } {
   // HTTP/2 pool errors carry a Node or HTTP/2 code of their own.
   const code = err instanceof UpstreamError ? err.detail : (err as { code?: unknown }).code;
-  const info = `upstream ${typeof code === 'string' ? code + ': ' : ''}${err.message}`;
-  return { reply: err instanceof UpstreamError && err.reason === 'PCL_UPSTREAM_RESPONSE_TIMEOUT' ? UPSTREAM_TIMEOUT : UPSTREAM_CONNECT_ERROR, info };
+  const why = `upstream ${typeof code === 'string' ? code + ': ' : ''}${err.message}`;
+  return { reply: err instanceof UpstreamError && err.reason === 'PCL_UPSTREAM_RESPONSE_TIMEOUT' ? UPSTREAM_TIMEOUT : UPSTREAM_CONNECT_ERROR, why };
 }
 
 /**

@@ -112,8 +112,8 @@ export class TlsConnections {
   }
 
   /** Records why `socket`'s connection ends here, and resets it. */
-  fail(parties: FlowParties, verdict: Verdict, info: string, socket: Socket, decision?: ConnectionDecision): void {
-    recordConnection(this.ctx, parties, verdict, info, decision);
+  fail(parties: FlowParties, verdict: Verdict, reason: string, socket: Socket, decision?: ConnectionDecision): void {
+    recordConnection(this.ctx, parties, verdict, reason, decision);
     if (verdict === 'DROPPED') this.ctx.metrics.drop('INVALID_TLS_CLIENT_HELLO', 'TCP');
     if (!socket.destroyed) socket.resetAndDestroy();
   }

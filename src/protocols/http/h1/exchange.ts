@@ -49,7 +49,7 @@ export interface H1PoolOptions {
 /** A response body that moves no byte for this long fails the exchange (undici's default bodyTimeout). */
 export const RESPONSE_BODY_IDLE_MS = 300_000;
 
-/** Why an exchange failed, in the words the flow's info starts with. */
+/** Why an exchange failed, in the words the flow's reason starts with. */
 export type UpstreamFailure =
   | 'PCL_UPSTREAM_CLOSED' // the pool closed, or the upstream closed the connection before the response was complete
   | 'PCL_UPSTREAM_CONNECT_TIMEOUT' // upstreamConnectTimeoutMs
@@ -68,7 +68,7 @@ export class UpstreamError extends PortcullisError {
     super(message, options);
   }
 
-  /** What the flow's info names: the socket error's own code (ECONNREFUSED, ...) when one is the cause, else `reason`. */
+  /** What the flow's reason names: the socket error's own code (ECONNREFUSED, ...) when one is the cause, else `reason`. */
   get detail(): string {
     const code = (this.cause as { code?: unknown } | undefined)?.code;
     return typeof code === 'string' ? code : this.reason;

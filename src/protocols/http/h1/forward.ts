@@ -76,8 +76,8 @@ export class ForwardedResponse implements UpstreamResponseHandler {
     if (res.headersSent) return res.destroy();
     this.head = undefined;
     this.req.abandon();
-    const { reply, info } = upstreamFailure(err);
-    this.exchange.failed(reply.status, info, sendLocalReply(res, reply, this.tracker.closing));
+    const { reply, why } = upstreamFailure(err);
+    this.exchange.failed(reply.status, why, sendLocalReply(res, reply, this.tracker.closing));
   }
 
   private recordResponse(): void {

@@ -46,21 +46,21 @@ export function createHttp1Server(ctx: ListenerContext, pool: UpstreamClient | u
     }
     const prepared = prepareRequest(req, limits);
     if (isRefusal(prepared)) {
-      recordRejectedRequest(ctx, conn, req.method, req.url, httpProtocol(req), prepared.status, prepared.reason);
       // After a framing error the rest of the byte stream cannot be trusted: close.
-      sendLocalReply(res, refusedRequest(prepared.status, prepared.reason), true);
+      const headers = sendLocalReply(res, refusedRequest(prepared.status, prepared.reason), true);
+      recordRejectedRequest(ctx, conn, req.method, req.url, httpProtocol(req), prepared.reason, { code: prepared.status, headers });
       return;
     }
     const encrypted = (req.socket as TLSSocket).encrypted === true;
     const misdirected = encrypted ? misdirectedRequest(req.socket, prepared.facts.host) : undefined;
     if (misdirected !== undefined) {
-      recordRejectedRequest(ctx, conn, prepared.facts.method, prepared.facts.path, prepared.protocol, MISDIRECTED_REPLY.status, misdirected);
-      sendLocalReply(res, MISDIRECTED_REPLY, tracker.closing);
+      const headers = sendLocalReply(res, MISDIRECTED_REPLY, tracker.closing);
+      recordRejectedRequest(ctx, conn, prepared.facts.method, prepared.facts.path, prepared.protocol, misdirected, { code: MISDIRECTED_REPLY.status, headers });
       return;
     }
     const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, encrypted ? 'https' : 'http', prepared.received);
     if (!exchange.allowed) {
-      exchange.responded(ACCESS_DENIED_REPLY.status, sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing));
+      exchange.denied({ code: ACCESS_DENIED_REPLY.status, headers: sendLocalReply(res, ACCESS_DENIED_REPLY, tracker.closing) });
       return;
     }
     const { head, facts, authority } = prepared;

@@ -50,20 +50,20 @@ export function handleUpgrade(
   const prepared = prepareRequest(req, ctx.config.http);
   if (isRefusal(prepared) || prepared.head.hasBody) {
     const { status, reason } = isRefusal(prepared) ? prepared : UPGRADE_WITH_BODY;
-    recordRejectedRequest(ctx, conn, req.method, req.url, 'HTTP/1.1', status, reason);
-    writeRawReply(socket, refusedRequest(status, reason), ctx.timings.lingerMs);
+    const headers = writeRawReply(socket, refusedRequest(status, reason), ctx.timings.lingerMs);
+    recordRejectedRequest(ctx, conn, req.method, req.url, 'HTTP/1.1', reason, { code: status, headers });
     return;
   }
   const encrypted = (socket as TLSSocket).encrypted === true;
   const misdirected = encrypted ? misdirectedRequest(socket, prepared.facts.host) : undefined;
   if (misdirected !== undefined) {
-    recordRejectedRequest(ctx, conn, prepared.facts.method, prepared.facts.path, prepared.protocol, MISDIRECTED_REPLY.status, misdirected);
-    writeRawReply(socket, MISDIRECTED_REPLY, ctx.timings.lingerMs);
+    const headers = writeRawReply(socket, MISDIRECTED_REPLY, ctx.timings.lingerMs);
+    recordRejectedRequest(ctx, conn, prepared.facts.method, prepared.facts.path, prepared.protocol, misdirected, { code: MISDIRECTED_REPLY.status, headers });
     return;
   }
   const exchange = new HttpExchange(ctx, conn, connection, prepared.facts, prepared.protocol, encrypted ? 'https' : 'http', prepared.received);
   if (!exchange.allowed) {
-    exchange.responded(ACCESS_DENIED_REPLY.status, writeRawReply(socket, ACCESS_DENIED_REPLY, ctx.timings.lingerMs));
+    exchange.denied({ code: ACCESS_DENIED_REPLY.status, headers: writeRawReply(socket, ACCESS_DENIED_REPLY, ctx.timings.lingerMs) });
     return;
   }
   if (upstream.protocol !== 'http1') {
@@ -99,8 +99,8 @@ export function handleConnect(ctx: ListenerContext, req: H1Request, socket: Sock
     socket.destroy();
     return;
   }
-  recordRejectedRequest(ctx, conn, 'CONNECT', req.url, 'HTTP/1.1', CONNECT_NOT_ALLOWED.status, 'CONNECT on a reverse-proxy listener');
-  writeRawReply(socket, CONNECT_NOT_ALLOWED, ctx.timings.lingerMs);
+  const headers = writeRawReply(socket, CONNECT_NOT_ALLOWED, ctx.timings.lingerMs);
+  recordRejectedRequest(ctx, conn, 'CONNECT', req.url, 'HTTP/1.1', 'CONNECT on a reverse-proxy listener', { code: CONNECT_NOT_ALLOWED.status, headers });
 }
 
 /** Relays the upstream answer to an upgrade request onto the raw client socket: a tunnel, or one response then close. */
@@ -173,7 +173,7 @@ class DetachedExchange implements UpstreamResponseHandler {
       this.socket.destroy();
       return;
     }
-    const { reply, info } = upstreamFailure(err);
-    this.exchange.failed(reply.status, info, writeRawReply(this.socket, reply, this.lingerMs));
+    const { reply, why } = upstreamFailure(err);
+    this.exchange.failed(reply.status, why, writeRawReply(this.socket, reply, this.lingerMs));
   }
 }

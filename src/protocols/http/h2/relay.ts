@@ -40,7 +40,7 @@ export interface RequestEvents {
   /** The client accepted response data it had not: the upstream may send more. */
   creditUpstream(): void;
   /** The request body made no progress for too long: the exchange ends with `reply` (or a reset). */
-  requestStalled(reply: LocalReply, info: string): void;
+  requestStalled(reply: LocalReply, why: string): void;
 }
 
 /** The client side of a relayed request: an HTTP/2 server stream, or an HTTP/1.1 request and its response. */
@@ -213,11 +213,11 @@ class H2Relay implements H2ResponseHandler, RequestEvents {
     this.us.reset(reset);
   }
 
-  requestStalled(reply: LocalReply, info: string): void {
+  requestStalled(reply: LocalReply, why: string): void {
     this.clearTimer();
     this.answered = true;
     const sent = this.ds.reply(reply);
-    this.fail(sent?.code ?? 502, info);
+    this.fail(sent?.code ?? 502, why, sent?.headers);
     if (sent === undefined) this.ds.reset(ErrorCode.CANCEL);
     this.us.reset(ErrorCode.CANCEL);
   }
@@ -275,7 +275,7 @@ class H2Relay implements H2ResponseHandler, RequestEvents {
         return;
       }
       const sent = ds.reply(UPSTREAM_CONNECT_ERROR);
-      if (sent) this.fail(sent.code, `upstream: ${err?.message ?? 'stream closed without a response'}`);
+      if (sent) this.fail(sent.code, `upstream: ${err?.message ?? 'stream closed without a response'}`, sent.headers);
       return;
     }
     if ((code !== ErrorCode.NO_ERROR || err !== undefined) && !ds.ended) {
@@ -334,7 +334,7 @@ class H2Relay implements H2ResponseHandler, RequestEvents {
       this.timer = undefined;
       this.answered = true;
       const sent = this.ds.reply(UPSTREAM_TIMEOUT);
-      if (sent) this.fail(sent.code, `upstream sent no response headers within ${ms} ms`);
+      if (sent) this.fail(sent.code, `upstream sent no response headers within ${ms} ms`, sent.headers);
       this.us.reset(ErrorCode.CANCEL);
     }, ms);
   }
@@ -350,9 +350,10 @@ class H2Relay implements H2ResponseHandler, RequestEvents {
     this.exchange.responded(this.status, this.pairs);
   }
 
-  private fail(code: number, info: string): void {
+  /** `headers`: those of the proxy's own answer, if it made one (a gRPC answer's grpc-status is recorded). */
+  private fail(code: number, why: string, headers?: Headers): void {
     if (this.recorded) return;
     this.recorded = true;
-    this.exchange.failed(code, info);
+    this.exchange.failed(code, why, headers);
   }
 }

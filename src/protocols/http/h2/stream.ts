@@ -34,8 +34,7 @@ export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): vo
   const grpc = isGrpcContentType(stream.field('content-type'));
   const target = stream.path;
   const refuse = (reply: LocalReply, reason: string) => {
-    recordRejectedRequest(ctx, conn, method, target ?? '', 'HTTP/2', reply.status, reason);
-    sendH2LocalReply(stream, reply, grpc);
+    recordRejectedRequest(ctx, conn, method, target ?? '', 'HTTP/2', reason, sendH2LocalReply(stream, reply, grpc));
   };
   const malformed = (reason: string) => refuse(refusedRequest(400, reason), reason);
   if (method === 'CONNECT') return refuse(CONNECT_NOT_ALLOWED, 'CONNECT is not supported');
@@ -58,8 +57,7 @@ export function handleH2Stream(scope: H2StreamScope, stream: H2ServerStream): vo
   const facts: HttpRequestFacts = { method, path, host: authority, headers: endToEndRequestHeaders(stream.fields, undefined) };
   const exchange = new HttpExchange(ctx, conn, connection, facts, 'HTTP/2', scope.scheme, stream.fields);
   if (!exchange.allowed) {
-    const sent = sendH2LocalReply(stream, ACCESS_DENIED_REPLY, grpc);
-    if (sent) exchange.responded(sent.code, sent.headers);
+    exchange.denied(sendH2LocalReply(stream, ACCESS_DENIED_REPLY, grpc));
     return;
   }
 

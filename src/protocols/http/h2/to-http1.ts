@@ -74,9 +74,9 @@ export function relayToHttp1Upstream(
       finished = true;
       release();
       if (!started) {
-        const { reply, info } = upstreamFailure(err);
+        const { reply, why } = upstreamFailure(err);
         const sent = sendH2LocalReply(ds, reply, false);
-        if (sent) exchange.failed(sent.code, info, sent.headers);
+        if (sent) exchange.failed(sent.code, why, sent.headers);
       } else if (!ds.closed) {
         exchange.failed(502, `upstream failed mid-response: ${err.message}`);
         ds.reset(ErrorCode.INTERNAL_ERROR);

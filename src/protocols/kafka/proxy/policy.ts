@@ -88,7 +88,7 @@ export function recordKafkaRefusal(ctx: ListenerContext, conn: ConnectionPolicy,
   ctx.flows.record(requestEvent(ctx, conn, 'ERROR', kafka, undefined, reason));
 }
 
-function requestEvent(ctx: ListenerContext, conn: ConnectionPolicy, verdict: Verdict, kafka: KafkaFlowFields, decision: Decision | undefined, info: string | undefined): FlowEvent {
+function requestEvent(ctx: ListenerContext, conn: ConnectionPolicy, verdict: Verdict, kafka: KafkaFlowFields, decision: Decision | undefined, reason: string | undefined): FlowEvent {
   return {
     time: new Date(),
     verdict,
@@ -101,7 +101,7 @@ function requestEvent(ctx: ListenerContext, conn: ConnectionPolicy, verdict: Ver
     l7: { type: 'REQUEST', kafka },
     isReply: false,
     ...(decision === undefined ? {} : { decision }),
-    ...(info === undefined ? {} : { info }),
+    ...(reason === undefined ? {} : { reason }),
     listener: ctx.config.name,
   };
 }
