@@ -11,6 +11,7 @@ import type { FlowEvent, FlowRecorder } from './types.js';
 import { ensureWritable, FlowDestination } from './flow-file.js';
 import { writeFlow } from './hubble-flow.js';
 import { LineSlab } from './line-slab.js';
+import type { FlowTap } from './flow-tap.js';
 import type { RenderOptions } from './hubble-flow.js';
 
 export { renderFlow, formatFlowTime, redactUrl, REDACTED } from './hubble-flow.js';
@@ -33,6 +34,8 @@ export interface FlowRecorderOptions {
   readonly maxBufferBytes?: number;
   /** Longest time a rendered flow may sit in the write buffer, ms. Default 200. */
   readonly flushIntervalMs?: number;
+  /** Sees each chunk of rendered lines before it is written (the admin's /flows on a stdout stream). */
+  readonly tap?: FlowTap;
 }
 
 export interface RunningFlowRecorder extends FlowRecorder {
@@ -212,6 +215,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     }
     if (lines.pending === 0) return;
     const bytes = lines.take();
+    opts.tap?.publish(bytes);
     unwritten += bytes.length;
     dest.write(bytes as unknown as string); // SonicBoom's typings predate its buffer mode
     armFlush();
