@@ -55,13 +55,17 @@ const PROTOCOL_MATCHES: Record<Protocol, FlowFilter> = {
   tcp: (flow) => flow.Type === 'L3_L4',
 };
 
-/** `name`, `namespace/name`, a label `k=v` (also matching `k8s:k=v`, any source prefix), an IP, or a DNS name. */
+/**
+ * `name`, `namespace/name`, a label `k=v` (also matching `k8s:k=v`, any source prefix) or `reserved:world`, an IP,
+ * a DNS name, or an entity (`world`, `host`: the reserved label).
+ */
 function peerMatches(value: string, ep: FlowEndpointJson | undefined, ip: string | undefined, names: readonly string[] | undefined): boolean {
-  if (value.includes('=')) return ep?.labels?.some((l) => l === value || l.endsWith(`:${value}`)) === true;
   if (isIP(value) !== 0) return ip === value;
+  const labels = ep?.labels ?? [];
+  if (value.includes('=') || value.includes(':')) return labels.some((l) => l === value || l.endsWith(`:${value}`));
   const slash = value.indexOf('/');
   if (slash >= 0) return ep?.namespace === value.slice(0, slash) && ep.pod_name === value.slice(slash + 1);
-  return ep?.pod_name === value || names?.includes(value) === true;
+  return ep?.pod_name === value || names?.includes(value) === true || labels.includes(`reserved:${value}`);
 }
 
 function statusMatches(value: string, code: number | undefined): boolean {
