@@ -55,6 +55,7 @@ export class FlowStreams {
       ...(feed.kind === 'tap' && { 'portcullis-flow-history': 'none' }),
     });
     if (req.method === 'HEAD') return void res.end();
+    res.flushHeaders(); // a follower learns it is connected before the first record, which may be long in coming
     try {
       if (feed.kind === 'file') await streamFile(feed.path, res, Math.min(last, MAX_LAST), follow, abort.signal);
       else if (follow) {
