@@ -22,7 +22,7 @@ const MAX_WARNINGS = 10;
 /** With filters and no --follow, the admin is asked for this many records per one wanted, to find --last matches. */
 const FILTER_WINDOW = 50;
 
-interface Record_ {
+interface ShownFlow {
   readonly flow: FlowJson;
   readonly text: string;
 }
@@ -38,7 +38,7 @@ class Printer {
   }
 
   /** The record on `line` if it passes the filters; a bad line is warned about, a lost-events notice reported. */
-  accept(line: string): Record_ | undefined {
+  accept(line: string): ShownFlow | undefined {
     if (line.trim() === '') return undefined;
     const parsed = parseFlowLine(line);
     if (parsed.kind === 'flow') return this.#filter(parsed.flow) ? parsed : undefined;
@@ -48,7 +48,7 @@ class Printer {
     return undefined;
   }
 
-  print(records: readonly Record_[]): void {
+  print(records: readonly ShownFlow[]): void {
     if (records.length === 0) return;
     let out: string;
     if (this.o.output === 'json') out = records.map((r) => `${r.text}\n`).join('');
@@ -59,7 +59,7 @@ class Printer {
 
   /** Accepts and prints one chunk's lines together (one table batch). */
   printLines(lines: readonly string[]): void {
-    this.print(lines.map((l) => this.accept(l)).filter((r): r is Record_ => r !== undefined));
+    this.print(lines.map((l) => this.accept(l)).filter((r): r is ShownFlow => r !== undefined));
   }
 }
 
@@ -98,7 +98,7 @@ async function fromFile(path: string, printer: Printer, last: number, follow: bo
     },
   );
   // Read from the end: the last matches cost what they span, not the whole file.
-  const history: Record_[] = [];
+  const history: ShownFlow[] = [];
   if (last > 0) {
     for await (const line of linesBackward(path, size)) {
       const record = printer.accept(line);
@@ -159,7 +159,7 @@ async function fromAdmin(base: string, printer: Printer, last: number, o: Observ
     for await (const lines of wholeLines(res.body, signal)) printer.printLines(lines);
     return;
   }
-  const matches: Record_[] = [];
+  const matches: ShownFlow[] = [];
   for await (const lines of wholeLines(res.body)) {
     for (const line of lines) {
       const record = printer.accept(line);

@@ -13,10 +13,6 @@ export const WATCHER_QUEUE_BYTES = 1024 * 1024;
 export class FlowTap {
   readonly #watchers = new Set<Watcher>();
 
-  get watchers(): number {
-    return this.#watchers.size;
-  }
-
   /** A chunk of whole flow lines, about to be written; `bytes` may be reused as soon as this returns. */
   publish(bytes: Uint8Array): void {
     if (this.#watchers.size === 0) return;

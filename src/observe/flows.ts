@@ -11,7 +11,7 @@ import type { FlowEvent, FlowRecorder } from './types.js';
 import { ensureWritable, FlowDestination } from './flow-file.js';
 import { writeFlow } from './hubble-flow.js';
 import { LineSlab } from './line-slab.js';
-import type { FlowTap } from './flow-tap.js';
+import { countLines, type FlowTap } from './flow-tap.js';
 import type { RenderOptions } from './hubble-flow.js';
 
 export { renderFlow, formatFlowTime, redactUrl, REDACTED } from './hubble-flow.js';
@@ -130,7 +130,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     const bytes = Buffer.byteLength(data);
     unwritten -= bytes;
     lines.done(bytes);
-    lost(countLines(data));
+    lost(countLines(typeof data === 'string' ? Buffer.from(data) : data));
   });
   dest.on('write', (bytes: number) => {
     unwritten -= bytes;
@@ -271,11 +271,4 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
 
 function disabledRecorder(): RunningFlowRecorder {
   return { enabled: false, record() {}, flush: async () => {}, close: async () => {}, reopen() {}, abandon() {} };
-}
-
-function countLines(data: string | Buffer): number {
-  const text = typeof data === 'string' ? data : data.toString('utf8');
-  let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
-  return n;
 }
