@@ -33,7 +33,7 @@ export function registerObserve(program: Command): void {
     .option('--verdict <verdict>', `only flows with this verdict (${VERDICTS.join(', ')}); repeat for any of several`, repeated(checkVerdict))
     .option('--from <peer>', 'only flows from this endpoint: name, namespace/name, label k=v (k8s:k=v, reserved:world), entity (world), IP', repeated(checkPeer))
     .option('--to <peer>', 'only flows to this endpoint: as --from, or a DNS name', repeated(checkPeer))
-    .option('--listener <name>', 'only flows of this listener', repeated(checkPeer))
+    .option('--listener <name>', 'only flows of this listener', repeated((v) => (v.trim() === '' ? new Error('expected a listener name') : v)))
     .option('--protocol <protocol>', `only flows of this protocol (${PROTOCOLS.join(', ')})`, repeated(checkProtocol))
     .option('--http-status <status>', 'only HTTP responses with this status (403) or class (5xx)', repeated(checkHttpStatus))
     .option('--type <type>', `only flows of this type (${FLOW_TYPES.join(', ')})`, repeated(checkFlowType))
