@@ -43,7 +43,7 @@ const ROUTES: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   ['/endpoints', serveEndpoints],
   ['/workers', serveWorkers],
 ]);
-/** Routes that stream: answered by FlowStreams, which keeps the response open. */
+/** The streaming route: answered by FlowStreams, which keeps the response open while following. */
 const FLOWS_PATH = '/flows';
 
 export async function startAdmin(opts: AdminOptions): Promise<RunningAdmin> {
