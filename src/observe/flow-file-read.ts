@@ -55,8 +55,8 @@ export async function lastLines(path: string, end: number, count: number): Promi
 
 /**
  * What is appended to `path` from byte `from` on, as chunks of whole lines, until `signal` aborts. When the file
- * is replaced (another inode at the path: rotation), the rest of the old one is read, then the new one from its
- * start; when it shrinks (truncation), reading starts again at 0. The caller's pace is the reader's: nothing is
+ * is replaced (another inode at the path: rotation), the rest of the old one is read (until a poll finds nothing
+ * more in it), then the new one from its start; when it shrinks (truncation), reading starts again at 0. The caller's pace is the reader's: nothing is
  * read while a chunk waits to be consumed, so a slow consumer costs no memory.
  */
 export async function* followFile(path: string, from: number, signal: AbortSignal, pollMs = FOLLOW_POLL_MS): AsyncGenerator<Buffer> {
@@ -64,6 +64,7 @@ export async function* followFile(path: string, from: number, signal: AbortSigna
   let ino = (await file.stat()).ino;
   let pos = from;
   let partial: Buffer | undefined;
+  let replaced = false; // another file is at the path: the old one is read to its end once more first
   const buf = Buffer.alloc(CHUNK_BYTES);
   try {
     while (!signal.aborted) {
@@ -78,14 +79,19 @@ export async function* followFile(path: string, from: number, signal: AbortSigna
       }
       const now = await stat(path).catch(() => undefined); // missing for a moment while being rotated
       if (now !== undefined && now.ino !== ino) {
-        await file.close();
-        file = await open(path, 'r');
-        ino = (await file.stat()).ino;
-        pos = 0;
-        partial = undefined; // a line the proxy never finished in the old file is not a record
-        continue;
-      }
-      if (now !== undefined && now.size < pos) {
+        // The proxy may still append to the old file until it reopens it (SIGHUP after the move): one more poll.
+        if (!replaced) {
+          replaced = true;
+        } else {
+          replaced = false;
+          await file.close();
+          file = await open(path, 'r');
+          ino = (await file.stat()).ino;
+          pos = 0;
+          partial = undefined; // a line the proxy never finished in the old file is not a record
+          continue;
+        }
+      } else if (now !== undefined && now.size < pos) {
         pos = 0;
         partial = undefined;
         continue;
