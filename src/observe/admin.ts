@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { PolicySnapshot } from '../policy/types.js';
+import { FlowStreams, type FlowFeed } from './admin-flows.js';
 
 export interface AdminOptions {
   readonly listen: { readonly host: string; readonly port: number };
@@ -17,6 +18,8 @@ export interface AdminOptions {
   snapshot(): PolicySnapshot;
   /** With workers: one entry per worker, for /workers. */
   workers?(): Promise<readonly unknown[]>;
+  /** Where /flows reads flow records (default: off, a 409). */
+  readonly flows?: FlowFeed;
   readonly log: Logger;
   /** ms for a request head to arrive (default 10000; tests shorten it). */
   readonly headersTimeoutMs?: number;
@@ -40,9 +43,12 @@ const ROUTES: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   ['/endpoints', serveEndpoints],
   ['/workers', serveWorkers],
 ]);
+/** The streaming route: answered by FlowStreams, which keeps the response open while following. */
+const FLOWS_PATH = '/flows';
 
 export async function startAdmin(opts: AdminOptions): Promise<RunningAdmin> {
   const headersTimeout = opts.headersTimeoutMs ?? ADMIN_HEADERS_TIMEOUT_MS;
+  const flows = new FlowStreams(opts.flows ?? { kind: 'off' });
   const server = createServer(
     {
       headersTimeout,
@@ -54,7 +60,7 @@ export async function startAdmin(opts: AdminOptions): Promise<RunningAdmin> {
       connectionsCheckingInterval: Math.min(1000, headersTimeout),
     },
     (req, res) => {
-      handle(opts, req, res).catch((err: unknown) => {
+      handle(opts, flows, req, res).catch((err: unknown) => {
         opts.log.error({ err, path: req.url }, 'admin request failed');
         if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
         else res.destroy();
@@ -86,25 +92,30 @@ export async function startAdmin(opts: AdminOptions): Promise<RunningAdmin> {
   return {
     address,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      // Flow streams end with their last chunk first, so a watcher sees the stream end rather than a cut.
+      closing ??= flows.close().then(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      );
       return closing;
     },
   };
 }
 
-async function handle(opts: AdminOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(opts: AdminOptions, flows: FlowStreams, req: IncomingMessage, res: ServerResponse): Promise<void> {
   req.resume(); // a body on a GET is ignored, but must be read for keep-alive to work
   const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
   const route = ROUTES.get(path);
-  if (!route) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+  if (!route && path !== FLOWS_PATH) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
     return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
   }
-  await route(opts, res);
+  if (route) await route(opts, res);
+  else await flows.serve(req, res);
 }
 
 function serveReady(opts: AdminOptions, res: ServerResponse): void {

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { FlowDestination } from './flow-file.js';
+import type { FlowTap } from './flow-tap.js';
 
 /** How long close() waits for the workers' pipes to end (their recorders flush on drain). */
 const SOURCES_END_WAIT_MS = 15_000;
@@ -19,7 +20,11 @@ export class FlowMerge {
   #paused = false;
   #reported = new Set<string>();
 
-  constructor(private readonly log: Logger) {
+  /** `tap` sees every chunk of whole lines passed on (the admin's /flows). */
+  constructor(
+    private readonly log: Logger,
+    private readonly tap?: FlowTap,
+  ) {
     // Chunks arrive batched by the workers' recorders: they are written as they come, not batched again.
     this.#dest = pino.destination({ dest: 1, sync: false, minLength: 0, contentMode: 'buffer' });
     this.#out = new FlowDestination(this.#dest, false);
@@ -45,6 +50,7 @@ export class FlowMerge {
       }
       const whole = partial === undefined ? chunk.subarray(0, end) : Buffer.concat([partial, chunk.subarray(0, end)]);
       partial = end < chunk.length ? chunk.subarray(end) : undefined;
+      this.tap?.publish(whole);
       if (!this.#dest.write(whole as unknown as string)) this.#pause(); // SonicBoom's typings predate its buffer mode
     });
     // A worker that died mid-write leaves part of a record: it is not a record, so it is not passed on.

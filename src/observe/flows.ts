@@ -11,6 +11,7 @@ import type { FlowEvent, FlowRecorder } from './types.js';
 import { ensureWritable, FlowDestination } from './flow-file.js';
 import { writeFlow } from './hubble-flow.js';
 import { LineSlab } from './line-slab.js';
+import { countLines, type FlowTap } from './flow-tap.js';
 import type { RenderOptions } from './hubble-flow.js';
 
 export { renderFlow, formatFlowTime } from './hubble-flow.js';
@@ -36,6 +37,8 @@ export interface FlowRecorderOptions {
   readonly maxBufferBytes?: number;
   /** Longest time a rendered flow may sit in the write buffer, ms. Default 200. */
   readonly flushIntervalMs?: number;
+  /** Sees each chunk of rendered lines before it is written (the admin's /flows on a stdout stream). */
+  readonly tap?: FlowTap;
 }
 
 export interface RunningFlowRecorder extends FlowRecorder {
@@ -138,7 +141,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     const bytes = Buffer.byteLength(data);
     unwritten -= bytes;
     lines.done(bytes);
-    lost(countLines(data));
+    lost(countLines(typeof data === 'string' ? Buffer.from(data) : data));
   });
   dest.on('write', (bytes: number) => {
     unwritten -= bytes;
@@ -223,6 +226,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     }
     if (lines.pending === 0) return;
     const bytes = lines.take();
+    opts.tap?.publish(bytes);
     unwritten += bytes.length;
     dest.write(bytes as unknown as string); // SonicBoom's typings predate its buffer mode
     armFlush();
@@ -278,11 +282,4 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
 
 function disabledRecorder(): RunningFlowRecorder {
   return { enabled: false, record() {}, flush: async () => {}, close: async () => {}, reopen() {}, abandon() {} };
-}
-
-function countLines(data: string | Buffer): number {
-  const text = typeof data === 'string' ? data : data.toString('utf8');
-  let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
-  return n;
 }

@@ -11,6 +11,8 @@ import prom from 'prom-client';
 import type { Logger } from 'pino';
 import type { LogOptions } from '../config/log-options.js';
 import { startAdmin, type RunningAdmin } from '../observe/admin.js';
+import { flowFeed } from '../observe/admin-flows.js';
+import { FlowTap } from '../observe/flow-tap.js';
 import { ensureWritable } from '../observe/flow-file.js';
 import { FlowMerge } from '../observe/flow-merge.js';
 import { createClusterMetrics, createMetrics } from '../observe/metrics.js';
@@ -42,7 +44,8 @@ export async function startPrimary(configFile: string, workers: number, options:
   const state = new PolicyState(configFile, compiled, log, metrics, TIMINGS.policyDebounceMs);
   let latest = compiled;
   // Workers append to a flow file themselves; stdout is the primary's, so their records come through it.
-  const flows = config.flows === 'stdout' ? new FlowMerge(log) : undefined;
+  const tap = config.flows === 'stdout' ? new FlowTap() : undefined;
+  const flows = config.flows === 'stdout' ? new FlowMerge(log, tap) : undefined;
   if (config.flows !== 'stdout' && config.flows !== 'off') startupStep(() => ensureWritable(config.flows));
   const scrapes = new Scrapes();
   const brokerPorts = new BrokerPorts(config.listeners);
@@ -87,6 +90,7 @@ export async function startPrimary(configFile: string, workers: number, options:
         metrics: { registry: { contentType: metrics.registry.contentType, metrics: () => scrapes.sum(pool.workers().map((w) => w.worker), metrics.registry) } },
         ready: () => pool.allServing(),
         snapshot: () => state.snapshot,
+        flows: flowFeed(config.flows, tap),
         workers: () =>
           Promise.all(
             pool.workers().map(async (w) => ({

@@ -2,6 +2,8 @@
 // Used by `portcullis run` with `workers: 1`, and by the demos and tests, which run it in-process.
 import type { Logger } from 'pino';
 import { startAdmin } from '../observe/admin.js';
+import { flowFeed } from '../observe/admin-flows.js';
+import { FlowTap } from '../observe/flow-tap.js';
 import { createFlowRecorder } from '../observe/flows.js';
 import { createLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
@@ -49,7 +51,8 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   const compiled = compileFirst(configFile);
   const { config } = compiled;
   const metrics = createMetrics();
-  const flows = startupStep(() => createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, redactQuery: config.redactQuery, log, onLost: (n) => metrics.flowsLost(n) }));
+  const tap = config.flows === 'stdout' ? new FlowTap() : undefined;
+  const flows = startupStep(() => createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, redactQuery: config.redactQuery, log, onLost: (n) => metrics.flowsLost(n), ...(tap && { tap }) }));
   const state = new PolicyState(configFile, compiled, log, metrics, timings.policyDebounceMs);
   const listeners: RunningListener[] = [];
   let ready = false;
@@ -67,7 +70,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
 
   try {
     if (config.admin !== undefined) {
-      admin = await startAdmin({ listen: config.admin, metrics, ready: () => ready, snapshot: () => state.snapshot, log });
+      admin = await startAdmin({ listen: config.admin, metrics, ready: () => ready, snapshot: () => state.snapshot, flows: flowFeed(config.flows, tap), log });
     }
     await startListeners(config, { snapshot: () => state.snapshot, flows, metrics, log, certs, timings }, listeners);
   } catch (e) {

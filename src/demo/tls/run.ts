@@ -5,12 +5,13 @@
 // the proxy inspects mediabot's TLS: GET /anything... reaches httpbin and returns its real answer, a POST is denied
 // with 403 inside TLS, a CONNECT to a name outside toFQDNs is refused, and every request is in the flow records
 // with its method and path although mediabot spoke HTTPS.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Pool, ProxyAgent, request } from 'undici';
+import { parseFlowLine, renderCompact, type FlowJson } from '../../observe/flow-line.js';
 import { createLogger } from '../../observe/logger.js';
 import { createCa, issueCertificate } from '../../secrets/certs-tool.js';
 import { startPortcullis, type Portcullis } from '../../runtime/server.js';
@@ -103,6 +104,7 @@ export async function runTlsDemo(opts: { log: (line: string) => void; logger?: L
   const script = new DemoScript(opts.log);
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-tls-demo-'));
   const flowsFile = opts.flows !== undefined && opts.flows !== 'off' && opts.flows !== 'stdout' ? opts.flows : join(dir, 'flows.jsonl');
+  const flowsStart = existsSync(flowsFile) ? statSync(flowsFile).size : 0;
   let httpbin: Httpbin | undefined;
   let proxy: Portcullis | undefined;
   let client: ReturnType<typeof mediabotClient> | undefined;
@@ -157,23 +159,25 @@ export async function runTlsDemo(opts: { log: (line: string) => void; logger?: L
       ['GET', `${base}/headers`, 'DROPPED'],
       ['CONNECT', `api.twitter.local:${httpbin.port}`, 'DROPPED'],
     ];
-    const recorded = (method: string, url: string, verdict: string) => requests.some((f) => f.l7.http.method === method && f.l7.http.url === url && f.verdict === verdict && f.traffic_direction === 'EGRESS');
+    const recorded = (method: string, url: string, verdict: string) =>
+      requests.some((f) => f.l7?.http?.method === method && f.l7.http.url === url && f.verdict === verdict && f.traffic_direction === 'EGRESS');
     // A request's flow is recorded when the proxy finishes answering it, which can be just after the client has
-    // read the answer: give the last ones a moment to arrive.
-    let flows: Array<Record<string, any>> = [];
-    let requests: Array<Record<string, any>> = [];
+    // read the answer: give the last ones a moment to arrive. Only this run's records count: `--flows <file>`
+    // makes every demo append to the same file.
+    let records: Array<{ flow: FlowJson; text: string }> = [];
+    let requests: FlowJson[] = [];
     for (let attempt = 0; attempt < 40; attempt++) {
       await proxy.flushFlows();
-      flows = readFileSync(flowsFile, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { flow: Record<string, any> }).flow);
-      requests = flows.filter((f) => f.Type === 'L7' && f.l7?.type === 'REQUEST');
+      records = readFileSync(flowsFile).subarray(flowsStart).toString('utf8').split('\n').map(parseFlowLine).filter((l) => l.kind === 'flow');
+      requests = records.map((r) => r.flow).filter((f) => f.Type === 'L7' && f.l7?.type === 'REQUEST' && f.l7.http !== undefined);
       if (expected.every(([m, u, v]) => recorded(m, u, v))) break;
       await sleep(50);
     }
-    for (const f of requests) opts.log(`    ${f.verdict.padEnd(9)} ${f.traffic_direction} ${f.source?.pod_name ?? '?'} -> ${(f.destination_names ?? [f.IP?.destination]).join(',')}  ${f.Summary}`);
+    for (const f of requests) opts.log(`    ${renderCompact(f)}`);
     for (const [method, url, verdict] of expected) {
       script.expect(`flow record for ${method} ${url}`, recorded(method, url, verdict) ? `${verdict}, EGRESS` : 'missing', recorded(method, url, verdict), `${verdict}, EGRESS`);
     }
-    if (opts.flows === 'stdout') for (const f of flows) opts.log(JSON.stringify({ flow: f }));
+    if (opts.flows === 'stdout') for (const r of records) opts.log(r.text);
   } finally {
     await client?.close();
     await proxy?.close();
