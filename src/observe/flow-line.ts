@@ -188,12 +188,16 @@ function verdict(flow: FlowJson): string {
 /** `file:line` of a rule written as `file:line path` (a file name may hold spaces; the path does not). */
 const RULE_LOCATION = /^(.*:\d+) \S+$/;
 
-/** ` rule: file:line[, ...]` and ` reason: ...`: what Hubble cannot say. Rules are written `file:line path`. */
+/**
+ * ` rule: file:line[, ...]` and ` reason: ...`: what Hubble cannot say. Rules are written `file:line path`. A
+ * forwarded flow's reason only restates the rule that allowed it, so it is left out when that rule is shown.
+ */
 function decidedBy(flow: FlowJson): string {
   const ext = flow.portcullis;
   let text = '';
   const rules = ext?.rules?.map((r) => RULE_LOCATION.exec(r)?.[1] ?? r);
-  if (rules !== undefined && rules.length > 0) text += ` rule: ${rules.join(', ')}`;
-  if (ext?.reason) text += ` reason: ${ext.reason}`;
+  const ruled = rules !== undefined && rules.length > 0;
+  if (ruled) text += ` rule: ${rules.join(', ')}`;
+  if (ext?.reason && !(ruled && flow.verdict === 'FORWARDED')) text += ` reason: ${ext.reason}`;
   return text;
 }

@@ -13,7 +13,7 @@ import { waitUntil } from '../helpers/wait.js';
 
 const MAIN = packageFile('dist', 'src', 'cli', 'main.js');
 const TIME = String.raw`[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d\.\d{3}`;
-const ALLOWED = new RegExp(String.raw`^${TIME}: default/tiefighter:\d+ \(ID:\d+\) -> default/deathstar:80 \(ID:\d+\) http-request FORWARDED \(HTTP/1\.1 POST http://[^ ]+/v1/request-landing\) rule: \S+sw_l3_l4_l7_policy\.yaml:\d+ reason: allowed `);
+const ALLOWED = new RegExp(String.raw`^${TIME}: default/tiefighter:\d+ \(ID:\d+\) -> default/deathstar:80 \(ID:\d+\) http-request FORWARDED \(HTTP/1\.1 POST http://[^ ]+/v1/request-landing\) rule: \S+sw_l3_l4_l7_policy\.yaml:\d+$`);
 const RESPONSE = new RegExp(String.raw`^${TIME}: default/tiefighter:\d+ \(ID:\d+\) <- default/deathstar:80 \(ID:\d+\) http-response FORWARDED \(HTTP/1\.1 200 \d+ms \(POST http://[^ ]+/v1/request-landing\)\)$`);
 const DENIED = new RegExp(String.raw`^${TIME}: default/tiefighter:\d+ \(ID:\d+\) -> default/deathstar:80 \(ID:\d+\) http-request DROPPED \(HTTP/1\.1 PUT http://[^ ]+/v1/exhaust-port\) rule: \S+sw_l3_l4_l7_policy\.yaml:\d+ reason: L7: no http rule matched PUT /v1/exhaust-port`);
 const L3_DROP = new RegExp(String.raw`^${TIME}: default/xwing:\d+ \(ID:\d+\) -> default/deathstar:80 \(ID:\d+\) Policy denied DROPPED reason: no ingress rule of default/deathstar allows default/xwing on port 80`);

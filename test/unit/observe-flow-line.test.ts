@@ -63,11 +63,11 @@ const ipv6 = record(httpRequestEvent({ source: { ...world, address: '2001:db8::1
 const ALL = [allowed, denied, response, l3Drop, l3Allowed, grpc, kafka, connect, sniPassthrough, ipv6];
 
 describe('compact lines, as hubble observe prints them', () => {
-  test('an allowed request: time, endpoints with identities, type, verdict, summary, then rule and reason', () => {
+  test('an allowed request: time, endpoints with identities, type, verdict, summary, then the allowing rule (its reason only restates it)', () => {
     assert.equal(
       renderCompact(allowed),
       `May  4 13:23:40.501: default/tiefighter:42690 (ID:256) -> default/deathstar:80 (ID:257) http-request FORWARDED (HTTP/1.1 POST ${URL})` +
-        ' rule: policies/sw_l3_l4_l7_policy.yaml:14, policies/egress.yaml:7 reason: allowed by rule1',
+        ' rule: policies/sw_l3_l4_l7_policy.yaml:14, policies/egress.yaml:7',
     );
   });
 
