@@ -31,7 +31,8 @@ export function flowFilter(o: FlowFilterOptions): FlowFilter {
   any(o.to, (v, flow) => peerMatches(v, flow.destination, flow.IP?.destination, flow.destination_names));
   any(o.listener, (v, flow) => flow.portcullis?.listener === v);
   any(o.protocol, (v, flow) => PROTOCOL_MATCHES[v as Protocol](flow));
-  any(o.httpStatus, (v, flow) => statusMatches(v, flow.l7?.http?.code));
+  // The status the client got: the upstream's response, or the proxy's own answer.
+  any(o.httpStatus, (v, flow) => statusMatches(v, flow.l7?.http?.code ?? flow.portcullis?.local_reply?.code));
   any(o.type, (v, flow) => (v === 'l7' ? flow.Type === 'L7' : flow.Type === 'L3_L4'));
   return (flow) => checks.every((check) => check(flow));
 }

@@ -33,7 +33,13 @@ export interface FlowJson {
   readonly traffic_direction?: string;
   readonly is_reply?: boolean;
   readonly Summary?: string;
-  readonly portcullis?: { readonly listener?: string; readonly reason?: string; readonly rules?: readonly string[] };
+  readonly portcullis?: {
+    readonly listener?: string;
+    readonly reason?: string;
+    readonly rules?: readonly string[];
+    /** The answer the proxy made itself (a denial, a failure, a refused request). */
+    readonly local_reply?: { readonly code: number; readonly grpc_status?: number };
+  };
 }
 
 /** One line of a flow stream: a flow record (with its text as read), Hubble's lost-events notice, or neither. */
@@ -189,8 +195,9 @@ function verdict(flow: FlowJson): string {
 const RULE_LOCATION = /^(.*:\d+) \S+$/;
 
 /**
- * ` rule: file:line[, ...]` and ` reason: ...`: what Hubble cannot say. Rules are written `file:line path`. A
- * forwarded flow's reason only restates the rule that allowed it, so it is left out when that rule is shown.
+ * ` rule: file:line[, ...]`, ` reason: ...` and ` local reply: 503`: what Hubble cannot say. Rules are written
+ * `file:line path`. A forwarded flow's reason only restates the rule that allowed it, so it is left out when that
+ * rule is shown.
  */
 function decidedBy(flow: FlowJson): string {
   const ext = flow.portcullis;
@@ -199,5 +206,7 @@ function decidedBy(flow: FlowJson): string {
   const ruled = rules !== undefined && rules.length > 0;
   if (ruled) text += ` rule: ${rules.join(', ')}`;
   if (ext?.reason && !(ruled && flow.verdict === 'FORWARDED')) text += ` reason: ${ext.reason}`;
+  const reply = ext?.local_reply;
+  if (reply !== undefined) text += ` local reply: ${reply.code}${reply.grpc_status === undefined ? '' : ` grpc-status ${reply.grpc_status}`}`;
   return text;
 }

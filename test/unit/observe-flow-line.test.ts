@@ -25,6 +25,7 @@ const denied = record(
     verdict: 'DROPPED',
     l7: { type: 'REQUEST', http: { method: 'PUT', url: 'http://deathstar.default.svc.cluster.local/v1/exhaust-port', protocol: 'HTTP/1.1', headers: [] } },
     decision: decision('DROPPED', 'L7: no http rule matched PUT /v1/exhaust-port', [l7AllowRule]),
+    localReply: { code: 403 },
   }),
 );
 const response = record(
@@ -61,6 +62,15 @@ const connect = record(
 const sniPassthrough = record(httpRequestEvent({ type: 'L3_L4', l7: undefined, destination: { ...world, names: ['api.example.com'] }, destinationPort: 443 }));
 const ipv6 = record(httpRequestEvent({ source: { ...world, address: '2001:db8::1' }, destination: { ...world, address: '2001:db8::2' } }));
 const ALL = [allowed, denied, response, l3Drop, l3Allowed, grpc, kafka, connect, sniPassthrough, ipv6];
+/** A gRPC call the proxy answered itself after the upstream failed: no response record, a local reply. */
+const failed = record(
+  httpRequestEvent({
+    verdict: 'ERROR',
+    l7: { type: 'REQUEST', http: { method: 'POST', url: 'http://door/cloudcity.DoorManager/GetName', protocol: 'HTTP/2', headers: [] } },
+    reason: 'upstream connect failed: ECONNREFUSED',
+    localReply: { code: 200, grpcStatus: 14 },
+  }),
+);
 
 describe('compact lines, as hubble observe prints them', () => {
   test('an allowed request: time, endpoints with identities, type, verdict, summary, then the allowing rule (its reason only restates it)', () => {
@@ -76,8 +86,12 @@ describe('compact lines, as hubble observe prints them', () => {
       renderCompact(denied),
       'May  4 13:23:40.501: default/tiefighter:42690 (ID:256) -> default/deathstar:80 (ID:257) http-request DROPPED ' +
         '(HTTP/1.1 PUT http://deathstar.default.svc.cluster.local/v1/exhaust-port) rule: policies/sw_l3_l4_l7_policy.yaml:14 ' +
-        'reason: L7: no http rule matched PUT /v1/exhaust-port',
+        'reason: L7: no http rule matched PUT /v1/exhaust-port local reply: 403',
     );
+  });
+
+  test("a failure the proxy answered itself: its reason and the local reply's status", () => {
+    assert.match(renderCompact(failed), / http-request ERROR \(HTTP\/2 POST http:\/\/door\/cloudcity\.DoorManager\/GetName\) rule: .+ reason: upstream connect failed: ECONNREFUSED local reply: 200 grpc-status 14$/);
   });
 
   test('a reply is shown from the client side with <-, as Hubble flips it', () => {
@@ -188,10 +202,12 @@ describe('filters: AND across flags, OR within one', () => {
     assert.deepEqual(pick({ protocol: ['grpc', 'kafka'] }), [grpc, kafka]);
   });
 
-  test('--http-status: a code or a class, responses only', () => {
+  test("--http-status: a code or a class, of a response or of the proxy's own answer", () => {
     assert.deepEqual(pick({ httpStatus: ['503'] }), [response]);
     assert.deepEqual(pick({ httpStatus: ['5xx'] }), [response]);
-    assert.deepEqual(pick({ httpStatus: ['2xx', '403'] }), []);
+    assert.deepEqual(pick({ httpStatus: ['403'] }), [denied]);
+    assert.deepEqual(pick({ httpStatus: ['2xx', '404'] }), []);
+    assert.equal(flowFilter({ httpStatus: ['2xx'] })(failed), true);
   });
 
   test('--type', () => {
