@@ -146,6 +146,12 @@ export interface ListenerConfig {
   readonly line: number;
 }
 
+export interface HubbleConfig {
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Flows kept in memory for `hubble observe` (Hubble's own default: 4095). */
+  readonly bufferSize: number;
+}
+
 export interface PortcullisConfig {
   /** Absolute path of the config file (relative paths below are resolved against its folder). */
   readonly file: string;
@@ -156,6 +162,8 @@ export interface PortcullisConfig {
   /** Processes serving the listeners: `auto` (one per core the process may use) or a count; 1 is a single process. */
   readonly workers: 'auto' | number;
   readonly admin?: { readonly host: string; readonly port: number };
+  /** The Hubble API server (`hubble observe`, Hubble Relay); absent when off (the default). */
+  readonly hubble?: HubbleConfig;
   /** `stdout`, `off`, or a file path. */
   readonly flows: string;
   /** Operational logs on stderr (`run --log-level` overrides the level). */

@@ -1,8 +1,11 @@
 // Starts a whole Portcullis in one process: observers, the policy state, every listener and the admin endpoint.
 // Used by `portcullis run` with `workers: 1`, and by the demos and tests, which run it in-process.
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { startAdmin } from '../observe/admin.js';
 import { createFlowRecorder } from '../observe/flows.js';
+import { FlowRing, recordingInto } from '../observe/hubble/ring.js';
+import { startHubbleServer, type RunningHubbleServer } from '../observe/hubble/server.js';
 import { createLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
 import { formatSourceError } from '../policy/types.js';
@@ -16,6 +19,7 @@ export interface Portcullis {
   readonly state: PolicyState;
   readonly listeners: readonly RunningListener[];
   readonly admin?: { readonly address: { readonly host: string; readonly port: number } };
+  readonly hubble?: { readonly address: { readonly host: string; readonly port: number } };
   readonly log: Logger;
   /** Flushes flow records written so far (tests read them). */
   flushFlows(): Promise<void>;
@@ -49,11 +53,15 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   const compiled = compileFirst(configFile);
   const { config } = compiled;
   const metrics = createMetrics();
-  const flows = startupStep(() => createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, log, onLost: (n) => metrics.flowsLost(n) }));
+  const nodeName = hostname();
+  const records = startupStep(() => createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, nodeName, log, onLost: (n) => metrics.flowsLost(n) }));
+  const ring = config.hubble && new FlowRing(config.hubble.bufferSize, { redactHeaders: new Set(config.redactHeaders), nodeName });
+  const flows = ring ? recordingInto(ring, records) : records;
   const state = new PolicyState(configFile, compiled, log, metrics, timings.policyDebounceMs);
   const listeners: RunningListener[] = [];
   let ready = false;
   let admin: Awaited<ReturnType<typeof startAdmin>> | undefined;
+  let hubble: RunningHubbleServer | undefined;
   const certs = openCertStore(config.certs, options.watch !== false, log, metrics);
 
   const close = async () => {
@@ -61,6 +69,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     state.unwatch();
     await Promise.allSettled(listeners.map((l) => l.close()));
     await admin?.close();
+    await hubble?.close();
     await flows.close();
     certs.close();
   };
@@ -69,6 +78,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     if (config.admin !== undefined) {
       admin = await startAdmin({ listen: config.admin, metrics, ready: () => ready, snapshot: () => state.snapshot, log });
     }
+    if (ring && config.hubble) hubble = await startHubbleServer({ listen: config.hubble.listen, ring, nodeName, log });
     await startListeners(config, { snapshot: () => state.snapshot, flows, metrics, log, certs, timings }, listeners);
   } catch (e) {
     // What did start is stopped before the answer; a failure to stop must not replace the reason.
@@ -81,7 +91,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     flows.reopen();
     return state.reload(reason);
   };
-  return { state, listeners, ...(admin ? { admin } : {}), log, flushFlows: () => flows.flush(), reload, close };
+  return { state, listeners, ...(admin ? { admin } : {}), ...(hubble ? { hubble } : {}), log, flushFlows: () => flows.flush(), reload, close };
 }
 
 /** A start-up step that has nothing to undo when it fails. */
