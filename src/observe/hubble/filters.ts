@@ -68,8 +68,8 @@ function compileFilter(filter: FlowFilter): FlowPredicate {
   add('http_status_code', statusFilter);
   add('http_method', (v) => {
     const methods = v.map((m) => m.toUpperCase());
-    return (f) => {
-      const method = field(f, 'l7', 'http', 'method');
+    return (json) => {
+      const method = field(json.flow, 'l7', 'http', 'method');
       return typeof method === 'string' && methods.includes(method.toUpperCase());
     };
   });
@@ -77,16 +77,16 @@ function compileFilter(filter: FlowFilter): FlowPredicate {
   add('http_url', (v) => regexFilter(v, (f) => nonEmpty(field(f, 'l7', 'http', 'url'))));
   const headers = list('http_header') as Json[];
   if (headers.length > 0) {
-    checks.push((f) => {
-      const flowHeaders = field(f, 'l7', 'http', 'headers');
+    checks.push((json) => {
+      const flowHeaders = field(json.flow, 'l7', 'http', 'headers');
       return Array.isArray(flowHeaders) && flowHeaders.some((h: Json) => headers.some((w) => w.key === h.key && w.value === h.value));
     });
   }
   const eventTypes = list('event_type') as Json[];
   if (eventTypes.length > 0) {
-    checks.push((f) => {
-      const type = field(f, 'event_type', 'type') ?? 0;
-      const sub = field(f, 'event_type', 'sub_type') ?? 0;
+    checks.push((json) => {
+      const type = field(json.flow, 'event_type', 'type') ?? 0;
+      const sub = field(json.flow, 'event_type', 'sub_type') ?? 0;
       return eventTypes.some((e) => (e.type ?? 0) === type && (!e.match_sub_type || (e.sub_type ?? 0) === sub));
     });
   }
