@@ -75,9 +75,10 @@ export const MAX_WORKERS = 256;
 
 export const DEFAULT_REDACTED_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
 
-const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'workers', 'admin', 'hubble', 'flows', 'log', 'redactHeaders', 'http', 'endpoints', 'listeners'];
+const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'workers', 'admin', 'nodeName', 'hubble', 'flows', 'log', 'redactHeaders', 'http', 'endpoints', 'listeners'];
 const LOG_FIELDS = ['level', 'format'];
-const HUBBLE_FIELDS = ['listen', 'bufferSize'];
+const HUBBLE_FIELDS = ['listen', 'bufferSize', 'peers'];
+const PEER_FIELDS = ['name', 'address'];
 /** Hubble's default ring size (hubble-event-buffer-capacity); the cap keeps a typo from pinning gigabytes. */
 const DEFAULT_HUBBLE_BUFFER = 4095;
 const MAX_HUBBLE_BUFFER = 1_048_575;
@@ -484,6 +485,7 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
     audit: r.boolean(root.get('audit'), false),
     workers: readWorkers(r, root.get('workers')),
     ...(admin !== undefined ? { admin } : {}),
+    ...(root.has('nodeName') ? { nodeName: r.string(root.get('nodeName')) ?? '' } : {}),
     ...(hubble !== undefined ? { hubble } : {}),
     flows: flows === 'stdout' || flows === 'off' ? flows : resolve(base, flows),
     log: readLog(r, root.get('log')),
@@ -512,10 +514,21 @@ function readHubble(r: Reader, node: YamlNode, workers: YamlNode): HubbleConfig 
   if (!listenNode.present) return r.fail(node, 'needs "listen" (e.g. 127.0.0.1:4245)');
   const listen = r.listenAddress(listenNode);
   const bufferSize = r.integer(node.get('bufferSize'), 1, MAX_HUBBLE_BUFFER, DEFAULT_HUBBLE_BUFFER);
+  const peersNode = node.get('peers');
+  if (peersNode.present && peersNode.kind !== 'seq') r.fail(peersNode, 'must be a list of {name, address}');
+  const peers: HubbleConfig['peers'][number][] = [];
+  for (const item of peersNode.items()) {
+    r.onlyFields(item, PEER_FIELDS);
+    const name = r.string(item.get('name'));
+    const address = item.has('address') ? r.hostPort(item.get('address'), '127.0.0.1') : r.fail(item, 'needs "address" (host:port of its Hubble server)');
+    if (name === undefined) r.fail(item, 'needs "name" (its node name)');
+    else if (peers.some((p) => p.name === name)) r.fail(item.get('name'), `duplicate peer name "${name}"`);
+    else if (address !== undefined) peers.push({ name, address });
+  }
   if (workers.value !== 1 && workers.value !== '1') {
     return r.fail(node, 'the Hubble server runs in a single process: set "workers: 1" (each of several workers would serve only the flows of its own connections)');
   }
-  return listen !== undefined && bufferSize !== undefined ? { listen, bufferSize } : undefined;
+  return listen !== undefined && bufferSize !== undefined ? { listen, bufferSize, peers } : undefined;
 }
 
 function readWorkers(r: Reader, node: YamlNode): 'auto' | number {

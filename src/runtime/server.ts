@@ -53,7 +53,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   const compiled = compileFirst(configFile);
   const { config } = compiled;
   const metrics = createMetrics();
-  const nodeName = hostname();
+  const nodeName = config.nodeName ?? hostname();
   const records = startupStep(() => createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, nodeName, log, onLost: (n) => metrics.flowsLost(n) }));
   const ring = config.hubble && new FlowRing(config.hubble.bufferSize, { redactHeaders: new Set(config.redactHeaders), nodeName });
   const flows = ring ? recordingInto(ring, records) : records;
@@ -78,7 +78,10 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     if (config.admin !== undefined) {
       admin = await startAdmin({ listen: config.admin, metrics, ready: () => ready, snapshot: () => state.snapshot, log });
     }
-    if (ring && config.hubble) hubble = await startHubbleServer({ listen: config.hubble.listen, ring, nodeName, log });
+    if (ring && config.hubble) {
+      hubble = await startHubbleServer({ listen: config.hubble.listen, peers: config.hubble.peers, ring, nodeName, log });
+      log.info({ address: `${hubble.address.host}:${hubble.address.port}`, nodeName, bufferSize: ring.capacity }, 'hubble server listening');
+    }
     await startListeners(config, { snapshot: () => state.snapshot, flows, metrics, log, certs, timings }, listeners);
   } catch (e) {
     // What did start is stopped before the answer; a failure to stop must not replace the reason.

@@ -2,13 +2,9 @@
 // fail the interop suite under CI (CI=true), where the script ran first; elsewhere the tests skip, naming the script.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { CILIUM_VERSION } from '../../src/observe/hubble/generated/hubble-protos.js';
+import { HUBBLE, HUBBLE_RELAY } from '../../bench/lib/hubble-tools.js';
 
-const TOOLS = join(process.env.PORTCULLIS_TOOLS ?? join(homedir(), '.cache', 'portcullis'), `hubble-${CILIUM_VERSION}`);
-export const HUBBLE = join(TOOLS, 'hubble');
-export const HUBBLE_RELAY = join(TOOLS, 'hubble-relay');
+export { HUBBLE, HUBBLE_RELAY };
 
 /** `skip` for node:test: false when the tools are there or under CI (where their absence must fail). */
 export function skipWithoutHubble(): string | false {

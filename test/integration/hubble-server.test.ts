@@ -120,3 +120,22 @@ test('peer Notify announces this node and stays open', async () => {
   assert.deepEqual(decode(types.ChangeNotification, first), { name: 'node-a', address: `127.0.0.1:${server.address.port}`, type: 'PEER_ADDED' });
   call.cancel();
 });
+
+test('close() ends open followers and Notify streams (they never end by themselves)', { timeout: 10_000 }, async () => {
+  const own = await startHubbleServer({ listen: { host: '127.0.0.1', port: 0 }, ring, nodeName: 'node-c', log: createLogger({ level: 'silent' }) });
+  const c = new grpc.Client(`127.0.0.1:${own.address.port}`, grpc.credentials.createInsecure());
+  try {
+    const follower = c.makeServerStreamRequest('/observer.Observer/GetFlows', raw, raw, encode(types.GetFlowsRequest, { follow: true }));
+    const notify = c.makeServerStreamRequest('/peer.Peer/Notify', raw, raw, encode(types.NotifyRequest, {}));
+    const ended = [follower, notify].map((s) => new Promise<void>((resolve) => {
+      s.on('data', () => {});
+      s.on('error', () => resolve());
+      s.on('end', () => resolve());
+    }));
+    await once(notify, 'data'); // both calls are open on the server
+    await own.close();
+    await Promise.all(ended);
+  } finally {
+    c.close();
+  }
+});

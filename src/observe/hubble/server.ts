@@ -19,6 +19,8 @@ export interface HubbleServerOptions {
   readonly ring: FlowRing;
   /** The flows' `node_name`, announced to Relay as this peer's name. */
   readonly nodeName: string;
+  /** Other Hubble servers announced to Relay besides this one. */
+  readonly peers?: ReadonlyArray<{ readonly name: string; readonly address: { readonly host: string; readonly port: number } }>;
   readonly log: Logger;
 }
 
@@ -101,8 +103,10 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
   });
   server.addService(PEER, {
     Notify: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
-      // This node only; the stream stays open, as Relay expects, until the client goes.
-      call.write(encode(types.ChangeNotification, { name: opts.nodeName, address: hostPort(address), type: 'PEER_ADDED' }));
+      // This node and the configured peers; the stream stays open, as Relay expects, until the client goes.
+      for (const peer of [{ name: opts.nodeName, address }, ...(opts.peers ?? [])]) {
+        call.write(encode(types.ChangeNotification, { name: peer.name, address: hostPort(peer.address), type: 'PEER_ADDED' }));
+      }
     },
   });
   server.addService(HEALTH, { Check: unary(() => SERVING) });
@@ -195,8 +199,9 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
       return address;
     },
     async close() {
+      // Followers and Relay's Notify stream never end by themselves: stop the loops, then cut the calls.
       for (const a of open) a.abort();
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      server.forceShutdown();
     },
   };
 }
