@@ -4,8 +4,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { startAdmin } from '../observe/admin.js';
 import { createFlowRecorder } from '../observe/flows.js';
-import { FlowRing, recordingInto } from '../observe/hubble/ring.js';
-import { startHubbleServer, type RunningHubbleServer } from '../observe/hubble/server.js';
+import type { RunningHubbleServer } from '../observe/hubble/server.js';
 import { createLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
 import { formatSourceError } from '../policy/types.js';
@@ -55,8 +54,10 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   const metrics = createMetrics();
   const nodeName = config.nodeName ?? hostname();
   const records = startupStep(() => createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, nodeName, log, onLost: (n) => metrics.flowsLost(n) }));
-  const ring = config.hubble && new FlowRing(config.hubble.bufferSize, { redactHeaders: new Set(config.redactHeaders), nodeName });
-  const flows = ring ? recordingInto(ring, records) : records;
+  // The Hubble server's modules (grpc-js, protobufjs, Cilium's descriptor) load only when it is configured.
+  const [ringModule, hubbleModule] = config.hubble ? await Promise.all([import('../observe/hubble/ring.js'), import('../observe/hubble/server.js')]) : [];
+  const ring = config.hubble && ringModule && new ringModule.FlowRing(config.hubble.bufferSize, { redactHeaders: new Set(config.redactHeaders), nodeName });
+  const flows = ring && ringModule ? ringModule.recordingInto(ring, records) : records;
   const state = new PolicyState(configFile, compiled, log, metrics, timings.policyDebounceMs);
   const listeners: RunningListener[] = [];
   let ready = false;
@@ -78,8 +79,8 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     if (config.admin !== undefined) {
       admin = await startAdmin({ listen: config.admin, metrics, ready: () => ready, snapshot: () => state.snapshot, log });
     }
-    if (ring && config.hubble) {
-      hubble = await startHubbleServer({ listen: config.hubble.listen, peers: config.hubble.peers, ring, nodeName, log });
+    if (ring && config.hubble && hubbleModule) {
+      hubble = await hubbleModule.startHubbleServer({ listen: config.hubble.listen, peers: config.hubble.peers, ring, nodeName, log });
       log.info({ address: `${hubble.address.host}:${hubble.address.port}`, nodeName, bufferSize: ring.capacity }, 'hubble server listening');
     }
     await startListeners(config, { snapshot: () => state.snapshot, flows, metrics, log, certs, timings }, listeners);
