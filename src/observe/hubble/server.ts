@@ -165,7 +165,7 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
     if (!abort.aborted) call.end();
   }
 
-  /** Whether flow `n` passes the filters; a flow that cannot be rendered passes none (and is logged once). */
+  /** Whether flow `n` passes the filters; a flow that cannot be rendered passes none (and is logged). */
   function matches(n: number, match: FlowPredicate): boolean {
     try {
       const message = ring.message(n);
