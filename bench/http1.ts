@@ -1,6 +1,7 @@
 // bench/http1: HTTP/1.1 requests/s, latency and proxy CPU per request, in one run: direct, haproxy and nginx with
 // the Star Wars rule as ACLs, Portcullis (flow records to a file, with 10,000 more rules, flow records off) and
-// @fastify/http-proxy.
+// @fastify/http-proxy; with the real `hubble` CLI installed (scripts/install-hubble.sh), Portcullis with its
+// Hubble server on, without a client and with one `hubble observe -f` following every flow (one worker only).
 //   npm run bench:http1            (BENCH_SECONDS=8 BENCH_ROUNDS=3 by default: alternating rounds, medians)
 //   BENCH_LOADGEN=autocannon       autocannon drives every round (the default is wrk when installed)
 //   BENCH_BASELINE_CLI=<other build>/dist/src/cli/main.js adds that build's Portcullis (flows to a file, and off)
@@ -12,7 +13,8 @@
 // a last round runs autocannon (the design card's) against Portcullis and haproxy as a cross-check. Each round also
 // measures direct, haproxy, nginx and Portcullis unloaded (wrk, 1 connection, sequential requests) for the latency
 // a hop adds. The machine is shared and noisy, so compare the ratios of one run, not absolute numbers across runs.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +22,8 @@ import { load, median, type LoadOptions, type LoadResult } from './lib/autocanno
 import { treeCpuSeconds } from './lib/cpu.js';
 import { landingRule } from './lib/http-rule.js';
 import { manyHttpPolicies } from './lib/policies.js';
-import { freePort, startChild, waitForChild, type Child } from './lib/processes.js';
+import { HUBBLE } from './lib/hubble-tools.js';
+import { asChild, freePort, startChild, waitForChild, waitForPort, type Child } from './lib/processes.js';
 import {
   DEATHSTAR_HOST, L7_POLICY, LANDING_PATH, LOAD_SOURCE, landingAndExhaustStatus, landingLoad, startDeathstar, startNativePeers, startPortcullis, type Running,
 } from './lib/starwars-http1.js';
@@ -47,6 +50,8 @@ const HAPROXY = 'haproxy';
 const PORTCULLIS = 'portcullis L7, flow file';
 const MANY_RULES = 'portcullis +10,000 rules';
 const FLOWS_OFF = 'portcullis L7, flows off';
+const HUBBLE_ON = 'portcullis L7, flow file, hubble';
+const HUBBLE_FOLLOWED = 'portcullis L7, flow file, hubble -f';
 const FASTIFY = '@fastify/http-proxy';
 /** The setups measured unloaded too. */
 const UNLOADED = ['direct', HAPROXY, 'nginx', PORTCULLIS, FLOWS_OFF];
@@ -84,6 +89,16 @@ async function mainRun(): Promise<void> {
         servers.push(await startPortcullis(v.name, dir, deathstar.port, { cli, policies, flows, runArgs: v.args }));
       }
     }
+    const followers: Child[] = [];
+    if (existsSync(HUBBLE)) {
+      for (const name of [HUBBLE_ON, HUBBLE_FOLLOWED]) {
+        const hubblePort = await freePort();
+        servers.push(await startPortcullis(name, dir, deathstar.port, { policies: [L7_POLICY], flows: true, hubblePort }));
+        if (name === HUBBLE_FOLLOWED) followers.push(await startFollower(hubblePort));
+      }
+    } else {
+      process.stderr.write(`${HUBBLE} is missing (scripts/install-hubble.sh): the Hubble setups are skipped\n`);
+    }
     servers.push(await startFastify(deathstar.port));
 
     const setups: Setup[] = servers.map((s) =>
@@ -110,10 +125,17 @@ async function mainRun(): Promise<void> {
     if (haveWrk) reportUnloaded(unloaded);
     else console.log('\nunloaded latency not measured: wrk is not installed');
     if (crossCheck.size > 0) reportCrossCheck(crossCheck);
+    await Promise.all(followers.map((f) => f.stop()));
   } finally {
     for (const s of servers.reverse()) await s.child.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `hubble observe -f` on the Hubble server at `port`, printing every flow as JSON (to nowhere). */
+async function startFollower(port: number): Promise<Child> {
+  await waitForPort('127.0.0.1', port);
+  return asChild('hubble observe -f', spawn(HUBBLE, ['observe', '--server', `127.0.0.1:${port}`, '-f', '-o', 'json'], { stdio: 'ignore' }));
 }
 
 async function startFastify(upstreamPort: number): Promise<Running> {
@@ -207,6 +229,12 @@ function reportLoaded(results: Map<string, Measured[]>, portcullis: readonly Wor
   const fastify = get(FASTIFY)!.rps;
   target('req/s >= 1.5 x @fastify/http-proxy', p.rps >= 1.5 * fastify, `${ratio(p.rps, fastify)} x with flow records, ${ratio(get(FLOWS_OFF)!.rps, fastify)} x without`);
   printWorkerCostRatios(portcullis.map((variant) => ({ variant, cost: get(variant.name)!.cpu })), 'µs/request');
+  for (const name of [HUBBLE_ON, HUBBLE_FOLLOWED]) {
+    const h = get(name);
+    if (h === undefined) continue;
+    const rise = h.cpu / p.cpu - 1;
+    target(`${name}: CPU per request <= +5% of ${PORTCULLIS}'s`, rise <= 0.05, `${h.cpu.toFixed(1)} against ${p.cpu.toFixed(1)} µs (${(rise * 100).toFixed(1)}%)`);
+  }
 }
 
 function reportUnloaded(results: Map<string, number[]>): void {

@@ -63,6 +63,8 @@ export interface PortcullisOptions {
   readonly listener?: string;
   /** More arguments for `portcullis run` (`--workers 2`); default `--workers 1`, one process whose figures are the proxy's. */
   readonly runArgs?: readonly string[];
+  /** Serve the Hubble API on 127.0.0.1:`hubblePort` (one process: `workers: 1`). */
+  readonly hubblePort?: number;
 }
 
 /** Starts Portcullis in front of the deathstar at `upstreamPort`; resolves once it listens on 127.0.0.1. */
@@ -75,7 +77,7 @@ export async function startPortcullis(name: string, dir: string, upstreamPort: n
     `policies: [${opts.policies.map((p) => JSON.stringify(p)).join(', ')}]
 admin: off
 flows: ${opts.flows ? JSON.stringify(join(dir, `flows-${port}.jsonl`)) : 'off'}
-endpoints:
+${opts.hubblePort === undefined ? '' : `workers: 1\nhubble: {listen: "127.0.0.1:${opts.hubblePort}"}\n`}endpoints:
   - {name: deathstar, labels: {org: empire, class: deathstar}, addresses: [${DEATHSTAR_HOST}]}
   - {name: tiefighter, labels: {org: empire, class: tiefighter}, addresses: [${tiefighters.join(', ')}]}
 listeners:

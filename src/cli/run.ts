@@ -61,6 +61,11 @@ export function registerRun(program: Command): void {
         log.info('replacing the workers one by one');
         void proxy.restartWorkers().then(() => log.info('every worker was replaced'));
       });
+      if (config?.hubble !== undefined && workers > 1) {
+        // The config check asks for workers: 1 with hubble; --workers can still ask for more.
+        process.stderr.write(`cannot start: --workers ${workers} with "hubble" in ${opts.config}: the Hubble server runs in a single process (workers: 1)\n`);
+        process.exit(1);
+      }
       try {
         if (workers === 1) {
           const { startPortcullis } = await import('../runtime/server.js');

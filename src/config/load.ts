@@ -8,7 +8,7 @@ import { DEFAULT_KAFKA_REQUEST_LIMITS } from './kafka-request-limits.js';
 import { LOG_FORMATS, LOG_LEVELS } from './log-options.js';
 import { parseSecretName } from '../secrets/secret-path.js';
 import type {
-  EndpointConfig, ForwardListenerOptions, HttpLimits, KafkaListenerOptions, ListenerConfig, ListenerTlsOptions, PortcullisConfig,
+  EndpointConfig, ForwardListenerOptions, HttpLimits, HubbleConfig, KafkaListenerOptions, ListenerConfig, ListenerTlsOptions, PortcullisConfig,
 } from './types.js';
 import { parseYamlSource, type YamlNode } from './yaml-source.js';
 
@@ -75,8 +75,13 @@ export const MAX_WORKERS = 256;
 
 export const DEFAULT_REDACTED_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
 
-const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'workers', 'admin', 'flows', 'log', 'redactHeaders', 'redactQuery', 'http', 'endpoints', 'listeners'];
+const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'workers', 'admin', 'nodeName', 'hubble', 'flows', 'log', 'redactHeaders', 'redactQuery', 'http', 'endpoints', 'listeners'];
 const LOG_FIELDS = ['level', 'format'];
+const HUBBLE_FIELDS = ['listen', 'bufferSize', 'peers'];
+const PEER_FIELDS = ['name', 'address'];
+/** Hubble's default ring size (hubble-event-buffer-capacity); the cap keeps a typo from pinning gigabytes. */
+const DEFAULT_HUBBLE_BUFFER = 4095;
+const MAX_HUBBLE_BUFFER = 1_048_575;
 const ENDPOINT_FIELDS = ['name', 'namespace', 'labels', 'addresses', 'identities'];
 const LISTENER_FIELDS = [
   'name', 'listen', 'protocol', 'to', 'upstream', 'port', 'upstreamProtocol', 'maxConnections', 'maxConnectionsPerSource', 'http', 'kafka', 'tls', 'forward',
@@ -449,6 +454,7 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
   const adminNode = root.get('admin');
   const admin = !adminNode.present ? DEFAULT_ADMIN : adminNode.string === 'off' ? undefined : r.listenAddress(adminNode);
   const limits = readHttpLimits(r, root.get('http'), DEFAULT_HTTP_LIMITS);
+  const hubble = readHubble(r, root.get('hubble'), root.get('workers'));
 
   const endpoints: EndpointConfig[] = [];
   const endpointsNode = root.get('endpoints');
@@ -479,6 +485,8 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
     audit: r.boolean(root.get('audit'), false),
     workers: readWorkers(r, root.get('workers')),
     ...(admin !== undefined ? { admin } : {}),
+    ...(root.has('nodeName') ? { nodeName: r.string(root.get('nodeName')) ?? '' } : {}),
+    ...(hubble !== undefined ? { hubble } : {}),
     flows: flows === 'stdout' || flows === 'off' ? flows : resolve(base, flows),
     log: readLog(r, root.get('log')),
     redactHeaders: root.has('redactHeaders') ? r.stringList(root.get('redactHeaders')).map((h) => h.toLowerCase()) : DEFAULT_REDACTED_HEADERS,
@@ -502,6 +510,35 @@ function readLog(r: Reader, node: YamlNode): PortcullisConfig['log'] {
   if (node.present && node.kind !== 'map') r.fail(node, `must be a map with any of: ${LOG_FIELDS.join(', ')}`);
   else r.onlyFields(node, LOG_FIELDS);
   return { level: r.oneOf<string>(node.get('level'), LOG_LEVELS, 'info'), format: r.oneOf(node.get('format'), LOG_FORMATS, 'json') };
+}
+
+/**
+ * `hubble: {listen, bufferSize}`. One process serves one ring of flows, so it needs `workers: 1`: with several
+ * workers each would see only the flows of its own connections.
+ */
+function readHubble(r: Reader, node: YamlNode, workers: YamlNode): HubbleConfig | undefined {
+  if (!node.present || node.kind === 'null') return undefined;
+  if (node.kind !== 'map') return r.fail(node, `must be a map with: ${HUBBLE_FIELDS.join(', ')}`);
+  r.onlyFields(node, HUBBLE_FIELDS);
+  const listenNode = node.get('listen');
+  if (!listenNode.present) return r.fail(node, 'needs "listen" (e.g. 127.0.0.1:4245)');
+  const listen = r.listenAddress(listenNode);
+  const bufferSize = r.integer(node.get('bufferSize'), 1, MAX_HUBBLE_BUFFER, DEFAULT_HUBBLE_BUFFER);
+  const peersNode = node.get('peers');
+  if (peersNode.present && peersNode.kind !== 'seq') r.fail(peersNode, 'must be a list of {name, address}');
+  const peers: HubbleConfig['peers'][number][] = [];
+  for (const item of peersNode.items()) {
+    r.onlyFields(item, PEER_FIELDS);
+    const name = r.string(item.get('name'));
+    const address = item.has('address') ? r.hostPort(item.get('address'), '127.0.0.1') : r.fail(item, 'needs "address" (host:port of its Hubble server)');
+    if (name === undefined) r.fail(item, 'needs "name" (its node name)');
+    else if (peers.some((p) => p.name === name)) r.fail(item.get('name'), `duplicate peer name "${name}"`);
+    else if (address !== undefined) peers.push({ name, address });
+  }
+  if (workers.value !== 1 && workers.value !== '1') {
+    return r.fail(node, 'the Hubble server runs in a single process: set "workers: 1" (each of several workers would serve only the flows of its own connections)');
+  }
+  return listen !== undefined && bufferSize !== undefined ? { listen, bufferSize, peers } : undefined;
 }
 
 function readWorkers(r: Reader, node: YamlNode): 'auto' | number {

@@ -1,14 +1,14 @@
 // Which edits of portcullis.yaml a reload cannot apply. Policies, endpoints, `enforcement`, `audit` and the policy
-// paths apply on reload; listeners (with the `http` defaults folded into them), `admin`, `flows`, `redactHeaders`,
-// `redactQuery`, `certs`, `workers` and `log` are set up once at start (with workers, `SIGUSR2` applies the settings each worker
+// paths apply on reload; listeners (with the `http` defaults folded into them), `admin`, `nodeName`, `hubble`, `flows`,
+// `redactHeaders`, `redactQuery`, `certs`, `workers` and `log` are set up once at start (with workers, `SIGUSR2` applies the settings each worker
 // sets up for itself). Compared field by field, not as text: comments, key order and lines that moved (a listener's
 // `line`) are no change.
 import type { PortcullisConfig } from './types.js';
 
 /** Set up at start; a changed value waits for a restart. */
-const AT_START = ['admin', 'flows', 'redactHeaders', 'redactQuery', 'certs', 'workers', 'log'] as const;
+const AT_START = ['admin', 'nodeName', 'hubble', 'flows', 'redactHeaders', 'redactQuery', 'certs', 'workers', 'log'] as const;
 /** What a worker sets up from the revision it starts with: replacing every worker (SIGUSR2) applies them. */
-export const WORKER_SETTINGS = ['listeners', 'certs', 'redactHeaders', 'redactQuery'] as const;
+export const WORKER_SETTINGS = ['listeners', 'certs', 'redactHeaders', 'redactQuery', 'nodeName'] as const;
 /** Where a listener was declared: moving it is no change. */
 const LOCATION = new Set(['file', 'line']);
 

@@ -146,6 +146,14 @@ export interface ListenerConfig {
   readonly line: number;
 }
 
+export interface HubbleConfig {
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Flows kept in memory for `hubble observe` (Hubble's own default: 4095). */
+  readonly bufferSize: number;
+  /** Other Hubble servers (Portcullis instances) this one announces to Hubble Relay besides itself. */
+  readonly peers: ReadonlyArray<{ readonly name: string; readonly address: { readonly host: string; readonly port: number } }>;
+}
+
 export interface PortcullisConfig {
   /** Absolute path of the config file (relative paths below are resolved against its folder). */
   readonly file: string;
@@ -156,6 +164,10 @@ export interface PortcullisConfig {
   /** Processes serving the listeners: `auto` (one per core the process may use) or a count; 1 is a single process. */
   readonly workers: 'auto' | number;
   readonly admin?: { readonly host: string; readonly port: number };
+  /** Flows' Hubble `node_name` and this node's name for Hubble Relay; absent: the host name. */
+  readonly nodeName?: string;
+  /** The Hubble API server (`hubble observe`, Hubble Relay); absent when off (the default). */
+  readonly hubble?: HubbleConfig;
   /** `stdout`, `off`, or a file path. */
   readonly flows: string;
   /** Operational logs on stderr (`run --log-level` overrides the level). */

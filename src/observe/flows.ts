@@ -80,13 +80,18 @@ function queryRedaction(setting: FlowRecorderOptions['redactQuery']): Pick<Rende
   return { redactQuery: new Set(setting) };
 }
 
-export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecorder {
-  if (opts.target === 'off') return disabledRecorder();
-  const render: RenderOptions = {
+/** How records are rendered: every renderer of flows (the recorder, the Hubble server's ring) redacts alike. */
+export function renderOptions(opts: Pick<FlowRecorderOptions, 'redactHeaders' | 'redactQuery' | 'nodeName'>): RenderOptions {
+  return {
     redactHeaders: new Set(opts.redactHeaders.map((h) => h.toLowerCase())),
     ...queryRedaction(opts.redactQuery),
     nodeName: opts.nodeName ?? hostname(),
   };
+}
+
+export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecorder {
+  if (opts.target === 'off') return disabledRecorder();
+  const render = renderOptions(opts);
   const maxPending = opts.maxPending ?? 100_000;
   const maxBufferBytes = opts.maxBufferBytes ?? 64 * 1024 * 1024;
   // Writes start below half the bound, and a chunk stays within an eighth of it (plus its last flow), so the

@@ -1,10 +1,12 @@
 // Starts a whole Portcullis in one process: observers, the policy state, every listener and the admin endpoint.
 // Used by `portcullis run` with `workers: 1`, and by the demos and tests, which run it in-process.
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { startAdmin } from '../observe/admin.js';
 import { flowFeed } from '../observe/admin-flows.js';
 import { FlowTap } from '../observe/flow-tap.js';
-import { createFlowRecorder } from '../observe/flows.js';
+import { createFlowRecorder, renderOptions } from '../observe/flows.js';
+import type { RunningHubbleServer } from '../observe/hubble/server.js';
 import { createLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
 import { formatSourceError } from '../policy/types.js';
@@ -18,6 +20,7 @@ export interface Portcullis {
   readonly state: PolicyState;
   readonly listeners: readonly RunningListener[];
   readonly admin?: { readonly address: { readonly host: string; readonly port: number } };
+  readonly hubble?: { readonly address: { readonly host: string; readonly port: number } };
   readonly log: Logger;
   /** Flushes flow records written so far (tests read them). */
   flushFlows(): Promise<void>;
@@ -51,12 +54,19 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   const compiled = compileFirst(configFile);
   const { config } = compiled;
   const metrics = createMetrics();
+  const nodeName = config.nodeName ?? hostname();
   const tap = config.flows === 'stdout' ? new FlowTap() : undefined;
-  const flows = startupStep(() => createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, redactQuery: config.redactQuery, log, onLost: (n) => metrics.flowsLost(n), ...(tap && { tap }) }));
+  const redaction = { redactHeaders: config.redactHeaders, redactQuery: config.redactQuery, nodeName };
+  const records = startupStep(() => createFlowRecorder({ target: config.flows, ...redaction, log, onLost: (n) => metrics.flowsLost(n), ...(tap && { tap }) }));
+  // The Hubble server's modules (grpc-js, protobufjs, Cilium's descriptor) load only when it is configured.
+  const [ringModule, hubbleModule] = config.hubble ? await Promise.all([import('../observe/hubble/ring.js'), import('../observe/hubble/server.js')]) : [];
+  const ring = config.hubble && ringModule && new ringModule.FlowRing(config.hubble.bufferSize, renderOptions(redaction));
+  const flows = ring && ringModule ? ringModule.recordingInto(ring, records) : records;
   const state = new PolicyState(configFile, compiled, log, metrics, timings.policyDebounceMs);
   const listeners: RunningListener[] = [];
   let ready = false;
   let admin: Awaited<ReturnType<typeof startAdmin>> | undefined;
+  let hubble: RunningHubbleServer | undefined;
   const certs = openCertStore(config.certs, options.watch !== false, log, metrics);
 
   const close = async () => {
@@ -64,6 +74,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     state.unwatch();
     await Promise.allSettled(listeners.map((l) => l.close()));
     await admin?.close();
+    await hubble?.close();
     await flows.close();
     certs.close();
   };
@@ -71,6 +82,10 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   try {
     if (config.admin !== undefined) {
       admin = await startAdmin({ listen: config.admin, metrics, ready: () => ready, snapshot: () => state.snapshot, flows: flowFeed(config.flows, tap), log });
+    }
+    if (ring && config.hubble && hubbleModule) {
+      hubble = await hubbleModule.startHubbleServer({ listen: config.hubble.listen, peers: config.hubble.peers, ring, nodeName, log });
+      log.info({ address: `${hubble.address.host}:${hubble.address.port}`, nodeName, bufferSize: ring.capacity }, 'hubble server listening');
     }
     await startListeners(config, { snapshot: () => state.snapshot, flows, metrics, log, certs, timings }, listeners);
   } catch (e) {
@@ -84,7 +99,7 @@ export async function startPortcullis(configFile: string, options: StartOptions 
     flows.reopen();
     return state.reload(reason);
   };
-  return { state, listeners, ...(admin ? { admin } : {}), log, flushFlows: () => flows.flush(), reload, close };
+  return { state, listeners, ...(admin ? { admin } : {}), ...(hubble ? { hubble } : {}), log, flushFlows: () => flows.flush(), reload, close };
 }
 
 /** A start-up step that has nothing to undo when it fails. */

@@ -129,6 +129,7 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void, p
     target: config.flows === 'stdout' ? WORKER_FLOWS_FD : config.flows,
     redactHeaders: config.redactHeaders,
     redactQuery: config.redactQuery,
+    ...(config.nodeName !== undefined && { nodeName: config.nodeName }),
     log,
     onLost: (n) => metrics.flowsLost(n),
   });

@@ -31,10 +31,10 @@ export interface StarWarsFixture {
   close(): Promise<void>;
 }
 
-export function starWarsConfig(o: { upstreamPort: number; policies: string; flows: string; audit?: boolean; admin?: boolean }): string {
+export function starWarsConfig(o: { upstreamPort: number; policies: string; flows: string; audit?: boolean; admin?: boolean; hubble?: boolean }): string {
   return `policies: ${JSON.stringify(o.policies)}
 admin: ${o.admin ? '"127.0.0.1:0"' : 'off'}
-flows: ${JSON.stringify(o.flows)}
+${o.hubble ? 'workers: 1\nhubble: {listen: "127.0.0.1:0"}\n' : ''}flows: ${JSON.stringify(o.flows)}
 audit: ${o.audit ?? false}
 endpoints:
   - {name: deathstar, namespace: default, labels: {org: empire, class: deathstar}, addresses: [${DEATHSTAR}]}
@@ -46,7 +46,7 @@ listeners:
 }
 
 /** `extraConfig`: top-level portcullis.yaml lines added to the Star Wars config. */
-export async function startStarWars(o: { policy?: string; audit?: boolean; admin?: boolean; watch?: boolean; timings?: Timings; extraConfig?: string } = {}): Promise<StarWarsFixture> {
+export async function startStarWars(o: { policy?: string; audit?: boolean; admin?: boolean; hubble?: boolean; watch?: boolean; timings?: Timings; extraConfig?: string } = {}): Promise<StarWarsFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   const policies = join(dir, 'policies');
   mkdirSync(policies);
@@ -55,7 +55,7 @@ export async function startStarWars(o: { policy?: string; audit?: boolean; admin
   const deathstar = await startDeathstar(DEATHSTAR);
   const flowsFile = join(dir, 'flows.jsonl');
   const configFile = join(dir, 'portcullis.yaml');
-  writeFileSync(configFile, starWarsConfig({ upstreamPort: deathstar.port, policies, flows: flowsFile, audit: o.audit ?? false, admin: o.admin ?? false }) + (o.extraConfig ?? ''));
+  writeFileSync(configFile, starWarsConfig({ upstreamPort: deathstar.port, policies, flows: flowsFile, audit: o.audit ?? false, admin: o.admin ?? false, hubble: o.hubble ?? false }) + (o.extraConfig ?? ''));
   const proxy = await startPortcullis(configFile, { watch: o.watch ?? false, log: createLogger({ level: 'silent' }), ...(o.timings ? { timings: o.timings } : {}) });
   const at = proxy.listeners[0]!.address;
   return {

@@ -3,10 +3,12 @@
 // RESPONSE record from the deathstar, which was not asked: a denial is its DROPPED request, a failure an ERROR
 // record in the request's direction, each with the status the client got.
 import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { curl, startStarWars, TIEFIGHTER, XWING, type StarWarsFixture } from '../helpers/runtime-fixture.js';
 import { assertNoNull } from '../helpers/observe-no-null.js';
+import { decode, encode, types } from '../../src/observe/hubble/protos.js';
 
 describe('flow records of a mixed run', () => {
   let sw: StarWarsFixture;
@@ -90,8 +92,9 @@ describe('flow records of a mixed run', () => {
 
 describe('redactQuery: [token] with curl', () => {
   let sw: StarWarsFixture;
-  // The L3/L4 policy lets tiefighter's request with a query through: a request and a response record.
-  before(async () => (sw = await startStarWars({ policy: 'sw_l3_l4_policy.yaml', extraConfig: 'redactQuery: [token]\n' })));
+  // The L3/L4 policy lets tiefighter's request with a query through: a request and a response record. The Hubble
+  // server renders its flows itself: they must be redacted alike.
+  before(async () => (sw = await startStarWars({ policy: 'sw_l3_l4_policy.yaml', hubble: true, extraConfig: 'redactQuery: [token]\n' })));
   after(() => sw.close());
 
   test("the token's value is hidden in the url and Summary of every record; other parameters and their order stay", async () => {
@@ -106,5 +109,25 @@ describe('redactQuery: [token] with curl', () => {
       assert.ok(flow.l7.http.url.endsWith(redacted), flow.l7.http.url);
       assert.ok(flow.Summary.includes(redacted), flow.Summary);
     }
+    const served = (await hubbleFlows(sw.proxy.hubble!.address.port)).filter((f) => f.l7 !== undefined && f.l7 !== null);
+    assert.equal(served.length, 2);
+    for (const flow of served) assert.ok(flow.l7.http.url.endsWith(redacted), flow.l7.http.url);
   });
 });
+
+/** Every flow the Hubble server at `port` holds, through GetFlows. */
+async function hubbleFlows(port: number): Promise<Array<Record<string, any>>> {
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  try {
+    const raw = (b: Buffer): Buffer => b;
+    const call = client.makeServerStreamRequest('/observer.Observer/GetFlows', raw, raw, encode(types.GetFlowsRequest, { number: 100 }));
+    const flows: Array<Record<string, any>> = [];
+    for await (const bytes of call) {
+      const response = decode<{ flow?: Record<string, any> }>(types.GetFlowsResponse, bytes as Buffer);
+      if (response.flow) flows.push(response.flow);
+    }
+    return flows;
+  } finally {
+    client.close();
+  }
+}

@@ -33,10 +33,10 @@ register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)},
     .flatMap((url) => /\/dist\/src\/(.+)$/.exec(url)?.[1] ?? []);
 }
 
-test('an http listener loads neither the Kafka, TLS-front nor forward-proxy machinery', async () => {
+test('an http listener loads neither the Kafka, TLS-front nor forward-proxy machinery, nor the Hubble server', async () => {
   const loaded = await modulesLoaded('http', '  - {name: h, listen: "127.0.0.1:0", protocol: http, to: deathstar, upstream: "127.0.0.10:9", port: 80}\n');
   assert.ok(loaded.includes('protocols/http/listener.js'), loaded.join(' '));
-  const others = loaded.filter((m) => /^protocols\/(kafka\/|forward\/|tls\/listener)/.test(m));
+  const others = loaded.filter((m) => /^(protocols\/(kafka\/|forward\/|tls\/listener)|observe\/hubble\/)/.test(m));
   assert.deepEqual(others, []);
 });
 

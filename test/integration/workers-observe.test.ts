@@ -12,11 +12,13 @@ import { deathstarHttpPolicy, TIEFIGHTER } from '../helpers/http-proxy-fixture.j
 import { waitUntil } from '../helpers/wait.js';
 import { assertBothWorkersHold, openInTurn, startWorkersProxy, workersConfig, type WorkersProxy } from '../helpers/workers-proxy.js';
 
+const NODE_NAME = 'gateway-7';
 const POLICY = deathstarHttpPolicy('flows', '\n        - {method: GET, path: "/flow/.*"}');
 
 /** The proxy with one http listener (`web`) in front of `upstream`, GET /flow/* allowed to the tiefighter. */
 async function startObserved(upstream: EchoUpstream, flows = 'off'): Promise<{ proxy: WorkersProxy; clients(count: number): Promise<Client[]> }> {
-  const config = workersConfig({
+  // A node name of its own: every worker's records must carry it, not the host name.
+  const config = `nodeName: ${NODE_NAME}\n` + workersConfig({
     policies: ['flows.yaml'],
     flows,
     endpoints: `
@@ -125,7 +127,9 @@ describe(`workers: one flow stream from both workers (${target})`, { timeout: 60
     assert.equal(lines.length, expected);
     const seen = new Map<string, number>();
     for (const line of lines) {
-      const { flow } = JSON.parse(line) as { flow: { l7: { type: string; http: { url: string } } } };
+      const { flow, node_name: node } = JSON.parse(line) as { flow: { l7: { type: string; http: { url: string } }; node_name: string }; node_name: string };
+      assert.equal(flow.node_name, NODE_NAME);
+      assert.equal(node, NODE_NAME);
       const key = `${flow.l7.type} ${new URL(flow.l7.http.url).pathname}`;
       seen.set(key, (seen.get(key) ?? 0) + 1);
     }

@@ -54,4 +54,5 @@ test('top-level http defaults reach every listener; listeners added and removed 
 
 test('settings set up at start are named', () => {
   assert.deepEqual(changesFrom((t) => t.replace('admin: 127.0.0.1:9901', 'admin: 127.0.0.1:9902\nflows: off\nlog: {format: pretty}')), ['admin.port', 'flows', 'log.format']);
+  assert.deepEqual(changesFrom((t) => t.replace('admin: 127.0.0.1:9901', 'admin: 127.0.0.1:9901\nworkers: 1\nhubble: {listen: 127.0.0.1:4245}')), ['hubble', 'workers']);
 });
