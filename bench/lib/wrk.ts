@@ -55,6 +55,7 @@ export function parseWrk(out: string): LoadResult {
 const MS_PER_UNIT: Record<string, number> = { us: 1e-3, ms: 1, s: 1e3, m: 60e3 };
 
 function percentileMs(out: string, percent: string): number | undefined {
-  const m = new RegExp(`^\\s+${percent}%\\s+([\\d.]+)(us|ms|s|m)$`, 'm').exec(out);
+  // wrk pads some units with a trailing space (`1.64s `).
+  const m = new RegExp(`^\\s+${percent}%\\s+([\\d.]+)(us|ms|s|m)[ \\t]*$`, 'm').exec(out);
   return m === null ? undefined : Number(m[1]) * MS_PER_UNIT[m[2]!]!;
 }

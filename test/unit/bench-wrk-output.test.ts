@@ -42,6 +42,11 @@ describe('parseWrk', () => {
     assert.equal(r.non2xx, 0);
   });
 
+  it('reads a percentile wrk pads with a trailing space (its seconds are printed as "1.64s ")', () => {
+    const r = parseWrk(CLEAN.replace('99%    5.16ms', '99%    1.64s '));
+    assert.equal(r.p99, 1640);
+  });
+
   it('refuses output without the latency distribution rather than reporting zeros', () => {
     assert.throws(() => parseWrk(CLEAN.replace(/ {2}Latency Distribution[\s\S]*?99%.*\n/, '')), /unexpected wrk output/);
   });
