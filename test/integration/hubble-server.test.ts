@@ -5,11 +5,11 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
-import { setImmediate as turn } from 'node:timers/promises';
+import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../src/observe/logger.js';
 import { decode, encode, types } from '../../src/observe/hubble/protos.js';
 import { FlowRing } from '../../src/observe/hubble/ring.js';
-import { HUBBLE_SERVER_VERSION, startHubbleServer, type RunningHubbleServer } from '../../src/observe/hubble/server.js';
+import { HUBBLE_SERVER_VERSION, MAX_HUBBLE_STREAMS, startHubbleServer, type RunningHubbleServer } from '../../src/observe/hubble/server.js';
 import type protobuf from 'protobufjs';
 import { deathstar, httpRequestEvent, world } from '../helpers/observe-flow-fixtures.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -137,5 +137,76 @@ test('close() ends open followers and Notify streams (they never end by themselv
     await Promise.all(ended);
   } finally {
     c.close();
+  }
+});
+
+test(`at most ${MAX_HUBBLE_STREAMS} streams at once: the next is RESOURCE_EXHAUSTED, and a freed slot is usable again`, { timeout: 20_000 }, async () => {
+  const calls = Array.from({ length: MAX_HUBBLE_STREAMS }, (_, i) =>
+    stream(i % 2 === 0 ? '/observer.Observer/GetFlows' : '/peer.Peer/Notify', i % 2 === 0 ? types.GetFlowsRequest : types.NotifyRequest, i % 2 === 0 ? { follow: true } : {}),
+  );
+  for (const call of calls) call.on('error', () => {});
+  // Every Notify has answered, and the followers have had as long: all of them hold a slot.
+  await Promise.all(calls.filter((_, i) => i % 2 === 1).map((call) => once(call, 'data')));
+  await waitUntil('every stream open on the server', async () => {
+    // A probe let in (a slot was still free) is cancelled after a moment, giving its slot back.
+    const probe = stream('/observer.Observer/GetFlows', types.GetFlowsRequest, { follow: true });
+    const err = await Promise.race([
+      once(probe, 'error').then(([e]) => e as grpc.ServiceError, (e: unknown) => e as grpc.ServiceError),
+      sleep(200).then(() => undefined),
+    ]);
+    probe.on('error', () => {});
+    probe.cancel();
+    return err?.code === grpc.status.RESOURCE_EXHAUSTED && /too many open streams/.test(err.details);
+  });
+  calls[0]!.cancel();
+  calls[1]!.cancel();
+  await waitUntil('a slot to be free again', async () => {
+    const status = await unary<any>('ServerStatus', types.ServerStatusRequest, types.ServerStatusResponse);
+    const notify = stream('/peer.Peer/Notify', types.NotifyRequest, {});
+    notify.on('error', () => {});
+    const got = await Promise.race([once(notify, 'data').then(() => true), once(notify, 'error').then(() => false)]);
+    notify.cancel();
+    return status !== undefined && got;
+  });
+  for (const call of calls) call.cancel();
+});
+
+test('a filtered scan of a full ring converts its flows a slice per event-loop turn, not all in one', { timeout: 20_000 }, async () => {
+  const big = new FlowRing(4096, { redactHeaders: new Set(), nodeName: 'node-b' });
+  for (let i = 0; i < big.capacity; i++) big.push(httpRequestEvent({ sourcePort: 1 + i, time: new Date() }));
+  // Conversions per turn of the event loop: a turn ends when this process's own setImmediate chain advances.
+  let turn = 0;
+  let inTurn = 0;
+  let most = 0;
+  const message = big.message.bind(big);
+  const converted = new Set<number>();
+  big.message = (n: number) => {
+    if (!converted.has(n)) {
+      converted.add(n);
+      most = Math.max(most, ++inTurn);
+    }
+    return message(n);
+  };
+  let ticking = true;
+  const tick = (): void => {
+    turn++;
+    inTurn = 0;
+    if (ticking) setImmediate(tick);
+  };
+  tick();
+  const own = await startHubbleServer({ listen: { host: '127.0.0.1', port: 0 }, ring: big, nodeName: 'node-b', log: createLogger({ level: 'silent' }) });
+  const c = new grpc.Client(`127.0.0.1:${own.address.port}`, grpc.credentials.createInsecure());
+  try {
+    // No flow has this port: every flow is converted and tested, and none is sent.
+    const call = c.makeServerStreamRequest('/observer.Observer/GetFlows', raw, raw, encode(types.GetFlowsRequest, { number: 20, whitelist: [{ source_port: ['65000'] }] }));
+    call.on('data', () => assert.fail('no flow matches'));
+    await once(call, 'end');
+    assert.equal(converted.size, big.capacity);
+    assert.ok(most <= 128, `${most} flows converted in one turn`);
+    assert.ok(turn > big.capacity / 128, `${turn} turns`);
+  } finally {
+    ticking = false;
+    c.close();
+    await own.close();
   }
 });

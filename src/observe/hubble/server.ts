@@ -7,6 +7,7 @@
 // the flows. A follower that the ring overtakes meanwhile gets a LostEvent saying how many flows it missed.
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { packageFile } from '../../package-root.js';
 import { FilterError, compileFilters, type FlowFilter, type FlowPredicate } from './filters.js';
@@ -68,6 +69,13 @@ const HEALTH = { Check: rpc('/grpc.health.v1.Health/Check', false) };
 /** grpc.health.v1.HealthCheckResponse{status: SERVING}: field 1, varint 1. */
 const SERVING = Buffer.from([0x08, 0x01]);
 const FLOWS_RATE_WINDOW_MS = 60_000;
+/** Concurrent GetFlows and Notify streams: a handful of CLIs and one Relay need few; more are refused. */
+export const MAX_HUBBLE_STREAMS = 64;
+/**
+ * Flows converted to gRPC form per event-loop turn. Converting one costs tens of µs, so a filtered scan of a full
+ * ring in one go would hold the proxy's loop for a quarter of a second; in slices, requests go on meanwhile.
+ */
+const CONVERSIONS_PER_TURN = 64;
 
 export async function startHubbleServer(opts: HubbleServerOptions): Promise<RunningHubbleServer> {
   const { ring, log } = opts;
@@ -80,6 +88,7 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
 
   server.addService(OBSERVER, {
     GetFlows: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+      if (open.size >= MAX_HUBBLE_STREAMS) return refuse(call);
       const abort = new AbortController();
       open.add(abort);
       call.on('cancelled', () => abort.abort());
@@ -103,6 +112,11 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
   });
   server.addService(PEER, {
     Notify: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+      if (open.size >= MAX_HUBBLE_STREAMS) return refuse(call);
+      const abort = new AbortController();
+      open.add(abort);
+      call.on('cancelled', () => open.delete(abort));
+      abort.signal.addEventListener('abort', () => call.end(), { once: true });
       // This node and the configured peers; the stream stays open, as Relay expects, until the client goes.
       for (const peer of [{ name: opts.nodeName, address }, ...(opts.peers ?? [])]) {
         call.write(encode(types.ChangeNotification, { name: peer.name, address: hostPort(peer.address), type: 'PEER_ADDED' }));
@@ -136,6 +150,18 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
       });
 
     const end = ring.seen;
+    // A scan that may test every flow in the ring converts them first, a slice per turn; select then reads the cache.
+    const newOnly = (req.number ?? 0) === 0 && req.follow && req.since === undefined;
+    const filtered = (req.whitelist?.length ?? 0) + (req.blacklist?.length ?? 0) > 0;
+    if (!newOnly && (filtered || (req.number ?? 0) === 0)) {
+      for (let n = ring.oldest; n < end; n++) {
+        if ((n + 1) % CONVERSIONS_PER_TURN === 0) {
+          await nextTurn();
+          if (abort.aborted) return;
+        }
+        if (inTime(n)) matches(n, match);
+      }
+    }
     for (const n of select(req, ring.oldest, end, (n) => inTime(n) && matches(n, match))) {
       if (abort.aborted) return;
       const message = ring.message(n);
@@ -147,7 +173,9 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
       return;
     }
     let cursor = end;
+    let converted = 0;
     while (!abort.aborted) {
+      if (++converted % CONVERSIONS_PER_TURN === 0) await nextTurn();
       if (cursor >= ring.seen) {
         await ring.changed(abort);
         continue;
@@ -222,6 +250,11 @@ export function select(req: GetFlowsRequest, oldest: number, end: number, wanted
   }
   for (let n = end - 1; n >= oldest && out.length < limit; n--) if (wanted(n)) out.push(n);
   return out.reverse();
+}
+
+/** RESOURCE_EXHAUSTED for a stream past MAX_HUBBLE_STREAMS. */
+function refuse(call: grpc.ServerWritableStream<Buffer, Buffer>): void {
+  call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `too many open streams (at most ${MAX_HUBBLE_STREAMS})` });
 }
 
 function unary(answer: () => Buffer): grpc.handleUnaryCall<Buffer, Buffer> {
