@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   PCL_ERR_KAFKA_ENCODE: 'a value that cannot be encoded for the requested Kafka API version',
   PCL_ERR_LOOKUP_GATE_FULL: 'a forward-proxy name lookup refused: as many lookups as allowed are running and waiting',
   PCL_ERR_RESOLVE: 'a forward-proxy target that cannot be resolved (not a host name, no address, timed out, too many lookups)',
+  PCL_ERR_HUBBLE_FILTER: 'a Hubble FlowFilter the server cannot apply (a malformed value, a CEL expression): INVALID_ARGUMENT',
   PCL_ERR_DEMO_CLOSE_CONNECTION: 'the demo Kafka broker closes the connection, as Kafka does for a request it cannot serve',
 } as const;
 

@@ -9,6 +9,7 @@ import { ERROR_CODES, PortcullisError, type PortcullisErrorCode } from '../../sr
 import { UsageError } from '../../src/cli/offline-decision.js';
 import { CloseConnection } from '../../src/demo/kafka/broker/context.js';
 import { LookupGateFull } from '../../src/protocols/forward/lookup-gate.js';
+import { FilterError } from '../../src/observe/hubble/filters.js';
 import { ResolveError } from '../../src/protocols/forward/resolve.js';
 import { UpstreamError } from '../../src/protocols/http/h1/exchange.js';
 import { HpackError } from '../../src/protocols/http/h2/wire/huffman.js';
@@ -39,6 +40,7 @@ const CLASSES: ReadonlyArray<{ readonly type: abstract new (...args: never[]) =>
   { type: KafkaEncodeError, code: 'PCL_ERR_KAFKA_ENCODE', make: (m, cause) => new KafkaEncodeError(m, { cause }) },
   { type: LookupGateFull, code: 'PCL_ERR_LOOKUP_GATE_FULL', make: (m, cause) => new LookupGateFull(m, { cause }) },
   { type: ResolveError, code: 'PCL_ERR_RESOLVE', make: (m, cause) => new ResolveError(m, 502, { cause }) },
+  { type: FilterError, code: 'PCL_ERR_HUBBLE_FILTER', make: (m, cause) => new FilterError(m, { cause }) },
   { type: CloseConnection, code: 'PCL_ERR_DEMO_CLOSE_CONNECTION', make: (m, cause) => new CloseConnection(m, { cause }) },
 ];
 

@@ -7,8 +7,11 @@
 import { BlockList, isIP } from 'node:net';
 import { RE2JS } from 're2js';
 import type { FlowJson } from './flow-message.js';
+import { PortcullisError } from '../../errors.js';
 
-export class FilterError extends Error {}
+export class FilterError extends PortcullisError {
+  readonly code = 'PCL_ERR_HUBBLE_FILTER';
+}
 
 export type FlowPredicate = (json: FlowJson) => boolean;
 
