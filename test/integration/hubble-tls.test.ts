@@ -1,6 +1,7 @@
 // The Hubble server over TLS, through grpc-js and node:tls clients: Notify announces each peer's Hubble TLS server
 // name (Cilium's form, dots turned into "-"); a certificate rotated in the store is served to new connections while
-// an open one keeps working; a hubble.tls secret missing from the store stops the start, naming file and line.
+// an open one keeps working; a certificate that does not cover the node's server name is served with a warning; a
+// hubble.tls secret missing from the store stops the start, naming file and line.
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { hubbleServerName } from '../../src/observe/hubble/tls.js';
 import { startPortcullis } from '../../src/runtime/server.js';
 import { createCa, issueCertificate } from '../../src/secrets/certs-tool.js';
 import { CertStore } from '../../src/secrets/store.js';
+import { captureLog } from '../helpers/observe-log-capture.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -24,23 +26,30 @@ const raw = (b: Buffer): Buffer => b;
 let store: TempStore;
 let certs: CertStore;
 let server: RunningHubbleServer;
+const logged = captureLog();
+const messages = (): string[] => logged.lines().map((l) => String(l.msg));
 
 const issue = (ca: string) => issueCertificate({ store: store.root, ca: { namespace: 'kube-system', name: ca }, secret: SECRET, names: ['*.tatooine.hubble-grpc.cilium.io'] });
 const caPem = (ca: string): Buffer => readFileSync(path.join(store.root, 'kube-system', ca, 'ca.crt'));
+
+/** node-a of cluster `clusterName`, announcing node-b.example.org, logging into `logged`. */
+function startServer(clusterName: string): Promise<RunningHubbleServer> {
+  return startHubbleServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    ring: new FlowRing(8, { redactHeaders: new Set(), nodeName: 'node-a' }),
+    nodeName: 'node-a',
+    peers: [{ name: 'node-b.example.org', address: { host: '127.0.0.5', port: 4245 } }],
+    tls: { secret: SECRET, clusterName, certs, file: 'portcullis.yaml', line: 1 },
+    log: createLogger({ level: 'info', destination: logged.stream }),
+  });
+}
 
 before(async () => {
   store = await tempStoreWithCa();
   await createCa({ store: store.root, secret: { namespace: 'kube-system', name: 'next-ca' } });
   await issue('internal-ca');
   certs = new CertStore(store.root, { debounceMs: 20 });
-  server = await startHubbleServer({
-    listen: { host: '127.0.0.1', port: 0 },
-    ring: new FlowRing(8, { redactHeaders: new Set(), nodeName: 'node-a' }),
-    nodeName: 'node-a',
-    peers: [{ name: 'node-b.example.org', address: { host: '127.0.0.5', port: 4245 } }],
-    tls: { secret: SECRET, clusterName: 'tatooine', certs, file: 'portcullis.yaml', line: 1 },
-    log: createLogger({ level: 'silent' }),
-  });
+  server = await startServer('tatooine');
 });
 after(async () => {
   await server?.close();
@@ -105,6 +114,16 @@ test('a certificate rotated in the store is served to new connections; an open c
   const trustingOld = client('internal-ca');
   await assert.rejects(serverStatus(trustingOld), /UNAVAILABLE/);
   trustingOld.close();
+  assert.ok(messages().includes('hubble server certificate reloaded'));
+});
+
+test('a certificate that does not cover the server name Relay verifies is served, with a warning', async () => {
+  const warning = 'the hubble server certificate does not cover the server name Hubble Relay verifies';
+  assert.ok(!messages().includes(warning), '*.tatooine.hubble-grpc.cilium.io covers node-a of tatooine');
+  const other = await startServer('default');
+  await other.close();
+  const warned = logged.lines().filter((l) => l.msg === warning);
+  assert.deepEqual(warned.map((l) => [l.secret, l.serverName]), [['kube-system/hubble-server-certs', 'node-a.default.hubble-grpc.cilium.io']]);
 });
 
 test('a hubble.tls secret missing from the store stops the start, naming file and line', async () => {

@@ -133,7 +133,7 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
   });
   server.addService(HEALTH, { Check: unary(() => SERVING) });
 
-  const tls = opts.tls && hubbleCredentials(opts.tls.certs, opts.tls, log);
+  const tls = opts.tls && hubbleCredentials(opts.tls.certs, opts.tls, hubbleServerName(opts.nodeName, opts.tls.clusterName), log);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(hostPort(opts.listen), tls?.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   }).catch((err: unknown) => {

@@ -3,6 +3,7 @@
 // answers). grpc-js builds its HTTP/2 server's context once, so a rotated secret is pushed to it from the store's
 // change notifications; it applies to new connections, open ones keep their session.
 import * as grpc from '@grpc/grpc-js';
+import { X509Certificate } from 'node:crypto';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { HubbleTlsOptions } from '../../config/types.js';
@@ -43,9 +44,19 @@ export interface HubbleCredentials {
   close(): void;
 }
 
-/** Credentials serving `tls.secret` (verifying clients with `tls.clientCA`); throws TlsSecretError when unusable. */
-export function hubbleCredentials(certs: CertStore, tls: HubbleTlsOptions, log: Logger): HubbleCredentials {
+/**
+ * Credentials serving `tls.secret` (verifying clients with `tls.clientCA`); throws TlsSecretError when unusable.
+ * A certificate that does not cover `serverName` is served, with a warning: Relay would refuse it.
+ */
+export function hubbleCredentials(certs: CertStore, tls: HubbleTlsOptions, serverName: string, log: Logger): HubbleCredentials {
   let current = certs.terminatingOptions(tls.secret, tls.clientCA);
+  const secret = `${tls.secret.namespace}/${tls.secret.name}`;
+  const checkName = (): void => {
+    if (new X509Certificate(String(current.cert)).checkHost(serverName) === undefined) {
+      log.warn({ secret, serverName }, 'the hubble server certificate does not cover the server name Hubble Relay verifies');
+    }
+  };
+  checkName();
   const credentials = new RotatingCredentials(tls.clientCA !== undefined, { ...current });
   const close = certs.onChange(() => {
     try {
@@ -53,7 +64,8 @@ export function hubbleCredentials(certs: CertStore, tls: HubbleTlsOptions, log: 
       if (next === current) return;
       current = next;
       credentials.rotate({ ...next });
-      log.info({ secret: `${tls.secret.namespace}/${tls.secret.name}` }, 'hubble server certificate reloaded');
+      log.info({ secret }, 'hubble server certificate reloaded');
+      checkName();
     } catch (err) {
       // The store keeps serving a broken secret's last good version; so does the listener, which keeps `current`.
       log.error({ err }, 'hubble server certificate not reloaded');
