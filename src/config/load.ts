@@ -514,8 +514,8 @@ function readLog(r: Reader, node: YamlNode): PortcullisConfig['log'] {
 }
 
 /**
- * `hubble: {listen, bufferSize, peers, tls}`. One process serves one ring of flows, so it needs `workers: 1`: with several
- * workers each would see only the flows of its own connections.
+ * `hubble: {listen, bufferSize, peers, tls}`. One process serves one ring of flows, so it needs `workers: 1`: with
+ * several workers each would see only the flows of its own connections.
  */
 function readHubble(r: Reader, node: YamlNode, workers: YamlNode): HubbleConfig | undefined {
   if (!node.present || node.kind === 'null') return undefined;

@@ -84,6 +84,21 @@ test('hubbleServerName is Cilium\'s peer.TLSServerName', () => {
   assert.equal(hubbleServerName('hubble-peer', 'default'), 'hubble-peer.default.hubble-grpc.cilium.io');
 });
 
+/** Why a TLS 1.2 handshake failed; undefined when it succeeded. */
+function tls12Refusal(): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: server.address.port, servername: SERVER_NAME, ALPNProtocols: ['h2'], rejectUnauthorized: false, maxVersion: 'TLSv1.2' }, () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.on('error', resolve);
+  });
+}
+
+test('TLS 1.2 is refused, as by Cilium\'s Hubble server (TLS 1.3 at least)', async () => {
+  assert.match(String(await tls12Refusal()), /protocol version|ssl\/tls alert/i);
+});
+
 test('Notify over TLS announces this node and its peers with their TLS server names', async () => {
   const c = client('internal-ca');
   const call = c.makeServerStreamRequest('/peer.Peer/Notify', raw, raw, encode(types.NotifyRequest, {}));
@@ -115,6 +130,7 @@ test('a certificate rotated in the store is served to new connections; an open c
   await assert.rejects(serverStatus(trustingOld), /UNAVAILABLE/);
   trustingOld.close();
   assert.ok(messages().includes('hubble server certificate reloaded'));
+  assert.match(String(await tls12Refusal()), /protocol version|ssl\/tls alert/i, 'still TLS 1.3 at least');
 });
 
 test('a certificate that does not cover the server name Relay verifies is served, with a warning', async () => {

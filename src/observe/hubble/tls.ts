@@ -22,15 +22,22 @@ export function hubbleServerName(nodeName: string, clusterName: string): string 
   return `${nodeName.replaceAll('.', '-')}.${clusterName.replaceAll('.', '-')}.${SERVER_NAME_SUFFIX}`;
 }
 
+/**
+ * TLS 1.3 at least, as Cilium's Hubble server (serveroption.MinTLSVersion). Part of every context given to the
+ * server: `setSecureContext` resets a minimum it is not given.
+ */
+const MIN_VERSION = { minVersion: 'TLSv1.3' } as const;
+
 /** Server credentials whose certificate can be replaced while the server runs. */
 class RotatingCredentials extends grpc.ServerCredentials {
   constructor(mutual: boolean, options: SecureContextOptions) {
-    // Without a client CA no certificate is asked for; with one, a client without a valid one fails the handshake.
-    super({ requestCert: mutual, rejectUnauthorized: mutual }, options);
+    // Without a client CA no certificate is asked for; with one, a client without a valid one fails the handshake
+    // (Cilium's RequireAndVerifyClientCert).
+    super({ requestCert: mutual, rejectUnauthorized: mutual }, { ...options, ...MIN_VERSION });
   }
 
   rotate(options: SecureContextOptions): void {
-    this.updateSecureContextOptions(options);
+    this.updateSecureContextOptions({ ...options, ...MIN_VERSION });
   }
 
   _equals(other: grpc.ServerCredentials): boolean {
@@ -57,13 +64,13 @@ export function hubbleCredentials(certs: CertStore, tls: HubbleTlsOptions, serve
     }
   };
   checkName();
-  const credentials = new RotatingCredentials(tls.clientCA !== undefined, { ...current });
+  const credentials = new RotatingCredentials(tls.clientCA !== undefined, current);
   const close = certs.onChange(() => {
     try {
       const next = certs.terminatingOptions(tls.secret, tls.clientCA);
       if (next === current) return;
       current = next;
-      credentials.rotate({ ...next });
+      credentials.rotate(next);
       log.info({ secret }, 'hubble server certificate reloaded');
       checkName();
     } catch (err) {
