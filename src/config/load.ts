@@ -8,7 +8,7 @@ import { DEFAULT_KAFKA_REQUEST_LIMITS } from './kafka-request-limits.js';
 import { LOG_FORMATS, LOG_LEVELS } from './log-options.js';
 import { parseSecretName } from '../secrets/secret-path.js';
 import type {
-  EndpointConfig, ForwardListenerOptions, HttpLimits, HubbleConfig, KafkaListenerOptions, ListenerConfig, ListenerTlsOptions, PortcullisConfig,
+  EndpointConfig, ForwardListenerOptions, HttpLimits, HubbleConfig, HubbleTlsOptions, KafkaListenerOptions, ListenerConfig, ListenerTlsOptions, PortcullisConfig,
 } from './types.js';
 import { parseYamlSource, type YamlNode } from './yaml-source.js';
 
@@ -77,7 +77,8 @@ export const DEFAULT_REDACTED_HEADERS = ['authorization', 'proxy-authorization',
 
 const TOP_FIELDS = ['policies', 'certs', 'enforcement', 'audit', 'workers', 'admin', 'nodeName', 'hubble', 'flows', 'log', 'redactHeaders', 'redactQuery', 'http', 'endpoints', 'listeners'];
 const LOG_FIELDS = ['level', 'format'];
-const HUBBLE_FIELDS = ['listen', 'bufferSize', 'peers'];
+const HUBBLE_FIELDS = ['listen', 'bufferSize', 'peers', 'tls'];
+const HUBBLE_TLS_FIELDS = ['secret', 'clientCA', 'clusterName'];
 const PEER_FIELDS = ['name', 'address'];
 /** Hubble's default ring size (hubble-event-buffer-capacity); the cap keeps a typo from pinning gigabytes. */
 const DEFAULT_HUBBLE_BUFFER = 4095;
@@ -513,13 +514,16 @@ function readLog(r: Reader, node: YamlNode): PortcullisConfig['log'] {
 }
 
 /**
- * `hubble: {listen, bufferSize}`. One process serves one ring of flows, so it needs `workers: 1`: with several
- * workers each would see only the flows of its own connections.
+ * `hubble: {listen, bufferSize, peers, tls}`. One process serves one ring of flows, so it needs `workers: 1`: with
+ * several workers each would see only the flows of its own connections.
  */
 function readHubble(r: Reader, node: YamlNode, workers: YamlNode): HubbleConfig | undefined {
   if (!node.present || node.kind === 'null') return undefined;
   if (node.kind !== 'map') return r.fail(node, `must be a map with: ${HUBBLE_FIELDS.join(', ')}`);
-  r.onlyFields(node, HUBBLE_FIELDS);
+  // Listeners' TLS fields written one level too high get their own error instead of a bare "unknown field".
+  const misplaced = ['secret', 'clientCA'].filter((field) => node.has(field));
+  for (const field of misplaced) r.fail(node.get(field), `"${field}" goes under "tls:" (tls: {secret: <namespace>/<name>, clientCA: <namespace>/<name>})`);
+  r.onlyFields(node, [...HUBBLE_FIELDS, ...misplaced]);
   const listenNode = node.get('listen');
   if (!listenNode.present) return r.fail(node, 'needs "listen" (e.g. 127.0.0.1:4245)');
   const listen = r.listenAddress(listenNode);
@@ -538,7 +542,27 @@ function readHubble(r: Reader, node: YamlNode, workers: YamlNode): HubbleConfig 
   if (workers.value !== 1 && workers.value !== '1') {
     return r.fail(node, 'the Hubble server runs in a single process: set "workers: 1" (each of several workers would serve only the flows of its own connections)');
   }
-  return listen !== undefined && bufferSize !== undefined ? { listen, bufferSize, peers } : undefined;
+  const tlsNode = node.get('tls');
+  const tls = tlsNode.present ? readHubbleTls(r, tlsNode) : undefined;
+  if (listen === undefined || bufferSize === undefined || (tlsNode.present && tls === undefined)) return undefined;
+  return { listen, bufferSize, peers, ...(tls !== undefined ? { tls } : {}) };
+}
+
+/** `hubble.tls`: the server certificate is required; a client CA turns on mTLS. */
+function readHubbleTls(r: Reader, node: YamlNode): HubbleTlsOptions | undefined {
+  if (node.kind !== 'map') return r.fail(node, `must be a map with: ${HUBBLE_TLS_FIELDS.join(', ')}`);
+  r.onlyFields(node, HUBBLE_TLS_FIELDS);
+  const secret = readSecretRef(r, node.get('secret'));
+  const clientCA = readSecretRef(r, node.get('clientCA'));
+  const clusterNode = node.get('clusterName');
+  const clusterName = r.string(clusterNode, 'default');
+  if (clusterName !== undefined && !DNS_LABEL.test(clusterName)) r.fail(clusterNode, 'must be a DNS label (lower-case letters, digits and "-"), as Cilium\'s cluster-name');
+  if (!node.has('secret')) {
+    const why = clientCA !== undefined ? ' (clientCA verifies clients; the server still needs its own certificate)' : '';
+    return r.fail(node, `needs "secret" (the Hubble server's certificate: <namespace>/<name> in the secret store)${why}`);
+  }
+  if (secret === undefined || clusterName === undefined || (node.has('clientCA') && clientCA === undefined)) return undefined;
+  return { secret, ...(clientCA !== undefined ? { clientCA } : {}), clusterName, file: node.file, line: node.line };
 }
 
 function readWorkers(r: Reader, node: YamlNode): 'auto' | number {

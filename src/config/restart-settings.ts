@@ -2,14 +2,14 @@
 // paths apply on reload; listeners (with the `http` defaults folded into them), `admin`, `nodeName`, `hubble`, `flows`,
 // `redactHeaders`, `redactQuery`, `certs`, `workers` and `log` are set up once at start (with workers, `SIGUSR2` applies the settings each worker
 // sets up for itself). Compared field by field, not as text: comments, key order and lines that moved (a listener's
-// `line`) are no change.
+// or `hubble.tls`' `line`) are no change.
 import type { PortcullisConfig } from './types.js';
 
 /** Set up at start; a changed value waits for a restart. */
 const AT_START = ['admin', 'nodeName', 'hubble', 'flows', 'redactHeaders', 'redactQuery', 'certs', 'workers', 'log'] as const;
 /** What a worker sets up from the revision it starts with: replacing every worker (SIGUSR2) applies them. */
 export const WORKER_SETTINGS = ['listeners', 'certs', 'redactHeaders', 'redactQuery', 'nodeName'] as const;
-/** Where a listener was declared: moving it is no change. */
+/** Where a listener or `hubble.tls` was declared: moving it is no change. */
 const LOCATION = new Set(['file', 'line']);
 
 /**
@@ -18,7 +18,7 @@ const LOCATION = new Set(['file', 'line']);
  */
 export function restartOnlyChanges(running: PortcullisConfig, next: PortcullisConfig): string[] {
   const out: string[] = [];
-  for (const key of AT_START) out.push(...differences(running[key], next[key], key));
+  for (const key of AT_START) out.push(...differences(running[key], next[key], key).filter((f) => !LOCATION.has(f.slice(f.lastIndexOf('.') + 1))));
   const before = new Map(running.listeners.map((l) => [l.name, l]));
   for (const l of next.listeners) {
     const old = before.get(l.name);

@@ -146,8 +146,26 @@ export interface ListenerConfig {
   readonly line: number;
 }
 
+/** TLS on the Hubble listener, as Cilium's Hubble server does it for Hubble Relay and the `hubble` CLI. */
+export interface HubbleTlsOptions {
+  /** Server certificate (tls.crt, tls.key). */
+  readonly secret: TlsSecretRef;
+  /** Secret whose `ca.crt` verifies client certificates: with it a client must present one (mTLS), as with Cilium's `hubble-tls-client-ca-files`. */
+  readonly clientCA?: TlsSecretRef;
+  /**
+   * Cluster name in the TLS server names announced to Relay, `<node>.<clusterName>.hubble-grpc.cilium.io`; must
+   * match Relay's `--cluster-name` (both default to `default`).
+   */
+  readonly clusterName: string;
+  /** Where `tls:` was declared, for start-up errors (an unusable secret). */
+  readonly file: string;
+  readonly line: number;
+}
+
 export interface HubbleConfig {
   readonly listen: { readonly host: string; readonly port: number };
+  /** Plaintext when absent. */
+  readonly tls?: HubbleTlsOptions;
   /** Flows kept in memory for `hubble observe` (Hubble's own default: 4095). */
   readonly bufferSize: number;
   /** Other Hubble servers (Portcullis instances) this one announces to Hubble Relay besides itself. */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { PortcullisError } from '../errors.js';
 import type { ListenerConfig, PortcullisConfig } from '../config/types.js';
 import type { PortcullisMetrics } from '../observe/metrics.js';
+import type { TlsSecretRef } from '../policy/types.js';
 import type { ListenerContext, RunningListener } from '../protocols/context.js';
 import { CertStore, type CertStoreEvent } from '../secrets/store.js';
 
@@ -76,10 +77,15 @@ export function openCertStore(root: string, watch: boolean, log: Logger, metrics
 
 /** A listener's own certificate and client CA must be usable before it accepts anything. */
 function checkListenerSecrets(certs: CertStore, l: ListenerConfig): void {
+  checkServerSecrets(certs, l.tls ?? {}, `${l.file}:${l.line}: listener "${l.name}"`);
+}
+
+/** A server certificate and client CA, checked before a server (listener or Hubble's) starts; `where` names its config. */
+export function checkServerSecrets(certs: CertStore, tls: { readonly secret?: TlsSecretRef; readonly clientCA?: TlsSecretRef }, where: string): void {
   try {
-    if (l.tls?.secret !== undefined) certs.check(l.tls.secret, 'terminating');
-    if (l.tls?.clientCA !== undefined) certs.check(l.tls.clientCA, 'originating');
+    if (tls.secret !== undefined) certs.check(tls.secret, 'terminating');
+    if (tls.clientCA !== undefined) certs.check(tls.clientCA, 'originating');
   } catch (e) {
-    throw new Error(`${l.file}:${l.line}: listener "${l.name}": ${(e as Error).message}`);
+    throw new Error(`${where}: ${(e as Error).message}`);
   }
 }

@@ -12,7 +12,7 @@ import { createMetrics } from '../observe/metrics.js';
 import { formatSourceError } from '../policy/types.js';
 import type { RunningListener } from '../protocols/context.js';
 import { compile, type Compiled } from './compile.js';
-import { checkProtocols, openCertStore, startListeners, startupError, StartupError } from './listeners.js';
+import { checkProtocols, checkServerSecrets, openCertStore, startListeners, startupError, StartupError } from './listeners.js';
 import { PolicyState } from './policy-state.js';
 import { TIMINGS, type Timings } from './timings.js';
 
@@ -84,8 +84,10 @@ export async function startPortcullis(configFile: string, options: StartOptions 
       admin = await startAdmin({ listen: config.admin, metrics, ready: () => ready, snapshot: () => state.snapshot, flows: flowFeed(config.flows, tap), log });
     }
     if (ring && config.hubble && hubbleModule) {
-      hubble = await hubbleModule.startHubbleServer({ listen: config.hubble.listen, peers: config.hubble.peers, ring, nodeName, log });
-      log.info({ address: `${hubble.address.host}:${hubble.address.port}`, nodeName, bufferSize: ring.capacity }, 'hubble server listening');
+      const { listen, peers, tls } = config.hubble;
+      if (tls) checkServerSecrets(certs, tls, `${tls.file}:${tls.line}: hubble.tls`);
+      hubble = await hubbleModule.startHubbleServer({ listen, peers, ring, nodeName, log, ...(tls && { tls: { ...tls, certs } }) });
+      log.info({ address: `${hubble.address.host}:${hubble.address.port}`, nodeName, bufferSize: ring.capacity, tls: tls === undefined ? 'off' : tls.clientCA ? 'mutual' : 'server' }, 'hubble server listening');
     }
     await startListeners(config, { snapshot: () => state.snapshot, flows, metrics, log, certs, timings }, listeners);
   } catch (e) {

@@ -108,6 +108,7 @@ export class CertStore {
   private serverNameRefs: ResolvedRef[] = [];
   private readonly serverNameCache = new Map<string, ResolvedRef | null>();
   private readonly watchers = new FolderWatchers(() => this.scheduleRefresh());
+  private readonly changeListeners = new Set<() => void>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly options: Required<Omit<CertStoreOptions, 'onEvent'>> & Pick<CertStoreOptions, 'onEvent'>;
@@ -190,6 +191,15 @@ export class CertStore {
       this.serverNameCache.set(host, ref);
     }
     return ref === null ? undefined : this.terminating(ref, clientCA && this.resolve(clientCA));
+  }
+
+  /**
+   * Calls `listener` whenever new content of a secret is put in use; returns the function that stops it. For a
+   * server that takes its TLS options once and must be handed new ones (grpc-js), where others ask per connection.
+   */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   /** Every secret loaded or attempted so far. */
@@ -316,6 +326,7 @@ export class CertStore {
     this.contexts.clear();
     this.serverOptions.clear();
     this.serverNameCache.clear();
+    for (const listener of this.changeListeners) listener();
   }
 
   private buildContext(cacheKey: string, label: string, options: tls.SecureContextOptions): tls.SecureContext {

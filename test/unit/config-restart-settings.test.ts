@@ -56,3 +56,10 @@ test('settings set up at start are named', () => {
   assert.deepEqual(changesFrom((t) => t.replace('admin: 127.0.0.1:9901', 'admin: 127.0.0.1:9902\nflows: off\nlog: {format: pretty}')), ['admin.port', 'flows', 'log.format']);
   assert.deepEqual(changesFrom((t) => t.replace('admin: 127.0.0.1:9901', 'admin: 127.0.0.1:9901\nworkers: 1\nhubble: {listen: 127.0.0.1:4245}')), ['hubble', 'workers']);
 });
+
+test('hubble: a moved block is no change, a TLS edit is named', () => {
+  const withHubble = (tls: string) => BASE.replace('admin: 127.0.0.1:9901', `admin: 127.0.0.1:9901\nworkers: 1\nhubble:\n  listen: 127.0.0.1:4245\n  tls: {${tls}}`);
+  const running = parse(withHubble('secret: hubble-server'));
+  assert.deepEqual(restartOnlyChanges(running, parse(`# moved\n\n${withHubble('secret: hubble-server')}`)), []);
+  assert.deepEqual(restartOnlyChanges(running, parse(withHubble('secret: hubble-server, clientCA: hubble-ca'))), ['hubble.tls.clientCA']);
+});

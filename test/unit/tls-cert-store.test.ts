@@ -442,4 +442,22 @@ describe('cert store: reload on change', () => {
     assert.notEqual(certs.terminatingContext(ref('manual')), before);
     assert.match(certs.status()[0]?.subject ?? '', /m2\.example\.com/);
   });
+
+  it('onChange listeners hear of new content put in use, after the caches are cleared, until they stop', async () => {
+    await issue('notified', ['n1.example.com']);
+    const certs = new CertStore(store.root, { watch: false });
+    const before = certs.terminatingOptions(ref('notified'));
+    const seen: boolean[] = [];
+    const stop = certs.onChange(() => seen.push(certs.terminatingOptions(ref('notified')) !== before));
+    certs.reload();
+    assert.deepEqual(seen, [], 'unchanged files: no change');
+    await issue('notified', ['n2.example.com']);
+    certs.reload();
+    assert.deepEqual(seen, [true], 'the listener reads the new version');
+    stop();
+    await issue('notified', ['n3.example.com']);
+    certs.reload();
+    assert.deepEqual(seen, [true]);
+    assert.match(certs.status()[0]?.subject ?? '', /n3\.example\.com/);
+  });
 });

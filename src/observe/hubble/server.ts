@@ -1,6 +1,7 @@
 // The Hubble API on a gRPC listener, for the real `hubble` CLI and Hubble Relay: observer.Observer (GetFlows,
 // ServerStatus, GetNodes, GetNamespaces), peer.Peer/Notify (this node, for Relay) and grpc.health.v1.Health/Check
-// (which `hubble status` calls first). Plaintext, as `hubble observe --server host:port` speaks by default.
+// (which `hubble status` calls first). Plaintext, as `hubble observe --server host:port` speaks by default, or TLS
+// (and mTLS) from the secret store, as Relay speaks it (tls.ts).
 //
 // Each GetFlows client reads the ring through its own cursor; a write that grpc-js reports as over its buffer
 // waits for 'drain' before the next one, so a slow client holds at most its transport's buffers, never a copy of
@@ -9,11 +10,14 @@ import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { HubbleTlsOptions } from '../../config/types.js';
 import { packageFile } from '../../package-root.js';
+import type { CertStore } from '../../secrets/store.js';
 import { FilterError, compileFilters, type FlowFilter, type FlowPredicate } from './filters.js';
 import { CILIUM_VERSION } from './generated/hubble-protos.js';
 import { decode, encode, types } from './protos.js';
 import type { FlowRing } from './ring.js';
+import { hubbleCredentials, hubbleServerName } from './tls.js';
 
 export interface HubbleServerOptions {
   readonly listen: { readonly host: string; readonly port: number };
@@ -22,6 +26,8 @@ export interface HubbleServerOptions {
   readonly nodeName: string;
   /** Other Hubble servers announced to Relay besides this one. */
   readonly peers?: ReadonlyArray<{ readonly name: string; readonly address: { readonly host: string; readonly port: number } }>;
+  /** TLS with these secrets of `certs`; every peer is announced as speaking TLS too, each with its server name. */
+  readonly tls?: HubbleTlsOptions & { readonly certs: CertStore };
   readonly log: Logger;
 }
 
@@ -119,14 +125,20 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
       abort.signal.addEventListener('abort', () => call.end(), { once: true });
       // This node and the configured peers; the stream stays open, as Relay expects, until the client goes.
       for (const peer of [{ name: opts.nodeName, address }, ...(opts.peers ?? [])]) {
-        call.write(encode(types.ChangeNotification, { name: peer.name, address: hostPort(peer.address), type: 'PEER_ADDED' }));
+        // Relay dials a peer with TLS exactly when the notification carries a server name, and verifies that name.
+        const tls = opts.tls && { server_name: hubbleServerName(peer.name, opts.tls.clusterName) };
+        call.write(encode(types.ChangeNotification, { name: peer.name, address: hostPort(peer.address), type: 'PEER_ADDED', ...(tls && { tls }) }));
       }
     },
   });
   server.addService(HEALTH, { Check: unary(() => SERVING) });
 
+  const tls = opts.tls && hubbleCredentials(opts.tls.certs, opts.tls, hubbleServerName(opts.nodeName, opts.tls.clusterName), log);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostPort(opts.listen), grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(hostPort(opts.listen), tls?.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  }).catch((err: unknown) => {
+    tls?.close();
+    throw err;
   });
   address = { host: opts.listen.host, port };
 
@@ -229,6 +241,7 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
     async close() {
       // Followers and Relay's Notify stream never end by themselves: stop the loops, then cut the calls.
       for (const a of open) a.abort();
+      tls?.close();
       server.forceShutdown();
     },
   };
