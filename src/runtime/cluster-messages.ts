@@ -31,7 +31,7 @@ export type ToWorker =
   | { readonly t: 'metrics'; readonly id: number }
   /** The answer to a `port` request. */
   | { readonly t: 'port'; readonly id: number; readonly port: number }
-  /** SIGHUP: reopen the flow file (log rotation). */
+  /** SIGHUP: reopen the flow file (log rotation) and re-read the stored secrets. */
   | { readonly t: 'reopen' }
   /** Stop accepting, finish what is in flight, exit. */
   | { readonly t: 'drain' };

@@ -24,7 +24,7 @@ export interface Portcullis {
   readonly log: Logger;
   /** Flushes flow records written so far (tests read them). */
   flushFlows(): Promise<void>;
-  /** SIGHUP: reload policies and endpoints, and reopen the flow file (log rotation). */
+  /** SIGHUP: reload policies and endpoints, re-read the stored secrets, and reopen the flow file (log rotation). */
   reload(reason: string): boolean;
   close(): Promise<void>;
 }
@@ -99,6 +99,8 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   ready = true;
   const reload = (reason: string) => {
     flows.reopen();
+    // Without watching (`run --no-watch`), this is how a rotated certificate is taken up.
+    certs.reload();
     return state.reload(reason);
   };
   return { state, listeners, ...(admin ? { admin } : {}), ...(hubble ? { hubble } : {}), log, flushFlows: () => flows.flush(), reload, close };

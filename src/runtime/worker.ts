@@ -81,7 +81,7 @@ export function runWorker(): void {
         ports.answered(message.id, message.port);
         return;
       case 'reopen':
-        serving?.reopenFlows();
+        serving?.onSighup();
         return;
       case 'drain':
         drain();
@@ -97,7 +97,8 @@ interface Serving {
   readonly metrics: ReturnType<typeof createMetrics>;
   apply(sources: Sources, revision: number): void;
   abandonFlows(): void;
-  reopenFlows(): void;
+  /** SIGHUP: reopen the flow file, re-read the stored secrets. */
+  onSighup(): void;
   close(): Promise<void>;
 }
 
@@ -171,7 +172,10 @@ async function serve(start: Start, log: Logger, send: (m: FromWorker) => void, p
       }
     },
     abandonFlows: () => flows.abandon(),
-    reopenFlows: () => flows.reopen(),
+    onSighup: () => {
+      flows.reopen();
+      certs.reload();
+    },
     close,
   };
 }

@@ -33,6 +33,8 @@ ${terminate ? `      terminatingTLS: {secret: {name: api-front}}
 let store: TempStore;
 let upstream: HttpsUpstream;
 let runtime: Runtime;
+/** The same proxy without watching (`run --no-watch`): only SIGHUP re-reads. */
+let unwatched: Runtime;
 let trusted: Buffer[];
 
 before(async () => {
@@ -53,18 +55,27 @@ before(async () => {
 - {name: client, namespace: default, labels: {app: client}, addresses: [${CLIENT}]}`,
     listeners: `- {name: api-tls, listen: "127.0.0.1:0", protocol: tls, to: api, upstream: "127.0.0.1:${upstream.port}", port: 443}`,
   });
+  unwatched = await startRuntime({
+    certs: store.root,
+    policies: { 'api.yaml': policy(true) },
+    endpoints: `
+- {name: api, namespace: default, labels: {app: api}, addresses: [127.0.0.160]}
+- {name: client, namespace: default, labels: {app: client}, addresses: [${CLIENT}]}`,
+    listeners: `- {name: api-tls, listen: "127.0.0.1:0", protocol: tls, to: api, upstream: "127.0.0.1:${upstream.port}", port: 443}`,
+  });
 });
 
 after(async () => {
   await runtime?.close();
+  await unwatched?.close();
   await upstream?.close();
   store?.cleanup();
 });
 
 /** The certificate a new connection is served (verified against both CAs), and the answer to one request. */
-function connect(): Promise<{ cert: tls.PeerCertificate; status: string }> {
+function connect(to: Runtime = runtime): Promise<{ cert: tls.PeerCertificate; status: string }> {
   return new Promise((resolve, reject) => {
-    const socket = tlsConnectFrom(CLIENT, runtime.port('api-tls'), { servername: NAME, ca: trusted, ALPNProtocols: ['http/1.1'] });
+    const socket = tlsConnectFrom(CLIENT, to.port('api-tls'), { servername: NAME, ca: trusted, ALPNProtocols: ['http/1.1'] });
     let cert: tls.PeerCertificate | undefined;
     let data = '';
     socket.setTimeout(5000, () => socket.destroy(new Error('timeout')));
@@ -111,5 +122,17 @@ describe('tls listener: rotation, expiry metrics, policy reload', () => {
     const spliced = await connect();
     assert.match(issuerCn(spliced.cert), /Public test CA/, "the upstream's own certificate");
     assert.equal(spliced.status, 'HTTP/1.1 200 OK');
+  });
+});
+
+describe('tls listener without watching (run --no-watch)', () => {
+  it('SIGHUP re-reads a rotated certificate: the next connection is served it', async () => {
+    const before = await connect(unwatched);
+    await issueCertificate({ store: store.root, ca: store.ca, secret: { namespace: 'default', name: 'api-front' }, names: [NAME], days: 20 });
+    assert.equal((await connect(unwatched)).cert.serialNumber, before.cert.serialNumber, 'nothing watches: still the old one');
+    unwatched.proxy.reload('SIGHUP');
+    const after = await connect(unwatched);
+    assert.notEqual(after.cert.serialNumber, before.cert.serialNumber);
+    assert.equal(after.status, 'HTTP/1.1 200 OK');
   });
 });
