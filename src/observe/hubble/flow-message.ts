@@ -32,7 +32,8 @@ export function flowMessage(event: FlowEvent, render: RenderOptions): FlowMessag
   writeMessage(writer, FLOW_TYPE, flow, portcullisExtension);
   writer.ldelim();
   writeMessage(writer, types.GetFlowsResponse, envelope);
-  return { json, bytes: Buffer.from(writer.finish()) };
+  const bytes = writer.finish(); // a Buffer under Node: viewed, not copied
+  return { json, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) };
 }
 
 /** `portcullis` as Flow.extensions: a google.protobuf.Any (type_url 1, value 2) holding a Struct. */
