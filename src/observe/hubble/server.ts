@@ -151,9 +151,8 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
       const t = ring.event(n)?.time.getTime();
       return t !== undefined && t >= since && t <= until;
     };
-    const send = async (message: Buffer): Promise<void> => {
-      if (!call.write(message)) await drained(call, abort);
-    };
+    // Waits only when grpc-js' buffer is full: a promise per flow written would cost a microtask each.
+    const send = (message: Buffer): Promise<void> | undefined => (call.write(message) ? undefined : drained(call, abort));
     const lost = (count: number): Buffer =>
       encode(types.GetFlowsResponse, {
         lost_events: { source: 'HUBBLE_RING_BUFFER', num_events_lost: count },
@@ -177,8 +176,9 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
     for (const n of select(req, ring.oldest, end, (n) => inTime(n) && matches(n, match))) {
       if (abort.aborted) return;
       const message = ring.message(n);
-      if (message === undefined) await send(lost(1)); // overwritten while earlier ones were written
-      else await send(message.bytes);
+      // A LostEvent for a flow overwritten while earlier ones were written.
+      const full = send(message === undefined ? lost(1) : message.bytes);
+      if (full) await full;
     }
     if (!req.follow) {
       call.end();
@@ -200,7 +200,10 @@ export async function startHubbleServer(opts: HubbleServerOptions): Promise<Runn
       const n = cursor++;
       const time = ring.event(n)!.time.getTime();
       if (time > until) break;
-      if (time >= since && matches(n, match)) await send(ring.message(n)!.bytes);
+      if (time >= since && matches(n, match)) {
+        const full = send(ring.message(n)!.bytes);
+        if (full) await full;
+      }
     }
     if (!abort.aborted) call.end();
   }
