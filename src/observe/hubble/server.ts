@@ -78,8 +78,8 @@ const FLOWS_RATE_WINDOW_MS = 60_000;
 /** Concurrent GetFlows and Notify streams: a handful of CLIs and one Relay need few; more are refused. */
 export const MAX_HUBBLE_STREAMS = 64;
 /**
- * Flows converted to gRPC form per event-loop turn. Converting one costs tens of µs, so a filtered scan of a full
- * ring in one go would hold the proxy's loop for a quarter of a second; in slices, requests go on meanwhile.
+ * Flows converted to gRPC form per event-loop turn. Converting one costs 10–20 µs, so a filtered scan of a full
+ * ring in one go would hold the proxy's loop for tens of milliseconds; in slices, requests go on meanwhile.
  */
 const CONVERSIONS_PER_TURN = 64;
 
