@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { HUBBLE, HUBBLE_RELAY } from '../../bench/lib/hubble-tools.js';
+import type { ProxyProcess } from './proxy-process.js';
 
 export { HUBBLE, HUBBLE_RELAY };
 
@@ -26,5 +27,15 @@ export function hubble(args: readonly string[], timeoutMs = 15_000): Promise<Run
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
       resolve({ code, stdout, stderr: err !== null && code === -1 ? `${stderr}${err.message}` : stderr });
     });
+  });
+}
+
+/** The Hubble listener's address, as a `portcullis run` process logs it at start. */
+export const hubbleAddress = (p: ProxyProcess): string => /"address":"([\d.]+:\d+)"[^\n]*"msg":"hubble server listening"/.exec(p.log())![1]!;
+
+/** A tiefighter (127.0.0.2) landing request through `p`'s listener: the HTTP status curl got. */
+export function landThrough(p: ProxyProcess): Promise<string> {
+  return new Promise((resolve) => {
+    execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', '--interface', '127.0.0.2', `http://${p.host}:${p.port}/v1/request-landing`, '-XPOST'], { encoding: 'utf8' }, (_e, out) => resolve(out));
   });
 }

@@ -2,18 +2,17 @@
 // loopback addresses: node-a's peer service announces itself and node-b, Relay connects to both, and
 // `hubble observe --server <relay>` shows both nodes' flows as one stream.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';
-import { HUBBLE_RELAY, hubble, skipWithoutHubble } from '../helpers/hubble-tools.js';
+import { HUBBLE_RELAY, hubble, hubbleAddress, landThrough, skipWithoutHubble } from '../helpers/hubble-tools.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 import { freePort } from '../../bench/lib/processes.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const skip = skipWithoutHubble();
 const DEATHSTAR = '127.0.0.10';
-const TIEFIGHTER = '127.0.0.2';
 let deathstar: Deathstar;
 const proxies: ProxyProcess[] = [];
 let relay: ChildProcess | undefined;
@@ -32,14 +31,6 @@ endpoints:
 listeners:
   - {name: web, listen: "${host}:0", protocol: http, to: deathstar, upstream: "${DEATHSTAR}:${deathstar.port}", port: 80}
 `;
-}
-
-const hubbleAddress = (p: ProxyProcess): string => /"address":"([\d.]+:\d+)"[^\n]*"msg":"hubble server listening"/.exec(p.log())![1]!;
-
-function curl(p: ProxyProcess): Promise<string> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', '--interface', TIEFIGHTER, `http://${p.host}:${p.port}/v1/request-landing`, '-XPOST'], { encoding: 'utf8' }, (_e, out) => resolve(out));
-  });
 }
 
 before(async () => {
@@ -73,7 +64,7 @@ test('hubble status through Relay: both Portcullis nodes connected', { skip }, a
 });
 
 test('hubble observe through Relay shows the flows of both nodes as one stream', { skip }, async () => {
-  for (const p of proxies) assert.equal(await curl(p), '200');
+  for (const p of proxies) assert.equal(await landThrough(p), '200');
   const nodes = await waitUntil('flows of both nodes through relay', async () => {
     const run = await hubble(['observe', '--server', relayAddress, '-o', 'json', '--last', '100']);
     if (run.code !== 0) return undefined;

@@ -4,21 +4,20 @@
 // with a client CA it gets in only with a client certificate from that CA; a plaintext client gets nothing; Relay
 // reaches two mTLS Portcullis nodes with its own client certificate and the server names they announce.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startDeathstar, type Deathstar } from '../../src/demo/starwars/deathstar.js';
 import { createCa, issueCertificate } from '../../src/secrets/certs-tool.js';
 import { freePort } from '../../bench/lib/processes.js';
-import { HUBBLE_RELAY, hubble, skipWithoutHubble, type Run } from '../helpers/hubble-tools.js';
+import { HUBBLE_RELAY, hubble, hubbleAddress, landThrough, skipWithoutHubble, type Run } from '../helpers/hubble-tools.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 import { tempStoreWithCa, type TempStore } from '../helpers/tls-temp-store.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const skip = skipWithoutHubble();
 const DEATHSTAR = '127.0.0.10';
-const TIEFIGHTER = '127.0.0.2';
 /** Every node's server certificate covers this (Cilium's Helm chart issues the same wildcard). */
 const SERVER_NAMES = '*.default.hubble-grpc.cilium.io';
 let store: TempStore;
@@ -53,14 +52,6 @@ listeners:
 `;
 }
 
-const hubbleAddress = (p: ProxyProcess): string => /"address":"([\d.]+:\d+)"[^\n]*"msg":"hubble server listening"/.exec(p.log())![1]!;
-
-function curl(p: ProxyProcess): Promise<string> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', '--interface', TIEFIGHTER, `http://${p.host}:${p.port}/v1/request-landing`, '-XPOST'], { encoding: 'utf8' }, (_e, out) => resolve(out));
-  });
-}
-
 before(async () => {
   if (skip) return;
   store = await tempStoreWithCa();
@@ -76,7 +67,7 @@ before(async () => {
   tlsOnly = await startProxyProcess(config('127.0.0.1', 'node-tls', '{secret: kube-system/hubble-server-certs}'));
   nodeB = await startProxyProcess(config('127.0.0.5', 'node-b', mutual));
   nodeA = await startProxyProcess(config('127.0.0.1', 'node-a', mutual, `\n  peers: [{name: node-b, address: "${hubbleAddress(nodeB)}"}]`));
-  for (const p of [tlsOnly, nodeA, nodeB]) assert.equal(await curl(p), '200');
+  for (const p of [tlsOnly, nodeA, nodeB]) assert.equal(await landThrough(p), '200');
   relayAddress = `127.0.0.1:${await freePort()}`;
   const health = `127.0.0.1:${await freePort()}`;
   relay = spawn(HUBBLE_RELAY, ['serve', '--peer-service', hubbleAddress(nodeA), '--listen-address', relayAddress, '--health-listen-address', health,
