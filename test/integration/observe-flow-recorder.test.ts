@@ -160,7 +160,7 @@ test('a malformed event costs one record, is logged, and does not stop the batch
 
 test('the onLine sink (the Hubble ring) gets each written line once, the file\'s very bytes, and none for a flow that failed to render', async () => {
   const file = join(dir, 'sink.json');
-  const ring = new FlowRing(4096);
+  const ring = new FlowRing(8192);
   const calls: number[] = [];
   const rec = createFlowRecorder({
     target: file, redactHeaders: REDACT, redactQuery: true, nodeName: 'node-a', log: createLogger({ level: 'silent' }),
@@ -170,17 +170,17 @@ test('the onLine sink (the Hubble ring) gets each written line once, the file\'s
     },
   });
   const headers: Array<[string, string]> = [['authorization', 'Bearer secret'], ['cookie', 'c=1']];
-  // Over a megabyte in all: the slab is replaced mid-run, and the ring's copies must not follow its reuse.
-  const sent = 3000;
+  // Megabytes, written out as they go: the slabs are reused meanwhile, and the ring's copies must not change with them.
+  const sent = 6000;
   for (let i = 0; i < sent; i++) {
     const time = new Date(1_700_000_000_000 + i);
     if (i === 1234) rec.record(httpRequestEvent({ time: new Date(Number.NaN) })); // cannot be rendered
     rec.record(httpRequestEvent({ sourcePort: 1 + i, time, l7: { type: 'REQUEST', http: { method: 'GET', url: `http://deathstar/v1/${'x'.repeat(300)}?token=${i}`, protocol: 'HTTP/1.1', headers } } }));
-    if (i % 500 === 0) await nextTurn();
+    if (i % 500 === 499) await new Promise((resolve) => setTimeout(resolve, 20));
   }
   await rec.flush();
   const written = readFileSync(file);
-  assert.ok(written.length > 1024 * 1024, `${written.length} bytes`);
+  assert.ok(written.length > 6 * 1024 * 1024, `${written.length} bytes`);
   assert.equal(calls.length, sent, 'once per written line, not for the malformed flow');
   assert.deepEqual(calls, Array.from({ length: sent }, (_, i) => 1_700_000_000_000 + i));
   const fromRing = Buffer.concat(Array.from({ length: sent }, (_, n) => Buffer.concat([ring.line(n)!, Buffer.from('\n')])));
