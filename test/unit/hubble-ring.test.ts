@@ -41,6 +41,21 @@ test('push copies the line: the memory it was given may be reused at once', () =
   assert.deepEqual(ring.line(0), copy);
 });
 
+test('lines of any size wrap around the arena and grow it, and every line kept reads back as pushed', () => {
+  const ring = new FlowRing(8); // 8 KiB of arena to start with: lines up to 5,000 bytes wrap it and outgrow it
+  const pushed: Buffer[] = [];
+  let seed = 7;
+  for (let n = 0; n < 2000; n++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    const length = 1 + (n < 1000 ? seed % 1500 : seed % 5000); // small ones first, then ones that need more room
+    const line = Buffer.alloc(length, `${n};`);
+    pushed.push(line);
+    ring.push(line, n);
+    for (let k = ring.oldest; k < ring.seen; k++) assert.ok(ring.line(k)!.equals(pushed[k]!), `flow ${k} after push ${n}`);
+    assert.equal(ring.time(ring.oldest), ring.oldest);
+  }
+});
+
 test('a flow\'s gRPC form is made once per slot, and again for the flow that replaces it', () => {
   const ring = new FlowRing(2);
   pushFlow(ring, event(1), render);
