@@ -1,8 +1,8 @@
 // A flow as the Hubble API's GetFlowsResponse. Built from the `hubble observe -o json` line hubble-flow.ts rendered
 // for the flow records (the very bytes, kept in the ring), so the gRPC flows and the JSON records cannot drift apart:
 // the line is parsed (the filters read that object) and written to wire bytes by proto-writer.ts, which takes
-// protojson's forms as they are. Portcullis'
-// own `portcullis` object (no flow.proto field) travels in `Flow.extensions` as a google.protobuf.Struct.
+// protojson's forms as they are. Portcullis' own `portcullis` object (no flow.proto field) travels in
+// `Flow.extensions` as a google.protobuf.Struct.
 import protobuf from 'protobufjs';
 import { types } from './protos.js';
 import { writeMessage, writeStruct, type ExtraField } from './proto-writer.js';
