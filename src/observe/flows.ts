@@ -2,7 +2,8 @@
 // milliseconds later (BATCH_DELAY_MS), after the protocol has written its response, through pino's asynchronous
 // SonicBoom destination. While the destination is behind (half of `maxBufferBytes` unwritten), flows wait in
 // the queue; past `maxPending` queued flows they are dropped and counted (`onLost`): a slow reader never grows
-// the heap without bound or blocks a request.
+// the heap without bound or blocks a request. An `onLine` sink (the Hubble ring) gets every rendered line too, the
+// same bytes the file gets; with target `off` and a sink, the recorder renders for the sink and writes nothing.
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
@@ -20,7 +21,10 @@ export { redactQuery, redactUrl, REDACTED, type QueryRedaction } from './url-red
 type SonicBoom = ReturnType<typeof pino.destination>;
 
 export interface FlowRecorderOptions {
-  /** `stdout`, `off`, a file path (appended to; parent folders are created), or an open descriptor (a worker's pipe to the primary). */
+  /**
+   * `stdout`, `off`, a file path (appended to; parent folders are created), or an open descriptor (a worker's pipe
+   * to the primary). `off` records nothing, unless `onLine` is given: then lines are rendered for it alone.
+   */
   readonly target: 'stdout' | 'off' | string | number;
   readonly redactHeaders: readonly string[];
   /** `redactQuery` of portcullis.yaml; absent or false: URLs keep their query. */
@@ -39,6 +43,11 @@ export interface FlowRecorderOptions {
   readonly flushIntervalMs?: number;
   /** Sees each chunk of rendered lines before it is written (the admin's /flows on a stdout stream). */
   readonly tap?: FlowTap;
+  /**
+   * Called with each flow's line (no newline) right after it is rendered, and its time: a view of memory reused
+   * later, so a sink keeping it copies it. Not called for a flow that could not be rendered.
+   */
+  readonly onLine?: (line: Uint8Array, timeMs: number) => void;
 }
 
 export interface RunningFlowRecorder extends FlowRecorder {
@@ -90,17 +99,18 @@ export function renderOptions(opts: Pick<FlowRecorderOptions, 'redactHeaders' | 
 }
 
 export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecorder {
-  if (opts.target === 'off') return disabledRecorder();
+  if (opts.target === 'off' && opts.onLine === undefined) return disabledRecorder();
   const render = renderOptions(opts);
+  const { onLine } = opts;
   const maxPending = opts.maxPending ?? 100_000;
   const maxBufferBytes = opts.maxBufferBytes ?? 64 * 1024 * 1024;
   // Writes start below half the bound, and a chunk stays within an eighth of it (plus its last flow), so the
   // bound is never exceeded except by a single flow larger than it.
   const chunkBytes = Math.min(64 * 1024, maxBufferBytes / 8);
-  const path = typeof opts.target === 'string' && opts.target !== 'stdout' ? opts.target : undefined;
+  const path = typeof opts.target === 'string' && opts.target !== 'stdout' && opts.target !== 'off' ? opts.target : undefined;
   const toFile = path !== undefined;
   if (toFile) ensureWritable(path);
-  const dest: SonicBoom = pino.destination({
+  const dest: SonicBoom | undefined = opts.target === 'off' ? undefined : pino.destination({
     dest: path ?? (typeof opts.target === 'number' ? opts.target : 1),
     sync: false,
     minLength: MIN_WRITE_BYTES,
@@ -110,7 +120,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     maxLength: maxBufferBytes,
     mkdir: toFile,
   });
-  const file = new FlowDestination(dest, toFile);
+  const file = dest && new FlowDestination(dest, toFile);
   const flushIntervalMs = opts.flushIntervalMs ?? 200;
 
   const lines = new LineSlab();
@@ -134,7 +144,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
   };
   const timedFlush = (): void => {
     flushTimer = undefined;
-    if (unwritten > 0 && !broken && !closed) dest.flush(); // no-op while a write is in flight; 'write' re-arms
+    if (unwritten > 0 && !broken && !closed) dest?.flush(); // no-op while a write is in flight; 'write' re-arms
   };
   const reportedErrors = new Set<string>();
 
@@ -142,19 +152,19 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     if (count > 0) opts.onLost?.(count);
   };
   // Every byte handed to the destination comes back, in order, as written or dropped: the slab reuses its memory.
-  dest.on('drop', (data: string | Buffer) => {
+  dest?.on('drop', (data: string | Buffer) => {
     const bytes = Buffer.byteLength(data);
     unwritten -= bytes;
     lines.done(bytes);
     lost(countLines(typeof data === 'string' ? Buffer.from(data) : data));
   });
-  dest.on('write', (bytes: number) => {
+  dest?.on('write', (bytes: number) => {
     unwritten -= bytes;
     lines.done(bytes);
     reportedErrors.clear();
     if (unwritten > 0) armFlush();
   });
-  dest.on('error', (err: NodeJS.ErrnoException) => {
+  dest?.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') broken = true;
     const code = err.code ?? err.message;
     if (reportedErrors.has(code)) return;
@@ -189,13 +199,13 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     catchingUp ??= new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(retry);
-        dest.off('drain', done);
+        dest?.off('drain', done);
         catchingUp = undefined;
         resolve();
       };
       // A destination in an error state (ENOSPC, ...) never drains: try again after a pause, never stall.
       const retry = setTimeout(done, WRITER_RETRY_MS);
-      dest.on('drain', done);
+      dest?.on('drain', done);
     });
     return catchingUp;
   }
@@ -218,7 +228,9 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
         // A malformed event must cost one record, not the batch or the process.
         lost(1);
         opts.log?.error({ err, listener: event.listener }, 'flow record could not be rendered');
+        continue;
       }
+      onLine?.(lines.lastLine(), event.time.getTime());
     }
     head = i;
     if (head === pending.length) {
@@ -231,6 +243,10 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     }
     if (lines.pending === 0) return;
     const bytes = lines.take();
+    if (dest === undefined) {
+      lines.done(bytes.length); // rendered for the sink alone
+      return;
+    }
     opts.tap?.publish(bytes);
     unwritten += bytes.length;
     dest.write(bytes as unknown as string); // SonicBoom's typings predate its buffer mode
@@ -246,7 +262,7 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
     // progress (a destination in an error state makes none).
     let before = Number.POSITIVE_INFINITY;
     do {
-      if (broken || closed) return;
+      if (broken || closed || file === undefined) return;
       before = unwritten;
       await file.flush();
     } while (unwritten > 0 && unwritten < before);
@@ -269,18 +285,18 @@ export function createFlowRecorder(opts: FlowRecorderOptions): RunningFlowRecord
         await flushDestination();
         closed = true;
         clearTimeout(flushTimer);
-        if (!broken) await file.end();
+        if (!broken) await file?.end();
       })();
       return closing;
     },
     reopen() {
-      if (!closing && !broken) file.reopen();
+      if (!closing && !broken) file?.reopen();
     },
     abandon() {
       closing ??= Promise.resolve();
       closed = broken = true;
       clearTimeout(flushTimer);
-      dest.destroy(); // marks it destroyed at once: the exit-time flush skips it
+      dest?.destroy(); // marks it destroyed at once: the exit-time flush skips it
     },
   };
 }

@@ -30,6 +30,8 @@ export class LineSlab {
   #end = 0;
   /** End of the line being written. */
   #pos = 0;
+  /** Start of the last complete line. */
+  #lastStart = 0;
 
   /** Bytes of complete lines not taken yet. */
   get pending(): number {
@@ -120,7 +122,16 @@ export class LineSlab {
   /** Ends the line being written with a newline: it is now part of what `take` returns. */
   endLine(): void {
     this.byte(NEWLINE);
+    this.#lastStart = this.#end;
     this.#end = this.#pos;
+  }
+
+  /**
+   * The line `endLine` completed last, without its newline, as a view: valid only until the next piece is written
+   * (a piece may move it to a new slab), so a caller keeping it copies it.
+   */
+  lastLine(): Buffer {
+    return this.#slab.subarray(this.#lastStart, this.#end - 1);
   }
 
   /** Forgets the line being written (it could not be completed). */

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { startAdmin } from '../observe/admin.js';
 import { flowFeed } from '../observe/admin-flows.js';
 import { FlowTap } from '../observe/flow-tap.js';
-import { createFlowRecorder, renderOptions } from '../observe/flows.js';
+import { createFlowRecorder } from '../observe/flows.js';
 import type { RunningHubbleServer } from '../observe/hubble/server.js';
 import { createLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
@@ -57,11 +57,14 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   const nodeName = config.nodeName ?? hostname();
   const tap = config.flows === 'stdout' ? new FlowTap() : undefined;
   const redaction = { redactHeaders: config.redactHeaders, redactQuery: config.redactQuery, nodeName };
-  const records = startupStep(() => createFlowRecorder({ target: config.flows, ...redaction, log, onLost: (n) => metrics.flowsLost(n), ...(tap && { tap }) }));
   // The Hubble server's modules (grpc-js, protobufjs, Cilium's descriptor) load only when it is configured.
   const [ringModule, hubbleModule] = config.hubble ? await Promise.all([import('../observe/hubble/ring.js'), import('../observe/hubble/server.js')]) : [];
-  const ring = config.hubble && ringModule && new ringModule.FlowRing(config.hubble.bufferSize, renderOptions(redaction));
-  const flows = ring && ringModule ? ringModule.recordingInto(ring, records) : records;
+  const ring = config.hubble && ringModule && new ringModule.FlowRing(config.hubble.bufferSize);
+  // The ring keeps the lines the recorder renders for the file (rendered even with `flows: off` when it is there).
+  const onLine = ring && ((line: Uint8Array, timeMs: number) => ring.push(line, timeMs));
+  const flows = startupStep(() =>
+    createFlowRecorder({ target: config.flows, ...redaction, log, onLost: (n) => metrics.flowsLost(n), ...(tap && { tap }), ...(onLine && { onLine }) }),
+  );
   const state = new PolicyState(configFile, compiled, log, metrics, timings.policyDebounceMs);
   const listeners: RunningListener[] = [];
   let ready = false;

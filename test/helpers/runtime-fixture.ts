@@ -45,8 +45,8 @@ listeners:
 `;
 }
 
-/** `extraConfig`: top-level portcullis.yaml lines added to the Star Wars config. */
-export async function startStarWars(o: { policy?: string; audit?: boolean; admin?: boolean; hubble?: boolean; watch?: boolean; timings?: Timings; extraConfig?: string } = {}): Promise<StarWarsFixture> {
+/** `extraConfig`: top-level portcullis.yaml lines added to the Star Wars config. `flowsOff`: `flows: off` (no file). */
+export async function startStarWars(o: { policy?: string; audit?: boolean; admin?: boolean; hubble?: boolean; flowsOff?: boolean; watch?: boolean; timings?: Timings; extraConfig?: string } = {}): Promise<StarWarsFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   const policies = join(dir, 'policies');
   mkdirSync(policies);
@@ -55,7 +55,7 @@ export async function startStarWars(o: { policy?: string; audit?: boolean; admin
   const deathstar = await startDeathstar(DEATHSTAR);
   const flowsFile = join(dir, 'flows.jsonl');
   const configFile = join(dir, 'portcullis.yaml');
-  writeFileSync(configFile, starWarsConfig({ upstreamPort: deathstar.port, policies, flows: flowsFile, audit: o.audit ?? false, admin: o.admin ?? false, hubble: o.hubble ?? false }) + (o.extraConfig ?? ''));
+  writeFileSync(configFile, starWarsConfig({ upstreamPort: deathstar.port, policies, flows: o.flowsOff ? 'off' : flowsFile, audit: o.audit ?? false, admin: o.admin ?? false, hubble: o.hubble ?? false }) + (o.extraConfig ?? ''));
   const proxy = await startPortcullis(configFile, { watch: o.watch ?? false, log: createLogger({ level: 'silent' }), ...(o.timings ? { timings: o.timings } : {}) });
   const at = proxy.listeners[0]!.address;
   return {

@@ -11,17 +11,19 @@ import { decode, encode, types } from '../../src/observe/hubble/protos.js';
 import { FlowRing } from '../../src/observe/hubble/ring.js';
 import { HUBBLE_SERVER_VERSION, MAX_HUBBLE_STREAMS, startHubbleServer, type RunningHubbleServer } from '../../src/observe/hubble/server.js';
 import type protobuf from 'protobufjs';
+import { pushFlow } from '../helpers/hubble-ring-feed.js';
 import { deathstar, httpRequestEvent, world } from '../helpers/observe-flow-fixtures.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const CAPACITY = 64;
+const render = { redactHeaders: new Set<string>(), nodeName: 'node-a' };
 let ring: FlowRing;
 let server: RunningHubbleServer;
 let client: grpc.Client;
 const raw = (b: Buffer): Buffer => b;
 
 before(async () => {
-  ring = new FlowRing(CAPACITY, { redactHeaders: new Set(), nodeName: 'node-a' });
+  ring = new FlowRing(CAPACITY);
   server = await startHubbleServer({ listen: { host: '127.0.0.1', port: 0 }, ring, nodeName: 'node-a', log: createLogger({ level: 'silent' }) });
   client = new grpc.Client(`127.0.0.1:${server.address.port}`, grpc.credentials.createInsecure());
 });
@@ -42,7 +44,7 @@ function unary<T>(method: string, request: protobuf.Type, response: protobuf.Typ
 
 /** One flow per call, its source port numbering it (ports 1..65535 wrap; the tests stay below). */
 let nextPort = 1;
-const record = (): void => ring.push(httpRequestEvent({ sourcePort: nextPort++, time: new Date() }));
+const record = (): void => pushFlow(ring, httpRequestEvent({ sourcePort: nextPort++, time: new Date() }), render);
 
 test('a follower that stops reading holds back the server, then gets a LostEvent and the newest flows', async () => {
   const call = stream('/observer.Observer/GetFlows', types.GetFlowsRequest, { follow: true });
@@ -108,7 +110,7 @@ test('ServerStatus counts the ring; GetNodes names this node; GetNamespaces list
   assert.equal(nodes[0].state, 'NODE_CONNECTED');
   assert.equal(nodes[0].address, `127.0.0.1:${server.address.port}`);
   assert.equal(nodes[0].seen_flows, ring.seen);
-  ring.push(httpRequestEvent({ source: world, destination: { ...deathstar, identity: { ...deathstar.identity, namespace: 'empire' } } }));
+  pushFlow(ring, httpRequestEvent({ source: world, destination: { ...deathstar, identity: { ...deathstar.identity, namespace: 'empire' } } }), render);
   const { namespaces } = await unary<any>('GetNamespaces', types.GetNamespacesRequest, types.GetNamespacesResponse);
   assert.deepEqual(namespaces.map((n: any) => n.namespace), ['default', 'empire']);
 });
@@ -172,8 +174,8 @@ test(`at most ${MAX_HUBBLE_STREAMS} streams at once: the next is RESOURCE_EXHAUS
 });
 
 test('a filtered scan of a full ring converts its flows a slice per event-loop turn, not all in one', { timeout: 20_000 }, async () => {
-  const big = new FlowRing(4096, { redactHeaders: new Set(), nodeName: 'node-b' });
-  for (let i = 0; i < big.capacity; i++) big.push(httpRequestEvent({ sourcePort: 1 + i, time: new Date() }));
+  const big = new FlowRing(4096);
+  for (let i = 0; i < big.capacity; i++) pushFlow(big, httpRequestEvent({ sourcePort: 1 + i, time: new Date() }), { ...render, nodeName: 'node-b' });
   // Conversions per turn of the event loop: a turn ends when this process's own setImmediate chain advances.
   let turn = 0;
   let inTurn = 0;

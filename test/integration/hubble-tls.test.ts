@@ -36,7 +36,7 @@ const caPem = (ca: string): Buffer => readFileSync(path.join(store.root, 'kube-s
 function startServer(clusterName: string): Promise<RunningHubbleServer> {
   return startHubbleServer({
     listen: { host: '127.0.0.1', port: 0 },
-    ring: new FlowRing(8, { redactHeaders: new Set(), nodeName: 'node-a' }),
+    ring: new FlowRing(8),
     nodeName: 'node-a',
     peers: [{ name: 'node-b.example.org', address: { host: '127.0.0.5', port: 4245 } }],
     tls: { secret: SECRET, clusterName, certs, file: 'portcullis.yaml', line: 1 },

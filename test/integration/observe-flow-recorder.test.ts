@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createFlowRecorder, renderFlow } from '../../src/observe/flows.js';
+import { FlowRing } from '../../src/observe/hubble/ring.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { httpRequestEvent } from '../helpers/observe-flow-fixtures.js';
 import { captureLog } from '../helpers/observe-log-capture.js';
@@ -154,6 +155,37 @@ test('a malformed event costs one record, is logged, and does not stop the batch
   assert.deepEqual(ports, [1, 3]);
   assert.equal(lost, 1);
   assert.match(logged.text(), /flow record could not be rendered/);
+  await rec.close();
+});
+
+test('the onLine sink (the Hubble ring) gets each written line once, the file\'s very bytes, and none for a flow that failed to render', async () => {
+  const file = join(dir, 'sink.json');
+  const ring = new FlowRing(8192);
+  const calls: number[] = [];
+  const rec = createFlowRecorder({
+    target: file, redactHeaders: REDACT, redactQuery: true, nodeName: 'node-a', log: createLogger({ level: 'silent' }),
+    onLine: (line, timeMs) => {
+      calls.push(timeMs);
+      ring.push(line, timeMs);
+    },
+  });
+  const headers: Array<[string, string]> = [['authorization', 'Bearer secret'], ['cookie', 'c=1']];
+  // Megabytes, written out as they go: the slabs are reused meanwhile, and the ring's copies must not change with them.
+  const sent = 6000;
+  for (let i = 0; i < sent; i++) {
+    const time = new Date(1_700_000_000_000 + i);
+    if (i === 1234) rec.record(httpRequestEvent({ time: new Date(Number.NaN) })); // cannot be rendered
+    rec.record(httpRequestEvent({ sourcePort: 1 + i, time, l7: { type: 'REQUEST', http: { method: 'GET', url: `http://deathstar/v1/${'x'.repeat(300)}?token=${i}`, protocol: 'HTTP/1.1', headers } } }));
+    if (i % 500 === 499) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await rec.flush();
+  const written = readFileSync(file);
+  assert.ok(written.length > 6 * 1024 * 1024, `${written.length} bytes`);
+  assert.equal(calls.length, sent, 'once per written line, not for the malformed flow');
+  assert.deepEqual(calls, Array.from({ length: sent }, (_, i) => 1_700_000_000_000 + i));
+  const fromRing = Buffer.concat(Array.from({ length: sent }, (_, n) => Buffer.concat([ring.line(n)!, Buffer.from('\n')])));
+  assert.ok(fromRing.equals(written), 'the ring holds the flow file\'s records byte for byte');
+  assert.doesNotMatch(written.toString(), /Bearer secret|token=1\b/, 'redacted once, for both');
   await rec.close();
 });
 

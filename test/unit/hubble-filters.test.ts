@@ -5,10 +5,11 @@ import { test } from 'node:test';
 import { compileFilters, FilterError, type FlowFilter } from '../../src/observe/hubble/filters.js';
 import { flowMessage, type FlowJson } from '../../src/observe/hubble/flow-message.js';
 import type { FlowEvent } from '../../src/observe/types.js';
+import { flowLine } from '../helpers/hubble-ring-feed.js';
 import { decision, deathstar, httpRequestEvent, tiefighter, world } from '../helpers/observe-flow-fixtures.js';
 
 const render = { redactHeaders: new Set<string>(), nodeName: 'kind-worker' };
-const json = (e: FlowEvent): FlowJson => flowMessage(e, render).json;
+const json = (e: FlowEvent): FlowJson => flowMessage(flowLine(e, render)).json;
 
 const request = json(httpRequestEvent());
 const response = json(httpRequestEvent({

@@ -9,6 +9,7 @@ import { flowMessage, STRUCT_TYPE_URL } from '../../src/observe/hubble/flow-mess
 import { timestamp, writeMessage } from '../../src/observe/hubble/proto-writer.js';
 import { types } from '../../src/observe/hubble/protos.js';
 import { renderFlow } from '../../src/observe/hubble-flow.js';
+import { flowLine } from '../helpers/hubble-ring-feed.js';
 import { CORPUS, CORPUS_OPTIONS } from '../helpers/observe-flow-corpus.js';
 
 const decoded = (bytes: Uint8Array): any =>
@@ -56,7 +57,7 @@ test('every corpus flow\'s bytes decode to what fromObject makes of its JSON rec
   let withExtension = 0;
   for (const render of CORPUS_OPTIONS) {
     for (const [name, event] of CORPUS) {
-      const message = flowMessage(event, render);
+      const message = flowMessage(flowLine(event, render));
       assert.deepEqual(message.json, JSON.parse(renderFlow(event, render)), name);
       const mine = decoded(message.bytes);
       assert.deepEqual(mine, decoded(reference(message.json)), name);

@@ -1,48 +1,78 @@
-// The Hubble ring (numbered flows, overwritten oldest first, gRPC form made on read and kept per slot), the flow
-// message built from hubble-flow.ts' JSON line, and which flows a GetFlows request selects.
+// The Hubble ring (numbered flows kept as their JSON lines and times, overwritten oldest first, gRPC form made on
+// read and kept per slot), the recorder feeding it, the flow message built from the line, and which flows a
+// GetFlows request selects.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createFlowRecorder } from '../../src/observe/flows.js';
 import { flowMessage, STRUCT_TYPE_URL } from '../../src/observe/hubble/flow-message.js';
 import { types } from '../../src/observe/hubble/protos.js';
-import { FlowRing, recordingInto } from '../../src/observe/hubble/ring.js';
+import { FlowRing } from '../../src/observe/hubble/ring.js';
 import { select } from '../../src/observe/hubble/server.js';
 import { renderFlow } from '../../src/observe/hubble-flow.js';
+import { flowLine, pushFlow } from '../helpers/hubble-ring-feed.js';
 import { httpRequestEvent } from '../helpers/observe-flow-fixtures.js';
 
 const render = { redactHeaders: new Set(['x-request-id']), nodeName: 'node-1' };
-const event = (port: number) => httpRequestEvent({ sourcePort: port });
+const event = (port: number) => httpRequestEvent({ sourcePort: port, time: new Date(1_700_000_000_000 + port) });
+const sourcePort = (line: Buffer | undefined) => (line === undefined ? undefined : JSON.parse(line.toString()).flow.l4.TCP.source_port);
 
-test('the ring keeps the last `capacity` flows, numbered by arrival', () => {
-  const ring = new FlowRing(4, render);
+test('the ring keeps the last `capacity` flows, numbered by arrival, as their lines and times', () => {
+  const ring = new FlowRing(4);
   assert.equal(ring.seen, 0);
-  assert.equal(ring.event(0), undefined);
-  for (let i = 0; i < 6; i++) ring.push(event(1000 + i));
+  assert.equal(ring.line(0), undefined);
+  for (let i = 0; i < 6; i++) pushFlow(ring, event(1000 + i), render);
   assert.equal(ring.seen, 6);
   assert.equal(ring.oldest, 2);
-  assert.equal(ring.event(1), undefined, 'overwritten');
-  assert.equal(ring.event(2)?.sourcePort, 1002);
-  assert.equal(ring.event(5)?.sourcePort, 1005);
-  assert.equal(ring.event(6), undefined, 'not recorded yet');
+  assert.equal(ring.line(1), undefined, 'overwritten');
+  assert.equal(ring.time(1), undefined, 'overwritten');
+  assert.equal(sourcePort(ring.line(2)), 1002);
+  assert.equal(ring.time(2), 1_700_000_001_002);
+  assert.deepEqual(ring.line(5), flowLine(event(1005), render));
+  assert.equal(ring.line(6), undefined, 'not recorded yet');
+  assert.equal(ring.time(6), undefined, 'not recorded yet');
+});
+
+test('push copies the line: the memory it was given may be reused at once', () => {
+  const ring = new FlowRing(2);
+  const slab = flowLine(event(1), render);
+  const copy = Buffer.from(slab);
+  ring.push(slab, 1);
+  slab.fill(0x20);
+  assert.deepEqual(ring.line(0), copy);
+});
+
+test('lines of any size wrap around the arena and grow it, and every line kept reads back as pushed', () => {
+  const ring = new FlowRing(8); // 8 KiB of arena to start with: lines up to 5,000 bytes wrap it and outgrow it
+  const pushed: Buffer[] = [];
+  let seed = 7;
+  for (let n = 0; n < 2000; n++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    const length = 1 + (n < 1000 ? seed % 1500 : seed % 5000); // small ones first, then ones that need more room
+    const line = Buffer.alloc(length, `${n};`);
+    pushed.push(line);
+    ring.push(line, n);
+    for (let k = ring.oldest; k < ring.seen; k++) assert.ok(ring.line(k)!.equals(pushed[k]!), `flow ${k} after push ${n}`);
+    assert.equal(ring.time(ring.oldest), ring.oldest);
+  }
 });
 
 test('a flow\'s gRPC form is made once per slot, and again for the flow that replaces it', () => {
-  const ring = new FlowRing(2, render);
-  ring.push(event(1));
+  const ring = new FlowRing(2);
+  pushFlow(ring, event(1), render);
   const first = ring.message(0)!;
   assert.equal(ring.message(0), first, 'cached');
-  ring.push(event(2));
-  ring.push(event(3)); // replaces flow 0's slot
+  pushFlow(ring, event(2), render);
+  pushFlow(ring, event(3), render); // replaces flow 0's slot
   assert.equal(ring.message(0), undefined);
   assert.equal((ring.message(2)!.json.flow.l4 as any).TCP.source_port, 3);
 });
 
 test('changed() wakes a reader once after pushes, and at once when it is aborted', async () => {
-  const ring = new FlowRing(2, render);
+  const ring = new FlowRing(2);
   let woke = 0;
   const waiting = ring.changed(new AbortController().signal).then(() => woke++);
-  ring.push(event(1));
-  ring.push(event(2));
+  pushFlow(ring, event(1), render);
+  pushFlow(ring, event(2), render);
   assert.equal(woke, 0, 'not on the request path: a turn later');
   await waiting;
   assert.equal(woke, 1);
@@ -52,19 +82,26 @@ test('changed() wakes a reader once after pushes, and at once when it is aborted
   await aborted; // resolves without a push
 });
 
-test('recordingInto keeps every flow in the ring even when flow records are off', () => {
-  const ring = new FlowRing(4, render);
+test('with flows off, a recorder with an onLine sink renders every flow for it (and is enabled: protocols build events)', async () => {
+  const ring = new FlowRing(4);
   const off = createFlowRecorder({ target: 'off', redactHeaders: [] });
-  assert.equal(off.enabled, false);
-  const flows = recordingInto(ring, off);
-  assert.equal(flows.enabled, true, 'protocols build events for Hubble');
-  flows.record(event(1));
-  assert.equal(ring.seen, 1);
+  assert.equal(off.enabled, false, 'no sink: nothing to render for');
+  const flows = createFlowRecorder({ target: 'off', redactHeaders: ['x-request-id'], nodeName: 'node-1', onLine: (line, timeMs) => ring.push(line, timeMs) });
+  assert.equal(flows.enabled, true);
+  for (let i = 0; i < 3; i++) flows.record(event(i));
+  assert.equal(ring.seen, 0, 'rendered after the batch delay, off the request path');
+  await flows.flush();
+  assert.equal(ring.seen, 3);
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual(ring.line(i), flowLine(event(i), render), 'the redacted line, as the file would get it');
+    assert.equal(ring.time(i), event(i).time.getTime());
+  }
+  await flows.close();
 });
 
 test('the GetFlowsResponse holds every field of the JSON record, the extension as a Struct', () => {
   const e = httpRequestEvent({ isReply: true, l7: { type: 'RESPONSE', latencyNs: 12_345_678n, http: { code: 200, method: 'POST', url: 'http://d/x', protocol: 'HTTP/1.1', headers: [['x-request-id', 'secret']] } } });
-  const message = flowMessage(e, render);
+  const message = flowMessage(flowLine(e, render));
   assert.deepEqual(message.json, JSON.parse(renderFlow(e, render)));
   const decoded = types.GetFlowsResponse.toObject(types.GetFlowsResponse.decode(message.bytes), { enums: String, longs: String }) as any;
   assert.equal(decoded.node_name, 'node-1');

@@ -1,10 +1,9 @@
-// A FlowEvent as the Hubble API's GetFlowsResponse. Built from the `hubble observe -o json` line hubble-flow.ts
-// renders, so the gRPC flows and the JSON records cannot drift apart: the line is parsed (the filters read that
-// object) and written to wire bytes by proto-writer.ts, which takes protojson's forms as they are. Portcullis'
-// own `portcullis` object (no flow.proto field) travels in `Flow.extensions` as a google.protobuf.Struct.
+// A flow as the Hubble API's GetFlowsResponse. Built from the `hubble observe -o json` line hubble-flow.ts rendered
+// for the flow records (the very bytes, kept in the ring), so the gRPC flows and the JSON records cannot drift apart:
+// the line is parsed (the filters read that object) and written to wire bytes by proto-writer.ts, which takes
+// protojson's forms as they are. Portcullis' own `portcullis` object (no flow.proto field) travels in
+// `Flow.extensions` as a google.protobuf.Struct.
 import protobuf from 'protobufjs';
-import { renderFlow, type RenderOptions } from '../hubble-flow.js';
-import type { FlowEvent } from '../types.js';
 import { types } from './protos.js';
 import { writeMessage, writeStruct, type ExtraField } from './proto-writer.js';
 
@@ -24,8 +23,9 @@ const FLOW = types.GetFlowsResponse.fields.flow!;
 const FLOW_TYPE = FLOW.resolvedType as protobuf.Type;
 const EXTENSIONS = FLOW_TYPE.fields.extensions!.id;
 
-export function flowMessage(event: FlowEvent, render: RenderOptions): FlowMessage {
-  const json = JSON.parse(renderFlow(event, render)) as FlowJson;
+/** The gRPC form of one JSON record line. */
+export function flowMessage(line: Buffer): FlowMessage {
+  const json = JSON.parse(line.toString()) as FlowJson;
   const writer = protobuf.Writer.create();
   const { flow, ...envelope } = json;
   writer.uint32((FLOW.id << 3) | 2).fork();
