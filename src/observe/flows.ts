@@ -89,8 +89,8 @@ function queryRedaction(setting: FlowRecorderOptions['redactQuery']): Pick<Rende
   return { redactQuery: new Set(setting) };
 }
 
-/** How records are rendered: every renderer of flows (the recorder, the Hubble server's ring) redacts alike. */
-export function renderOptions(opts: Pick<FlowRecorderOptions, 'redactHeaders' | 'redactQuery' | 'nodeName'>): RenderOptions {
+/** How the recorder renders records (the Hubble ring keeps these very lines, so both are redacted alike). */
+function renderOptions(opts: Pick<FlowRecorderOptions, 'redactHeaders' | 'redactQuery' | 'nodeName'>): RenderOptions {
   return {
     redactHeaders: new Set(opts.redactHeaders.map((h) => h.toLowerCase())),
     ...queryRedaction(opts.redactQuery),

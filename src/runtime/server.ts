@@ -56,14 +56,13 @@ export async function startPortcullis(configFile: string, options: StartOptions 
   const metrics = createMetrics();
   const nodeName = config.nodeName ?? hostname();
   const tap = config.flows === 'stdout' ? new FlowTap() : undefined;
-  const redaction = { redactHeaders: config.redactHeaders, redactQuery: config.redactQuery, nodeName };
   // The Hubble server's modules (grpc-js, protobufjs, Cilium's descriptor) load only when it is configured.
   const [ringModule, hubbleModule] = config.hubble ? await Promise.all([import('../observe/hubble/ring.js'), import('../observe/hubble/server.js')]) : [];
   const ring = config.hubble && ringModule && new ringModule.FlowRing(config.hubble.bufferSize);
   // The ring keeps the lines the recorder renders for the file (rendered even with `flows: off` when it is there).
   const onLine = ring && ((line: Uint8Array, timeMs: number) => ring.push(line, timeMs));
   const flows = startupStep(() =>
-    createFlowRecorder({ target: config.flows, ...redaction, log, onLost: (n) => metrics.flowsLost(n), ...(tap && { tap }), ...(onLine && { onLine }) }),
+    createFlowRecorder({ target: config.flows, redactHeaders: config.redactHeaders, redactQuery: config.redactQuery, nodeName, log, onLost: (n) => metrics.flowsLost(n), ...(tap && { tap }), ...(onLine && { onLine }) }),
   );
   const state = new PolicyState(configFile, compiled, log, metrics, timings.policyDebounceMs);
   const listeners: RunningListener[] = [];
